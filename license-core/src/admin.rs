@@ -1,0 +1,376 @@
+//! Admin use cases: tenants, licenses, API keys and usage. Each change is validated here and
+//! stored together with its audit event.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::json;
+
+use crate::api_key::{ApiKey, ApiKeySecret, Scope};
+use crate::audit::{Actor, AuditEvent};
+use crate::clock::Clock;
+use crate::error::{Error, Resource, Result};
+use crate::ids::{ApiKeyId, LicenseId, TenantId};
+use crate::license::{Entitlement, LeasePolicy, License, LicenseKey, LicenseStatus, SeatCount};
+use crate::store::{Page, Store};
+use crate::tenant::Tenant;
+use crate::usage::UsageDay;
+
+/// What a new license is made of. Unset fields take safe defaults: a generated key, no
+/// overdraft, no expiry, the default lease policy, no entitlements.
+#[derive(Clone, Debug)]
+pub struct NewLicense {
+    /// Product name.
+    pub product: String,
+    /// Seats sold.
+    pub seats: SeatCount,
+    /// Extra seats tolerated.
+    pub overdraft: u32,
+    /// The key clients will present; generated when `None`.
+    pub key: Option<LicenseKey>,
+    /// Expiry; perpetual when `None`.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// TTL and heartbeat interval.
+    pub lease: LeasePolicy,
+    /// Features granted.
+    pub entitlements: Vec<Entitlement>,
+}
+
+impl NewLicense {
+    /// A license for `product` with `seats` seats and defaults for everything else.
+    pub fn new(product: &str, seats: SeatCount) -> Self {
+        Self {
+            product: product.to_owned(),
+            seats,
+            overdraft: 0,
+            key: None,
+            expires_at: None,
+            lease: LeasePolicy::default(),
+            entitlements: Vec::new(),
+        }
+    }
+}
+
+/// A change to a license's terms; `None` fields stay as they are.
+#[derive(Clone, Debug, Default)]
+pub struct LicenseChange {
+    /// New seat count. Lowering it below the seats in use ends no session: new grants wait
+    /// until enough are released.
+    pub seats: Option<SeatCount>,
+    /// New overdraft.
+    pub overdraft: Option<u32>,
+    /// New expiry (`Some(None)` makes it perpetual).
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+    /// New lease policy (applies from each session's next heartbeat).
+    pub lease: Option<LeasePolicy>,
+    /// New entitlements (in tokens from the next heartbeat).
+    pub entitlements: Option<Vec<Entitlement>>,
+}
+
+/// The admin use cases.
+#[derive(Debug)]
+pub struct AdminService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl AdminService {
+    /// Builds the service.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    fn event(
+        &self,
+        tenant: TenantId,
+        actor: &Actor,
+        action: &str,
+        target: String,
+        details: serde_json::Value,
+    ) -> AuditEvent {
+        AuditEvent::new(
+            tenant,
+            actor.clone(),
+            action,
+            target,
+            self.clock.now(),
+            details,
+        )
+    }
+
+    /// Creates a tenant (operator only; the caller checks that).
+    pub async fn create_tenant(&self, name: &str, actor: &Actor) -> Result<Tenant> {
+        let tenant = Tenant::new(name, self.clock.now())?;
+        let audit = self.event(
+            tenant.id,
+            actor,
+            "tenant.create",
+            format!("tenant:{}", tenant.id),
+            json!({ "name": tenant.name }),
+        );
+        self.store.create_tenant(&tenant, &audit).await?;
+        Ok(tenant)
+    }
+
+    /// Every tenant (operator only).
+    pub async fn list_tenants(&self) -> Result<Vec<Tenant>> {
+        self.store.list_tenants().await
+    }
+
+    /// Creates a license for `tenant`.
+    pub async fn create_license(
+        &self,
+        tenant: TenantId,
+        new: NewLicense,
+        actor: &Actor,
+    ) -> Result<License> {
+        let now = self.clock.now();
+        let key = match new.key {
+            Some(key) => key,
+            None => LicenseKey::generate()?,
+        };
+        let license = License {
+            id: LicenseId::new(),
+            tenant_id: tenant,
+            key,
+            product: new.product.trim().to_owned(),
+            seats: new.seats,
+            overdraft: new.overdraft,
+            status: LicenseStatus::Active,
+            expires_at: new.expires_at,
+            lease: new.lease,
+            entitlements: new.entitlements,
+            created_at: now,
+            updated_at: now,
+        };
+        license.validate()?;
+        let audit = self.event(
+            tenant,
+            actor,
+            "license.create",
+            format!("license:{}", license.id),
+            json!({ "product": license.product, "seats": license.seats.get(), "overdraft": license.overdraft }),
+        );
+        self.store.create_license(&license, &audit).await?;
+        Ok(license)
+    }
+
+    /// One license.
+    pub async fn get_license(&self, tenant: TenantId, id: LicenseId) -> Result<License> {
+        self.store.get_license(tenant, id).await
+    }
+
+    /// A page of licenses.
+    pub async fn list_licenses(
+        &self,
+        tenant: TenantId,
+        page: Page<LicenseId>,
+    ) -> Result<Vec<License>> {
+        self.store.list_licenses(tenant, page).await
+    }
+
+    /// Changes a license's terms.
+    pub async fn update_license(
+        &self,
+        tenant: TenantId,
+        id: LicenseId,
+        change: LicenseChange,
+        actor: &Actor,
+    ) -> Result<License> {
+        let mut license = self.store.get_license(tenant, id).await?;
+        if let Some(seats) = change.seats {
+            license.seats = seats;
+        }
+        if let Some(overdraft) = change.overdraft {
+            license.overdraft = overdraft;
+        }
+        if let Some(expires_at) = change.expires_at {
+            license.expires_at = expires_at;
+        }
+        if let Some(lease) = change.lease {
+            license.lease = lease;
+        }
+        if let Some(entitlements) = change.entitlements {
+            license.entitlements = entitlements;
+        }
+        license.validate()?;
+        license.updated_at = self.clock.now();
+        let audit = self.event(
+            tenant,
+            actor,
+            "license.update",
+            format!("license:{id}"),
+            json!({
+                "seats": license.seats.get(),
+                "overdraft": license.overdraft,
+                "expires_at": license.expires_at,
+                "ttl_seconds": license.lease.ttl_seconds(),
+                "entitlements": license.entitlements,
+            }),
+        );
+        self.store.update_license(&license, &audit).await?;
+        Ok(license)
+    }
+
+    /// Suspends, reinstates or revokes a license. Revocation is final: a revoked license
+    /// cannot change status again (`conflict`).
+    pub async fn set_status(
+        &self,
+        tenant: TenantId,
+        id: LicenseId,
+        status: LicenseStatus,
+        actor: &Actor,
+    ) -> Result<License> {
+        let mut license = self.store.get_license(tenant, id).await?;
+        if license.status == LicenseStatus::Revoked && status != LicenseStatus::Revoked {
+            return Err(Error::Conflict(
+                "a revoked license cannot be reinstated".into(),
+            ));
+        }
+        let previous = license.status;
+        license.status = status;
+        license.updated_at = self.clock.now();
+        let audit = self.event(
+            tenant,
+            actor,
+            &format!("license.{}", status_verb(status)),
+            format!("license:{id}"),
+            json!({ "from": previous.as_str(), "to": status.as_str() }),
+        );
+        self.store.update_license(&license, &audit).await?;
+        Ok(license)
+    }
+
+    /// Creates an API key; the returned secret is shown once and never stored.
+    pub async fn create_api_key(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        scopes: Vec<Scope>,
+        actor: &Actor,
+    ) -> Result<(ApiKey, ApiKeySecret)> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "name",
+                "must be 1 to 128 printable characters",
+            ));
+        }
+        if scopes.is_empty() {
+            return Err(Error::invalid("scopes", "name at least one scope"));
+        }
+        let mut scopes = scopes;
+        scopes.sort_unstable();
+        scopes.dedup();
+        let secret = ApiKeySecret::generate(tenant)?;
+        let key = ApiKey {
+            id: ApiKeyId::new(),
+            tenant_id: tenant,
+            name: name.to_owned(),
+            prefix: secret.prefix().to_owned(),
+            hash: secret.hash(),
+            scopes,
+            created_at: self.clock.now(),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        let audit = self.event(
+            tenant,
+            actor,
+            "api_key.create",
+            format!("api_key:{}", key.id),
+            json!({ "name": key.name, "scopes": key.scopes }),
+        );
+        self.store.create_api_key(&key, &audit).await?;
+        Ok((key, secret))
+    }
+
+    /// The tenant's API keys (never their secrets).
+    pub async fn list_api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKey>> {
+        self.store.list_api_keys(tenant).await
+    }
+
+    /// Revokes an API key.
+    pub async fn revoke_api_key(
+        &self,
+        tenant: TenantId,
+        id: ApiKeyId,
+        actor: &Actor,
+    ) -> Result<()> {
+        let audit = self.event(
+            tenant,
+            actor,
+            "api_key.revoke",
+            format!("api_key:{id}"),
+            json!({}),
+        );
+        self.store
+            .revoke_api_key(tenant, id, self.clock.now(), &audit)
+            .await
+    }
+
+    /// The key record a presented secret belongs to, if it is valid and has `scope`.
+    /// Every failure is `api_key_not_found`, so callers cannot tell which check failed.
+    pub async fn authenticate_api_key(
+        &self,
+        secret: &ApiKeySecret,
+        scope: Scope,
+    ) -> Result<ApiKey> {
+        let tenant = secret.tenant_id();
+        let key = self.store.find_api_key(tenant, secret.prefix()).await?;
+        if !key.matches(secret) || !key.allows(scope) {
+            return Err(Error::NotFound(Resource::ApiKey));
+        }
+        let now = self.clock.now();
+        // Record use at most once a minute: no write on every request.
+        if key
+            .last_used_at
+            .is_none_or(|t| now - t > chrono::TimeDelta::minutes(1))
+        {
+            self.store.touch_api_key(tenant, key.id, now).await?;
+        }
+        Ok(key)
+    }
+
+    /// Daily peaks and denials of a license between two UTC days (inclusive, at most 366 days).
+    pub async fn usage(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<UsageDay>> {
+        if to < from || (to - from).num_days() > 366 {
+            return Err(Error::invalid(
+                "to",
+                "must be on or after from, at most 366 days later",
+            ));
+        }
+        self.store.usage(tenant, license, from, to).await
+    }
+
+    /// The tenant's most recent audit events.
+    pub async fn audit_log(&self, tenant: TenantId, limit: u32) -> Result<Vec<AuditEvent>> {
+        self.store.list_audit(tenant, limit.clamp(1, 500)).await
+    }
+
+    /// The license's live sessions (after checking the license is the tenant's).
+    pub async fn live_sessions(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+    ) -> Result<Vec<crate::session::Session>> {
+        self.store.get_license(tenant, license).await?;
+        self.store
+            .live_sessions(tenant, license, self.clock.now())
+            .await
+    }
+}
+
+fn status_verb(status: LicenseStatus) -> &'static str {
+    match status {
+        LicenseStatus::Active => "reinstate",
+        LicenseStatus::Suspended => "suspend",
+        LicenseStatus::Revoked => "revoke",
+    }
+}

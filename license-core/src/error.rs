@@ -1,0 +1,189 @@
+//! The one error type of the domain. One variant per way a caller reacts; each has a stable
+//! machine-readable [`Error::code`] that the HTTP layer puts in its error body.
+
+use std::fmt;
+
+use crate::token::TokenError;
+
+/// Result alias used throughout the crate and by every port.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a lookup did not find. A record of another tenant is reported exactly like a missing one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    /// A tenant.
+    Tenant,
+    /// A license (by id or by key).
+    License,
+    /// A session.
+    Session,
+    /// An API key.
+    ApiKey,
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Resource::Tenant => "tenant",
+            Resource::License => "license",
+            Resource::Session => "session",
+            Resource::ApiKey => "api key",
+        })
+    }
+}
+
+/// Why a license cannot hand out seats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InactiveReason {
+    /// Suspended by the vendor; may be reinstated.
+    Suspended,
+    /// Revoked for good.
+    Revoked,
+    /// Past its `expires_at`.
+    Expired,
+}
+
+/// A backing service the use cases depend on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dependency {
+    /// The durable store (PostgreSQL, SQLite).
+    Store,
+    /// The seat ledger (Redis, in-memory).
+    Ledger,
+    /// The token signer (Cloud KMS, local key).
+    Signer,
+}
+
+impl fmt::Display for Dependency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dependency::Store => "store",
+            Dependency::Ledger => "ledger",
+            Dependency::Signer => "signer",
+        })
+    }
+}
+
+/// Everything that can go wrong in a use case or a port.
+///
+/// ```
+/// use license_core::{Error, Resource};
+/// let e = Error::NotFound(Resource::License);
+/// assert_eq!(e.code(), "license_not_found");
+/// assert!(!e.is_retryable());
+/// ```
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The record does not exist, or belongs to another tenant.
+    #[error("{0} not found")]
+    NotFound(Resource),
+    /// Every seat of the license is taken.
+    #[error("no seats available: all {limit} seats of this license are in use")]
+    NoSeatsAvailable {
+        /// Seats the license allows, overdraft included.
+        limit: u32,
+    },
+    /// The license exists but cannot grant or keep seats.
+    #[error("license is {}", match .0 { InactiveReason::Suspended => "suspended", InactiveReason::Revoked => "revoked", InactiveReason::Expired => "expired" })]
+    LicenseInactive(InactiveReason),
+    /// The session's seat was reclaimed (TTL passed, released, or revoked): acquire again.
+    #[error("session expired: acquire a new seat")]
+    SessionExpired,
+    /// The change clashes with existing data (a duplicate key, say).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Input failed validation. Nothing was changed.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// The offending field, as the caller named it.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A lease token failed verification.
+    #[error("invalid token: {0}")]
+    InvalidToken(#[from] TokenError),
+    /// A dependency did not answer; the caller may retry. Nothing was lost.
+    #[error("{dependency} unavailable: {reason}")]
+    Unavailable {
+        /// Which dependency failed.
+        dependency: Dependency,
+        /// The cause, for logs (never shown to clients).
+        reason: String,
+    },
+    /// A bug or broken invariant; the cause is for logs only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidInput`].
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Unavailable`].
+    pub fn unavailable(dependency: Dependency, reason: impl fmt::Display) -> Self {
+        Error::Unavailable {
+            dependency,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// The stable machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotFound(Resource::Tenant) => "tenant_not_found",
+            Error::NotFound(Resource::License) => "license_not_found",
+            Error::NotFound(Resource::Session) => "session_not_found",
+            Error::NotFound(Resource::ApiKey) => "api_key_not_found",
+            Error::NoSeatsAvailable { .. } => "no_seats_available",
+            Error::LicenseInactive(InactiveReason::Suspended) => "license_suspended",
+            Error::LicenseInactive(InactiveReason::Revoked) => "license_revoked",
+            Error::LicenseInactive(InactiveReason::Expired) => "license_expired",
+            Error::SessionExpired => "session_expired",
+            Error::Conflict(_) => "conflict",
+            Error::InvalidInput { .. } => "invalid_input",
+            Error::InvalidToken(_) => "invalid_token",
+            Error::Unavailable { .. } => "unavailable",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    /// Whether retrying the same call later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Unavailable { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_distinct() {
+        let all = [
+            Error::NotFound(Resource::Tenant),
+            Error::NotFound(Resource::License),
+            Error::NotFound(Resource::Session),
+            Error::NotFound(Resource::ApiKey),
+            Error::NoSeatsAvailable { limit: 1 },
+            Error::LicenseInactive(InactiveReason::Suspended),
+            Error::LicenseInactive(InactiveReason::Revoked),
+            Error::LicenseInactive(InactiveReason::Expired),
+            Error::SessionExpired,
+            Error::Conflict("x".into()),
+            Error::invalid("x", "y"),
+            Error::InvalidToken(TokenError::Expired),
+            Error::unavailable(Dependency::Store, "down"),
+            Error::Internal("x".into()),
+        ];
+        let mut codes: Vec<_> = all.iter().map(Error::code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), all.len());
+    }
+}

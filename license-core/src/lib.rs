@@ -1,0 +1,99 @@
+//! The floating-license domain: seats, sessions, lease tokens, the ports adapters implement,
+//! and the use cases. No network, no database, no runtime.
+//!
+//! A vendor (tenant) sells a [`License`] with a number of seats. An application calls
+//! [`LicenseService::acquire`] when it starts, [`LicenseService::heartbeat`] while it runs and
+//! [`LicenseService::release`] when it exits; each grant returns a signed lease token that the
+//! application verifies offline with [`TokenVerifier`].
+//!
+//! ```
+//! # tokio_test();
+//! # fn tokio_test() { futures::executor::block_on(main()).unwrap() }
+//! use std::sync::Arc;
+//! use license_core::{memory, *};
+//!
+//! # async fn main() -> license_core::Result<()> {
+//! let clock = Arc::new(SystemClock);
+//! let store = Arc::new(memory::MemoryStore::default());
+//! let ledger = Arc::new(memory::MemoryLedger::new(clock.clone()));
+//! let signer = Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA)?);
+//! let service = LicenseService::new(store.clone(), ledger, signer.clone(), clock, "acme");
+//!
+//! let admin = AdminService::new(store, Arc::new(SystemClock));
+//! let tenant = admin.create_tenant("Acme CAD", &Actor::Operator).await?;
+//! let license = admin
+//!     .create_license(tenant.id, NewLicense::new("CAD Pro", SeatCount::new(1)?), &Actor::Operator)
+//!     .await?;
+//!
+//! let hw = HardwareId::parse("laptop-1")?;
+//! let lease = service.acquire(tenant.id, &license.key, &hw, None).await?;
+//! let verifier = TokenVerifier::new(Jwks { keys: vec![signer.public_jwk()] }, "acme");
+//! assert_eq!(verifier.verify(&lease.token, chrono::Utc::now())?.sub, lease.session.id);
+//!
+//! // One seat: a second machine is refused until the first releases.
+//! let other = HardwareId::parse("laptop-2")?;
+//! let refused = service.acquire(tenant.id, &license.key, &other, None).await;
+//! assert_eq!(refused.unwrap_err().code(), "no_seats_available");
+//! service.release(tenant.id, lease.session.id).await?;
+//! assert!(service.acquire(tenant.id, &license.key, &other, None).await.is_ok());
+//! # Ok(()) }
+//! ```
+
+/// Validated admin commands: creating tenants, licenses and API keys, with their audit events.
+pub mod admin;
+/// Tenant API keys: generation, parsing and hashing of secrets.
+pub mod api_key;
+/// Audit events: who changed what, when.
+pub mod audit;
+/// The `Clock` port, the system clock and a manual clock for tests.
+pub mod clock;
+/// The error type and its stable codes.
+pub mod error;
+/// Typed UUID identifiers.
+pub mod ids;
+/// Licenses, license keys, seat counts and lease policies.
+pub mod license;
+/// A signer holding its key in memory (Ed25519, RSA, P-256 on aws-lc-rs).
+pub mod local_signer;
+/// In-memory adapters: the embedded default's ledger and the test store.
+pub mod memory;
+/// Randomness from the OS.
+mod random;
+/// The `SeatLedger` port.
+pub mod seat_ledger;
+/// The use cases: acquire, heartbeat, release, reap, validate.
+pub mod service;
+/// Sessions, hardware ids, user e-mails.
+pub mod session;
+/// The `Signer` port, JWK and JWKS.
+pub mod signer;
+/// The durable-store ports.
+pub mod store;
+/// Tenants.
+pub mod tenant;
+/// Port contract tests every adapter runs (feature `testing`).
+#[cfg(feature = "testing")]
+pub mod testing;
+/// Lease tokens: claims, issuing and offline verification.
+pub mod token;
+/// Usage figures.
+pub mod usage;
+
+pub use admin::{AdminService, LicenseChange, NewLicense};
+pub use api_key::{ApiKey, ApiKeySecret, Scope};
+pub use audit::{Actor, AuditEvent};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Dependency, Error, InactiveReason, Resource, Result};
+pub use ids::{ApiKeyId, AuditEventId, LicenseId, SessionId, TenantId};
+pub use license::{Entitlement, LeasePolicy, License, LicenseKey, LicenseStatus, SeatCount};
+pub use local_signer::LocalSigner;
+pub use seat_ledger::{
+    AcquireOutcome, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatLedger, SeatRequest,
+};
+pub use service::{Lease, LicenseService, ReapOutcome};
+pub use session::{EndReason, HardwareId, LiveSeat, Session, UserEmail};
+pub use signer::{Jwks, PublicJwk, Signer, SigningAlgorithm};
+pub use store::{ApiKeyStore, AuditLog, LicenseStore, Page, SessionStore, Store};
+pub use tenant::Tenant;
+pub use token::{LeaseClaims, TokenError, TokenVerifier};
+pub use usage::UsageDay;

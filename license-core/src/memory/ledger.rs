@@ -1,0 +1,202 @@
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::clock::Clock;
+use crate::error::{Dependency, Error, Result};
+use crate::ids::SessionId;
+use crate::seat_ledger::{
+    AcquireOutcome, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatLedger, SeatRequest,
+};
+use crate::session::{HardwareId, LiveSeat};
+
+#[derive(Debug)]
+struct Seat {
+    hardware_id: HardwareId,
+    expires_at: DateTime<Utc>,
+}
+
+/// The seats of one license. Its presence in the map is the *initialised* marker.
+type Seats = HashMap<SessionId, Seat>;
+
+/// A [`SeatLedger`] in process memory: one mutex makes every call atomic. Its state is lost
+/// with the process, exactly like an unpersisted Redis, so every license answers
+/// [`AcquireOutcome::Rebuild`] once after a start and is rebuilt from the store.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use std::sync::Arc;
+/// use license_core::{memory::MemoryLedger, *};
+/// let ledger = MemoryLedger::new(Arc::new(SystemClock));
+/// let key = LedgerKey { tenant_id: TenantId::new(), license_id: LicenseId::new() };
+/// assert_eq!(ledger.live_count(&key).await?, LiveCount::Rebuild);
+/// ledger.rebuild(&key, &[]).await?;
+/// assert_eq!(ledger.live_count(&key).await?, LiveCount::Count(0));
+/// # Ok::<(), Error>(()) }).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct MemoryLedger {
+    clock: Arc<dyn Clock>,
+    licenses: Mutex<HashMap<LedgerKey, Seats>>,
+    unavailable: AtomicBool,
+}
+
+impl MemoryLedger {
+    /// An empty ledger reading time from `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            clock,
+            licenses: Mutex::new(HashMap::new()),
+            unavailable: AtomicBool::new(false),
+        }
+    }
+
+    /// Forgets every seat, as a Redis restart without persistence would.
+    pub fn lose_state(&self) {
+        self.lock().clear();
+    }
+
+    /// Makes every call fail with `unavailable` (or work again), to test failure handling.
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.unavailable.store(unavailable, Ordering::SeqCst);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<LedgerKey, Seats>> {
+        // A panic while holding the lock cannot leave a half-applied step: every step below
+        // checks before it writes.
+        self.licenses.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn check_available(&self) -> Result<()> {
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(Error::unavailable(
+                Dependency::Ledger,
+                "in-memory ledger switched off",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn expiry(now: DateTime<Utc>, ttl: Duration) -> Result<DateTime<Utc>> {
+    TimeDelta::from_std(ttl)
+        .ok()
+        .and_then(|ttl| now.checked_add_signed(ttl))
+        .ok_or_else(|| Error::invalid("ttl_seconds", "too large"))
+}
+
+fn prune(seats: &mut Seats, now: DateTime<Utc>) {
+    seats.retain(|_, seat| seat.expires_at > now);
+}
+
+#[async_trait]
+impl SeatLedger for MemoryLedger {
+    async fn acquire(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome> {
+        self.check_available()?;
+        let now = self.clock.now();
+        let expires_at = expiry(now, request.ttl)?;
+        let mut licenses = self.lock();
+        let Some(seats) = licenses.get_mut(key) else {
+            return Ok(AcquireOutcome::Rebuild);
+        };
+        prune(seats, now);
+        let held = seats.iter().find(|(id, seat)| {
+            **id == request.session_id || seat.hardware_id == request.hardware_id
+        });
+        if let Some((id, seat)) = held {
+            return Ok(AcquireOutcome::AlreadyHeld {
+                session_id: *id,
+                expires_at: seat.expires_at,
+            });
+        }
+        let in_use = u32::try_from(seats.len()).unwrap_or(u32::MAX);
+        if in_use >= request.limit {
+            return Ok(AcquireOutcome::NoSeats);
+        }
+        seats.insert(
+            request.session_id,
+            Seat {
+                hardware_id: request.hardware_id.clone(),
+                expires_at,
+            },
+        );
+        Ok(AcquireOutcome::Granted {
+            expires_at,
+            in_use: in_use + 1,
+        })
+    }
+
+    async fn renew(
+        &self,
+        key: &LedgerKey,
+        session_id: SessionId,
+        ttl: Duration,
+    ) -> Result<RenewOutcome> {
+        self.check_available()?;
+        let now = self.clock.now();
+        let expires_at = expiry(now, ttl)?;
+        let mut licenses = self.lock();
+        let Some(seats) = licenses.get_mut(key) else {
+            return Ok(RenewOutcome::Rebuild);
+        };
+        prune(seats, now);
+        match seats.get_mut(&session_id) {
+            Some(seat) => {
+                seat.expires_at = expires_at;
+                Ok(RenewOutcome::Renewed { expires_at })
+            }
+            None => Ok(RenewOutcome::Expired),
+        }
+    }
+
+    async fn release(&self, key: &LedgerKey, session_id: SessionId) -> Result<()> {
+        self.check_available()?;
+        if let Some(seats) = self.lock().get_mut(key) {
+            seats.remove(&session_id);
+        }
+        Ok(())
+    }
+
+    async fn live_count(&self, key: &LedgerKey) -> Result<LiveCount> {
+        self.check_available()?;
+        let now = self.clock.now();
+        let mut licenses = self.lock();
+        Ok(match licenses.get_mut(key) {
+            Some(seats) => {
+                prune(seats, now);
+                LiveCount::Count(u32::try_from(seats.len()).unwrap_or(u32::MAX))
+            }
+            None => LiveCount::Rebuild,
+        })
+    }
+
+    async fn rebuild(&self, key: &LedgerKey, seats: &[LiveSeat]) -> Result<RebuildOutcome> {
+        self.check_available()?;
+        let now = self.clock.now();
+        let mut licenses = self.lock();
+        if licenses.contains_key(key) {
+            return Ok(RebuildOutcome::AlreadyInitialised);
+        }
+        let restored = seats
+            .iter()
+            .filter(|s| s.expires_at > now)
+            .map(|s| {
+                let seat = Seat {
+                    hardware_id: s.hardware_id.clone(),
+                    expires_at: s.expires_at,
+                };
+                (s.session_id, seat)
+            })
+            .collect();
+        licenses.insert(*key, restored);
+        Ok(RebuildOutcome::Rebuilt)
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.check_available()
+    }
+}

@@ -1,0 +1,10 @@
+//! In-memory adapters: the embedded default's seat ledger, and a store for tests and examples.
+//! Both are thread-safe and held to the same port contracts as the Redis and SQL adapters.
+
+/// The in-process seat ledger.
+mod ledger;
+/// The in-memory store.
+mod store;
+
+pub use ledger::MemoryLedger;
+pub use store::MemoryStore;

@@ -1,0 +1,129 @@
+//! The `SeatLedger` port: the atomic counter of live seats per license.
+//!
+//! Every call is one atomic step in the backend. The ledger — not the store — decides whether a
+//! seat is free, and it keeps its own time (Redis uses `TIME`), so every expiry it returns is the
+//! one that counts.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::error::Result;
+use crate::ids::{LicenseId, SessionId, TenantId};
+use crate::session::{HardwareId, LiveSeat};
+
+/// Which license's seats a call is about. Tenant-scoped like everything else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LedgerKey {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// The license.
+    pub license_id: LicenseId,
+}
+
+/// A request for one seat.
+#[derive(Clone, Debug)]
+pub struct SeatRequest {
+    /// The session that will hold the seat if granted.
+    pub session_id: SessionId,
+    /// The machine asking: a live seat of the same machine is returned instead of a second one.
+    pub hardware_id: HardwareId,
+    /// Most live seats allowed (seats plus overdraft).
+    pub limit: u32,
+    /// How long the seat lives without renewal.
+    pub ttl: Duration,
+}
+
+/// The answer to [`SeatLedger::acquire`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AcquireOutcome {
+    /// A new seat for the requested session.
+    Granted {
+        /// When it frees itself unless renewed.
+        expires_at: DateTime<Utc>,
+        /// Seats in use right after the grant (for the daily peak).
+        in_use: u32,
+    },
+    /// The machine (or the session id) already holds a live seat; nothing changed.
+    AlreadyHeld {
+        /// The session holding it.
+        session_id: SessionId,
+        /// Its current expiry.
+        expires_at: DateTime<Utc>,
+    },
+    /// Every seat is taken.
+    NoSeats,
+    /// The ledger lost its state for this license: rebuild it from the store, then retry.
+    Rebuild,
+}
+
+/// The answer to [`SeatLedger::renew`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RenewOutcome {
+    /// Renewed until `expires_at`.
+    Renewed {
+        /// The new expiry.
+        expires_at: DateTime<Utc>,
+    },
+    /// The session holds no seat (expired, released, or never granted).
+    Expired,
+    /// The ledger lost its state for this license: rebuild it from the store, then retry.
+    Rebuild,
+}
+
+/// The answer to [`SeatLedger::live_count`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LiveCount {
+    /// Seats in use now.
+    Count(u32),
+    /// The ledger lost its state for this license: rebuild it from the store, then retry.
+    Rebuild,
+}
+
+/// The answer to [`SeatLedger::rebuild`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RebuildOutcome {
+    /// The seats were replaced by the given live sessions.
+    Rebuilt,
+    /// Another caller rebuilt first; the given sessions were ignored.
+    AlreadyInitialised,
+}
+
+/// The atomic seat counter. Implementations: in-memory (`license_core::memory`), Redis
+/// (`license-seats-redis`).
+///
+/// Contract (checked by `testing::seat_ledger_contract` for every adapter):
+/// - never more than `limit` live seats per key, whatever the concurrency;
+/// - a seat not renewed within its TTL is free again without any other call;
+/// - `acquire` with a hardware id (or session id) that holds a live seat returns
+///   [`AcquireOutcome::AlreadyHeld`] and takes no second seat;
+/// - after the backend lost its state, every call on that key answers `Rebuild` until
+///   [`SeatLedger::rebuild`] has run, and `rebuild` only applies when the state is missing, so a
+///   late rebuild from an older snapshot cannot drop seats granted since.
+#[async_trait]
+pub trait SeatLedger: Send + Sync + std::fmt::Debug {
+    /// Takes a seat for `request.session_id`, or says why not.
+    async fn acquire(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome>;
+
+    /// Extends a live seat by `ttl` from now.
+    async fn renew(
+        &self,
+        key: &LedgerKey,
+        session_id: SessionId,
+        ttl: Duration,
+    ) -> Result<RenewOutcome>;
+
+    /// Frees a seat. Releasing a seat that is not held is not an error.
+    async fn release(&self, key: &LedgerKey, session_id: SessionId) -> Result<()>;
+
+    /// Seats in use now.
+    async fn live_count(&self, key: &LedgerKey) -> Result<LiveCount>;
+
+    /// Restores a key's seats from the store's live sessions, if (and only if) the key's state
+    /// is missing.
+    async fn rebuild(&self, key: &LedgerKey, seats: &[LiveSeat]) -> Result<RebuildOutcome>;
+
+    /// Whether the backend answers (for readiness).
+    async fn ping(&self) -> Result<()>;
+}

@@ -1,0 +1,199 @@
+//! Sessions: one running application holding one seat.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::ids::{LicenseId, SessionId, TenantId};
+use crate::license::validate_token_chars;
+
+/// A stable fingerprint of the machine (or container) running the application:
+/// 1–128 characters of `A–Z a–z 0–9 . _ : - / + =` (hex, base64 and UUIDs all fit).
+///
+/// Acquire is idempotent per `(license, hardware_id)`.
+///
+/// ```
+/// use license_core::HardwareId;
+/// assert!(HardwareId::parse("a1:b2:c3:d4:e5:f6").is_ok());
+/// assert!(HardwareId::parse("").is_err());
+/// assert!(HardwareId::parse("two words").is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct HardwareId(String);
+
+impl HardwareId {
+    /// Longest accepted id.
+    pub const MAX_LEN: usize = 128;
+
+    /// Validates a hardware id.
+    pub fn parse(id: &str) -> Result<Self> {
+        validate_token_chars("hardware_id", id, 1, Self::MAX_LEN, |c| {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-' | '/' | '+' | '=')
+        })?;
+        Ok(Self(id.to_owned()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for HardwareId {
+    type Error = Error;
+    fn try_from(value: String) -> Result<Self> {
+        Self::parse(&value)
+    }
+}
+
+impl From<HardwareId> for String {
+    fn from(id: HardwareId) -> Self {
+        id.0
+    }
+}
+
+impl fmt::Display for HardwareId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The e-mail address of the person using the application (for usage reports): at most
+/// 254 characters, one `@`, no spaces or control characters.
+///
+/// ```
+/// use license_core::UserEmail;
+/// assert!(UserEmail::parse("ada@example.com").is_ok());
+/// assert!(UserEmail::parse("not an email").is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UserEmail(String);
+
+impl UserEmail {
+    /// Validates an address (shape only; nothing is sent to it).
+    pub fn parse(email: &str) -> Result<Self> {
+        let ok = email.len() <= 254
+            && email.matches('@').count() == 1
+            && !email.starts_with('@')
+            && !email.ends_with('@')
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !ok {
+            return Err(Error::invalid(
+                "user_email",
+                "must look like name@domain (at most 254 characters)",
+            ));
+        }
+        Ok(Self(email.to_owned()))
+    }
+
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for UserEmail {
+    type Error = Error;
+    fn try_from(value: String) -> Result<Self> {
+        Self::parse(&value)
+    }
+}
+
+impl From<UserEmail> for String {
+    fn from(e: UserEmail) -> Self {
+        e.0
+    }
+}
+
+/// Why a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The client released it.
+    Released,
+    /// No heartbeat within the TTL.
+    Expired,
+    /// An administrator force-released it, or the license was suspended or revoked.
+    Revoked,
+}
+
+impl EndReason {
+    /// The stored and wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Released => "released",
+            EndReason::Expired => "expired",
+            EndReason::Revoked => "revoked",
+        }
+    }
+
+    /// Parses [`EndReason::as_str`] output.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "released" => Ok(EndReason::Released),
+            "expired" => Ok(EndReason::Expired),
+            "revoked" => Ok(EndReason::Revoked),
+            _ => Err(Error::invalid(
+                "end_reason",
+                "must be released, expired or revoked",
+            )),
+        }
+    }
+}
+
+/// The durable record of one seat held by one running application.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Its id (also the lease token's `sub`).
+    pub id: SessionId,
+    /// The tenant owning the license.
+    pub tenant_id: TenantId,
+    /// The license the seat belongs to.
+    pub license_id: LicenseId,
+    /// The machine holding the seat.
+    pub hardware_id: HardwareId,
+    /// Who uses it, if the client said.
+    pub user_email: Option<UserEmail>,
+    /// When the seat was granted.
+    pub acquired_at: DateTime<Utc>,
+    /// The last successful heartbeat (equals `acquired_at` before the first one).
+    pub last_heartbeat_at: DateTime<Utc>,
+    /// The seat is free after this instant unless renewed.
+    pub expires_at: DateTime<Utc>,
+    /// When it ended, if it has.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Why it ended, if it has.
+    pub end_reason: Option<EndReason>,
+}
+
+impl Session {
+    /// Whether the session still holds its seat at `now`.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.ended_at.is_none() && self.expires_at > now
+    }
+}
+
+/// What the seat ledger needs to know of a live session to rebuild itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveSeat {
+    /// The session holding the seat.
+    pub session_id: SessionId,
+    /// Its machine (for idempotent acquire).
+    pub hardware_id: HardwareId,
+    /// When the seat frees itself.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<&Session> for LiveSeat {
+    fn from(s: &Session) -> Self {
+        LiveSeat {
+            session_id: s.id,
+            hardware_id: s.hardware_id.clone(),
+            expires_at: s.expires_at,
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! The durable-store ports: tenants and licenses, sessions and usage, API keys, and the audit
+//! log. Every method that touches a tenant's data takes the tenant id, and a record of another
+//! tenant answers exactly like a missing one ([`Error::NotFound`](crate::Error::NotFound)).
+//!
+//! Methods that change admin data take the [`AuditEvent`] describing the change, so an adapter
+//! writes both in one transaction and no change goes unrecorded.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::api_key::ApiKey;
+use crate::audit::AuditEvent;
+use crate::error::Result;
+use crate::ids::{ApiKeyId, LicenseId, SessionId, TenantId};
+use crate::license::{License, LicenseKey};
+use crate::session::{EndReason, Session};
+use crate::tenant::Tenant;
+use crate::usage::UsageDay;
+
+/// Keyset pagination: items after `after` (ids are time-ordered), at most `limit` of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page<Id> {
+    /// Start after this id; `None` for the first page.
+    pub after: Option<Id>,
+    /// Page size (1–500).
+    pub limit: u32,
+}
+
+impl<Id> Page<Id> {
+    /// Largest page size.
+    pub const MAX_LIMIT: u32 = 500;
+
+    /// A page, with `limit` clamped to 1–500.
+    pub fn new(after: Option<Id>, limit: u32) -> Self {
+        Self {
+            after,
+            limit: limit.clamp(1, Self::MAX_LIMIT),
+        }
+    }
+}
+
+/// Tenants and licenses.
+#[async_trait]
+pub trait LicenseStore: Send + Sync {
+    /// Creates a tenant. `Conflict` when the name is taken.
+    async fn create_tenant(&self, tenant: &Tenant, audit: &AuditEvent) -> Result<()>;
+
+    /// One tenant.
+    async fn get_tenant(&self, id: TenantId) -> Result<Tenant>;
+
+    /// Every tenant, oldest first. Operator-only (the one listing across tenants).
+    async fn list_tenants(&self) -> Result<Vec<Tenant>>;
+
+    /// Creates a license. `Conflict` when the tenant already has that key.
+    async fn create_license(&self, license: &License, audit: &AuditEvent) -> Result<()>;
+
+    /// One license by id.
+    async fn get_license(&self, tenant: TenantId, id: LicenseId) -> Result<License>;
+
+    /// One license by the key clients present.
+    async fn find_license_by_key(&self, tenant: TenantId, key: &LicenseKey) -> Result<License>;
+
+    /// A page of the tenant's licenses, oldest first.
+    async fn list_licenses(&self, tenant: TenantId, page: Page<LicenseId>) -> Result<Vec<License>>;
+
+    /// Replaces a license's mutable fields (seats, overdraft, status, expiry, lease policy,
+    /// entitlements, `updated_at`). `NotFound` when it is not the tenant's.
+    async fn update_license(&self, license: &License, audit: &AuditEvent) -> Result<()>;
+}
+
+/// Sessions and usage.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Records a granted session, and raises the license's peak for the day of `acquired_at`
+    /// to `in_use` if that is higher.
+    async fn insert_session(&self, session: &Session, in_use: u32) -> Result<()>;
+
+    /// One session, live or ended.
+    async fn get_session(&self, tenant: TenantId, id: SessionId) -> Result<Session>;
+
+    /// The license's sessions that have not ended and expire after `now`.
+    async fn live_sessions(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>>;
+
+    /// Records a heartbeat. `SessionExpired` when the session has ended.
+    async fn record_heartbeat(
+        &self,
+        tenant: TenantId,
+        id: SessionId,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()>;
+
+    /// Ends a session. Idempotent: a session that already ended is returned unchanged (first
+    /// reason and time win). `audit` is written with it when given.
+    async fn end_session(
+        &self,
+        tenant: TenantId,
+        id: SessionId,
+        at: DateTime<Utc>,
+        reason: EndReason,
+        audit: Option<&AuditEvent>,
+    ) -> Result<Session>;
+
+    /// Marks at most `limit` of the tenant's sessions with `expires_at <= now` as expired and
+    /// returns how many this call marked. Safe to run concurrently: each session is counted once.
+    async fn expire_due(&self, tenant: TenantId, now: DateTime<Utc>, limit: u32) -> Result<u64>;
+
+    /// Counts one refused acquisition on the license for the day of `at`.
+    async fn record_denial(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+
+    /// Daily peaks and denials of a license between `from` and `to` (inclusive), days without
+    /// activity left out.
+    async fn usage(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<UsageDay>>;
+}
+
+/// Tenant API keys.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    /// Stores a new key record.
+    async fn create_api_key(&self, key: &ApiKey, audit: &AuditEvent) -> Result<()>;
+
+    /// The key with this lookup prefix (revoked ones included).
+    async fn find_api_key(&self, tenant: TenantId, prefix: &str) -> Result<ApiKey>;
+
+    /// The tenant's keys, oldest first.
+    async fn list_api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKey>>;
+
+    /// Revokes a key. Idempotent: revoking twice keeps the first time.
+    async fn revoke_api_key(
+        &self,
+        tenant: TenantId,
+        id: ApiKeyId,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+
+    /// Records that the key authenticated a request at `at`.
+    async fn touch_api_key(&self, tenant: TenantId, id: ApiKeyId, at: DateTime<Utc>) -> Result<()>;
+}
+
+/// The append-only audit log.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends an event that is not part of a store change above.
+    async fn append_audit(&self, event: &AuditEvent) -> Result<()>;
+
+    /// The tenant's most recent events, newest first.
+    async fn list_audit(&self, tenant: TenantId, limit: u32) -> Result<Vec<AuditEvent>>;
+}
+
+/// Everything durable, as one object: what the use cases hold.
+#[async_trait]
+pub trait Store: LicenseStore + SessionStore + ApiKeyStore + AuditLog + std::fmt::Debug {
+    /// Whether the backend answers (for readiness).
+    async fn ping(&self) -> Result<()>;
+}

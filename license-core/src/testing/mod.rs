@@ -1,0 +1,12 @@
+//! Port contracts: generic checks every adapter's tests run against its real backend, so the
+//! in-memory, SQLite, PostgreSQL and Redis adapters are held to the same behaviour.
+//!
+//! Each contract panics with a message naming the broken rule.
+
+/// The `SeatLedger` contract.
+mod ledger;
+/// The `Store` contract.
+mod store;
+
+pub use ledger::{LedgerHarness, seat_ledger_contract};
+pub use store::store_contract;

@@ -1,0 +1,1 @@
+//! Skeleton: filled by this crate's issue.
