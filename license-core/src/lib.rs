@@ -7,12 +7,10 @@
 //! application verifies offline with [`TokenVerifier`].
 //!
 //! ```
-//! # tokio_test();
-//! # fn tokio_test() { futures::executor::block_on(main()).unwrap() }
 //! use std::sync::Arc;
 //! use license_core::{memory, *};
 //!
-//! # async fn main() -> license_core::Result<()> {
+//! # futures::executor::block_on(async {
 //! let clock = Arc::new(SystemClock);
 //! let store = Arc::new(memory::MemoryStore::default());
 //! let ledger = Arc::new(memory::MemoryLedger::new(clock.clone()));
@@ -36,8 +34,10 @@
 //! assert_eq!(refused.unwrap_err().code(), "no_seats_available");
 //! service.release(tenant.id, lease.session.id).await?;
 //! assert!(service.acquire(tenant.id, &license.key, &other, None).await.is_ok());
-//! # Ok(()) }
+//! # Ok::<(), Error>(()) }).unwrap();
 //! ```
+
+#![warn(missing_docs)]
 
 /// Validated admin commands: creating tenants, licenses and API keys, with their audit events.
 pub mod admin;

@@ -1,5 +1,7 @@
 //! The in-memory adapters held to the same port contracts as Redis, PostgreSQL and SQLite.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use futures::FutureExt as _;

@@ -1,0 +1,681 @@
+//! The use cases over the in-memory adapters, with a manual clock.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use license_core::memory::{MemoryLedger, MemoryStore};
+use license_core::*;
+
+struct World {
+    clock: ManualClock,
+    store: Arc<MemoryStore>,
+    ledger: Arc<MemoryLedger>,
+    service: LicenseService,
+    admin: AdminService,
+    tenant: Tenant,
+}
+
+fn start() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+}
+
+fn world() -> World {
+    world_with(|store, ledger| (store, ledger))
+}
+
+type Ports = (Arc<dyn Store>, Arc<dyn SeatLedger>);
+
+fn world_with(wrap: impl FnOnce(Arc<dyn Store>, Arc<dyn SeatLedger>) -> Ports) -> World {
+    let clock = ManualClock::new(start());
+    let store = Arc::new(MemoryStore::default());
+    let ledger = Arc::new(MemoryLedger::new(Arc::new(clock.clone())));
+    let (s, l) = wrap(store.clone(), ledger.clone());
+    let signer = Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap());
+    let service = LicenseService::new(s.clone(), l, signer, Arc::new(clock.clone()), "test");
+    let admin = AdminService::new(s, Arc::new(clock.clone()));
+    let tenant =
+        futures::executor::block_on(admin.create_tenant("Acme", &Actor::Operator)).unwrap();
+    World {
+        clock,
+        store,
+        ledger,
+        service,
+        admin,
+        tenant,
+    }
+}
+
+impl World {
+    async fn license(&self, seats: u32) -> License {
+        self.admin
+            .create_license(
+                self.tenant.id,
+                NewLicense::new("CAD", SeatCount::new(seats).unwrap()),
+                &Actor::Operator,
+            )
+            .await
+            .unwrap()
+    }
+
+    async fn acquire(&self, license: &License, hw: &str) -> Result<Lease> {
+        self.service
+            .acquire(
+                self.tenant.id,
+                &license.key,
+                &HardwareId::parse(hw).unwrap(),
+                None,
+            )
+            .await
+    }
+
+    fn advance(&self, seconds: i64) {
+        self.clock.advance(TimeDelta::seconds(seconds));
+    }
+}
+
+#[tokio::test]
+async fn the_original_scenario_two_seats() {
+    let w = world();
+    let l = w.license(2).await;
+    let a = w.acquire(&l, "hw-a").await.unwrap();
+    w.acquire(&l, "hw-b").await.unwrap();
+    let third = w.acquire(&l, "hw-c").await;
+    assert!(
+        matches!(third, Err(Error::NoSeatsAvailable { limit: 2 })),
+        "{third:?}"
+    );
+    w.service.release(w.tenant.id, a.session.id).await.unwrap();
+    assert!(w.acquire(&l, "hw-c").await.is_ok());
+    // The refusal was counted for the usage report.
+    let day = start().date_naive();
+    let usage = w.admin.usage(w.tenant.id, l.id, day, day).await.unwrap();
+    assert_eq!((usage[0].peak_seats, usage[0].denials), (2, 1));
+}
+
+#[tokio::test]
+async fn retry_does_not_take_a_second_seat() {
+    let w = world();
+    let l = w.license(2).await;
+    let first = w.acquire(&l, "hw-a").await.unwrap();
+    let retry = w.acquire(&l, "hw-a").await.unwrap();
+    assert_eq!(retry.session.id, first.session.id);
+    assert_eq!(w.service.live_seats(w.tenant.id, l.id).await.unwrap(), 1);
+    assert!(
+        w.acquire(&l, "hw-b").await.is_ok(),
+        "the second seat is still free"
+    );
+}
+
+#[tokio::test]
+async fn heartbeat_renews_the_seat_and_signs_a_fresh_token() {
+    let w = world();
+    let l = w.license(1).await;
+    let lease = w.acquire(&l, "hw-a").await.unwrap();
+    assert_eq!(lease.session.expires_at, start() + TimeDelta::seconds(360));
+    assert_eq!(lease.heartbeat_interval_seconds, 120);
+    w.advance(120);
+    let renewed = w
+        .service
+        .heartbeat(w.tenant.id, lease.session.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        renewed.session.expires_at,
+        start() + TimeDelta::seconds(480)
+    );
+    assert_ne!(renewed.token, lease.token);
+    let claims = w
+        .service
+        .verifier()
+        .verify(&renewed.token, w.clock.now())
+        .unwrap();
+    assert_eq!(claims.exp, renewed.session.expires_at.timestamp());
+    let stored = w
+        .store
+        .get_session(w.tenant.id, lease.session.id)
+        .await
+        .unwrap();
+    assert_eq!(stored.last_heartbeat_at, start() + TimeDelta::seconds(120));
+    assert_eq!(stored.expires_at, renewed.session.expires_at);
+}
+
+#[tokio::test]
+async fn heartbeat_after_the_ttl_is_session_expired() {
+    let w = world();
+    let l = w.license(1).await;
+    let lease = w.acquire(&l, "hw-a").await.unwrap();
+    w.advance(360);
+    let late = w.service.heartbeat(w.tenant.id, lease.session.id).await;
+    assert!(matches!(late, Err(Error::SessionExpired)), "{late:?}");
+    let stored = w
+        .store
+        .get_session(w.tenant.id, lease.session.id)
+        .await
+        .unwrap();
+    assert_eq!(stored.end_reason, Some(EndReason::Expired));
+    let again = w.service.heartbeat(w.tenant.id, lease.session.id).await;
+    assert!(
+        matches!(again, Err(Error::SessionExpired)),
+        "never back to life"
+    );
+}
+
+#[tokio::test]
+async fn a_zombie_seat_is_free_exactly_at_its_ttl() {
+    let w = world();
+    let l = w.license(1).await;
+    w.acquire(&l, "crashed").await.unwrap();
+    w.advance(359);
+    assert!(matches!(
+        w.acquire(&l, "hw-b").await,
+        Err(Error::NoSeatsAvailable { .. })
+    ));
+    w.advance(1);
+    assert!(w.acquire(&l, "hw-b").await.is_ok());
+}
+
+#[tokio::test]
+async fn release_is_idempotent_and_ends_the_session() {
+    let w = world();
+    let l = w.license(1).await;
+    let lease = w.acquire(&l, "hw-a").await.unwrap();
+    w.advance(5);
+    let first = w
+        .service
+        .release(w.tenant.id, lease.session.id)
+        .await
+        .unwrap();
+    w.advance(5);
+    let second = w
+        .service
+        .release(w.tenant.id, lease.session.id)
+        .await
+        .unwrap();
+    assert_eq!(first.ended_at, Some(start() + TimeDelta::seconds(5)));
+    assert_eq!(second.ended_at, first.ended_at);
+    assert_eq!(second.end_reason, Some(EndReason::Released));
+    assert!(matches!(
+        w.service.heartbeat(w.tenant.id, lease.session.id).await,
+        Err(Error::SessionExpired)
+    ));
+}
+
+#[tokio::test]
+async fn inactive_licenses_grant_nothing_and_end_live_sessions() {
+    let w = world();
+    let l = w.license(2).await;
+    let lease = w.acquire(&l, "hw-a").await.unwrap();
+    let t = w.tenant.id;
+    w.admin
+        .set_status(t, l.id, LicenseStatus::Suspended, &Actor::Operator)
+        .await
+        .unwrap();
+    let refused = w.acquire(&l, "hw-b").await;
+    assert_eq!(refused.unwrap_err().code(), "license_suspended");
+    let beat = w.service.heartbeat(t, lease.session.id).await;
+    assert_eq!(beat.unwrap_err().code(), "license_suspended");
+    let ended = w.store.get_session(t, lease.session.id).await.unwrap();
+    assert_eq!(ended.end_reason, Some(EndReason::Revoked));
+    w.admin
+        .set_status(t, l.id, LicenseStatus::Active, &Actor::Operator)
+        .await
+        .unwrap();
+    assert_eq!(
+        w.service.live_seats(t, l.id).await.unwrap(),
+        0,
+        "the seat was freed"
+    );
+
+    w.admin
+        .set_status(t, l.id, LicenseStatus::Revoked, &Actor::Operator)
+        .await
+        .unwrap();
+    assert_eq!(
+        w.acquire(&l, "hw-b").await.unwrap_err().code(),
+        "license_revoked"
+    );
+    let back = w
+        .admin
+        .set_status(t, l.id, LicenseStatus::Active, &Actor::Operator)
+        .await;
+    assert!(
+        matches!(back, Err(Error::Conflict(_))),
+        "revocation is final"
+    );
+
+    let mut new = NewLicense::new("Trial", SeatCount::new(1).unwrap());
+    new.expires_at = Some(start() + TimeDelta::days(1));
+    let trial = w
+        .admin
+        .create_license(t, new, &Actor::Operator)
+        .await
+        .unwrap();
+    assert!(w.acquire(&trial, "hw-a").await.is_ok());
+    w.advance(86_400);
+    assert_eq!(
+        w.acquire(&trial, "hw-b").await.unwrap_err().code(),
+        "license_expired"
+    );
+}
+
+#[tokio::test]
+async fn foreign_ids_answer_like_missing_ones() {
+    let w = world();
+    let l = w.license(1).await;
+    let lease = w.acquire(&l, "hw-a").await.unwrap();
+    let other = w
+        .admin
+        .create_tenant("Globex", &Actor::Operator)
+        .await
+        .unwrap();
+    let hw = HardwareId::parse("hw-x").unwrap();
+    let by_key = w.service.acquire(other.id, &l.key, &hw, None).await;
+    assert_eq!(by_key.unwrap_err().code(), "license_not_found");
+    for result in [
+        w.service
+            .heartbeat(other.id, lease.session.id)
+            .await
+            .map(drop),
+        w.service
+            .release(other.id, lease.session.id)
+            .await
+            .map(drop),
+        w.service.validate(other.id, &lease.token).await.map(drop),
+    ] {
+        assert_eq!(result.unwrap_err().code(), "session_not_found");
+    }
+    let missing = w.service.heartbeat(w.tenant.id, SessionId::new()).await;
+    assert_eq!(missing.unwrap_err().code(), "session_not_found");
+    // Nothing changed for the owner.
+    assert!(
+        w.service
+            .heartbeat(w.tenant.id, lease.session.id)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_lost_ledger_is_rebuilt_from_the_store() {
+    let w = world();
+    let l = w.license(2).await;
+    let a = w.acquire(&l, "hw-a").await.unwrap();
+    w.acquire(&l, "hw-b").await.unwrap();
+    let before = w.service.stats().ledger_rebuilds.load(Ordering::Relaxed);
+    w.ledger.lose_state();
+    assert!(
+        matches!(
+            w.acquire(&l, "hw-c").await,
+            Err(Error::NoSeatsAvailable { .. })
+        ),
+        "the rebuilt ledger still counts both seats"
+    );
+    assert!(w.service.stats().ledger_rebuilds.load(Ordering::Relaxed) > before);
+    w.ledger.lose_state();
+    let renewed = w.service.heartbeat(w.tenant.id, a.session.id).await;
+    assert!(renewed.is_ok(), "heartbeat rebuilds too: {renewed:?}");
+    assert_eq!(
+        w.acquire(&l, "hw-a").await.unwrap().session.id,
+        a.session.id
+    );
+}
+
+#[tokio::test]
+async fn reaper_marks_expired_sessions_once() {
+    let w = world();
+    let l = w.license(5).await;
+    for i in 0..3 {
+        w.acquire(&l, &format!("hw-{i}")).await.unwrap();
+    }
+    w.advance(400);
+    assert_eq!(
+        w.service.reap_once(2).await.unwrap(),
+        ReapOutcome {
+            tenants: 1,
+            expired: 3
+        }
+    );
+    assert_eq!(w.service.reap_once(2).await.unwrap().expired, 0);
+}
+
+#[tokio::test]
+async fn validate_checks_the_token_and_the_session() {
+    let w = world();
+    let l = w.license(1).await;
+    let lease = w.acquire(&l, "hw-a").await.unwrap();
+    let claims = w.service.validate(w.tenant.id, &lease.token).await.unwrap();
+    assert_eq!((claims.sub, claims.lic), (lease.session.id, l.id));
+    w.service
+        .release(w.tenant.id, lease.session.id)
+        .await
+        .unwrap();
+    let after = w.service.validate(w.tenant.id, &lease.token).await;
+    assert!(matches!(after, Err(Error::SessionExpired)), "{after:?}");
+    let forged = w.service.validate(w.tenant.id, "e30.e30.e30").await;
+    assert_eq!(forged.unwrap_err().code(), "invalid_token");
+}
+
+#[tokio::test]
+async fn an_unavailable_ledger_grants_nothing_and_records_nothing() {
+    let w = world();
+    let l = w.license(1).await;
+    w.ledger.set_unavailable(true);
+    let down = w.acquire(&l, "hw-a").await;
+    assert!(
+        matches!(
+            down,
+            Err(Error::Unavailable {
+                dependency: Dependency::Ledger,
+                ..
+            })
+        ),
+        "{down:?}"
+    );
+    assert!(
+        w.store
+            .live_sessions(w.tenant.id, l.id, w.clock.now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let ready = w.service.check_ready().await;
+    assert!(matches!(
+        ready,
+        Err(Error::Unavailable {
+            dependency: Dependency::Ledger,
+            ..
+        })
+    ));
+    w.ledger.set_unavailable(false);
+    assert!(w.acquire(&l, "hw-a").await.is_ok());
+    assert!(w.service.check_ready().await.is_ok());
+    w.store.set_unavailable(true);
+    let ready = w.service.check_ready().await;
+    assert!(matches!(
+        ready,
+        Err(Error::Unavailable {
+            dependency: Dependency::Store,
+            ..
+        })
+    ));
+}
+
+/// A store whose session inserts fail on demand; everything else is the memory store.
+#[derive(Debug)]
+struct InsertFails {
+    inner: Arc<MemoryStore>,
+    failing: AtomicBool,
+}
+
+#[async_trait]
+impl LicenseStore for InsertFails {
+    async fn create_tenant(&self, t: &Tenant, a: &AuditEvent) -> Result<()> {
+        self.inner.create_tenant(t, a).await
+    }
+    async fn get_tenant(&self, id: TenantId) -> Result<Tenant> {
+        self.inner.get_tenant(id).await
+    }
+    async fn list_tenants(&self) -> Result<Vec<Tenant>> {
+        self.inner.list_tenants().await
+    }
+    async fn create_license(&self, l: &License, a: &AuditEvent) -> Result<()> {
+        self.inner.create_license(l, a).await
+    }
+    async fn get_license(&self, t: TenantId, id: LicenseId) -> Result<License> {
+        self.inner.get_license(t, id).await
+    }
+    async fn find_license_by_key(&self, t: TenantId, k: &LicenseKey) -> Result<License> {
+        self.inner.find_license_by_key(t, k).await
+    }
+    async fn list_licenses(&self, t: TenantId, p: Page<LicenseId>) -> Result<Vec<License>> {
+        self.inner.list_licenses(t, p).await
+    }
+    async fn update_license(&self, l: &License, a: &AuditEvent) -> Result<()> {
+        self.inner.update_license(l, a).await
+    }
+}
+
+#[async_trait]
+impl SessionStore for InsertFails {
+    async fn insert_session(&self, s: &Session, in_use: u32) -> Result<()> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(Error::unavailable(Dependency::Store, "injected"));
+        }
+        self.inner.insert_session(s, in_use).await
+    }
+    async fn get_session(&self, t: TenantId, id: SessionId) -> Result<Session> {
+        self.inner.get_session(t, id).await
+    }
+    async fn live_sessions(
+        &self,
+        t: TenantId,
+        l: LicenseId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>> {
+        self.inner.live_sessions(t, l, now).await
+    }
+    async fn record_heartbeat(
+        &self,
+        t: TenantId,
+        id: SessionId,
+        at: DateTime<Utc>,
+        exp: DateTime<Utc>,
+    ) -> Result<()> {
+        self.inner.record_heartbeat(t, id, at, exp).await
+    }
+    async fn end_session(
+        &self,
+        t: TenantId,
+        id: SessionId,
+        at: DateTime<Utc>,
+        r: EndReason,
+        a: Option<&AuditEvent>,
+    ) -> Result<Session> {
+        self.inner.end_session(t, id, at, r, a).await
+    }
+    async fn expire_due(&self, t: TenantId, now: DateTime<Utc>, limit: u32) -> Result<u64> {
+        self.inner.expire_due(t, now, limit).await
+    }
+    async fn record_denial(&self, t: TenantId, l: LicenseId, at: DateTime<Utc>) -> Result<()> {
+        self.inner.record_denial(t, l, at).await
+    }
+    async fn usage(
+        &self,
+        t: TenantId,
+        l: LicenseId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<UsageDay>> {
+        self.inner.usage(t, l, from, to).await
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for InsertFails {
+    async fn create_api_key(&self, k: &ApiKey, a: &AuditEvent) -> Result<()> {
+        self.inner.create_api_key(k, a).await
+    }
+    async fn find_api_key(&self, t: TenantId, p: &str) -> Result<ApiKey> {
+        self.inner.find_api_key(t, p).await
+    }
+    async fn list_api_keys(&self, t: TenantId) -> Result<Vec<ApiKey>> {
+        self.inner.list_api_keys(t).await
+    }
+    async fn revoke_api_key(
+        &self,
+        t: TenantId,
+        id: ApiKeyId,
+        at: DateTime<Utc>,
+        a: &AuditEvent,
+    ) -> Result<()> {
+        self.inner.revoke_api_key(t, id, at, a).await
+    }
+    async fn touch_api_key(&self, t: TenantId, id: ApiKeyId, at: DateTime<Utc>) -> Result<()> {
+        self.inner.touch_api_key(t, id, at).await
+    }
+}
+
+#[async_trait]
+impl AuditLog for InsertFails {
+    async fn append_audit(&self, e: &AuditEvent) -> Result<()> {
+        self.inner.append_audit(e).await
+    }
+    async fn list_audit(&self, t: TenantId, limit: u32) -> Result<Vec<AuditEvent>> {
+        self.inner.list_audit(t, limit).await
+    }
+}
+
+#[async_trait]
+impl Store for InsertFails {
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
+    }
+}
+
+#[tokio::test]
+async fn a_grant_the_store_cannot_record_is_given_back() {
+    let slot = Arc::new(std::sync::OnceLock::<Arc<InsertFails>>::new());
+    let s = slot.clone();
+    // The service and admin use the flaky store; `w.store` plays no part in this test.
+    let w = world_with(move |_, ledger| (store_slot(&s), ledger));
+    let flaky = slot.get().unwrap().clone();
+    let tenant = w
+        .admin
+        .create_tenant("Flaky", &Actor::Operator)
+        .await
+        .unwrap();
+    let l = w
+        .admin
+        .create_license(
+            tenant.id,
+            NewLicense::new("CAD", SeatCount::new(1).unwrap()),
+            &Actor::Operator,
+        )
+        .await
+        .unwrap();
+    let hw = HardwareId::parse("hw-a").unwrap();
+    flaky.failing.store(true, Ordering::SeqCst);
+    let failed = w.service.acquire(tenant.id, &l.key, &hw, None).await;
+    assert!(
+        matches!(
+            failed,
+            Err(Error::Unavailable {
+                dependency: Dependency::Store,
+                ..
+            })
+        ),
+        "{failed:?}"
+    );
+    assert_eq!(w.service.stats().compensations.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        w.service.live_seats(tenant.id, l.id).await.unwrap(),
+        0,
+        "the seat was given back"
+    );
+    flaky.failing.store(false, Ordering::SeqCst);
+    let other = HardwareId::parse("hw-b").unwrap();
+    assert!(
+        w.service
+            .acquire(tenant.id, &l.key, &other, None)
+            .await
+            .is_ok(),
+        "the one seat is free"
+    );
+}
+
+fn store_slot(slot: &std::sync::OnceLock<Arc<InsertFails>>) -> Arc<dyn Store> {
+    let flaky = Arc::new(InsertFails {
+        inner: Arc::new(MemoryStore::default()),
+        failing: AtomicBool::new(false),
+    });
+    let _ = slot.set(flaky.clone());
+    flaky
+}
+
+/// A ledger on which, right after one grant, another replica's late rebuild from a snapshot
+/// without that grant lands, and another client takes the last seat.
+#[derive(Debug)]
+struct StaleRebuildAfterGrant {
+    inner: Arc<MemoryLedger>,
+    armed: AtomicBool,
+}
+
+#[async_trait]
+impl SeatLedger for StaleRebuildAfterGrant {
+    async fn acquire(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome> {
+        let outcome = self.inner.acquire(key, request).await?;
+        if matches!(outcome, AcquireOutcome::Granted { .. })
+            && self.armed.swap(false, Ordering::SeqCst)
+        {
+            self.inner.lose_state();
+            self.inner.rebuild(key, &[]).await?;
+            let intruder = SeatRequest {
+                session_id: SessionId::new(),
+                hardware_id: HardwareId::parse("other-replica").unwrap(),
+                ..request.clone()
+            };
+            assert!(matches!(
+                self.inner.acquire(key, &intruder).await?,
+                AcquireOutcome::Granted { .. }
+            ));
+        }
+        Ok(outcome)
+    }
+    async fn renew(
+        &self,
+        key: &LedgerKey,
+        id: SessionId,
+        ttl: std::time::Duration,
+    ) -> Result<RenewOutcome> {
+        self.inner.renew(key, id, ttl).await
+    }
+    async fn release(&self, key: &LedgerKey, id: SessionId) -> Result<()> {
+        self.inner.release(key, id).await
+    }
+    async fn live_count(&self, key: &LedgerKey) -> Result<LiveCount> {
+        self.inner.live_count(key).await
+    }
+    async fn rebuild(&self, key: &LedgerKey, seats: &[LiveSeat]) -> Result<RebuildOutcome> {
+        self.inner.rebuild(key, seats).await
+    }
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
+    }
+}
+
+#[tokio::test]
+async fn a_grant_lost_to_a_stale_rebuild_is_not_handed_out() {
+    let slot = Arc::new(std::sync::OnceLock::<Arc<StaleRebuildAfterGrant>>::new());
+    let s = slot.clone();
+    let w = world_with(move |store, _| {
+        // Time stands still in this test: the ledger's own clock at `start()` is enough.
+        let clock = ManualClock::new(start());
+        let stale = Arc::new(StaleRebuildAfterGrant {
+            inner: Arc::new(MemoryLedger::new(Arc::new(clock))),
+            armed: AtomicBool::new(false),
+        });
+        let _ = s.set(stale.clone());
+        (store, stale)
+    });
+    let stale = slot.get().unwrap().clone();
+    let l = w.license(1).await;
+    stale.armed.store(true, Ordering::SeqCst);
+    let result = w.acquire(&l, "hw-a").await;
+    assert!(
+        matches!(result, Err(Error::NoSeatsAvailable { .. })),
+        "the only seat went to the other replica; ours must not be handed out: {result:?}"
+    );
+    let sessions = w
+        .store
+        .live_sessions(w.tenant.id, l.id, w.clock.now())
+        .await
+        .unwrap();
+    assert!(
+        sessions.is_empty(),
+        "the unconfirmed session was ended: {sessions:?}"
+    );
+}
