@@ -17,10 +17,16 @@ async fn main() -> Result<()> {
     let admin = AdminService::new(store, clock);
     let vendor = admin.create_tenant("My Company", &Actor::Operator).await?;
     let seats = NewLicense::new("My App Pro", SeatCount::new(2)?);
-    let license = admin.create_license(vendor.id, seats, &Actor::Operator).await?;
-    let lease = service.acquire(vendor.id, &license.key, &HardwareId::parse("pc-1")?, None).await?;
+    let license = admin
+        .create_license(vendor.id, seats, &Actor::Operator)
+        .await?;
+    let lease = service
+        .acquire(vendor.id, &license.key, &HardwareId::parse("pc-1")?, None)
+        .await?;
     // README:embed:end
-    let claims = service.verifier().verify(&lease.token, chrono::Utc::now())?;
+    let claims = service
+        .verifier()
+        .verify(&lease.token, chrono::Utc::now())?;
     println!(
         "seat granted to {} until {} (session {})",
         claims.hwid, lease.session.expires_at, claims.sub

@@ -303,8 +303,7 @@ impl LicenseService {
     pub async fn check_ready(&self) -> Result<()> {
         self.store.ping().await?;
         self.ledger.ping().await?;
-        // A signature over a constant proves the key is usable (KMS reachable, key enabled).
-        self.signer.sign(b"readiness").await.map(drop)
+        self.signer.check().await
     }
 
     /// The session the ledger says `hardware_id` holds, recorded in the store if the grant

@@ -1,1 +1,52 @@
-//! Skeleton: filled by this crate's issue.
+//! The [`Signer`](license_core::Signer) port on Google Cloud KMS: lease tokens are signed by a
+//! Cloud KMS key version (RS256, PS256 or ES256) whose private key never leaves KMS.
+//!
+//! It calls two methods of the Cloud KMS v1 REST API with reqwest (rustls):
+//! `cryptoKeyVersions.getPublicKey` once at start-up, to publish the key in the JWKS with its
+//! RFC 7638 thumbprint as `kid`, and `cryptoKeyVersions.asymmetricSign` per token, with every
+//! integrity field Google asks clients to check. Access tokens come from gcp_auth: Workload
+//! Identity / the metadata server, a service-account file (`GOOGLE_APPLICATION_CREDENTIALS`),
+//! or gcloud's credentials. Failures are [`license_core::Error::Unavailable`] with the signer
+//! named and a reason an operator can act on; see `docs/kms.md` for setting a key up.
+//!
+//! ```no_run
+//! use license_core::{Signer, SigningAlgorithm};
+//! use license_signer_kms::{KmsConfig, KmsSigner};
+//!
+//! # async fn run() -> license_core::Result<()> {
+//! let config = KmsConfig {
+//!     algorithm: SigningAlgorithm::RS256,
+//!     ..KmsConfig::new(
+//!         "projects/acme/locations/europe-west1/keyRings/license/cryptoKeys/lease/cryptoKeyVersions/1",
+//!     )
+//! };
+//! let signer = KmsSigner::connect(config).await?;
+//! println!("publishing kid {}", signer.key_id());
+//! let signature = signer.sign(b"header.payload").await?;
+//! assert_eq!(signature.len(), 512); // RSA-4096
+//! # Ok(()) }
+//! ```
+
+/// Cloud KMS algorithm names and the JWS algorithm each one signs.
+mod algorithm;
+/// The HTTP client: bearer tokens, time limits, retries.
+mod client;
+/// `KmsConfig`: key version, algorithm, endpoint, timeout, retries.
+mod config;
+/// CRC32C integrity fields.
+mod crc;
+/// ECDSA signatures from DER to JWS's fixed-width `r‖s`.
+mod der;
+/// Failures mapped to `license_core::Error`.
+mod errors;
+/// The public key: PEM to JWK, and a parsed key to check signatures.
+mod jwk;
+/// Request and reply JSON of the two REST methods, and their URLs.
+mod rest;
+/// Retry policy: what is retried, and jittered exponential back-off.
+mod retry;
+/// `KmsSigner`, the `Signer` implementation.
+mod signer;
+
+pub use config::KmsConfig;
+pub use signer::KmsSigner;
