@@ -2,6 +2,9 @@
 //! log. Every method that touches a tenant's data takes the tenant id, and a record of another
 //! tenant answers exactly like a missing one ([`Error::NotFound`](crate::Error::NotFound)).
 //!
+//! Stores keep timestamps to the microsecond (what PostgreSQL holds); the system clock reads
+//! at that precision, so a value returned at creation equals the value read back later.
+//!
 //! Methods that change admin data take the [`AuditEvent`] describing the change, so an adapter
 //! writes both in one transaction and no change goes unrecorded.
 
@@ -71,7 +74,8 @@ pub trait LicenseStore: Send + Sync {
 /// Sessions and usage.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Records a granted session, and raises the license's peak for the day of `acquired_at`
+    /// Records a granted session (`NotFound(License)` unless its license is the tenant's), and
+    /// raises the license's peak for the day of `acquired_at`
     /// to `in_use` if that is higher.
     async fn insert_session(&self, session: &Session, in_use: u32) -> Result<()>;
 
@@ -108,6 +112,7 @@ pub trait SessionStore: Send + Sync {
 
     /// Marks at most `limit` of the tenant's sessions with `expires_at <= now` as expired and
     /// returns how many this call marked. Safe to run concurrently: each session is counted once.
+    /// An adapter may cap a batch below `limit` (bind-parameter limits); callers loop.
     async fn expire_due(&self, tenant: TenantId, now: DateTime<Utc>, limit: u32) -> Result<u64>;
 
     /// Counts one refused acquisition on the license for the day of `at`.
@@ -157,7 +162,8 @@ pub trait ApiKeyStore: Send + Sync {
 /// The append-only audit log.
 #[async_trait]
 pub trait AuditLog: Send + Sync {
-    /// Appends an event that is not part of a store change above.
+    /// Appends an event that is not part of a store change above. `NotFound(Tenant)` when the
+    /// event's tenant does not exist.
     async fn append_audit(&self, event: &AuditEvent) -> Result<()>;
 
     /// The tenant's most recent events, newest first.

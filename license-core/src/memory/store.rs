@@ -165,6 +165,13 @@ impl LicenseStore for MemoryStore {
 impl SessionStore for MemoryStore {
     async fn insert_session(&self, session: &Session, in_use: u32) -> Result<()> {
         let mut data = self.lock()?;
+        if data
+            .licenses
+            .get(&session.license_id)
+            .is_none_or(|l| l.tenant_id != session.tenant_id)
+        {
+            return Err(Error::NotFound(Resource::License));
+        }
         if data.sessions.contains_key(&session.id) {
             return Err(Error::Conflict("session id exists".into()));
         }
@@ -377,7 +384,11 @@ impl ApiKeyStore for MemoryStore {
 #[async_trait]
 impl AuditLog for MemoryStore {
     async fn append_audit(&self, event: &AuditEvent) -> Result<()> {
-        self.lock()?.audit.push(event.clone());
+        let mut data = self.lock()?;
+        if !data.tenants.contains_key(&event.tenant_id) {
+            return Err(Error::NotFound(Resource::Tenant));
+        }
+        data.audit.push(event.clone());
         Ok(())
     }
 

@@ -275,6 +275,26 @@ async fn sessions_and_usage(store: &dyn Store) {
         "get_session missing",
     );
 
+    // A session must belong to one of the tenant's licenses.
+    let stray = Session {
+        tenant_id: a.id,
+        ..session(&lb, "hw-9", t0 + TimeDelta::seconds(300))
+    };
+    assert_not_found(
+        store.insert_session(&stray, 1).await,
+        Resource::License,
+        "insert on a foreign license",
+    );
+    let orphan = AuditEvent {
+        tenant_id: TenantId::new(),
+        ..audit(a.id, "x", t0)
+    };
+    assert_not_found(
+        store.append_audit(&orphan).await,
+        Resource::Tenant,
+        "audit of a missing tenant",
+    );
+
     let live = ok(store.live_sessions(a.id, la.id, t0).await, "live");
     assert_eq!(live.len(), 2);
     assert!(

@@ -1,0 +1,40 @@
+//! sea-orm entities: the current shape of each table, and conversions to and from the domain
+//! types. Migrations never import these (they keep frozen copies of the shapes they need).
+//!
+//! Conventions: ids are UUIDs, times are UTC (`timestamptz` on PostgreSQL, RFC 3339 text on
+//! SQLite, truncated to microseconds on write so both backends hold the same value and text
+//! comparisons on SQLite stay ordered), counts that are `u32` in the domain are `BIGINT`, and
+//! lists (entitlements, scopes) are JSON arrays.
+
+/// API keys (hash and lookup prefix only).
+pub(crate) mod api_keys;
+/// The append-only audit log.
+pub(crate) mod audit_events;
+/// Licenses.
+pub(crate) mod licenses;
+/// Sessions, live and ended.
+pub(crate) mod sessions;
+/// Tenants.
+pub(crate) mod tenants;
+/// Daily usage per license: peak seats and denials.
+pub(crate) mod usage_days;
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+/// A time as stored: whole microseconds.
+pub(crate) fn stored_time(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
+/// A stored `BIGINT` count back to the domain's `u32`.
+pub(crate) fn count(what: &'static str, n: i64) -> license_core::Result<u32> {
+    u32::try_from(n).map_err(|e| crate::errors::corrupt(what, e))
+}
+
+/// A JSON array of strings, as stored for entitlements and scopes.
+pub(crate) fn string_list(
+    what: &'static str,
+    json: serde_json::Value,
+) -> license_core::Result<Vec<String>> {
+    serde_json::from_value(json).map_err(|e| crate::errors::corrupt(what, e))
+}

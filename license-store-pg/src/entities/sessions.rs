@@ -1,0 +1,70 @@
+use license_core::{EndReason, HardwareId, LicenseId, Session, SessionId, TenantId, UserEmail};
+use sea_orm::ActiveValue::Set;
+use sea_orm::entity::prelude::*;
+
+use super::stored_time;
+use crate::errors::corrupt;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "sessions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub license_id: Uuid,
+    pub hardware_id: String,
+    pub user_email: Option<String>,
+    pub acquired_at: DateTimeUtc,
+    pub last_heartbeat_at: DateTimeUtc,
+    pub expires_at: DateTimeUtc,
+    pub ended_at: Option<DateTimeUtc>,
+    pub end_reason: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    pub(crate) fn into_domain(self) -> license_core::Result<Session> {
+        const WHAT: &str = "session";
+        Ok(Session {
+            id: SessionId::from_uuid(self.id),
+            tenant_id: TenantId::from_uuid(self.tenant_id),
+            license_id: LicenseId::from_uuid(self.license_id),
+            hardware_id: HardwareId::parse(&self.hardware_id).map_err(|e| corrupt(WHAT, e))?,
+            user_email: self
+                .user_email
+                .map(|e| UserEmail::parse(&e))
+                .transpose()
+                .map_err(|e| corrupt(WHAT, e))?,
+            acquired_at: self.acquired_at,
+            last_heartbeat_at: self.last_heartbeat_at,
+            expires_at: self.expires_at,
+            ended_at: self.ended_at,
+            end_reason: self
+                .end_reason
+                .map(|r| EndReason::parse(&r))
+                .transpose()
+                .map_err(|e| corrupt(WHAT, e))?,
+        })
+    }
+}
+
+impl From<&Session> for ActiveModel {
+    fn from(s: &Session) -> Self {
+        ActiveModel {
+            id: Set(s.id.as_uuid()),
+            tenant_id: Set(s.tenant_id.as_uuid()),
+            license_id: Set(s.license_id.as_uuid()),
+            hardware_id: Set(s.hardware_id.as_str().to_owned()),
+            user_email: Set(s.user_email.as_ref().map(|e| e.as_str().to_owned())),
+            acquired_at: Set(stored_time(s.acquired_at)),
+            last_heartbeat_at: Set(stored_time(s.last_heartbeat_at)),
+            expires_at: Set(stored_time(s.expires_at)),
+            ended_at: Set(s.ended_at.map(stored_time)),
+            end_reason: Set(s.end_reason.map(|r| r.as_str().to_owned())),
+        }
+    }
+}

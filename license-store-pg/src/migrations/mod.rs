@@ -1,0 +1,23 @@
+//! The schema's history: one file per migration, never edited once released. Each migration
+//! names its tables and columns itself (frozen `Iden` enums), so later entity changes cannot
+//! rewrite history.
+
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+/// Tables, keys and indexes (both backends).
+mod m0001_create_tables;
+/// Row-Level Security policies (PostgreSQL only).
+mod m0002_row_level_security;
+
+/// Every migration, oldest first.
+#[derive(Debug)]
+pub(crate) struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m0001_create_tables::Migration),
+            Box::new(m0002_row_level_security::Migration),
+        ]
+    }
+}

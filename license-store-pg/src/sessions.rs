@@ -1,0 +1,218 @@
+//! Sessions and usage (`SessionStore`), including the reaper's batch update.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use license_core::{
+    AuditEvent, EndReason, Error, LicenseId, Resource, Result, Session, SessionId, SessionStore,
+    TenantId, UsageDay,
+};
+use sea_orm::prelude::Uuid;
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use crate::audit::insert_audit;
+use crate::connect::{Access, SqlStore};
+use crate::entities::sessions::{self, Column};
+use crate::entities::stored_time;
+use crate::errors::db_err;
+use crate::licenses::ensure_license;
+use crate::usage;
+
+/// Most sessions one `expire_due` call marks.
+pub(crate) const MAX_REAP_BATCH: u32 = 10_000;
+
+/// `SessionExpired` if the tenant's session exists (so it has ended), else `NotFound`.
+async fn ended_or_missing(db: &impl ConnectionTrait, tenant: TenantId, id: SessionId) -> Error {
+    let found = sessions::Entity::find()
+        .filter(Column::TenantId.eq(tenant.as_uuid()))
+        .filter(Column::Id.eq(id.as_uuid()))
+        .count(db)
+        .await;
+    match found {
+        Ok(0) => Error::NotFound(Resource::Session),
+        Ok(_) => Error::SessionExpired,
+        Err(e) => db_err(e),
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqlStore {
+    async fn insert_session(&self, session: &Session, in_use: u32) -> Result<()> {
+        let tenant = session.tenant_id;
+        let txn = self.scoped(tenant, Access::Write).await?;
+        ensure_license(&txn, tenant, session.license_id).await?;
+        sessions::Entity::insert(sessions::ActiveModel::from(session))
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_err)?;
+        let day = session.acquired_at.date_naive();
+        usage::raise_peak(&txn, tenant, session.license_id, day, in_use).await?;
+        txn.commit().await.map_err(db_err)
+    }
+
+    async fn get_session(&self, tenant: TenantId, id: SessionId) -> Result<Session> {
+        let txn = self.scoped(tenant, Access::Read).await?;
+        let row = sessions::Entity::find()
+            .filter(Column::TenantId.eq(tenant.as_uuid()))
+            .filter(Column::Id.eq(id.as_uuid()))
+            .one(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        row.ok_or(Error::NotFound(Resource::Session))?.into_domain()
+    }
+
+    async fn live_sessions(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>> {
+        let txn = self.scoped(tenant, Access::Read).await?;
+        let rows = sessions::Entity::find()
+            .filter(Column::TenantId.eq(tenant.as_uuid()))
+            .filter(Column::LicenseId.eq(license.as_uuid()))
+            .filter(Column::EndedAt.is_null())
+            .filter(Column::ExpiresAt.gt(stored_time(now)))
+            .order_by_asc(Column::Id)
+            .all(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        rows.into_iter().map(sessions::Model::into_domain).collect()
+    }
+
+    async fn record_heartbeat(
+        &self,
+        tenant: TenantId,
+        id: SessionId,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let txn = self.scoped(tenant, Access::Write).await?;
+        let updated = sessions::Entity::update_many()
+            .col_expr(Column::LastHeartbeatAt, Expr::value(stored_time(at)))
+            .col_expr(Column::ExpiresAt, Expr::value(stored_time(expires_at)))
+            .filter(Column::TenantId.eq(tenant.as_uuid()))
+            .filter(Column::Id.eq(id.as_uuid()))
+            .filter(Column::EndedAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        if updated.rows_affected == 0 {
+            return Err(ended_or_missing(&txn, tenant, id).await);
+        }
+        txn.commit().await.map_err(db_err)
+    }
+
+    async fn end_session(
+        &self,
+        tenant: TenantId,
+        id: SessionId,
+        at: DateTime<Utc>,
+        reason: EndReason,
+        audit: Option<&AuditEvent>,
+    ) -> Result<Session> {
+        let txn = self.scoped(tenant, Access::Write).await?;
+        // The first end wins: a session that already ended is left as it is.
+        sessions::Entity::update_many()
+            .col_expr(Column::EndedAt, Expr::value(stored_time(at)))
+            .col_expr(Column::EndReason, Expr::value(reason.as_str()))
+            .filter(Column::TenantId.eq(tenant.as_uuid()))
+            .filter(Column::Id.eq(id.as_uuid()))
+            .filter(Column::EndedAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        let row = sessions::Entity::find()
+            .filter(Column::TenantId.eq(tenant.as_uuid()))
+            .filter(Column::Id.eq(id.as_uuid()))
+            .one(&txn)
+            .await
+            .map_err(db_err)?
+            .ok_or(Error::NotFound(Resource::Session))?;
+        if let Some(event) = audit {
+            insert_audit(&txn, tenant, event).await?;
+        }
+        txn.commit().await.map_err(db_err)?;
+        row.into_domain()
+    }
+
+    /// Two statements in one transaction:
+    /// `SELECT id FROM sessions WHERE tenant_id = $t AND ended_at IS NULL AND expires_at <= $now
+    ///  ORDER BY expires_at LIMIT $n FOR UPDATE SKIP LOCKED`, then
+    /// `UPDATE sessions SET ended_at = expires_at, end_reason = 'expired'
+    ///  WHERE id IN (…those ids…) AND tenant_id = $t AND ended_at IS NULL`.
+    ///
+    /// On PostgreSQL concurrent reapers lock disjoint batches (`SKIP LOCKED`), and a row ended
+    /// meanwhile fails the re-checked `ended_at IS NULL`, so each session is counted once.
+    /// SQLite has no row locks (sea-query leaves the clause out) but serialises writers
+    /// (`BEGIN IMMEDIATE`), so the same statements are exact there too.
+    ///
+    /// (A single `UPDATE … WHERE id IN (SELECT … LIMIT $n FOR UPDATE SKIP LOCKED)` is not
+    /// bounded on PostgreSQL: the planner may rescan the subquery, which then skips the rows
+    /// this statement already updated and returns the next ones.)
+    ///
+    /// A batch is at most `MAX_REAP_BATCH` (10 000) whatever `limit` says: the ids travel as bind
+    /// parameters, which both databases cap.
+    async fn expire_due(&self, tenant: TenantId, now: DateTime<Utc>, limit: u32) -> Result<u64> {
+        let limit = limit.min(MAX_REAP_BATCH);
+        let txn = self.scoped(tenant, Access::Write).await?;
+        let due: Vec<Uuid> = sessions::Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(Column::TenantId.eq(tenant.as_uuid()))
+            .filter(Column::EndedAt.is_null())
+            .filter(Column::ExpiresAt.lte(stored_time(now)))
+            .order_by_asc(Column::ExpiresAt)
+            .limit(u64::from(limit))
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .into_tuple()
+            .all(&txn)
+            .await
+            .map_err(db_err)?;
+        if due.is_empty() {
+            txn.commit().await.map_err(db_err)?;
+            return Ok(0);
+        }
+        let marked = sessions::Entity::update_many()
+            .col_expr(Column::EndedAt, Expr::col(Column::ExpiresAt))
+            .col_expr(Column::EndReason, Expr::value(EndReason::Expired.as_str()))
+            .filter(Column::Id.is_in(due))
+            .filter(Column::TenantId.eq(tenant.as_uuid()))
+            .filter(Column::EndedAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(marked.rows_affected)
+    }
+
+    async fn record_denial(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let txn = self.scoped(tenant, Access::Write).await?;
+        ensure_license(&txn, tenant, license).await?;
+        usage::add_denial(&txn, tenant, license, at.date_naive()).await?;
+        txn.commit().await.map_err(db_err)
+    }
+
+    async fn usage(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<UsageDay>> {
+        let txn = self.scoped(tenant, Access::Read).await?;
+        ensure_license(&txn, tenant, license).await?;
+        let days = usage::days(&txn, tenant, license, from, to).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(days)
+    }
+}

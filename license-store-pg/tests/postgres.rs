@@ -1,0 +1,209 @@
+//! The store on a real PostgreSQL: the core contract, the shared behaviours, Row-Level
+//! Security, migrations and concurrent reapers. One throwaway cluster per test binary, one
+//! database per test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::{Arc, OnceLock};
+
+use chrono::TimeDelta;
+use futures::future::join;
+use license_core::testing::store_contract;
+use license_core::{EndReason, SessionStore, Store};
+use license_store_pg::SqlStore;
+use license_testkit::postgres::PostgresServer;
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, TransactionTrait};
+
+static SERVER: OnceLock<PostgresServer> = OnceLock::new();
+
+fn server() -> &'static PostgresServer {
+    SERVER.get_or_init(PostgresServer::start)
+}
+
+/// A migrated store on a fresh database; also returns the database URL.
+async fn fresh(db: &str) -> (SqlStore, String) {
+    let url = server().create_database(db);
+    let store = SqlStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    (store, url)
+}
+
+async fn count(db: &impl ConnectionTrait, table: &str) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT count(*) AS n FROM {table}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get("", "n").unwrap()
+}
+
+#[tokio::test]
+async fn postgres_store_keeps_the_store_contract() {
+    let (store, _) = fresh("contract").await;
+    store_contract(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn postgres_store_keeps_the_shared_behaviours() {
+    let (store, _) = fresh("behaviours").await;
+    common::all(&store).await;
+}
+
+#[tokio::test]
+async fn row_level_security_hides_rows_from_queries_without_the_tenant_setting() {
+    let (store, url) = fresh("rls").await;
+    let (a, la) = common::tenant_with_license(&store).await;
+    let (b, _) = common::tenant_with_license(&store).await;
+    let s = common::session(&la, "hw-1", common::now() + TimeDelta::minutes(5));
+    store.insert_session(&s, 1).await.unwrap();
+
+    // The same role the store uses, on a plain connection that never calls set_config.
+    let raw = Database::connect(&url).await.unwrap();
+    let role = raw
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT current_user::text AS name, rolsuper, rolbypassrls \
+             FROM pg_roles WHERE rolname = current_user",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(role.try_get::<String>("", "name").unwrap(), "app");
+    assert!(!role.try_get::<bool>("", "rolsuper").unwrap());
+    assert!(!role.try_get::<bool>("", "rolbypassrls").unwrap());
+
+    for table in ["licenses", "sessions", "usage_days", "audit_events"] {
+        assert_eq!(count(&raw, table).await, 0, "{table} without the setting");
+    }
+    assert_eq!(
+        count(&raw, "tenants").await,
+        2,
+        "tenants is the operator's directory"
+    );
+
+    // With the setting, a query without any WHERE sees exactly that tenant's rows.
+    let txn = raw.begin().await.unwrap();
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT set_config('app.tenant_id', $1, true)",
+        [a.id.to_string().into()],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(count(&txn, "licenses").await, 1);
+    assert_eq!(count(&txn, "sessions").await, 1);
+    // Writing a row for another tenant under this setting is refused.
+    let foreign_insert = txn
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO usage_days (license_id, day, tenant_id) VALUES ($1, CURRENT_DATE, $2)",
+            [la.id.as_uuid().into(), b.id.as_uuid().into()],
+        ))
+        .await;
+    assert!(foreign_insert.is_err(), "{foreign_insert:?}");
+    txn.rollback().await.unwrap();
+
+    // After a transaction that set it, the setting is gone again on that connection.
+    let conn = raw.begin().await.unwrap();
+    assert_eq!(count(&conn, "licenses").await, 0);
+    conn.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn audit_log_is_append_only_for_the_application_role() {
+    let (store, url) = fresh("append_only").await;
+    let (a, _) = common::tenant_with_license(&store).await;
+    let raw = Database::connect(&url).await.unwrap();
+    let txn = raw.begin().await.unwrap();
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT set_config('app.tenant_id', $1, true)",
+        [a.id.to_string().into()],
+    ))
+    .await
+    .unwrap();
+    let before = count(&txn, "audit_events").await;
+    assert_eq!(before, 2, "tenant.create and license.create");
+    for sql in [
+        "UPDATE audit_events SET action = 'forged'",
+        "DELETE FROM audit_events",
+    ] {
+        let res = txn
+            .execute_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await
+            .unwrap();
+        assert_eq!(res.rows_affected(), 0, "{sql}");
+    }
+    assert_eq!(count(&txn, "audit_events").await, before);
+    txn.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_serialised_across_replicas() {
+    let url = server().create_database("migrate_race");
+    let one = SqlStore::connect(&url).await.unwrap();
+    let two = SqlStore::connect(&url).await.unwrap();
+    let (x, y) = join(one.migrate(), two.migrate()).await;
+    x.unwrap();
+    y.unwrap();
+    one.migrate().await.unwrap();
+    let raw = Database::connect(&url).await.unwrap();
+    assert_eq!(
+        count(&raw, "seaql_migrations").await,
+        2,
+        "each migration once"
+    );
+    common::tenant_with_license(&two).await;
+}
+
+#[tokio::test]
+async fn reapers_on_separate_pools_mark_each_session_once() {
+    let (one, url) = fresh("reapers").await;
+    let two = SqlStore::connect(&url).await.unwrap();
+    let (a, l) = common::tenant_with_license(&one).await;
+    let past = common::now() - TimeDelta::seconds(10);
+    let mut ids = Vec::new();
+    for i in 0..60 {
+        let s = common::session(&l, &format!("hw-{i}"), past);
+        one.insert_session(&s, 1).await.unwrap();
+        ids.push(s.id);
+    }
+    let at = common::now();
+    let mut total = 0;
+    loop {
+        let (x, y) = join(one.expire_due(a.id, at, 5), two.expire_due(a.id, at, 5)).await;
+        let (x, y) = (x.unwrap(), y.unwrap());
+        assert!(x <= 5 && y <= 5);
+        total += x + y;
+        if x + y == 0 {
+            break;
+        }
+    }
+    assert_eq!(total, 60);
+    for id in ids {
+        let s = two.get_session(a.id, id).await.unwrap();
+        assert_eq!(s.end_reason, Some(EndReason::Expired));
+    }
+    one.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn debug_output_never_shows_credentials() {
+    server().create_database("debug_output");
+    let url = format!(
+        "postgres://app:hunter2@127.0.0.1:{}/debug_output",
+        server().port()
+    );
+    let store = SqlStore::connect(&url).await.unwrap();
+    let shown = format!("{store:?}");
+    assert!(shown.contains("Postgres"), "{shown}");
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("127.0.0.1"),
+        "{shown}"
+    );
+}
