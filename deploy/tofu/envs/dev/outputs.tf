@@ -1,0 +1,51 @@
+# The values deploy/k8s needs; `tofu output` prints them (docs/deploy.md).
+
+output "gcp_service_account" {
+  description = "Overlay: ServiceAccount annotation iam.gke.io/gcp-service-account."
+  value       = module.stack.gcp_service_account
+}
+
+output "kms_key_version" {
+  description = "Overlay: LICENSE_KMS_KEY_VERSION."
+  value       = module.stack.kms_key_version
+}
+
+output "image_repository" {
+  description = "Overlay `images:` newName; docker push target."
+  value       = module.stack.image_repository
+}
+
+output "redis_server_ca" {
+  description = "Secret key ledger-ca.pem (dev: overlays/dev/ledger-ca.pem)."
+  value       = module.stack.redis_server_ca
+}
+
+output "redis_host" {
+  description = "Memorystore private IP."
+  value       = module.stack.redis_host
+}
+
+output "sql_private_ip" {
+  description = "Cloud SQL private IP."
+  value       = module.stack.sql_private_ip
+}
+
+output "sql_connection_name" {
+  description = "Cloud SQL connection name (Auth Proxy, for operators)."
+  value       = module.stack.sql_connection_name
+}
+
+output "secret_ids" {
+  description = "Secret Manager ids of the server's secrets (ExternalSecret remoteRef keys)."
+  value       = module.stack.secret_ids
+}
+
+output "private_service_range" {
+  description = "Private services access CIDR (optional NetworkPolicy ipBlock)."
+  value       = module.stack.private_service_range
+}
+
+output "k8s_namespace" {
+  description = "Overlay namespace the Workload Identity binding trusts."
+  value       = module.stack.k8s_namespace
+}

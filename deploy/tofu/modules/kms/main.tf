@@ -1,0 +1,40 @@
+# Cloud KMS: the key that signs lease tokens (RS256 = RSA_SIGN_PKCS1_4096_SHA256, DESIGN.md §6).
+# The private key never leaves KMS; clients verify offline with the public key from the JWKS.
+# Destroying this key would invalidate every lease token a customer still holds, so OpenTofu
+# refuses to (prevent_destroy), and KMS keeps destroyed versions for 30 days besides.
+
+terraform {
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = ">= 6.40, < 7.0"
+    }
+  }
+}
+
+resource "google_kms_key_ring" "this" {
+  project  = var.project_id
+  name     = var.key_ring_name
+  location = var.location
+}
+
+# No rotation_period: KMS rotates only symmetric keys automatically. Rotating this key means a
+# new key version, a new LICENSE_KMS_KEY_VERSION, and keeping the old public key in the JWKS until
+# the leases it signed have expired (docs/deploy.md).
+resource "google_kms_crypto_key" "lease_signing" {
+  name     = var.key_name
+  key_ring = google_kms_key_ring.this.id
+  purpose  = "ASYMMETRIC_SIGN"
+
+  version_template {
+    algorithm        = "RSA_SIGN_PKCS1_4096_SHA256"
+    protection_level = var.protection_level
+  }
+
+  destroy_scheduled_duration = "2592000s"
+  labels                     = var.labels
+
+  lifecycle {
+    prevent_destroy = true
+  }
+}

@@ -1,0 +1,56 @@
+# What deploy/k8s needs (docs/deploy.md, "Fill in the overlay").
+
+output "gcp_service_account" {
+  description = "ServiceAccount annotation iam.gke.io/gcp-service-account."
+  value       = module.workload_identity.email
+}
+
+output "kms_key_version" {
+  description = "LICENSE_KMS_KEY_VERSION."
+  value       = module.kms.key_version
+}
+
+output "image_repository" {
+  description = "Where to push the image: REGION-docker.pkg.dev/PROJECT/REPO/license-server."
+  value       = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}/license-server"
+}
+
+output "redis_host" {
+  description = "Memorystore private IP."
+  value       = module.redis.host
+}
+
+output "redis_port" {
+  description = "Memorystore port (6378: TLS)."
+  value       = module.redis.port
+}
+
+output "redis_server_ca" {
+  description = "Memorystore server CA (secret key ledger-ca.pem)."
+  value       = module.redis.server_ca_pem
+}
+
+output "sql_private_ip" {
+  description = "Cloud SQL private IP."
+  value       = module.cloudsql.private_ip
+}
+
+output "sql_connection_name" {
+  description = "Cloud SQL connection name (Auth Proxy, for operators)."
+  value       = module.cloudsql.connection_name
+}
+
+output "secret_ids" {
+  description = "Secret Manager ids holding LICENSE_STORE_URL, LICENSE_LEDGER_URL, LICENSE_OPERATOR_TOKEN and ledger-ca.pem."
+  value       = { for k, s in google_secret_manager_secret.server : k => s.secret_id }
+}
+
+output "private_service_range" {
+  description = "CIDR of the private services access range (to narrow the NetworkPolicy), if created here."
+  value       = var.create_private_service_access ? module.private_service_access[0].range_cidr : null
+}
+
+output "k8s_namespace" {
+  description = "Namespace the Workload Identity binding is for."
+  value       = var.k8s_namespace
+}
