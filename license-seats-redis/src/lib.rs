@@ -1,1 +1,48 @@
-//! Skeleton: filled by this crate's issue.
+//! The [`SeatLedger`](license_core::SeatLedger) port on Redis and Redis Cluster.
+//!
+//! Each license's seats live in one sorted set (member = session id, score = expiry in ms by
+//! the Redis clock), next to a hardware-id index and an *initialised* marker, all under the
+//! license's `{tenant:license}` hash tag so they share one Cluster slot. Every operation is
+//! one Lua script (`lua/*.lua`), so it is atomic on a single node and on a cluster alike:
+//! never more live seats than the limit, zombies freed at their TTL inside `acquire`, and a
+//! `Rebuild` answer after Redis lost its data until the store's live sessions are restored.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use license_core::{AcquireOutcome, HardwareId, LedgerKey, LicenseId, SeatLedger, SeatRequest};
+//! use license_core::{SessionId, TenantId};
+//! use license_seats_redis::{RedisLedger, RedisOptions};
+//!
+//! # async fn example() -> license_core::Result<()> {
+//! let options = RedisOptions { timeout: Duration::from_secs(1) };
+//! let ledger: Arc<dyn SeatLedger> =
+//!     Arc::new(RedisLedger::connect_with("redis://127.0.0.1:6379", options).await?);
+//!
+//! let key = LedgerKey { tenant_id: TenantId::new(), license_id: LicenseId::new() };
+//! let request = SeatRequest {
+//!     session_id: SessionId::new(),
+//!     hardware_id: HardwareId::parse("laptop-1")?,
+//!     limit: 5,
+//!     ttl: Duration::from_secs(360),
+//! };
+//! match ledger.acquire(&key, &request).await? {
+//!     AcquireOutcome::Granted { expires_at, in_use } => println!("{in_use} in use until {expires_at}"),
+//!     AcquireOutcome::AlreadyHeld { session_id, .. } => println!("{session_id} holds it already"),
+//!     AcquireOutcome::NoSeats => println!("every seat is taken"),
+//!     // Redis lost this license's state: the service rebuilds it from the store, then retries.
+//!     AcquireOutcome::Rebuild => { ledger.rebuild(&key, &[]).await?; }
+//! }
+//! # Ok(()) }
+//! ```
+
+/// The URL schemes and the connections they name (one node, or a cluster).
+mod connection;
+/// Every Redis key, with the `{tenant:license}` hash tag, built in one place.
+mod keys;
+/// `RedisLedger`: the `SeatLedger` implementation, its options and its error mapping.
+mod ledger;
+/// The Lua scripts, loaded once, and the decoding of their replies.
+mod scripts;
+
+pub use ledger::{KEY_GRACE, RedisLedger, RedisOptions};

@@ -1,0 +1,232 @@
+//! The Lua scripts (one per operation, in `lua/`) and the decoding of their replies into the
+//! port's outcome types.
+//!
+//! Each script is hashed once ([`LazyLock`]) and run with `EVALSHA`; `Script::invoke_async`
+//! loads it with `SCRIPT LOAD` when the server answers `NOSCRIPT` (after a restart, say).
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use license_core::{AcquireOutcome, Error, LiveCount, RebuildOutcome, RenewOutcome, Result};
+use redis::{Script, Value};
+
+/// `lua/acquire.lua`.
+pub(crate) static ACQUIRE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../lua/acquire.lua")));
+/// `lua/renew.lua`.
+pub(crate) static RENEW: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../lua/renew.lua")));
+/// `lua/release.lua`.
+pub(crate) static RELEASE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../lua/release.lua")));
+/// `lua/live_count.lua`.
+pub(crate) static LIVE_COUNT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../lua/live_count.lua")));
+/// `lua/rebuild.lua`.
+pub(crate) static REBUILD: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../lua/rebuild.lua")));
+
+/// Decodes `acquire.lua`'s reply.
+pub(crate) fn acquire_outcome(reply: &Value) -> Result<AcquireOutcome> {
+    let (status, rest) = split(reply, "acquire")?;
+    Ok(match (status.as_str(), rest) {
+        ("REBUILD", []) => AcquireOutcome::Rebuild,
+        ("NO_SEATS", []) => AcquireOutcome::NoSeats,
+        ("GRANTED", [expires, in_use]) => AcquireOutcome::Granted {
+            expires_at: time(expires, "acquire")?,
+            in_use: u32::try_from(int(in_use, "acquire")?)
+                .map_err(|_| unexpected("acquire", reply))?,
+        },
+        ("HELD", [session, expires]) => AcquireOutcome::AlreadyHeld {
+            session_id: text(session, "acquire")?
+                .parse()
+                .map_err(|_| unexpected("acquire", reply))?,
+            expires_at: time(expires, "acquire")?,
+        },
+        _ => return Err(unexpected("acquire", reply)),
+    })
+}
+
+/// Decodes `renew.lua`'s reply.
+pub(crate) fn renew_outcome(reply: &Value) -> Result<RenewOutcome> {
+    let (status, rest) = split(reply, "renew")?;
+    Ok(match (status.as_str(), rest) {
+        ("REBUILD", []) => RenewOutcome::Rebuild,
+        ("EXPIRED", []) => RenewOutcome::Expired,
+        ("RENEWED", [expires]) => RenewOutcome::Renewed {
+            expires_at: time(expires, "renew")?,
+        },
+        _ => return Err(unexpected("renew", reply)),
+    })
+}
+
+/// Decodes `live_count.lua`'s reply.
+pub(crate) fn live_count(reply: &Value) -> Result<LiveCount> {
+    let (status, rest) = split(reply, "live_count")?;
+    Ok(match (status.as_str(), rest) {
+        ("REBUILD", []) => LiveCount::Rebuild,
+        ("COUNT", [n]) => LiveCount::Count(
+            u32::try_from(int(n, "live_count")?).map_err(|_| unexpected("live_count", reply))?,
+        ),
+        _ => return Err(unexpected("live_count", reply)),
+    })
+}
+
+/// Decodes `rebuild.lua`'s reply: the outcome and how many seats were restored.
+pub(crate) fn rebuild_outcome(reply: &Value) -> Result<(RebuildOutcome, i64)> {
+    let (status, rest) = split(reply, "rebuild")?;
+    Ok(match (status.as_str(), rest) {
+        ("ALREADY_INITIALISED", []) => (RebuildOutcome::AlreadyInitialised, 0),
+        ("REBUILT", [restored]) => (RebuildOutcome::Rebuilt, int(restored, "rebuild")?),
+        _ => return Err(unexpected("rebuild", reply)),
+    })
+}
+
+/// Decodes `release.lua`'s reply: whether a seat was freed.
+pub(crate) fn released(reply: &Value) -> Result<bool> {
+    match int(reply, "release")? {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(unexpected("release", reply)),
+    }
+}
+
+/// A reply `{status, ...}` as its status and the rest.
+fn split<'a>(reply: &'a Value, script: &str) -> Result<(String, &'a [Value])> {
+    match reply {
+        Value::Array(items) => match items.split_first() {
+            Some((status, rest)) => Ok((text(status, script)?, rest)),
+            None => Err(unexpected(script, reply)),
+        },
+        _ => Err(unexpected(script, reply)),
+    }
+}
+
+fn text(value: &Value, script: &str) -> Result<String> {
+    match value {
+        Value::BulkString(bytes) => {
+            String::from_utf8(bytes.clone()).map_err(|_| unexpected(script, value))
+        }
+        Value::SimpleString(s) => Ok(s.clone()),
+        _ => Err(unexpected(script, value)),
+    }
+}
+
+fn int(value: &Value, script: &str) -> Result<i64> {
+    match value {
+        Value::Int(n) => Ok(*n),
+        _ => Err(unexpected(script, value)),
+    }
+}
+
+/// A time in ms since the epoch, by the Redis clock.
+fn time(value: &Value, script: &str) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(int(value, script)?).ok_or_else(|| unexpected(script, value))
+}
+
+/// A reply the script cannot give: a bug, not an outage.
+fn unexpected(script: &str, value: &Value) -> Error {
+    Error::Internal(format!(
+        "unexpected reply from the {script} script: {value:?}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use license_core::SessionId;
+
+    use super::*;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn decodes_every_acquire_reply() {
+        let at = DateTime::from_timestamp_millis(1_700_000_000_123).unwrap();
+        let granted = Value::Array(vec![
+            bulk("GRANTED"),
+            Value::Int(1_700_000_000_123),
+            Value::Int(3),
+        ]);
+        assert_eq!(
+            acquire_outcome(&granted).unwrap(),
+            AcquireOutcome::Granted {
+                expires_at: at,
+                in_use: 3
+            }
+        );
+        let id = SessionId::new();
+        let held = Value::Array(vec![
+            bulk("HELD"),
+            bulk(&id.to_string()),
+            Value::Int(1_700_000_000_123),
+        ]);
+        assert_eq!(
+            acquire_outcome(&held).unwrap(),
+            AcquireOutcome::AlreadyHeld {
+                session_id: id,
+                expires_at: at
+            }
+        );
+        assert_eq!(
+            acquire_outcome(&Value::Array(vec![bulk("NO_SEATS")])).unwrap(),
+            AcquireOutcome::NoSeats
+        );
+        assert_eq!(
+            acquire_outcome(&Value::Array(vec![bulk("REBUILD")])).unwrap(),
+            AcquireOutcome::Rebuild
+        );
+    }
+
+    #[test]
+    fn a_malformed_reply_is_an_internal_error() {
+        for reply in [
+            Value::Nil,
+            Value::Array(vec![]),
+            Value::Array(vec![bulk("GRANTED")]),
+            Value::Array(vec![bulk("GRANTED"), Value::Int(1), Value::Int(-1)]),
+            Value::Array(vec![bulk("HELD"), bulk("not-a-uuid"), Value::Int(1)]),
+            Value::Array(vec![bulk("SOMETHING_NEW")]),
+        ] {
+            let err = acquire_outcome(&reply).unwrap_err();
+            assert_eq!(err.code(), "internal", "{reply:?}");
+        }
+        assert_eq!(released(&Value::Int(2)).unwrap_err().code(), "internal");
+    }
+
+    #[test]
+    fn decodes_renew_count_rebuild_and_release() {
+        assert_eq!(
+            renew_outcome(&Value::Array(vec![bulk("EXPIRED")])).unwrap(),
+            RenewOutcome::Expired
+        );
+        assert_eq!(
+            live_count(&Value::Array(vec![bulk("COUNT"), Value::Int(7)])).unwrap(),
+            LiveCount::Count(7)
+        );
+        assert_eq!(
+            rebuild_outcome(&Value::Array(vec![bulk("REBUILT"), Value::Int(2)])).unwrap(),
+            (RebuildOutcome::Rebuilt, 2)
+        );
+        assert!(released(&Value::Int(1)).unwrap());
+    }
+
+    #[test]
+    fn every_script_documents_its_keys_argv_and_replies() {
+        for source in [
+            include_str!("../lua/acquire.lua"),
+            include_str!("../lua/renew.lua"),
+            include_str!("../lua/release.lua"),
+            include_str!("../lua/live_count.lua"),
+            include_str!("../lua/rebuild.lua"),
+        ] {
+            assert!(source.starts_with("-- "), "opens with a comment");
+            assert!(source.contains("-- KEYS[1]"), "lists its KEYS");
+            assert!(source.contains("ARGV"), "lists its ARGV");
+            assert!(source.contains("-- Replies"), "lists its replies");
+            // Keys come from KEYS only: a key built in Lua breaks Cluster routing.
+            assert!(!source.contains("'lic:"), "builds no key");
+        }
+    }
+}

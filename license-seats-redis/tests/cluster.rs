@@ -1,0 +1,118 @@
+//! The Redis ledger on a real 3-master Redis Cluster: the port contract and the seat invariant
+//! under concurrency and wipes, with every license's keys in one slot.
+
+// A panic is the failure report here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{Fixture, Wipe, request, scenarios};
+use futures::FutureExt as _;
+use license_core::testing::seat_ledger_contract;
+use license_core::{AcquireOutcome, SeatLedger};
+use license_testkit::redis::RedisCluster;
+
+async fn fixture() -> (Arc<RedisCluster>, Fixture) {
+    let cluster = Arc::new(
+        tokio::task::spawn_blocking(RedisCluster::start)
+            .await
+            .unwrap(),
+    );
+    let flushed = cluster.clone();
+    let wipe: Wipe = Arc::new(move || {
+        let cluster = flushed.clone();
+        async move {
+            tokio::task::spawn_blocking(move || cluster.flushall())
+                .await
+                .unwrap()
+        }
+        .boxed()
+    });
+    let fx = Fixture::new(&cluster.url(), wipe).await;
+    (cluster, fx)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_cluster_ledger_keeps_the_seat_ledger_contract() {
+    let (_cluster, fx) = fixture().await;
+    seat_ledger_contract(&fx.harness()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exactly_n_of_500_concurrent_acquires_are_granted_on_a_cluster() {
+    let (_cluster, fx) = fixture().await;
+    scenarios::exactly_n_of_500_concurrent_acquires_are_granted(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_from_the_same_machine_gets_its_session_back_on_a_cluster() {
+    let (_cluster, fx) = fixture().await;
+    scenarios::a_retry_from_the_same_machine_gets_its_session_back(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expiry_zombies_key_ttls_and_rebuild_on_a_cluster() {
+    let (_cluster, fx) = fixture().await;
+    scenarios::renew_after_expiry_is_expired(&fx).await;
+    scenarios::a_zombie_seat_is_free_right_after_its_ttl(&fx).await;
+    scenarios::keys_expire_a_grace_period_after_the_last_seat(&fx).await;
+    scenarios::rebuild_skips_seats_already_past_expiry(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn flushall_on_every_node_mid_run_rebuilds_and_never_exceeds_the_limit() {
+    let (_cluster, fx) = fixture().await;
+    scenarios::wiping_redis_mid_run_rebuilds_and_never_exceeds_the_limit(&fx).await;
+}
+
+/// Licenses hash to slots on every master; each license's keys stay together in one slot.
+#[tokio::test(flavor = "multi_thread")]
+async fn licenses_spread_over_every_master_with_their_keys_in_one_slot() {
+    let (cluster, fx) = fixture().await;
+    let mut keys = Vec::new();
+    for _ in 0..30 {
+        let key = fx.license().await;
+        let outcome = fx
+            .ledger
+            .acquire(&key, &request("m", 1, Duration::from_secs(60)))
+            .await;
+        assert!(
+            matches!(outcome, Ok(AcquireOutcome::Granted { .. })),
+            "{outcome:?}"
+        );
+        keys.push(key);
+    }
+    let sizes = tokio::task::spawn_blocking(move || {
+        cluster
+            .nodes()
+            .iter()
+            .map(|n| n.command(&["DBSIZE"]).parse::<u32>().unwrap())
+            .collect::<Vec<_>>()
+    });
+    let sizes = sizes.await.unwrap();
+    assert_eq!(
+        sizes.iter().sum::<u32>(),
+        30 * 4,
+        "four keys per license: {sizes:?}"
+    );
+    assert!(
+        sizes.iter().all(|&n| n > 0),
+        "every master holds licenses: {sizes:?}"
+    );
+    for key in &keys {
+        let slots: Vec<i64> =
+            futures::future::join_all(["init", "seats", "hw", "owners"].map(|part| {
+                let cmd = redis::cmd("CLUSTER")
+                    .arg("KEYSLOT")
+                    .arg(common::redis_key(key, part))
+                    .clone();
+                let probe = fx.probe.clone();
+                async move { probe.query::<i64>(&cmd).await }
+            }))
+            .await;
+        assert!(slots.windows(2).all(|w| w[0] == w[1]), "{slots:?}");
+    }
+}

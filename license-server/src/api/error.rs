@@ -1,0 +1,351 @@
+//! The only place that turns errors into HTTP statuses and stable codes: domain errors
+//! ([`license_core::Error`]), authentication failures, and everything the framework rejects
+//! before a handler runs (malformed JSON, unknown fields, oversized bodies, unknown routes).
+//! Every 4xx and 5xx body has one shape, [`ErrorBody`]; a 5xx body never carries the cause,
+//! which is logged instead.
+//!
+//! | error | status | code |
+//! |---|---|---|
+//! | `InvalidInput`, malformed body, bad parameter | 400 | `invalid_input` |
+//! | `InvalidToken` (validate) | 400 | `invalid_token` |
+//! | missing / bad credentials | 401 | `unauthenticated` |
+//! | `NoSeatsAvailable` | 402 | `no_seats_available` |
+//! | wrong scope, operator-only route | 403 | `forbidden` |
+//! | `LicenseInactive` | 403 | `license_suspended` / `license_revoked` / `license_expired` |
+//! | `NotFound` (also another tenant's id) | 404 | `*_not_found` |
+//! | `Conflict` | 409 | `conflict` |
+//! | `SessionExpired` | 410 | `session_expired` |
+//! | body over the limit | 413 | `payload_too_large` |
+//! | `Unavailable` | 503 | `unavailable` (+ `dependency`) |
+//! | `Internal`, anything unexpected | 500 | `internal` |
+
+use std::sync::Arc;
+
+use license_core::{Dependency, Error};
+use poem::http::StatusCode;
+use poem::{Endpoint, IntoResponse, Request, Response};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OperationId};
+use tracing::{debug, error, warn};
+
+/// The body of every error response.
+#[derive(Object, Clone, Debug, PartialEq, Eq)]
+#[oai(skip_serializing_if_is_none)]
+pub struct ErrorBody {
+    /// Stable machine-readable code (`no_seats_available`, `session_expired`, …).
+    pub code: String,
+    /// What went wrong, for people. Never an internal cause.
+    pub message: String,
+    /// The input at fault, for `invalid_input`.
+    pub field: Option<String>,
+    /// The dependency that failed (`store`, `ledger`, `signer`), for `unavailable`.
+    pub dependency: Option<String>,
+}
+
+/// A status and an error body, before it becomes an operation's error response.
+#[derive(Clone, Debug)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The body.
+    pub body: ErrorBody,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: ErrorBody {
+                code: code.to_owned(),
+                message: message.into(),
+                field: None,
+                dependency: None,
+            },
+        }
+    }
+
+    /// 401: no credential, or one that is not valid. Says nothing about which check failed.
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "missing or invalid credentials",
+        )
+    }
+
+    /// 403: a valid credential that may not call this route.
+    pub fn forbidden(message: &str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 400: invalid input in `field`.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::BAD_REQUEST, "invalid_input", message);
+        e.body.field = Some(field.to_owned());
+        e
+    }
+
+    /// 503: a dependency outside the three ports (the identity provider) did not answer.
+    pub fn unavailable(dependency: &str, cause: &dyn std::fmt::Display) -> Self {
+        warn!(dependency, error = %cause, "dependency unavailable");
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            format!("{dependency} unavailable; retry later"),
+        );
+        e.body.dependency = Some(dependency.to_owned());
+        e
+    }
+
+    fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; it has been logged",
+        )
+    }
+
+    /// The response.
+    pub fn into_response(self) -> Response {
+        let mut response = Json(self.body).into_response();
+        response.set_status(self.status);
+        response
+    }
+
+    /// As a framework error that renders as this response unchanged (for security checkers).
+    pub fn into_poem(self) -> poem::Error {
+        poem::Error::from_response(self.into_response())
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let code = e.code();
+        match e {
+            Error::InvalidInput { field, .. } => {
+                let mut api = Self::new(StatusCode::BAD_REQUEST, code, e.to_string());
+                api.body.field = Some(field.to_owned());
+                api
+            }
+            Error::InvalidToken(_) => Self::new(StatusCode::BAD_REQUEST, code, e.to_string()),
+            Error::NoSeatsAvailable { .. } => {
+                Self::new(StatusCode::PAYMENT_REQUIRED, code, e.to_string())
+            }
+            Error::LicenseInactive(_) => Self::new(StatusCode::FORBIDDEN, code, e.to_string()),
+            Error::NotFound(_) => Self::new(StatusCode::NOT_FOUND, code, e.to_string()),
+            Error::Conflict(_) => Self::new(StatusCode::CONFLICT, code, e.to_string()),
+            Error::SessionExpired => Self::new(StatusCode::GONE, code, e.to_string()),
+            Error::Unavailable { dependency, reason } => {
+                warn!(%dependency, reason, "dependency unavailable");
+                let mut api = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    code,
+                    format!("{dependency} unavailable; retry later"),
+                );
+                api.body.dependency = Some(dependency_name(dependency).to_owned());
+                api
+            }
+            Error::Internal(cause) => {
+                error!(cause, "internal error");
+                Self::internal()
+            }
+        }
+    }
+}
+
+fn dependency_name(dependency: Dependency) -> &'static str {
+    match dependency {
+        Dependency::Store => "store",
+        Dependency::Ledger => "ledger",
+        Dependency::Signer => "signer",
+    }
+}
+
+/// Declares an operation's error response: one variant per status it can answer, each with
+/// an [`ErrorBody`], so the statuses appear in the OpenAPI document. A status the enum does not
+/// list becomes its `Internal` (500) variant and is logged: the document never lies.
+macro_rules! error_response {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $status:literal ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(poem_openapi::ApiResponse, Debug)]
+        pub enum $name {
+            $(
+                $(#[$vmeta])*
+                #[oai(status = $status)]
+                $variant(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
+            )+
+        }
+
+        impl From<$crate::api::error::ApiError> for $name {
+            fn from(e: $crate::api::error::ApiError) -> Self {
+                match e.status.as_u16() {
+                    $( $status => Self::$variant(poem_openapi::payload::Json(e.body)), )+
+                    other => {
+                        tracing::error!(status = other, code = %e.body.code, "error status not declared for this operation");
+                        Self::Internal(poem_openapi::payload::Json($crate::api::error::internal_body()))
+                    }
+                }
+            }
+        }
+
+        impl From<license_core::Error> for $name {
+            fn from(e: license_core::Error) -> Self {
+                $crate::api::error::ApiError::from(e).into()
+            }
+        }
+    };
+}
+pub(crate) use error_response;
+
+/// The body of a 500.
+pub fn internal_body() -> ErrorBody {
+    ApiError::internal().body
+}
+
+error_response! {
+    /// Errors of the admin routes.
+    pub enum AdminError {
+        /// Malformed body or invalid value; nothing was changed.
+        BadRequest = 400,
+        /// Missing or invalid credentials.
+        Unauthorized = 401,
+        /// The credential may not call this route (wrong scope, operator only).
+        Forbidden = 403,
+        /// No such record for this tenant (another tenant's id answers the same).
+        NotFound = 404,
+        /// The change clashes with existing data.
+        Conflict = 409,
+        /// The body is larger than the limit.
+        PayloadTooLarge = 413,
+        /// A dependency did not answer; retry later.
+        Unavailable = 503,
+        /// A bug; it has been logged.
+        Internal = 500,
+    }
+}
+
+/// The response to a handler that panicked: a logged 500 with the shared shape.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    error!(panic = what, "a request handler panicked");
+    ApiError::internal().into_response()
+}
+
+/// Renders every error that reaches the edge of the app with the shared shape: errors from
+/// handlers pass through unchanged, framework errors (parse failures, unknown routes, size
+/// limits) get a code by status. The operation id survives for the metrics.
+pub async fn shape_errors<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
+    match next.call(req).await {
+        Ok(output) => Ok(output.into_response()),
+        Err(err) => Ok(framework_error_response(err)),
+    }
+}
+
+fn framework_error_response(err: poem::Error) -> Response {
+    let operation = err.data::<OperationId>().copied();
+    let mut response = if err.is_from_response() {
+        err.into_response()
+    } else {
+        let status = err.status();
+        let api = match status {
+            StatusCode::BAD_REQUEST => ApiError::new(status, "invalid_input", err.to_string()),
+            StatusCode::UNAUTHORIZED => ApiError::unauthenticated(),
+            StatusCode::NOT_FOUND => ApiError::new(status, "not_found", "no such route"),
+            StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+                status,
+                "method_not_allowed",
+                "method not allowed on this route",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                status,
+                "payload_too_large",
+                "the request body is larger than the limit",
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+                status,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ),
+            s if s.is_client_error() => ApiError::new(s, "bad_request", err.to_string()),
+            _ => {
+                error!(error = %err, status = status.as_u16(), "request failed");
+                ApiError::internal()
+            }
+        };
+        debug!(status = status.as_u16(), error = %err, "request rejected");
+        api.into_response()
+    };
+    if let Some(operation) = operation {
+        response.set_data(operation);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use license_core::{InactiveReason, Resource};
+
+    use super::*;
+
+    #[test]
+    fn domain_errors_map_to_the_documented_statuses() {
+        let cases = [
+            (Error::invalid("hardware_id", "bad"), 400, "invalid_input"),
+            (
+                Error::NoSeatsAvailable { limit: 2 },
+                402,
+                "no_seats_available",
+            ),
+            (
+                Error::LicenseInactive(InactiveReason::Revoked),
+                403,
+                "license_revoked",
+            ),
+            (Error::NotFound(Resource::Session), 404, "session_not_found"),
+            (Error::Conflict("dup".into()), 409, "conflict"),
+            (Error::SessionExpired, 410, "session_expired"),
+            (
+                Error::unavailable(Dependency::Ledger, "redis://secret@host refused"),
+                503,
+                "unavailable",
+            ),
+            (
+                Error::Internal("db row 7 is broken".into()),
+                500,
+                "internal",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let api = ApiError::from(error);
+            assert_eq!(api.status.as_u16(), status, "{code}");
+            assert_eq!(api.body.code, code);
+        }
+    }
+
+    #[test]
+    fn server_errors_never_carry_the_cause() {
+        let api = ApiError::from(Error::unavailable(
+            Dependency::Ledger,
+            "redis://secret@host",
+        ));
+        assert_eq!(api.body.dependency.as_deref(), Some("ledger"));
+        assert!(!api.body.message.contains("secret"));
+        let api = ApiError::from(Error::Internal("db row 7 is broken".into()));
+        assert!(!api.body.message.contains("row 7"));
+    }
+
+    #[test]
+    fn undeclared_statuses_become_internal() {
+        let e = AdminError::from(Error::NoSeatsAvailable { limit: 1 });
+        assert!(matches!(e, AdminError::Internal(_)));
+    }
+}

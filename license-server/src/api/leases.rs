@@ -1,0 +1,339 @@
+//! The client contract: acquire, heartbeat, release (and validate) a seat.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use license_core::{Error, HardwareId, LicenseKey, SessionId, UserEmail};
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use tracing::{Span, field};
+use uuid::Uuid;
+
+use super::ApiTags;
+use super::error::error_response;
+use super::text::Text;
+use crate::auth::ClientAuth;
+use crate::metrics::AcquireResult;
+use crate::state::AppState;
+
+/// Seats: the routes client applications call.
+#[derive(Debug)]
+pub struct LeasesApi;
+
+/// A request for a seat.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct AcquireRequest {
+    /// The license key the customer entered (8–64 of `A–Z a–z 0–9 - _`).
+    #[oai(validator(min_length = 8, max_length = 64))]
+    pub license_key: Text,
+    /// A stable fingerprint of the machine (1–128 of `A–Z a–z 0–9 . _ : - / + =`). Acquire is
+    /// idempotent per license and hardware id.
+    #[oai(validator(min_length = 1, max_length = 128))]
+    pub hardware_id: Text,
+    /// Who uses the application, for usage reports.
+    #[oai(validator(max_length = 254))]
+    pub user_email: Option<Text>,
+}
+
+/// A granted seat.
+#[derive(Object, Debug)]
+pub struct AcquireResponse {
+    /// The session holding the seat; send it with heartbeat and release.
+    pub session_id: Uuid,
+    /// The seat frees itself at this instant unless a heartbeat renews it.
+    pub expires_at: DateTime<Utc>,
+    /// Seconds to wait between heartbeats.
+    pub heartbeat_interval_seconds: u32,
+    /// The signed lease token (compact JWS); verify it offline against `/.well-known/jwks.json`.
+    pub token: String,
+}
+
+/// A session to renew, release or look up.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct SessionRequest {
+    /// The session id from acquire.
+    pub session_id: Uuid,
+}
+
+/// A renewed seat.
+#[derive(Object, Debug)]
+pub struct HeartbeatResponse {
+    /// The new expiry.
+    pub expires_at: DateTime<Utc>,
+    /// A fresh lease token.
+    pub token: String,
+}
+
+/// A released seat.
+#[derive(Object, Debug)]
+pub struct ReleaseResponse {
+    /// When the session ended (the first time, if it was released before).
+    pub released_at: DateTime<Utc>,
+}
+
+/// A lease token to check.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct ValidateRequest {
+    /// The lease token from acquire or heartbeat.
+    #[oai(validator(min_length = 1, max_length = 8192))]
+    pub token: Text,
+}
+
+/// What a valid lease token grants.
+#[derive(Object, Debug)]
+pub struct ValidateResponse {
+    /// The session holding the seat.
+    pub session_id: Uuid,
+    /// Its license.
+    pub license_id: Uuid,
+    /// The machine holding the seat.
+    pub hardware_id: String,
+    /// Features granted.
+    pub entitlements: Vec<String>,
+    /// When the lease expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A granted seat.
+#[derive(ApiResponse, Debug)]
+pub enum AcquireOk {
+    /// The seat is held: a new one, or the one this machine already held.
+    #[oai(status = 200)]
+    Ok(Json<AcquireResponse>),
+}
+
+error_response! {
+    /// Why no seat was granted.
+    pub enum AcquireError {
+        /// Malformed body or invalid value (`invalid_input`).
+        BadRequest = 400,
+        /// Missing or invalid credentials.
+        Unauthorized = 401,
+        /// Every seat of the license is in use (`no_seats_available`); try again later.
+        NoSeats = 402,
+        /// The license is suspended, revoked or expired (`license_suspended`,
+        /// `license_revoked`, `license_expired`), or the credential lacks the client scope.
+        Forbidden = 403,
+        /// No license with this key (`license_not_found`).
+        NotFound = 404,
+        /// The body is larger than the limit.
+        PayloadTooLarge = 413,
+        /// A dependency did not answer (`unavailable`, naming it); retry later.
+        Unavailable = 503,
+        /// A bug; it has been logged.
+        Internal = 500,
+    }
+}
+
+/// A renewed seat.
+#[derive(ApiResponse, Debug)]
+pub enum HeartbeatOk {
+    /// The seat is renewed.
+    #[oai(status = 200)]
+    Ok(Json<HeartbeatResponse>),
+}
+
+error_response! {
+    /// Why the seat was not renewed.
+    pub enum HeartbeatError {
+        /// Malformed body or invalid value.
+        BadRequest = 400,
+        /// Missing or invalid credentials.
+        Unauthorized = 401,
+        /// The license was suspended, revoked or expired; the session is ended.
+        Forbidden = 403,
+        /// No such session (`session_not_found`).
+        NotFound = 404,
+        /// The seat was reclaimed (`session_expired`): acquire again.
+        Gone = 410,
+        /// The body is larger than the limit.
+        PayloadTooLarge = 413,
+        /// A dependency did not answer; retry.
+        Unavailable = 503,
+        /// A bug; it has been logged.
+        Internal = 500,
+    }
+}
+
+/// A released seat.
+#[derive(ApiResponse, Debug)]
+pub enum ReleaseOk {
+    /// The session is ended and its seat free. Releasing again answers the same.
+    #[oai(status = 200)]
+    Ok(Json<ReleaseResponse>),
+}
+
+error_response! {
+    /// Why the seat was not released.
+    pub enum ReleaseError {
+        /// Malformed body or invalid value.
+        BadRequest = 400,
+        /// Missing or invalid credentials.
+        Unauthorized = 401,
+        /// The credential lacks the client scope.
+        Forbidden = 403,
+        /// No such session (`session_not_found`).
+        NotFound = 404,
+        /// The body is larger than the limit.
+        PayloadTooLarge = 413,
+        /// A dependency did not answer; retry (release is idempotent).
+        Unavailable = 503,
+        /// A bug; it has been logged.
+        Internal = 500,
+    }
+}
+
+/// A valid lease.
+#[derive(ApiResponse, Debug)]
+pub enum ValidateOk {
+    /// The token is genuine and its session still holds the seat.
+    #[oai(status = 200)]
+    Ok(Json<ValidateResponse>),
+}
+
+error_response! {
+    /// Why the lease is not valid.
+    pub enum ValidateError {
+        /// Malformed body, or a token that fails verification (`invalid_token`).
+        BadRequest = 400,
+        /// Missing or invalid credentials.
+        Unauthorized = 401,
+        /// The credential lacks the client scope.
+        Forbidden = 403,
+        /// The token's session is not this tenant's (`session_not_found`).
+        NotFound = 404,
+        /// The session no longer holds its seat (`session_expired`).
+        Gone = 410,
+        /// The body is larger than the limit.
+        PayloadTooLarge = 413,
+        /// A dependency did not answer; retry.
+        Unavailable = 503,
+        /// A bug; it has been logged.
+        Internal = 500,
+    }
+}
+
+#[OpenApi(prefix_path = "/api/v1/licenses", tag = "ApiTags::Leases")]
+impl LeasesApi {
+    /// Take a seat
+    ///
+    /// Takes a seat on the license for this machine and returns a signed lease token.
+    /// Idempotent per license and `hardware_id`: while the machine holds a live seat, a retry
+    /// returns that session (with a fresh token) and takes no second seat.
+    #[oai(path = "/acquire", method = "post", operation_id = "acquire")]
+    #[tracing::instrument(name = "acquire", skip_all, fields(tenant_id = %auth.0.tenant, license_id = field::Empty, session_id = field::Empty, outcome = field::Empty))]
+    async fn acquire(
+        &self,
+        auth: ClientAuth,
+        state: Data<&Arc<AppState>>,
+        body: Json<AcquireRequest>,
+    ) -> Result<AcquireOk, AcquireError> {
+        let before = state.clock.now();
+        let result = async {
+            let key = LicenseKey::parse(&body.license_key)?;
+            let hardware_id = HardwareId::parse(&body.hardware_id)?;
+            let email = body
+                .user_email
+                .as_deref()
+                .map(UserEmail::parse)
+                .transpose()?;
+            state
+                .service
+                .acquire(auth.0.tenant, &key, &hardware_id, email)
+                .await
+        }
+        .await;
+        let outcome = match &result {
+            // A session that started before this call is the one the machine already held.
+            Ok(lease) if lease.session.acquired_at < before => AcquireResult::Idempotent,
+            Ok(_) => AcquireResult::Granted,
+            Err(Error::NoSeatsAvailable { .. }) => AcquireResult::NoSeats,
+            Err(_) => AcquireResult::Error,
+        };
+        state.metrics.acquire(outcome);
+        let span = Span::current();
+        span.record("outcome", outcome.as_str());
+        let lease = result?;
+        span.record("license_id", field::display(lease.session.license_id));
+        span.record("session_id", field::display(lease.session.id));
+        Ok(AcquireOk::Ok(Json(AcquireResponse {
+            session_id: lease.session.id.as_uuid(),
+            expires_at: lease.session.expires_at,
+            heartbeat_interval_seconds: lease.heartbeat_interval_seconds,
+            token: lease.token,
+        })))
+    }
+
+    /// Renew a seat
+    ///
+    /// Extends the session's seat by the license's TTL and returns a fresh lease token.
+    /// `410 session_expired` means the seat was reclaimed: acquire again.
+    #[oai(path = "/heartbeat", method = "post", operation_id = "heartbeat")]
+    #[tracing::instrument(name = "heartbeat", skip_all, fields(tenant_id = %auth.0.tenant, session_id = %body.session_id, outcome = field::Empty))]
+    async fn heartbeat(
+        &self,
+        auth: ClientAuth,
+        state: Data<&Arc<AppState>>,
+        body: Json<SessionRequest>,
+    ) -> Result<HeartbeatOk, HeartbeatError> {
+        let session_id = SessionId::from_uuid(body.session_id);
+        let result = state.service.heartbeat(auth.0.tenant, session_id).await;
+        let outcome = match &result {
+            Ok(_) => "renewed",
+            Err(Error::SessionExpired) => "expired",
+            Err(_) => "error",
+        };
+        state.metrics.heartbeat(outcome);
+        Span::current().record("outcome", outcome);
+        let lease = result?;
+        Ok(HeartbeatOk::Ok(Json(HeartbeatResponse {
+            expires_at: lease.session.expires_at,
+            token: lease.token,
+        })))
+    }
+
+    /// Release a seat
+    ///
+    /// Ends the session and frees its seat. Idempotent: releasing a session that has already
+    /// ended (released, expired or revoked) answers 200 with the time it ended, so a client
+    /// never treats a repeated release specially.
+    #[oai(path = "/release", method = "post", operation_id = "release")]
+    #[tracing::instrument(name = "release", skip_all, fields(tenant_id = %auth.0.tenant, session_id = %body.session_id))]
+    async fn release(
+        &self,
+        auth: ClientAuth,
+        state: Data<&Arc<AppState>>,
+        body: Json<SessionRequest>,
+    ) -> Result<ReleaseOk, ReleaseError> {
+        let session_id = SessionId::from_uuid(body.session_id);
+        let session = state.service.release(auth.0.tenant, session_id).await?;
+        let released_at = session.ended_at.unwrap_or_else(|| state.clock.now());
+        Ok(ReleaseOk::Ok(Json(ReleaseResponse { released_at })))
+    }
+
+    /// Check a lease token
+    ///
+    /// Verifies the token's signature and expiry, and that its session still holds the seat.
+    #[oai(path = "/validate", method = "post", operation_id = "validate")]
+    #[tracing::instrument(name = "validate", skip_all, fields(tenant_id = %auth.0.tenant))]
+    async fn validate(
+        &self,
+        auth: ClientAuth,
+        state: Data<&Arc<AppState>>,
+        body: Json<ValidateRequest>,
+    ) -> Result<ValidateOk, ValidateError> {
+        let claims = state.service.validate(auth.0.tenant, &body.token).await?;
+        let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
+        Ok(ValidateOk::Ok(Json(ValidateResponse {
+            session_id: claims.sub.as_uuid(),
+            license_id: claims.lic.as_uuid(),
+            hardware_id: claims.hwid,
+            entitlements: claims.ent,
+            expires_at,
+        })))
+    }
+}

@@ -1,0 +1,384 @@
+//! Admin: a tenant's licenses — create, list, read, change terms, suspend, reinstate, revoke.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use license_core::{
+    Entitlement, LeasePolicy, License, LicenseChange, LicenseId, LicenseKey, LicenseStatus,
+    NewLicense, Page, SeatCount,
+};
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use uuid::Uuid;
+
+use super::ApiTags;
+use super::error::AdminError;
+use super::text::Text;
+use crate::auth::AdminAuth;
+use crate::state::AppState;
+
+/// Admin routes for licenses.
+#[derive(Debug)]
+pub struct LicensesApi;
+
+/// Whether a license may hand out seats.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum LicenseStatusDto {
+    /// Seats may be acquired.
+    Active,
+    /// Temporarily blocked; sessions end at their next heartbeat.
+    Suspended,
+    /// Blocked for good.
+    Revoked,
+}
+
+impl From<LicenseStatus> for LicenseStatusDto {
+    fn from(status: LicenseStatus) -> Self {
+        match status {
+            LicenseStatus::Active => LicenseStatusDto::Active,
+            LicenseStatus::Suspended => LicenseStatusDto::Suspended,
+            LicenseStatus::Revoked => LicenseStatusDto::Revoked,
+        }
+    }
+}
+
+/// A floating license.
+#[derive(Object, Debug)]
+pub struct LicenseDto {
+    /// Its id.
+    pub id: Uuid,
+    /// The key clients present on acquire.
+    pub license_key: String,
+    /// Product name.
+    pub product: String,
+    /// Seats sold.
+    pub seats_total: u32,
+    /// Extra seats tolerated above `seats_total`.
+    pub overdraft: u32,
+    /// Active, suspended or revoked.
+    pub status: LicenseStatusDto,
+    /// No seats after this instant; absent for perpetual licenses.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Seconds a seat is held without a heartbeat.
+    pub ttl_seconds: u32,
+    /// Seconds clients wait between heartbeats.
+    pub heartbeat_interval_seconds: u32,
+    /// Features granted, copied into every lease token.
+    pub entitlements: Vec<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<License> for LicenseDto {
+    fn from(l: License) -> Self {
+        Self {
+            id: l.id.as_uuid(),
+            license_key: l.key.as_str().to_owned(),
+            product: l.product,
+            seats_total: l.seats.get(),
+            overdraft: l.overdraft,
+            status: l.status.into(),
+            expires_at: l.expires_at,
+            ttl_seconds: l.lease.ttl_seconds(),
+            heartbeat_interval_seconds: l.lease.heartbeat_interval_seconds(),
+            entitlements: l
+                .entitlements
+                .iter()
+                .map(|e| e.as_str().to_owned())
+                .collect(),
+            created_at: l.created_at,
+            updated_at: l.updated_at,
+        }
+    }
+}
+
+/// A new license.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct CreateLicenseRequest {
+    /// Product name (1–128 characters).
+    #[oai(validator(min_length = 1, max_length = 128))]
+    pub product: Text,
+    /// Seats sold (1–1,000,000).
+    #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))]
+    pub seats_total: u32,
+    /// Extra seats tolerated above `seats_total` (at most 10 × seats). Default 0.
+    #[oai(default)]
+    pub overdraft: u32,
+    /// The key clients will present (8–64 of `A–Z a–z 0–9 - _`); generated when absent.
+    #[oai(validator(min_length = 8, max_length = 64))]
+    pub license_key: Option<Text>,
+    /// No seats after this instant; perpetual when absent.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Seconds a seat is held without a heartbeat (1–86400). Default 360.
+    #[oai(validator(minimum(value = "1"), maximum(value = "86400")))]
+    pub ttl_seconds: Option<u32>,
+    /// Seconds clients wait between heartbeats; shorter than the TTL. Default 120.
+    #[oai(validator(minimum(value = "1"), maximum(value = "86399")))]
+    pub heartbeat_interval_seconds: Option<u32>,
+    /// Features granted (at most 64 names of 1–64 `A–Z a–z 0–9 . _ : -`).
+    #[oai(default, validator(max_items = 64))]
+    pub entitlements: Vec<Text>,
+}
+
+/// A change to a license's terms. Absent fields stay as they are.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct UpdateLicenseRequest {
+    /// New seat count. Lowering it ends no session: new grants wait until enough are released.
+    #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))]
+    pub seats_total: Option<u32>,
+    /// New overdraft.
+    pub overdraft: Option<u32>,
+    /// New expiry; `null` makes the license perpetual.
+    pub expires_at: MaybeUndefined<DateTime<Utc>>,
+    /// New TTL (applies from each session's next heartbeat).
+    #[oai(validator(minimum(value = "1"), maximum(value = "86400")))]
+    pub ttl_seconds: Option<u32>,
+    /// New heartbeat interval.
+    #[oai(validator(minimum(value = "1"), maximum(value = "86399")))]
+    pub heartbeat_interval_seconds: Option<u32>,
+    /// New entitlements (replace the old ones).
+    #[oai(validator(max_items = 64))]
+    pub entitlements: Option<Vec<Text>>,
+}
+
+/// A page of licenses, oldest first.
+#[derive(Object, Debug)]
+pub struct LicensePage {
+    /// The licenses.
+    pub items: Vec<LicenseDto>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next_after: Option<Uuid>,
+}
+
+/// A created license.
+#[derive(ApiResponse, Debug)]
+pub enum LicenseCreated {
+    /// The license, with its key.
+    #[oai(status = 201)]
+    Created(Json<LicenseDto>),
+}
+
+/// A license.
+#[derive(ApiResponse, Debug)]
+pub enum LicenseOk {
+    /// The license as it is now.
+    #[oai(status = 200)]
+    Ok(Json<LicenseDto>),
+}
+
+/// A page of licenses.
+#[derive(ApiResponse, Debug)]
+pub enum LicensePageOk {
+    /// The page.
+    #[oai(status = 200)]
+    Ok(Json<LicensePage>),
+}
+
+fn entitlements(names: &[Text]) -> license_core::Result<Vec<Entitlement>> {
+    names.iter().map(|n| Entitlement::parse(n)).collect()
+}
+
+#[OpenApi(prefix_path = "/api/v1/admin", tag = "ApiTags::Licenses")]
+impl LicensesApi {
+    /// Create a license
+    #[oai(path = "/licenses", method = "post", operation_id = "create_license")]
+    async fn create(
+        &self,
+        auth: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        body: Json<CreateLicenseRequest>,
+    ) -> Result<LicenseCreated, AdminError> {
+        let tenant = auth.0.tenant()?;
+        let body = body.0;
+        let defaults = LeasePolicy::default();
+        let mut new = NewLicense::new(&body.product, SeatCount::new(body.seats_total)?);
+        new.overdraft = body.overdraft;
+        new.key = body
+            .license_key
+            .as_deref()
+            .map(LicenseKey::parse)
+            .transpose()?;
+        new.expires_at = body.expires_at;
+        new.lease = LeasePolicy::new(
+            body.ttl_seconds.unwrap_or(defaults.ttl_seconds()),
+            body.heartbeat_interval_seconds
+                .unwrap_or(defaults.heartbeat_interval_seconds()),
+        )?;
+        new.entitlements = entitlements(&body.entitlements)?;
+        let license = state
+            .admin
+            .create_license(tenant, new, &auth.0.actor())
+            .await?;
+        Ok(LicenseCreated::Created(Json(license.into())))
+    }
+
+    /// List licenses
+    ///
+    /// Keyset pagination, oldest first: pass the previous page's `next_after` as `after`.
+    #[oai(path = "/licenses", method = "get", operation_id = "list_licenses")]
+    async fn list(
+        &self,
+        auth: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        /// Start after this license id.
+        after: Query<Option<Uuid>>,
+        /// Page size (1–500, default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<u32>>,
+    ) -> Result<LicensePageOk, AdminError> {
+        let tenant = auth.0.tenant()?;
+        let page = Page::new(after.0.map(LicenseId::from_uuid), limit.0.unwrap_or(100));
+        let licenses = state.admin.list_licenses(tenant, page).await?;
+        let next_after = (licenses.len() == page.limit as usize)
+            .then(|| licenses.last().map(|l| l.id.as_uuid()))
+            .flatten();
+        Ok(LicensePageOk::Ok(Json(LicensePage {
+            items: licenses.into_iter().map(LicenseDto::from).collect(),
+            next_after,
+        })))
+    }
+
+    /// Get a license
+    #[oai(
+        path = "/licenses/:license_id",
+        method = "get",
+        operation_id = "get_license"
+    )]
+    async fn get(
+        &self,
+        auth: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        license_id: Path<Uuid>,
+    ) -> Result<LicenseOk, AdminError> {
+        let tenant = auth.0.tenant()?;
+        let license = state
+            .admin
+            .get_license(tenant, LicenseId::from_uuid(license_id.0))
+            .await?;
+        Ok(LicenseOk::Ok(Json(license.into())))
+    }
+
+    /// Change a license's terms
+    ///
+    /// Seats, overdraft, expiry, TTL, heartbeat interval, entitlements. Sessions pick up the
+    /// new terms at their next heartbeat.
+    #[oai(
+        path = "/licenses/:license_id",
+        method = "patch",
+        operation_id = "update_license"
+    )]
+    async fn update(
+        &self,
+        auth: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        license_id: Path<Uuid>,
+        body: Json<UpdateLicenseRequest>,
+    ) -> Result<LicenseOk, AdminError> {
+        let tenant = auth.0.tenant()?;
+        let id = LicenseId::from_uuid(license_id.0);
+        let body = body.0;
+        let lease = match (body.ttl_seconds, body.heartbeat_interval_seconds) {
+            (None, None) => None,
+            (ttl, interval) => {
+                // One of the two may be left out: it keeps its current value.
+                let current = state.admin.get_license(tenant, id).await?.lease;
+                Some(LeasePolicy::new(
+                    ttl.unwrap_or(current.ttl_seconds()),
+                    interval.unwrap_or(current.heartbeat_interval_seconds()),
+                )?)
+            }
+        };
+        let change = LicenseChange {
+            seats: body.seats_total.map(SeatCount::new).transpose()?,
+            overdraft: body.overdraft,
+            expires_at: match body.expires_at {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(at) => Some(Some(at)),
+            },
+            lease,
+            entitlements: body.entitlements.as_deref().map(entitlements).transpose()?,
+        };
+        let license = state
+            .admin
+            .update_license(tenant, id, change, &auth.0.actor())
+            .await?;
+        Ok(LicenseOk::Ok(Json(license.into())))
+    }
+
+    /// Suspend a license
+    ///
+    /// No new seats; live sessions end at their next heartbeat (403 `license_suspended`).
+    #[oai(
+        path = "/licenses/:license_id/suspend",
+        method = "post",
+        operation_id = "suspend_license"
+    )]
+    async fn suspend(
+        &self,
+        auth: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        license_id: Path<Uuid>,
+    ) -> Result<LicenseOk, AdminError> {
+        set_status(&auth, &state, license_id.0, LicenseStatus::Suspended).await
+    }
+
+    /// Reinstate a suspended license
+    ///
+    /// A revoked license cannot be reinstated (409 `conflict`).
+    #[oai(
+        path = "/licenses/:license_id/reinstate",
+        method = "post",
+        operation_id = "reinstate_license"
+    )]
+    async fn reinstate(
+        &self,
+        auth: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        license_id: Path<Uuid>,
+    ) -> Result<LicenseOk, AdminError> {
+        set_status(&auth, &state, license_id.0, LicenseStatus::Active).await
+    }
+
+    /// Revoke a license for good
+    #[oai(
+        path = "/licenses/:license_id/revoke",
+        method = "post",
+        operation_id = "revoke_license"
+    )]
+    async fn revoke(
+        &self,
+        auth: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        license_id: Path<Uuid>,
+    ) -> Result<LicenseOk, AdminError> {
+        set_status(&auth, &state, license_id.0, LicenseStatus::Revoked).await
+    }
+}
+
+async fn set_status(
+    auth: &AdminAuth,
+    state: &AppState,
+    license_id: Uuid,
+    status: LicenseStatus,
+) -> Result<LicenseOk, AdminError> {
+    let tenant = auth.0.tenant()?;
+    let license = state
+        .admin
+        .set_status(
+            tenant,
+            LicenseId::from_uuid(license_id),
+            status,
+            &auth.0.actor(),
+        )
+        .await?;
+    Ok(LicenseOk::Ok(Json(license.into())))
+}

@@ -1,0 +1,103 @@
+//! The HTTP API: one module per resource, each one `…Api` struct, joined into one
+//! poem-openapi service. Handlers authenticate through a security scheme, call one use case
+//! and map its result; the error mapping lives in [`error`] alone.
+
+use poem_openapi::{OpenApiService, Tags};
+
+/// Admin: API keys.
+pub mod api_keys;
+/// Admin: the audit log.
+pub mod audit;
+/// Errors to statuses and codes; the shared error body.
+pub mod error;
+/// Liveness and readiness.
+pub mod health;
+/// The lease-token verification keys.
+pub mod jwks;
+/// Client: acquire, heartbeat, release, validate.
+pub mod leases;
+/// Admin: licenses.
+pub mod licenses;
+/// Admin: live sessions and force-release.
+pub mod sessions;
+/// Operator: tenants.
+pub mod tenants;
+/// A strict JSON string type for request bodies.
+pub mod text;
+/// Admin: usage figures.
+pub mod usage;
+
+/// The groups operations are listed under.
+#[derive(Tags, Debug)]
+#[oai(rename_all = "snake_case")]
+pub enum ApiTags {
+    /// Client applications: take, renew, release and check seats.
+    Leases,
+    /// Admin: licenses and their terms.
+    Licenses,
+    /// Admin: live sessions.
+    Sessions,
+    /// Admin: API keys.
+    ApiKeys,
+    /// Admin: usage figures.
+    Usage,
+    /// Admin: the audit log.
+    Audit,
+    /// Operator: tenants.
+    Tenants,
+    /// Liveness and readiness probes.
+    Health,
+    /// Public keys for offline lease verification.
+    Jwks,
+}
+
+/// Every API, as one tuple.
+pub type Apis = (
+    leases::LeasesApi,
+    licenses::LicensesApi,
+    sessions::SessionsApi,
+    api_keys::ApiKeysApi,
+    usage::UsageApi,
+    audit::AuditApi,
+    tenants::TenantsApi,
+    health::HealthApi,
+    jwks::JwksApi,
+);
+
+const DESCRIPTION: &str = "\
+A floating-license server. Client applications `acquire` a seat when they start, send a \
+`heartbeat` while they run and `release` the seat when they exit; every grant carries a signed \
+lease token that verifies offline against `/.well-known/jwks.json`.
+
+**Credentials** go in `Authorization: Bearer <credential>`. Client routes take a tenant API key \
+with the `client` scope or an OpenID Connect ID token; admin routes take a tenant API key with \
+the `admin` scope or the operator credential. The operator names the tenant it acts on in the \
+`X-Tenant-Id` header. Another tenant's ids answer 404, exactly like missing ones.
+
+**Errors** share one body: `{\"code\": \"no_seats_available\", \"message\": \"…\"}`, with \
+`field` for `invalid_input` and `dependency` for `unavailable`.";
+
+/// The OpenAPI service (the document, and the routes).
+pub fn service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (
+            leases::LeasesApi,
+            licenses::LicensesApi,
+            sessions::SessionsApi,
+            api_keys::ApiKeysApi,
+            usage::UsageApi,
+            audit::AuditApi,
+            tenants::TenantsApi,
+            health::HealthApi,
+            jwks::JwksApi,
+        ),
+        "license-server",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(DESCRIPTION)
+}
+
+/// The OpenAPI document as JSON (what `license-server openapi` prints).
+pub fn spec() -> String {
+    service().spec()
+}

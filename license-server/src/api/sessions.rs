@@ -1,0 +1,159 @@
+//! Admin: a license's live sessions, and force-releasing one.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use license_core::{AuditEvent, EndReason, LicenseId, Session, SessionId};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::ApiTags;
+use super::error::AdminError;
+use crate::auth::AdminAuth;
+use crate::state::AppState;
+
+/// Admin routes for sessions.
+#[derive(Debug)]
+pub struct SessionsApi;
+
+/// Why a session ended.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum EndReasonDto {
+    /// The client released it.
+    Released,
+    /// No heartbeat within the TTL.
+    Expired,
+    /// Force-released by an administrator, or its license was suspended or revoked.
+    Revoked,
+}
+
+impl From<EndReason> for EndReasonDto {
+    fn from(reason: EndReason) -> Self {
+        match reason {
+            EndReason::Released => EndReasonDto::Released,
+            EndReason::Expired => EndReasonDto::Expired,
+            EndReason::Revoked => EndReasonDto::Revoked,
+        }
+    }
+}
+
+/// One running application holding one seat.
+#[derive(Object, Debug)]
+pub struct SessionDto {
+    /// Its id.
+    pub id: Uuid,
+    /// The license the seat belongs to.
+    pub license_id: Uuid,
+    /// The machine holding the seat.
+    pub hardware_id: String,
+    /// Who uses it, if the client said.
+    pub user_email: Option<String>,
+    /// When the seat was granted.
+    pub acquired_at: DateTime<Utc>,
+    /// The last heartbeat.
+    pub last_heartbeat_at: DateTime<Utc>,
+    /// The seat frees itself after this instant unless renewed.
+    pub expires_at: DateTime<Utc>,
+    /// When it ended, if it has.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Why it ended, if it has.
+    pub end_reason: Option<EndReasonDto>,
+}
+
+impl From<Session> for SessionDto {
+    fn from(s: Session) -> Self {
+        Self {
+            id: s.id.as_uuid(),
+            license_id: s.license_id.as_uuid(),
+            hardware_id: s.hardware_id.as_str().to_owned(),
+            user_email: s.user_email.map(|e| e.as_str().to_owned()),
+            acquired_at: s.acquired_at,
+            last_heartbeat_at: s.last_heartbeat_at,
+            expires_at: s.expires_at,
+            ended_at: s.ended_at,
+            end_reason: s.end_reason.map(EndReasonDto::from),
+        }
+    }
+}
+
+/// Live sessions.
+#[derive(Object, Debug)]
+pub struct SessionList {
+    /// The sessions holding a seat now.
+    pub items: Vec<SessionDto>,
+}
+
+/// The live sessions.
+#[derive(ApiResponse, Debug)]
+pub enum SessionListOk {
+    /// The license's live sessions.
+    #[oai(status = 200)]
+    Ok(Json<SessionList>),
+}
+
+/// A force-released session.
+#[derive(ApiResponse, Debug)]
+pub enum SessionReleased {
+    /// The session is ended and its seat free; its next heartbeat gets 410.
+    #[oai(status = 200)]
+    Ok(Json<SessionDto>),
+}
+
+#[OpenApi(prefix_path = "/api/v1/admin", tag = "ApiTags::Sessions")]
+impl SessionsApi {
+    /// List a license's live sessions
+    #[oai(
+        path = "/licenses/:license_id/sessions",
+        method = "get",
+        operation_id = "list_license_sessions"
+    )]
+    async fn list(
+        &self,
+        auth: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        license_id: Path<Uuid>,
+    ) -> Result<SessionListOk, AdminError> {
+        let tenant = auth.0.tenant()?;
+        let sessions = state
+            .admin
+            .live_sessions(tenant, LicenseId::from_uuid(license_id.0))
+            .await?;
+        Ok(SessionListOk::Ok(Json(SessionList {
+            items: sessions.into_iter().map(SessionDto::from).collect(),
+        })))
+    }
+
+    /// Force-release a session
+    ///
+    /// Frees the seat now; recorded in the audit log. Releasing an ended session answers
+    /// with it unchanged.
+    #[oai(
+        path = "/sessions/:session_id/release",
+        method = "post",
+        operation_id = "force_release_session"
+    )]
+    async fn release(
+        &self,
+        auth: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        session_id: Path<Uuid>,
+    ) -> Result<SessionReleased, AdminError> {
+        let tenant = auth.0.tenant()?;
+        let id = SessionId::from_uuid(session_id.0);
+        let audit = AuditEvent::new(
+            tenant,
+            auth.0.actor(),
+            "session.force_release",
+            format!("session:{id}"),
+            state.clock.now(),
+            json!({}),
+        );
+        let session = state.service.revoke_session(tenant, id, &audit).await?;
+        Ok(SessionReleased::Ok(Json(session.into())))
+    }
+}

@@ -1,0 +1,259 @@
+//! Who is calling: the bearer credentials of the client and admin routes, checked once per
+//! request by a poem-openapi `SecurityScheme`.
+//!
+//! - Client routes: a tenant API key with the `client` scope (`lk_<tenant>_<secret>`), or an
+//!   OIDC ID token whose tenant claim names the tenant.
+//! - Admin routes: a tenant API key with the `admin` scope, or the operator credential. The
+//!   operator is no tenant: it names the tenant it acts on in the `X-Tenant-Id` header.
+//!
+//! Every failure is the same 401, whatever check failed. A valid credential on the wrong kind
+//! of route is 403.
+
+use std::sync::Arc;
+
+use license_core::{Actor, AdminService, ApiKeyId, ApiKeySecret, Error, Scope, Store, TenantId};
+use poem::Request;
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::Bearer;
+use tracing::debug;
+
+use crate::api::error::ApiError;
+use crate::config::Secret;
+use crate::state::AppState;
+
+/// ID tokens from an OpenID Connect provider.
+pub mod oidc;
+/// The operator's bootstrap credential.
+pub mod operator;
+
+/// The header in which the operator names the tenant it acts on.
+pub const TENANT_HEADER: &str = "X-Tenant-Id";
+
+/// A caller of the client routes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientPrincipal {
+    /// The tenant whose licenses it may use.
+    pub tenant: TenantId,
+    /// Who it is, for the audit log.
+    pub actor: Actor,
+}
+
+/// A caller of the admin routes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminPrincipal {
+    /// The server operator, acting on the tenant named in `X-Tenant-Id` (if any).
+    Operator {
+        /// The tenant from the header.
+        tenant: Option<TenantId>,
+    },
+    /// A tenant API key with the admin scope.
+    Tenant {
+        /// The key's tenant.
+        tenant: TenantId,
+        /// The key.
+        key: ApiKeyId,
+    },
+}
+
+impl AdminPrincipal {
+    /// Who it is, for the audit log.
+    pub fn actor(&self) -> Actor {
+        match self {
+            AdminPrincipal::Operator { .. } => Actor::Operator,
+            AdminPrincipal::Tenant { key, .. } => Actor::ApiKey(*key),
+        }
+    }
+
+    /// The tenant the call acts on.
+    pub fn tenant(&self) -> Result<TenantId, ApiError> {
+        match self {
+            AdminPrincipal::Tenant { tenant, .. } => Ok(*tenant),
+            AdminPrincipal::Operator { tenant: Some(t) } => Ok(*t),
+            AdminPrincipal::Operator { tenant: None } => Err(ApiError::invalid(
+                TENANT_HEADER,
+                "the operator names the tenant to act on in the X-Tenant-Id header",
+            )),
+        }
+    }
+
+    /// Refuses anyone but the operator.
+    pub fn require_operator(&self) -> Result<(), ApiError> {
+        match self {
+            AdminPrincipal::Operator { .. } => Ok(()),
+            AdminPrincipal::Tenant { .. } => {
+                Err(ApiError::forbidden("only the operator may call this route"))
+            }
+        }
+    }
+}
+
+/// Checks credentials against the API keys, the operator token and the OIDC provider.
+#[derive(Debug)]
+pub struct Authenticator {
+    admin: Arc<AdminService>,
+    store: Arc<dyn Store>,
+    operator_token: Secret,
+    oidc: Option<oidc::OidcVerifier>,
+}
+
+impl Authenticator {
+    /// Builds the authenticator.
+    pub fn new(
+        admin: Arc<AdminService>,
+        store: Arc<dyn Store>,
+        operator_token: Secret,
+        oidc: Option<oidc::OidcVerifier>,
+    ) -> Self {
+        Self {
+            admin,
+            store,
+            operator_token,
+            oidc,
+        }
+    }
+
+    /// A caller of the client routes.
+    pub async fn client(&self, credential: &str) -> Result<ClientPrincipal, ApiError> {
+        if credential.starts_with("lk_") {
+            let key = self
+                .api_key(credential, Scope::Client, Scope::Admin)
+                .await?;
+            return Ok(ClientPrincipal {
+                tenant: key.tenant_id,
+                actor: Actor::ApiKey(key.id),
+            });
+        }
+        if self.is_operator(credential) {
+            return Err(ApiError::forbidden(
+                "the operator credential cannot use the client routes",
+            ));
+        }
+        let Some(oidc) = &self.oidc else {
+            return Err(ApiError::unauthenticated());
+        };
+        match oidc.verify(credential).await {
+            Ok(identity) => Ok(ClientPrincipal {
+                tenant: identity.tenant,
+                actor: Actor::User(identity.subject),
+            }),
+            Err(oidc::OidcError::Rejected(reason)) => {
+                debug!(reason, "ID token rejected");
+                Err(ApiError::unauthenticated())
+            }
+            Err(e @ oidc::OidcError::Unavailable(_)) => {
+                Err(ApiError::unavailable("identity_provider", &e))
+            }
+        }
+    }
+
+    /// A caller of the admin routes; `tenant_header` is the raw `X-Tenant-Id`.
+    pub async fn admin(
+        &self,
+        credential: &str,
+        tenant_header: Option<&str>,
+    ) -> Result<AdminPrincipal, ApiError> {
+        let named = tenant_header
+            .map(|raw| {
+                raw.trim().parse::<TenantId>().map_err(|_| {
+                    ApiError::invalid(TENANT_HEADER, "X-Tenant-Id must be a tenant id (UUID)")
+                })
+            })
+            .transpose()?;
+        if credential.starts_with("lk_") {
+            let key = self
+                .api_key(credential, Scope::Admin, Scope::Client)
+                .await?;
+            // A key acts for its own tenant only; naming another answers like a missing one.
+            if named.is_some_and(|t| t != key.tenant_id) {
+                return Err(Error::NotFound(license_core::Resource::Tenant).into());
+            }
+            return Ok(AdminPrincipal::Tenant {
+                tenant: key.tenant_id,
+                key: key.id,
+            });
+        }
+        if self.is_operator(credential) {
+            if let Some(tenant) = named {
+                self.store.get_tenant(tenant).await?;
+            }
+            return Ok(AdminPrincipal::Operator { tenant: named });
+        }
+        Err(ApiError::unauthenticated())
+    }
+
+    /// The API key `credential` is, if it has `scope`. A key with only `other` is a 403.
+    async fn api_key(
+        &self,
+        credential: &str,
+        scope: Scope,
+        other: Scope,
+    ) -> Result<license_core::ApiKey, ApiError> {
+        let secret = ApiKeySecret::parse(credential).map_err(|_| ApiError::unauthenticated())?;
+        match self.admin.authenticate_api_key(&secret, scope).await {
+            Ok(key) => Ok(key),
+            Err(Error::NotFound(_)) => {
+                match self.admin.authenticate_api_key(&secret, other).await {
+                    Ok(_) => Err(ApiError::forbidden(match scope {
+                        Scope::Admin => "this API key lacks the admin scope",
+                        Scope::Client => "this API key lacks the client scope",
+                    })),
+                    Err(Error::NotFound(_)) => Err(ApiError::unauthenticated()),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn is_operator(&self, credential: &str) -> bool {
+        !self.operator_token.is_empty()
+            && aws_lc_rs::constant_time::verify_slices_are_equal(
+                credential.as_bytes(),
+                self.operator_token.expose().as_bytes(),
+            )
+            .is_ok()
+    }
+}
+
+fn state(req: &Request) -> poem::Result<&Arc<AppState>> {
+    req.data::<Arc<AppState>>()
+        .ok_or_else(|| poem::Error::from_status(poem::http::StatusCode::INTERNAL_SERVER_ERROR))
+}
+
+/// `Authorization: Bearer <credential>` on the client routes: a tenant API key with the
+/// `client` scope (`lk_<tenant>_<secret>`), or an OpenID Connect ID token (Google Identity
+/// Platform) whose tenant claim names the tenant.
+#[derive(SecurityScheme, Debug)]
+#[oai(ty = "bearer", rename = "client", checker = "client_checker")]
+pub struct ClientAuth(pub ClientPrincipal);
+
+async fn client_checker(req: &Request, bearer: Bearer) -> poem::Result<ClientPrincipal> {
+    let state = state(req)?;
+    state
+        .auth
+        .client(&bearer.token)
+        .await
+        .map_err(ApiError::into_poem)
+}
+
+/// `Authorization: Bearer <credential>` on the admin routes: a tenant API key with the `admin`
+/// scope, or the operator credential. The operator acts on a tenant by naming it in the
+/// `X-Tenant-Id` header; a tenant key acts on its own tenant only.
+#[derive(SecurityScheme, Debug)]
+#[oai(ty = "bearer", rename = "admin", checker = "admin_checker")]
+pub struct AdminAuth(pub AdminPrincipal);
+
+async fn admin_checker(req: &Request, bearer: Bearer) -> poem::Result<AdminPrincipal> {
+    let state = state(req)?;
+    let header = match req.headers().get(TENANT_HEADER) {
+        Some(value) => Some(value.to_str().map_err(|_| {
+            ApiError::invalid(TENANT_HEADER, "X-Tenant-Id must be a tenant id (UUID)").into_poem()
+        })?),
+        None => None,
+    };
+    state
+        .auth
+        .admin(&bearer.token, header)
+        .await
+        .map_err(ApiError::into_poem)
+}

@@ -1,0 +1,422 @@
+//! The server's typed configuration: every setting with its safe default and a one-line
+//! explanation. Layering (defaults → TOML file → `LICENSE_…` environment → flags) lives in
+//! [`layers`]; the commented example printed by `license-server config example` in [`example`].
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use license_core::SigningAlgorithm;
+use serde::{Deserialize, Serialize};
+
+/// The commented defaults printed by `license-server config example`.
+pub mod example;
+/// Defaults → file → environment → flags, with errors naming the TOML key and the env var.
+pub mod layers;
+
+pub use layers::{ConfigError, Loaded, Origin, Sources};
+
+/// The store used when nothing is configured: empty means the embedded SQLite file
+/// `license.db` in `data_dir`.
+pub const DEFAULT_STORE_URL: &str = "";
+/// The seat ledger used when nothing is configured: in-process, rebuilt from the store.
+pub const DEFAULT_LEDGER_URL: &str = "memory://";
+/// The signer used when nothing is configured: a key generated into the data directory.
+pub const DEFAULT_SIGNER_URL: &str = "local";
+/// Where the server listens when nothing is configured: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The environment variable prefix of every setting.
+pub const ENV_PREFIX: &str = "LICENSE_";
+/// The environment variable naming the TOML file (like `--config`).
+pub const CONFIG_FILE_ENV: &str = "LICENSE_CONFIG";
+
+/// A secret, or a URL that may carry credentials. `Debug` and `Display` print `***`; read it
+/// with [`Secret::expose`].
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether no value is set.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The URL scheme (`postgres`, `redis`, …), safe to log; `None` without `://`.
+    pub fn scheme(&self) -> Option<&str> {
+        self.0.split_once("://").map(|(scheme, _)| scheme)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Everything `license-server` can be told. Each field's TOML key is its path (`server.listen`);
+/// its environment variable is `LICENSE_` + the path in capitals with `__` between levels
+/// (`LICENSE_SERVER__LISTEN`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Directory for the signing key, the operator credential and the embedded database.
+    pub data_dir: PathBuf,
+    /// The `iss` claim of lease tokens; clients verifying offline pin it.
+    pub issuer: String,
+    /// HTTP listener.
+    pub server: ServerConfig,
+    /// The durable store.
+    pub store: StoreConfig,
+    /// The seat ledger.
+    pub ledger: LedgerConfig,
+    /// The lease-token signer.
+    pub signer: SignerConfig,
+    /// Credentials accepted by the API.
+    pub auth: AuthConfig,
+    /// The background task that marks expired sessions.
+    pub reaper: ReaperConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            issuer: "license-server".into(),
+            server: ServerConfig::default(),
+            store: StoreConfig::default(),
+            ledger: LedgerConfig::default(),
+            signer: SignerConfig::default(),
+            auth: AuthConfig::default(),
+            reaper: ReaperConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// HTTP listener settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port to listen on (`0.0.0.0:8080` in a container).
+    pub listen: SocketAddr,
+    /// Base URL clients use to reach the server, for the start-up message (empty: from `listen`).
+    pub public_url: String,
+    /// Largest request body accepted, in bytes; larger requests get 413.
+    pub body_limit_bytes: u64,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: String::new(),
+            body_limit_bytes: 64 * 1024,
+            shutdown_grace_seconds: 30,
+        }
+    }
+}
+
+/// Durable store settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Empty (SQLite file `license.db` in `data_dir`), `sqlite://<file>?mode=rwc`,
+    /// `postgres://user:password@host/db` or `memory://`.
+    pub url: Secret,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: Secret::new(DEFAULT_STORE_URL),
+        }
+    }
+}
+
+/// Seat ledger settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LedgerConfig {
+    /// `memory://` (one replica), `redis://`, `rediss://` or `redis+cluster://`.
+    pub url: Secret,
+}
+
+impl Default for LedgerConfig {
+    fn default() -> Self {
+        Self {
+            url: Secret::new(DEFAULT_LEDGER_URL),
+        }
+    }
+}
+
+/// Lease-token signer settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignerConfig {
+    /// `local` (a key generated into `data_dir`) or `gcpkms://<KMS key version name>`.
+    pub url: String,
+    /// Algorithm: `EdDSA`, `ES256`, `RS256` or `PS256`. With Cloud KMS it must match the key
+    /// version's; the default `EdDSA`, which KMS does not offer, then means `RS256`.
+    pub algorithm: SigningAlgorithm,
+}
+
+impl Default for SignerConfig {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_SIGNER_URL.into(),
+            algorithm: SigningAlgorithm::EdDSA,
+        }
+    }
+}
+
+/// Credentials the API accepts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The operator's bearer token (empty: generated into `<data_dir>/operator-token`).
+    pub operator_token: Secret,
+    /// End-user ID tokens (OpenID Connect) for the client routes.
+    pub oidc: OidcConfig,
+}
+
+/// OpenID Connect settings. Off while `jwks_url` is empty.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Where the identity provider publishes its keys (empty: OIDC off).
+    pub jwks_url: String,
+    /// Required `iss` (Google Identity Platform: `https://securetoken.google.com/<project>`).
+    pub issuer: String,
+    /// Required `aud` (Google Identity Platform: the project id).
+    pub audience: String,
+    /// The claim holding the tenant id.
+    pub tenant_claim: String,
+    /// Least seconds between two key downloads triggered by an unknown `kid`.
+    pub refresh_min_seconds: u64,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            jwks_url: String::new(),
+            issuer: String::new(),
+            audience: String::new(),
+            tenant_claim: "tenant_id".into(),
+            refresh_min_seconds: 60,
+        }
+    }
+}
+
+impl OidcConfig {
+    /// Whether end-user ID tokens are accepted.
+    pub fn enabled(&self) -> bool {
+        !self.jwks_url.is_empty()
+    }
+}
+
+/// Reaper settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReaperConfig {
+    /// Whether this replica runs the reaper (safe on every replica).
+    pub enabled: bool,
+    /// Seconds between two passes.
+    pub interval_seconds: u64,
+    /// Sessions marked expired per store call.
+    pub batch: u32,
+}
+
+impl Default for ReaperConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_seconds: 30,
+            batch: 500,
+        }
+    }
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// One JSON object per line with Cloud Logging's `severity` (production).
+    Json,
+    /// Human-readable lines (development).
+    Pretty,
+}
+
+/// Logging settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `json` (production, Cloud Logging) or `pretty` (development).
+    pub format: LogFormat,
+    /// Which events to log, in `tracing` filter syntax (`info`, `license_server=debug,info`).
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            filter: "info".into(),
+        }
+    }
+}
+
+impl Config {
+    /// The base URL printed at start-up: `server.public_url`, else from `server.listen`.
+    pub fn public_url(&self) -> String {
+        if self.server.public_url.is_empty() {
+            format!("http://{}", self.server.listen)
+        } else {
+            self.server.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+
+    /// Checks the values serde cannot: every problem is reported, each naming its TOML key
+    /// and environment variable.
+    pub fn validate(&self) -> Vec<layers::Problem> {
+        let mut problems = Vec::new();
+        let mut check = |ok: bool, key: &'static str, reason: &str| {
+            if !ok {
+                problems.push(layers::Problem::new(key, reason));
+            }
+        };
+        check(
+            !self.data_dir.as_os_str().is_empty(),
+            "data_dir",
+            "must not be empty",
+        );
+        check(
+            !self.issuer.trim().is_empty(),
+            "issuer",
+            "must not be empty",
+        );
+        check(
+            (1024..=16 * 1024 * 1024).contains(&self.server.body_limit_bytes),
+            "server.body_limit_bytes",
+            "must be between 1024 and 16777216",
+        );
+        check(
+            self.server.shutdown_grace_seconds <= 3600,
+            "server.shutdown_grace_seconds",
+            "must be at most 3600",
+        );
+        check(
+            self.server.public_url.is_empty()
+                || self.server.public_url.starts_with("http://")
+                || self.server.public_url.starts_with("https://"),
+            "server.public_url",
+            "must start with http:// or https://",
+        );
+        check(
+            !self.ledger.url.is_empty(),
+            "ledger.url",
+            "must not be empty",
+        );
+        check(
+            !self.signer.url.is_empty(),
+            "signer.url",
+            "must not be empty",
+        );
+        check(
+            self.reaper.interval_seconds >= 1,
+            "reaper.interval_seconds",
+            "must be at least 1",
+        );
+        check(
+            (1..=10_000).contains(&self.reaper.batch),
+            "reaper.batch",
+            "must be between 1 and 10000",
+        );
+        check(
+            tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_ok(),
+            "log.filter",
+            "is not a valid filter (try `info` or `license_server=debug,info`)",
+        );
+        let oidc = &self.auth.oidc;
+        if oidc.enabled() {
+            check(
+                oidc.jwks_url.starts_with("https://") || oidc.jwks_url.starts_with("http://"),
+                "auth.oidc.jwks_url",
+                "must start with https:// (or http:// for a local test server)",
+            );
+            check(
+                !oidc.issuer.is_empty(),
+                "auth.oidc.issuer",
+                "must be set when auth.oidc.jwks_url is",
+            );
+            check(
+                !oidc.audience.is_empty(),
+                "auth.oidc.audience",
+                "must be set when auth.oidc.jwks_url is",
+            );
+        }
+        check(
+            !oidc.tenant_claim.is_empty(),
+            "auth.oidc.tenant_claim",
+            "must not be empty",
+        );
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = Secret::new("postgres://app:hunter2@db/licenses");
+        assert_eq!(format!("{secret:?}"), "***");
+        assert_eq!(secret.to_string(), "***");
+        assert_eq!(secret.scheme(), Some("postgres"));
+        let config = Config {
+            store: StoreConfig { url: secret },
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(Config::default().validate().is_empty());
+        assert_eq!(Config::default().public_url(), "http://127.0.0.1:8080");
+        assert_eq!(
+            Config::default().server.listen.to_string(),
+            DEFAULT_LISTEN,
+            "the constant and the default agree"
+        );
+    }
+
+    #[test]
+    fn oidc_needs_issuer_and_audience() {
+        let mut config = Config::default();
+        config.auth.oidc.jwks_url = "https://idp.example/jwks".into();
+        let keys: Vec<_> = config.validate().into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["auth.oidc.issuer", "auth.oidc.audience"]);
+    }
+}

@@ -1,0 +1,253 @@
+//! Prometheus metrics (`/metrics`, text format) and the request middleware that records them.
+//! Requests are labelled by operation id, never by raw URL, so ids in paths cannot blow up the
+//! number of series.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use license_core::{LicenseService, ReapOutcome};
+use poem::{Endpoint, IntoResponse, Request, Response};
+use poem_openapi::OperationId;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tracing::{Instrument as _, debug, error, field};
+
+use crate::state::AppState;
+
+/// How an acquire ended, as a metric label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AcquireResult {
+    /// A new seat.
+    Granted,
+    /// The machine already held a seat: it got that session back.
+    Idempotent,
+    /// Every seat was taken.
+    NoSeats,
+    /// Any other error.
+    Error,
+}
+
+impl AcquireResult {
+    /// The label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AcquireResult::Granted => "granted",
+            AcquireResult::Idempotent => "idempotent",
+            AcquireResult::NoSeats => "no_seats",
+            AcquireResult::Error => "error",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    operation: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+type LatencyFamily = Family<OperationLabels, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms to ~16 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+/// Every metric the server exports.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: LatencyFamily,
+    acquires: Family<OutcomeLabels, Counter>,
+    heartbeats: Family<OutcomeLabels, Counter>,
+    reaper_passes: Family<OutcomeLabels, Counter>,
+    reaped: Counter,
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// A registry with every metric, reading the service's counters at each scrape.
+    pub fn new(service: Arc<LicenseService>) -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: LatencyFamily = Family::new_with_constructor(latency_histogram);
+        let acquires = Family::<OutcomeLabels, Counter>::default();
+        let heartbeats = Family::<OutcomeLabels, Counter>::default();
+        let reaper_passes = Family::<OutcomeLabels, Counter>::default();
+        let reaped = Counter::default();
+        registry.register(
+            "license_http_requests",
+            "HTTP requests by operation id and status",
+            requests.clone(),
+        );
+        registry.register(
+            "license_http_request_duration_seconds",
+            "HTTP request latency by operation id",
+            latency.clone(),
+        );
+        registry.register(
+            "license_acquires",
+            "Acquire calls by outcome (granted, idempotent, no_seats, error)",
+            acquires.clone(),
+        );
+        registry.register(
+            "license_heartbeats",
+            "Heartbeat calls by outcome (renewed, expired, error)",
+            heartbeats.clone(),
+        );
+        registry.register(
+            "license_reaper_passes",
+            "Reaper passes by outcome (ok, error)",
+            reaper_passes.clone(),
+        );
+        registry.register(
+            "license_reaped_sessions",
+            "Sessions the reaper marked expired",
+            reaped.clone(),
+        );
+        registry.register_collector(Box::new(ServiceCounters(service)));
+        Self {
+            registry,
+            requests,
+            latency,
+            acquires,
+            heartbeats,
+            reaper_passes,
+            reaped,
+        }
+    }
+
+    /// Counts one acquire.
+    pub fn acquire(&self, result: AcquireResult) {
+        self.acquires
+            .get_or_create(&OutcomeLabels {
+                outcome: result.as_str(),
+            })
+            .inc();
+    }
+
+    /// Counts one heartbeat: `renewed`, `expired` or `error`.
+    pub fn heartbeat(&self, outcome: &'static str) {
+        self.heartbeats
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// Counts one reaper pass.
+    pub fn reap(&self, result: &Result<ReapOutcome, license_core::Error>) {
+        let outcome = match result {
+            Ok(done) => {
+                self.reaped.inc_by(done.expired);
+                "ok"
+            }
+            Err(_) => "error",
+        };
+        self.reaper_passes
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    fn request(&self, operation: &'static str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels { operation, status })
+            .inc();
+        self.latency
+            .get_or_create(&OperationLabels { operation })
+            .observe(seconds);
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            error!(error = %e, "metrics encoding failed");
+        }
+        out
+    }
+}
+
+/// The service's own counters, read at each scrape.
+#[derive(Debug)]
+struct ServiceCounters(Arc<LicenseService>);
+
+impl Collector for ServiceCounters {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
+        let stats = self.0.stats();
+        for (name, help, value) in [
+            (
+                "license_ledger_rebuilds",
+                "Times a license's seats were rebuilt from the store",
+                stats.ledger_rebuilds.load(Ordering::Relaxed),
+            ),
+            (
+                "license_ledger_compensations",
+                "Seat grants withdrawn because the store could not record them",
+                stats.compensations.load(Ordering::Relaxed),
+            ),
+        ] {
+            let counter = ConstCounter::new(value);
+            let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+            counter.encode(metric)?;
+        }
+        Ok(())
+    }
+}
+
+/// Request middleware: a span per request (method, path, operation id, status), the request
+/// counter and latency histogram, and a log line (debug; error for 5xx).
+pub async fn observe<E: Endpoint>(
+    state: Arc<AppState>,
+    next: Arc<E>,
+    req: Request,
+) -> poem::Result<Response> {
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = req.uri().path(),
+        operation = field::Empty,
+        status = field::Empty,
+    );
+    let started = Instant::now();
+    let response = next
+        .call(req)
+        .instrument(span.clone())
+        .await
+        .map(IntoResponse::into_response)?;
+    let elapsed = started.elapsed();
+    let operation = response
+        .data::<OperationId>()
+        .map_or("other", |operation| operation.0);
+    let status = response.status().as_u16();
+    span.record("operation", operation);
+    span.record("status", status);
+    state
+        .metrics
+        .request(operation, status, elapsed.as_secs_f64());
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    if status >= 500 {
+        error!(parent: &span, latency_ms, "request failed");
+    } else {
+        debug!(parent: &span, latency_ms, "request served");
+    }
+    Ok(response)
+}

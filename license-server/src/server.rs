@@ -1,0 +1,245 @@
+//! Putting it together: the routes and middleware around the API, binding the listener,
+//! the reaper, and graceful shutdown (stop accepting, let in-flight requests finish, stop the
+//! reaper, return).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use license_core::{Clock, SystemClock};
+use poem::http::{StatusCode, header};
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::middleware::{CatchPanic, NormalizePath, TrailingSlash};
+use poem::web::Data;
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
+use tokio::sync::watch;
+use tracing::info;
+
+use crate::api;
+use crate::api::error::{panic_response, shape_errors};
+use crate::auth::oidc::OidcError;
+use crate::auth::operator::{self, OperatorCredential, OperatorSource};
+use crate::compose::{Adapters, ComposeError, build_adapters, ensure_data_dir};
+use crate::config::Config;
+use crate::metrics::observe;
+use crate::reaper;
+use crate::state::AppState;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// An adapter, the data directory or the operator credential.
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
+    /// The OIDC verifier.
+    #[error(transparent)]
+    Oidc(#[from] OidcError),
+    /// The listener.
+    #[error("cannot listen on {addr} (`server.listen`, LICENSE_SERVER__LISTEN): {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The server loop.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The app before it listens: configuration, adapters and clock.
+#[derive(Debug)]
+pub struct App {
+    config: Config,
+    adapters: Adapters,
+    clock: Arc<dyn Clock>,
+}
+
+impl App {
+    /// An app on `adapters`, reading time from the system clock.
+    pub fn new(config: Config, adapters: Adapters) -> Self {
+        Self {
+            config,
+            adapters,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Reads time from `clock` instead (tests pass a `ManualClock`; it should be the one the
+    /// ledger reads too).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Resolves the operator credential, wires the state and binds `server.listen` (port 0
+    /// picks a free port).
+    pub async fn bind(self) -> Result<BoundApp, ServeError> {
+        let operator = operator::resolve(&self.config)?;
+        let state = Arc::new(AppState::new(
+            &self.config,
+            self.adapters,
+            self.clock,
+            operator.token.clone(),
+        )?);
+        let addr = self.config.server.listen;
+        let acceptor = TcpListener::bind(addr)
+            .into_acceptor()
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        let local_addr = acceptor
+            .local_addr()
+            .iter()
+            .find_map(|a| a.0.as_socket_addr().copied())
+            .unwrap_or(addr);
+        Ok(BoundApp {
+            config: self.config,
+            state,
+            acceptor,
+            local_addr,
+            operator,
+        })
+    }
+}
+
+/// The app listening, not yet serving.
+pub struct BoundApp {
+    config: Config,
+    state: Arc<AppState>,
+    acceptor: TcpAcceptor,
+    local_addr: SocketAddr,
+    operator: OperatorCredential,
+}
+
+impl std::fmt::Debug for BoundApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundApp")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BoundApp {
+    /// Where it listens.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The shared state (tests run the reaper step on it).
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// The operator credential.
+    pub fn operator(&self) -> &OperatorCredential {
+        &self.operator
+    }
+
+    /// Logs where the server is, where the operator credential is and where the docs are.
+    pub fn announce(&self) {
+        let base = if self.config.server.public_url.is_empty() {
+            format!("http://{}", self.local_addr)
+        } else {
+            self.config.public_url()
+        };
+        info!(addr = %self.local_addr, "license-server listening");
+        match &self.operator.source {
+            OperatorSource::Config => {
+                info!("operator credential: auth.operator_token (LICENSE_AUTH__OPERATOR_TOKEN)");
+            }
+            OperatorSource::File(path) => {
+                info!(path = %path.display(), "operator credential: send the token in this file as `Authorization: Bearer <token>`");
+            }
+        }
+        info!(docs = %format!("{base}/docs"), spec = %format!("{base}/openapi.json"), "API docs");
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
+    /// (at most `server.shutdown_grace_seconds`) and stops the reaper.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let (stop, stopped) = watch::channel(false);
+        let reaper = self.config.reaper.enabled.then(|| {
+            tokio::spawn(reaper::run(
+                self.state.clone(),
+                self.config.reaper.clone(),
+                stopped,
+            ))
+        });
+        let grace = Duration::from_secs(self.config.server.shutdown_grace_seconds);
+        let result = poem::Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(routes(self.state), shutdown, Some(grace))
+            .await;
+        let _ = stop.send(true);
+        if let Some(reaper) = reaper {
+            let _ = reaper.await;
+        }
+        info!("license-server stopped");
+        result.map_err(ServeError::Io)
+    }
+}
+
+/// Builds the adapters from `config`, binds, announces and serves until `shutdown`.
+pub async fn serve(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    ensure_data_dir(&config.data_dir)?;
+    let adapters = build_adapters(&config).await?;
+    let app = App::new(config, adapters).bind().await?;
+    app.announce();
+    app.run(shutdown).await
+}
+
+/// Every route: the API (`/api/v1/…`, `/.well-known/jwks.json`), the OpenAPI document
+/// (`/openapi.json`), the docs page (`/docs`) and `/metrics`, behind the body limit, the error
+/// shape, trailing-slash normalisation and the request metrics.
+pub fn routes(state: Arc<AppState>) -> impl Endpoint {
+    let api = api::service();
+    let spec = api.spec_endpoint();
+    let docs = api.rapidoc();
+    let limit = state.body_limit;
+    let observed = state.clone();
+    Route::new()
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .at("/metrics", get(metrics))
+        .nest("/", api)
+        .around(move |ep, req| limit_body(ep, req, limit))
+        .with(CatchPanic::new().with_handler(panic_response))
+        .around(shape_errors)
+        // `/api/v1/health/` (the original contract) and `/api/v1/health` are the same route.
+        .with(NormalizePath::new(TrailingSlash::Trim))
+        .around(move |ep, req| observe(observed.clone(), ep, req))
+        .data(state)
+}
+
+#[handler]
+fn metrics(state: Data<&Arc<AppState>>) -> Response {
+    Response::builder()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render())
+}
+
+/// Reads the body up front, refusing more than `limit` bytes with 413 whether or not the
+/// client declared a length.
+async fn limit_body<E: Endpoint>(
+    next: Arc<E>,
+    mut req: Request,
+    limit: usize,
+) -> poem::Result<Response> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE));
+    }
+    let body = req.take_body().into_bytes_limit(limit).await?;
+    req.set_body(body);
+    next.call(req).await.map(IntoResponse::into_response)
+}

@@ -1,0 +1,63 @@
+//! What every request handler shares: the use cases, the authenticator, the metrics and the
+//! clock. Built once from the adapters; handlers reach it as request data.
+
+use std::sync::Arc;
+
+use license_core::{AdminService, Clock, LicenseService};
+
+use crate::auth::Authenticator;
+use crate::auth::oidc::{OidcError, OidcVerifier};
+use crate::compose::Adapters;
+use crate::config::{Config, Secret};
+use crate::metrics::Metrics;
+
+/// The shared state of the app.
+#[derive(Debug)]
+pub struct AppState {
+    /// Seats: acquire, heartbeat, release, reap, validate.
+    pub service: Arc<LicenseService>,
+    /// Tenants, licenses, API keys, usage, audit.
+    pub admin: Arc<AdminService>,
+    /// Credential checks.
+    pub auth: Authenticator,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// The clock the use cases read (a manual one in tests).
+    pub clock: Arc<dyn Clock>,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+}
+
+impl AppState {
+    /// Wires the use cases over `adapters`.
+    pub fn new(
+        config: &Config,
+        adapters: Adapters,
+        clock: Arc<dyn Clock>,
+        operator_token: Secret,
+    ) -> Result<Self, OidcError> {
+        let service = Arc::new(LicenseService::new(
+            adapters.store.clone(),
+            adapters.ledger,
+            adapters.signer,
+            clock.clone(),
+            config.issuer.clone(),
+        ));
+        let admin = Arc::new(AdminService::new(adapters.store.clone(), clock.clone()));
+        let oidc = if config.auth.oidc.enabled() {
+            Some(OidcVerifier::new(config.auth.oidc.clone())?)
+        } else {
+            None
+        };
+        let auth = Authenticator::new(admin.clone(), adapters.store, operator_token, oidc);
+        let metrics = Metrics::new(service.clone());
+        Ok(Self {
+            service,
+            admin,
+            auth,
+            metrics,
+            clock,
+            body_limit: usize::try_from(config.server.body_limit_bytes).unwrap_or(usize::MAX),
+        })
+    }
+}

@@ -1,0 +1,97 @@
+//! The OpenAPI document, the docs page, JWKS, health paths and metrics.
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn the_committed_openapi_document_is_current() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    let generated = license_server::api::spec();
+    assert!(
+        committed.trim_end() == generated.trim_end(),
+        "docs/openapi.json is stale; regenerate it with:\n\n    cargo run -p license-server -- openapi > docs/openapi.json\n"
+    );
+}
+
+#[tokio::test]
+async fn the_spec_and_the_docs_page_are_served() {
+    let app = spawn_app().await;
+    let spec: serde_json::Value = app
+        .http
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        spec["paths"]["/api/v1/licenses/acquire"]["post"]["operationId"],
+        "acquire"
+    );
+    let responses = &spec["paths"]["/api/v1/licenses/heartbeat"]["post"]["responses"];
+    for status in ["200", "404", "410", "503"] {
+        assert!(
+            responses.get(status).is_some(),
+            "heartbeat documents {status}"
+        );
+    }
+    let page = app.http.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().contains("<html"));
+}
+
+#[tokio::test]
+async fn health_and_ready_answer_with_and_without_the_trailing_slash() {
+    let app = spawn_app().await;
+    assert_eq!(app.health().await.expect(200).body["status"], "ok");
+    assert_eq!(app.ready().await.expect(200).body["status"], "ready");
+    let bare = app
+        .http
+        .get(app.url("/api/v1/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn jwks_publishes_the_signing_key() {
+    let app = spawn_app().await;
+    let jwks = app.jwks().await.expect(200);
+    let key = &jwks.body["keys"][0];
+    assert_eq!(key["kty"], "OKP");
+    assert_eq!(key["alg"], "EdDSA");
+    assert_eq!(key["use"], "sig");
+    assert!(key["kid"].is_string());
+}
+
+#[tokio::test]
+async fn metrics_count_acquire_outcomes_by_operation() {
+    let app = spawn_app().await;
+    let acme = app.fixture("Acme", 1).await;
+    app.acquire(&acme.client, &acme.license_key, "m1")
+        .await
+        .expect(200);
+    app.acquire(&acme.client, &acme.license_key, "m2")
+        .await
+        .expect(402);
+    let text = app.metrics().await;
+    assert!(
+        text.contains(r#"license_acquires_total{outcome="granted"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"license_acquires_total{outcome="no_seats"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"license_http_requests_total{operation="acquire",status="402"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("license_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(!text.contains(&acme.license_id), "no ids in labels");
+}

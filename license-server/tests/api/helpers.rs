@@ -1,0 +1,411 @@
+//! `spawn_app` and `TestApp`: a real server on 127.0.0.1:0 with fresh in-memory adapters, a
+//! local key and a manual clock, and one method per endpoint.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use license_core::memory::{MemoryLedger, MemoryStore};
+use license_core::{LocalSigner, ManualClock, SigningAlgorithm};
+use license_server::config::Secret;
+use license_server::{Adapters, App, AppState, Config};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+pub const OPERATOR_TOKEN: &str = "op_test-operator-token";
+
+/// An HTTP answer: status and JSON body (`Null` when empty or not JSON).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The error code of an error reply.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    /// A string member of the body.
+    pub fn str(&self, key: &str) -> String {
+        self.body[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string {key:?} in {}", self.body))
+            .to_owned()
+    }
+
+    /// Asserts the status, returning the reply for chaining.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(self.status, status, "unexpected reply: {}", self.body);
+        self
+    }
+
+    /// Asserts an error reply: status, code, and the shared shape.
+    #[track_caller]
+    pub fn expect_error(self, status: u16, code: &str) -> Self {
+        assert_eq!(self.status, status, "unexpected reply: {}", self.body);
+        assert_eq!(self.code(), code, "unexpected reply: {}", self.body);
+        assert!(
+            self.body["message"].is_string(),
+            "no message in {}",
+            self.body
+        );
+        self
+    }
+}
+
+/// Who calls: a bearer credential, and for the operator the tenant it acts on.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub token: String,
+    pub tenant_header: Option<String>,
+}
+
+impl Caller {
+    pub fn bearer(token: impl Into<String>) -> Self {
+        Self {
+            token: token.into(),
+            tenant_header: None,
+        }
+    }
+
+    pub fn acting_for(mut self, tenant: &str) -> Self {
+        self.tenant_header = Some(tenant.to_owned());
+        self
+    }
+}
+
+/// A tenant with an admin key, a client key and one license.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    pub tenant_id: String,
+    pub admin: Caller,
+    pub client: Caller,
+    pub admin_key_id: String,
+    pub client_key_id: String,
+    pub license_id: String,
+    pub license_key: String,
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    pub clock: ManualClock,
+    pub store: Arc<MemoryStore>,
+    pub ledger: Arc<MemoryLedger>,
+    pub state: Arc<AppState>,
+    stop: Option<oneshot::Sender<()>>,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts a server whose config `configure` may change first. Returns once it listens: the
+/// listener is bound before this returns, so no test waits for start-up.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        data_dir: data_dir.path().to_owned(),
+        ..Config::default()
+    };
+    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.auth.operator_token = Secret::new(OPERATOR_TOKEN);
+    config.reaper.enabled = false;
+    configure(&mut config);
+
+    let clock = ManualClock::new(chrono::Utc::now());
+    let store = Arc::new(MemoryStore::default());
+    let ledger = Arc::new(MemoryLedger::new(Arc::new(clock.clone())));
+    let adapters = Adapters {
+        store: store.clone(),
+        ledger: ledger.clone(),
+        signer: Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap()),
+    };
+    let app = App::new(config, adapters)
+        .with_clock(Arc::new(clock.clone()))
+        .bind()
+        .await
+        .unwrap();
+    let addr = app.local_addr();
+    let state = app.state();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        addr,
+        http: reqwest::Client::new(),
+        clock,
+        store,
+        ledger,
+        state,
+        stop: Some(stop),
+        _data_dir: data_dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// The server's (manual) time.
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        license_core::Clock::now(&self.clock)
+    }
+
+    pub fn operator(&self) -> Caller {
+        Caller::bearer(OPERATOR_TOKEN)
+    }
+
+    /// Any request; the body is sent as JSON when given.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        caller: Option<&Caller>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(caller) = caller {
+            request = request.bearer_auth(&caller.token);
+            if let Some(tenant) = &caller.tenant_header {
+                request = request.header("X-Tenant-Id", tenant);
+            }
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        Self::reply(response).await
+    }
+
+    /// A request with a raw body (for malformed input).
+    pub async fn send_raw(
+        &self,
+        path: &str,
+        caller: &Caller,
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        let response = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&caller.token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        Self::reply(response).await
+    }
+
+    pub async fn reply(response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status, body }
+    }
+
+    async fn get(&self, path: &str, caller: &Caller) -> Reply {
+        self.send(Method::GET, path, Some(caller), None).await
+    }
+
+    async fn post(&self, path: &str, caller: &Caller, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(caller), Some(body))
+            .await
+    }
+
+    // --- public ---
+
+    pub async fn health(&self) -> Reply {
+        self.send(Method::GET, "/api/v1/health/", None, None).await
+    }
+
+    pub async fn ready(&self) -> Reply {
+        self.send(Method::GET, "/api/v1/ready/", None, None).await
+    }
+
+    pub async fn jwks(&self) -> Reply {
+        self.send(Method::GET, "/.well-known/jwks.json", None, None)
+            .await
+    }
+
+    pub async fn metrics(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        response.text().await.unwrap()
+    }
+
+    // --- client routes ---
+
+    pub async fn acquire(&self, caller: &Caller, license_key: &str, hardware_id: &str) -> Reply {
+        self.post(
+            "/api/v1/licenses/acquire",
+            caller,
+            json!({ "license_key": license_key, "hardware_id": hardware_id, "user_email": "ada@example.com" }),
+        )
+        .await
+    }
+
+    pub async fn heartbeat(&self, caller: &Caller, session_id: &str) -> Reply {
+        self.post(
+            "/api/v1/licenses/heartbeat",
+            caller,
+            json!({ "session_id": session_id }),
+        )
+        .await
+    }
+
+    pub async fn release(&self, caller: &Caller, session_id: &str) -> Reply {
+        self.post(
+            "/api/v1/licenses/release",
+            caller,
+            json!({ "session_id": session_id }),
+        )
+        .await
+    }
+
+    pub async fn validate(&self, caller: &Caller, token: &str) -> Reply {
+        self.post(
+            "/api/v1/licenses/validate",
+            caller,
+            json!({ "token": token }),
+        )
+        .await
+    }
+
+    // --- admin routes ---
+
+    pub async fn create_tenant(&self, caller: &Caller, name: &str) -> Reply {
+        self.post("/api/v1/admin/tenants", caller, json!({ "name": name }))
+            .await
+    }
+
+    pub async fn list_tenants(&self, caller: &Caller) -> Reply {
+        self.get("/api/v1/admin/tenants", caller).await
+    }
+
+    pub async fn create_license(&self, caller: &Caller, body: Value) -> Reply {
+        self.post("/api/v1/admin/licenses", caller, body).await
+    }
+
+    pub async fn list_licenses(&self, caller: &Caller, query: &str) -> Reply {
+        self.get(&format!("/api/v1/admin/licenses{query}"), caller)
+            .await
+    }
+
+    pub async fn get_license(&self, caller: &Caller, id: &str) -> Reply {
+        self.get(&format!("/api/v1/admin/licenses/{id}"), caller)
+            .await
+    }
+
+    pub async fn update_license(&self, caller: &Caller, id: &str, body: Value) -> Reply {
+        self.send(
+            Method::PATCH,
+            &format!("/api/v1/admin/licenses/{id}"),
+            Some(caller),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `action` is `suspend`, `reinstate` or `revoke`.
+    pub async fn set_license_status(&self, caller: &Caller, id: &str, action: &str) -> Reply {
+        self.send(
+            Method::POST,
+            &format!("/api/v1/admin/licenses/{id}/{action}"),
+            Some(caller),
+            None,
+        )
+        .await
+    }
+
+    pub async fn license_sessions(&self, caller: &Caller, id: &str) -> Reply {
+        self.get(&format!("/api/v1/admin/licenses/{id}/sessions"), caller)
+            .await
+    }
+
+    pub async fn force_release(&self, caller: &Caller, session_id: &str) -> Reply {
+        self.send(
+            Method::POST,
+            &format!("/api/v1/admin/sessions/{session_id}/release"),
+            Some(caller),
+            None,
+        )
+        .await
+    }
+
+    pub async fn create_api_key(&self, caller: &Caller, name: &str, scopes: &[&str]) -> Reply {
+        self.post(
+            "/api/v1/admin/api-keys",
+            caller,
+            json!({ "name": name, "scopes": scopes }),
+        )
+        .await
+    }
+
+    pub async fn list_api_keys(&self, caller: &Caller) -> Reply {
+        self.get("/api/v1/admin/api-keys", caller).await
+    }
+
+    pub async fn revoke_api_key(&self, caller: &Caller, id: &str) -> Reply {
+        self.send(
+            Method::POST,
+            &format!("/api/v1/admin/api-keys/{id}/revoke"),
+            Some(caller),
+            None,
+        )
+        .await
+    }
+
+    pub async fn usage(&self, caller: &Caller, id: &str, query: &str) -> Reply {
+        self.get(&format!("/api/v1/admin/licenses/{id}/usage{query}"), caller)
+            .await
+    }
+
+    pub async fn audit(&self, caller: &Caller) -> Reply {
+        self.get("/api/v1/admin/audit-events", caller).await
+    }
+
+    // --- set-up ---
+
+    /// A new tenant (via the operator) with an admin key, a client key and a license with
+    /// `seats` seats.
+    pub async fn fixture(&self, name: &str, seats: u32) -> Fixture {
+        self.fixture_with(name, json!({ "product": "CAD Pro", "seats_total": seats }))
+            .await
+    }
+
+    pub async fn fixture_with(&self, name: &str, license: Value) -> Fixture {
+        let created = self.create_tenant(&self.operator(), name).await.expect(201);
+        let tenant_id = created.body["tenant"]["id"].as_str().unwrap().to_owned();
+        let admin_key = &created.body["admin_api_key"];
+        let admin = Caller::bearer(admin_key["secret"].as_str().unwrap());
+        let client_key = self
+            .create_api_key(&admin, "app", &["client"])
+            .await
+            .expect(201);
+        let license = self.create_license(&admin, license).await.expect(201);
+        Fixture {
+            tenant_id,
+            client: Caller::bearer(client_key.str("secret")),
+            admin,
+            admin_key_id: admin_key["id"].as_str().unwrap().to_owned(),
+            client_key_id: client_key.str("id"),
+            license_id: license.str("id"),
+            license_key: license.str("license_key"),
+        }
+    }
+}

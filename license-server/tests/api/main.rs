@@ -1,0 +1,15 @@
+//! The server's API tests: one binary, each test with its own in-process server on
+//! 127.0.0.1:0, fresh in-memory adapters, a local key and a manual clock.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod admin;
+mod auth;
+mod config;
+mod docs;
+mod failures;
+mod helpers;
+mod input;
+mod isolation;
+mod leases;
+mod oidc;
+mod shutdown;
