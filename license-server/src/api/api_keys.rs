@@ -50,6 +50,7 @@ impl From<ScopeDto> for Scope {
 
 /// An API key (never its secret).
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ApiKeyDto {
     /// Its id.
     pub id: Uuid,

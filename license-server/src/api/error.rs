@@ -222,6 +222,8 @@ error_response! {
         Conflict = 409,
         /// The body is larger than the limit.
         PayloadTooLarge = 413,
+        /// The body is not `application/json`.
+        UnsupportedMediaType = 415,
         /// A dependency did not answer; retry later.
         Unavailable = 503,
         /// A bug; it has been logged.

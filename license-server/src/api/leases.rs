@@ -122,6 +122,8 @@ error_response! {
         NotFound = 404,
         /// The body is larger than the limit.
         PayloadTooLarge = 413,
+        /// The body is not `application/json`.
+        UnsupportedMediaType = 415,
         /// A dependency did not answer (`unavailable`, naming it); retry later.
         Unavailable = 503,
         /// A bug; it has been logged.
@@ -152,6 +154,8 @@ error_response! {
         Gone = 410,
         /// The body is larger than the limit.
         PayloadTooLarge = 413,
+        /// The body is not `application/json`.
+        UnsupportedMediaType = 415,
         /// A dependency did not answer; retry.
         Unavailable = 503,
         /// A bug; it has been logged.
@@ -180,6 +184,8 @@ error_response! {
         NotFound = 404,
         /// The body is larger than the limit.
         PayloadTooLarge = 413,
+        /// The body is not `application/json`.
+        UnsupportedMediaType = 415,
         /// A dependency did not answer; retry (release is idempotent).
         Unavailable = 503,
         /// A bug; it has been logged.
@@ -210,6 +216,8 @@ error_response! {
         Gone = 410,
         /// The body is larger than the limit.
         PayloadTooLarge = 413,
+        /// The body is not `application/json`.
+        UnsupportedMediaType = 415,
         /// A dependency did not answer; retry.
         Unavailable = 503,
         /// A bug; it has been logged.

@@ -48,6 +48,7 @@ impl From<LicenseStatus> for LicenseStatusDto {
 
 /// A floating license.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LicenseDto {
     /// Its id.
     pub id: Uuid,
@@ -151,6 +152,7 @@ pub struct UpdateLicenseRequest {
 
 /// A page of licenses, oldest first.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LicensePage {
     /// The licenses.
     pub items: Vec<LicenseDto>,

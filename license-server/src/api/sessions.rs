@@ -44,6 +44,7 @@ impl From<EndReason> for EndReasonDto {
 
 /// One running application holding one seat.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SessionDto {
     /// Its id.
     pub id: Uuid,

@@ -204,7 +204,7 @@ impl Config {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
-            if name == CONFIG_FILE_ENV {
+            if name == CONFIG_FILE_ENV || CLI_ENV_VARS.contains(&name.as_str()) {
                 continue;
             }
             let key = rest.to_lowercase().replace("__", ".");
@@ -357,6 +357,17 @@ fn a_type(value: &Value) -> String {
     };
     format!("{article} {name}")
 }
+
+/// Variables of the `license` CLI, which shares the prefix: set in the same shell, they are not
+/// the server's business and deserve no warning.
+const CLI_ENV_VARS: &[&str] = &[
+    "LICENSE_SERVER",
+    "LICENSE_TOKEN",
+    "LICENSE_TENANT",
+    "LICENSE_KEY",
+    "LICENSE_SESSION_ID",
+    "LICENSE_SERVER_BIN",
+];
 
 fn unknown_env_warning(name: &str, leaves: &BTreeMap<String, Value>) -> String {
     let flat = |s: &str| s.replace("__", "_");

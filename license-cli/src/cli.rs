@@ -1,0 +1,469 @@
+//! The command line, as clap derive types. No behaviour lives here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// What every exit code means; shown at the end of `license --help` and `license run --help`.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0    success
+  1    error: the server refused the request, could not be reached, or a file could not be used
+  2    usage error (bad flags or arguments)
+  3    no seat is free on the license (no_seats_available)
+  4    the lease token is not valid (verify)
+  run: the command's exit status (128 + N when signal N ended it; 127 when it was not
+       found, 126 when it could not be started)";
+
+/// A client for the floating-license server: admin, client, offline verification, keys, bench.
+///
+/// Connection settings come from flags, else environment variables, else the file written by
+/// `license login` ($XDG_CONFIG_HOME/license/config.toml or ~/.config/license/config.toml).
+#[derive(Debug, Parser)]
+#[command(name = "license", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Where the server is, its credential and the tenant to act on.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// How results are printed: aligned tables for people, or JSON for scripts.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Connection flags; each falls back to its environment variable, then to the login file.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConnectionArgs {
+    /// Base URL of the server [default: http://127.0.0.1:8080].
+    #[arg(long, global = true, env = "LICENSE_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// Bearer credential: the operator token or a tenant API key (`lk_…`).
+    #[arg(
+        long,
+        global = true,
+        env = "LICENSE_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+    /// The tenant the operator acts on (sent as X-Tenant-Id); tenant API keys need none.
+    #[arg(long, global = true, env = "LICENSE_TENANT", value_name = "ID")]
+    pub tenant: Option<String>,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned tables.
+    Table,
+    /// JSON, one document per command.
+    Json,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Save the server URL and credential to the config file (mode 0600).
+    Login(LoginArgs),
+    /// Tenants (operator only).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Licenses of the tenant.
+    #[command(subcommand)]
+    License(LicenseCommand),
+    /// Live sessions of a license.
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// API keys of the tenant.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+    /// A license's live seats, daily peaks and denials.
+    Usage(UsageArgs),
+    /// The tenant's audit log, newest first.
+    Audit(AuditArgs),
+    /// Take a seat (client).
+    Acquire(AcquireArgs),
+    /// Renew a seat (client).
+    Heartbeat(SessionIdArg),
+    /// Release a seat (client).
+    Release(SessionIdArg),
+    /// Hold a seat while a command runs: acquire, heartbeat, release when it exits.
+    ///
+    /// Heartbeats follow the server's interval; a lost seat is acquired again. Ctrl-C reaches
+    /// the command from the terminal, SIGTERM and SIGHUP are forwarded to it; the seat is
+    /// released when it exits. The command sees its session id in LICENSE_SESSION_ID.
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Verify a lease token offline against a JWKS; prints its claims.
+    #[command(after_help = EXIT_CODES)]
+    Verify(VerifyArgs),
+    /// Local signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// HTTP load scenario: clients acquire, heartbeat k times, release.
+    Bench(BenchArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+}
+
+/// `license login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Read the credential from this file (e.g. the server's `<data_dir>/operator-token`).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Save without checking the credential against the server.
+    #[arg(long)]
+    pub no_verify: bool,
+}
+
+/// `license tenant …`.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant and its first admin API key (the secret is shown once).
+    Create {
+        /// Display name, unique on the server.
+        name: String,
+    },
+    /// List every tenant.
+    List,
+}
+
+/// `license license …`.
+#[derive(Debug, Subcommand)]
+pub enum LicenseCommand {
+    /// Create a license.
+    Create(LicenseCreateArgs),
+    /// List licenses, oldest first.
+    List(LicenseListArgs),
+    /// Show one license.
+    Show(LicenseIdArg),
+    /// Change a license's terms; flags left out stay as they are.
+    Update(LicenseUpdateArgs),
+    /// Suspend a license: no new seats, live sessions end at their next heartbeat.
+    Suspend(LicenseIdArg),
+    /// Reinstate a suspended license.
+    Reinstate(LicenseIdArg),
+    /// Revoke a license for good.
+    Revoke(LicenseIdArg),
+}
+
+/// A license id.
+#[derive(Debug, Args)]
+pub struct LicenseIdArg {
+    /// The license id.
+    #[arg(value_name = "LICENSE_ID")]
+    pub id: String,
+}
+
+/// `license license create`.
+#[derive(Debug, Args)]
+pub struct LicenseCreateArgs {
+    /// Product name.
+    #[arg(long)]
+    pub product: String,
+    /// Seats sold.
+    #[arg(long)]
+    pub seats: u32,
+    /// Extra seats tolerated above --seats.
+    #[arg(long)]
+    pub overdraft: Option<u32>,
+    /// The key clients present (8–64 of A–Z a–z 0–9 - _); generated when absent.
+    #[arg(long = "key", value_name = "LICENSE_KEY")]
+    pub license_key: Option<String>,
+    /// No seats after this instant (RFC 3339, e.g. 2027-01-01T00:00:00Z); perpetual if absent.
+    #[arg(long, value_name = "TIME")]
+    pub expires_at: Option<String>,
+    /// Seconds a seat is held without a heartbeat [server default: 360].
+    #[arg(long, value_name = "SECONDS")]
+    pub ttl: Option<u32>,
+    /// Seconds clients wait between heartbeats [server default: 120].
+    #[arg(long, value_name = "SECONDS")]
+    pub heartbeat_interval: Option<u32>,
+    /// A feature granted (repeat for several).
+    #[arg(long = "entitlement", value_name = "NAME")]
+    pub entitlements: Vec<String>,
+}
+
+/// `license license list`.
+#[derive(Debug, Args)]
+pub struct LicenseListArgs {
+    /// Page size (1–500).
+    #[arg(long)]
+    pub limit: Option<u32>,
+    /// Start after this license id (the previous page's last).
+    #[arg(long, value_name = "LICENSE_ID")]
+    pub after: Option<String>,
+    /// Follow every page.
+    #[arg(long, conflicts_with = "after")]
+    pub all: bool,
+}
+
+/// `license license update`.
+#[derive(Debug, Args)]
+pub struct LicenseUpdateArgs {
+    /// The license id.
+    #[arg(value_name = "LICENSE_ID")]
+    pub id: String,
+    /// New seat count.
+    #[arg(long)]
+    pub seats: Option<u32>,
+    /// New overdraft.
+    #[arg(long)]
+    pub overdraft: Option<u32>,
+    /// New expiry (RFC 3339).
+    #[arg(long, value_name = "TIME", conflicts_with = "perpetual")]
+    pub expires_at: Option<String>,
+    /// Remove the expiry.
+    #[arg(long)]
+    pub perpetual: bool,
+    /// New TTL in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub ttl: Option<u32>,
+    /// New heartbeat interval in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub heartbeat_interval: Option<u32>,
+    /// Replace the entitlements (repeat for several).
+    #[arg(
+        long = "entitlement",
+        value_name = "NAME",
+        conflicts_with = "clear_entitlements"
+    )]
+    pub entitlements: Vec<String>,
+    /// Remove every entitlement.
+    #[arg(long)]
+    pub clear_entitlements: bool,
+}
+
+/// `license session …`.
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List a license's live sessions.
+    List(LicenseIdArg),
+    /// Force-release a session: its seat is free now.
+    Release(SessionIdArg),
+}
+
+/// A session id.
+#[derive(Debug, Args)]
+pub struct SessionIdArg {
+    /// The session id.
+    #[arg(value_name = "SESSION_ID")]
+    pub id: String,
+}
+
+/// What an API key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScopeArg {
+    /// Acquire, heartbeat, release.
+    Client,
+    /// Manage licenses, sessions, keys, usage.
+    Admin,
+}
+
+/// `license api-key …`.
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key (the secret is shown once).
+    Create {
+        /// A label.
+        #[arg(long)]
+        name: String,
+        /// What it may do (repeat for both).
+        #[arg(long = "scope", value_enum, default_values_t = [ScopeArg::Client])]
+        scopes: Vec<ScopeArg>,
+    },
+    /// List API keys (never their secrets).
+    List,
+    /// Revoke an API key.
+    Revoke {
+        /// The API key id.
+        #[arg(value_name = "API_KEY_ID")]
+        id: String,
+    },
+}
+
+/// `license usage`.
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// The license id.
+    #[arg(value_name = "LICENSE_ID")]
+    pub id: String,
+    /// First UTC day (YYYY-MM-DD) [default: 29 days before --to].
+    #[arg(long, value_name = "DAY")]
+    pub from: Option<String>,
+    /// Last UTC day (YYYY-MM-DD) [default: today].
+    #[arg(long, value_name = "DAY")]
+    pub to: Option<String>,
+}
+
+/// `license audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// How many of the most recent events (1–500).
+    #[arg(long)]
+    pub limit: Option<u32>,
+}
+
+/// The seat a client asks for.
+#[derive(Debug, Clone, Args)]
+pub struct SeatArgs {
+    /// The license key.
+    #[arg(long, env = "LICENSE_KEY", hide_env_values = true)]
+    pub license_key: String,
+    /// This machine's id [default: SHA-256 of /etc/machine-id, else of the host name].
+    #[arg(long)]
+    pub hardware_id: Option<String>,
+    /// Who uses the seat, for usage reports.
+    #[arg(long)]
+    pub user_email: Option<String>,
+}
+
+/// `license acquire`.
+#[derive(Debug, Args)]
+pub struct AcquireArgs {
+    /// The seat.
+    #[command(flatten)]
+    pub seat: SeatArgs,
+}
+
+/// `license run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The seat.
+    #[command(flatten)]
+    pub seat: SeatArgs,
+    /// After Ctrl-C or SIGTERM, seconds the command gets to exit before it is killed (a second
+    /// signal kills it at once).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub kill_after: u64,
+    /// Report every heartbeat on stderr.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// The command and its arguments (after `--`).
+    #[arg(required = true, last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// `license verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The lease token (`-` reads it from stdin).
+    pub token: String,
+    /// The key set: a file, or an http(s) URL such as <server>/.well-known/jwks.json.
+    #[arg(long, value_name = "FILE|URL")]
+    pub jwks: String,
+    /// The issuer the token must name (the server's `issuer` setting).
+    #[arg(long, default_value = "license-server")]
+    pub issuer: String,
+}
+
+/// `license keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate a local signing key (PKCS#8 DER, mode 0600) and print its public JWK.
+    ///
+    /// The server loads `<data_dir>/signing-key-<algorithm>.pk8` (e.g. signing-key-eddsa.pk8)
+    /// with `signer.algorithm` set to the same algorithm.
+    Generate(KeysGenerateArgs),
+}
+
+/// Signing algorithms of local keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AlgorithmArg {
+    /// Ed25519.
+    #[value(name = "EdDSA", alias = "eddsa")]
+    EdDSA,
+    /// RSA-3072, PKCS#1 v1.5.
+    #[value(name = "RS256", alias = "rs256")]
+    RS256,
+    /// RSA-3072, PSS.
+    #[value(name = "PS256", alias = "ps256")]
+    PS256,
+    /// P-256.
+    #[value(name = "ES256", alias = "es256")]
+    ES256,
+}
+
+/// `license keys generate`.
+#[derive(Debug, Args)]
+pub struct KeysGenerateArgs {
+    /// The algorithm.
+    #[arg(long, value_enum, default_value_t = AlgorithmArg::EdDSA)]
+    pub algorithm: AlgorithmArg,
+    /// Where to write the private key.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `license bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The license the clients take seats on (the token must be a client-scope API key).
+    #[arg(long, env = "LICENSE_KEY", hide_env_values = true)]
+    pub license_key: String,
+    /// Clients to run; each acquires, heartbeats --heartbeats times, releases.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub clients: u32,
+    /// Clients in flight at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
+    /// Heartbeats per client.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub heartbeats: u32,
+    /// Hard cap on the run, in seconds: no client starts after it, held seats are released.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub duration: u64,
+    /// Cap on the number of requests (a client starts only if all its requests fit).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub requests: Option<u64>,
+    /// Allow a server that is not on loopback.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Print the result as JSON (like --output json) and hide the progress bar.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `license completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_takes_the_command_after_the_double_dash() {
+        let cli = Cli::try_parse_from([
+            "license",
+            "run",
+            "--license-key",
+            "KEY-12345",
+            "--",
+            "myapp",
+            "--flag",
+        ])
+        .unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("expected run")
+        };
+        assert_eq!(run.command, ["myapp", "--flag"]);
+    }
+}

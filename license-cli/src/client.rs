@@ -1,0 +1,415 @@
+//! The HTTP client: base URL, bearer credential, `X-Tenant-Id`, one method per route, and error
+//! bodies decoded into [`ClientError::Api`] carrying the server's stable `code`.
+
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::api::{
+    AcquireRequest, ApiKey, AuditEvent, CreateApiKey, CreateLicense, CreatedApiKey, CreatedTenant,
+    Items, Lease, License, LicensePage, Released, Renewed, Session, SessionRequest, Tenant, Usage,
+};
+use crate::config::Connection;
+
+/// The typed error and the decoding of error bodies.
+mod error;
+
+pub use error::ClientError;
+use error::{decode_error, innermost};
+
+/// The header in which the operator names the tenant it acts on.
+pub const TENANT_HEADER: &str = "X-Tenant-Id";
+
+type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// `raw` if it is a UUID (hyphenated or 32 hex digits), else [`ClientError::InvalidId`].
+fn checked_id<'a>(kind: &'static str, raw: &'a str) -> Result<&'a str> {
+    let hex: String = raw.chars().filter(|c| *c != '-').collect();
+    let hyphens_ok = raw.len() == 32
+        || (raw.len() == 36 && [8, 13, 18, 23].iter().all(|&i| raw.as_bytes()[i] == b'-'));
+    if hyphens_ok && hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(raw)
+    } else {
+        Err(ClientError::InvalidId {
+            kind,
+            value: raw.to_owned(),
+        })
+    }
+}
+
+/// A connection to one server, as one caller.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    token: Option<String>,
+    tenant: Option<String>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base.as_str())
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses and checks a server base URL (http or https, with a host).
+pub fn parse_base_url(raw: &str) -> Result<Url> {
+    let bad = |reason: &str| ClientError::BadUrl {
+        url: raw.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let url = Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("must start with http:// or https://"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("must not have a query or fragment"));
+    }
+    Ok(url)
+}
+
+impl Client {
+    /// A client with default timeouts (connect 5 s, request 30 s).
+    pub fn new(connection: &Connection) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("license-cli/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::BadResponse(format!("cannot build the HTTP client: {e}")))?;
+        Self::with_http(connection, http)
+    }
+
+    /// A client on a prepared `reqwest::Client` (the bench sizes its pool).
+    pub fn with_http(connection: &Connection, http: reqwest::Client) -> Result<Self> {
+        Ok(Self {
+            http,
+            base: parse_base_url(&connection.server)?,
+            token: connection.token.clone(),
+            tenant: connection.tenant.clone(),
+        })
+    }
+
+    fn url(&self, segments: &[&str]) -> Result<Url> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| ClientError::BadUrl {
+                url: self.base.to_string(),
+                reason: "cannot be a base URL".into(),
+            })?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    fn request(&self, method: Method, url: Url) -> Result<RequestBuilder> {
+        let token = self.token.as_deref().ok_or(ClientError::NoToken)?;
+        let mut request = self.http.request(method, url).bearer_auth(token);
+        if let Some(tenant) = &self.tenant {
+            request = request.header(TENANT_HEADER, tenant);
+        }
+        Ok(request)
+    }
+
+    async fn send(&self, request: RequestBuilder) -> Result<reqwest::Response> {
+        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let bytes = response.bytes().await.unwrap_or_default();
+        Err(decode_error(status, &bytes))
+    }
+
+    async fn json<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T> {
+        let response = self.send(request).await?;
+        let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::BadResponse(e.to_string()))
+    }
+
+    fn unreachable(&self, e: &reqwest::Error) -> ClientError {
+        ClientError::Unreachable {
+            server: self.base.as_str().trim_end_matches('/').to_owned(),
+            reason: innermost(e, e.is_timeout()),
+        }
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<T> {
+        let mut url = self.url(segments)?;
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        self.json(self.request(Method::GET, url)?).await
+    }
+
+    async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: &B,
+    ) -> Result<T> {
+        let url = self.url(segments)?;
+        self.json(self.request(Method::POST, url)?.json(body)).await
+    }
+
+    /// `GET /api/v1/health/` (no credential): whether the server answers.
+    pub async fn health(&self) -> Result<()> {
+        let url = self.url(&["api", "v1", "health", ""])?;
+        self.send(self.http.get(url)).await.map(drop)
+    }
+
+    /// `GET /.well-known/jwks.json` (no credential), as raw JSON.
+    pub async fn fetch_json_url(&self, url: Url) -> Result<Value> {
+        let response = self.send(self.http.get(url)).await?;
+        let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::BadResponse(e.to_string()))
+    }
+
+    // --- Operator: tenants -------------------------------------------------------------
+
+    /// Creates a tenant and its first admin key.
+    pub async fn create_tenant(&self, name: &str) -> Result<CreatedTenant> {
+        let body = serde_json::json!({ "name": name });
+        self.post(&["api", "v1", "admin", "tenants"], &body).await
+    }
+
+    /// Lists tenants.
+    pub async fn list_tenants(&self) -> Result<Vec<Tenant>> {
+        let list: Items<Tenant> = self.get(&["api", "v1", "admin", "tenants"], &[]).await?;
+        Ok(list.items)
+    }
+
+    // --- Admin: licenses ---------------------------------------------------------------
+
+    /// Creates a license.
+    pub async fn create_license(&self, new: &CreateLicense) -> Result<License> {
+        self.post(&["api", "v1", "admin", "licenses"], new).await
+    }
+
+    /// One page of licenses.
+    pub async fn list_licenses(
+        &self,
+        after: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<LicensePage> {
+        let mut query = Vec::new();
+        if let Some(after) = after {
+            query.push(("after", after.to_owned()));
+        }
+        if let Some(limit) = limit {
+            query.push(("limit", limit.to_string()));
+        }
+        self.get(&["api", "v1", "admin", "licenses"], &query).await
+    }
+
+    /// One license.
+    pub async fn get_license(&self, id: &str) -> Result<License> {
+        self.get(
+            &["api", "v1", "admin", "licenses", checked_id("license", id)?],
+            &[],
+        )
+        .await
+    }
+
+    /// Changes a license's terms; `change` is the JSON body (absent fields stay).
+    pub async fn update_license(&self, id: &str, change: &Value) -> Result<License> {
+        let url = self.url(&["api", "v1", "admin", "licenses", checked_id("license", id)?])?;
+        self.json(self.request(Method::PATCH, url)?.json(change))
+            .await
+    }
+
+    /// `suspend`, `reinstate` or `revoke`.
+    pub async fn set_license_status(&self, id: &str, action: &str) -> Result<License> {
+        let id = checked_id("license", id)?;
+        self.post(
+            &["api", "v1", "admin", "licenses", id, action],
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    // --- Admin: sessions, keys, usage, audit -------------------------------------------
+
+    /// A license's live sessions.
+    pub async fn list_sessions(&self, license_id: &str) -> Result<Vec<Session>> {
+        let list: Items<Session> = self
+            .get(
+                &[
+                    "api",
+                    "v1",
+                    "admin",
+                    "licenses",
+                    checked_id("license", license_id)?,
+                    "sessions",
+                ],
+                &[],
+            )
+            .await?;
+        Ok(list.items)
+    }
+
+    /// Force-releases a session.
+    pub async fn force_release(&self, session_id: &str) -> Result<Session> {
+        self.post(
+            &[
+                "api",
+                "v1",
+                "admin",
+                "sessions",
+                checked_id("session", session_id)?,
+                "release",
+            ],
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// Creates an API key.
+    pub async fn create_api_key(&self, new: &CreateApiKey) -> Result<CreatedApiKey> {
+        self.post(&["api", "v1", "admin", "api-keys"], new).await
+    }
+
+    /// Lists API keys.
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
+        let list: Items<ApiKey> = self.get(&["api", "v1", "admin", "api-keys"], &[]).await?;
+        Ok(list.items)
+    }
+
+    /// Revokes an API key (204).
+    pub async fn revoke_api_key(&self, id: &str) -> Result<()> {
+        let url = self.url(&[
+            "api",
+            "v1",
+            "admin",
+            "api-keys",
+            checked_id("API key", id)?,
+            "revoke",
+        ])?;
+        let request = self
+            .request(Method::POST, url)?
+            .json(&serde_json::json!({}));
+        self.send(request).await.map(drop)
+    }
+
+    /// A license's usage between two UTC days.
+    pub async fn usage(
+        &self,
+        license_id: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Usage> {
+        let mut query = Vec::new();
+        if let Some(from) = from {
+            query.push(("from", from.to_owned()));
+        }
+        if let Some(to) = to {
+            query.push(("to", to.to_owned()));
+        }
+        let license_id = checked_id("license", license_id)?;
+        self.get(
+            &["api", "v1", "admin", "licenses", license_id, "usage"],
+            &query,
+        )
+        .await
+    }
+
+    /// The most recent audit events.
+    pub async fn audit_events(&self, limit: Option<u32>) -> Result<Vec<AuditEvent>> {
+        let query: Vec<_> = limit
+            .map(|l| ("limit", l.to_string()))
+            .into_iter()
+            .collect();
+        let list: Items<AuditEvent> = self
+            .get(&["api", "v1", "admin", "audit-events"], &query)
+            .await?;
+        Ok(list.items)
+    }
+
+    // --- Client: leases ----------------------------------------------------------------
+
+    /// Takes a seat.
+    pub async fn acquire(&self, request: &AcquireRequest) -> Result<Lease> {
+        self.post(&["api", "v1", "licenses", "acquire"], request)
+            .await
+    }
+
+    /// Renews a seat.
+    pub async fn heartbeat(&self, session_id: &str) -> Result<Renewed> {
+        let session_id = checked_id("session", session_id)?;
+        self.post(
+            &["api", "v1", "licenses", "heartbeat"],
+            &SessionRequest { session_id },
+        )
+        .await
+    }
+
+    /// Releases a seat.
+    pub async fn release(&self, session_id: &str) -> Result<Released> {
+        let session_id = checked_id("session", session_id)?;
+        self.post(
+            &["api", "v1", "licenses", "release"],
+            &SessionRequest { session_id },
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_one_path_segment_each() {
+        let connection = Connection {
+            server: "http://127.0.0.1:8080/prefix".into(),
+            token: None,
+            tenant: None,
+        };
+        let client = Client::new(&connection).unwrap();
+        let url = client.url(&["api", "licenses", "../x?y"]).unwrap();
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:8080/prefix/api/licenses/..%2Fx%3Fy"
+        );
+    }
+
+    #[test]
+    fn ids_are_checked_before_anything_is_sent() {
+        assert!(checked_id("license", "01a2103b-2291-70ee-b931-dfa586c36195").is_ok());
+        assert!(checked_id("license", "01a2103b229170eeb931dfa586c36195").is_ok());
+        for bad in [
+            "nope",
+            "",
+            "01a2103b-2291-70ee-b931-dfa586c3619",
+            "01a2103b2-291-70ee-b931-dfa586c36195",
+        ] {
+            assert!(
+                matches!(
+                    checked_id("license", bad),
+                    Err(ClientError::InvalidId { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn base_urls_must_be_http() {
+        assert!(parse_base_url("ftp://host").is_err());
+        assert!(parse_base_url("127.0.0.1:8080").is_err());
+        assert!(parse_base_url("https://licenses.example.com").is_ok());
+    }
+}

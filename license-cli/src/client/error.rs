@@ -1,0 +1,125 @@
+//! The client's typed error: the server's error body (`{code, message}`) decoded, or why no
+//! answer came.
+
+use reqwest::StatusCode;
+
+use super::TENANT_HEADER;
+use crate::api::ErrorBody;
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error body.
+    #[error("{message} ({code})")]
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// The stable code (`no_seats_available`, `license_not_found`, …).
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+    /// No answer: connection refused, DNS, TLS or a timeout.
+    #[error("cannot reach the server at {server}: {reason}")]
+    Unreachable {
+        /// The base URL.
+        server: String,
+        /// The innermost cause.
+        reason: String,
+    },
+    /// An answer that is not what the route promises.
+    #[error("unexpected answer from the server: {0}")]
+    BadResponse(String),
+    /// The server URL cannot be used.
+    #[error("invalid server URL {url:?}: {reason}")]
+    BadUrl {
+        /// What was given.
+        url: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// An id that cannot be one (ids are UUIDs); nothing was sent.
+    #[error("invalid {kind} id {value:?}: expected a UUID")]
+    InvalidId {
+        /// What it should identify.
+        kind: &'static str,
+        /// What was given.
+        value: String,
+    },
+    /// A route that needs a credential, and none was given.
+    #[error("no credential: pass --token, set LICENSE_TOKEN or run `license login`")]
+    NoToken,
+}
+
+impl ClientError {
+    /// The server's error code, if the server answered.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// The error of a non-2xx answer: the shared error body if there is one, else the status.
+pub(super) fn decode_error(status: StatusCode, body: &[u8]) -> ClientError {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(e) => ClientError::Api {
+            status: status.as_u16(),
+            code: e.code,
+            message: match e.field {
+                Some(field) if field.eq_ignore_ascii_case(TENANT_HEADER) => {
+                    format!("{}; pass --tenant ID or set LICENSE_TENANT", e.message)
+                }
+                Some(field) if !e.message.contains(&field) => {
+                    format!("{} (field {field})", e.message)
+                }
+                _ => e.message,
+            },
+        },
+        Err(_) => ClientError::Api {
+            status: status.as_u16(),
+            code: format!("http_{}", status.as_u16()),
+            message: format!(
+                "the server answered {}",
+                status.canonical_reason().unwrap_or("an error")
+            ),
+        },
+    }
+}
+
+/// The innermost cause of a transport error: "Connection refused (os error 111)", not
+/// "error sending request".
+pub(super) fn innermost(e: &reqwest::Error, timed_out: bool) -> String {
+    if timed_out {
+        return "the request timed out".into();
+    }
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_keep_the_code_and_message() {
+        let body = br#"{"code":"no_seats_available","message":"no seats available: all 1 seats of this license are in use"}"#;
+        let e = decode_error(StatusCode::PAYMENT_REQUIRED, body);
+        assert_eq!(e.code(), Some("no_seats_available"));
+        assert!(matches!(e, ClientError::Api { status: 402, .. }));
+        assert_eq!(
+            e.to_string(),
+            "no seats available: all 1 seats of this license are in use (no_seats_available)"
+        );
+    }
+
+    #[test]
+    fn bodies_without_the_shape_still_give_a_code() {
+        let e = decode_error(StatusCode::BAD_GATEWAY, b"<html>");
+        assert_eq!(e.code(), Some("http_502"));
+    }
+}

@@ -1,0 +1,239 @@
+//! Admin commands: tenants (operator), sessions, API keys, usage and the audit log. Licenses
+//! have their own module.
+
+use chrono::NaiveDate;
+use serde_json::json;
+
+use crate::api::{ApiKey, CreateApiKey, CreatedApiKey, Session};
+use crate::cli::{
+    ApiKeyCommand, AuditArgs, OutputFormat, ScopeArg, SessionCommand, TenantCommand, UsageArgs,
+};
+use crate::client::Client;
+use crate::config::Connection;
+use crate::error::{Error, Result};
+use crate::output::{Fields, Table, emit, list, opt, opt_time, time};
+
+/// `license tenant …`.
+pub async fn tenant(
+    connection: &Connection,
+    command: TenantCommand,
+    format: OutputFormat,
+) -> Result<u8> {
+    let client = Client::new(connection)?;
+    match command {
+        TenantCommand::Create { name } => {
+            let created = client.create_tenant(&name).await?;
+            emit(format, &created, |c| {
+                let mut fields = Fields::new();
+                fields
+                    .add("tenant", &c.tenant.id)
+                    .add("name", &c.tenant.name)
+                    .add("created", time(&c.tenant.created_at));
+                format!(
+                    "{}\nFirst admin API key (the secret is shown this once; store it now):\n{}",
+                    fields.render(),
+                    key_fields(&c.admin_api_key)
+                )
+            })?;
+        }
+        TenantCommand::List => {
+            let tenants = client.list_tenants().await?;
+            emit(format, &tenants, |tenants| {
+                let mut table = Table::new(["ID", "NAME", "CREATED"]);
+                for t in tenants {
+                    table.row([t.id.clone(), t.name.clone(), time(&t.created_at)]);
+                }
+                table.render()
+            })?;
+        }
+    }
+    Ok(0)
+}
+
+/// `license session …`.
+pub async fn session(
+    connection: &Connection,
+    command: SessionCommand,
+    format: OutputFormat,
+) -> Result<u8> {
+    let client = Client::new(connection)?;
+    match command {
+        SessionCommand::List(license) => {
+            let sessions = client.list_sessions(&license.id).await?;
+            emit(format, &sessions, |sessions| {
+                let mut table = Table::new([
+                    "ID",
+                    "HARDWARE ID",
+                    "USER",
+                    "ACQUIRED",
+                    "LAST HEARTBEAT",
+                    "EXPIRES",
+                ]);
+                for s in sessions {
+                    table.row([
+                        s.id.clone(),
+                        s.hardware_id.clone(),
+                        opt(s.user_email.as_deref()),
+                        time(&s.acquired_at),
+                        time(&s.last_heartbeat_at),
+                        time(&s.expires_at),
+                    ]);
+                }
+                table.render()
+            })?;
+        }
+        SessionCommand::Release(session) => {
+            let session = client.force_release(&session.id).await?;
+            emit(format, &session, session_fields)?;
+        }
+    }
+    Ok(0)
+}
+
+fn session_fields(s: &Session) -> String {
+    let mut fields = Fields::new();
+    fields
+        .add("id", &s.id)
+        .add("license", &s.license_id)
+        .add("hardware id", &s.hardware_id)
+        .add("user", opt(s.user_email.as_deref()))
+        .add("acquired", time(&s.acquired_at))
+        .add("last heartbeat", time(&s.last_heartbeat_at))
+        .add("ended", opt_time(s.ended_at.as_ref()))
+        .add("end reason", opt(s.end_reason.as_deref()));
+    fields.render()
+}
+
+/// `license api-key …`.
+pub async fn api_key(
+    connection: &Connection,
+    command: ApiKeyCommand,
+    format: OutputFormat,
+) -> Result<u8> {
+    let client = Client::new(connection)?;
+    match command {
+        ApiKeyCommand::Create { name, scopes } => {
+            let mut names: Vec<&'static str> = scopes
+                .iter()
+                .map(|s| match s {
+                    ScopeArg::Client => "client",
+                    ScopeArg::Admin => "admin",
+                })
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            let created = client
+                .create_api_key(&CreateApiKey {
+                    name,
+                    scopes: names,
+                })
+                .await?;
+            emit(format, &created, |c| {
+                format!(
+                    "API key created (the secret is shown this once; store it now):\n{}",
+                    key_fields(c)
+                )
+            })?;
+        }
+        ApiKeyCommand::List => {
+            let keys = client.list_api_keys().await?;
+            emit(format, &keys, |keys| keys_table(keys))?;
+        }
+        ApiKeyCommand::Revoke { id } => {
+            client.revoke_api_key(&id).await?;
+            emit(format, &json!({ "id": id, "revoked": true }), |_| {
+                format!("API key {id} revoked")
+            })?;
+        }
+    }
+    Ok(0)
+}
+
+fn key_fields(c: &CreatedApiKey) -> String {
+    let mut fields = Fields::new();
+    fields
+        .add("  id", &c.key.id)
+        .add("  name", &c.key.name)
+        .add("  scopes", list(&c.key.scopes))
+        .add("  secret", &c.secret);
+    fields.render()
+}
+
+fn keys_table(keys: &[ApiKey]) -> String {
+    let mut table = Table::new([
+        "ID",
+        "NAME",
+        "PREFIX",
+        "SCOPES",
+        "CREATED",
+        "LAST USED",
+        "REVOKED",
+    ]);
+    for k in keys {
+        table.row([
+            k.id.clone(),
+            k.name.clone(),
+            k.prefix.clone(),
+            list(&k.scopes),
+            time(&k.created_at),
+            opt_time(k.last_used_at.as_ref()),
+            opt_time(k.revoked_at.as_ref()),
+        ]);
+    }
+    table.render()
+}
+
+/// `license usage LICENSE_ID`.
+pub async fn usage(connection: &Connection, args: UsageArgs, format: OutputFormat) -> Result<u8> {
+    for day in [&args.from, &args.to].into_iter().flatten() {
+        if NaiveDate::parse_from_str(day, "%Y-%m-%d").is_err() {
+            return Err(Error::Usage(format!("invalid day {day:?}: use YYYY-MM-DD")));
+        }
+    }
+    let client = Client::new(connection)?;
+    let usage = client
+        .usage(&args.id, args.from.as_deref(), args.to.as_deref())
+        .await?;
+    emit(format, &usage, |u| {
+        let mut fields = Fields::new();
+        fields
+            .add("license", &u.license_id)
+            .add("live seats", u.live_seats.to_string());
+        let mut text = fields.render();
+        text.push('\n');
+        if u.days.is_empty() {
+            text.push_str("no activity in the period\n");
+        } else {
+            let mut table = Table::new(["DAY", "PEAK SEATS", "DENIALS"]);
+            for d in &u.days {
+                table.row([
+                    d.day.to_string(),
+                    d.peak_seats.to_string(),
+                    d.denials.to_string(),
+                ]);
+            }
+            text.push_str(&table.render());
+        }
+        text
+    })?;
+    Ok(0)
+}
+
+/// `license audit`.
+pub async fn audit(connection: &Connection, args: AuditArgs, format: OutputFormat) -> Result<u8> {
+    let client = Client::new(connection)?;
+    let events = client.audit_events(args.limit).await?;
+    emit(format, &events, |events| {
+        let mut table = Table::new(["AT", "ACTOR", "ACTION", "TARGET"]);
+        for e in events {
+            table.row([
+                time(&e.at),
+                e.actor.clone(),
+                e.action.clone(),
+                e.target.clone(),
+            ]);
+        }
+        table.render()
+    })?;
+    Ok(0)
+}

@@ -1,0 +1,77 @@
+//! Client commands: take, renew and release a seat, one call each.
+
+use crate::api::AcquireRequest;
+use crate::cli::{AcquireArgs, OutputFormat, SeatArgs, SessionIdArg};
+use crate::client::Client;
+use crate::config::Connection;
+use crate::error::Result;
+use crate::hardware;
+use crate::output::{Fields, emit, time};
+
+/// The acquire body for `seat`, with the machine fingerprint when no hardware id is given.
+pub fn acquire_request(seat: &SeatArgs) -> Result<AcquireRequest> {
+    let hardware_id = match &seat.hardware_id {
+        Some(id) => id.clone(),
+        None => hardware::fingerprint()?,
+    };
+    Ok(AcquireRequest {
+        license_key: seat.license_key.clone(),
+        hardware_id,
+        user_email: seat.user_email.clone(),
+    })
+}
+
+/// `license acquire`.
+pub async fn acquire(
+    connection: &Connection,
+    args: AcquireArgs,
+    format: OutputFormat,
+) -> Result<u8> {
+    let client = Client::new(connection)?;
+    let lease = client.acquire(&acquire_request(&args.seat)?).await?;
+    emit(format, &lease, |l| {
+        let mut fields = Fields::new();
+        fields
+            .add("session", &l.session_id)
+            .add("expires", time(&l.expires_at))
+            .add(
+                "heartbeat every",
+                format!("{} s", l.heartbeat_interval_seconds),
+            )
+            .add("token", &l.token);
+        fields.render()
+    })?;
+    Ok(0)
+}
+
+/// `license heartbeat SESSION_ID`.
+pub async fn heartbeat(
+    connection: &Connection,
+    args: SessionIdArg,
+    format: OutputFormat,
+) -> Result<u8> {
+    let client = Client::new(connection)?;
+    let renewed = client.heartbeat(&args.id).await?;
+    emit(format, &renewed, |r| {
+        let mut fields = Fields::new();
+        fields
+            .add("expires", time(&r.expires_at))
+            .add("token", &r.token);
+        fields.render()
+    })?;
+    Ok(0)
+}
+
+/// `license release SESSION_ID`.
+pub async fn release(
+    connection: &Connection,
+    args: SessionIdArg,
+    format: OutputFormat,
+) -> Result<u8> {
+    let client = Client::new(connection)?;
+    let released = client.release(&args.id).await?;
+    emit(format, &released, |r| {
+        format!("session {} released at {}", args.id, time(&r.released_at))
+    })?;
+    Ok(0)
+}

@@ -1,0 +1,204 @@
+//! Admin commands on licenses: create, list, show, update, suspend, reinstate, revoke.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::api::{CreateLicense, License};
+use crate::cli::{
+    LicenseCommand, LicenseCreateArgs, LicenseListArgs, LicenseUpdateArgs, OutputFormat,
+};
+use crate::client::Client;
+use crate::config::Connection;
+use crate::error::{Error, Result};
+use crate::output::{Fields, Table, emit, list, opt_time, time};
+
+/// `license license …`.
+pub async fn run(
+    connection: &Connection,
+    command: LicenseCommand,
+    format: OutputFormat,
+) -> Result<u8> {
+    let client = Client::new(connection)?;
+    let license = match command {
+        LicenseCommand::Create(args) => client.create_license(&new_license(args)?).await?,
+        LicenseCommand::List(args) => return list_licenses(&client, args, format).await,
+        LicenseCommand::Show(id) => client.get_license(&id.id).await?,
+        LicenseCommand::Update(args) => {
+            let change = license_change(&args)?;
+            client.update_license(&args.id, &change).await?
+        }
+        LicenseCommand::Suspend(id) => client.set_license_status(&id.id, "suspend").await?,
+        LicenseCommand::Reinstate(id) => client.set_license_status(&id.id, "reinstate").await?,
+        LicenseCommand::Revoke(id) => client.set_license_status(&id.id, "revoke").await?,
+    };
+    emit(format, &license, license_fields)?;
+    Ok(0)
+}
+
+fn new_license(args: LicenseCreateArgs) -> Result<CreateLicense> {
+    Ok(CreateLicense {
+        product: args.product,
+        seats_total: args.seats,
+        overdraft: args.overdraft,
+        license_key: args.license_key,
+        expires_at: args.expires_at.as_deref().map(parse_time).transpose()?,
+        ttl_seconds: args.ttl,
+        heartbeat_interval_seconds: args.heartbeat_interval,
+        entitlements: args.entitlements,
+    })
+}
+
+/// The PATCH body: only what was asked to change; `--perpetual` sends `expires_at: null`.
+fn license_change(args: &LicenseUpdateArgs) -> Result<Value> {
+    let mut change = Map::new();
+    if let Some(seats) = args.seats {
+        change.insert("seats_total".into(), json!(seats));
+    }
+    if let Some(overdraft) = args.overdraft {
+        change.insert("overdraft".into(), json!(overdraft));
+    }
+    if let Some(at) = &args.expires_at {
+        change.insert("expires_at".into(), json!(parse_time(at)?));
+    } else if args.perpetual {
+        change.insert("expires_at".into(), Value::Null);
+    }
+    if let Some(ttl) = args.ttl {
+        change.insert("ttl_seconds".into(), json!(ttl));
+    }
+    if let Some(interval) = args.heartbeat_interval {
+        change.insert("heartbeat_interval_seconds".into(), json!(interval));
+    }
+    if args.clear_entitlements || !args.entitlements.is_empty() {
+        change.insert("entitlements".into(), json!(args.entitlements));
+    }
+    if change.is_empty() {
+        return Err(Error::Usage(
+            "nothing to change: pass --seats, --overdraft, --expires-at, --perpetual, --ttl, \
+             --heartbeat-interval, --entitlement or --clear-entitlements"
+                .into(),
+        ));
+    }
+    Ok(Value::Object(change))
+}
+
+/// An instant: RFC 3339 (`2027-01-01T00:00:00Z`) or a day (`2027-01-01`, midnight UTC).
+fn parse_time(raw: &str) -> Result<DateTime<Utc>> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .and_then(|day| day.and_hms_opt(0, 0, 0))
+        .map(|at| at.and_utc())
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "invalid time {raw:?}: use RFC 3339 (2027-01-01T00:00:00Z) or a day (2027-01-01)"
+            ))
+        })
+}
+
+async fn list_licenses(client: &Client, args: LicenseListArgs, format: OutputFormat) -> Result<u8> {
+    let mut page = client
+        .list_licenses(args.after.as_deref(), args.limit)
+        .await?;
+    if args.all {
+        while let Some(after) = page.next_after.take() {
+            let next = client.list_licenses(Some(&after), args.limit).await?;
+            page.items.extend(next.items);
+            page.next_after = next.next_after;
+        }
+    }
+    emit(format, &page, |page| {
+        let mut table = Table::new(["ID", "KEY", "PRODUCT", "STATUS", "SEATS", "EXPIRES"]);
+        for l in &page.items {
+            table.row([
+                l.id.clone(),
+                l.license_key.clone(),
+                l.product.clone(),
+                l.status.clone(),
+                seats(l),
+                opt_time(l.expires_at.as_ref()),
+            ]);
+        }
+        let mut text = table.render();
+        if let Some(after) = &page.next_after {
+            text.push_str(&format!("(more: --after {after}, or --all)\n"));
+        }
+        text
+    })?;
+    Ok(0)
+}
+
+fn seats(l: &License) -> String {
+    if l.overdraft > 0 {
+        format!("{} (+{})", l.seats_total, l.overdraft)
+    } else {
+        l.seats_total.to_string()
+    }
+}
+
+fn license_fields(l: &License) -> String {
+    let mut fields = Fields::new();
+    fields
+        .add("id", &l.id)
+        .add("license key", &l.license_key)
+        .add("product", &l.product)
+        .add("status", &l.status)
+        .add("seats", seats(l))
+        .add(
+            "expires",
+            l.expires_at.as_ref().map_or_else(|| "never".into(), time),
+        )
+        .add("ttl", format!("{} s", l.ttl_seconds))
+        .add(
+            "heartbeat interval",
+            format!("{} s", l.heartbeat_interval_seconds),
+        )
+        .add("entitlements", list(&l.entitlements))
+        .add("created", time(&l.created_at))
+        .add("updated", time(&l.updated_at));
+    fields.render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_take_rfc3339_or_a_day() {
+        assert_eq!(
+            parse_time("2027-01-01").unwrap(),
+            parse_time("2027-01-01T00:00:00Z").unwrap()
+        );
+        assert_eq!(
+            parse_time("2027-01-01T02:00:00+02:00").unwrap(),
+            parse_time("2027-01-01T00:00:00Z").unwrap()
+        );
+        assert!(matches!(parse_time("tomorrow"), Err(Error::Usage(_))));
+    }
+
+    #[test]
+    fn an_update_sends_only_what_changes() {
+        let args = LicenseUpdateArgs {
+            id: "x".into(),
+            seats: Some(3),
+            overdraft: None,
+            expires_at: None,
+            perpetual: true,
+            ttl: None,
+            heartbeat_interval: None,
+            entitlements: vec![],
+            clear_entitlements: false,
+        };
+        assert_eq!(
+            license_change(&args).unwrap(),
+            json!({ "seats_total": 3, "expires_at": null })
+        );
+        let nothing = LicenseUpdateArgs {
+            seats: None,
+            perpetual: false,
+            ..args
+        };
+        assert!(matches!(license_change(&nothing), Err(Error::Usage(_))));
+    }
+}

@@ -1,0 +1,340 @@
+//! Admin commands against a real server: tenants, licenses, sessions, API keys, usage, audit.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use support::{Fixture, Server};
+
+const UNKNOWN_ID: &str = "01a2103b-0000-7000-8000-000000000000";
+
+#[test]
+fn tenants_are_created_with_a_first_admin_key_and_listed() {
+    let server = Server::start();
+    let created = server
+        .operator()
+        .run(&["-o", "json", "tenant", "create", "Acme CAD"])
+        .success()
+        .json();
+    let secret = created["admin_api_key"]["secret"].as_str().unwrap();
+    assert!(secret.starts_with("lk_"), "{secret}");
+    assert_eq!(created["admin_api_key"]["scopes"][0], "admin");
+
+    let table = server.operator().run(&["tenant", "list"]).success();
+    assert!(table.stdout.starts_with("ID"), "{}", table.stdout);
+    assert!(table.stdout.contains("Acme CAD"));
+    let list = server
+        .operator()
+        .run(&["-o", "json", "tenant", "list"])
+        .success()
+        .json();
+    assert_eq!(list[0]["id"], created["tenant"]["id"]);
+
+    // Only the operator manages tenants; a duplicate name is a conflict.
+    server
+        .cli()
+        .env("LICENSE_TOKEN", secret)
+        .run(&["tenant", "create", "Other"])
+        .fails(1, "(forbidden)");
+    server
+        .operator()
+        .run(&["tenant", "create", "Acme CAD"])
+        .fails(1, "(conflict)");
+}
+
+#[test]
+fn the_operator_acts_on_the_tenant_it_names() {
+    let fixture = Fixture::new(2);
+    let shown = fixture
+        .server
+        .operator()
+        .run(&[
+            "--tenant",
+            &fixture.tenant,
+            "-o",
+            "json",
+            "license",
+            "show",
+            &fixture.license_id,
+        ])
+        .success()
+        .json();
+    assert_eq!(shown["license_key"], fixture.license_key.as_str());
+    fixture
+        .server
+        .operator()
+        .env("LICENSE_TENANT", UNKNOWN_ID)
+        .run(&["license", "list"])
+        .fails(1, "(tenant_not_found)");
+}
+
+#[test]
+fn a_license_goes_through_its_whole_lifecycle() {
+    let fixture = Fixture::new(2);
+    let admin = || fixture.admin();
+    let id = fixture.license_id.as_str();
+
+    let shown = admin().run(&["license", "show", id]).success();
+    assert!(
+        shown
+            .stdout
+            .contains("license key:        CADPRO-TEST-0001"),
+        "{}",
+        shown.stdout
+    );
+    assert!(shown.stdout.contains("entitlements:       export"));
+
+    let list = admin().run(&["license", "list"]).success();
+    assert!(
+        list.stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains("CADPRO-TEST-0001"),
+        "{}",
+        list.stdout
+    );
+    let page = admin()
+        .run(&["-o", "json", "license", "list", "--all", "--limit", "1"])
+        .success()
+        .json();
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+
+    let updated = admin()
+        .run(&[
+            "-o",
+            "json",
+            "license",
+            "update",
+            id,
+            "--seats",
+            "5",
+            "--expires-at",
+            "2099-01-01",
+            "--entitlement",
+            "render",
+        ])
+        .success()
+        .json();
+    assert_eq!(updated["seats_total"], 5);
+    assert_eq!(updated["expires_at"], "2099-01-01T00:00:00Z");
+    assert_eq!(updated["entitlements"], serde_json::json!(["render"]));
+    let perpetual = admin()
+        .run(&["-o", "json", "license", "update", id, "--perpetual"])
+        .success()
+        .json();
+    assert!(perpetual["expires_at"].is_null());
+    admin()
+        .run(&["license", "update", id])
+        .fails(2, "nothing to change");
+
+    let suspended = admin()
+        .run(&["-o", "json", "license", "suspend", id])
+        .success()
+        .json();
+    assert_eq!(suspended["status"], "suspended");
+    fixture
+        .client()
+        .run(&[
+            "acquire",
+            "--license-key",
+            &fixture.license_key,
+            "--hardware-id",
+            "pc-1",
+        ])
+        .fails(1, "(license_suspended)");
+    let reinstated = admin()
+        .run(&["-o", "json", "license", "reinstate", id])
+        .success()
+        .json();
+    assert_eq!(reinstated["status"], "active");
+    let revoked = admin()
+        .run(&["-o", "json", "license", "revoke", id])
+        .success()
+        .json();
+    assert_eq!(revoked["status"], "revoked");
+    admin()
+        .run(&["license", "reinstate", id])
+        .fails(1, "(conflict)");
+}
+
+#[test]
+fn an_unknown_license_is_license_not_found() {
+    let fixture = Fixture::new(1);
+    fixture
+        .admin()
+        .run(&["license", "show", UNKNOWN_ID])
+        .fails(1, "license not found (license_not_found)");
+    fixture
+        .admin()
+        .run(&["license", "suspend", UNKNOWN_ID])
+        .fails(1, "(license_not_found)");
+    // Not a UUID: refused before anything is sent.
+    fixture
+        .admin()
+        .run(&["license", "show", "not-an-id"])
+        .fails(2, "expected a UUID");
+    // Invalid terms are the server's 400.
+    fixture
+        .admin()
+        .run(&["license", "create", "--product", "X", "--seats", "0"])
+        .fails(1, "(invalid_input)");
+}
+
+#[test]
+fn sessions_are_listed_and_force_released() {
+    let fixture = Fixture::new(2);
+    let lease = fixture.acquire("workstation-7");
+    let session = lease["session_id"].as_str().unwrap();
+
+    let table = fixture
+        .admin()
+        .run(&["session", "list", &fixture.license_id])
+        .success();
+    assert!(table.stdout.contains("workstation-7"), "{}", table.stdout);
+
+    let released = fixture
+        .admin()
+        .run(&["-o", "json", "session", "release", session])
+        .success()
+        .json();
+    assert_eq!(released["end_reason"], "revoked");
+    assert!(fixture.live_sessions().is_empty());
+    // The client's next heartbeat learns it lost the seat.
+    fixture
+        .client()
+        .run(&["heartbeat", session])
+        .fails(1, "(session_expired)");
+    fixture
+        .admin()
+        .run(&["session", "release", UNKNOWN_ID])
+        .fails(1, "(session_not_found)");
+    fixture
+        .admin()
+        .run(&["session", "list", UNKNOWN_ID])
+        .fails(1, "(license_not_found)");
+}
+
+#[test]
+fn api_keys_are_created_listed_and_revoked() {
+    let fixture = Fixture::new(1);
+    let created = fixture
+        .admin()
+        .run(&[
+            "-o", "json", "api-key", "create", "--name", "ci", "--scope", "client", "--scope",
+            "admin",
+        ])
+        .success()
+        .json();
+    let id = created["id"].as_str().unwrap();
+    let secret = created["secret"].as_str().unwrap();
+    let mut scopes: Vec<&str> = created["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    scopes.sort_unstable();
+    assert_eq!(scopes, ["admin", "client"]);
+
+    let list = fixture.admin().run(&["api-key", "list"]).success();
+    let row = list
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(id))
+        .expect("the new key is listed");
+    assert!(
+        row.contains("admin,client") || row.contains("client,admin"),
+        "{row}"
+    );
+    assert!(!list.stdout.contains(secret), "secrets are never listed");
+
+    let revoked = fixture
+        .admin()
+        .run(&["-o", "json", "api-key", "revoke", id])
+        .success()
+        .json();
+    assert_eq!(revoked["revoked"], true);
+    fixture
+        .server
+        .cli()
+        .env("LICENSE_TOKEN", secret)
+        .run(&["api-key", "list"])
+        .fails(1, "(unauthenticated)");
+    fixture
+        .admin()
+        .run(&["api-key", "revoke", UNKNOWN_ID])
+        .fails(1, "(api_key_not_found)");
+    // A client key cannot administer.
+    fixture
+        .client()
+        .run(&["api-key", "list"])
+        .fails(1, "(forbidden)");
+}
+
+#[test]
+fn usage_shows_live_seats_peaks_and_denials() {
+    let fixture = Fixture::new(1);
+    fixture.acquire("pc-1");
+    fixture
+        .client()
+        .run(&[
+            "acquire",
+            "--license-key",
+            &fixture.license_key,
+            "--hardware-id",
+            "pc-2",
+        ])
+        .fails(3, "(no_seats_available)");
+
+    let usage = fixture
+        .admin()
+        .run(&["-o", "json", "usage", &fixture.license_id])
+        .success()
+        .json();
+    assert_eq!(usage["live_seats"], 1);
+    let today = &usage["days"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(today["peak_seats"], 1);
+    assert_eq!(today["denials"], 1);
+
+    let table = fixture
+        .admin()
+        .run(&["usage", &fixture.license_id])
+        .success();
+    assert!(table.stdout.contains("live seats: 1"), "{}", table.stdout);
+    assert!(table.stdout.contains("PEAK SEATS"));
+    fixture
+        .admin()
+        .run(&["usage", UNKNOWN_ID])
+        .fails(1, "(license_not_found)");
+    fixture
+        .admin()
+        .run(&["usage", &fixture.license_id, "--from", "yesterday"])
+        .fails(2, "YYYY-MM-DD");
+}
+
+#[test]
+fn the_audit_log_records_admin_changes() {
+    let fixture = Fixture::new(1);
+    fixture
+        .admin()
+        .run(&["license", "suspend", &fixture.license_id])
+        .success();
+    let events = fixture
+        .admin()
+        .run(&["-o", "json", "audit", "--limit", "50"])
+        .success()
+        .json();
+    let actions: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"license.create"), "{actions:?}");
+    assert!(actions.len() >= 3, "{actions:?}");
+    fixture
+        .admin()
+        .run(&["audit", "--limit", "0"])
+        .fails(1, "(invalid_input)");
+}
