@@ -60,7 +60,7 @@ pub struct LicenseDto {
     pub seats_total: u32,
     /// Extra seats tolerated above `seats_total`.
     pub overdraft: u32,
-    /// Active, suspended or revoked.
+    // Active, suspended or revoked (plain comment: keeps a bare $ref for generators).
     pub status: LicenseStatusDto,
     /// No seats after this instant; absent for perpetual licenses.
     pub expires_at: Option<DateTime<Utc>>,
@@ -138,6 +138,7 @@ pub struct UpdateLicenseRequest {
     /// New overdraft.
     pub overdraft: Option<u32>,
     /// New expiry; `null` makes the license perpetual.
+    #[oai(nullable)]
     pub expires_at: MaybeUndefined<DateTime<Utc>>,
     /// New TTL (applies from each session's next heartbeat).
     #[oai(validator(minimum(value = "1"), maximum(value = "86400")))]

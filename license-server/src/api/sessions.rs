@@ -62,7 +62,7 @@ pub struct SessionDto {
     pub expires_at: DateTime<Utc>,
     /// When it ended, if it has.
     pub ended_at: Option<DateTime<Utc>>,
-    /// Why it ended, if it has.
+    // Why it ended, if it has (plain comment: keeps a bare $ref for generators).
     pub end_reason: Option<EndReasonDto>,
 }
 

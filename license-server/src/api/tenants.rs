@@ -54,9 +54,10 @@ pub struct CreateTenantRequest {
 /// A created tenant and its first admin API key.
 #[derive(Object, Debug)]
 pub struct CreatedTenant {
-    /// The tenant.
+    // The tenant. (A plain comment: a doc comment would wrap the $ref in allOf, which
+    // client generators turn into anonymous models.)
     pub tenant: TenantDto,
-    /// An API key with the admin scope; its secret is shown this once.
+    // An API key with the admin scope; its secret is shown this once.
     pub admin_api_key: CreatedApiKey,
 }
 

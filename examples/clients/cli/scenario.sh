@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016 # single quotes on purpose: the child shell expands LICENSE_SESSION_ID
+# The original end-to-end scenario through the `license` CLI (the Rust client), against a live
+# embedded server on a free port in a temporary data directory:
+# acquire, acquire, a third acquire → exit 3 (no_seats_available), release one, the third → ok,
+# heartbeat, release, and a heartbeat of the released session → session_expired. Tokens are
+# verified offline with `license verify` against the server's JWKS. The README's Rust snippet
+# ("Call it from your language") is the README:rust region below, verbatim.
+#
+# Needs LICENSE_SERVER_BIN and LICENSE_CLI_BIN (examples/clients/test sets both), curl, jq and
+# python3 (for a free port). Prints "cli scenario: N checks passed" at the end.
+set -euo pipefail
+: "${LICENSE_SERVER_BIN:?set LICENSE_SERVER_BIN to the license-server binary}"
+: "${LICENSE_CLI_BIN:?set LICENSE_CLI_BIN to the license binary (cargo build -p license-cli)}"
+
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill "$server_pid"
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+passed=0
+check() { # check DESCRIPTION COMMAND...: the command must succeed
+  if "${@:2}"; then
+    passed=$((passed + 1))
+  else
+    echo "FAILED: $1" >&2
+    echo "server log:" >&2
+    cat "$work"/server-*.log >&2 || true
+    exit 1
+  fi
+}
+fails_with() { # fails_with CODE TEXT COMMAND...: exit CODE and TEXT on stderr
+  local code=$1 text=$2 rc=0
+  "${@:3}" >"$work/out" 2>"$work/err" || rc=$?
+  if [ "$rc" -ne "$code" ] || ! grep -qF -- "$text" "$work/err"; then
+    echo "expected exit $code and '$text' from: ${*:3}; got $rc: $(cat "$work/err")" >&2
+    return 1
+  fi
+}
+
+# A free port (retried if it is taken before the server binds it), then wait for health.
+server=
+for attempt in 1 2 3; do
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mapfile -t unset_license < <(env | sed -n 's/^\(LICENSE_[A-Za-z0-9_]*\)=.*/-u\n\1/p')
+  env "${unset_license[@]}" \
+    LICENSE_SERVER__LISTEN="127.0.0.1:$port" LICENSE_DATA_DIR="$work/data" \
+    "$LICENSE_SERVER_BIN" >"$work/server-$attempt.log" 2>&1 &
+  server_pid=$!
+  deadline=$((SECONDS + 30))
+  while [ $SECONDS -lt $deadline ] && kill -0 "$server_pid" 2>/dev/null; do
+    if curl -sf -o /dev/null "http://127.0.0.1:$port/api/v1/health/"; then
+      server=http://127.0.0.1:$port
+      break 2
+    fi
+    sleep 0.05
+  done
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  grep -q "cannot listen" "$work/server-$attempt.log" || break
+done
+[ -n "$server" ] || { echo "license-server did not become healthy:" >&2; cat "$work"/server-*.log >&2; exit 1; }
+
+# The CLI reads no login file of the person running the test.
+export XDG_CONFIG_HOME=$work/config HOME=$work/home
+PATH=$(dirname "$LICENSE_CLI_BIN"):$PATH
+unset LICENSE_TENANT LICENSE_KEY
+
+# A tenant, two licenses (2 and 50 seats) and a client credential, through the admin commands.
+tenant=$(LICENSE_SERVER=$server LICENSE_TOKEN=$(cat "$work/data/operator-token") \
+  license -o json tenant create "cli-$RANDOM$RANDOM")
+admin_key=$(jq -r .admin_api_key.secret <<<"$tenant")
+admin() { LICENSE_SERVER=$server LICENSE_TOKEN=$admin_key license -o json "$@"; }
+two=$(admin license create --product "CLI test" --seats 2 | jq -r .license_key)
+fifty=$(admin license create --product "CLI test" --seats 50 | jq -r .license_key)
+client_key=$(admin api-key create --name "cli client" --scope client | jq -r .secret)
+check "the admin commands made a license and a key" test -n "$two" -a -n "$fifty" -a -n "$client_key"
+
+# The README snippet, with the 2-seat license.
+license_key=$two
+# README:rust:start
+export LICENSE_SERVER=$server LICENSE_TOKEN=$client_key  # a tenant API key with the client scope
+lease=$(license -o json acquire --license-key "$license_key" --hardware-id pc-1)  # exit 3: no seat free
+session=$(jq -r .session_id <<<"$lease")
+jq -r .token <<<"$lease" | license verify - --jwks "$LICENSE_SERVER/.well-known/jwks.json"  # offline
+license heartbeat "$session"  # every heartbeat_interval_seconds
+license release "$session"
+# Or hold a seat while any program runs: heartbeats, re-acquire if the seat was lost, release on exit.
+license run --license-key "$license_key" -- sh -c 'echo "my app holds a seat: $LICENSE_SESSION_ID"'
+# README:rust:end
+check "the snippet's session was released" fails_with 1 "(session_expired)" license heartbeat "$session"
+
+acquire() { license -o json acquire --license-key "$1" --hardware-id "$2"; }
+verify() { license -o json verify - --jwks "$server/.well-known/jwks.json" <<<"$1"; }
+
+# Two seats: two machines get one each; the third is refused with exit 3, no_seats_available.
+first=$(acquire "$two" pc-1)
+second=$(acquire "$two" pc-2)
+check "two sessions" test "$(jq -r .session_id <<<"$first")" != "$(jq -r .session_id <<<"$second")"
+check "the first token verifies offline" verify "$(jq -r .token <<<"$first")" >/dev/null
+check "a retry keeps its session" test "$(acquire "$two" pc-1 | jq -r .session_id)" = "$(jq -r .session_id <<<"$first")"
+check "the third is refused" fails_with 3 "(no_seats_available)" acquire "$two" pc-3
+# Seats are per license: the 50-seat license still grants.
+other=$(acquire "$fifty" pc-3)
+check "release on the other license" license release "$(jq -r .session_id <<<"$other")" >/dev/null
+
+# Release one; the third gets the seat; heartbeat; release; its heartbeat is session_expired.
+check "release the first" license release "$(jq -r .session_id <<<"$first")" >/dev/null
+third=$(acquire "$two" pc-3)
+third_session=$(jq -r .session_id <<<"$third")
+claims=$(verify "$(jq -r .token <<<"$third")")
+check "the third's token names its session" test "$(jq -r .claims.sub <<<"$claims")" = "$third_session"
+renewed=$(license -o json heartbeat "$third_session")
+check "a heartbeat renews the expiry" test "$(jq -r .expires_at <<<"$renewed")" \> "$(jq -r .expires_at <<<"$third")"
+check "the renewed token verifies" verify "$(jq -r .token <<<"$renewed")" >/dev/null
+check "release the third" license release "$third_session" >/dev/null
+check "a released session's heartbeat" fails_with 1 "(session_expired)" license heartbeat "$third_session"
+check "release the second" license release "$(jq -r .session_id <<<"$second")" >/dev/null
+
+echo "cli scenario: $passed checks passed"

@@ -1,0 +1,220 @@
+"""The original end-to-end scenario, through the client generated from docs/openapi.json only.
+
+A tenant, two licenses (2 and 50 seats) and a client-scope API key are made through the
+generated admin operations; then: acquire, acquire, a third acquire → 402 `no_seats_available`,
+release one, the third → 200, heartbeat → a fresh token, release, and a heartbeat of the
+released session → 410 `session_expired`. Every lease token is verified offline with PyJWT
+against the server's `/.well-known/jwks.json`, the algorithm pinned by the key.
+"""
+
+# The snippet in README.md ("Call it from your language") is the region below, verbatim.
+# README:python:start
+import jwt
+from license_server_client import AuthenticatedClient
+from license_server_client.api.jwks import jwks
+from license_server_client.api.leases import acquire, heartbeat, release
+from license_server_client.models import AcquireRequest, AcquireResponse, SessionRequest
+
+
+def hold_a_seat(server: str, client_key: str, license_key: str, issuer: str = "license-server"):
+    api = AuthenticatedClient(base_url=server, token=client_key)
+    lease = acquire.sync(client=api, body=AcquireRequest(license_key=license_key, hardware_id="pc-1"))
+    if not isinstance(lease, AcquireResponse):  # an ErrorBody, e.g. 402 no_seats_available
+        raise RuntimeError(lease)
+    keys = jwt.PyJWKSet.from_dict(jwks.sync(client=api).to_dict())
+    key = keys[jwt.get_unverified_header(lease.token)["kid"]]  # the kid picks the key,
+    claims = jwt.decode(lease.token, key, algorithms=[key.algorithm_name], issuer=issuer)  # the key the algorithm
+    session = SessionRequest(session_id=lease.session_id)
+    heartbeat.sync(client=api, body=session)  # every lease.heartbeat_interval_seconds
+    release.sync(client=api, body=session)
+    return claims
+# README:python:end
+
+
+import datetime  # noqa: E402
+import uuid  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any, TypeVar  # noqa: E402
+
+import pytest  # noqa: E402
+from conftest import ISSUER, Server  # noqa: E402
+from license_server_client.api.api_keys import create_api_key  # noqa: E402
+from license_server_client.api.licenses import create_license  # noqa: E402
+from license_server_client.api.tenants import create_tenant  # noqa: E402
+from license_server_client.models import (  # noqa: E402
+    CreateApiKeyRequest,
+    CreatedApiKey,
+    CreatedTenant,
+    CreateLicenseRequest,
+    CreateTenantRequest,
+    ErrorBody,
+    HeartbeatResponse,
+    JwksDto,
+    LicenseDto,
+    ReleaseResponse,
+    ScopeDto,
+)
+from license_server_client.types import Response  # noqa: E402
+
+T = TypeVar("T")
+
+
+def expect(response: Response[Any], status: int, kind: type[T]) -> T:
+    """The parsed body of a response that must have this status and this generated type."""
+    assert response.status_code == status, (response.status_code, response.content)
+    assert isinstance(response.parsed, kind), (type(response.parsed), response.content)
+    return response.parsed
+
+
+@dataclass
+class Tenant:
+    id: uuid.UUID
+    client_key: str
+    two_seats: LicenseDto
+    fifty_seats: LicenseDto
+
+
+@pytest.fixture(scope="module")
+def tenant(server: Server) -> Tenant:
+    """A tenant, its two licenses and a client credential, made through the admin API."""
+    operator = AuthenticatedClient(base_url=server.base_url, token=server.operator_token)
+    created = expect(
+        create_tenant.sync_detailed(
+            client=operator, body=CreateTenantRequest(name=f"python-sdk-{uuid.uuid4()}")
+        ),
+        201,
+        CreatedTenant,
+    )
+    admin = AuthenticatedClient(base_url=server.base_url, token=created.admin_api_key.secret)
+    licenses = [
+        expect(
+            create_license.sync_detailed(
+                client=admin, body=CreateLicenseRequest(product="Python SDK test", seats_total=seats)
+            ),
+            201,
+            LicenseDto,
+        )
+        for seats in (2, 50)
+    ]
+    assert [lic.seats_total for lic in licenses] == [2, 50]
+    key = expect(
+        create_api_key.sync_detailed(
+            client=admin, body=CreateApiKeyRequest(name="python client", scopes=[ScopeDto.CLIENT])
+        ),
+        201,
+        CreatedApiKey,
+    )
+    assert key.scopes == [ScopeDto.CLIENT]
+    return Tenant(created.tenant.id, key.secret, *licenses)
+
+
+class Verifier:
+    """Offline lease-token verification with PyJWT against the server's JWKS."""
+
+    def __init__(self, jwks_dto: JwksDto) -> None:
+        self.keys = jwt.PyJWKSet.from_dict(jwks_dto.to_dict())
+
+    def verify(self, token: str) -> dict[str, Any]:
+        # The kid only picks the key; the algorithm comes from the key, never from the token.
+        key = self.keys[jwt.get_unverified_header(token)["kid"]]
+        decoded = jwt.api_jwt.decode_complete(
+            token,
+            key,
+            algorithms=[key.algorithm_name],
+            issuer=ISSUER,
+            options={"require": ["iss", "sub", "iat", "nbf", "exp"]},
+        )
+        assert decoded["header"]["typ"] == "license+jwt"
+        return decoded["payload"]
+
+
+def test_the_original_scenario_through_the_generated_client(server: Server, tenant: Tenant) -> None:
+    api = AuthenticatedClient(base_url=server.base_url, token=tenant.client_key)
+    verifier = Verifier(jwks.sync(client=api))
+    two = tenant.two_seats.license_key
+
+    def take(license_key: str, hardware_id: str) -> Response[Any]:
+        body = AcquireRequest(license_key=license_key, hardware_id=hardware_id)
+        return acquire.sync_detailed(client=api, body=body)
+
+    def check_lease(token: str, session_id: uuid.UUID, hardware_id: str, expires_at: datetime.datetime) -> dict[str, Any]:
+        claims = verifier.verify(token)
+        assert claims["sub"] == str(session_id)
+        assert claims["tid"] == str(tenant.id)
+        assert claims["lic"] == str(tenant.two_seats.id)
+        assert claims["hwid"] == hardware_id
+        assert claims["exp"] == int(expires_at.timestamp())
+        return claims
+
+    # Two seats: two machines get one each.
+    first = expect(take(two, "pc-1"), 200, AcquireResponse)
+    second = expect(take(two, "pc-2"), 200, AcquireResponse)
+    assert first.session_id != second.session_id
+    check_lease(first.token, first.session_id, "pc-1", first.expires_at)
+    check_lease(second.token, second.session_id, "pc-2", second.expires_at)
+    assert first.heartbeat_interval_seconds > 0
+
+    # A retry from a machine that holds a seat gets its session back, not a second seat.
+    assert expect(take(two, "pc-1"), 200, AcquireResponse).session_id == first.session_id
+
+    # The third machine is refused with the documented status and code.
+    refused = expect(take(two, "pc-3"), 402, ErrorBody)
+    assert refused.code == "no_seats_available", refused
+
+    # Seats are per license: the 50-seat license still grants.
+    other = expect(take(tenant.fifty_seats.license_key, "pc-3"), 200, AcquireResponse)
+    expect(release.sync_detailed(client=api, body=SessionRequest(session_id=other.session_id)), 200, ReleaseResponse)
+
+    # Release one; now the third machine gets the seat.
+    ended = expect(release.sync_detailed(client=api, body=SessionRequest(session_id=first.session_id)), 200, ReleaseResponse)
+    assert ended.released_at >= first.expires_at - datetime.timedelta(seconds=tenant.two_seats.ttl_seconds)
+    third = expect(take(two, "pc-3"), 200, AcquireResponse)
+    check_lease(third.token, third.session_id, "pc-3", third.expires_at)
+
+    # A heartbeat renews the seat with a fresh token for the new expiry.
+    renewed = expect(heartbeat.sync_detailed(client=api, body=SessionRequest(session_id=third.session_id)), 200, HeartbeatResponse)
+    assert renewed.expires_at > third.expires_at
+    check_lease(renewed.token, third.session_id, "pc-3", renewed.expires_at)
+
+    # Release it; a heartbeat of the released session is 410 session_expired: acquire again.
+    expect(release.sync_detailed(client=api, body=SessionRequest(session_id=third.session_id)), 200, ReleaseResponse)
+    gone = expect(heartbeat.sync_detailed(client=api, body=SessionRequest(session_id=third.session_id)), 410, ErrorBody)
+    assert gone.code == "session_expired", gone
+
+    # Releasing again answers the same (release is idempotent); an unknown session is 404.
+    expect(release.sync_detailed(client=api, body=SessionRequest(session_id=third.session_id)), 200, ReleaseResponse)
+    unknown = expect(heartbeat.sync_detailed(client=api, body=SessionRequest(session_id=uuid.uuid4())), 404, ErrorBody)
+    assert unknown.code == "session_not_found", unknown
+    expect(release.sync_detailed(client=api, body=SessionRequest(session_id=second.session_id)), 200, ReleaseResponse)
+
+
+def test_tokens_are_checked_offline(server: Server, tenant: Tenant) -> None:
+    api = AuthenticatedClient(base_url=server.base_url, token=tenant.client_key)
+    verifier = Verifier(jwks.sync(client=api))
+    lease = expect(
+        acquire.sync_detailed(client=api, body=AcquireRequest(license_key=tenant.fifty_seats.license_key, hardware_id="offline-1")),
+        200,
+        AcquireResponse,
+    )
+    try:
+        verifier.verify(lease.token)
+        header, payload, signature = lease.token.split(".")
+        forged = jwt.utils.base64url_encode(
+            jwt.utils.base64url_decode(payload).replace(b'"offline-1"', b'"offline-2"')
+        ).decode()
+        with pytest.raises(jwt.InvalidSignatureError):
+            verifier.verify(f"{header}.{forged}.{signature}")
+        key = verifier.keys[jwt.get_unverified_header(lease.token)["kid"]]
+        with pytest.raises(jwt.InvalidIssuerError):
+            jwt.decode(lease.token, key, algorithms=[key.algorithm_name], issuer="someone-else")
+        # A token that claims another algorithm is refused: the key pins it.
+        with pytest.raises(jwt.InvalidAlgorithmError):
+            jwt.decode(lease.token, key, algorithms=["HS256"], issuer=ISSUER)
+    finally:
+        release.sync(client=api, body=SessionRequest(session_id=lease.session_id))
+
+
+def test_the_readme_snippet(server: Server, tenant: Tenant) -> None:
+    claims = hold_a_seat(server.base_url, tenant.client_key, tenant.fifty_seats.license_key, issuer=ISSUER)
+    assert claims["hwid"] == "pc-1"
+    assert claims["lic"] == str(tenant.fifty_seats.id)

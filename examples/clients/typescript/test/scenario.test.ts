@@ -1,0 +1,207 @@
+// The original end-to-end scenario, through the client generated from docs/openapi.json only
+// (openapi-typescript types + openapi-fetch). A tenant, two licenses (2 and 50 seats) and a
+// client-scope API key are made through the generated admin operations; then: acquire, acquire,
+// a third acquire → 402 no_seats_available, release one, the third → 200, heartbeat → a fresh
+// token, release, and a heartbeat of the released session → 410 session_expired. Every lease
+// token is verified offline with jose against /.well-known/jwks.json, the algorithm pinned by
+// the key.
+
+// The snippet in README.md ("Call it from your language") is the region below, verbatim.
+// README:typescript:start
+import createClient from "openapi-fetch";
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
+import type { paths } from "../src/generated/openapi.js";
+
+export async function holdASeat(server: string, clientKey: string, licenseKey: string, issuer = "license-server") {
+  const api = createClient<paths>({ baseUrl: server, headers: { Authorization: `Bearer ${clientKey}` } });
+  const { data: lease, error } = await api.POST("/api/v1/licenses/acquire", {
+    body: { license_key: licenseKey, hardware_id: "pc-1" },
+  });
+  if (!lease) throw new Error(`${error.code}: ${error.message}`); // e.g. 402 no_seats_available
+  const { data: jwks } = await api.GET("/.well-known/jwks.json");
+  const key = jwks!.keys.find((k) => k.kid === decodeProtectedHeader(lease.token).kid)!; // the kid picks the key,
+  const { payload } = await jwtVerify(lease.token, createLocalJWKSet(jwks!), { issuer, algorithms: [key.alg] }); // the key the algorithm
+  const session = { body: { session_id: lease.session_id } };
+  await api.POST("/api/v1/licenses/heartbeat", session); // every lease.heartbeat_interval_seconds
+  await api.POST("/api/v1/licenses/release", session);
+  return payload;
+}
+// README:typescript:end
+
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, test } from "node:test";
+
+import { errors, type JWTPayload } from "jose";
+
+import type { components } from "../src/generated/openapi.js";
+import { ISSUER, startServer, type Server } from "../src/server.js";
+
+type Schemas = components["schemas"];
+type Api = ReturnType<typeof createClient<paths>>;
+
+/** The body of a response that must have this status. */
+function ok<T>(result: { data?: T; error?: unknown; response: Response }, status: number): T {
+  assert.equal(result.response.status, status, JSON.stringify(result.error));
+  assert.ok(result.data !== undefined, "a body");
+  return result.data;
+}
+
+/** The shared error body of a response that must have this status and code. */
+function refused(
+  result: { data?: unknown; error?: Schemas["ErrorBody"]; response: Response },
+  status: number,
+  code: string,
+): Schemas["ErrorBody"] {
+  assert.equal(result.response.status, status, JSON.stringify(result.data ?? result.error));
+  assert.ok(result.error, "an error body");
+  assert.equal(result.error.code, code, result.error.message);
+  return result.error;
+}
+
+/** An RFC 3339 instant in microseconds (Date.parse stops at milliseconds). */
+function micros(instant: string): bigint {
+  const fraction = /\.(\d+)/.exec(instant)?.[1] ?? "";
+  const whole = Date.parse(instant.replace(/\.\d+/, ""));
+  return BigInt(whole) * 1000n + BigInt((fraction + "000000").slice(0, 6));
+}
+
+function bearer(baseUrl: string, token: string): Api {
+  return createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${token}` } });
+}
+
+let server: Server;
+let tenant: {
+  id: string;
+  clientKey: string;
+  twoSeats: Schemas["LicenseDto"];
+  fiftySeats: Schemas["LicenseDto"];
+};
+
+before(async () => {
+  server = await startServer();
+  // A tenant, its two licenses and a client credential, through the generated admin operations.
+  const operator = bearer(server.baseUrl, server.operatorToken);
+  const created = ok(
+    await operator.POST("/api/v1/admin/tenants", { body: { name: `typescript-sdk-${randomUUID()}` } }),
+    201,
+  );
+  const admin = bearer(server.baseUrl, created.admin_api_key.secret);
+  const license = async (seats: number) =>
+    ok(await admin.POST("/api/v1/admin/licenses", { body: { product: "TypeScript SDK test", seats_total: seats } }), 201);
+  const [twoSeats, fiftySeats] = [await license(2), await license(50)];
+  assert.deepEqual([twoSeats.seats_total, fiftySeats.seats_total], [2, 50]);
+  const key = ok(await admin.POST("/api/v1/admin/api-keys", { body: { name: "typescript client", scopes: ["client"] } }), 201);
+  assert.deepEqual(key.scopes, ["client"]);
+  tenant = { id: created.tenant.id, clientKey: key.secret, twoSeats, fiftySeats };
+});
+
+after(async () => {
+  await server?.stop();
+});
+
+/** Offline verification with jose: the kid picks the key, the key pins the algorithm. */
+async function verifier(api: Api) {
+  const jwks = ok(await api.GET("/.well-known/jwks.json"), 200);
+  const keySet = createLocalJWKSet(jwks);
+  return async (token: string, issuer = ISSUER): Promise<JWTPayload> => {
+    const { kid } = decodeProtectedHeader(token);
+    const key = jwks.keys.find((k) => k.kid === kid);
+    assert.ok(key, `a key for kid ${kid}`);
+    const { payload } = await jwtVerify(token, keySet, {
+      issuer,
+      algorithms: [key.alg],
+      typ: "license+jwt",
+      requiredClaims: ["sub", "iat", "nbf", "exp"],
+    });
+    return payload;
+  };
+}
+
+test("the original scenario through the generated client", async () => {
+  const api = bearer(server.baseUrl, tenant.clientKey);
+  const verify = await verifier(api);
+  const two = tenant.twoSeats.license_key;
+  const take = (licenseKey: string, hardwareId: string) =>
+    api.POST("/api/v1/licenses/acquire", { body: { license_key: licenseKey, hardware_id: hardwareId } });
+  const session = (id: string) => ({ body: { session_id: id } });
+  const checkLease = async (token: string, sessionId: string, hardwareId: string, expiresAt: string) => {
+    const claims = await verify(token);
+    assert.equal(claims.sub, sessionId);
+    assert.equal(claims.tid, tenant.id);
+    assert.equal(claims.lic, tenant.twoSeats.id);
+    assert.equal(claims.hwid, hardwareId);
+    assert.equal(claims.exp, Math.floor(Date.parse(expiresAt) / 1000));
+  };
+
+  // Two seats: two machines get one each.
+  const first = ok(await take(two, "pc-1"), 200);
+  const second = ok(await take(two, "pc-2"), 200);
+  assert.notEqual(first.session_id, second.session_id);
+  await checkLease(first.token, first.session_id, "pc-1", first.expires_at);
+  await checkLease(second.token, second.session_id, "pc-2", second.expires_at);
+  assert.ok(first.heartbeat_interval_seconds > 0);
+
+  // A retry from a machine that holds a seat gets its session back, not a second seat.
+  assert.equal(ok(await take(two, "pc-1"), 200).session_id, first.session_id);
+
+  // The third machine is refused with the documented status and code.
+  refused(await take(two, "pc-3"), 402, "no_seats_available");
+
+  // Seats are per license: the 50-seat license still grants.
+  const other = ok(await take(tenant.fiftySeats.license_key, "pc-3"), 200);
+  ok(await api.POST("/api/v1/licenses/release", session(other.session_id)), 200);
+
+  // Release one; now the third machine gets the seat.
+  ok(await api.POST("/api/v1/licenses/release", session(first.session_id)), 200);
+  const third = ok(await take(two, "pc-3"), 200);
+  await checkLease(third.token, third.session_id, "pc-3", third.expires_at);
+
+  // A heartbeat renews the seat with a fresh token for the new expiry.
+  const renewed = ok(await api.POST("/api/v1/licenses/heartbeat", session(third.session_id)), 200);
+  assert.ok(micros(renewed.expires_at) > micros(third.expires_at), `${renewed.expires_at} after ${third.expires_at}`);
+  await checkLease(renewed.token, third.session_id, "pc-3", renewed.expires_at);
+
+  // Release it; a heartbeat of the released session is 410 session_expired: acquire again.
+  ok(await api.POST("/api/v1/licenses/release", session(third.session_id)), 200);
+  refused(await api.POST("/api/v1/licenses/heartbeat", session(third.session_id)), 410, "session_expired");
+
+  // Releasing again answers the same (release is idempotent); an unknown session is 404.
+  ok(await api.POST("/api/v1/licenses/release", session(third.session_id)), 200);
+  refused(await api.POST("/api/v1/licenses/heartbeat", session(randomUUID())), 404, "session_not_found");
+  ok(await api.POST("/api/v1/licenses/release", session(second.session_id)), 200);
+});
+
+test("lease tokens are checked offline", async () => {
+  const api = bearer(server.baseUrl, tenant.clientKey);
+  const verify = await verifier(api);
+  const lease = ok(
+    await api.POST("/api/v1/licenses/acquire", {
+      body: { license_key: tenant.fiftySeats.license_key, hardware_id: "offline-1" },
+    }),
+    200,
+  );
+  try {
+    assert.equal((await verify(lease.token)).hwid, "offline-1");
+    const [header, payload, signature] = lease.token.split(".") as [string, string, string];
+    const forged = Buffer.from(
+      Buffer.from(payload, "base64url").toString().replace('"offline-1"', '"offline-2"'),
+    ).toString("base64url");
+    await assert.rejects(verify(`${header}.${forged}.${signature}`), errors.JWSSignatureVerificationFailed);
+    await assert.rejects(verify(lease.token, "someone-else"), errors.JWTClaimValidationFailed);
+    // A verifier that allows another algorithm than the key's refuses the token.
+    const jwks = ok(await api.GET("/.well-known/jwks.json"), 200);
+    await assert.rejects(
+      jwtVerify(lease.token, createLocalJWKSet(jwks), { issuer: ISSUER, algorithms: ["ES256"] }),
+      errors.JOSEAlgNotAllowed,
+    );
+  } finally {
+    await api.POST("/api/v1/licenses/release", { body: { session_id: lease.session_id } });
+  }
+});
+
+test("the README snippet", async () => {
+  const claims = await holdASeat(server.baseUrl, tenant.clientKey, tenant.fiftySeats.license_key, ISSUER);
+  assert.equal(claims.hwid, "pc-1");
+  assert.equal(claims.lic, tenant.fiftySeats.id);
+});
