@@ -11,9 +11,13 @@
 3. Cross-references inside each overlay: every Secret key, ConfigMap, ServiceAccount, Service port
    and ClusterIssuer the manifests name exists; selectors match the pods; the image is pinned by
    digest; and the LICENSE_* variables are exactly the ones in base/ (names live in one place).
+4. Every LICENSE_* variable the pod gets (ConfigMap keys and env entries) is a setting the server
+   reads: the names are derived from license-server's settings list (SETTINGS in
+   license-server/src/config/example.rs, the list `license-server config example` prints), so a
+   renamed or misspelt variable fails here instead of being ignored with a warning at start-up.
 
 Usage: validate_manifests.py --kube-version 1.30.0 --config-keys PROPS --cluster CLUSTER.yaml
-                             NAME=RENDERED.yaml [NAME=RENDERED.yaml ...]
+                             --server-settings EXAMPLE.rs NAME=RENDERED.yaml [NAME=RENDERED.yaml ...]
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ Doc = dict[str, Any]
 
 APP = "license-server"
 SECRET = "license-server-secrets"
+# Read by the server besides the settings: the path of a TOML config file.
+ENV_CONFIG_FILE = "LICENSE_CONFIG"
 
 
 def load(path: Path) -> list[Doc]:
@@ -154,6 +160,21 @@ def validate_docs(name: str, docs: list[Doc], kube_version: str, errors: list[st
     return builtin, custom
 
 
+# --- 4. the server's settings ----------------------------------------------------------------
+
+
+def server_env_vars(example_rs: Path) -> set[str]:
+    """The environment variable of every setting in SETTINGS (license-server's config example):
+    LICENSE_ + the TOML key in capitals with `__` between levels, as `env_var` in
+    license-server/src/config/layers.rs builds it."""
+    text = example_rs.read_text()
+    block = re.search(r"pub const SETTINGS: &\[\(&str, &str\)\] = &\[(.*?)\n\];", text, re.S)
+    keys = re.findall(r'\(\s*"([a-z0-9_.]+)",', block.group(1)) if block else []
+    if not keys:
+        raise SystemExit(f"{example_rs}: found no SETTINGS list; update server_env_vars() in {__file__}")
+    return {"LICENSE_" + k.upper().replace(".", "__") for k in keys} | {ENV_CONFIG_FILE}
+
+
 # --- 3. cross-references ---------------------------------------------------------------------
 
 
@@ -166,7 +187,7 @@ def config_keys_from_properties(path: Path) -> set[str]:
     return keys
 
 
-def cross_check(name: str, docs: list[Doc], issuers: set[str], config_keys: set[str], errors: list[str]) -> None:
+def cross_check(name: str, docs: list[Doc], issuers: set[str], config_keys: set[str], server_vars: set[str], errors: list[str]) -> None:
     def find(kind: str) -> list[Doc]:
         return [d for d in docs if d.get("kind") == kind]
 
@@ -235,6 +256,13 @@ def cross_check(name: str, docs: list[Doc], issuers: set[str], config_keys: set[
             keys = set((configmaps[cm].get("data") or {}).keys())
             if keys != config_keys:
                 err(f"ConfigMap {cm} keys differ from base/license-server-config.properties: extra {sorted(keys - config_keys)}, missing {sorted(config_keys - keys)}")
+            for key in sorted(keys):
+                if key.startswith("LICENSE_") and key not in server_vars:
+                    err(f"ConfigMap {cm} sets {key}, which is not a license-server setting (see `license-server config example`)")
+    for c in containers:
+        for e in c.get("env", []):
+            if e["name"].startswith("LICENSE_") and e["name"] not in server_vars:
+                err(f"env {e['name']} is not a license-server setting (see `license-server config example`)")
 
     # Identity.
     sa_name = pod_spec.get("serviceAccountName")
@@ -301,6 +329,7 @@ def main() -> int:
     ap.add_argument("--kube-version", required=True)
     ap.add_argument("--config-keys", required=True, type=Path)
     ap.add_argument("--cluster", required=True, type=Path)
+    ap.add_argument("--server-settings", required=True, type=Path, help="license-server/src/config/example.rs")
     ap.add_argument("overlays", nargs="+", metavar="NAME=RENDERED.yaml")
     args = ap.parse_args()
 
@@ -309,6 +338,7 @@ def main() -> int:
     builtin, custom = validate_docs("cluster", cluster, args.kube_version, errors)
     issuers = {d["metadata"]["name"] for d in cluster if d.get("kind") == "ClusterIssuer"}
     config_keys = config_keys_from_properties(args.config_keys)
+    server_vars = server_env_vars(args.server_settings)
 
     for spec in args.overlays:
         name, _, path = spec.partition("=")
@@ -316,7 +346,7 @@ def main() -> int:
         b, c = validate_docs(name, docs, args.kube_version, errors)
         builtin += b
         custom += c
-        cross_check(name, docs, issuers, config_keys, errors)
+        cross_check(name, docs, issuers, config_keys, server_vars, errors)
 
     for e in errors:
         print(f"  ERROR {e}")

@@ -1,13 +1,18 @@
 //! `spawn_app` and `TestApp`: a real server on 127.0.0.1:0 with fresh in-memory adapters, a
-//! local key and a manual clock, and one method per endpoint.
+//! local key and a manual clock; `spawn_composed` and `ComposedApp`: a server whose adapters
+//! `build_adapters` picks from its `Config` (PostgreSQL, Redis, …), on the system clock. Both
+//! deref to [`Api`]: one method per endpoint.
 
 use std::net::SocketAddr;
+use std::ops::Deref;
+use std::path::Path;
 use std::sync::Arc;
 
 use license_core::memory::{MemoryLedger, MemoryStore};
 use license_core::{LocalSigner, ManualClock, SigningAlgorithm};
+use license_server::compose::{signing_key_path, write_private_file};
 use license_server::config::Secret;
-use license_server::{Adapters, App, AppState, Config};
+use license_server::{Adapters, App, AppState, Config, build_adapters};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -89,22 +94,71 @@ pub struct Fixture {
     pub license_key: String,
 }
 
-pub struct TestApp {
+/// The HTTP side of a test server: where it listens, a client, one method per endpoint.
+/// Clones share the client's connection pool.
+#[derive(Clone)]
+pub struct Api {
     pub addr: SocketAddr,
     pub http: reqwest::Client,
+}
+
+/// Stops its server when dropped.
+struct Stopper(Option<oneshot::Sender<()>>);
+
+impl Drop for Stopper {
+    fn drop(&mut self) {
+        if let Some(stop) = self.0.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Binds `server.listen` and serves in the background until the returned [`Stopper`] drops.
+/// The listener is bound before this returns, so no test waits for start-up.
+async fn serve(app: App) -> (Api, Arc<AppState>, Stopper) {
+    let app = app.bind().await.unwrap();
+    let addr = app.local_addr();
+    let state = app.state();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run(async {
+        let _ = stopped.await;
+    }));
+    let api = Api {
+        addr,
+        http: reqwest::Client::new(),
+    };
+    (api, state, Stopper(Some(stop)))
+}
+
+/// What every test server shares: its own data directory, a free port, the test operator
+/// token, and no background reaper (tests run its step).
+fn test_config(data_dir: &Path) -> Config {
+    let mut config = Config {
+        data_dir: data_dir.to_owned(),
+        ..Config::default()
+    };
+    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.auth.operator_token = Secret::new(OPERATOR_TOKEN);
+    config.reaper.enabled = false;
+    config
+}
+
+/// A server on in-memory adapters the test can switch off, with a manual clock.
+pub struct TestApp {
+    pub api: Api,
     pub clock: ManualClock,
     pub store: Arc<MemoryStore>,
     pub ledger: Arc<MemoryLedger>,
     pub state: Arc<AppState>,
-    stop: Option<oneshot::Sender<()>>,
+    _stop: Stopper,
     _data_dir: tempfile::TempDir,
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+impl Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
     }
 }
 
@@ -112,17 +166,10 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// Starts a server whose config `configure` may change first. Returns once it listens: the
-/// listener is bound before this returns, so no test waits for start-up.
+/// Starts a server whose config `configure` may change first. Returns once it listens.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
-    let mut config = Config {
-        data_dir: data_dir.path().to_owned(),
-        ..Config::default()
-    };
-    config.server.listen = "127.0.0.1:0".parse().unwrap();
-    config.auth.operator_token = Secret::new(OPERATOR_TOKEN);
-    config.reaper.enabled = false;
+    let mut config = test_config(data_dir.path());
     configure(&mut config);
 
     let clock = ManualClock::new(chrono::Utc::now());
@@ -133,37 +180,74 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         ledger: ledger.clone(),
         signer: Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap()),
     };
-    let app = App::new(config, adapters)
-        .with_clock(Arc::new(clock.clone()))
-        .bind()
-        .await
-        .unwrap();
-    let addr = app.local_addr();
-    let state = app.state();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(app.run(async {
-        let _ = stopped.await;
-    }));
+    let app = App::new(config, adapters).with_clock(Arc::new(clock.clone()));
+    let (api, state, stop) = serve(app).await;
     TestApp {
-        addr,
-        http: reqwest::Client::new(),
+        api,
         clock,
         store,
         ledger,
         state,
-        stop: Some(stop),
+        _stop: stop,
+        _data_dir: data_dir,
+    }
+}
+
+/// A server built the way `license-server` builds itself: `build_adapters(&config)` picks the
+/// store, the ledger and the signer by URL, and time is the system clock.
+pub struct ComposedApp {
+    pub api: Api,
+    _stop: Stopper,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Deref for ComposedApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+/// A local signing key (PKCS#8) for [`spawn_composed`]. Replicas given the same key sign with
+/// one `kid`, so a lease from any replica verifies against any replica's JWKS.
+pub fn signing_key() -> Vec<u8> {
+    LocalSigner::generate(SigningAlgorithm::EdDSA)
+        .unwrap()
+        .to_pkcs8()
+}
+
+/// Starts a server from a `Config` naming `store_url` and `ledger_url`, with its own data
+/// directory holding `signing_key` (the local signer loads it instead of generating one).
+/// Migrations run inside `build_adapters`, under PostgreSQL's advisory lock.
+pub async fn spawn_composed(store_url: &str, ledger_url: &str, signing_key: &[u8]) -> ComposedApp {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(data_dir.path());
+    config.store.url = Secret::new(store_url);
+    config.ledger.url = Secret::new(ledger_url);
+    let key_file = signing_key_path(&config.data_dir, config.signer.algorithm);
+    write_private_file(&key_file, signing_key).unwrap();
+    let adapters = build_adapters(&config)
+        .await
+        .unwrap_or_else(|e| panic!("build_adapters: {e}"));
+    let (api, _, stop) = serve(App::new(config, adapters)).await;
+    ComposedApp {
+        api,
+        _stop: stop,
         _data_dir: data_dir,
     }
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-
     /// The server's (manual) time.
     pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
         license_core::Clock::now(&self.clock)
+    }
+}
+
+impl Api {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
     }
 
     pub fn operator(&self) -> Caller {

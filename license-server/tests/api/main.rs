@@ -1,5 +1,6 @@
 //! The server's API tests: one binary, each test with its own in-process server on
-//! 127.0.0.1:0, fresh in-memory adapters, a local key and a manual clock.
+//! 127.0.0.1:0 — on fresh in-memory adapters, a local key and a manual clock, or (in
+//! `real_services`) on PostgreSQL and Redis started by `license-testkit`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
@@ -12,4 +13,5 @@ mod input;
 mod isolation;
 mod leases;
 mod oidc;
+mod real_services;
 mod shutdown;

@@ -6,8 +6,13 @@ output "gcp_service_account" {
 }
 
 output "kms_key_version" {
-  description = "Overlay: LICENSE_KMS_KEY_VERSION."
+  description = "Name of the signing key's first version (for gcloud kms commands)."
   value       = module.stack.kms_key_version
+}
+
+output "signer_url" {
+  description = "Overlay: LICENSE_SIGNER__URL."
+  value       = module.stack.signer_url
 }
 
 output "image_repository" {

@@ -9,7 +9,7 @@ output "connection_name" {
 }
 
 output "url" {
-  description = "LICENSE_STORE_URL. sslmode=require: TLS is mandatory on the instance (ENCRYPTED_ONLY)."
+  description = "LICENSE_STORE__URL. sslmode=require: TLS is mandatory on the instance (ENCRYPTED_ONLY)."
   value       = "postgres://${google_sql_user.app.name}:${random_password.app.result}@${google_sql_database_instance.store.private_ip_address}:5432/${google_sql_database.license.name}?sslmode=require"
   sensitive   = true
 }

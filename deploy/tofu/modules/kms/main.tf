@@ -19,7 +19,7 @@ resource "google_kms_key_ring" "this" {
 }
 
 # No rotation_period: KMS rotates only symmetric keys automatically. Rotating this key means a
-# new key version, a new LICENSE_KMS_KEY_VERSION, and keeping the old public key in the JWKS until
+# new key version, a new LICENSE_SIGNER__URL, and keeping the old public key in the JWKS until
 # the leases it signed have expired (docs/deploy.md).
 resource "google_kms_crypto_key" "lease_signing" {
   name     = var.key_name

@@ -4,6 +4,11 @@ output "crypto_key_id" {
 }
 
 output "key_version" {
-  description = "LICENSE_KMS_KEY_VERSION: the first version, created with the key."
+  description = "Name of the first key version, created with the key."
   value       = "${google_kms_crypto_key.lease_signing.id}/cryptoKeyVersions/1"
+}
+
+output "signer_url" {
+  description = "LICENSE_SIGNER__URL: gcpkms:// + the first key version's name."
+  value       = "gcpkms://${google_kms_crypto_key.lease_signing.id}/cryptoKeyVersions/1"
 }

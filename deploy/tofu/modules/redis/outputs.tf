@@ -14,7 +14,7 @@ output "server_ca_pem" {
 }
 
 output "url" {
-  description = "LICENSE_LEDGER_URL: rediss:// with the AUTH string."
+  description = "LICENSE_LEDGER__URL: rediss:// with the AUTH string."
   value       = "rediss://:${google_redis_instance.ledger.auth_string}@${google_redis_instance.ledger.host}:${google_redis_instance.ledger.port}"
   sensitive   = true
 }

@@ -6,8 +6,13 @@ output "gcp_service_account" {
 }
 
 output "kms_key_version" {
-  description = "LICENSE_KMS_KEY_VERSION."
+  description = "Name of the signing key's first version."
   value       = module.kms.key_version
+}
+
+output "signer_url" {
+  description = "LICENSE_SIGNER__URL (gcpkms:// + the key version name)."
+  value       = module.kms.signer_url
 }
 
 output "image_repository" {
@@ -41,7 +46,7 @@ output "sql_connection_name" {
 }
 
 output "secret_ids" {
-  description = "Secret Manager ids holding LICENSE_STORE_URL, LICENSE_LEDGER_URL, LICENSE_OPERATOR_TOKEN and ledger-ca.pem."
+  description = "Secret Manager ids holding LICENSE_STORE__URL, LICENSE_LEDGER__URL, LICENSE_AUTH__OPERATOR_TOKEN and ledger-ca.pem."
   value       = { for k, s in google_secret_manager_secret.server : k => s.secret_id }
 }
 

@@ -9,12 +9,13 @@ resource "random_password" "operator_token" {
 }
 
 locals {
-  # secret id => value. The ids are the remoteRef keys of the ExternalSecret.
+  # secret id => value. The ids are the remoteRef keys of the ExternalSecret, which hands each
+  # to the pods under the server's setting name (comments); the CA is mounted as a file.
   server_secrets = {
-    store_url      = { id = "license-store-url", value = module.cloudsql.url }
-    ledger_url     = { id = "license-ledger-url", value = module.redis.url }
-    operator_token = { id = "license-operator-token", value = random_password.operator_token.result }
-    ledger_ca      = { id = "license-ledger-ca", value = module.redis.server_ca_pem }
+    store_url      = { id = "license-store-url", value = module.cloudsql.url }                        # LICENSE_STORE__URL
+    ledger_url     = { id = "license-ledger-url", value = module.redis.url }                          # LICENSE_LEDGER__URL
+    operator_token = { id = "license-operator-token", value = random_password.operator_token.result } # LICENSE_AUTH__OPERATOR_TOKEN
+    ledger_ca      = { id = "license-ledger-ca", value = module.redis.server_ca_pem }                 # ledger-ca.pem (SSL_CERT_DIR)
   }
 }
 
