@@ -352,7 +352,7 @@ pub struct RunArgs {
 pub struct VerifyArgs {
     /// The lease token (`-` reads it from stdin).
     pub token: String,
-    /// The key set: a file, or an http(s) URL such as <server>/.well-known/jwks.json.
+    /// The key set: a file, or an http(s) URL such as `<server>/.well-known/jwks.json`.
     #[arg(long, value_name = "FILE|URL")]
     pub jwks: String,
     /// The issuer the token must name (the server's `issuer` setting).

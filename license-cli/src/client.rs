@@ -1,5 +1,5 @@
 //! The HTTP client: base URL, bearer credential, `X-Tenant-Id`, one method per route, and error
-//! bodies decoded into [`ClientError::Api`] carrying the server's stable `code`.
+//! bodies decoded into `ClientError::Api` carrying the server's stable `code`.
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The server's typed configuration: every setting with its safe default and a one-line
 //! explanation. Layering (defaults → TOML file → `LICENSE_…` environment → flags) lives in
-//! [`layers`]; the commented example printed by `license-server config example` in [`example`].
+//! `layers`; the commented example printed by `license-server config example` in `example`.
 
 use std::fmt;
 use std::net::SocketAddr;

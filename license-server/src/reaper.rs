@@ -1,4 +1,4 @@
-//! The background reaper: a trivial interval loop around one step, [`reap_step`], which
+//! The background reaper: a trivial interval loop around one step, `reap_step`, which
 //! tests call directly with a manual clock. Safe on every replica: marking a session expired
 //! is idempotent. (Seats need no reaping; the ledger frees them at TTL by itself.)
 
@@ -40,7 +40,7 @@ pub async fn reap_step(state: &AppState, batch: u32) -> Result<ReapOutcome, lice
     result
 }
 
-/// Runs [`reap_step`] every `interval_seconds` until `stop` changes.
+/// Runs `reap_step` every `interval_seconds` until `stop` changes.
 pub async fn run(state: Arc<AppState>, config: ReaperConfig, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(config.interval_seconds.max(1)));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);

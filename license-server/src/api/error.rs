@@ -1,7 +1,7 @@
 //! The only place that turns errors into HTTP statuses and stable codes: domain errors
 //! ([`license_core::Error`]), authentication failures, and everything the framework rejects
 //! before a handler runs (malformed JSON, unknown fields, oversized bodies, unknown routes).
-//! Every 4xx and 5xx body has one shape, [`ErrorBody`]; a 5xx body never carries the cause,
+//! Every 4xx and 5xx body has one shape, `ErrorBody`; a 5xx body never carries the cause,
 //! which is logged instead.
 //!
 //! | error | status | code |
@@ -162,7 +162,7 @@ fn dependency_name(dependency: Dependency) -> &'static str {
 }
 
 /// Declares an operation's error response: one variant per status it can answer, each with
-/// an [`ErrorBody`], so the statuses appear in the OpenAPI document. A status the enum does not
+/// an `ErrorBody`, so the statuses appear in the OpenAPI document. A status the enum does not
 /// list becomes its `Internal` (500) variant and is logged: the document never lies.
 macro_rules! error_response {
     (

@@ -1,6 +1,6 @@
 //! The HTTP API: one module per resource, each one `…Api` struct, joined into one
 //! poem-openapi service. Handlers authenticate through a security scheme, call one use case
-//! and map its result; the error mapping lives in [`error`] alone.
+//! and map its result; the error mapping lives in `error` alone.
 
 use poem_openapi::{OpenApiService, Tags};
 

@@ -1,4 +1,4 @@
-//! [`Text`]: a strict JSON string for request bodies. poem-openapi's `String` accepts `12345`
+//! `Text`: a strict JSON string for request bodies. poem-openapi's `String` accepts `12345`
 //! and `true` as `"12345"` and `"true"`; for ids and keys that coercion is a type confusion
 //! (`"hardware_id": 12345` would take a seat), so request fields use `Text` and a wrong type
 //! is a 400 like any other.
