@@ -55,7 +55,10 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         license.unwrap_or_else(|e| panic!("{e}"));
         let key = state.admin.create_api_key(tenant.id, "fuzz", vec![Scope::Client], &Actor::Operator);
         let (_, secret) = key.await.unwrap_or_else(|e| panic!("{e}"));
-        (routes(Arc::new(state)).boxed(), format!("Bearer {}", secret.expose()))
+        (
+            routes(Arc::new(state)).map_to_response().boxed(),
+            format!("Bearer {}", secret.expose()),
+        )
     });
     Fixture { runtime, app, bearer }
 });
