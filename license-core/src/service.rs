@@ -202,11 +202,17 @@ impl LicenseService {
     /// `license_suspended` / `_revoked` / `_expired` (the session is ended), `unavailable`.
     pub async fn heartbeat(&self, tenant: TenantId, session_id: SessionId) -> Result<Lease> {
         let mut session = self.store.get_session(tenant, session_id).await?;
+        let ledger_key = LedgerKey {
+            tenant_id: tenant,
+            license_id: session.license_id,
+        };
         if session.ended_at.is_some() {
+            // Ended in the store (the reaper on a clock ahead of the ledger's, say): make sure
+            // the ledger does not hold its seat until the TTL.
+            self.release_quietly(&ledger_key, session_id).await;
             return Err(Error::SessionExpired);
         }
         let license = self.store.get_license(tenant, session.license_id).await?;
-        let ledger_key = ledger_key(&license);
         if let Err(inactive) = license.ensure_usable(self.clock.now()) {
             self.end(&session, EndReason::Revoked, None).await?;
             return Err(inactive);
@@ -220,9 +226,17 @@ impl LicenseService {
             return Err(Error::SessionExpired);
         };
         let now = self.clock.now();
-        self.store
+        if let Err(e) = self
+            .store
             .record_heartbeat(tenant, session_id, now, expires_at)
-            .await?;
+            .await
+        {
+            if matches!(e, Error::SessionExpired) {
+                // Ended between our read and the renewal: give back the seat just renewed.
+                self.release_quietly(&ledger_key, session_id).await;
+            }
+            return Err(e);
+        }
         session.last_heartbeat_at = now;
         session.expires_at = expires_at;
         self.lease(&license, session).await
@@ -393,10 +407,13 @@ impl LicenseService {
             Err(e) => {
                 // Recorded but unconfirmed: withdraw it so a retry starts clean.
                 let now = self.clock.now();
-                let _ = self
+                let ended = self
                     .store
                     .end_session(key.tenant_id, session_id, now, EndReason::Expired, None)
                     .await;
+                if let Err(end_error) = ended {
+                    warn!(error = %end_error, session_id = %session_id, "could not end an unconfirmed session; the reaper will");
+                }
                 self.compensate(key, session_id).await;
                 Err(e)
             }
@@ -407,8 +424,14 @@ impl LicenseService {
     /// itself at TTL.
     async fn compensate(&self, key: &LedgerKey, session_id: SessionId) {
         self.stats.compensations.fetch_add(1, Ordering::Relaxed);
+        self.release_quietly(key, session_id).await;
+    }
+
+    /// Frees a seat whose session is over, when the caller's answer does not depend on it.
+    /// If this fails, the seat still frees itself at TTL.
+    async fn release_quietly(&self, key: &LedgerKey, session_id: SessionId) {
         if let Err(e) = self.ledger.release(key, session_id).await {
-            warn!(error = %e, session_id = %session_id, "compensating release failed; the seat frees itself at TTL");
+            warn!(error = %e, session_id = %session_id, "releasing a seat failed; it frees itself at TTL");
         }
     }
 
