@@ -4,6 +4,9 @@
   drill.py ports N                        print N free loopback TCP ports, one a line
   drill.py get FILE PATH                  print one field of a JSON file (PATH like a.b.0.c)
   drill.py live --port P --key K          print the live seats of one license's ledger key
+  drill.py served LOG PORT                print how many requests in nginx's access LOG the
+                                          replica on PORT answered (it was the last upstream
+                                          tried and its status was below 500)
   drill.py sample --port P --key K --stop FILE --out FILE [--interval S]
                                           sample the live seats until FILE exists; write
                                           {"max": .., "samples": .., "errors": ..} as JSON
@@ -17,6 +20,7 @@ acquire has not swept yet is not counted.
 import argparse
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -114,6 +118,25 @@ def cmd_live(args):
         conn.close()
 
 
+# The drill's log_format: `... upstream=$upstream_addr upstream_status=$upstream_status
+# request_time=...`, where a retried request lists every upstream tried, comma-separated.
+UPSTREAM = re.compile(r" upstream=(.*?) upstream_status=(.*?) request_time=")
+
+
+def cmd_served(args):
+    want, count = "127.0.0.1:%d" % args.port, 0
+    with open(args.log) as f:
+        for line in f:
+            m = UPSTREAM.search(line)
+            if not m:
+                continue
+            addr = m.group(1).split(",")[-1].strip()
+            status = m.group(2).split(",")[-1].strip()
+            if addr == want and status.isdigit() and int(status) < 500:
+                count += 1
+    print(count)
+
+
 def cmd_sample(args):
     maximum, samples, errors, conn = 0, 0, 0, None
     while not os.path.exists(args.stop):
@@ -146,6 +169,10 @@ def main():
     p.add_argument("file")
     p.add_argument("path")
     p.set_defaults(func=cmd_get)
+    p = sub.add_parser("served")
+    p.add_argument("log")
+    p.add_argument("port", type=int)
+    p.set_defaults(func=cmd_served)
     for name, func in (("live", cmd_live), ("sample", cmd_sample)):
         p = sub.add_parser(name)
         p.add_argument("--port", type=int, required=True)
