@@ -17,7 +17,7 @@ use crate::seat_ledger::{
     AcquireOutcome, LedgerKey, LiveCount, RenewOutcome, SeatLedger, SeatRequest,
 };
 use crate::session::{EndReason, HardwareId, LiveSeat, Session, UserEmail};
-use crate::signer::{Jwks, Signer};
+use crate::signer::{Jwks, PublicJwk, Signer};
 use crate::store::Store;
 use crate::token::{self, LeaseClaims, TokenVerifier};
 
@@ -62,6 +62,7 @@ pub struct LicenseService {
     signer: Arc<dyn Signer>,
     clock: Arc<dyn Clock>,
     issuer: String,
+    retired_keys: Vec<PublicJwk>,
     stats: ServiceStats,
 }
 
@@ -80,8 +81,45 @@ impl LicenseService {
             signer,
             clock,
             issuer: issuer.into(),
+            retired_keys: Vec::new(),
             stats: ServiceStats::default(),
         }
+    }
+
+    /// Keeps publishing keys that signed before a rotation: they are listed in
+    /// [`jwks`](Self::jwks) after the current key and [`validate`](Self::validate) accepts the
+    /// tokens they signed until those expire. A retired key with the current key's `kid` is
+    /// dropped.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use license_core::{memory, *};
+    ///
+    /// let clock = Arc::new(SystemClock);
+    /// let old = LocalSigner::generate(SigningAlgorithm::EdDSA)?;
+    /// let new = Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA)?);
+    /// let service = LicenseService::new(
+    ///     Arc::new(memory::MemoryStore::default()),
+    ///     Arc::new(memory::MemoryLedger::new(clock.clone())),
+    ///     new.clone(),
+    ///     clock,
+    ///     "acme",
+    /// )
+    /// .with_retired_keys(vec![old.public_jwk(), new.public_jwk()]);
+    /// let kids: Vec<_> = service.jwks().keys.into_iter().map(|k| k.kid).collect();
+    /// assert_eq!(kids, [new.key_id(), old.key_id()]);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn with_retired_keys(mut self, keys: Vec<PublicJwk>) -> Self {
+        let current = self.signer.key_id().to_owned();
+        let mut retired: Vec<PublicJwk> = Vec::with_capacity(keys.len());
+        for key in keys {
+            if key.kid != current && !retired.iter().any(|k| k.kid == key.kid) {
+                retired.push(key);
+            }
+        }
+        self.retired_keys = retired;
+        self
     }
 
     /// Counters for metrics.
@@ -89,11 +127,12 @@ impl LicenseService {
         &self.stats
     }
 
-    /// The public keys clients verify lease tokens with.
+    /// The public keys clients verify lease tokens with: the signer's, then the retired ones.
     pub fn jwks(&self) -> Jwks {
-        Jwks {
-            keys: vec![self.signer.public_jwk()],
-        }
+        let mut keys = Vec::with_capacity(1 + self.retired_keys.len());
+        keys.push(self.signer.public_jwk());
+        keys.extend(self.retired_keys.iter().cloned());
+        Jwks { keys }
     }
 
     /// A verifier for this server's tokens.

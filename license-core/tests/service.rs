@@ -360,6 +360,54 @@ async fn validate_checks_the_token_and_the_session() {
 }
 
 #[tokio::test]
+async fn tokens_of_a_retired_key_validate_until_they_expire() {
+    let w = world();
+    let l = w.license(1).await;
+    let lease = w.acquire(&l, "hw-a").await.unwrap();
+    let old_key = w.service.jwks().keys.remove(0);
+    // The rotation: a new signer over the same store, ledger and clock.
+    let rotated = |retired: Vec<PublicJwk>| {
+        let signer = Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap());
+        LicenseService::new(
+            w.store.clone(),
+            w.ledger.clone(),
+            signer,
+            Arc::new(w.clock.clone()),
+            "test",
+        )
+        .with_retired_keys(retired)
+    };
+
+    let without = rotated(Vec::new())
+        .validate(w.tenant.id, &lease.token)
+        .await;
+    assert_eq!(without.unwrap_err().code(), "invalid_token");
+
+    let service = rotated(vec![old_key.clone()]);
+    let jwks = service.jwks();
+    assert_eq!(jwks.keys.len(), 2);
+    assert_eq!(jwks.keys[1], old_key);
+    let claims = service.validate(w.tenant.id, &lease.token).await.unwrap();
+    assert_eq!(claims.sub, lease.session.id);
+    // A heartbeat signs with the new key only.
+    let renewed = service
+        .heartbeat(w.tenant.id, lease.session.id)
+        .await
+        .unwrap();
+    let verifier = TokenVerifier::new(
+        Jwks {
+            keys: vec![old_key],
+        },
+        "test",
+    );
+    assert!(verifier.verify(&renewed.token, w.clock.now()).is_err());
+
+    w.advance(6 * 60 + 1);
+    let expired = service.validate(w.tenant.id, &lease.token).await;
+    assert!(expired.is_err(), "{expired:?}");
+}
+
+#[tokio::test]
 async fn an_unavailable_ledger_grants_nothing_and_records_nothing() {
     let w = world();
     let l = w.license(1).await;

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use license_core::memory::{MemoryLedger, MemoryStore};
-use license_core::{Clock, LocalSigner, SeatLedger, Signer, SigningAlgorithm, Store, SystemClock};
+use license_core::{
+    Clock, Jwks, LocalSigner, PublicJwk, SeatLedger, Signer, SigningAlgorithm, Store, SystemClock,
+};
 use license_seats_redis::RedisLedger;
 use license_signer_kms::{KmsConfig, KmsSigner};
 use license_store_pg::SqlStore;
@@ -23,6 +25,8 @@ pub struct Adapters {
     pub ledger: Arc<dyn SeatLedger>,
     /// Lease-token signatures.
     pub signer: Arc<dyn Signer>,
+    /// Public keys of signers retired by a rotation, still published (`signer.retired_keys`).
+    pub retired_keys: Vec<PublicJwk>,
 }
 
 /// Why the adapters could not be built. Each names the setting to change.
@@ -60,6 +64,16 @@ pub enum ComposeError {
         /// The cause.
         source: license_core::Error,
     },
+    /// An entry of `signer.retired_keys` could not be read.
+    #[error(
+        "`signer.retired_keys` (environment variable LICENSE_SIGNER__RETIRED_KEYS): {entry}: {reason}"
+    )]
+    RetiredKey {
+        /// The entry (a path or a KMS key version name: neither is secret).
+        entry: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// The signing key's file in the data directory, per algorithm.
@@ -77,6 +91,7 @@ pub async fn build_adapters(config: &Config) -> Result<Adapters, ComposeError> {
         store: build_store(config).await?,
         ledger: build_ledger(config, clock).await?,
         signer: build_signer(config).await?,
+        retired_keys: load_retired_keys(config).await?,
     })
 }
 
@@ -163,16 +178,7 @@ async fn build_signer(config: &Config) -> Result<Arc<dyn Signer>, ComposeError> 
     match url.split_once("://").map(|(scheme, _)| scheme) {
         Some("gcpkms") => {
             let key_version = url.trim_start_matches("gcpkms://");
-            let algorithm = match config.signer.algorithm {
-                // KMS offers no Ed25519: the default means the RSA-4096 PKCS#1 key we provision.
-                SigningAlgorithm::EdDSA => SigningAlgorithm::RS256,
-                other => other,
-            };
-            let kms = KmsConfig {
-                algorithm,
-                ..KmsConfig::new(key_version)
-            };
-            let signer = KmsSigner::connect(kms)
+            let signer = KmsSigner::connect(kms_config(config, key_version))
                 .await
                 .map_err(|source| ComposeError::Adapter {
                     setting: "signer.url",
@@ -182,6 +188,72 @@ async fn build_signer(config: &Config) -> Result<Arc<dyn Signer>, ComposeError> 
         }
         other => Err(unsupported("signer.url", other, SIGNER_SCHEMES)),
     }
+}
+
+fn kms_config(config: &Config, key_version: &str) -> KmsConfig {
+    let algorithm = match config.signer.algorithm {
+        // KMS offers no Ed25519: the default means the RSA-4096 PKCS#1 key we provision.
+        SigningAlgorithm::EdDSA => SigningAlgorithm::RS256,
+        other => other,
+    };
+    KmsConfig {
+        algorithm,
+        ..KmsConfig::new(key_version)
+    }
+}
+
+/// The public keys named by `signer.retired_keys`: fetched from Cloud KMS for `gcpkms://`
+/// entries, read from JSON files (a JWK or a JWK set) otherwise. Every key's `kid` must be its
+/// RFC 7638 thumbprint, as this server's keys are, so a hand-edited file is caught here.
+pub async fn load_retired_keys(config: &Config) -> Result<Vec<PublicJwk>, ComposeError> {
+    let mut keys = Vec::new();
+    for entry in config.signer.retired_key_sources() {
+        let failed = |reason: String| ComposeError::RetiredKey {
+            entry: entry.to_owned(),
+            reason,
+        };
+        let found = if let Some(key_version) = entry.strip_prefix("gcpkms://") {
+            let signer = KmsSigner::connect(kms_config(config, key_version))
+                .await
+                .map_err(|e| {
+                    failed(format!(
+                        "{e} (remove the entry once the version is disabled)"
+                    ))
+                })?;
+            vec![signer.public_jwk()]
+        } else {
+            let text = std::fs::read_to_string(entry).map_err(|e| failed(e.to_string()))?;
+            parse_public_keys(&text).map_err(failed)?
+        };
+        for key in found {
+            if key.kid != key.thumbprint() {
+                return Err(failed(format!(
+                    "key {} does not match its own thumbprint {}",
+                    key.kid,
+                    key.thumbprint()
+                )));
+            }
+            info!(kid = %key.kid, alg = %key.alg, "publishing a retired signing key");
+            keys.push(key);
+        }
+    }
+    Ok(keys)
+}
+
+/// A JWK set (`{"keys": [...]}`, as `/.well-known/jwks.json` serves) or one JWK.
+fn parse_public_keys(text: &str) -> Result<Vec<PublicJwk>, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let keys = if value.get("keys").is_some() {
+        serde_json::from_value::<Jwks>(value).map(|set| set.keys)
+    } else {
+        serde_json::from_value::<PublicJwk>(value).map(|key| vec![key])
+    };
+    let keys = keys.map_err(|e| format!("not a JWK or a JWK set: {e}"))?;
+    if keys.is_empty() {
+        return Err("holds no key".into());
+    }
+    Ok(keys)
 }
 
 fn scheme_of(url: &Secret) -> Option<&str> {
@@ -293,6 +365,57 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[tokio::test]
+    async fn retired_keys_load_from_jwk_and_jwk_set_files_and_bad_ones_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap();
+        let b = LocalSigner::generate(SigningAlgorithm::ES256).unwrap();
+        let write = |name: &str, text: String| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        };
+        let set = write(
+            "set.json",
+            serde_json::to_string(&Jwks {
+                keys: vec![a.public_jwk()],
+            })
+            .unwrap(),
+        );
+        let one = write("one.json", serde_json::to_string(&b.public_jwk()).unwrap());
+        let mut config = Config::default();
+        config.signer.retired_keys = format!(" {set} ,, {one} ");
+        let keys = load_retired_keys(&config).await.unwrap();
+        assert_eq!(keys, [a.public_jwk(), b.public_jwk()]);
+
+        let mut forged = a.public_jwk();
+        forged.kid = b.key_id().to_owned();
+        let bad = [
+            (
+                write("forged.json", serde_json::to_string(&forged).unwrap()),
+                "thumbprint",
+            ),
+            (
+                write("empty.json", r#"{"keys": []}"#.into()),
+                "holds no key",
+            ),
+            (write("text.json", "not json".into()), "not JSON"),
+            (write("other.json", r#"{"kty": 1}"#.into()), "not a JWK"),
+            (
+                dir.path().join("missing.json").display().to_string(),
+                "No such file",
+            ),
+        ];
+        for (entry, reason) in bad {
+            config.signer.retired_keys = format!("{set},{entry}");
+            let e = load_retired_keys(&config).await.unwrap_err().to_string();
+            assert!(
+                e.contains("`signer.retired_keys`") && e.contains(&entry) && e.contains(reason),
+                "{e}"
+            );
         }
     }
 

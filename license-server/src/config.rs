@@ -179,6 +179,20 @@ pub struct SignerConfig {
     /// Algorithm: `EdDSA`, `ES256`, `RS256` or `PS256`. With Cloud KMS it must match the key
     /// version's; the default `EdDSA`, which KMS does not offer, then means `RS256`.
     pub algorithm: SigningAlgorithm,
+    /// Keys that signed before a rotation and are still published, comma-separated: each a
+    /// `gcpkms://<KMS key version name>` or the path of a JSON file holding a JWK or a JWK set
+    /// (such as the JWKS saved before the rotation). Empty: none.
+    pub retired_keys: String,
+}
+
+impl SignerConfig {
+    /// The entries of `retired_keys`, trimmed, empty ones skipped.
+    pub fn retired_key_sources(&self) -> impl Iterator<Item = &str> {
+        self.retired_keys
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
 }
 
 impl Default for SignerConfig {
@@ -186,6 +200,7 @@ impl Default for SignerConfig {
         Self {
             url: DEFAULT_SIGNER_URL.into(),
             algorithm: SigningAlgorithm::EdDSA,
+            retired_keys: String::new(),
         }
     }
 }

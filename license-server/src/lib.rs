@@ -34,6 +34,7 @@
 //!     store: Arc::new(MemoryStore::default()),
 //!     ledger: Arc::new(MemoryLedger::new(clock.clone())),
 //!     signer: Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA)?),
+//!     retired_keys: Vec::new(),
 //! };
 //! let app = App::new(config, adapters).with_clock(clock).bind().await?;
 //! let addr = app.local_addr();

@@ -36,13 +36,16 @@ impl AppState {
         clock: Arc<dyn Clock>,
         operator_token: Secret,
     ) -> Result<Self, OidcError> {
-        let service = Arc::new(LicenseService::new(
-            adapters.store.clone(),
-            adapters.ledger,
-            adapters.signer,
-            clock.clone(),
-            config.issuer.clone(),
-        ));
+        let service = Arc::new(
+            LicenseService::new(
+                adapters.store.clone(),
+                adapters.ledger,
+                adapters.signer,
+                clock.clone(),
+                config.issuer.clone(),
+            )
+            .with_retired_keys(adapters.retired_keys),
+        );
         let admin = Arc::new(AdminService::new(adapters.store.clone(), clock.clone()));
         let oidc = if config.auth.oidc.enabled() {
             Some(OidcVerifier::new(config.auth.oidc.clone())?)

@@ -65,7 +65,8 @@ pub struct JwksDto {
 /// The key set.
 #[derive(ApiResponse, Debug)]
 pub enum JwksOk {
-    /// The keys that sign lease tokens now.
+    /// The key that signs lease tokens now, then keys retired by a rotation whose tokens may
+    /// still be live. Pick the key by the token's `kid`.
     #[oai(status = 200)]
     Ok(Json<JwksDto>),
 }

@@ -52,6 +52,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "Signing algorithm: EdDSA, ES256, RS256 or PS256 (with gcpkms:// it must match the key; EdDSA then means RS256).",
     ),
     (
+        "signer.retired_keys",
+        "Keys that signed before a rotation, still published in the JWKS until their tokens expire: comma-separated gcpkms://<key version name> or paths to a JWK or JWK-set JSON file (empty: none).",
+    ),
+    (
         "auth.operator_token",
         "The operator's bearer token (empty: generated into <data_dir>/operator-token on first start).",
     ),

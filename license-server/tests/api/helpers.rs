@@ -179,6 +179,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         store: store.clone(),
         ledger: ledger.clone(),
         signer: Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap()),
+        retired_keys: license_server::compose::load_retired_keys(&config)
+            .await
+            .unwrap(),
     };
     let app = App::new(config, adapters).with_clock(Arc::new(clock.clone()));
     let (api, state, stop) = serve(app).await;

@@ -4,7 +4,7 @@ use chrono::TimeDelta;
 use license_core::{Jwks, TokenVerifier};
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn two_seats_refuse_a_third_machine_until_one_is_released() {
@@ -300,4 +300,32 @@ async fn the_reaper_step_marks_zombies_expired() {
             .await
             .contains("license_reaped_sessions_total 2")
     );
+}
+
+#[tokio::test]
+async fn after_a_rotation_the_jwks_still_verifies_tokens_of_the_retired_key() {
+    let before = spawn_app().await;
+    let acme = before.fixture("Acme", 1).await;
+    let lease = before
+        .acquire(&acme.client, &acme.license_key, "m1")
+        .await
+        .expect(200);
+    let saved = before.jwks().await.expect(200).body;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("retired-jwks.json");
+    std::fs::write(&path, saved.to_string()).unwrap();
+
+    // The rotated server signs with a new key of its own and publishes the saved one after it.
+    let retired = path.display().to_string();
+    let after = spawn_app_with(move |config| config.signer.retired_keys = retired).await;
+    let jwks: Jwks = serde_json::from_value(after.jwks().await.expect(200).body).unwrap();
+    let old: Jwks = serde_json::from_value(saved).unwrap();
+    assert_eq!(jwks.keys.len(), 2);
+    assert_ne!(jwks.keys[0].kid, old.keys[0].kid);
+    assert_eq!(jwks.keys[1], old.keys[0]);
+    let verifier = TokenVerifier::new(jwks, "license-server");
+    let claims = verifier
+        .verify(&lease.str("token"), before.clock_now())
+        .unwrap();
+    assert_eq!(claims.sub.to_string(), lease.str("session_id"));
 }
