@@ -39,7 +39,7 @@ from typing import Any, TypeVar  # noqa: E402
 import pytest  # noqa: E402
 from conftest import ISSUER, Server  # noqa: E402
 from license_server_client.api.api_keys import create_api_key  # noqa: E402
-from license_server_client.api.licenses import create_license  # noqa: E402
+from license_server_client.api.licenses import create_license, list_licenses  # noqa: E402
 from license_server_client.api.tenants import create_tenant  # noqa: E402
 from license_server_client.models import (  # noqa: E402
     CreateApiKeyRequest,
@@ -51,6 +51,7 @@ from license_server_client.models import (  # noqa: E402
     HeartbeatResponse,
     JwksDto,
     LicenseDto,
+    LicensePage,
     ReleaseResponse,
     ScopeDto,
 )
@@ -97,6 +98,15 @@ def tenant(server: Server) -> Tenant:
         for seats in (2, 50)
     ]
     assert [lic.seats_total for lic in licenses] == [2, 50]
+    # The operator names the tenant it acts on with the declared X-Tenant-Id parameter.
+    page = expect(
+        list_licenses.sync_detailed(client=operator, x_tenant_id=str(created.tenant.id)),
+        200,
+        LicensePage,
+    )
+    assert [lic.id for lic in page.items] == [lic.id for lic in licenses]
+    missing = expect(list_licenses.sync_detailed(client=operator), 400, ErrorBody)
+    assert missing.code == "invalid_input"
     key = expect(
         create_api_key.sync_detailed(
             client=admin, body=CreateApiKeyRequest(name="python client", scopes=[ScopeDto.CLIENT])

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use license_core::{ApiKey, ApiKeyId, ApiKeySecret, Scope};
 use poem::web::Data;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Header, Path};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
@@ -155,6 +155,9 @@ impl ApiKeysApi {
         &self,
         auth: AdminAuth,
         state: Data<&Arc<AppState>>,
+        /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
+        #[oai(name = "X-Tenant-Id")]
+        _tenant: Header<Option<String>>,
         body: Json<CreateApiKeyRequest>,
     ) -> Result<ApiKeyCreated, AdminError> {
         let tenant = auth.0.tenant()?;
@@ -174,6 +177,9 @@ impl ApiKeysApi {
         &self,
         auth: AdminAuth,
         state: Data<&Arc<AppState>>,
+        /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
+        #[oai(name = "X-Tenant-Id")]
+        _tenant: Header<Option<String>>,
     ) -> Result<ApiKeyListOk, AdminError> {
         let tenant = auth.0.tenant()?;
         let keys = state.admin.list_api_keys(tenant).await?;
@@ -192,6 +198,9 @@ impl ApiKeysApi {
         &self,
         auth: AdminAuth,
         state: Data<&Arc<AppState>>,
+        /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
+        #[oai(name = "X-Tenant-Id")]
+        _tenant: Header<Option<String>>,
         api_key_id: Path<Uuid>,
     ) -> Result<ApiKeyRevoked, AdminError> {
         let tenant = auth.0.tenant()?;

@@ -8,7 +8,7 @@ use license_core::{
     NewLicense, Page, SeatCount,
 };
 use poem::web::Data;
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
@@ -197,6 +197,9 @@ impl LicensesApi {
         &self,
         auth: AdminAuth,
         state: Data<&Arc<AppState>>,
+        /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
+        #[oai(name = "X-Tenant-Id")]
+        _tenant: Header<Option<String>>,
         body: Json<CreateLicenseRequest>,
     ) -> Result<LicenseCreated, AdminError> {
         let tenant = auth.0.tenant()?;
@@ -231,6 +234,9 @@ impl LicensesApi {
         &self,
         auth: AdminAuth,
         state: Data<&Arc<AppState>>,
+        /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
+        #[oai(name = "X-Tenant-Id")]
+        _tenant: Header<Option<String>>,
         /// Start after this license id.
         after: Query<Option<Uuid>>,
         /// Page size (1–500, default 100).
@@ -259,6 +265,9 @@ impl LicensesApi {
         &self,
         auth: AdminAuth,
         state: Data<&Arc<AppState>>,
+        /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
+        #[oai(name = "X-Tenant-Id")]
+        _tenant: Header<Option<String>>,
         license_id: Path<Uuid>,
     ) -> Result<LicenseOk, AdminError> {
         let tenant = auth.0.tenant()?;
@@ -282,6 +291,9 @@ impl LicensesApi {
         &self,
         auth: AdminAuth,
         state: Data<&Arc<AppState>>,
+        /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
+        #[oai(name = "X-Tenant-Id")]
+        _tenant: Header<Option<String>>,
         license_id: Path<Uuid>,
         body: Json<UpdateLicenseRequest>,
     ) -> Result<LicenseOk, AdminError> {
@@ -329,6 +341,9 @@ impl LicensesApi {
         &self,
         auth: AdminAuth,
         state: Data<&Arc<AppState>>,
+        /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
+        #[oai(name = "X-Tenant-Id")]
+        _tenant: Header<Option<String>>,
         license_id: Path<Uuid>,
     ) -> Result<LicenseOk, AdminError> {
         set_status(&auth, &state, license_id.0, LicenseStatus::Suspended).await
@@ -346,6 +361,9 @@ impl LicensesApi {
         &self,
         auth: AdminAuth,
         state: Data<&Arc<AppState>>,
+        /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
+        #[oai(name = "X-Tenant-Id")]
+        _tenant: Header<Option<String>>,
         license_id: Path<Uuid>,
     ) -> Result<LicenseOk, AdminError> {
         set_status(&auth, &state, license_id.0, LicenseStatus::Active).await
@@ -361,6 +379,9 @@ impl LicensesApi {
         &self,
         auth: AdminAuth,
         state: Data<&Arc<AppState>>,
+        /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
+        #[oai(name = "X-Tenant-Id")]
+        _tenant: Header<Option<String>>,
         license_id: Path<Uuid>,
     ) -> Result<LicenseOk, AdminError> {
         set_status(&auth, &state, license_id.0, LicenseStatus::Revoked).await

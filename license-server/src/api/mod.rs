@@ -8,6 +8,8 @@ use poem_openapi::{OpenApiService, Tags};
 pub mod api_keys;
 /// Admin: the audit log.
 pub mod audit;
+/// A calendar day in the OpenAPI document's own `date` format.
+pub mod day;
 /// Errors to statuses and codes; the shared error body.
 pub mod error;
 /// Liveness and readiness.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use license_core::{AuditEvent, EndReason, LicenseId, Session, SessionId};
 use poem::web::Data;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Header, Path};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde_json::json;
@@ -117,6 +117,9 @@ impl SessionsApi {
         &self,
         auth: AdminAuth,
         state: Data<&Arc<AppState>>,
+        /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
+        #[oai(name = "X-Tenant-Id")]
+        _tenant: Header<Option<String>>,
         license_id: Path<Uuid>,
     ) -> Result<SessionListOk, AdminError> {
         let tenant = auth.0.tenant()?;
@@ -142,6 +145,9 @@ impl SessionsApi {
         &self,
         auth: AdminAuth,
         state: Data<&Arc<AppState>>,
+        /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
+        #[oai(name = "X-Tenant-Id")]
+        _tenant: Header<Option<String>>,
         session_id: Path<Uuid>,
     ) -> Result<SessionReleased, AdminError> {
         let tenant = auth.0.tenant()?;

@@ -2,15 +2,16 @@
 
 use std::sync::Arc;
 
-use chrono::{NaiveDate, TimeDelta};
+use chrono::TimeDelta;
 use license_core::LicenseId;
 use poem::web::Data;
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::ApiTags;
+use super::day::Day;
 use super::error::AdminError;
 use crate::auth::AdminAuth;
 use crate::state::AppState;
@@ -23,7 +24,7 @@ pub struct UsageApi;
 #[derive(Object, Debug)]
 pub struct UsageDayDto {
     /// The UTC day.
-    pub day: NaiveDate,
+    pub day: Day,
     /// Most seats in use at once that day.
     pub peak_seats: u32,
     /// Acquisitions refused for lack of seats that day.
@@ -64,16 +65,19 @@ impl UsageApi {
         &self,
         auth: AdminAuth,
         state: Data<&Arc<AppState>>,
+        /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
+        #[oai(name = "X-Tenant-Id")]
+        _tenant: Header<Option<String>>,
         license_id: Path<Uuid>,
         /// First UTC day (default: 29 days before `to`).
-        from: Query<Option<NaiveDate>>,
+        from: Query<Option<Day>>,
         /// Last UTC day (default: today).
-        to: Query<Option<NaiveDate>>,
+        to: Query<Option<Day>>,
     ) -> Result<UsageOk, AdminError> {
         let tenant = auth.0.tenant()?;
         let id = LicenseId::from_uuid(license_id.0);
-        let to = to.0.unwrap_or_else(|| state.clock.now().date_naive());
-        let from = from.0.unwrap_or(to - TimeDelta::days(29));
+        let to = to.0.map_or_else(|| state.clock.now().date_naive(), |d| d.0);
+        let from = from.0.map_or(to - TimeDelta::days(29), |d| d.0);
         let live_seats = state.service.live_seats(tenant, id).await?;
         let days = state.admin.usage(tenant, id, from, to).await?;
         Ok(UsageOk::Ok(Json(Usage {
@@ -82,7 +86,7 @@ impl UsageApi {
             days: days
                 .into_iter()
                 .map(|d| UsageDayDto {
-                    day: d.day,
+                    day: Day(d.day),
                     peak_seats: d.peak_seats,
                     denials: d.denials,
                 })

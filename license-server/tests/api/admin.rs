@@ -274,9 +274,11 @@ async fn usage_reports_live_seats_peaks_and_denials() {
     )
     .await
     .expect_error(400, "invalid_input");
-    app.usage(&acme.admin, &acme.license_id, "?from=yesterday")
-        .await
-        .expect_error(400, "invalid_input");
+    for bad in ["?from=yesterday", "?from=2026-02-30", "?to=2026-1-1x"] {
+        app.usage(&acme.admin, &acme.license_id, bad)
+            .await
+            .expect_error(400, "invalid_input");
+    }
 }
 
 #[tokio::test]

@@ -13,6 +13,41 @@ async fn the_committed_openapi_document_is_current() {
     );
 }
 
+#[test]
+fn tenant_scoped_admin_operations_declare_x_tenant_id_and_days_are_dates() {
+    let spec: serde_json::Value = serde_json::from_str(&license_server::api::spec()).unwrap();
+    let operator_only = ["create_tenant", "list_tenants"];
+    let mut declared = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op["security"][0].get("admin").is_none() {
+                continue;
+            }
+            let id = op["operationId"].as_str().unwrap();
+            let header = op["parameters"].as_array().into_iter().flatten().find(|p| {
+                p["name"] == "X-Tenant-Id" && p["in"] == "header" && p["required"] == false
+            });
+            if operator_only.contains(&id) {
+                assert!(header.is_none(), "{method} {path} is operator-only");
+            } else {
+                let header = header.unwrap_or_else(|| panic!("{method} {path} lacks X-Tenant-Id"));
+                // A plain string: openapi-python-client sends a `uuid` header unconverted.
+                assert_eq!(header["schema"]["type"], "string");
+                declared += 1;
+            }
+        }
+    }
+    assert_eq!(declared, 14);
+    let usage = &spec["paths"]["/api/v1/admin/licenses/{license_id}/usage"]["get"];
+    for p in usage["parameters"].as_array().unwrap() {
+        if p["name"] == "from" || p["name"] == "to" {
+            assert_eq!(p["schema"]["format"], "date", "{p}");
+        }
+    }
+    let day = &spec["components"]["schemas"]["UsageDayDto"]["properties"]["day"];
+    assert_eq!(day["format"], "date", "{day}");
+}
+
 #[tokio::test]
 async fn the_spec_and_the_docs_page_are_served() {
     let app = spawn_app().await;

@@ -91,6 +91,15 @@ before(async () => {
     ok(await admin.POST("/api/v1/admin/licenses", { body: { product: "TypeScript SDK test", seats_total: seats } }), 201);
   const [twoSeats, fiftySeats] = [await license(2), await license(50)];
   assert.deepEqual([twoSeats.seats_total, fiftySeats.seats_total], [2, 50]);
+  // The operator names the tenant it acts on with the declared X-Tenant-Id header parameter.
+  const page = ok(
+    await operator.GET("/api/v1/admin/licenses", { params: { header: { "X-Tenant-Id": created.tenant.id } } }),
+    200,
+  );
+  assert.deepEqual(
+    page.items.map((l) => l.id),
+    [twoSeats.id, fiftySeats.id],
+  );
   const key = ok(await admin.POST("/api/v1/admin/api-keys", { body: { name: "typescript client", scopes: ["client"] } }), 201);
   assert.deepEqual(key.scopes, ["client"]);
   tenant = { id: created.tenant.id, clientKey: key.secret, twoSeats, fiftySeats };
