@@ -1,5 +1,6 @@
 //! The ledger URL, and the connection it names: one node through a `ConnectionManager`
-//! (reconnects by itself), or a Redis Cluster through the async cluster client.
+//! (reconnects by itself), or a Redis Cluster through the async cluster client; each in plain
+//! TCP or TLS (`rediss://`, `rediss+cluster://`).
 
 use std::time::Duration;
 
@@ -11,15 +12,15 @@ use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, RedisResult};
 
 /// The setting every URL error names.
 const FIELD: &str = "ledger_url";
-const SCHEMES: &str = "use redis://host:port, rediss://host:port (TLS) or \
-                       redis+cluster://host1:port,host2:port";
-const CLUSTER_SCHEME: &str = "redis+cluster://";
+const SCHEMES: &str = "use redis://host:port, rediss://host:port (TLS), \
+                       redis+cluster://host1:port,host2:port or \
+                       rediss+cluster://host1:port,host2:port (TLS)";
 
 /// What a ledger URL names, validated but not connected yet.
 pub(crate) enum Target {
     /// `redis://` or `rediss://`: one node.
     Node(Box<Client>),
-    /// `redis+cluster://`: the seed nodes of a cluster.
+    /// `redis+cluster://` or `rediss+cluster://`: the seed nodes of a cluster.
     Cluster(Box<ClusterClient>),
 }
 
@@ -39,8 +40,14 @@ impl Target {
                     .map(|client| Target::Node(Box::new(client)))
                     .map_err(|e| Error::invalid(FIELD, format!("{e}; {SCHEMES}")))
             }
-            CLUSTER_SCHEME => cluster_client(&url[scheme_end..], timeout)
+            "redis+cluster://" => cluster_client("redis://", &url[scheme_end..], timeout)
                 .map(|client| Target::Cluster(Box::new(client))),
+            "rediss+cluster://" => {
+                ensure_crypto_provider();
+                // Nodes the cluster redirects to are reached with the seeds' TLS settings.
+                cluster_client("rediss://", &url[scheme_end..], timeout)
+                    .map(|client| Target::Cluster(Box::new(client)))
+            }
             _ => Err(Error::invalid(
                 FIELD,
                 format!("unsupported scheme: {SCHEMES}"),
@@ -86,9 +93,10 @@ fn ensure_crypto_provider() {
     }
 }
 
-/// `host1:port,host2:port` (after `redis+cluster://`), with optional `user:password@` in
-/// front that applies to every node, and an optional trailing `/`.
-fn cluster_client(rest: &str, timeout: Duration) -> Result<ClusterClient> {
+/// `host1:port,host2:port` (after `redis+cluster://` or `rediss+cluster://`), with optional
+/// `user:password@` in front that applies to every node, and an optional trailing `/`. Each
+/// node becomes a `node_scheme` (`redis://` or `rediss://`) URL.
+fn cluster_client(node_scheme: &str, rest: &str, timeout: Duration) -> Result<ClusterClient> {
     let rest = rest.trim_end_matches('/');
     let (userinfo, hosts) = match rest.rsplit_once('@') {
         Some((userinfo, hosts)) => (format!("{userinfo}@"), hosts),
@@ -103,7 +111,7 @@ fn cluster_client(rest: &str, timeout: Duration) -> Result<ClusterClient> {
                 format!("a cluster URL lists host:port pairs separated by commas; {SCHEMES}"),
             ));
         }
-        let node = format!("redis://{userinfo}{host}")
+        let node = format!("{node_scheme}{userinfo}{host}")
             .into_connection_info()
             .map_err(|e| Error::invalid(FIELD, format!("cluster node {host}: {e}")))?;
         nodes.push(node);
@@ -149,7 +157,7 @@ mod tests {
     }
 
     #[test]
-    fn accepts_the_three_schemes() {
+    fn accepts_the_four_schemes() {
         assert!(matches!(
             Target::parse("redis://127.0.0.1:6379", T),
             Ok(Target::Node(_))
@@ -165,6 +173,14 @@ mod tests {
         assert!(matches!(
             Target::parse("redis+cluster://user:secret@h1:7000,h2", T),
             Ok(Target::Cluster(_))
+        ));
+        assert!(matches!(
+            Target::parse("rediss+cluster://user:secret@h1:7000,h2:7001", T),
+            Ok(Target::Cluster(_))
+        ));
+        assert!(matches!(
+            Target::parse("rediss://h1:6380", T),
+            Ok(Target::Node(_))
         ));
     }
 
@@ -190,6 +206,7 @@ mod tests {
             "redis+cluster://u:hunter2@h1,,h2",
             "redis+cluster://u:hunter2@h1/0",
             "redis+cluster://u:hunter2@h1:notaport",
+            "rediss+cluster://u:hunter2@h1,,h2",
             "redis://u:hunter2@h1:notaport",
         ] {
             let (field, reason) = field_of(Target::parse(url, T));

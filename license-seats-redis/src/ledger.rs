@@ -71,8 +71,8 @@ impl RedisLedger {
     }
 
     /// Connects to `url`: `redis://host:port` or `rediss://host:port` for one node,
-    /// `redis+cluster://host1:port,host2:port` for a cluster (`user:password@` may precede
-    /// the hosts).
+    /// `redis+cluster://host1:port,host2:port` or `rediss+cluster://…` (TLS) for a cluster
+    /// (`user:password@` may precede the hosts).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming `ledger_url` for a malformed URL or another scheme;

@@ -133,7 +133,8 @@ async fn connect_sql(url: &str) -> Result<SqlStore, ComposeError> {
     store.migrate().await.map_err(adapter)?;
     Ok(store)
 }
-const LEDGER_SCHEMES: &str = "memory://, redis://, rediss:// or redis+cluster://";
+const LEDGER_SCHEMES: &str =
+    "memory://, redis://, rediss://, redis+cluster:// or rediss+cluster://";
 const SIGNER_SCHEMES: &str = "local or gcpkms://<key version name>";
 
 async fn build_store(config: &Config) -> Result<Arc<dyn Store>, ComposeError> {
@@ -156,7 +157,7 @@ async fn build_ledger(
 ) -> Result<Arc<dyn SeatLedger>, ComposeError> {
     match scheme_of(&config.ledger.url) {
         Some("memory") => Ok(Arc::new(MemoryLedger::new(clock))),
-        Some("redis" | "rediss" | "redis+cluster") => {
+        Some("redis" | "rediss" | "redis+cluster" | "rediss+cluster") => {
             let ledger = RedisLedger::connect(config.ledger.url.expose())
                 .await
                 .map_err(|source| ComposeError::Adapter {
@@ -446,5 +447,26 @@ mod tests {
         config.signer.url = "vault://x".into();
         let e = build_adapters(&config).await.unwrap_err().to_string();
         assert!(e.contains("`signer.url`"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn every_redis_scheme_reaches_the_redis_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let port = license_testkit::ports::free_port().unwrap();
+        for scheme in ["redis", "rediss", "redis+cluster", "rediss+cluster"] {
+            let mut config = Config {
+                data_dir: dir.path().join("data"),
+                ..Config::default()
+            };
+            config.ledger.url = Secret::new(format!("{scheme}://:hunter2@127.0.0.1:{port}"));
+            // Nothing listens there: the adapter was picked and could not connect.
+            match build_adapters(&config).await {
+                Err(ComposeError::Adapter {
+                    setting: "ledger.url",
+                    source: license_core::Error::Unavailable { .. },
+                }) => {}
+                other => panic!("{scheme}: {other:?}"),
+            }
+        }
     }
 }

@@ -158,7 +158,8 @@ impl Default for StoreConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LedgerConfig {
-    /// `memory://` (one replica), `redis://`, `rediss://` or `redis+cluster://`.
+    /// `memory://` (one replica), `redis://`, `rediss://`, `redis+cluster://` or
+    /// `rediss+cluster://`.
     pub url: Secret,
 }
 

@@ -82,19 +82,7 @@ impl RedisServer {
         let dir = tempdir.path().to_path_buf();
         make_certificates(&dir);
         let tls_port = free_port().unwrap_or_else(|e| panic!("finding a free TLS port: {e}"));
-        let path = |name: &str| dir.join(name).display().to_string();
-        let args = vec![
-            "--tls-port".to_owned(),
-            tls_port.to_string(),
-            "--tls-cert-file".to_owned(),
-            path("server.crt"),
-            "--tls-key-file".to_owned(),
-            path("server.key"),
-            "--tls-ca-cert-file".to_owned(),
-            path("ca.crt"),
-            "--tls-auth-clients".to_owned(),
-            "no".to_owned(),
-        ];
+        let args = tls_args(&dir, tls_port);
         let mut server = Self::start_in(dir, args);
         server.tls_port = Some(tls_port);
         server._tempdir = Some(tempdir);
@@ -256,6 +244,8 @@ impl Drop for RedisServer {
 #[derive(Debug)]
 pub struct RedisCluster {
     nodes: Vec<RedisServer>,
+    /// Where the CA and the nodes' certificate are, for a cluster started with TLS.
+    certs: Option<PathBuf>,
     /// Dropped after the nodes (fields drop in declaration order).
     _tempdir: TempDir,
 }
@@ -269,10 +259,30 @@ impl RedisCluster {
     /// When `redis-server` or `redis-cli` is not installed (naming the package), or the cluster
     /// does not form.
     pub fn start() -> RedisCluster {
+        Self::start_with(false)
+    }
+
+    /// Like [`RedisCluster::start`], but every node also listens with TLS (a certificate for
+    /// `127.0.0.1` from a throwaway CA, made with `openssl`) and the cluster bus runs over TLS
+    /// (`--tls-cluster yes`), so clients connected with TLS are redirected to TLS ports.
+    /// [`RedisCluster::tls_url`] names the TLS ports, [`RedisCluster::ca_cert`] the CA to trust;
+    /// the plain ports stay open for [`RedisServer::command`].
+    ///
+    /// # Panics
+    /// As [`RedisCluster::start`], and when `openssl` is not installed (naming the package).
+    pub fn start_tls() -> RedisCluster {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> RedisCluster {
         let tempdir = tempfile::Builder::new()
             .prefix("testkit-redis-cluster-")
             .tempdir()
             .unwrap_or_else(|e| panic!("creating a temporary directory for the cluster: {e}"));
+        let certs = tls.then(|| {
+            make_certificates(tempdir.path());
+            tempdir.path().to_path_buf()
+        });
         let nodes: Vec<RedisServer> = (0..3)
             .map(|i| {
                 let dir = tempdir.path().join(format!("node-{i}"));
@@ -280,7 +290,7 @@ impl RedisCluster {
                     .unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
                 let bus_port =
                     free_port().unwrap_or_else(|e| panic!("finding a free cluster bus port: {e}"));
-                let args = [
+                let mut args: Vec<String> = [
                     "--cluster-enabled",
                     "yes",
                     "--cluster-config-file",
@@ -289,12 +299,25 @@ impl RedisCluster {
                     "5000",
                     "--cluster-port",
                     &bus_port.to_string(),
-                ];
-                RedisServer::start_in(dir, args.iter().map(|s| (*s).to_owned()).collect())
+                ]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
+                let tls_port = certs.as_ref().map(|certs| {
+                    let port =
+                        free_port().unwrap_or_else(|e| panic!("finding a free TLS port: {e}"));
+                    args.extend(tls_args(certs, port));
+                    args.extend(["--tls-cluster".to_owned(), "yes".to_owned()]);
+                    port
+                });
+                let mut node = RedisServer::start_in(dir, args);
+                node.tls_port = tls_port;
+                node
             })
             .collect();
         let cluster = RedisCluster {
             nodes,
+            certs,
             _tempdir: tempdir,
         };
         cluster.create();
@@ -310,6 +333,34 @@ impl RedisCluster {
             .map(|n| format!("127.0.0.1:{}", n.port))
             .collect();
         format!("redis+cluster://{}", nodes.join(","))
+    }
+
+    /// `rediss+cluster://127.0.0.1:t1,127.0.0.1:t2,127.0.0.1:t3`: the TLS ports of a cluster
+    /// started with [`RedisCluster::start_tls`].
+    ///
+    /// # Panics
+    /// When the cluster was started without TLS.
+    pub fn tls_url(&self) -> String {
+        let nodes: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| match n.tls_port {
+                Some(port) => format!("127.0.0.1:{port}"),
+                None => panic!("tls_url: this cluster was started without TLS (use start_tls)"),
+            })
+            .collect();
+        format!("rediss+cluster://{}", nodes.join(","))
+    }
+
+    /// The PEM file of the CA that issued the nodes' certificate ([`RedisCluster::start_tls`]).
+    ///
+    /// # Panics
+    /// When the cluster was started without TLS.
+    pub fn ca_cert(&self) -> PathBuf {
+        match &self.certs {
+            Some(certs) => certs.join("ca.crt"),
+            None => panic!("ca_cert: this cluster was started without TLS (use start_tls)"),
+        }
     }
 
     /// The three masters.
@@ -365,6 +416,24 @@ impl RedisCluster {
             }
         }
     }
+}
+
+/// redis-server arguments for a TLS port on the certificates [`make_certificates`] wrote to
+/// `certs`. Clients need no certificate of their own.
+fn tls_args(certs: &Path, tls_port: u16) -> Vec<String> {
+    let path = |name: &str| certs.join(name).display().to_string();
+    vec![
+        "--tls-port".to_owned(),
+        tls_port.to_string(),
+        "--tls-cert-file".to_owned(),
+        path("server.crt"),
+        "--tls-key-file".to_owned(),
+        path("server.key"),
+        "--tls-ca-cert-file".to_owned(),
+        path("ca.crt"),
+        "--tls-auth-clients".to_owned(),
+        "no".to_owned(),
+    ]
 }
 
 /// A CA (`ca.crt`) and a server certificate for `127.0.0.1` (`server.crt`, `server.key`) it
@@ -565,5 +634,29 @@ mod tests {
         assert!(cluster.url().starts_with("redis+cluster://127.0.0.1:"));
         assert_eq!(cluster.url().matches(',').count(), 2);
         cluster.flushall();
+    }
+
+    #[test]
+    fn a_tls_cluster_runs_its_bus_over_tls_and_names_its_tls_ports() {
+        let cluster = RedisCluster::start_tls();
+        let url = cluster.tls_url();
+        assert!(url.starts_with("rediss+cluster://127.0.0.1:"), "{url}");
+        for node in cluster.nodes() {
+            let info = node.command(&["CLUSTER", "INFO"]);
+            assert!(info.contains("cluster_state:ok"), "{info}");
+            let tls = node.command(&["CONFIG", "GET", "tls-cluster"]);
+            assert_eq!(tls.lines().nth(1), Some("yes"), "{tls}");
+            let port = node.command(&["CONFIG", "GET", "tls-port"]);
+            let port = port.lines().nth(1).unwrap();
+            assert!(
+                url.contains(&format!("127.0.0.1:{port}")),
+                "{url} lacks {port}"
+            );
+        }
+        assert!(
+            std::fs::read_to_string(cluster.ca_cert())
+                .unwrap()
+                .contains("BEGIN CERTIFICATE")
+        );
     }
 }

@@ -41,7 +41,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "ledger.url",
-        "Seat ledger: memory:// (single replica; rebuilt from the store), redis://, rediss:// or redis+cluster://.",
+        "Seat ledger: memory:// (single replica; rebuilt from the store), redis://, rediss://, redis+cluster:// or rediss+cluster:// (TLS).",
     ),
     (
         "signer.url",
