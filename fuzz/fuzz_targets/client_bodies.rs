@@ -43,6 +43,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
             signer: Arc::new(
                 LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap_or_else(|e| panic!("{e}")),
             ),
+            retired_keys: Vec::new(),
         };
         let config = Config::default();
         let state = AppState::new(&config, adapters, clock, Secret::new("op-fuzz"))
