@@ -157,6 +157,71 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(self, Error::Unavailable { .. })
     }
+
+    /// The variant without its data: what a use case declares in its `ERRORS` list.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::NoSeatsAvailable { .. } => ErrorKind::NoSeatsAvailable,
+            Error::LicenseInactive(_) => ErrorKind::LicenseInactive,
+            Error::SessionExpired => ErrorKind::SessionExpired,
+            Error::Conflict(_) => ErrorKind::Conflict,
+            Error::InvalidInput { .. } => ErrorKind::InvalidInput,
+            Error::InvalidToken(_) => ErrorKind::InvalidToken,
+            Error::Unavailable { .. } => ErrorKind::Unavailable,
+            Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+/// The variants of [`Error`] without their data. Each use case module lists the kinds it can
+/// return (`acquire::ERRORS`, `heartbeat::ERRORS`, …) so the HTTP layer can prove, in a test,
+/// that every one of them has a status its operation declares.
+///
+/// ```
+/// use license_core::{Error, ErrorKind};
+/// assert_eq!(Error::SessionExpired.kind(), ErrorKind::SessionExpired);
+/// assert!(ErrorKind::ALL.contains(&ErrorKind::Conflict));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// [`Error::NotFound`].
+    NotFound,
+    /// [`Error::NoSeatsAvailable`].
+    NoSeatsAvailable,
+    /// [`Error::LicenseInactive`].
+    LicenseInactive,
+    /// [`Error::SessionExpired`].
+    SessionExpired,
+    /// [`Error::Conflict`].
+    Conflict,
+    /// [`Error::InvalidInput`].
+    InvalidInput,
+    /// [`Error::InvalidToken`].
+    InvalidToken,
+    /// [`Error::Unavailable`].
+    Unavailable,
+    /// [`Error::Internal`].
+    Internal,
+}
+
+impl ErrorKind {
+    /// Every kind, for exhaustive checks.
+    pub const ALL: [ErrorKind; 9] = [
+        ErrorKind::NotFound,
+        ErrorKind::NoSeatsAvailable,
+        ErrorKind::LicenseInactive,
+        ErrorKind::SessionExpired,
+        ErrorKind::Conflict,
+        ErrorKind::InvalidInput,
+        ErrorKind::InvalidToken,
+        ErrorKind::Unavailable,
+        ErrorKind::Internal,
+    ];
+
+    /// What any call through a port can meet: the store, ledger or signer is down
+    /// (`Unavailable`) or answers something impossible (`Internal`).
+    pub const ANY_PORT_CALL: [ErrorKind; 2] = [ErrorKind::Unavailable, ErrorKind::Internal];
 }
 
 #[cfg(test)]

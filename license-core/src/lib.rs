@@ -39,6 +39,8 @@
 
 #![warn(missing_docs)]
 
+/// Acquire: take a seat, or get back the one this machine holds.
+pub mod acquire;
 /// Validated admin commands: creating tenants, licenses and API keys, with their audit events.
 pub mod admin;
 /// Tenant API keys: generation, parsing and hashing of secrets.
@@ -47,11 +49,19 @@ pub mod api_key;
 pub mod audit;
 /// The `Clock` port, the system clock and a manual clock for tests.
 pub mod clock;
-/// The error type and its stable codes.
+/// The error type, its stable codes, and the kinds each use case declares.
 pub mod error;
+/// The event port: `SeatEvent`, sinks, and a bounded queue for slow consumers.
+pub mod events;
+/// Heartbeat: renew a seat (one store call, one ledger call, one signature).
+pub mod heartbeat;
 /// Typed UUID identifiers.
 pub mod ids;
-/// Licenses, license keys, seat counts and lease policies.
+/// Keys: the JWKS clients verify lease tokens with, retired keys included.
+pub mod keys;
+/// Lease policies: TTL and heartbeat interval.
+pub mod lease_policy;
+/// Licenses, license keys, seat counts and statuses.
 pub mod license;
 /// A signer holding its key in memory (Ed25519, RSA, P-256 on aws-lc-rs).
 pub mod local_signer;
@@ -59,9 +69,20 @@ pub mod local_signer;
 pub mod memory;
 /// Randomness from the OS.
 mod random;
+/// Readiness: whether the store, the ledger and the signer answer.
+pub mod readiness;
+/// Reap: mark sessions past their expiry as expired in the store.
+pub mod reap;
+/// Rebuilding a ledger that lost its state, the retry every ledger call goes through, and
+/// the live seat count.
+pub mod rebuild;
+/// Release: end a session and free its seat.
+pub mod release;
+/// Revoke: an administrator ends a session.
+pub mod revoke;
 /// The `SeatLedger` port.
 pub mod seat_ledger;
-/// The use cases: acquire, heartbeat, release, reap, validate.
+/// `LicenseService`: the ports the seat use cases share, and the steps they share.
 pub mod service;
 /// Sessions, hardware ids, user e-mails.
 pub mod session;
@@ -78,22 +99,29 @@ pub mod testing;
 pub mod token;
 /// Usage figures.
 pub mod usage;
+/// Validate: check a lease token and that its session still holds its seat.
+pub mod validate;
 
 pub use admin::{AdminService, LicenseChange, NewLicense};
 pub use api_key::{ApiKey, ApiKeySecret, Scope};
 pub use audit::{Actor, AuditEvent};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{Dependency, Error, InactiveReason, Resource, Result};
+pub use error::{Dependency, Error, ErrorKind, InactiveReason, Resource, Result};
+pub use events::{EventSink, SeatEvent, SeatEventKind};
 pub use ids::{ApiKeyId, AuditEventId, LicenseId, SessionId, TenantId};
 pub use license::{Entitlement, LeasePolicy, License, LicenseKey, LicenseStatus, SeatCount};
 pub use local_signer::LocalSigner;
+pub use reap::ReapOutcome;
 pub use seat_ledger::{
     AcquireOutcome, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatLedger, SeatRequest,
 };
-pub use service::{Lease, LicenseService, ReapOutcome};
+pub use service::{Lease, LicenseService, ServiceStats};
 pub use session::{EndReason, HardwareId, LiveSeat, Session, UserEmail};
 pub use signer::{Jwks, PublicJwk, Signer, SigningAlgorithm};
-pub use store::{ApiKeyStore, AuditLog, LicenseStore, Page, SessionStore, Store};
+pub use store::{
+    ApiKeyStore, AuditLog, Heartbeat, HeartbeatRule, HeartbeatVerdict, LicenseStore, Page,
+    SessionStore, Store,
+};
 pub use tenant::Tenant;
 pub use token::{LeaseClaims, TokenError, TokenVerifier};
 pub use usage::UsageDay;

@@ -171,6 +171,46 @@ pub struct Session {
 }
 
 impl Session {
+    /// A session that starts holding its seat `now` and frees it at `expires_at` unless renewed.
+    ///
+    /// ```
+    /// use license_core::*;
+    /// let now = chrono::Utc::now();
+    /// let s = Session::start(
+    ///     SessionId::new(),
+    ///     TenantId::new(),
+    ///     LicenseId::new(),
+    ///     HardwareId::parse("pc-1")?,
+    ///     None,
+    ///     now,
+    ///     now + chrono::TimeDelta::seconds(360),
+    /// );
+    /// assert!(s.is_live(now) && s.last_heartbeat_at == s.acquired_at);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn start(
+        id: SessionId,
+        tenant_id: TenantId,
+        license_id: LicenseId,
+        hardware_id: HardwareId,
+        user_email: Option<UserEmail>,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            tenant_id,
+            license_id,
+            hardware_id,
+            user_email,
+            acquired_at: now,
+            last_heartbeat_at: now,
+            expires_at,
+            ended_at: None,
+            end_reason: None,
+        }
+    }
+
     /// Whether the session still holds its seat at `now`.
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
         self.ended_at.is_none() && self.expires_at > now

@@ -42,6 +42,40 @@ impl<Id> Page<Id> {
     }
 }
 
+/// What a heartbeat does to a live session, decided by the use case from the session and its
+/// license as the store holds them inside its transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeartbeatVerdict {
+    /// Record the heartbeat: `last_heartbeat_at = at` and the new `expires_at`.
+    Renew {
+        /// When the heartbeat arrived.
+        at: DateTime<Utc>,
+        /// The session's new expiry.
+        expires_at: DateTime<Utc>,
+    },
+    /// End the session instead (it expired, or its license cannot keep seats).
+    End {
+        /// `ended_at`.
+        at: DateTime<Utc>,
+        /// Why.
+        reason: EndReason,
+    },
+}
+
+/// The rule a heartbeat applies: given a live session and its license, what to do.
+pub type HeartbeatRule<'a> = &'a (dyn Fn(&Session, &License) -> HeartbeatVerdict + Send + Sync);
+
+/// What [`SessionStore::heartbeat_session`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Heartbeat {
+    /// The session after the verdict was applied.
+    pub session: Session,
+    /// Its license.
+    pub license: License,
+    /// The verdict that was applied.
+    pub verdict: HeartbeatVerdict,
+}
+
 /// Tenants and licenses.
 #[async_trait]
 pub trait LicenseStore: Send + Sync {
@@ -74,9 +108,9 @@ pub trait LicenseStore: Send + Sync {
 /// Sessions and usage.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Records a granted session (`NotFound(License)` unless its license is the tenant's), and
-    /// raises the license's peak for the day of `acquired_at`
-    /// to `in_use` if that is higher.
+    /// Records a granted session and raises the license's peak for the day of `acquired_at` to
+    /// `in_use` if that is higher, in one transaction and without reading the license first
+    /// (`NotFound(License)` unless its license is the tenant's, checked by the insert itself).
     async fn insert_session(&self, session: &Session, in_use: u32) -> Result<()>;
 
     /// One session, live or ended.
@@ -90,17 +124,20 @@ pub trait SessionStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Vec<Session>>;
 
-    /// Records a heartbeat. `SessionExpired` when the session has ended.
-    async fn record_heartbeat(
+    /// A heartbeat, in one transaction: reads the session and its license, asks `rule` what to
+    /// do, applies it, and returns the session as it now is with its license.
+    /// `NotFound(Session)` when it is not the tenant's; `SessionExpired` when it has already
+    /// ended (an ended session is never renewed, and `rule` is not asked).
+    async fn heartbeat_session(
         &self,
         tenant: TenantId,
         id: SessionId,
-        at: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<()>;
+        rule: HeartbeatRule<'_>,
+    ) -> Result<Heartbeat>;
 
-    /// Ends a session. Idempotent: a session that already ended is returned unchanged (first
-    /// reason and time win). `audit` is written with it when given.
+    /// Ends a session and returns it, in one call (release and revoke need nothing else).
+    /// Idempotent: a session that already ended is returned unchanged (first reason and time
+    /// win). `audit` is written with it when given.
     async fn end_session(
         &self,
         tenant: TenantId,

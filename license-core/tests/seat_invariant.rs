@@ -53,10 +53,21 @@ fn live(held: &Held, license: usize, now: DateTime<Utc>) -> usize {
         .count()
 }
 
+/// The latest event other than a ledger rebuild (which any ledger call may trigger first).
+fn last_event(events: &events::MemoryEvents) -> &'static str {
+    events
+        .names()
+        .into_iter()
+        .rev()
+        .find(|n| *n != "rebuilt")
+        .unwrap_or("none")
+}
+
 // Invariant: whatever the schedule of acquires, heartbeats, releases, clock moves, reaps and
 // ledger restarts, no license ever has more live leases than seats; a retried acquire returns
-// the live session instead of a second seat; a seat frees exactly when its lease expires; and
-// a released or expired session never heartbeats back to life.
+// the live session instead of a second seat; a seat frees exactly when its lease expires; a
+// released or expired session never heartbeats back to life; and each outcome is the event the
+// use case emits (granted, held, denied, renewed).
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
@@ -66,7 +77,9 @@ proptest! {
         let store = Arc::new(MemoryStore::default());
         let ledger = Arc::new(MemoryLedger::new(Arc::new(clock.clone())));
         let signer = Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap());
-        let service = LicenseService::new(store.clone(), ledger.clone(), signer, Arc::new(clock.clone()), "prop");
+        let events = Arc::new(events::MemoryEvents::default());
+        let service = LicenseService::new(store.clone(), ledger.clone(), signer, Arc::new(clock.clone()), "prop")
+            .with_events(events.clone());
         let admin = AdminService::new(store.clone(), Arc::new(clock.clone()));
         let tenant = block_on(admin.create_tenant("Prop", &Actor::Operator)).unwrap();
         let licenses: Vec<License> = seats.iter().map(|&n| {
@@ -85,15 +98,20 @@ proptest! {
                     match (mine, result) {
                         (Some((id, _)), Ok(lease)) => {
                             prop_assert_eq!(lease.session.id, id, "a retry must return the live session");
+                            prop_assert!(!lease.new_seat);
+                            prop_assert_eq!(last_event(&events), "held");
                         }
                         (Some(_), Err(e)) => prop_assert!(false, "a retry failed: {e}"),
                         (None, Ok(lease)) => {
                             prop_assert!(live(&held, license, now) < l.seats.get() as usize, "granted over the limit");
                             prop_assert_eq!(lease.session.expires_at, now + TimeDelta::seconds(TTL));
+                            prop_assert!(lease.new_seat);
+                            prop_assert_eq!(last_event(&events), "granted");
                             held.insert((client, license), (lease.session.id, lease.session.expires_at));
                         }
                         (None, Err(Error::NoSeatsAvailable { .. })) => {
                             prop_assert_eq!(live(&held, license, now), l.seats.get() as usize, "refused with a free seat");
+                            prop_assert_eq!(last_event(&events), "denied");
                         }
                         (None, Err(e)) => prop_assert!(false, "unexpected error: {e}"),
                     }
@@ -104,6 +122,7 @@ proptest! {
                     if exp > now {
                         let lease = result.map_err(|e| TestCaseError::fail(format!("live heartbeat failed: {e}")))?;
                         prop_assert_eq!(lease.session.expires_at, now + TimeDelta::seconds(TTL));
+                        prop_assert_eq!(last_event(&events), "renewed");
                         held.insert((client, license), (id, lease.session.expires_at));
                     } else {
                         prop_assert!(matches!(result, Err(Error::SessionExpired)), "an expired session came back: {result:?}");

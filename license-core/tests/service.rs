@@ -506,14 +506,13 @@ impl SessionStore for InsertFails {
     ) -> Result<Vec<Session>> {
         self.inner.live_sessions(t, l, now).await
     }
-    async fn record_heartbeat(
+    async fn heartbeat_session(
         &self,
         t: TenantId,
         id: SessionId,
-        at: DateTime<Utc>,
-        exp: DateTime<Utc>,
-    ) -> Result<()> {
-        self.inner.record_heartbeat(t, id, at, exp).await
+        rule: HeartbeatRule<'_>,
+    ) -> Result<Heartbeat> {
+        self.inner.heartbeat_session(t, id, rule).await
     }
     async fn end_session(
         &self,

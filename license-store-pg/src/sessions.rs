@@ -3,17 +3,16 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use license_core::{
-    AuditEvent, EndReason, Error, LicenseId, Resource, Result, Session, SessionId, SessionStore,
-    TenantId, UsageDay,
+    AuditEvent, EndReason, Error, Heartbeat, HeartbeatRule, HeartbeatVerdict, LicenseId, Resource,
+    Result, Session, SessionId, SessionStore, TenantId, UsageDay,
 };
 use sea_orm::prelude::Uuid;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr};
 
 use crate::audit::insert_audit;
 use crate::connect::{Access, SqlStore};
+use crate::entities::licenses;
 use crate::entities::sessions::{self, Column};
 use crate::entities::stored_time;
 use crate::errors::db_err;
@@ -23,30 +22,23 @@ use crate::usage;
 /// Most sessions one `expire_due` call marks.
 pub(crate) const MAX_REAP_BATCH: u32 = 10_000;
 
-/// `SessionExpired` if the tenant's session exists (so it has ended), else `NotFound`.
-async fn ended_or_missing(db: &impl ConnectionTrait, tenant: TenantId, id: SessionId) -> Error {
-    let found = sessions::Entity::find()
-        .filter(Column::TenantId.eq(tenant.as_uuid()))
-        .filter(Column::Id.eq(id.as_uuid()))
-        .count(db)
-        .await;
-    match found {
-        Ok(0) => Error::NotFound(Resource::Session),
-        Ok(_) => Error::SessionExpired,
-        Err(e) => db_err(e),
-    }
-}
-
 #[async_trait]
 impl SessionStore for SqlStore {
+    /// `INSERT` the session, then raise the day's peak: one transaction, no read of the
+    /// license. The `(tenant_id, license_id)` foreign key is what refuses another tenant's
+    /// license, so its violation here means exactly that.
     async fn insert_session(&self, session: &Session, in_use: u32) -> Result<()> {
         let tenant = session.tenant_id;
         let txn = self.scoped(tenant, Access::Write).await?;
-        ensure_license(&txn, tenant, session.license_id).await?;
         sessions::Entity::insert(sessions::ActiveModel::from(session))
             .exec_without_returning(&txn)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| match e.sql_err() {
+                Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+                    Error::NotFound(Resource::License)
+                }
+                _ => db_err(e),
+            })?;
         let day = session.acquired_at.date_naive();
         usage::raise_peak(&txn, tenant, session.license_id, day, in_use).await?;
         txn.commit().await.map_err(db_err)
@@ -84,27 +76,65 @@ impl SessionStore for SqlStore {
         rows.into_iter().map(sessions::Model::into_domain).collect()
     }
 
-    async fn record_heartbeat(
+    /// One transaction: the session row (`FOR UPDATE` on PostgreSQL, so a concurrent end
+    /// waits), its license, the rule's verdict, one `UPDATE`.
+    async fn heartbeat_session(
         &self,
         tenant: TenantId,
         id: SessionId,
-        at: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<()> {
+        rule: HeartbeatRule<'_>,
+    ) -> Result<Heartbeat> {
         let txn = self.scoped(tenant, Access::Write).await?;
-        let updated = sessions::Entity::update_many()
-            .col_expr(Column::LastHeartbeatAt, Expr::value(stored_time(at)))
-            .col_expr(Column::ExpiresAt, Expr::value(stored_time(expires_at)))
+        let session = sessions::Entity::find()
             .filter(Column::TenantId.eq(tenant.as_uuid()))
             .filter(Column::Id.eq(id.as_uuid()))
-            .filter(Column::EndedAt.is_null())
-            .exec(&txn)
+            .lock(LockType::Update)
+            .one(&txn)
             .await
-            .map_err(db_err)?;
-        if updated.rows_affected == 0 {
-            return Err(ended_or_missing(&txn, tenant, id).await);
+            .map_err(db_err)?
+            .ok_or(Error::NotFound(Resource::Session))?
+            .into_domain()?;
+        if session.ended_at.is_some() {
+            txn.commit().await.map_err(db_err)?;
+            return Err(Error::SessionExpired);
         }
-        txn.commit().await.map_err(db_err)
+        let license = licenses::Entity::find()
+            .filter(licenses::Column::TenantId.eq(tenant.as_uuid()))
+            .filter(licenses::Column::Id.eq(session.license_id.as_uuid()))
+            .one(&txn)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::Internal("a session's license is missing".into()))?
+            .into_domain()?;
+        let verdict = rule(&session, &license);
+        let update = sessions::Entity::update_many()
+            .filter(Column::TenantId.eq(tenant.as_uuid()))
+            .filter(Column::Id.eq(id.as_uuid()))
+            .filter(Column::EndedAt.is_null());
+        let mut after = session;
+        let update = match verdict {
+            HeartbeatVerdict::Renew { at, expires_at } => {
+                after.last_heartbeat_at = stored_time(at);
+                after.expires_at = stored_time(expires_at);
+                update
+                    .col_expr(Column::LastHeartbeatAt, Expr::value(stored_time(at)))
+                    .col_expr(Column::ExpiresAt, Expr::value(stored_time(expires_at)))
+            }
+            HeartbeatVerdict::End { at, reason } => {
+                after.ended_at = Some(stored_time(at));
+                after.end_reason = Some(reason);
+                update
+                    .col_expr(Column::EndedAt, Expr::value(stored_time(at)))
+                    .col_expr(Column::EndReason, Expr::value(reason.as_str()))
+            }
+        };
+        update.exec(&txn).await.map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(Heartbeat {
+            session: after,
+            license,
+            verdict,
+        })
     }
 
     async fn end_session(

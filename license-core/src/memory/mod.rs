@@ -3,7 +3,9 @@
 
 /// The in-process seat ledger.
 mod ledger;
-/// The in-memory store.
+/// The in-memory store's sessions and usage.
+mod sessions;
+/// The in-memory store: tenants, licenses, API keys, audit.
 mod store;
 
 pub use ledger::MemoryLedger;

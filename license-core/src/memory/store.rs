@@ -10,19 +10,19 @@ use crate::audit::AuditEvent;
 use crate::error::{Dependency, Error, Resource, Result};
 use crate::ids::{ApiKeyId, LicenseId, SessionId, TenantId};
 use crate::license::{License, LicenseKey};
-use crate::session::{EndReason, Session};
-use crate::store::{ApiKeyStore, AuditLog, LicenseStore, Page, SessionStore, Store};
+use crate::session::Session;
+use crate::store::{ApiKeyStore, AuditLog, LicenseStore, Page, Store};
 use crate::tenant::Tenant;
 use crate::usage::UsageDay;
 
 #[derive(Debug, Default)]
-struct Data {
-    tenants: BTreeMap<TenantId, Tenant>,
-    licenses: BTreeMap<LicenseId, License>,
-    sessions: BTreeMap<SessionId, Session>,
-    api_keys: BTreeMap<ApiKeyId, ApiKey>,
-    audit: Vec<AuditEvent>,
-    usage: HashMap<(LicenseId, NaiveDate), UsageDay>,
+pub(super) struct Data {
+    pub(super) tenants: BTreeMap<TenantId, Tenant>,
+    pub(super) licenses: BTreeMap<LicenseId, License>,
+    pub(super) sessions: BTreeMap<SessionId, Session>,
+    pub(super) api_keys: BTreeMap<ApiKeyId, ApiKey>,
+    pub(super) audit: Vec<AuditEvent>,
+    pub(super) usage: HashMap<(LicenseId, NaiveDate), UsageDay>,
 }
 
 /// A [`Store`] in process memory (ordered maps behind one mutex). For tests, examples and
@@ -39,7 +39,7 @@ impl MemoryStore {
         self.unavailable.store(unavailable, Ordering::SeqCst);
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, Data>> {
+    pub(super) fn lock(&self) -> Result<MutexGuard<'_, Data>> {
         if self.unavailable.load(Ordering::SeqCst) {
             return Err(Error::unavailable(
                 Dependency::Store,
@@ -50,7 +50,11 @@ impl MemoryStore {
     }
 }
 
-fn usage_day(data: &mut Data, license_id: LicenseId, at: DateTime<Utc>) -> &mut UsageDay {
+pub(super) fn usage_day(
+    data: &mut Data,
+    license_id: LicenseId,
+    at: DateTime<Utc>,
+) -> &mut UsageDay {
     let day = at.date_naive();
     data.usage
         .entry((license_id, day))
@@ -158,158 +162,6 @@ impl LicenseStore for MemoryStore {
         };
         data.audit.push(audit.clone());
         Ok(())
-    }
-}
-
-#[async_trait]
-impl SessionStore for MemoryStore {
-    async fn insert_session(&self, session: &Session, in_use: u32) -> Result<()> {
-        let mut data = self.lock()?;
-        if data
-            .licenses
-            .get(&session.license_id)
-            .is_none_or(|l| l.tenant_id != session.tenant_id)
-        {
-            return Err(Error::NotFound(Resource::License));
-        }
-        if data.sessions.contains_key(&session.id) {
-            return Err(Error::Conflict("session id exists".into()));
-        }
-        data.sessions.insert(session.id, session.clone());
-        let day = usage_day(&mut data, session.license_id, session.acquired_at);
-        day.peak_seats = day.peak_seats.max(in_use);
-        Ok(())
-    }
-
-    async fn get_session(&self, tenant: TenantId, id: SessionId) -> Result<Session> {
-        self.lock()?
-            .sessions
-            .get(&id)
-            .filter(|s| s.tenant_id == tenant)
-            .cloned()
-            .ok_or(Error::NotFound(Resource::Session))
-    }
-
-    async fn live_sessions(
-        &self,
-        tenant: TenantId,
-        license: LicenseId,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Session>> {
-        Ok(self
-            .lock()?
-            .sessions
-            .values()
-            .filter(|s| s.tenant_id == tenant && s.license_id == license && s.is_live(now))
-            .cloned()
-            .collect())
-    }
-
-    async fn record_heartbeat(
-        &self,
-        tenant: TenantId,
-        id: SessionId,
-        at: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<()> {
-        let mut data = self.lock()?;
-        let session = data
-            .sessions
-            .get_mut(&id)
-            .filter(|s| s.tenant_id == tenant)
-            .ok_or(Error::NotFound(Resource::Session))?;
-        if session.ended_at.is_some() {
-            return Err(Error::SessionExpired);
-        }
-        session.last_heartbeat_at = at;
-        session.expires_at = expires_at;
-        Ok(())
-    }
-
-    async fn end_session(
-        &self,
-        tenant: TenantId,
-        id: SessionId,
-        at: DateTime<Utc>,
-        reason: EndReason,
-        audit: Option<&AuditEvent>,
-    ) -> Result<Session> {
-        let mut data = self.lock()?;
-        let session = data
-            .sessions
-            .get_mut(&id)
-            .filter(|s| s.tenant_id == tenant)
-            .ok_or(Error::NotFound(Resource::Session))?;
-        if session.ended_at.is_none() {
-            session.ended_at = Some(at);
-            session.end_reason = Some(reason);
-        }
-        let ended = session.clone();
-        if let Some(event) = audit {
-            data.audit.push(event.clone());
-        }
-        Ok(ended)
-    }
-
-    async fn expire_due(&self, tenant: TenantId, now: DateTime<Utc>, limit: u32) -> Result<u64> {
-        let mut data = self.lock()?;
-        let mut marked = 0;
-        for session in data
-            .sessions
-            .values_mut()
-            .filter(|s| s.tenant_id == tenant && s.ended_at.is_none() && s.expires_at <= now)
-        {
-            if marked == u64::from(limit) {
-                break;
-            }
-            session.ended_at = Some(session.expires_at);
-            session.end_reason = Some(EndReason::Expired);
-            marked += 1;
-        }
-        Ok(marked)
-    }
-
-    async fn record_denial(
-        &self,
-        tenant: TenantId,
-        license: LicenseId,
-        at: DateTime<Utc>,
-    ) -> Result<()> {
-        let mut data = self.lock()?;
-        if data
-            .licenses
-            .get(&license)
-            .is_none_or(|l| l.tenant_id != tenant)
-        {
-            return Err(Error::NotFound(Resource::License));
-        }
-        usage_day(&mut data, license, at).denials += 1;
-        Ok(())
-    }
-
-    async fn usage(
-        &self,
-        tenant: TenantId,
-        license: LicenseId,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<UsageDay>> {
-        let data = self.lock()?;
-        if data
-            .licenses
-            .get(&license)
-            .is_none_or(|l| l.tenant_id != tenant)
-        {
-            return Err(Error::NotFound(Resource::License));
-        }
-        let mut days: Vec<_> = data
-            .usage
-            .values()
-            .filter(|u| u.license_id == license && u.day >= from && u.day <= to)
-            .cloned()
-            .collect();
-        days.sort_by_key(|u| u.day);
-        Ok(days)
     }
 }
 

@@ -10,8 +10,16 @@ use crate::error::{Error, Resource};
 use crate::ids::{ApiKeyId, LicenseId, SessionId, TenantId};
 use crate::license::{LeasePolicy, License, LicenseKey, LicenseStatus, SeatCount};
 use crate::session::{EndReason, HardwareId, Session, UserEmail};
-use crate::store::{Page, Store};
+use crate::store::{HeartbeatVerdict, Page, Store};
 use crate::tenant::Tenant;
+
+/// A heartbeat rule that always renews: `last_heartbeat_at = at`, `expires_at`.
+fn renew_rule(
+    at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> impl Fn(&Session, &License) -> HeartbeatVerdict + Send + Sync {
+    move |_, _| HeartbeatVerdict::Renew { at, expires_at }
+}
 
 fn ok<T>(r: crate::Result<T>, what: &str) -> T {
     r.unwrap_or_else(|e| panic!("{what}: {e}"))
@@ -302,21 +310,28 @@ async fn sessions_and_usage(store: &dyn Store) {
         "foreign tenant sees no sessions"
     );
 
-    // Heartbeat moves the expiry; foreign tenant cannot.
+    // Heartbeat moves the expiry, in one call that also returns the license; foreign tenant
+    // cannot.
     let t1 = t0 + TimeDelta::seconds(60);
-    ok(
-        store
-            .record_heartbeat(a.id, s1.id, t1, t1 + TimeDelta::seconds(300))
-            .await,
+    let renew = renew_rule(t1, t1 + TimeDelta::seconds(300));
+    let beat = ok(
+        store.heartbeat_session(a.id, s1.id, &renew).await,
         "heartbeat",
     );
+    assert_eq!(
+        beat.license, la,
+        "the heartbeat reads the license with the session"
+    );
+    assert_eq!(beat.session.expires_at, t1 + TimeDelta::seconds(300));
     let s1_now = ok(store.get_session(a.id, s1.id).await, "after heartbeat");
     assert_eq!(
         (s1_now.last_heartbeat_at, s1_now.expires_at),
         (t1, t1 + TimeDelta::seconds(300))
     );
     assert_not_found(
-        store.record_heartbeat(b.id, s1.id, t1, t1).await,
+        store
+            .heartbeat_session(b.id, s1.id, &renew_rule(t1, t1))
+            .await,
         Resource::Session,
         "heartbeat foreign",
     );
@@ -355,10 +370,33 @@ async fn sessions_and_usage(store: &dyn Store) {
         (again.ended_at, again.end_reason),
         (Some(t1), Some(EndReason::Released))
     );
+    let never = |_: &Session, _: &License| -> HeartbeatVerdict {
+        panic!("the rule is not asked about an ended session")
+    };
     assert!(matches!(
-        store.record_heartbeat(a.id, s2.id, t1, t1).await,
+        store.heartbeat_session(a.id, s2.id, &never).await,
         Err(Error::SessionExpired)
     ));
+    // A rule that ends the session ends it, with its time and reason.
+    let s3 = session(&la, "hw-3", t0 + TimeDelta::seconds(300));
+    ok(store.insert_session(&s3, 2).await, "insert s3");
+    let end = |_: &Session, _: &License| HeartbeatVerdict::End {
+        at: t1,
+        reason: EndReason::Revoked,
+    };
+    let beat = ok(
+        store.heartbeat_session(a.id, s3.id, &end).await,
+        "end by heartbeat",
+    );
+    assert_eq!(
+        (beat.session.ended_at, beat.session.end_reason),
+        (Some(t1), Some(EndReason::Revoked))
+    );
+    let s3_now = ok(
+        store.get_session(a.id, s3.id).await,
+        "after ending heartbeat",
+    );
+    assert_eq!(s3_now.end_reason, Some(EndReason::Revoked));
     assert_eq!(
         ok(store.live_sessions(a.id, la.id, t1).await, "live").len(),
         1

@@ -6,15 +6,18 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 
-use crate::api_key::{ApiKey, ApiKeySecret, Scope};
 use crate::audit::{Actor, AuditEvent};
 use crate::clock::Clock;
-use crate::error::{Error, Resource, Result};
-use crate::ids::{ApiKeyId, LicenseId, TenantId};
+use crate::error::{Error, ErrorKind, Result};
+use crate::events::{EventSink, EventSinks, SeatEvent};
+use crate::ids::{LicenseId, TenantId};
 use crate::license::{Entitlement, LeasePolicy, License, LicenseKey, LicenseStatus, SeatCount};
 use crate::store::{Page, Store};
 use crate::tenant::Tenant;
 use crate::usage::UsageDay;
+
+/// API keys: create, list, revoke, authenticate.
+mod api_keys;
 
 /// What a new license is made of. Unset fields take safe defaults: a generated key, no
 /// overdraft, no expiry, the default lease policy, no entitlements.
@@ -67,20 +70,46 @@ pub struct LicenseChange {
     pub entitlements: Option<Vec<Entitlement>>,
 }
 
+/// What the admin use cases can return.
+pub const ERRORS: &[ErrorKind] = &[
+    ErrorKind::InvalidInput,
+    ErrorKind::NotFound,
+    ErrorKind::Conflict,
+    ErrorKind::Unavailable,
+    ErrorKind::Internal,
+];
+
 /// The admin use cases.
 #[derive(Debug)]
 pub struct AdminService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    events: Arc<dyn EventSink>,
 }
 
 impl AdminService {
-    /// Builds the service.
+    /// Builds the service. Admin changes are events too, once [`with_events`](Self::with_events)
+    /// names a sink.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            events: Arc::new(EventSinks::none()),
+        }
     }
 
-    fn event(
+    /// Sends an `admin_change` event for every audited change to `sink` (which must not block).
+    pub fn with_events(mut self, sink: Arc<dyn EventSink>) -> Self {
+        self.events = sink;
+        self
+    }
+
+    /// Tells the sinks about a change that is now stored with its audit record.
+    fn changed(&self, audit: &AuditEvent) {
+        self.events.emit(&SeatEvent::admin_change(audit));
+    }
+
+    pub(crate) fn event(
         &self,
         tenant: TenantId,
         actor: &Actor,
@@ -109,6 +138,7 @@ impl AdminService {
             json!({ "name": tenant.name }),
         );
         self.store.create_tenant(&tenant, &audit).await?;
+        self.changed(&audit);
         Ok(tenant)
     }
 
@@ -152,6 +182,7 @@ impl AdminService {
             json!({ "product": license.product, "seats": license.seats.get(), "overdraft": license.overdraft }),
         );
         self.store.create_license(&license, &audit).await?;
+        self.changed(&audit);
         Ok(license)
     }
 
@@ -209,6 +240,7 @@ impl AdminService {
             }),
         );
         self.store.update_license(&license, &audit).await?;
+        self.changed(&audit);
         Ok(license)
     }
 
@@ -238,98 +270,8 @@ impl AdminService {
             json!({ "from": previous.as_str(), "to": status.as_str() }),
         );
         self.store.update_license(&license, &audit).await?;
+        self.changed(&audit);
         Ok(license)
-    }
-
-    /// Creates an API key; the returned secret is shown once and never stored.
-    pub async fn create_api_key(
-        &self,
-        tenant: TenantId,
-        name: &str,
-        scopes: Vec<Scope>,
-        actor: &Actor,
-    ) -> Result<(ApiKey, ApiKeySecret)> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                "name",
-                "must be 1 to 128 printable characters",
-            ));
-        }
-        if scopes.is_empty() {
-            return Err(Error::invalid("scopes", "name at least one scope"));
-        }
-        let mut scopes = scopes;
-        scopes.sort_unstable();
-        scopes.dedup();
-        let secret = ApiKeySecret::generate(tenant)?;
-        let key = ApiKey {
-            id: ApiKeyId::new(),
-            tenant_id: tenant,
-            name: name.to_owned(),
-            prefix: secret.prefix().to_owned(),
-            hash: secret.hash(),
-            scopes,
-            created_at: self.clock.now(),
-            last_used_at: None,
-            revoked_at: None,
-        };
-        let audit = self.event(
-            tenant,
-            actor,
-            "api_key.create",
-            format!("api_key:{}", key.id),
-            json!({ "name": key.name, "scopes": key.scopes }),
-        );
-        self.store.create_api_key(&key, &audit).await?;
-        Ok((key, secret))
-    }
-
-    /// The tenant's API keys (never their secrets).
-    pub async fn list_api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKey>> {
-        self.store.list_api_keys(tenant).await
-    }
-
-    /// Revokes an API key.
-    pub async fn revoke_api_key(
-        &self,
-        tenant: TenantId,
-        id: ApiKeyId,
-        actor: &Actor,
-    ) -> Result<()> {
-        let audit = self.event(
-            tenant,
-            actor,
-            "api_key.revoke",
-            format!("api_key:{id}"),
-            json!({}),
-        );
-        self.store
-            .revoke_api_key(tenant, id, self.clock.now(), &audit)
-            .await
-    }
-
-    /// The key record a presented secret belongs to, if it is valid and has `scope`.
-    /// Every failure is `api_key_not_found`, so callers cannot tell which check failed.
-    pub async fn authenticate_api_key(
-        &self,
-        secret: &ApiKeySecret,
-        scope: Scope,
-    ) -> Result<ApiKey> {
-        let tenant = secret.tenant_id();
-        let key = self.store.find_api_key(tenant, secret.prefix()).await?;
-        if !key.matches(secret) || !key.allows(scope) {
-            return Err(Error::NotFound(Resource::ApiKey));
-        }
-        let now = self.clock.now();
-        // Record use at most once a minute: no write on every request.
-        if key
-            .last_used_at
-            .is_none_or(|t| now - t > chrono::TimeDelta::minutes(1))
-        {
-            self.store.touch_api_key(tenant, key.id, now).await?;
-        }
-        Ok(key)
     }
 
     /// Daily peaks and denials of a license between two UTC days (inclusive, at most 366 days).

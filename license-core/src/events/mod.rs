@@ -1,0 +1,247 @@
+//! The event port: every use case says what happened as a [`SeatEvent`], and sinks (metrics,
+//! the event log, later the report log and webhooks) subscribe. Emitting never waits and never
+//! fails: a sink that cannot keep up drops the event and counts it.
+//!
+//! The JSON form of an event is a stable, documented schema (`docs/events.md`): a `type`
+//! (`granted`, `held`, `denied`, `renewed`, `released`, `expired`, `revoked`, `rebuilt`,
+//! `admin_change`), the instant, the tenant, and the ids the event concerns. New fields may be
+//! added; existing ones keep their name and meaning.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use license_core::events::{EventSink, MemoryEvents, SeatEvent, SeatEventKind};
+//! use license_core::{LicenseId, TenantId};
+//!
+//! let sink = MemoryEvents::with_capacity(1);
+//! let event = SeatEvent::new(chrono::Utc::now(), TenantId::new(), SeatEventKind::Rebuilt { seats: 2 })
+//!     .license(LicenseId::new());
+//! sink.emit(&event);
+//! sink.emit(&event); // over capacity: dropped and counted, never blocking
+//! assert_eq!(sink.events().len(), 1);
+//! assert_eq!(sink.dropped(), 1);
+//! assert_eq!(serde_json::to_value(&event).unwrap()["type"], "rebuilt");
+//! ```
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::audit::AuditEvent;
+use crate::error::InactiveReason;
+use crate::ids::{LicenseId, SessionId, TenantId};
+
+/// Sinks: the port, fan-out, a bounded queue, an in-memory recorder.
+mod sinks;
+
+pub use sinks::{EventQueue, EventReceiver, EventSink, EventSinks, MemoryEvents};
+
+/// Why an acquire was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DenialReason {
+    /// Every seat was in use.
+    NoSeats,
+    /// The license is suspended.
+    LicenseSuspended,
+    /// The license is revoked.
+    LicenseRevoked,
+    /// The license is past its expiry.
+    LicenseExpired,
+}
+
+impl DenialReason {
+    /// The denial for an inactive license.
+    pub fn inactive(reason: InactiveReason) -> Self {
+        match reason {
+            InactiveReason::Suspended => DenialReason::LicenseSuspended,
+            InactiveReason::Revoked => DenialReason::LicenseRevoked,
+            InactiveReason::Expired => DenialReason::LicenseExpired,
+        }
+    }
+}
+
+/// What happened. The serialized `type` of each variant is part of the stable schema.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SeatEventKind {
+    /// A new seat was taken.
+    Granted {
+        /// Seats in use on the license right after the grant (the ledger's count).
+        in_use: u32,
+    },
+    /// An acquire found the machine already holding a seat and returned that session.
+    Held,
+    /// An acquire was refused.
+    Denied {
+        /// Why.
+        reason: DenialReason,
+    },
+    /// A heartbeat renewed a seat.
+    Renewed,
+    /// The client released its seat.
+    Released,
+    /// A seat was reclaimed because its session stopped heartbeating (seen by a heartbeat).
+    Expired,
+    /// A seat was taken back: by an administrator, or because its license became inactive.
+    Revoked,
+    /// A ledger that had lost its state was rebuilt from the store.
+    Rebuilt {
+        /// Seats restored.
+        seats: u32,
+    },
+    /// The reaper marked sessions past their expiry as expired in the store.
+    Reaped {
+        /// Sessions marked.
+        sessions: u64,
+    },
+    /// An administrator changed tenant data (the durable audit record is written with the change).
+    AdminChange {
+        /// What was done, dotted (`license.create`).
+        action: String,
+        /// What it was done to (`license:<id>`).
+        target: String,
+        /// Who did it (`operator`, `api_key:<id>`, `user:<sub>`, `system`).
+        actor: String,
+    },
+}
+
+impl SeatEventKind {
+    /// The schema's `type` value.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SeatEventKind::Granted { .. } => "granted",
+            SeatEventKind::Held => "held",
+            SeatEventKind::Denied { .. } => "denied",
+            SeatEventKind::Renewed => "renewed",
+            SeatEventKind::Released => "released",
+            SeatEventKind::Expired => "expired",
+            SeatEventKind::Revoked => "revoked",
+            SeatEventKind::Rebuilt { .. } => "rebuilt",
+            SeatEventKind::Reaped { .. } => "reaped",
+            SeatEventKind::AdminChange { .. } => "admin_change",
+        }
+    }
+}
+
+/// One thing that happened to a tenant's seats or data.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SeatEvent {
+    /// When (the use case's clock).
+    pub at: DateTime<Utc>,
+    /// Whose.
+    pub tenant_id: TenantId,
+    /// The license concerned, if one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license_id: Option<LicenseId>,
+    /// The session concerned, if one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<SessionId>,
+    /// The machine concerned, if one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hardware_id: Option<String>,
+    /// What happened (flattened: `type` plus its fields).
+    #[serde(flatten)]
+    pub kind: SeatEventKind,
+}
+
+impl SeatEvent {
+    /// An event with no ids beyond the tenant; add them with the builder methods.
+    pub fn new(at: DateTime<Utc>, tenant_id: TenantId, kind: SeatEventKind) -> Self {
+        Self {
+            at,
+            tenant_id,
+            license_id: None,
+            session_id: None,
+            hardware_id: None,
+            kind,
+        }
+    }
+
+    /// Names the license.
+    pub fn license(mut self, id: LicenseId) -> Self {
+        self.license_id = Some(id);
+        self
+    }
+
+    /// Names the session.
+    pub fn session(mut self, id: SessionId) -> Self {
+        self.session_id = Some(id);
+        self
+    }
+
+    /// Names the machine.
+    pub fn hardware(mut self, id: &str) -> Self {
+        self.hardware_id = Some(id.to_owned());
+        self
+    }
+
+    /// The event for an audited admin change.
+    pub fn admin_change(audit: &AuditEvent) -> Self {
+        Self::new(
+            audit.at,
+            audit.tenant_id,
+            SeatEventKind::AdminChange {
+                action: audit.action.clone(),
+                target: audit.target.clone(),
+                actor: audit.actor.to_label(),
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: SeatEventKind) -> SeatEvent {
+        SeatEvent::new(Utc::now(), TenantId::new(), kind)
+    }
+
+    #[test]
+    fn the_schema_names_its_fields() -> Result<(), serde_json::Error> {
+        let license = LicenseId::new();
+        let session = SessionId::new();
+        let e = event(SeatEventKind::Denied {
+            reason: DenialReason::NoSeats,
+        })
+        .license(license)
+        .session(session)
+        .hardware("hw-1");
+        let json = serde_json::to_value(&e)?;
+        assert_eq!(json["type"], "denied");
+        assert_eq!(json["reason"], "no_seats");
+        assert_eq!(json["license_id"], license.to_string());
+        assert_eq!(json["session_id"], session.to_string());
+        assert_eq!(json["hardware_id"], "hw-1");
+        let bare = serde_json::to_value(event(SeatEventKind::Held))?;
+        assert!(bare.get("license_id").is_none(), "absent ids are left out");
+        assert_eq!(bare["type"], "held");
+        Ok(())
+    }
+
+    #[test]
+    fn every_kind_serializes_with_its_name() -> Result<(), serde_json::Error> {
+        let kinds = [
+            SeatEventKind::Granted { in_use: 1 },
+            SeatEventKind::Held,
+            SeatEventKind::Denied {
+                reason: DenialReason::LicenseExpired,
+            },
+            SeatEventKind::Renewed,
+            SeatEventKind::Released,
+            SeatEventKind::Expired,
+            SeatEventKind::Revoked,
+            SeatEventKind::Rebuilt { seats: 3 },
+            SeatEventKind::Reaped { sessions: 2 },
+            SeatEventKind::AdminChange {
+                action: "license.create".into(),
+                target: "license:x".into(),
+                actor: "operator".into(),
+            },
+        ];
+        for kind in kinds {
+            let name = kind.name();
+            assert_eq!(serde_json::to_value(event(kind))?["type"], name);
+        }
+        Ok(())
+    }
+}

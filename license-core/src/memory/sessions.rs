@@ -1,0 +1,186 @@
+//! The in-memory store's sessions and usage (`SessionStore`).
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::store::{MemoryStore, usage_day};
+use crate::audit::AuditEvent;
+use crate::error::{Error, Resource, Result};
+use crate::ids::{LicenseId, SessionId, TenantId};
+use crate::session::{EndReason, Session};
+use crate::store::{Heartbeat, HeartbeatRule, HeartbeatVerdict, SessionStore};
+use crate::usage::UsageDay;
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn insert_session(&self, session: &Session, in_use: u32) -> Result<()> {
+        let mut data = self.lock()?;
+        if data
+            .licenses
+            .get(&session.license_id)
+            .is_none_or(|l| l.tenant_id != session.tenant_id)
+        {
+            return Err(Error::NotFound(Resource::License));
+        }
+        if data.sessions.contains_key(&session.id) {
+            return Err(Error::Conflict("session id exists".into()));
+        }
+        data.sessions.insert(session.id, session.clone());
+        let day = usage_day(&mut data, session.license_id, session.acquired_at);
+        day.peak_seats = day.peak_seats.max(in_use);
+        Ok(())
+    }
+
+    async fn get_session(&self, tenant: TenantId, id: SessionId) -> Result<Session> {
+        self.lock()?
+            .sessions
+            .get(&id)
+            .filter(|s| s.tenant_id == tenant)
+            .cloned()
+            .ok_or(Error::NotFound(Resource::Session))
+    }
+
+    async fn live_sessions(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>> {
+        Ok(self
+            .lock()?
+            .sessions
+            .values()
+            .filter(|s| s.tenant_id == tenant && s.license_id == license && s.is_live(now))
+            .cloned()
+            .collect())
+    }
+
+    async fn heartbeat_session(
+        &self,
+        tenant: TenantId,
+        id: SessionId,
+        rule: HeartbeatRule<'_>,
+    ) -> Result<Heartbeat> {
+        let mut data = self.lock()?;
+        let session = data
+            .sessions
+            .get(&id)
+            .filter(|s| s.tenant_id == tenant)
+            .cloned()
+            .ok_or(Error::NotFound(Resource::Session))?;
+        if session.ended_at.is_some() {
+            return Err(Error::SessionExpired);
+        }
+        let license = data
+            .licenses
+            .get(&session.license_id)
+            .cloned()
+            .ok_or_else(|| Error::Internal("a session's license is missing".into()))?;
+        let verdict = rule(&session, &license);
+        let stored = data
+            .sessions
+            .get_mut(&id)
+            .ok_or(Error::NotFound(Resource::Session))?;
+        match verdict {
+            HeartbeatVerdict::Renew { at, expires_at } => {
+                stored.last_heartbeat_at = at;
+                stored.expires_at = expires_at;
+            }
+            HeartbeatVerdict::End { at, reason } => {
+                stored.ended_at = Some(at);
+                stored.end_reason = Some(reason);
+            }
+        }
+        Ok(Heartbeat {
+            session: stored.clone(),
+            license,
+            verdict,
+        })
+    }
+
+    async fn end_session(
+        &self,
+        tenant: TenantId,
+        id: SessionId,
+        at: DateTime<Utc>,
+        reason: EndReason,
+        audit: Option<&AuditEvent>,
+    ) -> Result<Session> {
+        let mut data = self.lock()?;
+        let session = data
+            .sessions
+            .get_mut(&id)
+            .filter(|s| s.tenant_id == tenant)
+            .ok_or(Error::NotFound(Resource::Session))?;
+        if session.ended_at.is_none() {
+            session.ended_at = Some(at);
+            session.end_reason = Some(reason);
+        }
+        let ended = session.clone();
+        if let Some(event) = audit {
+            data.audit.push(event.clone());
+        }
+        Ok(ended)
+    }
+
+    async fn expire_due(&self, tenant: TenantId, now: DateTime<Utc>, limit: u32) -> Result<u64> {
+        let mut data = self.lock()?;
+        let mut marked = 0;
+        for session in data
+            .sessions
+            .values_mut()
+            .filter(|s| s.tenant_id == tenant && s.ended_at.is_none() && s.expires_at <= now)
+        {
+            if marked == u64::from(limit) {
+                break;
+            }
+            session.ended_at = Some(session.expires_at);
+            session.end_reason = Some(EndReason::Expired);
+            marked += 1;
+        }
+        Ok(marked)
+    }
+
+    async fn record_denial(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut data = self.lock()?;
+        if data
+            .licenses
+            .get(&license)
+            .is_none_or(|l| l.tenant_id != tenant)
+        {
+            return Err(Error::NotFound(Resource::License));
+        }
+        usage_day(&mut data, license, at).denials += 1;
+        Ok(())
+    }
+
+    async fn usage(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<UsageDay>> {
+        let data = self.lock()?;
+        if data
+            .licenses
+            .get(&license)
+            .is_none_or(|l| l.tenant_id != tenant)
+        {
+            return Err(Error::NotFound(Resource::License));
+        }
+        let mut days: Vec<_> = data
+            .usage
+            .values()
+            .filter(|u| u.license_id == license && u.day >= from && u.day <= to)
+            .cloned()
+            .collect();
+        days.sort_by_key(|u| u.day);
+        Ok(days)
+    }
+}

@@ -1,0 +1,115 @@
+//! A ledger that lost its state (Redis restarted without persistence, failed over, flushed)
+//! answers `Rebuild`: the license's seats are restored from the store's live sessions and the
+//! call is tried again. Every ledger call of the use cases goes through [`with_rebuild`]; this
+//! module also holds the one use case that is nothing but such a call, [`live_seats`].
+//!
+//! [`with_rebuild`]: LicenseService::with_rebuild
+//! [`live_seats`]: LicenseService::live_seats
+
+use std::future::Future;
+use std::sync::atomic::Ordering;
+
+use tracing::info;
+
+use crate::error::{Dependency, Error, ErrorKind, Result};
+use crate::events::SeatEvent;
+use crate::events::SeatEventKind;
+use crate::ids::{LicenseId, TenantId};
+use crate::seat_ledger::{AcquireOutcome, LedgerKey, LiveCount, RenewOutcome};
+use crate::service::{LicenseService, ledger_key};
+use crate::session::LiveSeat;
+
+/// How often one call may meet a ledger that lost its state before giving up. Each rebuild
+/// initialises the ledger, so a second `Rebuild` in a row means it is losing state repeatedly.
+pub(crate) const MAX_LEDGER_ATTEMPTS: usize = 3;
+
+/// What `live_seats` can return.
+pub const ERRORS: &[ErrorKind] = &[
+    ErrorKind::NotFound,
+    ErrorKind::Unavailable,
+    ErrorKind::Internal,
+];
+
+/// A ledger answer that may ask for a rebuild.
+pub(crate) trait LedgerAnswer {
+    /// Whether the ledger lost this license's state.
+    fn needs_rebuild(&self) -> bool;
+}
+
+impl LedgerAnswer for AcquireOutcome {
+    fn needs_rebuild(&self) -> bool {
+        matches!(self, AcquireOutcome::Rebuild)
+    }
+}
+
+impl LedgerAnswer for RenewOutcome {
+    fn needs_rebuild(&self) -> bool {
+        matches!(self, RenewOutcome::Rebuild)
+    }
+}
+
+impl LedgerAnswer for LiveCount {
+    fn needs_rebuild(&self) -> bool {
+        matches!(self, LiveCount::Rebuild)
+    }
+}
+
+/// The error once the ledger has lost its state on every attempt.
+pub(crate) fn kept_losing_state() -> Error {
+    Error::unavailable(Dependency::Ledger, "the seat ledger kept losing its state")
+}
+
+impl LicenseService {
+    /// Runs `call` against the ledger; while it answers `Rebuild`, restores the license's
+    /// seats from the store and tries again, at most [`MAX_LEDGER_ATTEMPTS`] times.
+    pub(crate) async fn with_rebuild<T, F, Fut>(&self, key: &LedgerKey, mut call: F) -> Result<T>
+    where
+        T: LedgerAnswer,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        for _ in 0..MAX_LEDGER_ATTEMPTS {
+            let answer = call().await?;
+            if !answer.needs_rebuild() {
+                return Ok(answer);
+            }
+            self.rebuild(key).await?;
+        }
+        Err(kept_losing_state())
+    }
+
+    /// Restores a license's seats from the store's live sessions.
+    async fn rebuild(&self, key: &LedgerKey) -> Result<()> {
+        let live = self
+            .sessions
+            .live_sessions(key.tenant_id, key.license_id, self.clock.now())
+            .await?;
+        let seats: Vec<LiveSeat> = live.iter().map(LiveSeat::from).collect();
+        let outcome = self.ledger.rebuild(key, &seats).await?;
+        self.stats.ledger_rebuilds.fetch_add(1, Ordering::Relaxed);
+        let count = u32::try_from(seats.len()).unwrap_or(u32::MAX);
+        self.emit(
+            SeatEvent::new(
+                self.clock.now(),
+                key.tenant_id,
+                SeatEventKind::Rebuilt { seats: count },
+            )
+            .license(key.license_id),
+        );
+        info!(tenant_id = %key.tenant_id, license_id = %key.license_id, seats = seats.len(), ?outcome, "seat ledger rebuilt from the store");
+        Ok(())
+    }
+
+    /// Seats in use on a license now, as the ledger counts them.
+    pub async fn live_seats(&self, tenant: TenantId, license_id: LicenseId) -> Result<u32> {
+        let license = self.licenses.get_license(tenant, license_id).await?;
+        let key = ledger_key(&license);
+        match self
+            .with_rebuild(&key, || self.ledger.live_count(&key))
+            .await?
+        {
+            LiveCount::Count(n) => Ok(n),
+            LiveCount::Rebuild => Err(kept_losing_state()),
+        }
+    }
+}
