@@ -56,6 +56,8 @@ pub mod auth;
 pub mod compose;
 /// Typed configuration and its layering.
 pub mod config;
+/// Event sinks: seat events as metrics, and as an event log behind a bounded queue.
+pub mod events;
 /// Prometheus metrics and the request middleware.
 pub mod metrics;
 /// The background reaper.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use license_core::{LicenseService, ReapOutcome};
+use license_core::{Error, LicenseService, ReapOutcome};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::OperationId;
 use prometheus_client::collector::Collector;
@@ -18,32 +18,8 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tracing::{Instrument as _, debug, error, field};
 
+use crate::events::{LogQueue, MetricsSink, OutcomeLabels, TypeLabels};
 use crate::state::AppState;
-
-/// How an acquire ended, as a metric label.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AcquireResult {
-    /// A new seat.
-    Granted,
-    /// The machine already held a seat: it got that session back.
-    Idempotent,
-    /// Every seat was taken.
-    NoSeats,
-    /// Any other error.
-    Error,
-}
-
-impl AcquireResult {
-    /// The label value.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            AcquireResult::Granted => "granted",
-            AcquireResult::Idempotent => "idempotent",
-            AcquireResult::NoSeats => "no_seats",
-            AcquireResult::Error => "error",
-        }
-    }
-}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -54,11 +30,6 @@ struct RequestLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OperationLabels {
     operation: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct OutcomeLabels {
-    outcome: &'static str,
 }
 
 type LatencyFamily = Family<OperationLabels, Histogram, fn() -> Histogram>;
@@ -75,6 +46,7 @@ pub struct Metrics {
     latency: LatencyFamily,
     acquires: Family<OutcomeLabels, Counter>,
     heartbeats: Family<OutcomeLabels, Counter>,
+    events: Family<TypeLabels, Counter>,
     reaper_passes: Family<OutcomeLabels, Counter>,
     reaped: Counter,
 }
@@ -85,14 +57,21 @@ impl fmt::Debug for Metrics {
     }
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Metrics {
-    /// A registry with every metric, reading the service's counters at each scrape.
-    pub fn new(service: Arc<LicenseService>) -> Self {
+    /// A registry with every metric; [`watch`](Self::watch) adds the service's counters.
+    pub fn new() -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: LatencyFamily = Family::new_with_constructor(latency_histogram);
         let acquires = Family::<OutcomeLabels, Counter>::default();
         let heartbeats = Family::<OutcomeLabels, Counter>::default();
+        let events = Family::<TypeLabels, Counter>::default();
         let reaper_passes = Family::<OutcomeLabels, Counter>::default();
         let reaped = Counter::default();
         registry.register(
@@ -116,6 +95,11 @@ impl Metrics {
             heartbeats.clone(),
         );
         registry.register(
+            "license_seat_events",
+            "Seat events by type (granted, held, denied, renewed, released, expired, revoked, rebuilt, reaped, admin_change)",
+            events.clone(),
+        );
+        registry.register(
             "license_reaper_passes",
             "Reaper passes by outcome (ok, error)",
             reaper_passes.clone(),
@@ -125,32 +109,52 @@ impl Metrics {
             "Sessions the reaper marked expired",
             reaped.clone(),
         );
-        registry.register_collector(Box::new(ServiceCounters(service)));
         Self {
             registry,
             requests,
             latency,
             acquires,
             heartbeats,
+            events,
             reaper_passes,
             reaped,
         }
     }
 
-    /// Counts one acquire.
-    pub fn acquire(&self, result: AcquireResult) {
-        self.acquires
-            .get_or_create(&OutcomeLabels {
-                outcome: result.as_str(),
-            })
-            .inc();
+    /// The event sink that feeds the outcome counters.
+    pub fn sink(&self) -> MetricsSink {
+        MetricsSink {
+            acquires: self.acquires.clone(),
+            heartbeats: self.heartbeats.clone(),
+            events: self.events.clone(),
+        }
     }
 
-    /// Counts one heartbeat: `renewed`, `expired` or `error`.
-    pub fn heartbeat(&self, outcome: &'static str) {
-        self.heartbeats
-            .get_or_create(&OutcomeLabels { outcome })
-            .inc();
+    /// Reads the service's counters and the event log's drops at each scrape.
+    pub fn watch(&mut self, service: Arc<LicenseService>, log: LogQueue) {
+        self.registry
+            .register_collector(Box::new(ServiceCounters { service, log }));
+    }
+
+    /// Counts an acquire that failed without an event: everything but `no_seats` (which is a
+    /// `denied` event) is `error`.
+    pub fn acquire_failed(&self, error: &Error) {
+        if !matches!(error, Error::NoSeatsAvailable { .. }) {
+            self.outcome(&self.acquires, "error");
+        }
+    }
+
+    /// Counts a heartbeat that failed: `expired` (the seat is gone: 410) or `error`.
+    pub fn heartbeat_failed(&self, error: &Error) {
+        let outcome = match error {
+            Error::SessionExpired => "expired",
+            _ => "error",
+        };
+        self.outcome(&self.heartbeats, outcome);
+    }
+
+    fn outcome(&self, family: &Family<OutcomeLabels, Counter>, outcome: &'static str) {
+        family.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
     /// Counts one reaper pass.
@@ -186,13 +190,16 @@ impl Metrics {
     }
 }
 
-/// The service's own counters, read at each scrape.
+/// The service's own counters and the event log's drops, read at each scrape.
 #[derive(Debug)]
-struct ServiceCounters(Arc<LicenseService>);
+struct ServiceCounters {
+    service: Arc<LicenseService>,
+    log: LogQueue,
+}
 
 impl Collector for ServiceCounters {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
-        let stats = self.0.stats();
+        let stats = self.service.stats();
         for (name, help, value) in [
             (
                 "license_ledger_rebuilds",
@@ -203,6 +210,11 @@ impl Collector for ServiceCounters {
                 "license_ledger_compensations",
                 "Seat grants withdrawn because the store could not record them",
                 stats.compensations.load(Ordering::Relaxed),
+            ),
+            (
+                "license_events_dropped",
+                "Seat events the event log's queue had no room for",
+                self.log.dropped(),
             ),
         ] {
             let counter = ConstCounter::new(value);

@@ -9,6 +9,7 @@ use crate::auth::Authenticator;
 use crate::auth::oidc::{OidcError, OidcVerifier};
 use crate::compose::Adapters;
 use crate::config::{Config, Secret};
+use crate::events;
 use crate::metrics::Metrics;
 
 /// The shared state of the app.
@@ -36,6 +37,9 @@ impl AppState {
         clock: Arc<dyn Clock>,
         operator_token: Secret,
     ) -> Result<Self, OidcError> {
+        let mut metrics = Metrics::new();
+        let (sinks, log_queue) = events::sinks(metrics.sink());
+        let sinks = Arc::new(sinks);
         let service = Arc::new(
             LicenseService::new(
                 adapters.store.clone(),
@@ -44,16 +48,18 @@ impl AppState {
                 clock.clone(),
                 config.issuer.clone(),
             )
-            .with_retired_keys(adapters.retired_keys),
+            .with_retired_keys(adapters.retired_keys)
+            .with_events(sinks.clone()),
         );
-        let admin = Arc::new(AdminService::new(adapters.store.clone(), clock.clone()));
+        metrics.watch(service.clone(), log_queue);
+        let admin =
+            Arc::new(AdminService::new(adapters.store.clone(), clock.clone()).with_events(sinks));
         let oidc = if config.auth.oidc.enabled() {
             Some(OidcVerifier::new(config.auth.oidc.clone())?)
         } else {
             None
         };
         let auth = Authenticator::new(admin.clone(), adapters.store, operator_token, oidc);
-        let metrics = Metrics::new(service.clone());
         Ok(Self {
             service,
             admin,

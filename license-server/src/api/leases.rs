@@ -14,7 +14,6 @@ use super::ApiTags;
 use super::error::error_response;
 use super::text::Text;
 use crate::auth::ClientAuth;
-use crate::metrics::AcquireResult;
 use crate::state::AppState;
 
 /// Seats: the routes client applications call.
@@ -240,7 +239,6 @@ impl LeasesApi {
         state: Data<&Arc<AppState>>,
         body: Json<AcquireRequest>,
     ) -> Result<AcquireOk, AcquireError> {
-        let before = state.clock.now();
         let result = async {
             let key = LicenseKey::parse(&body.license_key)?;
             let hardware_id = HardwareId::parse(&body.hardware_id)?;
@@ -255,16 +253,20 @@ impl LeasesApi {
                 .await
         }
         .await;
+        // Seat outcomes are counted from the events the use case emitted; failures here.
         let outcome = match &result {
-            // A session that started before this call is the one the machine already held.
-            Ok(lease) if lease.session.acquired_at < before => AcquireResult::Idempotent,
-            Ok(_) => AcquireResult::Granted,
-            Err(Error::NoSeatsAvailable { .. }) => AcquireResult::NoSeats,
-            Err(_) => AcquireResult::Error,
+            Ok(lease) if lease.new_seat => "granted",
+            Ok(_) => "idempotent",
+            Err(e) => {
+                state.metrics.acquire_failed(e);
+                match e {
+                    Error::NoSeatsAvailable { .. } => "no_seats",
+                    _ => "error",
+                }
+            }
         };
-        state.metrics.acquire(outcome);
         let span = Span::current();
-        span.record("outcome", outcome.as_str());
+        span.record("outcome", outcome);
         let lease = result?;
         span.record("license_id", field::display(lease.session.license_id));
         span.record("session_id", field::display(lease.session.id));
@@ -292,10 +294,14 @@ impl LeasesApi {
         let result = state.service.heartbeat(auth.0.tenant, session_id).await;
         let outcome = match &result {
             Ok(_) => "renewed",
-            Err(Error::SessionExpired) => "expired",
-            Err(_) => "error",
+            Err(e) => {
+                state.metrics.heartbeat_failed(e);
+                match e {
+                    Error::SessionExpired => "expired",
+                    _ => "error",
+                }
+            }
         };
-        state.metrics.heartbeat(outcome);
         Span::current().record("outcome", outcome);
         let lease = result?;
         Ok(HeartbeatOk::Ok(Json(HeartbeatResponse {
