@@ -11,8 +11,6 @@ use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256,
     RSA_PSS_SHA256, RsaKeyPair,
 };
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::{Dependency, Error, Result};
 use crate::signer::{PublicJwk, Signer, SigningAlgorithm};
@@ -81,14 +79,16 @@ impl LocalSigner {
 
     /// Loads a PKCS#8 DER private key for `algorithm`.
     pub fn from_pkcs8(algorithm: SigningAlgorithm, pkcs8: &[u8]) -> Result<Self> {
-        let b64 = |bytes: &[u8]| Some(URL_SAFE_NO_PAD.encode(bytes));
-        let (key, mut jwk) = match algorithm {
+        let (key, jwk) = match algorithm {
             SigningAlgorithm::EdDSA => {
                 let key = Ed25519KeyPair::from_pkcs8(pkcs8)
                     .map_err(|_| key_error("not an Ed25519 PKCS#8 key"))?;
-                let jwk = jwk_template("OKP", algorithm, Some("Ed25519"));
-                let x = b64(key.public_key().as_ref());
-                (KeyMaterial::Ed25519(key), PublicJwk { x, ..jwk })
+                let x =
+                    key.public_key().as_ref().try_into().map_err(|_| {
+                        Error::Internal("an Ed25519 public key is not 32 bytes".into())
+                    })?;
+                let jwk = PublicJwk::ed25519(x);
+                (KeyMaterial::Ed25519(key), jwk)
             }
             SigningAlgorithm::RS256 | SigningAlgorithm::PS256 => {
                 let key = RsaKeyPair::from_pkcs8(pkcs8)
@@ -97,11 +97,11 @@ impl LocalSigner {
                     return Err(key_error("RSA keys must have at least 2048 bits"));
                 }
                 let public = key.public_key();
-                let jwk = PublicJwk {
-                    n: b64(public.modulus().big_endian_without_leading_zero()),
-                    e: b64(public.exponent().big_endian_without_leading_zero()),
-                    ..jwk_template("RSA", algorithm, None)
-                };
+                let jwk = PublicJwk::rsa(
+                    algorithm,
+                    public.modulus().big_endian_without_leading_zero(),
+                    public.exponent().big_endian_without_leading_zero(),
+                );
                 (KeyMaterial::Rsa(key), jwk)
             }
             SigningAlgorithm::ES256 => {
@@ -109,15 +109,15 @@ impl LocalSigner {
                     .map_err(|_| key_error("not a P-256 PKCS#8 key"))?;
                 // Uncompressed point: 0x04 ‖ x ‖ y.
                 let point = key.public_key().as_ref();
-                let jwk = PublicJwk {
-                    x: b64(&point[1..33]),
-                    y: b64(&point[33..65]),
-                    ..jwk_template("EC", algorithm, Some("P-256"))
+                let Some((&[x, y], [])) = point.get(1..).map(<[u8]>::as_chunks) else {
+                    return Err(Error::Internal(
+                        "a P-256 public key is not an uncompressed point".into(),
+                    ));
                 };
+                let jwk = PublicJwk::ec_p256(&x, &y);
                 (KeyMaterial::P256(key), jwk)
             }
         };
-        jwk.kid = jwk.thumbprint();
         Ok(Self {
             algorithm,
             key,
@@ -153,20 +153,6 @@ impl LocalSigner {
                 Ok(signature)
             }
         }
-    }
-}
-
-fn jwk_template(kty: &str, alg: SigningAlgorithm, crv: Option<&str>) -> PublicJwk {
-    PublicJwk {
-        kty: kty.to_owned(),
-        kid: String::new(),
-        alg,
-        use_: "sig".to_owned(),
-        crv: crv.map(str::to_owned),
-        n: None,
-        e: None,
-        x: None,
-        y: None,
     }
 }
 

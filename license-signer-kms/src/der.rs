@@ -1,53 +1,38 @@
-//! ECDSA signatures from DER (`SEQUENCE { r INTEGER, s INTEGER }`, what Cloud KMS returns) to
-//! the fixed-width `r‖s` that JWS ES256 requires (RFC 7518 §3.4).
+//! ECDSA P-256 signatures from DER (`SEQUENCE { r INTEGER, s INTEGER }`, what Cloud KMS returns)
+//! to the fixed-width `r‖s` that JWS ES256 requires (RFC 7518 §3.4). RustCrypto's `ecdsa` does
+//! the parsing; this module only names which step failed.
 
-/// Converts a DER ECDSA signature into `r‖s`, each left-padded to `scalar_len` bytes (32 for
-/// P-256). Only strict DER is accepted: short-form lengths, minimal positive integers, nothing
-/// after the sequence. `None` for anything else.
-pub(crate) fn ecdsa_der_to_fixed(der: &[u8], scalar_len: usize) -> Option<Vec<u8>> {
-    let (content, rest) = read_tlv(der, 0x30)?;
-    if !rest.is_empty() {
-        return None;
-    }
-    let (r, content) = read_tlv(content, 0x02)?;
-    let (s, content) = read_tlv(content, 0x02)?;
-    if !content.is_empty() {
-        return None;
-    }
-    let mut out = vec![0; 2 * scalar_len];
-    put_unsigned(r, &mut out[..scalar_len])?;
-    put_unsigned(s, &mut out[scalar_len..])?;
-    Some(out)
+use std::fmt;
+
+use p256::NistP256;
+
+/// Why a KMS signature is not a usable ES256 signature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MalformedSignature {
+    /// Not strict DER `SEQUENCE { r INTEGER, s INTEGER }` with two positive, minimal integers of
+    /// at most 32 bytes and nothing after the sequence.
+    NotDer,
+    /// `r` or `s` is zero or not below the P-256 group order: no valid signature has that.
+    OutOfRange,
 }
 
-/// One tag-length-value with a short-form length (< 128, enough for P-256 and P-384): the
-/// value and what follows it.
-fn read_tlv(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-    let (&actual, input) = input.split_first()?;
-    let (&len, input) = input.split_first()?;
-    if actual != tag || len >= 0x80 || input.len() < usize::from(len) {
-        return None;
+impl fmt::Display for MalformedSignature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NotDer => "it is not a DER SEQUENCE of two P-256-sized INTEGERs",
+            Self::OutOfRange => "r or s is zero or not below the P-256 group order",
+        })
     }
-    Some(input.split_at(usize::from(len)))
 }
 
-/// Writes a DER INTEGER's content, which must be positive and minimal, right-aligned in `out`.
-fn put_unsigned(integer: &[u8], out: &mut [u8]) -> Option<()> {
-    let magnitude = match integer {
-        [] => return None,
-        // Negative: ECDSA's r and s never are.
-        [first, ..] if first & 0x80 != 0 => return None,
-        // A leading zero is allowed only to keep the next byte's top bit from reading as a sign.
-        [0, next, ..] if next & 0x80 == 0 => return None,
-        [0, rest @ ..] if !rest.is_empty() => rest,
-        all => all,
-    };
-    if magnitude.len() > out.len() {
-        return None;
-    }
-    let start = out.len() - magnitude.len();
-    out[start..].copy_from_slice(magnitude);
-    Some(())
+/// The JWS form of a DER P-256 signature: `r‖s`, each left-padded to 32 bytes. The two steps of
+/// `ecdsa::Signature::from_der`, taken apart so the error says which one failed.
+pub(crate) fn es256_from_der(der: &[u8]) -> Result<[u8; 64], MalformedSignature> {
+    let der = ecdsa::der::Signature::<NistP256>::from_bytes(der)
+        .map_err(|_| MalformedSignature::NotDer)?;
+    let signature =
+        ecdsa::Signature::<NistP256>::try_from(der).map_err(|_| MalformedSignature::OutOfRange)?;
+    Ok(signature.to_bytes().into())
 }
 
 #[cfg(test)]
@@ -69,21 +54,22 @@ mod tests {
     fn full_width_values_are_copied() {
         let r = [0x11; 32];
         let s = [0x22; 32];
-        let fixed = ecdsa_der_to_fixed(&der(&r, &s), 32).unwrap();
+        let fixed = es256_from_der(&der(&r, &s)).unwrap();
         assert_eq!(&fixed[..32], &r);
         assert_eq!(&fixed[32..], &s);
     }
 
     #[test]
     fn the_sign_padding_zero_is_dropped() {
+        // Both top bits set, both below the P-256 order (0xffffffff00000000…).
         let mut r = vec![0x00];
         r.extend([0x80; 32]);
         let mut s = vec![0x00];
-        s.extend([0xff; 32]);
-        let fixed = ecdsa_der_to_fixed(&der(&r, &s), 32).unwrap();
+        s.extend([0xfe; 32]);
+        let fixed = es256_from_der(&der(&r, &s)).unwrap();
         assert_eq!(fixed.len(), 64);
         assert_eq!(&fixed[..32], &[0x80; 32]);
-        assert_eq!(&fixed[32..], &[0xff; 32]);
+        assert_eq!(&fixed[32..], &[0xfe; 32]);
     }
 
     #[test]
@@ -91,7 +77,7 @@ mod tests {
         // r with one leading zero byte stripped by DER, s far shorter.
         let r = [0x7f; 31];
         let s = [0x01, 0x02];
-        let fixed = ecdsa_der_to_fixed(&der(&r, &s), 32).unwrap();
+        let fixed = es256_from_der(&der(&r, &s)).unwrap();
         assert_eq!(fixed[0], 0);
         assert_eq!(&fixed[1..32], &r);
         assert_eq!(&fixed[32..62], &[0; 30]);
@@ -103,7 +89,7 @@ mod tests {
         // 31 significant bytes whose top bit is set: DER writes 0x00 then the 31 bytes.
         let mut r = vec![0x00];
         r.extend([0x90; 31]);
-        let fixed = ecdsa_der_to_fixed(&der(&r, &[0x05]), 32).unwrap();
+        let fixed = es256_from_der(&der(&r, &[0x05])).unwrap();
         assert_eq!(fixed[0], 0);
         assert_eq!(&fixed[1..32], &[0x90; 31]);
         assert_eq!(fixed[63], 0x05);
@@ -157,7 +143,31 @@ mod tests {
         ];
         cases.push(("raw r‖s instead of DER", vec![0x11; 64]));
         for (what, input) in cases {
-            assert_eq!(ecdsa_der_to_fixed(&input, 32), None, "{what}");
+            assert_eq!(
+                es256_from_der(&input),
+                Err(MalformedSignature::NotDer),
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn well_formed_signatures_with_impossible_values_are_refused() {
+        let mut at_least_the_order = vec![0x00];
+        at_least_the_order.extend([0xff; 32]);
+        for (what, input) in [
+            ("zero r", der(&[0x00], &[0x22; 32])),
+            ("zero s", der(&[0x11; 32], &[0x00])),
+            (
+                "s not below the order",
+                der(&[0x11; 32], &at_least_the_order),
+            ),
+        ] {
+            assert_eq!(
+                es256_from_der(&input),
+                Err(MalformedSignature::OutOfRange),
+                "{what}"
+            );
         }
     }
 
@@ -177,7 +187,7 @@ mod tests {
         for i in 0..300_u32 {
             let message = i.to_be_bytes();
             let der = key.sign(&rng, &message).unwrap();
-            let fixed = ecdsa_der_to_fixed(der.as_ref(), 32).unwrap();
+            let fixed = es256_from_der(der.as_ref()).unwrap();
             assert_eq!(fixed.len(), 64);
             public.verify(&message, &fixed).unwrap();
         }

@@ -1,20 +1,17 @@
-//! The key version's public key: its PEM (`SubjectPublicKeyInfo`) read with aws-lc-rs into a JWK
-//! for the JWKS, plus a parsed key to check every signature before it is returned.
+//! The key version's public key: the PEM (`SubjectPublicKeyInfo`) Cloud KMS returns, read into
+//! the parts [`PublicJwk`]'s constructors take, plus a parsed key to check every signature before
+//! it is returned. Libraries do the reading: rustls-pki-types the PEM, aws-lc-rs the RSA key and
+//! every check, RustCrypto's `p256` (spki, sec1) the P-256 point.
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256,
 };
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use license_core::{PublicJwk, SigningAlgorithm};
-
-/// `SubjectPublicKeyInfo` DER of a P-256 key, up to the uncompressed point: SEQUENCE,
-/// AlgorithmIdentifier { id-ecPublicKey, prime256v1 }, BIT STRING header (RFC 5480).
-const P256_SPKI_PREFIX: [u8; 26] = [
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
-    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-];
+use p256::Sec1Point;
+use p256::pkcs8::SubjectPublicKeyInfoRef;
+use rustls_pki_types::SubjectPublicKeyInfoDer;
+use rustls_pki_types::pem::{self, PemObject as _};
 
 /// The public half of the KMS key, in the two forms the signer needs.
 #[derive(Debug)]
@@ -28,86 +25,66 @@ pub(crate) struct PublicKey {
 impl PublicKey {
     /// Reads a PEM public key for `algorithm`. The error says what is wrong, never the key.
     pub(crate) fn from_pem(pem: &str, algorithm: SigningAlgorithm) -> Result<Self, String> {
-        let spki = pem_to_der(pem)?;
-        let b64 = |bytes: &[u8]| Some(URL_SAFE_NO_PAD.encode(bytes));
-        let (mut jwk, verifier) = match algorithm {
-            SigningAlgorithm::RS256 | SigningAlgorithm::PS256 => {
-                let key = aws_lc_rs::rsa::PublicKey::from_der(&spki)
-                    .map_err(|e| format!("the public key is not an RSA key ({e})"))?;
-                if key.modulus_len() < 256 {
-                    return Err("the RSA key is shorter than 2048 bits".to_owned());
-                }
-                let params = if algorithm == SigningAlgorithm::PS256 {
-                    &RSA_PSS_2048_8192_SHA256
-                } else {
-                    &RSA_PKCS1_2048_8192_SHA256
-                };
-                let verifier = ParsedPublicKey::new(params, &spki)
-                    .map_err(|e| format!("the RSA public key is unusable ({e})"))?;
-                let jwk = PublicJwk {
-                    n: b64(key.modulus().big_endian_without_leading_zero()),
-                    e: b64(key.exponent().big_endian_without_leading_zero()),
-                    ..template("RSA", algorithm, None)
-                };
-                (jwk, verifier)
-            }
-            SigningAlgorithm::ES256 => {
-                // Parsing checks the curve is P-256 and the point is on it.
-                let verifier = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &spki)
-                    .map_err(|e| format!("the public key is not a P-256 key ({e})"))?;
-                let canonical = verifier
-                    .as_der()
-                    .map_err(|_| "the P-256 public key cannot be re-encoded".to_owned())?;
-                let point = canonical
-                    .as_ref()
-                    .strip_prefix(P256_SPKI_PREFIX.as_slice())
-                    .filter(|point| point.len() == 65 && point[0] == 0x04)
-                    .ok_or_else(|| {
-                        "the P-256 public key is not an uncompressed point".to_owned()
-                    })?;
-                let jwk = PublicJwk {
-                    x: b64(&point[1..33]),
-                    y: b64(&point[33..65]),
-                    ..template("EC", algorithm, Some("P-256"))
-                };
-                (jwk, verifier)
-            }
+        let spki = SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes()).map_err(pem_error)?;
+        match algorithm {
+            SigningAlgorithm::RS256 | SigningAlgorithm::PS256 => rsa(&spki, algorithm),
+            SigningAlgorithm::ES256 => p256(&spki),
             SigningAlgorithm::EdDSA => {
-                return Err("Cloud KMS signing supports RS256, PS256 and ES256".to_owned());
+                Err("Cloud KMS signing supports RS256, PS256 and ES256".to_owned())
             }
-        };
-        jwk.kid = jwk.thumbprint();
-        Ok(Self { jwk, verifier })
+        }
     }
 }
 
-fn template(kty: &str, alg: SigningAlgorithm, crv: Option<&str>) -> PublicJwk {
-    PublicJwk {
-        kty: kty.to_owned(),
-        kid: String::new(),
-        alg,
-        use_: "sig".to_owned(),
-        crv: crv.map(str::to_owned),
-        n: None,
-        e: None,
-        x: None,
-        y: None,
+/// An RSA key of at least 2048 bits, verifying PKCS#1 v1.5 or PSS as `algorithm` says.
+fn rsa(spki: &[u8], algorithm: SigningAlgorithm) -> Result<PublicKey, String> {
+    let key = aws_lc_rs::rsa::PublicKey::from_der(spki)
+        .map_err(|e| format!("the public key is not an RSA key ({e})"))?;
+    if key.modulus_len() < 256 {
+        return Err("the RSA key is shorter than 2048 bits".to_owned());
     }
+    let params = if algorithm == SigningAlgorithm::PS256 {
+        &RSA_PSS_2048_8192_SHA256
+    } else {
+        &RSA_PKCS1_2048_8192_SHA256
+    };
+    let verifier = ParsedPublicKey::new(params, spki)
+        .map_err(|e| format!("the RSA public key is unusable ({e})"))?;
+    let jwk = PublicJwk::rsa(
+        algorithm,
+        key.modulus().big_endian_without_leading_zero(),
+        key.exponent().big_endian_without_leading_zero(),
+    );
+    Ok(PublicKey { jwk, verifier })
 }
 
-/// The DER inside one `PUBLIC KEY` PEM block (RFC 7468): base64 between the boundary lines.
-fn pem_to_der(pem: &str) -> Result<Vec<u8>, String> {
-    const BEGIN: &str = "-----BEGIN PUBLIC KEY-----";
-    const END: &str = "-----END PUBLIC KEY-----";
-    let body = pem
-        .trim()
-        .strip_prefix(BEGIN)
-        .and_then(|rest| rest.strip_suffix(END))
-        .ok_or_else(|| "the public key is not one PEM \"PUBLIC KEY\" block".to_owned())?;
-    let base64: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    STANDARD
-        .decode(base64)
-        .map_err(|_| "the public key PEM is not valid base64".to_owned())
+/// A P-256 key. aws-lc-rs checks the curve and that the point is on it, then re-encodes the key
+/// with the point uncompressed; spki and sec1 read the coordinates from that encoding.
+fn p256(spki: &[u8]) -> Result<PublicKey, String> {
+    let verifier = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, spki)
+        .map_err(|e| format!("the public key is not a P-256 key ({e})"))?;
+    let canonical = verifier
+        .as_der()
+        .map_err(|_| "the P-256 public key cannot be re-encoded".to_owned())?;
+    let point = SubjectPublicKeyInfoRef::try_from(canonical.as_ref())
+        .ok()
+        .and_then(|info| Sec1Point::from_bytes(info.subject_public_key.as_bytes()?).ok());
+    let Some((Some(x), Some(y))) = point.as_ref().map(|p| (p.x(), p.y())) else {
+        return Err("the P-256 public key is not an uncompressed point".to_owned());
+    };
+    let jwk = PublicJwk::ec_p256(x.into(), y.into());
+    Ok(PublicKey { jwk, verifier })
+}
+
+/// What is wrong with the PEM, in words an operator can check against `gcloud kms keys
+/// versions get-public-key`.
+fn pem_error(error: pem::Error) -> String {
+    const NOT_ONE_BLOCK: &str = "the public key is not one PEM \"PUBLIC KEY\" block";
+    match error {
+        pem::Error::Base64Decode(_) => "the public key PEM is not valid base64".to_owned(),
+        pem::Error::MissingSectionEnd { .. } => format!("{NOT_ONE_BLOCK}: its END line is missing"),
+        _ => NOT_ONE_BLOCK.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -117,6 +94,8 @@ mod tests {
     use aws_lc_rs::signature::{
         ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
     };
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
     use super::*;
 
@@ -180,6 +159,33 @@ mod tests {
             .verifier
             .verify_sig(b"hello", signature.as_ref())
             .unwrap();
+    }
+
+    #[test]
+    fn the_jwk_is_the_one_a_local_signer_publishes_for_the_same_key() {
+        use aws_lc_rs::encoding::Pkcs8V1Der;
+        use license_core::{LocalSigner, Signer as _};
+
+        let rsa = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+        let rsa_pkcs8: Pkcs8V1Der<'_> = rsa.as_der().unwrap();
+        let ec = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let ec_pkcs8 = ec.to_pkcs8v1().unwrap();
+        for (algorithm, spki, pkcs8) in [
+            (
+                SigningAlgorithm::PS256,
+                rsa.public_key().as_der().unwrap(),
+                rsa_pkcs8.as_ref(),
+            ),
+            (
+                SigningAlgorithm::ES256,
+                ec.public_key().as_der().unwrap(),
+                ec_pkcs8.as_ref(),
+            ),
+        ] {
+            let kms = PublicKey::from_pem(&pem(spki.as_ref()), algorithm).unwrap();
+            let local = LocalSigner::from_pkcs8(algorithm, pkcs8).unwrap();
+            assert_eq!(kms.jwk, local.public_jwk(), "{algorithm}");
+        }
     }
 
     #[test]

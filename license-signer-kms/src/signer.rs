@@ -14,7 +14,7 @@ use crate::algorithm;
 use crate::client::KmsClient;
 use crate::config::KmsConfig;
 use crate::crc;
-use crate::der::ecdsa_der_to_fixed;
+use crate::der::es256_from_der;
 use crate::errors::unavailable;
 use crate::jwk::PublicKey;
 use crate::rest::{AsymmetricSignRequest, Digest, Operation};
@@ -136,8 +136,13 @@ impl KmsSigner {
             ));
         }
         let signature = match self.algorithm {
-            SigningAlgorithm::ES256 => ecdsa_der_to_fixed(&signature, 32)
-                .ok_or_else(|| failed("the ECDSA signature is not a P-256 DER signature"))?,
+            SigningAlgorithm::ES256 => es256_from_der(&signature)
+                .map_err(|e| {
+                    failed(&format!(
+                        "the ECDSA signature is not a P-256 DER signature: {e}"
+                    ))
+                })?
+                .to_vec(),
             _ => signature,
         };
         self.public
