@@ -1,6 +1,7 @@
 //! The server's typed configuration: every setting with its safe default and a one-line
 //! explanation. Layering (defaults → TOML file → `LICENSE_…` environment → flags) lives in
-//! `layers`; the commented example printed by `license-server config example` in `example`.
+//! `layers`, the errors naming a bad setting in `problem`, and the commented example printed by
+//! `license-server config example` in `example`.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -11,8 +12,10 @@ use serde::{Deserialize, Serialize};
 
 /// The commented defaults printed by `license-server config example`.
 pub mod example;
-/// Defaults → file → environment → flags, with errors naming the TOML key and the env var.
+/// Defaults → file → environment → flags, merged by figment, which remembers each value's layer.
 pub mod layers;
+/// A bad setting, named by TOML key and environment variable, and the error listing them.
+pub mod problem;
 
 pub use layers::{ConfigError, Loaded, Origin, Sources};
 

@@ -1,15 +1,29 @@
-//! Configuration layering by hand on `toml` + serde: the defaults are serialised to a TOML
-//! table, the file, the `LICENSE_…` environment and the flags are merged over it leaf by leaf
-//! (each checked against the default's type), and the result is deserialised into [`Config`].
-//! Knowing every leaf lets us name the TOML key *and* the environment variable in each error,
-//! remember where each value came from, and warn about unknown `LICENSE_…` variables.
+//! Configuration layering on figment: defaults → TOML file → `LICENSE_…` environment → flags,
+//! each layer a figment provider merged over the one before. figment remembers which layer set
+//! each value (`Figment::find_metadata`) and gives the key and the layer of any value serde
+//! rejects (`Error::path`, `Error::metadata`).
+//!
+//! Kept by hand, because figment's own providers would change what operators see:
+//! - every leaf of a layer is checked against the defaults before figment sees it, so every
+//!   unknown or mistyped file key is reported at once (serde stops at the first), and an
+//!   unknown `LICENSE_…` variable is a warning with a "did you mean", not an error;
+//! - a variable is read as the type of its setting's default. figment's `Env` reads only the
+//!   process environment (tests inject theirs), matches the prefix in any case, trims values
+//!   and guesses their type (`123456` for a string setting becomes an integer serde rejects);
+//! - the file is read and parsed once, by the workspace's `toml` (TOML 1.1); figment's `Toml`
+//!   would parse it again with toml 0.8 (TOML 1.0), and `Toml::file` takes a missing file as empty.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use figment::providers::Serialized;
+use figment::value::{Dict, Map};
+use figment::{Figment, Metadata, Profile, Provider, Source};
+use serde::Serialize;
 use toml::{Table, Value};
 
+pub use super::problem::{ConfigError, Problem};
 use super::{CONFIG_FILE_ENV, Config, ENV_PREFIX};
 
 /// Where a setting's value came from, the last layer winning.
@@ -36,80 +50,32 @@ impl fmt::Display for Origin {
     }
 }
 
-/// One bad setting.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    /// The TOML key (`server.listen`).
-    pub key: String,
-    /// What is wrong.
-    pub reason: String,
-    /// Where the bad value came from, when known.
-    pub origin: Option<Origin>,
-}
+/// figment's names for the layers.
+const DEFAULT: &str = "default";
+const FILE: &str = "TOML file";
+const ENV: &str = "environment variable";
+const FLAG: &str = "flag";
 
-impl Problem {
-    /// A problem with `key`.
-    pub fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            key: key.into(),
-            reason: reason.into(),
-            origin: None,
+impl Origin {
+    /// The figment metadata of a layer from here.
+    fn metadata(&self) -> Metadata {
+        match self {
+            Origin::Default => Metadata::named(DEFAULT),
+            Origin::File(path) => Metadata::from(FILE, path.as_path()),
+            Origin::Env(name) => Metadata::from(ENV, name.as_str()),
+            Origin::Flag(flag) => Metadata::from(FLAG, flag.as_str()),
         }
     }
 
-    fn from(mut self, origin: Origin) -> Self {
-        self.origin = Some(origin);
-        self
-    }
-
-    /// The environment variable of the key (`LICENSE_SERVER__LISTEN`).
-    pub fn env_var(&self) -> String {
-        env_var(&self.key)
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "`{}` (environment variable {}): {}",
-            self.key,
-            self.env_var(),
-            self.reason
-        )?;
-        if let Some(origin) = &self.origin {
-            write!(f, " [set by {origin}]")?;
+    /// Where a value came from, from the metadata figment kept for it.
+    pub(super) fn of(metadata: &Metadata) -> Self {
+        match (metadata.name.as_ref(), &metadata.source) {
+            (FILE, Some(Source::File(path))) => Origin::File(path.clone()),
+            (ENV, Some(Source::Custom(name))) => Origin::Env(name.clone()),
+            (FLAG, Some(Source::Custom(flag))) => Origin::Flag(flag.clone()),
+            _ => Origin::Default,
         }
-        Ok(())
     }
-}
-
-/// Why the configuration could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read the config file {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The file is not TOML.
-    #[error("the config file {} is not valid TOML: {message}", path.display())]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// The parser's message.
-        message: String,
-    },
-    /// One or more settings are wrong.
-    #[error("invalid configuration:{}", bullet_list(.0))]
-    Invalid(Vec<Problem>),
-}
-
-fn bullet_list(problems: &[Problem]) -> String {
-    problems.iter().map(|p| format!("\n  - {p}")).collect()
 }
 
 /// The layers to merge over the defaults.
@@ -167,37 +133,29 @@ pub fn env_var(key: &str) -> String {
 impl Config {
     /// Merges `sources` over the defaults, in the order defaults → file → environment → flags.
     pub fn load(sources: &Sources) -> Result<Loaded, ConfigError> {
-        let defaults = default_table();
-        let leaves = flatten(&defaults);
-        let mut merged = defaults;
-        let mut origins: BTreeMap<String, Origin> = leaves
-            .keys()
-            .map(|k| (k.clone(), Origin::Default))
-            .collect();
+        let settings = flatten(&default_table());
+        let mut figment = Figment::from(Layer(
+            Origin::Default,
+            Serialized::defaults(Config::default()),
+        ));
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
 
         if let Some(path) = &sources.file {
             let origin = Origin::File(path.clone());
-            for (key, value) in flatten(&read_file(path)?) {
-                match leaves.get(&key) {
-                    None => problems.push(
-                        Problem::new(
-                            key,
-                            "is not a setting (see `license-server config example`)",
-                        )
-                        .from(origin.clone()),
-                    ),
-                    Some(default) if default.type_str() != value.type_str() => problems.push(
-                        Problem::new(key, format!("must be {}", a_type(default)))
-                            .from(origin.clone()),
-                    ),
-                    Some(_) => {
-                        set(&mut merged, &key, value);
-                        origins.insert(key, origin.clone());
+            let table = read_file(path)?;
+            for (key, value) in flatten(&table) {
+                let reason = match settings.get(&key) {
+                    None => "is not a setting (see `license-server config example`)".to_owned(),
+                    Some(default) if default.type_str() != value.type_str() => {
+                        format!("must be {}", a_type(default))
                     }
-                }
+                    Some(_) => continue,
+                };
+                problems.push(Problem::new(key, reason).from(origin.clone()));
             }
+            // With a problem, the file is never extracted; without, all of it is good.
+            figment = figment.merge(Layer(origin, Serialized::defaults(Value::Table(table))));
         }
 
         for (name, raw) in &sources.env {
@@ -209,12 +167,11 @@ impl Config {
             }
             let key = rest.to_lowercase().replace("__", ".");
             let origin = Origin::Env(name.clone());
-            match leaves.get(&key) {
-                None => warnings.push(unknown_env_warning(name, &leaves)),
+            match settings.get(&key) {
+                None => warnings.push(unknown_env_warning(name, &settings)),
                 Some(default) => match parse_as(default, raw) {
                     Ok(value) => {
-                        set(&mut merged, &key, value);
-                        origins.insert(key, origin);
+                        figment = figment.merge(Layer(origin, Serialized::default(&key, value)))
                     }
                     Err(reason) => problems.push(Problem::new(key, reason).from(origin)),
                 },
@@ -223,12 +180,11 @@ impl Config {
 
         for (key, flag, raw) in &sources.flags {
             let origin = Origin::Flag(flag.clone());
-            match leaves.get(key) {
+            match settings.get(key) {
                 None => problems.push(Problem::new(key, "is not a setting").from(origin)),
                 Some(default) => match parse_as(default, raw) {
                     Ok(value) => {
-                        set(&mut merged, key, value);
-                        origins.insert(key.clone(), origin);
+                        figment = figment.merge(Layer(origin, Serialized::default(key, value)))
                     }
                     Err(reason) => problems.push(Problem::new(key, reason).from(origin)),
                 },
@@ -238,17 +194,18 @@ impl Config {
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems));
         }
-        let config: Config = Value::Table(merged)
-            .try_into()
-            .map_err(|e: toml::de::Error| {
-                let (key, reason) = split_toml_error(&e);
-                let origin = origins.get(&key).cloned();
-                ConfigError::Invalid(vec![Problem {
-                    key,
-                    reason,
-                    origin,
-                }])
-            })?;
+        let config: Config = figment.extract().map_err(|e| {
+            ConfigError::Invalid(e.into_iter().map(|e| Problem::rejected(&e)).collect())
+        })?;
+        let origins: BTreeMap<String, Origin> = settings
+            .keys()
+            .map(|key| {
+                let origin = figment
+                    .find_metadata(key)
+                    .map_or(Origin::Default, Origin::of);
+                (key.clone(), origin)
+            })
+            .collect();
         let problems: Vec<Problem> = config
             .validate()
             .into_iter()
@@ -265,6 +222,21 @@ impl Config {
             warnings,
             origins,
         })
+    }
+}
+
+/// One layer's values as a figment provider, labelled with where they came from, so that
+/// figment's provenance names the file, the variable or the flag. No `Debug`: values may be
+/// secrets.
+struct Layer<T>(Origin, Serialized<T>);
+
+impl<T: Serialize> Provider for Layer<T> {
+    fn metadata(&self) -> Metadata {
+        self.0.metadata()
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        self.1.data()
     }
 }
 
@@ -294,20 +266,6 @@ pub(crate) fn flatten(table: &Table) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     walk("", table, &mut out);
     out
-}
-
-fn set(table: &mut Table, key: &str, value: Value) {
-    let mut parts: Vec<&str> = key.split('.').collect();
-    let Some(last) = parts.pop() else { return };
-    let mut current = table;
-    for part in parts {
-        let entry = current
-            .entry(part.to_owned())
-            .or_insert_with(|| Value::Table(Table::new()));
-        let Value::Table(inner) = entry else { return };
-        current = inner;
-    }
-    current.insert(last.to_owned(), value);
 }
 
 fn read_file(path: &Path) -> Result<Table, ConfigError> {
@@ -381,19 +339,6 @@ fn unknown_env_warning(name: &str, leaves: &BTreeMap<String, Value>) -> String {
             "ignoring the unknown environment variable {name} (see `license-server config example`)"
         ),
     }
-}
-
-/// toml's deserialisation errors end with "in `key`"; split that off.
-fn split_toml_error(e: &toml::de::Error) -> (String, String) {
-    let text = e.to_string();
-    let key = text
-        .rsplit_once("in `")
-        .and_then(|(_, rest)| rest.split_once('`'))
-        .map(|(key, _)| key.to_owned());
-    (
-        key.unwrap_or_else(|| "(unknown key)".into()),
-        e.message().trim().to_owned(),
-    )
 }
 
 #[cfg(test)]
@@ -502,6 +447,48 @@ mod tests {
         assert_eq!(found[0].reason, "must be an integer");
         assert_eq!(found[1].key, "server.lisen");
         assert_eq!(found[1].origin, Some(Origin::File(path)));
+    }
+
+    #[test]
+    fn env_values_are_read_as_the_type_of_their_setting() {
+        let loaded = Config::load(&env(&[
+            ("LICENSE_AUTH__OIDC__AUDIENCE", "123456"),
+            ("LICENSE_ISSUER", "\"quoted\" "),
+            ("LICENSE_REAPER__ENABLED", " FALSE "),
+            ("LICENSE_SIGNER__RETIRED_KEYS", "old.json, gcpkms://k/1"),
+        ]))
+        .unwrap();
+        assert_eq!(loaded.config.auth.oidc.audience, "123456");
+        assert_eq!(loaded.config.issuer, "\"quoted\" ");
+        assert!(!loaded.config.reaper.enabled);
+        let retired: Vec<_> = loaded.config.signer.retired_key_sources().collect();
+        assert_eq!(retired, ["old.json", "gcpkms://k/1"]);
+    }
+
+    #[test]
+    fn values_serde_rejects_name_the_key_and_the_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("license.toml");
+        std::fs::write(&path, "[reaper]\nbatch = -3\n").unwrap();
+        let found = problems(Config::load(&Sources {
+            file: Some(path.clone()),
+            ..Sources::default()
+        }));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].key, "reaper.batch");
+        assert_eq!(found[0].reason, "invalid value: integer `-3`, expected u32");
+        assert_eq!(found[0].origin, Some(Origin::File(path)));
+
+        let found = problems(Config::load(&Sources::default().flag(
+            "signer.algorithm",
+            "--algorithm",
+            "HS256",
+        )));
+        assert_eq!(
+            found[0].reason,
+            "unknown variant `HS256`, expected one of `EdDSA`, `RS256`, `PS256`, `ES256`"
+        );
+        assert_eq!(found[0].origin, Some(Origin::Flag("--algorithm".into())));
     }
 
     #[test]
