@@ -132,7 +132,7 @@ impl LicenseService {
                             .sessions
                             .end_session(tenant, session_id, now, EndReason::Expired, None)
                             .await?;
-                        self.emit(self.session_event(&ended, SeatEventKind::Expired));
+                        self.emit(self.session_event(&ended.session, SeatEventKind::Expired));
                         Err(Error::SessionExpired)
                     }
                 }

@@ -119,7 +119,7 @@ pub use service::{Lease, LicenseService, ServiceStats};
 pub use session::{EndReason, HardwareId, LiveSeat, Session, UserEmail};
 pub use signer::{Jwks, PublicJwk, Signer, SigningAlgorithm};
 pub use store::{
-    ApiKeyStore, AuditLog, Heartbeat, HeartbeatRule, HeartbeatVerdict, LicenseStore, Page,
+    ApiKeyStore, AuditLog, Ended, Heartbeat, HeartbeatRule, HeartbeatVerdict, LicenseStore, Page,
     SessionStore, Store,
 };
 pub use tenant::Tenant;

@@ -20,12 +20,12 @@ impl LicenseService {
     ///
     /// Errors: see [`ERRORS`] (`unavailable`: retry, the call is idempotent).
     pub async fn release(&self, tenant: TenantId, session_id: SessionId) -> Result<Session> {
-        let (ended, by_this_call) = self
+        let ended = self
             .end(tenant, session_id, EndReason::Released, None)
             .await?;
-        if by_this_call {
-            self.emit(self.session_event(&ended, SeatEventKind::Released));
+        if ended.by_this_call {
+            self.emit(self.session_event(&ended.session, SeatEventKind::Released));
         }
-        Ok(ended)
+        Ok(ended.session)
     }
 }

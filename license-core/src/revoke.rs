@@ -26,13 +26,13 @@ impl LicenseService {
         session_id: SessionId,
         audit: &AuditEvent,
     ) -> Result<Session> {
-        let (ended, by_this_call) = self
+        let ended = self
             .end(tenant, session_id, EndReason::Revoked, Some(audit))
             .await?;
-        if by_this_call {
-            self.emit(self.session_event(&ended, SeatEventKind::Revoked));
+        if ended.by_this_call {
+            self.emit(self.session_event(&ended.session, SeatEventKind::Revoked));
         }
         self.emit(SeatEvent::admin_change(audit));
-        Ok(ended)
+        Ok(ended.session)
     }
 }

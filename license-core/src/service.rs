@@ -17,7 +17,7 @@ use crate::license::License;
 use crate::seat_ledger::{LedgerKey, SeatLedger};
 use crate::session::{EndReason, Session};
 use crate::signer::{PublicJwk, Signer};
-use crate::store::{LicenseStore, SessionStore, Store};
+use crate::store::{Ended, LicenseStore, SessionStore, Store};
 use crate::token::{self, LeaseClaims};
 
 /// A granted or renewed seat: the session record and its signed lease token.
@@ -155,18 +155,15 @@ impl LicenseService {
         session_id: SessionId,
         reason: EndReason,
         audit: Option<&AuditEvent>,
-    ) -> Result<(Session, bool)> {
-        let at = self.clock.now();
+    ) -> Result<Ended> {
         let ended = self
             .sessions
-            .end_session(tenant, session_id, at, reason, audit)
+            .end_session(tenant, session_id, self.clock.now(), reason, audit)
             .await?;
         self.ledger
-            .release(&ledger_key_of(&ended), session_id)
+            .release(&ledger_key_of(&ended.session), session_id)
             .await?;
-        // The store keeps the first end: this call ended it only if the record says so.
-        let by_this_call = ended.ended_at == Some(at) && ended.end_reason == Some(reason);
-        Ok((ended, by_this_call))
+        Ok(ended)
     }
 
     /// Withdraws a grant the store could not record. If this fails too, the seat still frees

@@ -76,6 +76,15 @@ pub struct Heartbeat {
     pub verdict: HeartbeatVerdict,
 }
 
+/// What [`SessionStore::end_session`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ended {
+    /// The session as it now is (ended, with the first end's time and reason).
+    pub session: Session,
+    /// Whether this call ended it (`false`: it had ended before).
+    pub by_this_call: bool,
+}
+
 /// Tenants and licenses.
 #[async_trait]
 pub trait LicenseStore: Send + Sync {
@@ -137,7 +146,7 @@ pub trait SessionStore: Send + Sync {
 
     /// Ends a session and returns it, in one call (release and revoke need nothing else).
     /// Idempotent: a session that already ended is returned unchanged (first reason and time
-    /// win). `audit` is written with it when given.
+    /// win) with `by_this_call` false. `audit` is written with it when given.
     async fn end_session(
         &self,
         tenant: TenantId,
@@ -145,7 +154,7 @@ pub trait SessionStore: Send + Sync {
         at: DateTime<Utc>,
         reason: EndReason,
         audit: Option<&AuditEvent>,
-    ) -> Result<Session>;
+    ) -> Result<Ended>;
 
     /// Marks at most `limit` of the tenant's sessions with `expires_at <= now` as expired and
     /// returns how many this call marked. Safe to run concurrently: each session is counted once.

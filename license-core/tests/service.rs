@@ -521,7 +521,7 @@ impl SessionStore for InsertFails {
         at: DateTime<Utc>,
         r: EndReason,
         a: Option<&AuditEvent>,
-    ) -> Result<Session> {
+    ) -> Result<Ended> {
         self.inner.end_session(t, id, at, r, a).await
     }
     async fn expire_due(&self, t: TenantId, now: DateTime<Utc>, limit: u32) -> Result<u64> {

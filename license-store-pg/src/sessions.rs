@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use license_core::{
-    AuditEvent, EndReason, Error, Heartbeat, HeartbeatRule, HeartbeatVerdict, LicenseId, Resource,
-    Result, Session, SessionId, SessionStore, TenantId, UsageDay,
+    AuditEvent, EndReason, Ended, Error, Heartbeat, HeartbeatRule, HeartbeatVerdict, LicenseId,
+    Resource, Result, Session, SessionId, SessionStore, TenantId, UsageDay,
 };
 use sea_orm::prelude::Uuid;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
@@ -144,10 +144,10 @@ impl SessionStore for SqlStore {
         at: DateTime<Utc>,
         reason: EndReason,
         audit: Option<&AuditEvent>,
-    ) -> Result<Session> {
+    ) -> Result<Ended> {
         let txn = self.scoped(tenant, Access::Write).await?;
         // The first end wins: a session that already ended is left as it is.
-        sessions::Entity::update_many()
+        let updated = sessions::Entity::update_many()
             .col_expr(Column::EndedAt, Expr::value(stored_time(at)))
             .col_expr(Column::EndReason, Expr::value(reason.as_str()))
             .filter(Column::TenantId.eq(tenant.as_uuid()))
@@ -167,7 +167,10 @@ impl SessionStore for SqlStore {
             insert_audit(&txn, tenant, event).await?;
         }
         txn.commit().await.map_err(db_err)?;
-        row.into_domain()
+        Ok(Ended {
+            session: row.into_domain()?,
+            by_this_call: updated.rows_affected > 0,
+        })
     }
 
     /// Two statements in one transaction:

@@ -8,7 +8,7 @@ use crate::audit::AuditEvent;
 use crate::error::{Error, Resource, Result};
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::session::{EndReason, Session};
-use crate::store::{Heartbeat, HeartbeatRule, HeartbeatVerdict, SessionStore};
+use crate::store::{Ended, Heartbeat, HeartbeatRule, HeartbeatVerdict, SessionStore};
 use crate::usage::UsageDay;
 
 #[async_trait]
@@ -105,22 +105,26 @@ impl SessionStore for MemoryStore {
         at: DateTime<Utc>,
         reason: EndReason,
         audit: Option<&AuditEvent>,
-    ) -> Result<Session> {
+    ) -> Result<Ended> {
         let mut data = self.lock()?;
         let session = data
             .sessions
             .get_mut(&id)
             .filter(|s| s.tenant_id == tenant)
             .ok_or(Error::NotFound(Resource::Session))?;
-        if session.ended_at.is_none() {
+        let by_this_call = session.ended_at.is_none();
+        if by_this_call {
             session.ended_at = Some(at);
             session.end_reason = Some(reason);
         }
-        let ended = session.clone();
+        let session = session.clone();
         if let Some(event) = audit {
             data.audit.push(event.clone());
         }
-        Ok(ended)
+        Ok(Ended {
+            session,
+            by_this_call,
+        })
     }
 
     async fn expire_due(&self, tenant: TenantId, now: DateTime<Utc>, limit: u32) -> Result<u64> {

@@ -351,9 +351,10 @@ async fn sessions_and_usage(store: &dyn Store) {
         "end",
     );
     assert_eq!(
-        (ended.ended_at, ended.end_reason),
+        (ended.session.ended_at, ended.session.end_reason),
         (Some(t1), Some(EndReason::Released))
     );
+    assert!(ended.by_this_call, "the first end is this call's");
     let again = ok(
         store
             .end_session(
@@ -367,9 +368,10 @@ async fn sessions_and_usage(store: &dyn Store) {
         "end again",
     );
     assert_eq!(
-        (again.ended_at, again.end_reason),
+        (again.session.ended_at, again.session.end_reason),
         (Some(t1), Some(EndReason::Released))
     );
+    assert!(!again.by_this_call, "a second end changes nothing");
     let never = |_: &Session, _: &License| -> HeartbeatVerdict {
         panic!("the rule is not asked about an ended session")
     };

@@ -1,0 +1,158 @@
+//! What the use cases emit: every outcome is an event, in order, with its ids.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use license_core::events::{DenialReason, MemoryEvents};
+use license_core::memory::{MemoryLedger, MemoryStore};
+use license_core::*;
+
+struct World {
+    clock: ManualClock,
+    service: LicenseService,
+    admin: AdminService,
+    events: Arc<MemoryEvents>,
+    tenant: Tenant,
+}
+
+fn world() -> World {
+    let clock = ManualClock::new(DateTime::from_timestamp(1_800_000_000, 0).unwrap());
+    let store = Arc::new(MemoryStore::default());
+    let ledger = Arc::new(MemoryLedger::new(Arc::new(clock.clone())));
+    let signer = Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap());
+    let events = Arc::new(MemoryEvents::default());
+    let service = LicenseService::new(store.clone(), ledger, signer, Arc::new(clock.clone()), "t")
+        .with_events(events.clone());
+    let admin = AdminService::new(store, Arc::new(clock.clone())).with_events(events.clone());
+    let tenant =
+        futures::executor::block_on(admin.create_tenant("Acme", &Actor::Operator)).unwrap();
+    World {
+        clock,
+        service,
+        admin,
+        events,
+        tenant,
+    }
+}
+
+/// The event names after `from`, without ledger rebuilds (which any first ledger call causes).
+fn names_since(events: &MemoryEvents, from: usize) -> Vec<&'static str> {
+    events.names()[from..]
+        .iter()
+        .copied()
+        .filter(|n| *n != "rebuilt")
+        .collect()
+}
+
+#[tokio::test]
+async fn each_seat_outcome_is_one_event_with_its_ids() {
+    let w = world();
+    let t = w.tenant.id;
+    let l = w
+        .admin
+        .create_license(
+            t,
+            NewLicense::new("CAD", SeatCount::new(1).unwrap()),
+            &Actor::Operator,
+        )
+        .await
+        .unwrap();
+    assert_eq!(names_since(&w.events, 0), ["admin_change", "admin_change"]);
+    let start = w.events.events().len();
+
+    let hw = HardwareId::parse("pc-1").unwrap();
+    let lease = w.service.acquire(t, &l.key, &hw, None).await.unwrap();
+    w.service.acquire(t, &l.key, &hw, None).await.unwrap();
+    let other = HardwareId::parse("pc-2").unwrap();
+    assert!(w.service.acquire(t, &l.key, &other, None).await.is_err());
+    w.service.heartbeat(t, lease.session.id).await.unwrap();
+    w.service.release(t, lease.session.id).await.unwrap();
+    w.service.release(t, lease.session.id).await.unwrap();
+    assert_eq!(
+        names_since(&w.events, start),
+        ["granted", "held", "denied", "renewed", "released"],
+        "a repeated release emits nothing"
+    );
+
+    let all = w.events.events();
+    let granted = all.iter().find(|e| e.kind.name() == "granted").unwrap();
+    assert_eq!(granted.kind, SeatEventKind::Granted { in_use: 1 });
+    assert_eq!(granted.session_id, Some(lease.session.id));
+    assert_eq!(granted.license_id, Some(l.id));
+    assert_eq!(granted.hardware_id.as_deref(), Some("pc-1"));
+    let denied = all.iter().find(|e| e.kind.name() == "denied").unwrap();
+    assert_eq!(
+        denied.kind,
+        SeatEventKind::Denied {
+            reason: DenialReason::NoSeats
+        }
+    );
+    assert_eq!(denied.hardware_id.as_deref(), Some("pc-2"));
+}
+
+#[tokio::test]
+async fn expiry_revocation_reaping_and_inactive_licenses_are_events() {
+    let w = world();
+    let t = w.tenant.id;
+    let l = w
+        .admin
+        .create_license(
+            t,
+            NewLicense::new("CAD", SeatCount::new(3).unwrap()),
+            &Actor::Operator,
+        )
+        .await
+        .unwrap();
+    let hw = |s: &str| HardwareId::parse(s).unwrap();
+    let a = w.service.acquire(t, &l.key, &hw("a"), None).await.unwrap();
+    let b = w.service.acquire(t, &l.key, &hw("b"), None).await.unwrap();
+    let c = w.service.acquire(t, &l.key, &hw("c"), None).await.unwrap();
+    let start = w.events.events().len();
+
+    let audit = AuditEvent::new(
+        t,
+        Actor::Operator,
+        "session.force_release",
+        format!("session:{}", a.session.id),
+        w.clock.now(),
+        serde_json::json!({}),
+    );
+    w.service
+        .revoke_session(t, a.session.id, &audit)
+        .await
+        .unwrap();
+    w.clock.advance(TimeDelta::seconds(360));
+    assert!(w.service.heartbeat(t, b.session.id).await.is_err());
+    let reaped = w.service.reap_once(10).await.unwrap();
+    assert_eq!(
+        reaped.expired, 1,
+        "c is reaped; b was ended by its heartbeat"
+    );
+    assert_eq!(
+        names_since(&w.events, start),
+        ["revoked", "admin_change", "expired", "reaped"]
+    );
+    let last = w.events.events().pop().unwrap();
+    assert_eq!(last.kind, SeatEventKind::Reaped { sessions: 1 });
+    assert!(w.service.heartbeat(t, c.session.id).await.is_err(), "{c:?}");
+
+    let d = w.service.acquire(t, &l.key, &hw("d"), None).await.unwrap();
+    w.admin
+        .set_status(t, l.id, LicenseStatus::Suspended, &Actor::Operator)
+        .await
+        .unwrap();
+    let start = w.events.events().len();
+    assert!(w.service.heartbeat(t, d.session.id).await.is_err());
+    assert!(w.service.acquire(t, &l.key, &hw("e"), None).await.is_err());
+    assert_eq!(names_since(&w.events, start), ["revoked", "denied"]);
+    let denied = w.events.events().pop().unwrap();
+    assert_eq!(
+        denied.kind,
+        SeatEventKind::Denied {
+            reason: DenialReason::LicenseSuspended
+        }
+    );
+    let _: DateTime<Utc> = denied.at;
+}
