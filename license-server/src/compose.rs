@@ -1,20 +1,20 @@
 //! The composition root: picks the store, the seat ledger and the signer once, by URL scheme.
 //! This is the only place that names adapter crates; the rest of the server sees the ports.
+//! Key material is in `keys`, the data directory in `data_dir`.
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use license_core::memory::{MemoryLedger, MemoryStore};
-use license_core::{
-    Clock, Jwks, LocalSigner, PublicJwk, SeatLedger, Signer, SigningAlgorithm, Store, SystemClock,
-};
+use license_core::{Clock, SeatLedger, Signer, SigningAlgorithm, Store, SystemClock};
 use license_seats_redis::RedisLedger;
 use license_signer_kms::{KmsConfig, KmsSigner};
 use license_store_pg::SqlStore;
-use tracing::{info, warn};
+use tracing::warn;
 
 use crate::config::{Config, Secret, layers::env_var};
+use crate::data_dir::ensure_data_dir;
+use crate::keys;
 
 /// The three adapters the use cases run on.
 #[derive(Clone, Debug)]
@@ -25,8 +25,6 @@ pub struct Adapters {
     pub ledger: Arc<dyn SeatLedger>,
     /// Lease-token signatures.
     pub signer: Arc<dyn Signer>,
-    /// Public keys of signers retired by a rotation, still published (`signer.retired_keys`).
-    pub retired_keys: Vec<PublicJwk>,
 }
 
 /// Why the adapters could not be built. Each names the setting to change.
@@ -76,14 +74,6 @@ pub enum ComposeError {
     },
 }
 
-/// The signing key's file in the data directory, per algorithm.
-pub fn signing_key_path(data_dir: &Path, algorithm: SigningAlgorithm) -> PathBuf {
-    data_dir.join(format!(
-        "signing-key-{}.pk8",
-        algorithm.as_str().to_ascii_lowercase()
-    ))
-}
-
 /// Builds the adapters named by `config`, reading time from the system clock.
 pub async fn build_adapters(config: &Config) -> Result<Adapters, ComposeError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -91,7 +81,6 @@ pub async fn build_adapters(config: &Config) -> Result<Adapters, ComposeError> {
         store: build_store(config).await?,
         ledger: build_ledger(config, clock).await?,
         signer: build_signer(config).await?,
-        retired_keys: load_retired_keys(config).await?,
     })
 }
 
@@ -173,22 +162,32 @@ async fn build_ledger(
 async fn build_signer(config: &Config) -> Result<Arc<dyn Signer>, ComposeError> {
     let url = config.signer.url.as_str();
     if url == "local" || url == "local://" {
-        let signer = load_or_generate_key(&config.data_dir, config.signer.algorithm)?;
+        let signer = keys::load_or_generate_key(&config.data_dir, config.signer.algorithm)?;
         return Ok(Arc::new(signer));
     }
     match url.split_once("://").map(|(scheme, _)| scheme) {
         Some("gcpkms") => {
             let key_version = url.trim_start_matches("gcpkms://");
-            let signer = KmsSigner::connect(kms_config(config, key_version))
-                .await
-                .map_err(|source| ComposeError::Adapter {
-                    setting: "signer.url",
-                    source,
-                })?;
+            let signer =
+                kms_signer(config, key_version)
+                    .await
+                    .map_err(|source| ComposeError::Adapter {
+                        setting: "signer.url",
+                        source,
+                    })?;
             Ok(Arc::new(signer))
         }
         other => Err(unsupported("signer.url", other, SIGNER_SCHEMES)),
     }
+}
+
+/// The Cloud KMS signer of `key_version` (the live signer, or a retired one whose public key
+/// is still published).
+pub(crate) async fn kms_signer(
+    config: &Config,
+    key_version: &str,
+) -> license_core::Result<KmsSigner> {
+    KmsSigner::connect(kms_config(config, key_version)).await
 }
 
 fn kms_config(config: &Config, key_version: &str) -> KmsConfig {
@@ -201,60 +200,6 @@ fn kms_config(config: &Config, key_version: &str) -> KmsConfig {
         algorithm,
         ..KmsConfig::new(key_version)
     }
-}
-
-/// The public keys named by `signer.retired_keys`: fetched from Cloud KMS for `gcpkms://`
-/// entries, read from JSON files (a JWK or a JWK set) otherwise. Every key's `kid` must be its
-/// RFC 7638 thumbprint, as this server's keys are, so a hand-edited file is caught here.
-pub async fn load_retired_keys(config: &Config) -> Result<Vec<PublicJwk>, ComposeError> {
-    let mut keys = Vec::new();
-    for entry in config.signer.retired_key_sources() {
-        let failed = |reason: String| ComposeError::RetiredKey {
-            entry: entry.to_owned(),
-            reason,
-        };
-        let found = if let Some(key_version) = entry.strip_prefix("gcpkms://") {
-            let signer = KmsSigner::connect(kms_config(config, key_version))
-                .await
-                .map_err(|e| {
-                    failed(format!(
-                        "{e} (remove the entry once the version is disabled)"
-                    ))
-                })?;
-            vec![signer.public_jwk()]
-        } else {
-            let text = std::fs::read_to_string(entry).map_err(|e| failed(e.to_string()))?;
-            parse_public_keys(&text).map_err(failed)?
-        };
-        for key in found {
-            if key.kid != key.thumbprint() {
-                return Err(failed(format!(
-                    "key {} does not match its own thumbprint {}",
-                    key.kid,
-                    key.thumbprint()
-                )));
-            }
-            info!(kid = %key.kid, alg = %key.alg, "publishing a retired signing key");
-            keys.push(key);
-        }
-    }
-    Ok(keys)
-}
-
-/// A JWK set (`{"keys": [...]}`, as `/.well-known/jwks.json` serves) or one JWK.
-fn parse_public_keys(text: &str) -> Result<Vec<PublicJwk>, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-    let keys = if value.get("keys").is_some() {
-        serde_json::from_value::<Jwks>(value).map(|set| set.keys)
-    } else {
-        serde_json::from_value::<PublicJwk>(value).map(|key| vec![key])
-    };
-    let keys = keys.map_err(|e| format!("not a JWK or a JWK set: {e}"))?;
-    if keys.is_empty() {
-        return Err("holds no key".into());
-    }
-    Ok(keys)
 }
 
 fn scheme_of(url: &Secret) -> Option<&str> {
@@ -277,148 +222,9 @@ fn unsupported(
     }
 }
 
-/// Creates the data directory (owner-only on Unix) if it is missing.
-pub fn ensure_data_dir(dir: &Path) -> Result<(), ComposeError> {
-    let io = |source| ComposeError::DataDir {
-        what: "cannot create the data directory",
-        path: dir.to_owned(),
-        source,
-    };
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(io)
-}
-
-/// Writes `bytes` to a new file readable by its owner only. Fails if the file exists, so two
-/// replicas starting together never overwrite each other's key.
-pub fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-/// The local signing key: loaded from the data directory, or generated there on first start.
-fn load_or_generate_key(
-    data_dir: &Path,
-    algorithm: SigningAlgorithm,
-) -> Result<LocalSigner, ComposeError> {
-    ensure_data_dir(data_dir)?;
-    let path = signing_key_path(data_dir, algorithm);
-    let adapter = |source| ComposeError::Adapter {
-        setting: "signer.url",
-        source,
-    };
-    match std::fs::read(&path) {
-        Ok(pkcs8) => {
-            let signer = LocalSigner::from_pkcs8(algorithm, &pkcs8).map_err(adapter)?;
-            info!(path = %path.display(), kid = signer.key_id(), "loaded the local signing key");
-            Ok(signer)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let signer = LocalSigner::generate(algorithm).map_err(adapter)?;
-            match write_private_file(&path, &signer.to_pkcs8()) {
-                Ok(()) => {
-                    info!(path = %path.display(), kid = signer.key_id(), %algorithm, "generated a local signing key");
-                    Ok(signer)
-                }
-                // Another process wrote it first: use theirs.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    load_or_generate_key(data_dir, algorithm)
-                }
-                Err(source) => Err(ComposeError::DataDir {
-                    what: "cannot write the signing key",
-                    path,
-                    source,
-                }),
-            }
-        }
-        Err(source) => Err(ComposeError::DataDir {
-            what: "cannot read the signing key",
-            path,
-            source,
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn the_local_key_is_generated_once_and_private() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = Config {
-            data_dir: dir.path().join("data"),
-            ..Config::default()
-        };
-        let first = build_adapters(&config).await.unwrap();
-        let again = build_adapters(&config).await.unwrap();
-        assert_eq!(first.signer.key_id(), again.signer.key_id());
-        let path = signing_key_path(&config.data_dir, SigningAlgorithm::EdDSA);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-    }
-
-    #[tokio::test]
-    async fn retired_keys_load_from_jwk_and_jwk_set_files_and_bad_ones_are_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap();
-        let b = LocalSigner::generate(SigningAlgorithm::ES256).unwrap();
-        let write = |name: &str, text: String| {
-            let path = dir.path().join(name);
-            std::fs::write(&path, text).unwrap();
-            path.display().to_string()
-        };
-        let set = write(
-            "set.json",
-            serde_json::to_string(&Jwks {
-                keys: vec![a.public_jwk()],
-            })
-            .unwrap(),
-        );
-        let one = write("one.json", serde_json::to_string(&b.public_jwk()).unwrap());
-        let mut config = Config::default();
-        config.signer.retired_keys = format!(" {set} ,, {one} ");
-        let keys = load_retired_keys(&config).await.unwrap();
-        assert_eq!(keys, [a.public_jwk(), b.public_jwk()]);
-
-        let mut forged = a.public_jwk();
-        forged.kid = b.key_id().to_owned();
-        let bad = [
-            (
-                write("forged.json", serde_json::to_string(&forged).unwrap()),
-                "thumbprint",
-            ),
-            (
-                write("empty.json", r#"{"keys": []}"#.into()),
-                "holds no key",
-            ),
-            (write("text.json", "not json".into()), "not JSON"),
-            (write("other.json", r#"{"kty": 1}"#.into()), "not a JWK"),
-            (
-                dir.path().join("missing.json").display().to_string(),
-                "No such file",
-            ),
-        ];
-        for (entry, reason) in bad {
-            config.signer.retired_keys = format!("{set},{entry}");
-            let e = load_retired_keys(&config).await.unwrap_err().to_string();
-            assert!(
-                e.contains("`signer.retired_keys`") && e.contains(&entry) && e.contains(reason),
-                "{e}"
-            );
-        }
-    }
 
     #[tokio::test]
     async fn unsupported_urls_name_the_setting_but_not_the_credentials() {

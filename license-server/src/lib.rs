@@ -34,7 +34,6 @@
 //!     store: Arc::new(MemoryStore::default()),
 //!     ledger: Arc::new(MemoryLedger::new(clock.clone())),
 //!     signer: Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA)?),
-//!     retired_keys: Vec::new(),
 //! };
 //! let app = App::new(config, adapters).with_clock(clock).bind().await?;
 //! let addr = app.local_addr();
@@ -56,6 +55,10 @@ pub mod auth;
 pub mod compose;
 /// Typed configuration and its layering.
 pub mod config;
+/// The data directory: created owner-only, files written once.
+pub mod data_dir;
+/// Key material: the local signing key and the retired keys still published.
+pub mod keys;
 /// Prometheus metrics and the request middleware.
 pub mod metrics;
 /// The background reaper.

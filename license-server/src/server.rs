@@ -20,8 +20,10 @@ use crate::api;
 use crate::api::error::{panic_response, shape_errors};
 use crate::auth::oidc::OidcError;
 use crate::auth::operator::{self, OperatorCredential, OperatorSource};
-use crate::compose::{Adapters, ComposeError, build_adapters, ensure_data_dir};
+use crate::compose::{Adapters, ComposeError, build_adapters};
 use crate::config::Config;
+use crate::data_dir::ensure_data_dir;
+use crate::keys::load_retired_keys;
 use crate::metrics::observe;
 use crate::reaper;
 use crate::state::AppState;
@@ -73,13 +75,15 @@ impl App {
         self
     }
 
-    /// Resolves the operator credential, wires the state and binds `server.listen` (port 0
-    /// picks a free port).
+    /// Loads the retired keys, resolves the operator credential, wires the state and binds
+    /// `server.listen` (port 0 picks a free port).
     pub async fn bind(self) -> Result<BoundApp, ServeError> {
+        let retired_keys = load_retired_keys(&self.config).await?;
         let operator = operator::resolve(&self.config)?;
         let state = Arc::new(AppState::new(
             &self.config,
             self.adapters,
+            retired_keys,
             self.clock,
             operator.token.clone(),
         )?);

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use license_core::memory::{MemoryLedger, MemoryStore};
 use license_core::{LocalSigner, ManualClock, SigningAlgorithm};
-use license_server::compose::{signing_key_path, write_private_file};
 use license_server::config::Secret;
+use license_server::data_dir::write_private_file;
+use license_server::keys::signing_key_path;
 use license_server::{Adapters, App, AppState, Config, build_adapters};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -179,9 +180,6 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         store: store.clone(),
         ledger: ledger.clone(),
         signer: Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap()),
-        retired_keys: license_server::compose::load_retired_keys(&config)
-            .await
-            .unwrap(),
     };
     let app = App::new(config, adapters).with_clock(Arc::new(clock.clone()));
     let (api, state, stop) = serve(app).await;
