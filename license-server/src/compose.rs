@@ -1,18 +1,20 @@
-//! The composition root: picks the store, the seat ledger and the signer once, by URL scheme.
-//! This is the only place that names adapter crates; the rest of the server sees the ports.
-//! Key material is in `keys`, the data directory in `data_dir`.
+//! The composition root: picks the store, the seat ledger and the signer once, by URL scheme
+//! (`StoreKind`, `LedgerKind`, `SignerKind`, each decided by one function; the schemes an
+//! adapter crate accepts are its own `SCHEMES`, not a copy here). This is the only place that
+//! names adapter crates; the rest of the server sees the ports. Key material is in `keys`,
+//! the data directory in `data_dir`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use license_core::memory::{MemoryLedger, MemoryStore};
-use license_core::{Clock, SeatLedger, Signer, SigningAlgorithm, Store, SystemClock};
+use license_core::{Clock, SeatLedger, Signer, SigningAlgorithm, Store};
 use license_seats_redis::RedisLedger;
 use license_signer_kms::{KmsConfig, KmsSigner};
 use license_store_pg::SqlStore;
 use tracing::warn;
 
-use crate::config::{Config, Secret, layers::env_var};
+use crate::config::{Config, Secret, layers::env_var, url_scheme};
 use crate::data_dir::ensure_data_dir;
 use crate::keys;
 
@@ -42,7 +44,7 @@ pub enum ComposeError {
         /// The scheme (never the whole URL: it may carry credentials).
         shown: String,
         /// What would be accepted.
-        expected: &'static str,
+        expected: String,
     },
     /// The data directory or a file in it could not be used.
     #[error("{what} {}: {source}", path.display())]
@@ -74,9 +76,12 @@ pub enum ComposeError {
     },
 }
 
-/// Builds the adapters named by `config`, reading time from the system clock.
-pub async fn build_adapters(config: &Config) -> Result<Adapters, ComposeError> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+/// Builds the adapters named by `config`. `clock` is the one the rest of the app reads too
+/// (the in-process ledger expires seats by it).
+pub async fn build_adapters(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<Adapters, ComposeError> {
     Ok(Adapters {
         store: build_store(config).await?,
         ledger: build_ledger(config, clock).await?,
@@ -87,17 +92,106 @@ pub async fn build_adapters(config: &Config) -> Result<Adapters, ComposeError> {
 /// Runs the store's migrations (`license-server migrate`). Returns what was done.
 pub async fn migrate(config: &Config) -> Result<String, ComposeError> {
     let url = store_url(config)?;
-    match url.split_once("://").map(|(scheme, _)| scheme) {
-        Some("memory") => Ok("memory:// keeps no schema: nothing to migrate".into()),
-        Some("sqlite" | "postgres" | "postgresql") => {
+    match StoreKind::of(&url)? {
+        StoreKind::Memory => Ok("memory:// keeps no schema: nothing to migrate".into()),
+        StoreKind::Sql => {
             connect_sql(&url).await?;
             Ok("the store's schema is up to date".into())
         }
-        other => Err(unsupported("store.url", other, STORE_SCHEMES)),
     }
 }
 
-const STORE_SCHEMES: &str = "memory://, sqlite://<file> or postgres://…";
+/// The in-process adapters' scheme (`memory://`), for the store and the ledger.
+const MEMORY: &str = "memory";
+/// The Cloud KMS signer's scheme (`gcpkms://<key version name>`), also in
+/// `signer.retired_keys`.
+const KMS: &str = "gcpkms";
+
+/// The store `store.url` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    /// `memory://`: in process, lost when the server stops.
+    Memory,
+    /// One of [`SqlStore::SCHEMES`]: SQLite or PostgreSQL.
+    Sql,
+}
+
+impl StoreKind {
+    /// The store `url` names; an unknown scheme is an error naming `store.url`.
+    pub fn of(url: &str) -> Result<Self, ComposeError> {
+        match url_scheme(url) {
+            Some(MEMORY) => Ok(Self::Memory),
+            Some(scheme) if SqlStore::SCHEMES.contains(&scheme) => Ok(Self::Sql),
+            other => Err(unsupported(
+                "store.url",
+                other,
+                expected(&[&[MEMORY], &SqlStore::SCHEMES]),
+            )),
+        }
+    }
+}
+
+/// The seat ledger `ledger.url` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LedgerKind {
+    /// `memory://`: in process, one replica only.
+    Memory,
+    /// One of [`RedisLedger::SCHEMES`]: a Redis node or cluster.
+    Redis,
+}
+
+impl LedgerKind {
+    /// The ledger `url` names; an unknown scheme is an error naming `ledger.url`.
+    pub fn of(url: &Secret) -> Result<Self, ComposeError> {
+        match url.scheme() {
+            Some(MEMORY) => Ok(Self::Memory),
+            Some(scheme) if RedisLedger::SCHEMES.contains(&scheme) => Ok(Self::Redis),
+            other => Err(unsupported(
+                "ledger.url",
+                other,
+                expected(&[&[MEMORY], &RedisLedger::SCHEMES]),
+            )),
+        }
+    }
+}
+
+/// The signer `signer.url` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignerKind<'a> {
+    /// `local` (or `local://`): a key in the data directory.
+    Local,
+    /// `gcpkms://<key version name>`: a Cloud KMS key version.
+    Kms {
+        /// The key version's resource name.
+        key_version: &'a str,
+    },
+}
+
+impl<'a> SignerKind<'a> {
+    /// The signer `url` names; anything else is an error naming `signer.url`.
+    pub fn of(url: &'a str) -> Result<Self, ComposeError> {
+        if url == "local" || url == "local://" {
+            return Ok(Self::Local);
+        }
+        match kms_key_version(url) {
+            Some(key_version) => Ok(Self::Kms { key_version }),
+            None => Err(unsupported(
+                "signer.url",
+                url_scheme(url),
+                format!("local or {KMS}://<key version name>"),
+            )),
+        }
+    }
+}
+
+/// The key version a `gcpkms://<key version name>` URL names: the signer's, or an entry of
+/// `signer.retired_keys` (`None` there means a file).
+pub(crate) fn kms_key_version(url: &str) -> Option<&str> {
+    match url_scheme(url) {
+        Some(KMS) => url.get(KMS.len() + "://".len()..),
+        _ => None,
+    }
+}
 
 /// The configured store URL; empty means the embedded SQLite file in the data directory.
 fn store_url(config: &Config) -> Result<String, ComposeError> {
@@ -122,21 +216,17 @@ async fn connect_sql(url: &str) -> Result<SqlStore, ComposeError> {
     store.migrate().await.map_err(adapter)?;
     Ok(store)
 }
-const LEDGER_SCHEMES: &str =
-    "memory://, redis://, rediss://, redis+cluster:// or rediss+cluster://";
-const SIGNER_SCHEMES: &str = "local or gcpkms://<key version name>";
 
 async fn build_store(config: &Config) -> Result<Arc<dyn Store>, ComposeError> {
     let url = store_url(config)?;
-    match url.split_once("://").map(|(scheme, _)| scheme) {
-        Some("memory") => {
+    match StoreKind::of(&url)? {
+        StoreKind::Memory => {
             warn!(
                 "store.url is memory://: licenses, sessions and keys are lost when the server stops"
             );
             Ok(Arc::new(MemoryStore::default()))
         }
-        Some("sqlite" | "postgres" | "postgresql") => Ok(Arc::new(connect_sql(&url).await?)),
-        other => Err(unsupported("store.url", other, STORE_SCHEMES)),
+        StoreKind::Sql => Ok(Arc::new(connect_sql(&url).await?)),
     }
 }
 
@@ -144,9 +234,9 @@ async fn build_ledger(
     config: &Config,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<dyn SeatLedger>, ComposeError> {
-    match scheme_of(&config.ledger.url) {
-        Some("memory") => Ok(Arc::new(MemoryLedger::new(clock))),
-        Some("redis" | "rediss" | "redis+cluster" | "rediss+cluster") => {
+    match LedgerKind::of(&config.ledger.url)? {
+        LedgerKind::Memory => Ok(Arc::new(MemoryLedger::new(clock))),
+        LedgerKind::Redis => {
             let ledger = RedisLedger::connect(config.ledger.url.expose())
                 .await
                 .map_err(|source| ComposeError::Adapter {
@@ -155,19 +245,16 @@ async fn build_ledger(
                 })?;
             Ok(Arc::new(ledger))
         }
-        other => Err(unsupported("ledger.url", other, LEDGER_SCHEMES)),
     }
 }
 
 async fn build_signer(config: &Config) -> Result<Arc<dyn Signer>, ComposeError> {
-    let url = config.signer.url.as_str();
-    if url == "local" || url == "local://" {
-        let signer = keys::load_or_generate_key(&config.data_dir, config.signer.algorithm)?;
-        return Ok(Arc::new(signer));
-    }
-    match url.split_once("://").map(|(scheme, _)| scheme) {
-        Some("gcpkms") => {
-            let key_version = url.trim_start_matches("gcpkms://");
+    match SignerKind::of(&config.signer.url)? {
+        SignerKind::Local => {
+            let signer = keys::load_or_generate_key(&config.data_dir, config.signer.algorithm)?;
+            Ok(Arc::new(signer))
+        }
+        SignerKind::Kms { key_version } => {
             let signer =
                 kms_signer(config, key_version)
                     .await
@@ -177,7 +264,6 @@ async fn build_signer(config: &Config) -> Result<Arc<dyn Signer>, ComposeError> 
                     })?;
             Ok(Arc::new(signer))
         }
-        other => Err(unsupported("signer.url", other, SIGNER_SCHEMES)),
     }
 }
 
@@ -202,15 +288,21 @@ fn kms_config(config: &Config, key_version: &str) -> KmsConfig {
     }
 }
 
-fn scheme_of(url: &Secret) -> Option<&str> {
-    url.scheme()
+/// "a://, b:// or c://" for the schemes of every list.
+fn expected(lists: &[&[&str]]) -> String {
+    let all: Vec<String> = lists
+        .iter()
+        .flat_map(|list| list.iter())
+        .map(|scheme| format!("{scheme}://"))
+        .collect();
+    match all.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
 }
 
-fn unsupported(
-    setting: &'static str,
-    scheme: Option<&str>,
-    expected: &'static str,
-) -> ComposeError {
+fn unsupported(setting: &'static str, scheme: Option<&str>, expected: String) -> ComposeError {
     ComposeError::Unsupported {
         setting,
         env: env_var(setting),
@@ -224,13 +316,65 @@ fn unsupported(
 
 #[cfg(test)]
 mod tests {
+    use license_core::SystemClock;
+
     use super::*;
+
+    fn clock() -> Arc<dyn Clock> {
+        Arc::new(SystemClock)
+    }
+
+    #[test]
+    fn each_url_names_one_kind_and_other_schemes_are_refused_by_setting() {
+        assert_eq!(StoreKind::of("memory://").unwrap(), StoreKind::Memory);
+        for scheme in SqlStore::SCHEMES {
+            let url = format!("{scheme}://u:hunter2@db/x");
+            assert_eq!(StoreKind::of(&url).unwrap(), StoreKind::Sql, "{url}");
+        }
+        let e = StoreKind::of("sqlite::memory:").unwrap_err().to_string();
+        assert!(
+            e.contains("`store.url`") && e.contains("without a scheme"),
+            "{e}"
+        );
+        assert!(
+            e.contains("memory://, postgres://, postgresql:// or sqlite://"),
+            "{e}"
+        );
+
+        assert_eq!(
+            LedgerKind::of(&Secret::new("memory://")).unwrap(),
+            LedgerKind::Memory
+        );
+        let e = LedgerKind::of(&Secret::new("REDIS://h"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`ledger.url`") && e.contains("rediss+cluster://"),
+            "{e}"
+        );
+
+        for local in ["local", "local://"] {
+            assert_eq!(SignerKind::of(local).unwrap(), SignerKind::Local);
+        }
+        let version = "projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1";
+        assert_eq!(
+            SignerKind::of(&format!("gcpkms://{version}")).unwrap(),
+            SignerKind::Kms {
+                key_version: version
+            }
+        );
+        assert!(SignerKind::of("local://x").is_err());
+        assert_eq!(kms_key_version("/etc/license/retired.json"), None);
+    }
 
     #[tokio::test]
     async fn unsupported_urls_name_the_setting_but_not_the_credentials() {
         let mut config = Config::default();
         config.store.url = Secret::new("mysql://root:hunter2@db/x");
-        let e = build_adapters(&config).await.unwrap_err().to_string();
+        let e = build_adapters(&config, clock())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("`store.url`") && e.contains("LICENSE_STORE__URL"),
             "{e}"
@@ -243,7 +387,10 @@ mod tests {
             ..Config::default()
         };
         config.ledger.url = Secret::new("memcached://:hunter2@cache:11211");
-        let e = build_adapters(&config).await.unwrap_err().to_string();
+        let e = build_adapters(&config, clock())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`ledger.url`") && !e.contains("hunter2"), "{e}");
 
         let mut config = Config {
@@ -251,7 +398,10 @@ mod tests {
             ..Config::default()
         };
         config.signer.url = "vault://x".into();
-        let e = build_adapters(&config).await.unwrap_err().to_string();
+        let e = build_adapters(&config, clock())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`signer.url`"), "{e}");
     }
 
@@ -266,11 +416,42 @@ mod tests {
             };
             config.ledger.url = Secret::new(format!("{scheme}://:hunter2@127.0.0.1:{port}"));
             // Nothing listens there: the adapter was picked and could not connect.
-            match build_adapters(&config).await {
+            match build_adapters(&config, clock()).await {
                 Err(ComposeError::Adapter {
                     setting: "ledger.url",
                     source: license_core::Error::Unavailable { .. },
                 }) => {}
+                other => panic!("{scheme}: {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn every_sql_scheme_reaches_the_sql_store() {
+        let dir = tempfile::tempdir().unwrap();
+        for scheme in SqlStore::SCHEMES {
+            let mut config = Config {
+                data_dir: dir.path().join("data"),
+                ..Config::default()
+            };
+            if scheme == "sqlite" {
+                let file = dir.path().join("store.db");
+                config.store.url = Secret::new(format!("sqlite://{}?mode=rwc", file.display()));
+                build_adapters(&config, clock()).await.unwrap();
+                continue;
+            }
+            // A port that is no number: the adapter took the scheme and refused the rest,
+            // at once (a closed port would wait for the connect timeout).
+            config.store.url = Secret::new(format!("{scheme}://u:hunter2@127.0.0.1:nope/x"));
+            match build_adapters(&config, clock()).await {
+                Err(ComposeError::Adapter {
+                    setting: "store.url",
+                    source: source @ license_core::Error::InvalidInput { .. },
+                }) => {
+                    let reason = source.to_string();
+                    assert!(!reason.contains("must start with"), "{scheme}: {reason}");
+                    assert!(!reason.contains("hunter2"), "{scheme}: {reason}");
+                }
                 other => panic!("{scheme}: {other:?}"),
             }
         }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use license_core::{Jwks, LocalSigner, PublicJwk, Signer, SigningAlgorithm};
 use tracing::info;
 
-use crate::compose::{ComposeError, kms_signer};
+use crate::compose::{ComposeError, kms_key_version, kms_signer};
 use crate::config::Config;
 use crate::data_dir::{ensure_data_dir, write_private_file};
 
@@ -72,7 +72,7 @@ pub async fn load_retired_keys(config: &Config) -> Result<Vec<PublicJwk>, Compos
             entry: entry.to_owned(),
             reason,
         };
-        let found = if let Some(key_version) = entry.strip_prefix("gcpkms://") {
+        let found = if let Some(key_version) = kms_key_version(entry) {
             let signer = kms_signer(config, key_version).await.map_err(|e| {
                 failed(format!(
                     "{e} (remove the entry once the version is disabled)"

@@ -35,7 +35,7 @@
 //!     ledger: Arc::new(MemoryLedger::new(clock.clone())),
 //!     signer: Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA)?),
 //! };
-//! let app = App::new(config, adapters).with_clock(clock).bind().await?;
+//! let app = App::new(config, adapters, clock).bind().await?;
 //! let addr = app.local_addr();
 //! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
 //! let server = tokio::spawn(app.run(async { let _ = stopped.await; }));
