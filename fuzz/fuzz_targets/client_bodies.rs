@@ -43,10 +43,9 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
             signer: Arc::new(
                 LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap_or_else(|e| panic!("{e}")),
             ),
-            retired_keys: Vec::new(),
         };
         let config = Config::default();
-        let state = AppState::new(&config, adapters, clock, Secret::new("op-fuzz"))
+        let state = AppState::new(&config, adapters, Vec::new(), clock, Secret::new("op-fuzz"))
             .unwrap_or_else(|e| panic!("state: {e}"));
         let tenant = state.admin.create_tenant("Fuzz", &Actor::Operator).await;
         let tenant = tenant.unwrap_or_else(|e| panic!("{e}"));

@@ -65,6 +65,10 @@ impl fmt::Debug for RedisLedger {
 }
 
 impl RedisLedger {
+    /// The URL schemes [`RedisLedger::connect`] accepts (before `://`), so a composition root
+    /// picks this adapter without keeping a list of its own.
+    pub const SCHEMES: [&'static str; 4] = ["redis", "rediss", "redis+cluster", "rediss+cluster"];
+
     /// Connects with the default [`RedisOptions`]. See [`RedisLedger::connect_with`].
     pub async fn connect(url: &str) -> Result<RedisLedger> {
         Self::connect_with(url, RedisOptions::default()).await

@@ -1,20 +1,22 @@
-//! The composition root: picks the store, the seat ledger and the signer once, by URL scheme.
-//! This is the only place that names adapter crates; the rest of the server sees the ports.
+//! The composition root: picks the store, the seat ledger and the signer once, by URL scheme
+//! (`StoreKind`, `LedgerKind`, `SignerKind`, each decided by one function; the schemes an
+//! adapter crate accepts are its own `SCHEMES`, not a copy here). This is the only place that
+//! names adapter crates; the rest of the server sees the ports. Key material is in `keys`,
+//! the data directory in `data_dir`.
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use license_core::memory::{MemoryLedger, MemoryStore};
-use license_core::{
-    Clock, Jwks, LocalSigner, PublicJwk, SeatLedger, Signer, SigningAlgorithm, Store, SystemClock,
-};
+use license_core::{Clock, SeatLedger, Signer, SigningAlgorithm, Store};
 use license_seats_redis::RedisLedger;
 use license_signer_kms::{KmsConfig, KmsSigner};
 use license_store_pg::SqlStore;
-use tracing::{info, warn};
+use tracing::warn;
 
-use crate::config::{Config, Secret, layers::env_var};
+use crate::config::{Config, Secret, layers::env_var, url_scheme};
+use crate::data_dir::ensure_data_dir;
+use crate::keys;
 
 /// The three adapters the use cases run on.
 #[derive(Clone, Debug)]
@@ -25,8 +27,6 @@ pub struct Adapters {
     pub ledger: Arc<dyn SeatLedger>,
     /// Lease-token signatures.
     pub signer: Arc<dyn Signer>,
-    /// Public keys of signers retired by a rotation, still published (`signer.retired_keys`).
-    pub retired_keys: Vec<PublicJwk>,
 }
 
 /// Why the adapters could not be built. Each names the setting to change.
@@ -44,7 +44,7 @@ pub enum ComposeError {
         /// The scheme (never the whole URL: it may carry credentials).
         shown: String,
         /// What would be accepted.
-        expected: &'static str,
+        expected: String,
     },
     /// The data directory or a file in it could not be used.
     #[error("{what} {}: {source}", path.display())]
@@ -76,39 +76,122 @@ pub enum ComposeError {
     },
 }
 
-/// The signing key's file in the data directory, per algorithm.
-pub fn signing_key_path(data_dir: &Path, algorithm: SigningAlgorithm) -> PathBuf {
-    data_dir.join(format!(
-        "signing-key-{}.pk8",
-        algorithm.as_str().to_ascii_lowercase()
-    ))
-}
-
-/// Builds the adapters named by `config`, reading time from the system clock.
-pub async fn build_adapters(config: &Config) -> Result<Adapters, ComposeError> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+/// Builds the adapters named by `config`. `clock` is the one the rest of the app reads too
+/// (the in-process ledger expires seats by it).
+pub async fn build_adapters(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<Adapters, ComposeError> {
     Ok(Adapters {
         store: build_store(config).await?,
         ledger: build_ledger(config, clock).await?,
         signer: build_signer(config).await?,
-        retired_keys: load_retired_keys(config).await?,
     })
 }
 
 /// Runs the store's migrations (`license-server migrate`). Returns what was done.
 pub async fn migrate(config: &Config) -> Result<String, ComposeError> {
     let url = store_url(config)?;
-    match url.split_once("://").map(|(scheme, _)| scheme) {
-        Some("memory") => Ok("memory:// keeps no schema: nothing to migrate".into()),
-        Some("sqlite" | "postgres" | "postgresql") => {
+    match StoreKind::of(&url)? {
+        StoreKind::Memory => Ok("memory:// keeps no schema: nothing to migrate".into()),
+        StoreKind::Sql => {
             connect_sql(&url).await?;
             Ok("the store's schema is up to date".into())
         }
-        other => Err(unsupported("store.url", other, STORE_SCHEMES)),
     }
 }
 
-const STORE_SCHEMES: &str = "memory://, sqlite://<file> or postgres://…";
+/// The in-process adapters' scheme (`memory://`), for the store and the ledger.
+const MEMORY: &str = "memory";
+/// The Cloud KMS signer's scheme (`gcpkms://<key version name>`), also in
+/// `signer.retired_keys`.
+const KMS: &str = "gcpkms";
+
+/// The store `store.url` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    /// `memory://`: in process, lost when the server stops.
+    Memory,
+    /// One of [`SqlStore::SCHEMES`]: SQLite or PostgreSQL.
+    Sql,
+}
+
+impl StoreKind {
+    /// The store `url` names; an unknown scheme is an error naming `store.url`.
+    pub fn of(url: &str) -> Result<Self, ComposeError> {
+        match url_scheme(url) {
+            Some(MEMORY) => Ok(Self::Memory),
+            Some(scheme) if SqlStore::SCHEMES.contains(&scheme) => Ok(Self::Sql),
+            other => Err(unsupported(
+                "store.url",
+                other,
+                expected(&[&[MEMORY], &SqlStore::SCHEMES]),
+            )),
+        }
+    }
+}
+
+/// The seat ledger `ledger.url` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LedgerKind {
+    /// `memory://`: in process, one replica only.
+    Memory,
+    /// One of [`RedisLedger::SCHEMES`]: a Redis node or cluster.
+    Redis,
+}
+
+impl LedgerKind {
+    /// The ledger `url` names; an unknown scheme is an error naming `ledger.url`.
+    pub fn of(url: &Secret) -> Result<Self, ComposeError> {
+        match url.scheme() {
+            Some(MEMORY) => Ok(Self::Memory),
+            Some(scheme) if RedisLedger::SCHEMES.contains(&scheme) => Ok(Self::Redis),
+            other => Err(unsupported(
+                "ledger.url",
+                other,
+                expected(&[&[MEMORY], &RedisLedger::SCHEMES]),
+            )),
+        }
+    }
+}
+
+/// The signer `signer.url` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignerKind<'a> {
+    /// `local` (or `local://`): a key in the data directory.
+    Local,
+    /// `gcpkms://<key version name>`: a Cloud KMS key version.
+    Kms {
+        /// The key version's resource name.
+        key_version: &'a str,
+    },
+}
+
+impl<'a> SignerKind<'a> {
+    /// The signer `url` names; anything else is an error naming `signer.url`.
+    pub fn of(url: &'a str) -> Result<Self, ComposeError> {
+        if url == "local" || url == "local://" {
+            return Ok(Self::Local);
+        }
+        match kms_key_version(url) {
+            Some(key_version) => Ok(Self::Kms { key_version }),
+            None => Err(unsupported(
+                "signer.url",
+                url_scheme(url),
+                format!("local or {KMS}://<key version name>"),
+            )),
+        }
+    }
+}
+
+/// The key version a `gcpkms://<key version name>` URL names: the signer's, or an entry of
+/// `signer.retired_keys` (`None` there means a file).
+pub(crate) fn kms_key_version(url: &str) -> Option<&str> {
+    match url_scheme(url) {
+        Some(KMS) => url.get(KMS.len() + "://".len()..),
+        _ => None,
+    }
+}
 
 /// The configured store URL; empty means the embedded SQLite file in the data directory.
 fn store_url(config: &Config) -> Result<String, ComposeError> {
@@ -133,21 +216,17 @@ async fn connect_sql(url: &str) -> Result<SqlStore, ComposeError> {
     store.migrate().await.map_err(adapter)?;
     Ok(store)
 }
-const LEDGER_SCHEMES: &str =
-    "memory://, redis://, rediss://, redis+cluster:// or rediss+cluster://";
-const SIGNER_SCHEMES: &str = "local or gcpkms://<key version name>";
 
 async fn build_store(config: &Config) -> Result<Arc<dyn Store>, ComposeError> {
     let url = store_url(config)?;
-    match url.split_once("://").map(|(scheme, _)| scheme) {
-        Some("memory") => {
+    match StoreKind::of(&url)? {
+        StoreKind::Memory => {
             warn!(
                 "store.url is memory://: licenses, sessions and keys are lost when the server stops"
             );
             Ok(Arc::new(MemoryStore::default()))
         }
-        Some("sqlite" | "postgres" | "postgresql") => Ok(Arc::new(connect_sql(&url).await?)),
-        other => Err(unsupported("store.url", other, STORE_SCHEMES)),
+        StoreKind::Sql => Ok(Arc::new(connect_sql(&url).await?)),
     }
 }
 
@@ -155,9 +234,9 @@ async fn build_ledger(
     config: &Config,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<dyn SeatLedger>, ComposeError> {
-    match scheme_of(&config.ledger.url) {
-        Some("memory") => Ok(Arc::new(MemoryLedger::new(clock))),
-        Some("redis" | "rediss" | "redis+cluster" | "rediss+cluster") => {
+    match LedgerKind::of(&config.ledger.url)? {
+        LedgerKind::Memory => Ok(Arc::new(MemoryLedger::new(clock))),
+        LedgerKind::Redis => {
             let ledger = RedisLedger::connect(config.ledger.url.expose())
                 .await
                 .map_err(|source| ComposeError::Adapter {
@@ -166,29 +245,35 @@ async fn build_ledger(
                 })?;
             Ok(Arc::new(ledger))
         }
-        other => Err(unsupported("ledger.url", other, LEDGER_SCHEMES)),
     }
 }
 
 async fn build_signer(config: &Config) -> Result<Arc<dyn Signer>, ComposeError> {
-    let url = config.signer.url.as_str();
-    if url == "local" || url == "local://" {
-        let signer = load_or_generate_key(&config.data_dir, config.signer.algorithm)?;
-        return Ok(Arc::new(signer));
-    }
-    match url.split_once("://").map(|(scheme, _)| scheme) {
-        Some("gcpkms") => {
-            let key_version = url.trim_start_matches("gcpkms://");
-            let signer = KmsSigner::connect(kms_config(config, key_version))
-                .await
-                .map_err(|source| ComposeError::Adapter {
-                    setting: "signer.url",
-                    source,
-                })?;
+    match SignerKind::of(&config.signer.url)? {
+        SignerKind::Local => {
+            let signer = keys::load_or_generate_key(&config.data_dir, config.signer.algorithm)?;
             Ok(Arc::new(signer))
         }
-        other => Err(unsupported("signer.url", other, SIGNER_SCHEMES)),
+        SignerKind::Kms { key_version } => {
+            let signer =
+                kms_signer(config, key_version)
+                    .await
+                    .map_err(|source| ComposeError::Adapter {
+                        setting: "signer.url",
+                        source,
+                    })?;
+            Ok(Arc::new(signer))
+        }
     }
+}
+
+/// The Cloud KMS signer of `key_version` (the live signer, or a retired one whose public key
+/// is still published).
+pub(crate) async fn kms_signer(
+    config: &Config,
+    key_version: &str,
+) -> license_core::Result<KmsSigner> {
+    KmsSigner::connect(kms_config(config, key_version)).await
 }
 
 fn kms_config(config: &Config, key_version: &str) -> KmsConfig {
@@ -203,69 +288,21 @@ fn kms_config(config: &Config, key_version: &str) -> KmsConfig {
     }
 }
 
-/// The public keys named by `signer.retired_keys`: fetched from Cloud KMS for `gcpkms://`
-/// entries, read from JSON files (a JWK or a JWK set) otherwise. Every key's `kid` must be its
-/// RFC 7638 thumbprint, as this server's keys are, so a hand-edited file is caught here.
-pub async fn load_retired_keys(config: &Config) -> Result<Vec<PublicJwk>, ComposeError> {
-    let mut keys = Vec::new();
-    for entry in config.signer.retired_key_sources() {
-        let failed = |reason: String| ComposeError::RetiredKey {
-            entry: entry.to_owned(),
-            reason,
-        };
-        let found = if let Some(key_version) = entry.strip_prefix("gcpkms://") {
-            let signer = KmsSigner::connect(kms_config(config, key_version))
-                .await
-                .map_err(|e| {
-                    failed(format!(
-                        "{e} (remove the entry once the version is disabled)"
-                    ))
-                })?;
-            vec![signer.public_jwk()]
-        } else {
-            let text = std::fs::read_to_string(entry).map_err(|e| failed(e.to_string()))?;
-            parse_public_keys(&text).map_err(failed)?
-        };
-        for key in found {
-            if key.kid != key.thumbprint() {
-                return Err(failed(format!(
-                    "key {} does not match its own thumbprint {}",
-                    key.kid,
-                    key.thumbprint()
-                )));
-            }
-            info!(kid = %key.kid, alg = %key.alg, "publishing a retired signing key");
-            keys.push(key);
-        }
+/// "a://, b:// or c://" for the schemes of every list.
+fn expected(lists: &[&[&str]]) -> String {
+    let all: Vec<String> = lists
+        .iter()
+        .flat_map(|list| list.iter())
+        .map(|scheme| format!("{scheme}://"))
+        .collect();
+    match all.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
     }
-    Ok(keys)
 }
 
-/// A JWK set (`{"keys": [...]}`, as `/.well-known/jwks.json` serves) or one JWK.
-fn parse_public_keys(text: &str) -> Result<Vec<PublicJwk>, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-    let keys = if value.get("keys").is_some() {
-        serde_json::from_value::<Jwks>(value).map(|set| set.keys)
-    } else {
-        serde_json::from_value::<PublicJwk>(value).map(|key| vec![key])
-    };
-    let keys = keys.map_err(|e| format!("not a JWK or a JWK set: {e}"))?;
-    if keys.is_empty() {
-        return Err("holds no key".into());
-    }
-    Ok(keys)
-}
-
-fn scheme_of(url: &Secret) -> Option<&str> {
-    url.scheme()
-}
-
-fn unsupported(
-    setting: &'static str,
-    scheme: Option<&str>,
-    expected: &'static str,
-) -> ComposeError {
+fn unsupported(setting: &'static str, scheme: Option<&str>, expected: String) -> ComposeError {
     ComposeError::Unsupported {
         setting,
         env: env_var(setting),
@@ -277,154 +314,67 @@ fn unsupported(
     }
 }
 
-/// Creates the data directory (owner-only on Unix) if it is missing.
-pub fn ensure_data_dir(dir: &Path) -> Result<(), ComposeError> {
-    let io = |source| ComposeError::DataDir {
-        what: "cannot create the data directory",
-        path: dir.to_owned(),
-        source,
-    };
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(io)
-}
-
-/// Writes `bytes` to a new file readable by its owner only. Fails if the file exists, so two
-/// replicas starting together never overwrite each other's key.
-pub fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-/// The local signing key: loaded from the data directory, or generated there on first start.
-fn load_or_generate_key(
-    data_dir: &Path,
-    algorithm: SigningAlgorithm,
-) -> Result<LocalSigner, ComposeError> {
-    ensure_data_dir(data_dir)?;
-    let path = signing_key_path(data_dir, algorithm);
-    let adapter = |source| ComposeError::Adapter {
-        setting: "signer.url",
-        source,
-    };
-    match std::fs::read(&path) {
-        Ok(pkcs8) => {
-            let signer = LocalSigner::from_pkcs8(algorithm, &pkcs8).map_err(adapter)?;
-            info!(path = %path.display(), kid = signer.key_id(), "loaded the local signing key");
-            Ok(signer)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let signer = LocalSigner::generate(algorithm).map_err(adapter)?;
-            match write_private_file(&path, &signer.to_pkcs8()) {
-                Ok(()) => {
-                    info!(path = %path.display(), kid = signer.key_id(), %algorithm, "generated a local signing key");
-                    Ok(signer)
-                }
-                // Another process wrote it first: use theirs.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    load_or_generate_key(data_dir, algorithm)
-                }
-                Err(source) => Err(ComposeError::DataDir {
-                    what: "cannot write the signing key",
-                    path,
-                    source,
-                }),
-            }
-        }
-        Err(source) => Err(ComposeError::DataDir {
-            what: "cannot read the signing key",
-            path,
-            source,
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use license_core::SystemClock;
+
     use super::*;
 
-    #[tokio::test]
-    async fn the_local_key_is_generated_once_and_private() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = Config {
-            data_dir: dir.path().join("data"),
-            ..Config::default()
-        };
-        let first = build_adapters(&config).await.unwrap();
-        let again = build_adapters(&config).await.unwrap();
-        assert_eq!(first.signer.key_id(), again.signer.key_id());
-        let path = signing_key_path(&config.data_dir, SigningAlgorithm::EdDSA);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
+    fn clock() -> Arc<dyn Clock> {
+        Arc::new(SystemClock)
     }
 
-    #[tokio::test]
-    async fn retired_keys_load_from_jwk_and_jwk_set_files_and_bad_ones_are_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap();
-        let b = LocalSigner::generate(SigningAlgorithm::ES256).unwrap();
-        let write = |name: &str, text: String| {
-            let path = dir.path().join(name);
-            std::fs::write(&path, text).unwrap();
-            path.display().to_string()
-        };
-        let set = write(
-            "set.json",
-            serde_json::to_string(&Jwks {
-                keys: vec![a.public_jwk()],
-            })
-            .unwrap(),
-        );
-        let one = write("one.json", serde_json::to_string(&b.public_jwk()).unwrap());
-        let mut config = Config::default();
-        config.signer.retired_keys = format!(" {set} ,, {one} ");
-        let keys = load_retired_keys(&config).await.unwrap();
-        assert_eq!(keys, [a.public_jwk(), b.public_jwk()]);
-
-        let mut forged = a.public_jwk();
-        forged.kid = b.key_id().to_owned();
-        let bad = [
-            (
-                write("forged.json", serde_json::to_string(&forged).unwrap()),
-                "thumbprint",
-            ),
-            (
-                write("empty.json", r#"{"keys": []}"#.into()),
-                "holds no key",
-            ),
-            (write("text.json", "not json".into()), "not JSON"),
-            (write("other.json", r#"{"kty": 1}"#.into()), "not a JWK"),
-            (
-                dir.path().join("missing.json").display().to_string(),
-                "No such file",
-            ),
-        ];
-        for (entry, reason) in bad {
-            config.signer.retired_keys = format!("{set},{entry}");
-            let e = load_retired_keys(&config).await.unwrap_err().to_string();
-            assert!(
-                e.contains("`signer.retired_keys`") && e.contains(&entry) && e.contains(reason),
-                "{e}"
-            );
+    #[test]
+    fn each_url_names_one_kind_and_other_schemes_are_refused_by_setting() {
+        assert_eq!(StoreKind::of("memory://").unwrap(), StoreKind::Memory);
+        for scheme in SqlStore::SCHEMES {
+            let url = format!("{scheme}://u:hunter2@db/x");
+            assert_eq!(StoreKind::of(&url).unwrap(), StoreKind::Sql, "{url}");
         }
+        let e = StoreKind::of("sqlite::memory:").unwrap_err().to_string();
+        assert!(
+            e.contains("`store.url`") && e.contains("without a scheme"),
+            "{e}"
+        );
+        assert!(
+            e.contains("memory://, postgres://, postgresql:// or sqlite://"),
+            "{e}"
+        );
+
+        assert_eq!(
+            LedgerKind::of(&Secret::new("memory://")).unwrap(),
+            LedgerKind::Memory
+        );
+        let e = LedgerKind::of(&Secret::new("REDIS://h"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`ledger.url`") && e.contains("rediss+cluster://"),
+            "{e}"
+        );
+
+        for local in ["local", "local://"] {
+            assert_eq!(SignerKind::of(local).unwrap(), SignerKind::Local);
+        }
+        let version = "projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1";
+        assert_eq!(
+            SignerKind::of(&format!("gcpkms://{version}")).unwrap(),
+            SignerKind::Kms {
+                key_version: version
+            }
+        );
+        assert!(SignerKind::of("local://x").is_err());
+        assert_eq!(kms_key_version("/etc/license/retired.json"), None);
     }
 
     #[tokio::test]
     async fn unsupported_urls_name_the_setting_but_not_the_credentials() {
         let mut config = Config::default();
         config.store.url = Secret::new("mysql://root:hunter2@db/x");
-        let e = build_adapters(&config).await.unwrap_err().to_string();
+        let e = build_adapters(&config, clock())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("`store.url`") && e.contains("LICENSE_STORE__URL"),
             "{e}"
@@ -437,7 +387,10 @@ mod tests {
             ..Config::default()
         };
         config.ledger.url = Secret::new("memcached://:hunter2@cache:11211");
-        let e = build_adapters(&config).await.unwrap_err().to_string();
+        let e = build_adapters(&config, clock())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`ledger.url`") && !e.contains("hunter2"), "{e}");
 
         let mut config = Config {
@@ -445,7 +398,10 @@ mod tests {
             ..Config::default()
         };
         config.signer.url = "vault://x".into();
-        let e = build_adapters(&config).await.unwrap_err().to_string();
+        let e = build_adapters(&config, clock())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`signer.url`"), "{e}");
     }
 
@@ -460,11 +416,42 @@ mod tests {
             };
             config.ledger.url = Secret::new(format!("{scheme}://:hunter2@127.0.0.1:{port}"));
             // Nothing listens there: the adapter was picked and could not connect.
-            match build_adapters(&config).await {
+            match build_adapters(&config, clock()).await {
                 Err(ComposeError::Adapter {
                     setting: "ledger.url",
                     source: license_core::Error::Unavailable { .. },
                 }) => {}
+                other => panic!("{scheme}: {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn every_sql_scheme_reaches_the_sql_store() {
+        let dir = tempfile::tempdir().unwrap();
+        for scheme in SqlStore::SCHEMES {
+            let mut config = Config {
+                data_dir: dir.path().join("data"),
+                ..Config::default()
+            };
+            if scheme == "sqlite" {
+                let file = dir.path().join("store.db");
+                config.store.url = Secret::new(format!("sqlite://{}?mode=rwc", file.display()));
+                build_adapters(&config, clock()).await.unwrap();
+                continue;
+            }
+            // A port that is no number: the adapter took the scheme and refused the rest,
+            // at once (a closed port would wait for the connect timeout).
+            config.store.url = Secret::new(format!("{scheme}://u:hunter2@127.0.0.1:nope/x"));
+            match build_adapters(&config, clock()).await {
+                Err(ComposeError::Adapter {
+                    setting: "store.url",
+                    source: source @ license_core::Error::InvalidInput { .. },
+                }) => {
+                    let reason = source.to_string();
+                    assert!(!reason.contains("must start with"), "{scheme}: {reason}");
+                    assert!(!reason.contains("hunter2"), "{scheme}: {reason}");
+                }
                 other => panic!("{scheme}: {other:?}"),
             }
         }

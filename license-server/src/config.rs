@@ -57,8 +57,14 @@ impl Secret {
 
     /// The URL scheme (`postgres`, `redis`, …), safe to log; `None` without `://`.
     pub fn scheme(&self) -> Option<&str> {
-        self.0.split_once("://").map(|(scheme, _)| scheme)
+        url_scheme(&self.0)
     }
+}
+
+/// The scheme of `url` (what precedes `://`), safe to log; `None` without `://`. The one
+/// place the server reads a scheme: adapters are picked by it (`compose`).
+pub fn url_scheme(url: &str) -> Option<&str> {
+    url.split_once("://").map(|(scheme, _)| scheme)
 }
 
 impl fmt::Debug for Secret {

@@ -34,9 +34,8 @@
 //!     store: Arc::new(MemoryStore::default()),
 //!     ledger: Arc::new(MemoryLedger::new(clock.clone())),
 //!     signer: Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA)?),
-//!     retired_keys: Vec::new(),
 //! };
-//! let app = App::new(config, adapters).with_clock(clock).bind().await?;
+//! let app = App::new(config, adapters, clock).bind().await?;
 //! let addr = app.local_addr();
 //! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
 //! let server = tokio::spawn(app.run(async { let _ = stopped.await; }));
@@ -56,8 +55,12 @@ pub mod auth;
 pub mod compose;
 /// Typed configuration and its layering.
 pub mod config;
+/// The data directory: created owner-only, files written once.
+pub mod data_dir;
 /// Event sinks: seat events as metrics, and as an event log behind a bounded queue.
 pub mod events;
+/// Key material: the local signing key and the retired keys still published.
+pub mod keys;
 /// Prometheus metrics and the request middleware.
 pub mod metrics;
 /// The background reaper.

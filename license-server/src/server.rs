@@ -20,8 +20,10 @@ use crate::api;
 use crate::api::error::{panic_response, shape_errors};
 use crate::auth::oidc::OidcError;
 use crate::auth::operator::{self, OperatorCredential, OperatorSource};
-use crate::compose::{Adapters, ComposeError, build_adapters, ensure_data_dir};
+use crate::compose::{Adapters, ComposeError, build_adapters};
 use crate::config::Config;
+use crate::data_dir::ensure_data_dir;
+use crate::keys::load_retired_keys;
 use crate::metrics::observe;
 use crate::reaper;
 use crate::state::AppState;
@@ -57,29 +59,26 @@ pub struct App {
 }
 
 impl App {
-    /// An app on `adapters`, reading time from the system clock.
-    pub fn new(config: Config, adapters: Adapters) -> Self {
+    /// An app on `adapters`, reading time from `clock`: the use cases, the admin service (and
+    /// so the credential checks) and the reaper read it. Pass the clock the adapters were
+    /// built with (tests pass one `ManualClock` to both).
+    pub fn new(config: Config, adapters: Adapters, clock: Arc<dyn Clock>) -> Self {
         Self {
             config,
             adapters,
-            clock: Arc::new(SystemClock),
+            clock,
         }
     }
 
-    /// Reads time from `clock` instead (tests pass a `ManualClock`; it should be the one the
-    /// ledger reads too).
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Resolves the operator credential, wires the state and binds `server.listen` (port 0
-    /// picks a free port).
+    /// Loads the retired keys, resolves the operator credential, wires the state and binds
+    /// `server.listen` (port 0 picks a free port).
     pub async fn bind(self) -> Result<BoundApp, ServeError> {
+        let retired_keys = load_retired_keys(&self.config).await?;
         let operator = operator::resolve(&self.config)?;
         let state = Arc::new(AppState::new(
             &self.config,
             self.adapters,
+            retired_keys,
             self.clock,
             operator.token.clone(),
         )?);
@@ -188,8 +187,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     ensure_data_dir(&config.data_dir)?;
-    let adapters = build_adapters(&config).await?;
-    let app = App::new(config, adapters).bind().await?;
+    // The one clock of the process: the adapters and the app share it.
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let adapters = build_adapters(&config, clock.clone()).await?;
+    let app = App::new(config, adapters, clock).bind().await?;
     app.announce();
     app.run(shutdown).await
 }

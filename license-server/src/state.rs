@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use license_core::{AdminService, Clock, LicenseService};
+use license_core::{AdminService, Clock, LicenseService, PublicJwk};
 
 use crate::auth::Authenticator;
 use crate::auth::oidc::{OidcError, OidcVerifier};
@@ -30,10 +30,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Wires the use cases over `adapters`.
+    /// Wires the use cases over `adapters`; `retired_keys` are published beside the signer's.
     pub fn new(
         config: &Config,
         adapters: Adapters,
+        retired_keys: Vec<PublicJwk>,
         clock: Arc<dyn Clock>,
         operator_token: Secret,
     ) -> Result<Self, OidcError> {
@@ -48,7 +49,7 @@ impl AppState {
                 clock.clone(),
                 config.issuer.clone(),
             )
-            .with_retired_keys(adapters.retired_keys)
+            .with_retired_keys(retired_keys)
             .with_events(sinks.clone()),
         );
         metrics.watch(service.clone(), log_queue);

@@ -55,6 +55,10 @@ pub(crate) enum Access {
 }
 
 impl SqlStore {
+    /// The URL schemes [`SqlStore::connect`] accepts (before `://`), so a composition root
+    /// picks this adapter without keeping a list of its own.
+    pub const SCHEMES: [&'static str; 3] = ["postgres", "postgresql", "sqlite"];
+
     /// Connects to `postgres://…` / `postgresql://…` or `sqlite://path?mode=rwc` /
     /// `sqlite::memory:`. Does not migrate: call [`SqlStore::migrate`].
     ///

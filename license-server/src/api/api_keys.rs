@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use license_core::{ApiKey, ApiKeyId, ApiKeySecret, Scope};
 use poem::web::Data;
-use poem_openapi::param::{Header, Path};
+use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::ApiTags;
 use super::error::AdminError;
 use super::text::Text;
-use crate::auth::AdminAuth;
+use crate::auth::TenantAdminAuth;
 use crate::state::AppState;
 
 /// Admin routes for API keys.
@@ -153,11 +153,10 @@ impl ApiKeysApi {
     #[oai(path = "/api-keys", method = "post", operation_id = "create_api_key")]
     async fn create(
         &self,
-        auth: AdminAuth,
-        state: Data<&Arc<AppState>>,
         /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
         #[oai(name = "X-Tenant-Id")]
-        _tenant: Header<Option<String>>,
+        auth: TenantAdminAuth,
+        state: Data<&Arc<AppState>>,
         body: Json<CreateApiKeyRequest>,
     ) -> Result<ApiKeyCreated, AdminError> {
         let tenant = auth.0.tenant()?;
@@ -175,11 +174,10 @@ impl ApiKeysApi {
     #[oai(path = "/api-keys", method = "get", operation_id = "list_api_keys")]
     async fn list(
         &self,
-        auth: AdminAuth,
-        state: Data<&Arc<AppState>>,
         /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
         #[oai(name = "X-Tenant-Id")]
-        _tenant: Header<Option<String>>,
+        auth: TenantAdminAuth,
+        state: Data<&Arc<AppState>>,
     ) -> Result<ApiKeyListOk, AdminError> {
         let tenant = auth.0.tenant()?;
         let keys = state.admin.list_api_keys(tenant).await?;
@@ -196,11 +194,10 @@ impl ApiKeysApi {
     )]
     async fn revoke(
         &self,
-        auth: AdminAuth,
-        state: Data<&Arc<AppState>>,
         /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
         #[oai(name = "X-Tenant-Id")]
-        _tenant: Header<Option<String>>,
+        auth: TenantAdminAuth,
+        state: Data<&Arc<AppState>>,
         api_key_id: Path<Uuid>,
     ) -> Result<ApiKeyRevoked, AdminError> {
         let tenant = auth.0.tenant()?;

@@ -5,14 +5,14 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use license_core::AuditEvent;
 use poem::web::Data;
-use poem_openapi::param::{Header, Query};
+use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::ApiTags;
 use super::error::AdminError;
-use crate::auth::AdminAuth;
+use crate::auth::TenantAdminAuth;
 use crate::state::AppState;
 
 /// Admin routes for the audit log.
@@ -74,11 +74,10 @@ impl AuditApi {
     )]
     async fn list(
         &self,
-        auth: AdminAuth,
-        state: Data<&Arc<AppState>>,
         /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
         #[oai(name = "X-Tenant-Id")]
-        _tenant: Header<Option<String>>,
+        auth: TenantAdminAuth,
+        state: Data<&Arc<AppState>>,
         /// How many of the most recent events (1–500, default 100).
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<u32>>,

@@ -161,32 +161,128 @@ fn dependency_name(dependency: Dependency) -> &'static str {
     }
 }
 
-/// Declares an operation's error response: one variant per status it can answer, each with
-/// an `ErrorBody`, so the statuses appear in the OpenAPI document. A status the enum does not
-/// list becomes its `Internal` (500) variant and is logged: the document never lies.
+/// The statuses every operation declares: what the framework, the credential check or any
+/// store, ledger or signer call can answer on any route, whatever its use case.
+///
+/// - 400: a malformed body or parameter (framework), an invalid value (`InvalidInput`), a bad
+///   `X-Tenant-Id`, a lease token that fails verification (`InvalidToken`).
+/// - 401: no credential or a bad one (the security scheme).
+/// - 403: a credential of the wrong kind or scope; an inactive license (`LicenseInactive`).
+/// - 404: a record missing or another tenant's (`NotFound`), also a tenant named in
+///   `X-Tenant-Id` that does not exist.
+/// - 409: a write that meets a unique constraint (`Conflict`), including the race of two
+///   requests inserting the same row, which any writing call can meet.
+/// - 413, 415: the body limit and the JSON payload (framework).
+/// - 500: a bug (`Internal`), and the fallback for a status an operation does not declare.
+/// - 503: a dependency that does not answer (`Unavailable`, the identity provider).
+///
+/// Not here: 402 (`NoSeatsAvailable`) and 410 (`SessionExpired`) come from one use case each,
+/// so only their operations list them as extras; 405 is answered by the router before any
+/// operation is chosen.
+pub const BASE_STATUSES: [u16; 9] = [400, 401, 403, 404, 409, 413, 415, 500, 503];
+
+/// Whether `status` is one of [`BASE_STATUSES`] (a `const fn`, so [`error_response!`] can
+/// refuse an extra that repeats one at compile time).
+pub const fn is_base_status(status: u16) -> bool {
+    let mut i = 0;
+    while i < BASE_STATUSES.len() {
+        if BASE_STATUSES[i] == status {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Declares an operation's error response: the [`BASE_STATUSES`] every operation shares, plus
+/// the `extras` only its use case produces, each with an `ErrorBody`, so the statuses appear
+/// in the OpenAPI document (an extra's doc comment is its description there). A status the
+/// enum does not declare becomes its `Internal` (500) variant and is logged: the document
+/// never lies.
+///
+/// ```ignore
+/// error_response! {
+///     /// Why no seat was granted.
+///     pub enum AcquireError extras {
+///         /// Every seat is in use (`no_seats_available`).
+///         NoSeats = 402,
+///     }
+/// }
+/// ```
 macro_rules! error_response {
     (
         $(#[$meta:meta])*
-        pub enum $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident = $status:literal ),+ $(,)?
+        pub enum $name:ident extras {
+            $( $(#[$vmeta:meta])* $variant:ident = $status:literal ),* $(,)?
         }
     ) => {
         $(#[$meta])*
         #[derive(poem_openapi::ApiResponse, Debug)]
         pub enum $name {
+            /// Malformed body or parameter, or an invalid value (`invalid_input`, naming the
+            /// `field`; `invalid_token` for a lease token that fails verification). Nothing
+            /// was changed.
+            #[oai(status = 400)]
+            BadRequest(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
+            /// Missing or invalid credentials (`unauthenticated`).
+            #[oai(status = 401)]
+            Unauthorized(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
+            /// The credential may not call this route (`forbidden`: wrong scope, operator
+            /// only), or the license is suspended, revoked or expired (`license_suspended`,
+            /// `license_revoked`, `license_expired`).
+            #[oai(status = 403)]
+            Forbidden(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
+            /// No such record for this tenant (`*_not_found`); another tenant's id answers
+            /// the same.
+            #[oai(status = 404)]
+            NotFound(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
+            /// The change clashes with existing data, or with a concurrent request that made
+            /// it first (`conflict`).
+            #[oai(status = 409)]
+            Conflict(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
+            /// The body is larger than the limit (`payload_too_large`).
+            #[oai(status = 413)]
+            PayloadTooLarge(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
+            /// The body is not `application/json` (`unsupported_media_type`).
+            #[oai(status = 415)]
+            UnsupportedMediaType(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
             $(
                 $(#[$vmeta])*
                 #[oai(status = $status)]
                 $variant(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
-            )+
+            )*
+            /// A bug (`internal`); it has been logged.
+            #[oai(status = 500)]
+            Internal(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
+            /// A dependency did not answer (`unavailable`; `dependency` names it); retry later.
+            #[oai(status = 503)]
+            Unavailable(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
         }
+
+        // An extra that repeats a base status would be declared twice.
+        $(
+            const _: () = assert!(
+                !$crate::api::error::is_base_status($status),
+                concat!(stringify!($name), "::", stringify!($variant), " repeats a base status"),
+            );
+        )*
 
         impl From<$crate::api::error::ApiError> for $name {
             fn from(e: $crate::api::error::ApiError) -> Self {
+                let body = poem_openapi::payload::Json(e.body);
                 match e.status.as_u16() {
-                    $( $status => Self::$variant(poem_openapi::payload::Json(e.body)), )+
+                    400 => Self::BadRequest(body),
+                    401 => Self::Unauthorized(body),
+                    403 => Self::Forbidden(body),
+                    404 => Self::NotFound(body),
+                    409 => Self::Conflict(body),
+                    413 => Self::PayloadTooLarge(body),
+                    415 => Self::UnsupportedMediaType(body),
+                    500 => Self::Internal(body),
+                    503 => Self::Unavailable(body),
+                    $( $status => Self::$variant(body), )*
                     other => {
-                        tracing::error!(status = other, code = %e.body.code, "error status not declared for this operation");
+                        tracing::error!(status = other, code = %body.code, "error status not declared for this operation");
                         Self::Internal(poem_openapi::payload::Json($crate::api::error::internal_body()))
                     }
                 }
@@ -209,26 +305,7 @@ pub fn internal_body() -> ErrorBody {
 
 error_response! {
     /// Errors of the admin routes.
-    pub enum AdminError {
-        /// Malformed body or invalid value; nothing was changed.
-        BadRequest = 400,
-        /// Missing or invalid credentials.
-        Unauthorized = 401,
-        /// The credential may not call this route (wrong scope, operator only).
-        Forbidden = 403,
-        /// No such record for this tenant (another tenant's id answers the same).
-        NotFound = 404,
-        /// The change clashes with existing data.
-        Conflict = 409,
-        /// The body is larger than the limit.
-        PayloadTooLarge = 413,
-        /// The body is not `application/json`.
-        UnsupportedMediaType = 415,
-        /// A dependency did not answer; retry later.
-        Unavailable = 503,
-        /// A bug; it has been logged.
-        Internal = 500,
-    }
+    pub enum AdminError extras {}
 }
 
 /// The response to a handler that panicked: a logged 500 with the shared shape.
@@ -349,5 +426,106 @@ mod tests {
     fn undeclared_statuses_become_internal() {
         let e = AdminError::from(Error::NoSeatsAvailable { limit: 1 });
         assert!(matches!(e, AdminError::Internal(_)));
+    }
+
+    #[test]
+    fn a_conflict_on_acquire_is_a_409_not_a_500() {
+        use crate::api::leases::{AcquireError, HeartbeatError, ReleaseError};
+        let conflict = || Error::Conflict("session id exists".into());
+        assert!(matches!(
+            AcquireError::from(conflict()),
+            AcquireError::Conflict(_)
+        ));
+        assert!(matches!(
+            HeartbeatError::from(conflict()),
+            HeartbeatError::Conflict(_)
+        ));
+        assert!(matches!(
+            ReleaseError::from(conflict()),
+            ReleaseError::Conflict(_)
+        ));
+        assert!(matches!(
+            AcquireError::from(Error::NoSeatsAvailable { limit: 1 }),
+            AcquireError::NoSeats(_)
+        ));
+    }
+
+    /// The statuses each operation of the served document declares for errors.
+    fn declared_error_statuses() -> Vec<(String, Vec<u16>)> {
+        let spec: serde_json::Value = serde_json::from_str(&crate::api::spec()).unwrap_or_default();
+        let mut operations = Vec::new();
+        for item in spec["paths"]
+            .as_object()
+            .into_iter()
+            .flat_map(|p| p.values())
+        {
+            for op in item.as_object().into_iter().flat_map(|o| o.values()) {
+                let statuses = op["responses"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|r| r.keys())
+                    .filter_map(|s| s.parse::<u16>().ok())
+                    .filter(|s| *s >= 400)
+                    .collect();
+                let id = op["operationId"].as_str().unwrap_or_default().to_owned();
+                operations.push((id, statuses));
+            }
+        }
+        operations
+    }
+
+    #[test]
+    fn every_operation_with_errors_declares_the_base_statuses() {
+        let operations = declared_error_statuses();
+        assert!(operations.len() > 20, "{operations:?}");
+        for (id, statuses) in &operations {
+            if statuses.is_empty() {
+                // Operations that cannot fail (liveness, JWKS) have no error response.
+                assert!(["health", "jwks"].contains(&id.as_str()), "{id}");
+                continue;
+            }
+            for base in BASE_STATUSES {
+                assert!(statuses.contains(&base), "{id} lacks {base}: {statuses:?}");
+            }
+        }
+        let extras = |id: &str| -> Vec<u16> {
+            let (_, statuses) = operations.iter().find(|(o, _)| o == id).unwrap();
+            statuses
+                .iter()
+                .copied()
+                .filter(|s| !is_base_status(*s))
+                .collect()
+        };
+        assert_eq!(extras("acquire"), [402]);
+        assert_eq!(extras("heartbeat"), [410]);
+        assert_eq!(extras("validate"), [410]);
+        assert_eq!(extras("release"), [] as [u16; 0]);
+        assert_eq!(extras("create_license"), [] as [u16; 0]);
+    }
+
+    #[test]
+    fn every_status_a_domain_error_maps_to_is_base_or_declared_as_an_extra() {
+        let errors = [
+            Error::invalid("hardware_id", "bad"),
+            Error::InvalidToken(license_core::TokenError::Expired),
+            Error::NoSeatsAvailable { limit: 2 },
+            Error::LicenseInactive(InactiveReason::Suspended),
+            Error::NotFound(Resource::License),
+            Error::Conflict("dup".into()),
+            Error::SessionExpired,
+            Error::unavailable(Dependency::Store, "down"),
+            Error::Internal("bug".into()),
+        ];
+        let operations = declared_error_statuses();
+        for error in errors {
+            let status = ApiError::from(error).status.as_u16();
+            // A status outside the base must be some operation's extra, or it can only ever
+            // come out as a logged 500.
+            assert!(
+                is_base_status(status) || operations.iter().any(|(_, s)| s.contains(&status)),
+                "{status} is neither a base status nor any operation's extra"
+            );
+        }
+        assert!(!is_base_status(402) && !is_base_status(410) && is_base_status(409));
     }
 }

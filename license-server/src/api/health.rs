@@ -38,13 +38,8 @@ pub enum ReadyOk {
 }
 
 error_response! {
-    /// Not ready.
-    pub enum ReadyError {
-        /// A dependency does not answer; `dependency` names it (`store`, `ledger`, `signer`).
-        Unavailable = 503,
-        /// A bug; it has been logged.
-        Internal = 500,
-    }
+    /// Not ready: 503 names the dependency that does not answer (`store`, `ledger`, `signer`).
+    pub enum ReadyError extras {}
 }
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Health")]

@@ -107,26 +107,9 @@ pub enum AcquireOk {
 
 error_response! {
     /// Why no seat was granted.
-    pub enum AcquireError {
-        /// Malformed body or invalid value (`invalid_input`).
-        BadRequest = 400,
-        /// Missing or invalid credentials.
-        Unauthorized = 401,
+    pub enum AcquireError extras {
         /// Every seat of the license is in use (`no_seats_available`); try again later.
         NoSeats = 402,
-        /// The license is suspended, revoked or expired (`license_suspended`,
-        /// `license_revoked`, `license_expired`), or the credential lacks the client scope.
-        Forbidden = 403,
-        /// No license with this key (`license_not_found`).
-        NotFound = 404,
-        /// The body is larger than the limit.
-        PayloadTooLarge = 413,
-        /// The body is not `application/json`.
-        UnsupportedMediaType = 415,
-        /// A dependency did not answer (`unavailable`, naming it); retry later.
-        Unavailable = 503,
-        /// A bug; it has been logged.
-        Internal = 500,
     }
 }
 
@@ -140,25 +123,9 @@ pub enum HeartbeatOk {
 
 error_response! {
     /// Why the seat was not renewed.
-    pub enum HeartbeatError {
-        /// Malformed body or invalid value.
-        BadRequest = 400,
-        /// Missing or invalid credentials.
-        Unauthorized = 401,
-        /// The license was suspended, revoked or expired; the session is ended.
-        Forbidden = 403,
-        /// No such session (`session_not_found`).
-        NotFound = 404,
+    pub enum HeartbeatError extras {
         /// The seat was reclaimed (`session_expired`): acquire again.
         Gone = 410,
-        /// The body is larger than the limit.
-        PayloadTooLarge = 413,
-        /// The body is not `application/json`.
-        UnsupportedMediaType = 415,
-        /// A dependency did not answer; retry.
-        Unavailable = 503,
-        /// A bug; it has been logged.
-        Internal = 500,
     }
 }
 
@@ -172,24 +139,7 @@ pub enum ReleaseOk {
 
 error_response! {
     /// Why the seat was not released.
-    pub enum ReleaseError {
-        /// Malformed body or invalid value.
-        BadRequest = 400,
-        /// Missing or invalid credentials.
-        Unauthorized = 401,
-        /// The credential lacks the client scope.
-        Forbidden = 403,
-        /// No such session (`session_not_found`).
-        NotFound = 404,
-        /// The body is larger than the limit.
-        PayloadTooLarge = 413,
-        /// The body is not `application/json`.
-        UnsupportedMediaType = 415,
-        /// A dependency did not answer; retry (release is idempotent).
-        Unavailable = 503,
-        /// A bug; it has been logged.
-        Internal = 500,
-    }
+    pub enum ReleaseError extras {}
 }
 
 /// A valid lease.
@@ -202,25 +152,9 @@ pub enum ValidateOk {
 
 error_response! {
     /// Why the lease is not valid.
-    pub enum ValidateError {
-        /// Malformed body, or a token that fails verification (`invalid_token`).
-        BadRequest = 400,
-        /// Missing or invalid credentials.
-        Unauthorized = 401,
-        /// The credential lacks the client scope.
-        Forbidden = 403,
-        /// The token's session is not this tenant's (`session_not_found`).
-        NotFound = 404,
+    pub enum ValidateError extras {
         /// The session no longer holds its seat (`session_expired`).
         Gone = 410,
-        /// The body is larger than the limit.
-        PayloadTooLarge = 413,
-        /// The body is not `application/json`.
-        UnsupportedMediaType = 415,
-        /// A dependency did not answer; retry.
-        Unavailable = 503,
-        /// A bug; it has been logged.
-        Internal = 500,
     }
 }
 

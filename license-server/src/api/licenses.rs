@@ -8,7 +8,7 @@ use license_core::{
     NewLicense, Page, SeatCount,
 };
 use poem::web::Data;
-use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::ApiTags;
 use super::error::AdminError;
 use super::text::Text;
-use crate::auth::AdminAuth;
+use crate::auth::TenantAdminAuth;
 use crate::state::AppState;
 
 /// Admin routes for licenses.
@@ -195,11 +195,10 @@ impl LicensesApi {
     #[oai(path = "/licenses", method = "post", operation_id = "create_license")]
     async fn create(
         &self,
-        auth: AdminAuth,
-        state: Data<&Arc<AppState>>,
         /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
         #[oai(name = "X-Tenant-Id")]
-        _tenant: Header<Option<String>>,
+        auth: TenantAdminAuth,
+        state: Data<&Arc<AppState>>,
         body: Json<CreateLicenseRequest>,
     ) -> Result<LicenseCreated, AdminError> {
         let tenant = auth.0.tenant()?;
@@ -232,11 +231,10 @@ impl LicensesApi {
     #[oai(path = "/licenses", method = "get", operation_id = "list_licenses")]
     async fn list(
         &self,
-        auth: AdminAuth,
-        state: Data<&Arc<AppState>>,
         /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
         #[oai(name = "X-Tenant-Id")]
-        _tenant: Header<Option<String>>,
+        auth: TenantAdminAuth,
+        state: Data<&Arc<AppState>>,
         /// Start after this license id.
         after: Query<Option<Uuid>>,
         /// Page size (1–500, default 100).
@@ -263,11 +261,10 @@ impl LicensesApi {
     )]
     async fn get(
         &self,
-        auth: AdminAuth,
-        state: Data<&Arc<AppState>>,
         /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
         #[oai(name = "X-Tenant-Id")]
-        _tenant: Header<Option<String>>,
+        auth: TenantAdminAuth,
+        state: Data<&Arc<AppState>>,
         license_id: Path<Uuid>,
     ) -> Result<LicenseOk, AdminError> {
         let tenant = auth.0.tenant()?;
@@ -289,11 +286,10 @@ impl LicensesApi {
     )]
     async fn update(
         &self,
-        auth: AdminAuth,
-        state: Data<&Arc<AppState>>,
         /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
         #[oai(name = "X-Tenant-Id")]
-        _tenant: Header<Option<String>>,
+        auth: TenantAdminAuth,
+        state: Data<&Arc<AppState>>,
         license_id: Path<Uuid>,
         body: Json<UpdateLicenseRequest>,
     ) -> Result<LicenseOk, AdminError> {
@@ -339,11 +335,10 @@ impl LicensesApi {
     )]
     async fn suspend(
         &self,
-        auth: AdminAuth,
-        state: Data<&Arc<AppState>>,
         /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
         #[oai(name = "X-Tenant-Id")]
-        _tenant: Header<Option<String>>,
+        auth: TenantAdminAuth,
+        state: Data<&Arc<AppState>>,
         license_id: Path<Uuid>,
     ) -> Result<LicenseOk, AdminError> {
         set_status(&auth, &state, license_id.0, LicenseStatus::Suspended).await
@@ -359,11 +354,10 @@ impl LicensesApi {
     )]
     async fn reinstate(
         &self,
-        auth: AdminAuth,
-        state: Data<&Arc<AppState>>,
         /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
         #[oai(name = "X-Tenant-Id")]
-        _tenant: Header<Option<String>>,
+        auth: TenantAdminAuth,
+        state: Data<&Arc<AppState>>,
         license_id: Path<Uuid>,
     ) -> Result<LicenseOk, AdminError> {
         set_status(&auth, &state, license_id.0, LicenseStatus::Active).await
@@ -377,11 +371,10 @@ impl LicensesApi {
     )]
     async fn revoke(
         &self,
-        auth: AdminAuth,
-        state: Data<&Arc<AppState>>,
         /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
         #[oai(name = "X-Tenant-Id")]
-        _tenant: Header<Option<String>>,
+        auth: TenantAdminAuth,
+        state: Data<&Arc<AppState>>,
         license_id: Path<Uuid>,
     ) -> Result<LicenseOk, AdminError> {
         set_status(&auth, &state, license_id.0, LicenseStatus::Revoked).await
@@ -389,7 +382,7 @@ impl LicensesApi {
 }
 
 async fn set_status(
-    auth: &AdminAuth,
+    auth: &TenantAdminAuth,
     state: &AppState,
     license_id: Uuid,
     status: LicenseStatus,

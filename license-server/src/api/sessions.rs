@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use license_core::{AuditEvent, EndReason, LicenseId, Session, SessionId};
 use poem::web::Data;
-use poem_openapi::param::{Header, Path};
+use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde_json::json;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::ApiTags;
 use super::error::AdminError;
-use crate::auth::AdminAuth;
+use crate::auth::TenantAdminAuth;
 use crate::state::AppState;
 
 /// Admin routes for sessions.
@@ -115,11 +115,10 @@ impl SessionsApi {
     )]
     async fn list(
         &self,
-        auth: AdminAuth,
-        state: Data<&Arc<AppState>>,
         /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
         #[oai(name = "X-Tenant-Id")]
-        _tenant: Header<Option<String>>,
+        auth: TenantAdminAuth,
+        state: Data<&Arc<AppState>>,
         license_id: Path<Uuid>,
     ) -> Result<SessionListOk, AdminError> {
         let tenant = auth.0.tenant()?;
@@ -143,11 +142,10 @@ impl SessionsApi {
     )]
     async fn release(
         &self,
-        auth: AdminAuth,
-        state: Data<&Arc<AppState>>,
         /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
         #[oai(name = "X-Tenant-Id")]
-        _tenant: Header<Option<String>>,
+        auth: TenantAdminAuth,
+        state: Data<&Arc<AppState>>,
         session_id: Path<Uuid>,
     ) -> Result<SessionReleased, AdminError> {
         let tenant = auth.0.tenant()?;

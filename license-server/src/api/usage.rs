@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use license_core::LicenseId;
 use poem::web::Data;
-use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::ApiTags;
 use super::day::Day;
 use super::error::AdminError;
-use crate::auth::AdminAuth;
+use crate::auth::TenantAdminAuth;
 use crate::state::AppState;
 
 /// Admin routes for usage figures.
@@ -63,11 +63,10 @@ impl UsageApi {
     )]
     async fn usage(
         &self,
-        auth: AdminAuth,
-        state: Data<&Arc<AppState>>,
         /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
         #[oai(name = "X-Tenant-Id")]
-        _tenant: Header<Option<String>>,
+        auth: TenantAdminAuth,
+        state: Data<&Arc<AppState>>,
         license_id: Path<Uuid>,
         /// First UTC day (default: 29 days before `to`).
         from: Query<Option<Day>>,

@@ -4,7 +4,9 @@
 //! - Client routes: a tenant API key with the `client` scope (`lk_<tenant>_<secret>`), or an
 //!   OIDC ID token whose tenant claim names the tenant.
 //! - Admin routes: a tenant API key with the `admin` scope, or the operator credential. The
-//!   operator is no tenant: it names the tenant it acts on in the `X-Tenant-Id` header.
+//!   operator is no tenant: it names the tenant it acts on in the `X-Tenant-Id` header, read
+//!   once by the admin check; `TenantAdminAuth` also declares it in the OpenAPI document on
+//!   the routes that act on a tenant.
 //!
 //! Every failure is the same 401, whatever check failed. A valid credential on the wrong kind
 //! of route is 403.
@@ -12,9 +14,11 @@
 use std::sync::Arc;
 
 use license_core::{Actor, AdminService, ApiKeyId, ApiKeySecret, Error, Scope, Store, TenantId};
-use poem::Request;
-use poem_openapi::SecurityScheme;
+use poem::{Request, RequestBody};
 use poem_openapi::auth::Bearer;
+use poem_openapi::registry::{MetaParamIn, MetaSchemaRef, Registry};
+use poem_openapi::types::Type;
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
 use tracing::debug;
 
 use crate::api::error::ApiError;
@@ -146,19 +150,12 @@ impl Authenticator {
         }
     }
 
-    /// A caller of the admin routes; `tenant_header` is the raw `X-Tenant-Id`.
+    /// A caller of the admin routes; `named` is the tenant from `X-Tenant-Id`, if sent.
     pub async fn admin(
         &self,
         credential: &str,
-        tenant_header: Option<&str>,
+        named: Option<TenantId>,
     ) -> Result<AdminPrincipal, ApiError> {
-        let named = tenant_header
-            .map(|raw| {
-                raw.trim().parse::<TenantId>().map_err(|_| {
-                    ApiError::invalid(TENANT_HEADER, "X-Tenant-Id must be a tenant id (UUID)")
-                })
-            })
-            .transpose()?;
         if credential.starts_with("lk_") {
             let key = self
                 .api_key(credential, Scope::Admin, Scope::Client)
@@ -239,21 +236,118 @@ async fn client_checker(req: &Request, bearer: Bearer) -> poem::Result<ClientPri
 /// `Authorization: Bearer <credential>` on the admin routes: a tenant API key with the `admin`
 /// scope, or the operator credential. The operator acts on a tenant by naming it in the
 /// `X-Tenant-Id` header; a tenant key acts on its own tenant only.
+// (The doc comment above is the scheme's description in the OpenAPI document.) Routes that
+// act on a tenant take `TenantAdminAuth`, which also documents the header; the operator-only
+// routes take this.
 #[derive(SecurityScheme, Debug)]
 #[oai(ty = "bearer", rename = "admin", checker = "admin_checker")]
 pub struct AdminAuth(pub AdminPrincipal);
 
 async fn admin_checker(req: &Request, bearer: Bearer) -> poem::Result<AdminPrincipal> {
     let state = state(req)?;
-    let header = match req.headers().get(TENANT_HEADER) {
-        Some(value) => Some(value.to_str().map_err(|_| {
-            ApiError::invalid(TENANT_HEADER, "X-Tenant-Id must be a tenant id (UUID)").into_poem()
-        })?),
-        None => None,
-    };
+    // Parsed before the credential is checked: a malformed header is a 400 whoever calls.
+    let named = tenant_header(req).map_err(ApiError::into_poem)?;
     state
         .auth
-        .admin(&bearer.token, header)
+        .admin(&bearer.token, named)
         .await
         .map_err(ApiError::into_poem)
+}
+
+/// The tenant named in `X-Tenant-Id`: `None` without the header, 400 naming it unless it is
+/// a tenant id. The one place the header is read.
+fn tenant_header(req: &Request) -> Result<Option<TenantId>, ApiError> {
+    let invalid = || ApiError::invalid(TENANT_HEADER, "X-Tenant-Id must be a tenant id (UUID)");
+    req.headers()
+        .get(TENANT_HEADER)
+        .map(|value| {
+            let text = value.to_str().map_err(|_| invalid())?;
+            text.trim().parse::<TenantId>().map_err(|_| invalid())
+        })
+        .transpose()
+}
+
+/// [`AdminAuth`] on the routes that act on one tenant: the same check, which also declares
+/// the `X-Tenant-Id` header in the OpenAPI document, so the header the check reads is the one
+/// the document shows on exactly these routes (the operator-only routes take `AdminAuth`).
+///
+/// poem-openapi names and describes a parameter from the handler's argument, so it reads:
+///
+/// ```ignore
+/// /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
+/// #[oai(name = "X-Tenant-Id")]
+/// auth: TenantAdminAuth,
+/// ```
+#[derive(Debug)]
+pub struct TenantAdminAuth(pub AdminPrincipal);
+
+impl<'a> ApiExtractor<'a> for TenantAdminAuth {
+    const TYPES: &'static [ApiExtractorType] = &[
+        ApiExtractorType::SecurityScheme,
+        ApiExtractorType::Parameter,
+    ];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        <AdminAuth as ApiExtractor<'a>>::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        <AdminAuth as ApiExtractor<'a>>::security_schemes()
+    }
+
+    fn has_security_fallback() -> bool {
+        <AdminAuth as ApiExtractor<'a>>::has_security_fallback()
+    }
+
+    fn param_in() -> Option<MetaParamIn> {
+        Some(MetaParamIn::Header)
+    }
+
+    /// A plain string, not `uuid`: openapi-python-client sends a `uuid` header unconverted.
+    fn param_schema_ref() -> Option<MetaSchemaRef> {
+        Some(<Option<String> as Type>::schema_ref())
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        param_opts: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        // The document must name the header the check reads (the spec test counts them).
+        debug_assert_eq!(param_opts.name, TENANT_HEADER);
+        let AdminAuth(principal) =
+            AdminAuth::from_request(request, body, ExtractParamOptions::default()).await?;
+        Ok(Self(principal))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(header: Option<&str>) -> Request {
+        let builder = Request::builder();
+        match header {
+            Some(value) => builder.header(TENANT_HEADER, value).finish(),
+            None => builder.finish(),
+        }
+    }
+
+    #[test]
+    fn x_tenant_id_is_a_tenant_or_a_400_naming_the_header() {
+        assert_eq!(tenant_header(&request(None)).unwrap(), None);
+        let tenant = TenantId::new();
+        let padded = format!(" {tenant} ");
+        assert_eq!(
+            tenant_header(&request(Some(&padded))).unwrap(),
+            Some(tenant)
+        );
+        for bad in ["not-a-uuid", ""] {
+            let e = tenant_header(&request(Some(bad))).unwrap_err();
+            assert_eq!(e.status.as_u16(), 400, "{bad}");
+            assert_eq!(e.body.field.as_deref(), Some(TENANT_HEADER), "{bad}");
+        }
+    }
 }

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::compose::{ComposeError, ensure_data_dir, write_private_file};
+use crate::compose::ComposeError;
 use crate::config::{Config, Secret};
+use crate::data_dir::{ensure_data_dir, write_private_file};
 
 /// The file name of a generated operator token, inside the data directory.
 pub const OPERATOR_TOKEN_FILE: &str = "operator-token";

@@ -9,9 +9,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use license_core::memory::{MemoryLedger, MemoryStore};
-use license_core::{LocalSigner, ManualClock, SigningAlgorithm};
-use license_server::compose::{signing_key_path, write_private_file};
+use license_core::{Clock, LocalSigner, ManualClock, SigningAlgorithm, SystemClock};
 use license_server::config::Secret;
+use license_server::data_dir::write_private_file;
+use license_server::keys::signing_key_path;
 use license_server::{Adapters, App, AppState, Config, build_adapters};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -173,17 +174,16 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     configure(&mut config);
 
     let clock = ManualClock::new(chrono::Utc::now());
+    // The server's one clock; the test keeps `clock`, a handle on the same time.
+    let server_clock: Arc<dyn Clock> = Arc::new(clock.clone());
     let store = Arc::new(MemoryStore::default());
-    let ledger = Arc::new(MemoryLedger::new(Arc::new(clock.clone())));
+    let ledger = Arc::new(MemoryLedger::new(server_clock.clone()));
     let adapters = Adapters {
         store: store.clone(),
         ledger: ledger.clone(),
         signer: Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap()),
-        retired_keys: license_server::compose::load_retired_keys(&config)
-            .await
-            .unwrap(),
     };
-    let app = App::new(config, adapters).with_clock(Arc::new(clock.clone()));
+    let app = App::new(config, adapters, server_clock);
     let (api, state, stop) = serve(app).await;
     TestApp {
         api,
@@ -196,7 +196,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     }
 }
 
-/// A server built the way `license-server` builds itself: `build_adapters(&config)` picks the
+/// A server built the way `license-server` builds itself: `build_adapters(&config, clock)` picks the
 /// store, the ledger and the signer by URL, and time is the system clock.
 pub struct ComposedApp {
     pub api: Api,
@@ -230,10 +230,11 @@ pub async fn spawn_composed(store_url: &str, ledger_url: &str, signing_key: &[u8
     config.ledger.url = Secret::new(ledger_url);
     let key_file = signing_key_path(&config.data_dir, config.signer.algorithm);
     write_private_file(&key_file, signing_key).unwrap();
-    let adapters = build_adapters(&config)
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let adapters = build_adapters(&config, clock.clone())
         .await
         .unwrap_or_else(|e| panic!("build_adapters: {e}"));
-    let (api, _, stop) = serve(App::new(config, adapters)).await;
+    let (api, _, stop) = serve(App::new(config, adapters, clock)).await;
     ComposedApp {
         api,
         _stop: stop,
