@@ -13,12 +13,12 @@
 //! assert_eq!(redis.command(&["EXISTS", "k"]), "0");
 //! ```
 
-use std::io::{self, BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use redis::{ErrorKind, RedisError, RedisResult, Value};
 use tempfile::TempDir;
 
 use crate::ports::free_port;
@@ -513,53 +513,57 @@ fn tail(path: &Path) -> String {
     lines[lines.len().saturating_sub(10)..].join("\n")
 }
 
-/// Sends one command over RESP and reads the reply as text. An error reply is an `Err`.
-fn command(port: u16, args: &[&str]) -> io::Result<String> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
-    let mut request = format!("*{}\r\n", args.len()).into_bytes();
+/// How long connecting to a node may take before the command fails.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long one command may take to be sent or answered.
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Sends one command to the plain port on a fresh connection (the `redis` crate's sync client)
+/// and returns the reply as [`text`]. An error reply is an `Err`.
+fn command(port: u16, args: &[&str]) -> RedisResult<String> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
+    let mut connection = client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+    connection.set_read_timeout(Some(IO_TIMEOUT))?;
+    connection.set_write_timeout(Some(IO_TIMEOUT))?;
+    let mut cmd = redis::Cmd::new();
     for arg in args {
-        request.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        request.extend_from_slice(arg.as_bytes());
-        request.extend_from_slice(b"\r\n");
+        cmd.arg(*arg);
     }
-    (&stream).write_all(&request)?;
-    read_reply(&mut BufReader::new(stream))
+    let reply: Value = cmd.query(&mut connection)?;
+    text(reply)
 }
 
-fn read_reply(reader: &mut impl BufRead) -> io::Result<String> {
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let line = line.trim_end_matches(['\r', '\n']);
-    let (kind, rest) = line.split_at_checked(1).unwrap_or(("", ""));
-    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
-    match kind {
-        "+" | ":" => Ok(rest.to_owned()),
-        "-" => Err(io::Error::other(rest.to_owned())),
-        "$" => {
-            let len: i64 = rest.parse().map_err(|_| invalid("bad bulk length"))?;
-            let Ok(len) = usize::try_from(len) else {
-                return Ok("(nil)".to_owned());
-            };
-            let mut body = vec![0; len + 2];
-            reader.read_exact(&mut body)?;
-            body.truncate(len);
-            String::from_utf8(body).map_err(|_| invalid("bulk string is not UTF-8"))
-        }
-        "*" => {
-            let len: i64 = rest.parse().map_err(|_| invalid("bad array length"))?;
-            let items = (0..len.max(0))
-                .map(|_| read_reply(reader))
-                .collect::<io::Result<Vec<_>>>()?;
-            Ok(items.join("\n"))
-        }
-        "" => Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "connection closed",
-        )),
-        _ => Err(invalid("unknown reply type")),
+/// A reply as text: a status or bulk string as is, an integer in decimal, nil as `(nil)`, an
+/// array (or set, or a map's keys and values in turn) as its items on separate lines. A bulk
+/// string that is not UTF-8 is an error.
+fn text(reply: Value) -> RedisResult<String> {
+    let lines = |items: Vec<Value>| -> RedisResult<String> {
+        let items = items
+            .into_iter()
+            .map(text)
+            .collect::<RedisResult<Vec<_>>>()?;
+        Ok(items.join("\n"))
+    };
+    match reply {
+        Value::Nil => Ok("(nil)".to_owned()),
+        Value::Okay => Ok("OK".to_owned()),
+        Value::Int(n) => Ok(n.to_string()),
+        Value::SimpleString(s) => Ok(s),
+        Value::BulkString(bytes) => String::from_utf8(bytes).map_err(|_| {
+            RedisError::from((ErrorKind::UnexpectedReturnType, "bulk string is not UTF-8"))
+        }),
+        Value::Array(items) | Value::Set(items) | Value::Push { data: items, .. } => lines(items),
+        Value::Map(pairs) => lines(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect()),
+        Value::Attribute { data, .. } => text(*data),
+        Value::VerbatimString { text, .. } => Ok(text),
+        Value::Double(x) => Ok(x.to_string()),
+        Value::Boolean(b) => Ok(if b { "1" } else { "0" }.to_owned()),
+        Value::ServerError(e) => Err(e.into()),
+        other => Err(RedisError::from((
+            ErrorKind::UnexpectedReturnType,
+            "unknown reply type",
+            format!("{other:?}"),
+        ))),
     }
 }
 
@@ -568,16 +572,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_every_reply_type() {
-        let mut input: &[u8] =
-            b"+OK\r\n:42\r\n$5\r\nhello\r\n$-1\r\n*2\r\n$1\r\na\r\n:1\r\n-ERR no\r\n";
-        assert_eq!(read_reply(&mut input).unwrap(), "OK");
-        assert_eq!(read_reply(&mut input).unwrap(), "42");
-        assert_eq!(read_reply(&mut input).unwrap(), "hello");
-        assert_eq!(read_reply(&mut input).unwrap(), "(nil)");
-        assert_eq!(read_reply(&mut input).unwrap(), "a\n1");
-        assert_eq!(read_reply(&mut input).unwrap_err().to_string(), "ERR no");
-        assert!(read_reply(&mut input).is_err(), "end of input");
+    fn every_reply_type_reads_as_text() {
+        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        assert_eq!(text(Value::Okay).unwrap(), "OK");
+        assert_eq!(text(Value::SimpleString("PONG".into())).unwrap(), "PONG");
+        assert_eq!(text(Value::Int(42)).unwrap(), "42");
+        assert_eq!(text(bulk("hello")).unwrap(), "hello");
+        assert_eq!(text(Value::Nil).unwrap(), "(nil)");
+        assert_eq!(
+            text(Value::Array(vec![bulk("a"), Value::Int(1)])).unwrap(),
+            "a\n1"
+        );
+        assert!(text(Value::BulkString(vec![0xff])).is_err(), "not UTF-8");
+    }
+
+    #[test]
+    fn replies_from_a_real_server_read_as_text() {
+        let redis = RedisServer::start();
+        assert_eq!(redis.command(&["SET", "k", "v"]), "OK");
+        assert_eq!(redis.command(&["PING"]), "PONG");
+        assert_eq!(redis.command(&["GET", "k"]), "v");
+        assert_eq!(redis.command(&["GET", "missing"]), "(nil)");
+        assert_eq!(redis.command(&["INCR", "n"]), "1");
+        assert_eq!(redis.command(&["RPUSH", "l", "a", "1"]), "2");
+        assert_eq!(redis.command(&["LRANGE", "l", "0", "-1"]), "a\n1");
+        let error = command(redis.port(), &["NO-SUCH-COMMAND"]).unwrap_err();
+        assert!(error.to_string().contains("unknown command"), "{error}");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 #   ledger  = `cargo bench --bench ledger`: RedisLedger through the redis crate, tokio, and
 #             the reply decoding, against its own fresh local redis-server.
 #
-# Usage: license-seats-redis/benches/vs-redis-benchmark.sh [-n REQUESTS]
+# Usage: benches/vs-redis-benchmark.sh [-n REQUESTS]
 # Needs redis-server and redis-benchmark (apt-get install -y redis-server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,9 +44,9 @@ done
 [ -n "$port" ] || { echo "redis-server did not start: $(tail -5 "$dir/redis.log")" >&2; exit 1; }
 
 cli() { redis-cli -p "$port" "$@"; }
-acquire=$(cli SCRIPT LOAD "$(cat lua/acquire.lua)")
-renew=$(cli SCRIPT LOAD "$(cat lua/renew.lua)")
-release=$(cli SCRIPT LOAD "$(cat lua/release.lua)")
+acquire=$(cli SCRIPT LOAD "$(cat license-seats-redis/lua/acquire.lua)")
+renew=$(cli SCRIPT LOAD "$(cat license-seats-redis/lua/renew.lua)")
+release=$(cli SCRIPT LOAD "$(cat license-seats-redis/lua/release.lua)")
 
 # One license, initialised, with one long-lived seat to renew. The tag stands for {tenant:license}.
 k='lic:{bench:ceiling}'
@@ -72,8 +72,8 @@ read -r rel_us rel_rps < <(ceiling 1 EVALSHA "$release" 3 "$k:seats" "$k:hw" "$k
 read -r ren64_us ren64_rps < <(ceiling 64 -P 16 EVALSHA "$renew" "${keys[@]}" held-session \
   360000 600000)
 
-echo "Running cargo bench -p license-seats-redis --bench ledger ..." >&2
-cargo bench -p license-seats-redis --bench ledger >&2
+echo "Running cargo bench -p license-benches --bench ledger ..." >&2
+cargo bench -p license-benches --bench ledger >&2
 
 target=${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps |
   sed -E 's/.*"target_directory":"([^"]*)".*/\1/')}

@@ -1,9 +1,8 @@
 //! Latency of one ledger call (acquire, renew, release) against a local `redis-server` started
 //! by the testkit, and of 64 concurrent renews (heartbeats are the hot path).
 //!
-//! `cargo bench -p license-seats-redis --bench ledger`. Compare with `benches/redis-ceiling.sh`,
-//! which runs the same scripts through `redis-benchmark` (EVALSHA): see `benches/README.md`
-//! at the root of the workspace.
+//! `cargo bench -p license-benches --bench ledger`. Compare with `benches/vs-redis-benchmark.sh`,
+//! which runs the same scripts through `redis-benchmark` (EVALSHA): see `benches/README.md`.
 
 // A panic is the failure report here.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
