@@ -8,6 +8,9 @@ use poem_openapi::{OpenApiService, Tags};
 pub mod api_keys;
 /// Admin: the audit log.
 pub mod audit;
+/// The error contract, proved against the served document (tests only).
+#[cfg(test)]
+mod contract;
 /// A calendar day in the OpenAPI document's own `date` format.
 pub mod day;
 /// Errors to statuses and codes; the shared error body.
