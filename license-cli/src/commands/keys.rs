@@ -1,5 +1,5 @@
 //! `license keys generate`: a local signing key for the embedded or an air-gapped server, in the
-//! format the server loads (`license-server/src/compose.rs`): PKCS#8 DER, file mode 0600, read
+//! format the server loads (`license-server/src/keys.rs`): PKCS#8 DER, file mode 0600, read
 //! from `<data_dir>/signing-key-<algorithm>.pk8` with `signer.algorithm` set to match.
 
 use std::io::Write as _;
@@ -38,7 +38,7 @@ fn algorithm(arg: AlgorithmArg) -> SigningAlgorithm {
     }
 }
 
-/// The file name the server reads for `algorithm` (see `compose::signing_key_path`).
+/// The file name the server reads for `algorithm` (see `keys::signing_key_path` in license-server).
 pub fn server_file_name(algorithm: SigningAlgorithm) -> String {
     format!(
         "signing-key-{}.pk8",
