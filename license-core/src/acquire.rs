@@ -4,6 +4,7 @@
 //! transaction). The ledger decides; the store records; a grant the store cannot record is
 //! withdrawn from the ledger (compensation).
 
+use chrono::{DateTime, Utc};
 use tracing::warn;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -50,6 +51,18 @@ impl LicenseService {
         }
         let ledger_key = ledger_key(&license);
         let ttl = ttl_of(&license);
+        // This machine's session on this license, starting now.
+        let start = |id: SessionId, expires_at: DateTime<Utc>| {
+            Session::start(
+                id,
+                tenant,
+                license.id,
+                hardware_id.clone(),
+                user_email.clone(),
+                self.clock.now(),
+                expires_at,
+            )
+        };
 
         for _ in 0..MAX_LEDGER_ATTEMPTS {
             let request = SeatRequest {
@@ -68,16 +81,7 @@ impl LicenseService {
                     session_id: held,
                     expires_at,
                 } => {
-                    let new = Session::start(
-                        held,
-                        tenant,
-                        license.id,
-                        hardware_id.clone(),
-                        user_email.clone(),
-                        self.clock.now(),
-                        expires_at,
-                    );
-                    match self.existing_session(new).await? {
+                    match self.existing_session(start(held, expires_at)).await? {
                         Some(session) => {
                             self.emit(self.session_event(&session, SeatEventKind::Held));
                             return self.lease(&license, session, false).await;
@@ -87,15 +91,7 @@ impl LicenseService {
                     }
                 }
                 AcquireOutcome::Granted { expires_at, in_use } => {
-                    let session = Session::start(
-                        request.session_id,
-                        tenant,
-                        license.id,
-                        hardware_id.clone(),
-                        user_email.clone(),
-                        self.clock.now(),
-                        expires_at,
-                    );
+                    let session = start(request.session_id, expires_at);
                     if let Some(lease) = self.record_grant(&license, session, in_use).await? {
                         return Ok(lease);
                     }

@@ -2,7 +2,7 @@
 //!
 //! One store call on the way that succeeds ([`SessionStore::heartbeat_session`]: the session,
 //! its license's policy and the update in one transaction), then one ledger renewal and a
-//! signature. The store asks [`verdict`] what to do, so the rule lives here and runs inside the
+//! signature. The store asks [`verdict`](crate::heartbeat::verdict) what to do, so the rule lives here and runs inside the
 //! store's transaction.
 //!
 //! [`SessionStore::heartbeat_session`]: crate::store::SessionStore::heartbeat_session

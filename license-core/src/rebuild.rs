@@ -1,10 +1,8 @@
 //! A ledger that lost its state (Redis restarted without persistence, failed over, flushed)
 //! answers `Rebuild`: the license's seats are restored from the store's live sessions and the
-//! call is tried again. Every ledger call of the use cases goes through [`with_rebuild`]; this
-//! module also holds the one use case that is nothing but such a call, [`live_seats`].
-//!
-//! [`with_rebuild`]: LicenseService::with_rebuild
-//! [`live_seats`]: LicenseService::live_seats
+//! call is tried again. Every ledger call of the use cases goes through `with_rebuild`; this
+//! module also holds the one use case that is nothing but such a call,
+//! [`live_seats`](LicenseService::live_seats).
 
 use std::future::Future;
 use std::sync::atomic::Ordering;

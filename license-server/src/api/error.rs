@@ -181,7 +181,7 @@ fn dependency_name(dependency: Dependency) -> &'static str {
 /// operation is chosen.
 pub const BASE_STATUSES: [u16; 9] = [400, 401, 403, 404, 409, 413, 415, 500, 503];
 
-/// Whether `status` is one of [`BASE_STATUSES`] (a `const fn`, so [`error_response!`] can
+/// Whether `status` is one of [`BASE_STATUSES`] (a `const fn`, so `error_response!` can
 /// refuse an extra that repeats one at compile time).
 pub const fn is_base_status(status: u16) -> bool {
     let mut i = 0;
