@@ -71,7 +71,7 @@ fn ledger_calls(c: &mut Criterion) {
                     let start = Instant::now();
                     grant(&ledger, &key, black_box(&req)).await;
                     timed += start.elapsed();
-                    ledger.release(&key, req.session_id).await.unwrap();
+                    ledger.release(&key, req.seat()).await.unwrap();
                 }
                 timed
             }
@@ -82,7 +82,7 @@ fn ledger_calls(c: &mut Criterion) {
     runtime.block_on(grant(&ledger, &key, &held));
     group.bench_function("renew", |b| {
         b.to_async(&runtime).iter(|| async {
-            let outcome = ledger.renew(&key, black_box(held.session_id), TTL).await;
+            let outcome = ledger.renew(&key, black_box(held.seat()), TTL).await;
             assert!(matches!(outcome, Ok(RenewOutcome::Renewed { .. })));
         });
     });
@@ -98,10 +98,7 @@ fn ledger_calls(c: &mut Criterion) {
                     let req = request(i);
                     grant(&ledger, &key, &req).await;
                     let start = Instant::now();
-                    ledger
-                        .release(&key, black_box(req.session_id))
-                        .await
-                        .unwrap();
+                    ledger.release(&key, black_box(req.seat())).await.unwrap();
                     timed += start.elapsed();
                 }
                 timed
@@ -110,11 +107,11 @@ fn ledger_calls(c: &mut Criterion) {
     });
 
     // 64 clients heartbeating at once over the ledger's one multiplexed connection.
-    let sessions: Vec<SessionId> = (0..64)
+    let sessions: Vec<SeatRequest> = (0..64)
         .map(|i| {
             let req = request(1_000_000 + i);
             runtime.block_on(grant(&ledger, &key, &req));
-            req.session_id
+            req
         })
         .collect();
     group.throughput(Throughput::Elements(64));
@@ -122,8 +119,8 @@ fn ledger_calls(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| {
             let calls = sessions.iter().map(|id| {
                 let ledger = ledger.clone();
-                let id = *id;
-                tokio::spawn(async move { ledger.renew(&key, id, TTL).await })
+                let req = id.clone();
+                tokio::spawn(async move { ledger.renew(&key, req.seat(), TTL).await })
             });
             async move {
                 for call in futures::future::join_all(calls).await {

@@ -12,8 +12,8 @@ use crate::events::{DenialReason, SeatEventKind};
 use crate::ids::{SessionId, TenantId};
 use crate::license::{License, LicenseKey};
 use crate::rebuild::{MAX_LEDGER_ATTEMPTS, kept_losing_state};
-use crate::seat_ledger::{AcquireOutcome, LedgerKey, SeatRequest};
-use crate::service::{Lease, LicenseService, ledger_key, ttl_of};
+use crate::seat_ledger::{AcquireOutcome, LedgerKey, SeatRef, SeatRequest};
+use crate::service::{Lease, LicenseService, ledger_key, seat_of, ttl_of};
 use crate::session::{EndReason, HardwareId, Session, UserEmail};
 
 /// What acquire can return.
@@ -87,7 +87,11 @@ impl LicenseService {
                             return self.lease(&license, session, false).await;
                         }
                         // The ledger's seat belongs to a session the store has ended: free it.
-                        None => self.ledger.release(&ledger_key, held).await?,
+                        None => {
+                            self.ledger
+                                .release(&ledger_key, SeatRef::new(held, hardware_id))
+                                .await?
+                        }
                     }
                 }
                 AcquireOutcome::Granted { expires_at, in_use } => {
@@ -111,13 +115,16 @@ impl LicenseService {
     ) -> Result<Option<Lease>> {
         let key = ledger_key(license);
         if let Err(e) = self.sessions.insert_session(&session, in_use).await {
-            self.compensate(&key, session.id).await;
+            self.compensate(&key, seat_of(&session)).await;
             return Err(e);
         }
         // A ledger that lost its state between our grant and the insert above may have been
         // rebuilt from a snapshot without this session. Only a seat the ledger still holds now,
         // with the session recorded, is handed out.
-        if self.confirm(&key, session.id, ttl_of(license)).await? {
+        if self
+            .confirm(&key, seat_of(&session), ttl_of(license))
+            .await?
+        {
             self.emit(self.session_event(&session, SeatEventKind::Granted { in_use }));
             return self.lease(license, session, true).await.map(Some);
         }
@@ -181,10 +188,11 @@ impl LicenseService {
     async fn confirm(
         &self,
         key: &LedgerKey,
-        session_id: SessionId,
+        seat: SeatRef<'_>,
         ttl: std::time::Duration,
     ) -> Result<bool> {
-        match self.renew_seat(key, session_id, ttl).await {
+        let session_id = seat.session_id;
+        match self.renew_seat(key, seat, ttl).await {
             Ok(held) => Ok(held.is_some()),
             Err(e) => {
                 // Recorded but unconfirmed: withdraw it so a retry starts clean.
@@ -196,7 +204,7 @@ impl LicenseService {
                 if let Err(end_error) = ended {
                     warn!(error = %end_error, session_id = %session_id, "could not end an unconfirmed session; the reaper will");
                 }
-                self.compensate(key, session_id).await;
+                self.compensate(key, seat).await;
                 Err(e)
             }
         }

@@ -15,8 +15,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::events::SeatEventKind;
 use crate::ids::{SessionId, TenantId};
 use crate::license::License;
-use crate::seat_ledger::{LedgerKey, RenewOutcome};
-use crate::service::{Lease, LicenseService, ledger_key, ttl_of};
+use crate::seat_ledger::{LedgerKey, RenewOutcome, SeatRef};
+use crate::service::{Lease, LicenseService, ledger_key, seat_of, ttl_of};
 use crate::session::{EndReason, Session};
 use crate::store::HeartbeatVerdict;
 
@@ -105,7 +105,7 @@ impl LicenseService {
         let key = ledger_key(&beat.license);
         match beat.verdict {
             HeartbeatVerdict::End { reason, .. } => {
-                self.release_quietly(&key, session_id).await;
+                self.release_quietly(&key, seat_of(&beat.session)).await;
                 let kind = match reason {
                     EndReason::Revoked => SeatEventKind::Revoked,
                     _ => SeatEventKind::Expired,
@@ -118,7 +118,7 @@ impl LicenseService {
             }
             HeartbeatVerdict::Renew { .. } => {
                 match self
-                    .renew_seat(&key, session_id, ttl_of(&beat.license))
+                    .renew_seat(&key, seat_of(&beat.session), ttl_of(&beat.license))
                     .await?
                 {
                     Some(_) => {
@@ -144,7 +144,7 @@ impl LicenseService {
     /// the ledger's, say): make sure the ledger does not hold its seat until the TTL.
     async fn already_ended(&self, tenant: TenantId, session_id: SessionId) -> Error {
         if let Ok(session) = self.sessions.get_session(tenant, session_id).await {
-            self.release_quietly(&crate::service::ledger_key_of(&session), session_id)
+            self.release_quietly(&crate::service::ledger_key_of(&session), seat_of(&session))
                 .await;
         }
         Error::SessionExpired
@@ -154,11 +154,11 @@ impl LicenseService {
     pub(crate) async fn renew_seat(
         &self,
         key: &LedgerKey,
-        session_id: SessionId,
+        seat: SeatRef<'_>,
         ttl: Duration,
     ) -> Result<Option<DateTime<Utc>>> {
         let answer = self
-            .with_rebuild(key, || self.ledger.renew(key, session_id, ttl))
+            .with_rebuild(key, || self.ledger.renew(key, seat, ttl))
             .await?;
         Ok(match answer {
             RenewOutcome::Renewed { expires_at } => Some(expires_at),

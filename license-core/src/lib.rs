@@ -113,7 +113,8 @@ pub use license::{Entitlement, LeasePolicy, License, LicenseKey, LicenseStatus, 
 pub use local_signer::LocalSigner;
 pub use reap::ReapOutcome;
 pub use seat_ledger::{
-    AcquireOutcome, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatLedger, SeatRequest,
+    AcquireOutcome, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatLedger, SeatRef,
+    SeatRequest,
 };
 pub use service::{Lease, LicenseService, ServiceStats};
 pub use session::{EndReason, HardwareId, LiveSeat, Session, UserEmail};

@@ -35,6 +35,34 @@ pub struct SeatRequest {
     pub ttl: Duration,
 }
 
+/// A seat held by a session: what renew and release name. The machine is part of it so a
+/// backend can keep one compact entry per seat (its machine index) instead of a second map
+/// from session to machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeatRef<'a> {
+    /// The session holding the seat.
+    pub session_id: SessionId,
+    /// The machine it was granted to.
+    pub hardware_id: &'a HardwareId,
+}
+
+impl<'a> SeatRef<'a> {
+    /// The seat `session_id` holds for `hardware_id`.
+    pub fn new(session_id: SessionId, hardware_id: &'a HardwareId) -> Self {
+        Self {
+            session_id,
+            hardware_id,
+        }
+    }
+}
+
+impl SeatRequest {
+    /// The seat this request asks for, as renew and release name it.
+    pub fn seat(&self) -> SeatRef<'_> {
+        SeatRef::new(self.session_id, &self.hardware_id)
+    }
+}
+
 /// The answer to [`SeatLedger::acquire`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AcquireOutcome {
@@ -110,12 +138,12 @@ pub trait SeatLedger: Send + Sync + std::fmt::Debug {
     async fn renew(
         &self,
         key: &LedgerKey,
-        session_id: SessionId,
+        seat: SeatRef<'_>,
         ttl: Duration,
     ) -> Result<RenewOutcome>;
 
     /// Frees a seat. Releasing a seat that is not held is not an error.
-    async fn release(&self, key: &LedgerKey, session_id: SessionId) -> Result<()>;
+    async fn release(&self, key: &LedgerKey, seat: SeatRef<'_>) -> Result<()>;
 
     /// Seats in use now.
     async fn live_count(&self, key: &LedgerKey) -> Result<LiveCount>;

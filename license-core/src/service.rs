@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::events::{EventSink, EventSinks, SeatEvent, SeatEventKind};
 use crate::ids::SessionId;
 use crate::license::License;
-use crate::seat_ledger::{LedgerKey, SeatLedger};
+use crate::seat_ledger::{LedgerKey, SeatLedger, SeatRef};
 use crate::session::{EndReason, Session};
 use crate::signer::{PublicJwk, Signer};
 use crate::store::{Ended, LicenseStore, SessionStore, Store};
@@ -161,23 +161,23 @@ impl LicenseService {
             .end_session(tenant, session_id, self.clock.now(), reason, audit)
             .await?;
         self.ledger
-            .release(&ledger_key_of(&ended.session), session_id)
+            .release(&ledger_key_of(&ended.session), seat_of(&ended.session))
             .await?;
         Ok(ended)
     }
 
     /// Withdraws a grant the store could not record. If this fails too, the seat still frees
     /// itself at TTL.
-    pub(crate) async fn compensate(&self, key: &LedgerKey, session_id: SessionId) {
+    pub(crate) async fn compensate(&self, key: &LedgerKey, seat: SeatRef<'_>) {
         self.stats.compensations.fetch_add(1, Ordering::Relaxed);
-        self.release_quietly(key, session_id).await;
+        self.release_quietly(key, seat).await;
     }
 
     /// Frees a seat whose session is over, when the caller's answer does not depend on it.
     /// If this fails, the seat still frees itself at TTL.
-    pub(crate) async fn release_quietly(&self, key: &LedgerKey, session_id: SessionId) {
-        if let Err(e) = self.ledger.release(key, session_id).await {
-            warn!(error = %e, session_id = %session_id, "releasing a seat failed; it frees itself at TTL");
+    pub(crate) async fn release_quietly(&self, key: &LedgerKey, seat: SeatRef<'_>) {
+        if let Err(e) = self.ledger.release(key, seat).await {
+            warn!(error = %e, session_id = %seat.session_id, "releasing a seat failed; it frees itself at TTL");
         }
     }
 
@@ -228,6 +228,11 @@ pub(crate) fn ledger_key_of(session: &Session) -> LedgerKey {
         tenant_id: session.tenant_id,
         license_id: session.license_id,
     }
+}
+
+/// The seat a session holds.
+pub(crate) fn seat_of(session: &Session) -> SeatRef<'_> {
+    SeatRef::new(session.id, &session.hardware_id)
 }
 
 /// A license's lease TTL.

@@ -675,13 +675,13 @@ impl SeatLedger for StaleRebuildAfterGrant {
     async fn renew(
         &self,
         key: &LedgerKey,
-        id: SessionId,
+        seat: SeatRef<'_>,
         ttl: std::time::Duration,
     ) -> Result<RenewOutcome> {
-        self.inner.renew(key, id, ttl).await
+        self.inner.renew(key, seat, ttl).await
     }
-    async fn release(&self, key: &LedgerKey, id: SessionId) -> Result<()> {
-        self.inner.release(key, id).await
+    async fn release(&self, key: &LedgerKey, seat: SeatRef<'_>) -> Result<()> {
+        self.inner.release(key, seat).await
     }
     async fn live_count(&self, key: &LedgerKey) -> Result<LiveCount> {
         self.inner.live_count(key).await

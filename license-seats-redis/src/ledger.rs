@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use license_core::{
     AcquireOutcome, Dependency, Error, LedgerKey, LiveCount, LiveSeat, RebuildOutcome,
-    RenewOutcome, Result, SeatLedger, SeatRequest, SessionId,
+    RenewOutcome, Result, SeatLedger, SeatRef, SeatRequest,
 };
 use redis::{RedisResult, ScriptInvocation, Value};
 use tokio::time::error::Elapsed;
@@ -229,27 +229,27 @@ impl SeatLedger for RedisLedger {
     async fn renew(
         &self,
         key: &LedgerKey,
-        session_id: SessionId,
+        seat: SeatRef<'_>,
         ttl: Duration,
     ) -> Result<RenewOutcome> {
         let keys = LicenseKeys::new(key);
         let mut invocation = scripts::RENEW.prepare_invoke();
         invocation
             .key(&keys.all()[..])
-            .arg(session_id.to_string())
+            .arg(seat.session_id.to_string())
             .arg(ttl_millis(ttl)?)
             .arg(grace_millis());
         scripts::renew_outcome(&self.run(&invocation).await?)
     }
 
-    async fn release(&self, key: &LedgerKey, session_id: SessionId) -> Result<()> {
+    async fn release(&self, key: &LedgerKey, seat: SeatRef<'_>) -> Result<()> {
         let keys = LicenseKeys::new(key);
         let mut invocation = scripts::RELEASE.prepare_invoke();
         invocation
             .key(&keys.seats)
             .key(&keys.hw)
             .key(&keys.owners)
-            .arg(session_id.to_string());
+            .arg(seat.session_id.to_string());
         scripts::released(&self.run(&invocation).await?).map(|_| ())
     }
 

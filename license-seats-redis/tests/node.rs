@@ -158,7 +158,7 @@ async fn a_killed_redis_fails_fast_and_the_same_ledger_recovers() {
                     match outcome {
                         Ok(AcquireOutcome::Granted { .. }) => {
                             ok.fetch_add(1, Ordering::SeqCst);
-                            let released = ledger.release(&key, req.session_id).await;
+                            let released = ledger.release(&key, req.seat()).await;
                             assert!(
                                 released.is_ok()
                                     || released.as_ref().is_err_and(Error::is_retryable)
@@ -194,7 +194,11 @@ async fn a_killed_redis_fails_fast_and_the_same_ledger_recovers() {
     assert_ledger_unavailable(ledger.live_count(&key).await);
     assert_ledger_unavailable(
         ledger
-            .renew(&key, license_core::SessionId::new(), timeout)
+            .renew(
+                &key,
+                license_core::SeatRef::new(license_core::SessionId::new(), &req_hw()),
+                timeout,
+            )
             .await,
     );
     assert!(
@@ -332,4 +336,8 @@ async fn an_unknown_scheme_names_the_setting_and_the_schemes() {
             ..
         })
     ));
+}
+
+fn req_hw() -> license_core::HardwareId {
+    license_core::HardwareId::parse("outage-probe").unwrap()
 }

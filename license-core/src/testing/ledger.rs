@@ -5,7 +5,8 @@ use futures::future::{BoxFuture, join_all};
 
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::seat_ledger::{
-    AcquireOutcome, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatLedger, SeatRequest,
+    AcquireOutcome, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatLedger, SeatRef,
+    SeatRequest,
 };
 use crate::session::{HardwareId, LiveSeat};
 
@@ -97,13 +98,20 @@ async fn unknown_key_asks_for_rebuild(ledger: &dyn SeatLedger) {
         acquire(ledger, &key, &request(0, 5, TTL)).await,
         AcquireOutcome::Rebuild
     );
-    let renew = ledger.renew(&key, SessionId::new(), TTL).await;
+    let renew = ledger
+        .renew(&key, SeatRef::new(SessionId::new(), &hw(0)), TTL)
+        .await;
     assert!(
         matches!(renew, Ok(RenewOutcome::Rebuild)),
         "renew on a new key: {renew:?}"
     );
     assert_eq!(count(ledger, &key).await, LiveCount::Rebuild);
-    assert!(ledger.release(&key, SessionId::new()).await.is_ok());
+    assert!(
+        ledger
+            .release(&key, SeatRef::new(SessionId::new(), &hw(0)))
+            .await
+            .is_ok()
+    );
     let first = ledger.rebuild(&key, &[]).await;
     assert!(matches!(first, Ok(RebuildOutcome::Rebuilt)), "{first:?}");
     let second = ledger.rebuild(&key, &[]).await;
@@ -174,7 +182,7 @@ async fn renew_extends_only_live_seats(ledger: &dyn SeatLedger) {
     let AcquireOutcome::Granted { expires_at, .. } = acquire(ledger, &key, &req).await else {
         panic!("acquire refused");
     };
-    match ledger.renew(&key, req.session_id, TTL).await {
+    match ledger.renew(&key, req.seat(), TTL).await {
         Ok(RenewOutcome::Renewed {
             expires_at: renewed,
         }) => {
@@ -185,7 +193,9 @@ async fn renew_extends_only_live_seats(ledger: &dyn SeatLedger) {
         }
         other => panic!("renew of a live seat: {other:?}"),
     }
-    let unknown = ledger.renew(&key, SessionId::new(), TTL).await;
+    let unknown = ledger
+        .renew(&key, SeatRef::new(SessionId::new(), &hw(0)), TTL)
+        .await;
     assert!(matches!(unknown, Ok(RenewOutcome::Expired)), "{unknown:?}");
 }
 
@@ -201,14 +211,14 @@ async fn release_frees_the_seat(ledger: &dyn SeatLedger) {
         AcquireOutcome::NoSeats
     );
     ledger
-        .release(&key, req.session_id)
+        .release(&key, req.seat())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     ledger
-        .release(&key, req.session_id)
+        .release(&key, req.seat())
         .await
         .unwrap_or_else(|e| panic!("second release: {e}"));
-    let renew = ledger.renew(&key, req.session_id, TTL).await;
+    let renew = ledger.renew(&key, req.seat(), TTL).await;
     assert!(
         matches!(renew, Ok(RenewOutcome::Expired)),
         "released seat renewed: {renew:?}"
@@ -227,7 +237,7 @@ async fn concurrent_acquires_never_exceed_the_limit(ledger: &dyn SeatLedger) {
         .iter()
         .zip(&outcomes)
         .filter(|(_, o)| matches!(o, Ok(AcquireOutcome::Granted { .. })))
-        .map(|(r, _)| r.session_id)
+        .map(|(r, _)| r)
         .collect();
     let refused = outcomes
         .iter()
@@ -241,7 +251,7 @@ async fn concurrent_acquires_never_exceed_the_limit(ledger: &dyn SeatLedger) {
     assert_eq!(refused, 450, "every other acquire refused: {outcomes:?}");
     assert_eq!(count(ledger, &key).await, LiveCount::Count(50));
     // Release all 50: 50 more succeed.
-    join_all(granted.iter().map(|id| ledger.release(&key, *id))).await;
+    join_all(granted.iter().map(|r| ledger.release(&key, r.seat()))).await;
     let more: Vec<_> = (500..550).map(|i| request(i, 50, TTL)).collect();
     let outcomes = join_all(more.iter().map(|r| ledger.acquire(&key, r))).await;
     let regranted = outcomes
@@ -270,7 +280,7 @@ async fn zombie_seat_is_free_after_its_ttl(ledger: &dyn SeatLedger) {
         ),
         "the zombie's seat must be free after its TTL"
     );
-    let renew = ledger.renew(&key, zombie.session_id, TTL).await;
+    let renew = ledger.renew(&key, zombie.seat(), TTL).await;
     assert!(
         matches!(renew, Ok(RenewOutcome::Expired)),
         "zombie came back: {renew:?}"

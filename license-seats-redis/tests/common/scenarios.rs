@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use license_core::{
     AcquireOutcome, LedgerKey, LicenseId, LiveCount, LiveSeat, RebuildOutcome, RenewOutcome,
-    SeatLedger, SessionId, TenantId,
+    SeatLedger, SeatRef, SessionId, TenantId,
 };
 use license_seats_redis::RedisLedger;
 
@@ -88,7 +88,10 @@ pub async fn a_retry_from_the_same_machine_gets_its_session_back(fx: &Fixture) {
     );
     assert_eq!(fx.probe.zcard(&key).await, 1);
 
-    fx.ledger.release(&key, winner).await.unwrap();
+    fx.ledger
+        .release(&key, SeatRef::new(winner, &hw("laptop-1")))
+        .await
+        .unwrap();
     let hw_left: u32 = fx
         .probe
         .query(redis::cmd("HLEN").arg(redis_key(&key, "hw")))
@@ -119,7 +122,7 @@ pub async fn renew_after_expiry_is_expired(fx: &Fixture) {
     ));
     let live = fx
         .ledger
-        .renew(&key, req.session_id, Duration::from_millis(300))
+        .renew(&key, req.seat(), Duration::from_millis(300))
         .await
         .unwrap();
     assert!(matches!(live, RenewOutcome::Renewed { .. }), "{live:?}");
@@ -131,7 +134,7 @@ pub async fn renew_after_expiry_is_expired(fx: &Fixture) {
     );
     assert_eq!(
         fx.ledger
-            .renew(&key, req.session_id, Duration::from_secs(60))
+            .renew(&key, req.seat(), Duration::from_secs(60))
             .await
             .unwrap(),
         RenewOutcome::Expired
@@ -210,7 +213,7 @@ pub async fn keys_expire_a_grace_period_after_the_last_seat(fx: &Fixture) {
         );
         assert!(pttl <= (ttl + grace).as_millis(), "{part}: {pttl} ms");
     }
-    fx.ledger.release(&key, req.session_id).await.unwrap();
+    fx.ledger.release(&key, req.seat()).await.unwrap();
     assert_eq!(
         fx.ledger.live_count(&key).await.unwrap(),
         LiveCount::Count(0)
@@ -273,8 +276,7 @@ pub async fn wiping_redis_mid_run_rebuilds_and_never_exceeds_the_limit(fx: &Fixt
                                 expires_at,
                             };
                             store.lock().unwrap().insert(req.session_id, seat);
-                            if !confirm(ledger.as_ref(), &key, &store, &rebuilds, req.session_id)
-                                .await
+                            if !confirm(ledger.as_ref(), &key, &store, &rebuilds, req.seat()).await
                             {
                                 // Granted just before a wipe and missed by the rebuild: the
                                 // service withdraws such a grant the same way.
@@ -288,12 +290,15 @@ pub async fn wiping_redis_mid_run_rebuilds_and_never_exceeds_the_limit(fx: &Fixt
                             tokio::time::sleep(Duration::from_millis(1 + (i % 4) as u64)).await;
                             // The service's order: the store forgets first, then the ledger.
                             store.lock().unwrap().remove(&req.session_id);
-                            ledger.release(&key, req.session_id).await.unwrap();
+                            ledger.release(&key, req.seat()).await.unwrap();
                         }
                         AcquireOutcome::AlreadyHeld { session_id, .. } => {
                             // A rebuild brought back a seat this machine released meanwhile.
                             store.lock().unwrap().remove(&session_id);
-                            ledger.release(&key, session_id).await.unwrap();
+                            ledger
+                                .release(&key, SeatRef::new(session_id, &req.hardware_id))
+                                .await
+                                .unwrap();
                         }
                         AcquireOutcome::NoSeats => tokio::task::yield_now().await,
                         AcquireOutcome::Rebuild => {
@@ -357,11 +362,11 @@ async fn confirm(
     key: &LedgerKey,
     store: &Store,
     rebuilds: &AtomicUsize,
-    id: SessionId,
+    seat: SeatRef<'_>,
 ) -> bool {
     loop {
         match ledger
-            .renew(key, id, Duration::from_secs(60))
+            .renew(key, seat, Duration::from_secs(60))
             .await
             .unwrap()
         {
