@@ -1,8 +1,12 @@
 //! Acquire: take a seat for a machine, or give back the one it already holds.
 //!
-//! Store calls: one read of the license by key, one insert of the session with its usage (one
-//! transaction). The ledger decides; the store records; a grant the store cannot record is
-//! withdrawn from the ledger (compensation).
+//! On the way that grants: the license from the replica's policy cache, one store transaction
+//! (the session is recorded *before* the ledger grants its seat), one ledger script, one
+//! signature. Recording first means a rebuild of the ledger after a Redis loss, running at any
+//! moment, finds every seat the ledger may have granted; a record whose seat was refused is
+//! deleted again. See ADR 0017.
+
+use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
 use tracing::warn;
@@ -12,9 +16,10 @@ use crate::events::{DenialReason, SeatEventKind};
 use crate::ids::{SessionId, TenantId};
 use crate::license::{License, LicenseKey};
 use crate::rebuild::{MAX_LEDGER_ATTEMPTS, kept_losing_state};
-use crate::seat_ledger::{AcquireOutcome, LedgerKey, SeatRef, SeatRequest};
+use crate::seat_ledger::{AcquireOutcome, LedgerKey, LiveCount, SeatRef, SeatRequest};
 use crate::service::{Lease, LicenseService, ledger_key, seat_of, ttl_of};
-use crate::session::{EndReason, HardwareId, Session, UserEmail};
+use crate::session::{HardwareId, Session, UserEmail};
+use crate::store::{HeartbeatRecord, UsagePeak};
 
 /// What acquire can return.
 pub const ERRORS: &[ErrorKind] = &[
@@ -42,7 +47,10 @@ impl LicenseService {
         hardware_id: &HardwareId,
         user_email: Option<UserEmail>,
     ) -> Result<Lease> {
-        let license = self.licenses.find_license_by_key(tenant, key).await?;
+        let license = self
+            .policy
+            .by_key(self.licenses.as_ref(), tenant, key)
+            .await?;
         if let Err(e) = license.ensure_usable(self.clock.now()) {
             if let Error::LicenseInactive(reason) = &e {
                 self.emit_denial(&license, hardware_id, DenialReason::inactive(*reason));
@@ -65,27 +73,59 @@ impl LicenseService {
         };
 
         for _ in 0..MAX_LEDGER_ATTEMPTS {
+            let session = start(SessionId::new(), self.clock.now() + license.lease.ttl());
+            self.sessions.insert_session(&session, 0).await?;
             let request = SeatRequest {
-                session_id: SessionId::new(),
+                session_id: session.id,
                 hardware_id: hardware_id.clone(),
                 limit: license.seat_limit(),
                 ttl,
             };
-            let outcome = self
+            let outcome = match self
                 .with_rebuild(&ledger_key, || self.ledger.acquire(&ledger_key, &request))
-                .await?;
+                .await
+            {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    self.stats.compensations.fetch_add(1, Ordering::Relaxed);
+                    self.discard(&ledger_key, &session).await;
+                    return Err(e);
+                }
+            };
             match outcome {
-                AcquireOutcome::Rebuild => return Err(kept_losing_state()),
-                AcquireOutcome::NoSeats => return Err(self.refuse(&license, hardware_id).await),
+                AcquireOutcome::Granted { expires_at, in_use } => {
+                    return self
+                        .granted(&license, session, expires_at, Some(in_use))
+                        .await;
+                }
+                // A rebuild ran between our record and our script and restored it as a seat
+                // without checking the limit. Keep it if every seat counted now fits the limit
+                // (ours is among them); otherwise give it back and ask again.
+                AcquireOutcome::AlreadyHeld { session_id, .. } if session_id == session.id => {
+                    let in_use = match self.ledger.live_count(&ledger_key).await? {
+                        LiveCount::Count(n) if n <= license.seat_limit() => n,
+                        _ => {
+                            self.discard(&ledger_key, &session).await;
+                            continue;
+                        }
+                    };
+                    let Some(expires_at) =
+                        self.renew_seat(&ledger_key, seat_of(&session), ttl).await?
+                    else {
+                        self.discard(&ledger_key, &session).await;
+                        continue;
+                    };
+                    return self
+                        .granted(&license, session, expires_at, Some(in_use))
+                        .await;
+                }
                 AcquireOutcome::AlreadyHeld {
                     session_id: held,
                     expires_at,
                 } => {
+                    self.discard(&ledger_key, &session).await;
                     match self.existing_session(start(held, expires_at)).await? {
-                        Some(session) => {
-                            self.emit(self.session_event(&session, SeatEventKind::Held));
-                            return self.lease(&license, session, false).await;
-                        }
+                        Some(session) => return self.held(&license, session, expires_at).await,
                         // The ledger's seat belongs to a session the store has ended: free it.
                         None => {
                             self.ledger
@@ -94,50 +134,94 @@ impl LicenseService {
                         }
                     }
                 }
-                AcquireOutcome::Granted { expires_at, in_use } => {
-                    let session = start(request.session_id, expires_at);
-                    if let Some(lease) = self.record_grant(&license, session, in_use).await? {
-                        return Ok(lease);
-                    }
+                AcquireOutcome::NoSeats => {
+                    self.discard(&ledger_key, &session).await;
+                    return Err(self.refuse(&license, hardware_id).await);
+                }
+                AcquireOutcome::Rebuild => {
+                    self.discard(&ledger_key, &session).await;
+                    return Err(kept_losing_state());
                 }
             }
         }
         Err(kept_losing_state())
     }
 
-    /// Records a grant and confirms the ledger still holds it. `None`: the ledger lost it
-    /// meanwhile (the session is ended again) and the caller tries once more.
-    async fn record_grant(
+    /// Hands out a seat the ledger granted to the recorded `session` until `expires_at` (the
+    /// ledger's clock). The store learns that expiry, and the day's peak, from the write-behind
+    /// buffer.
+    async fn granted(
         &self,
         license: &License,
-        session: Session,
-        in_use: u32,
-    ) -> Result<Option<Lease>> {
-        let key = ledger_key(license);
-        if let Err(e) = self.sessions.insert_session(&session, in_use).await {
-            self.compensate(&key, seat_of(&session)).await;
-            return Err(e);
+        mut session: Session,
+        expires_at: DateTime<Utc>,
+        in_use: Option<u32>,
+    ) -> Result<Lease> {
+        if expires_at > session.expires_at {
+            self.write_behind.heartbeat(HeartbeatRecord {
+                tenant_id: session.tenant_id,
+                session_id: session.id,
+                at: session.acquired_at,
+                expires_at,
+            });
         }
-        // A ledger that lost its state between our grant and the insert above may have been
-        // rebuilt from a snapshot without this session. Only a seat the ledger still holds now,
-        // with the session recorded, is handed out.
-        if self
-            .confirm(&key, seat_of(&session), ttl_of(license))
+        session.expires_at = expires_at;
+        if let Some(in_use) = in_use {
+            let peak = UsagePeak {
+                tenant_id: session.tenant_id,
+                license_id: session.license_id,
+                day: session.acquired_at.date_naive(),
+                in_use,
+            };
+            self.write_behind.peak(peak, session.acquired_at);
+        }
+        self.directory.remember(&session);
+        let in_use = in_use.unwrap_or(0);
+        self.emit(self.session_event(&session, SeatEventKind::Granted { in_use }));
+        self.lease(license, session, true).await
+    }
+
+    /// Hands the machine's live session back, renewed (a rebuilt ledger may hold it with the
+    /// rebuild's slack; the lease gets an ordinary TTL, and the store learns it).
+    async fn held(
+        &self,
+        license: &License,
+        mut session: Session,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Lease> {
+        let key = ledger_key(license);
+        session.expires_at = match self
+            .renew_seat(&key, seat_of(&session), ttl_of(license))
             .await?
         {
-            self.emit(self.session_event(&session, SeatEventKind::Granted { in_use }));
-            return self.lease(license, session, true).await.map(Some);
+            Some(renewed) => renewed,
+            None => expires_at,
+        };
+        let now = self.clock.now();
+        session.last_heartbeat_at = now;
+        self.write_behind.heartbeat(HeartbeatRecord {
+            tenant_id: session.tenant_id,
+            session_id: session.id,
+            at: now,
+            expires_at: session.expires_at,
+        });
+        self.directory.remember(&session);
+        self.emit(self.session_event(&session, SeatEventKind::Held));
+        self.lease(license, session, false).await
+    }
+
+    /// Deletes the record of a seat the ledger did not grant, and frees the seat in case a
+    /// rebuild restored it from that record meanwhile. If either fails, the record only keeps
+    /// a seat counted until its expiry (a rebuild restores it; the reaper ends it).
+    async fn discard(&self, key: &LedgerKey, session: &Session) {
+        if let Err(e) = self
+            .sessions
+            .discard_session(session.tenant_id, session.id)
+            .await
+        {
+            warn!(error = %e, session_id = %session.id, "could not delete an ungranted session; it expires by itself");
         }
-        self.sessions
-            .end_session(
-                session.tenant_id,
-                session.id,
-                self.clock.now(),
-                EndReason::Expired,
-                None,
-            )
-            .await?;
-        Ok(None)
+        self.release_quietly(key, seat_of(session)).await;
     }
 
     /// Counts a refusal for the usage report and says why there is no seat.
@@ -181,32 +265,6 @@ impl LicenseService {
                 Ok(Some(new))
             }
             Err(e) => Err(e),
-        }
-    }
-
-    /// Whether the ledger still holds a freshly recorded grant.
-    async fn confirm(
-        &self,
-        key: &LedgerKey,
-        seat: SeatRef<'_>,
-        ttl: std::time::Duration,
-    ) -> Result<bool> {
-        let session_id = seat.session_id;
-        match self.renew_seat(key, seat, ttl).await {
-            Ok(held) => Ok(held.is_some()),
-            Err(e) => {
-                // Recorded but unconfirmed: withdraw it so a retry starts clean.
-                let now = self.clock.now();
-                let ended = self
-                    .sessions
-                    .end_session(key.tenant_id, session_id, now, EndReason::Expired, None)
-                    .await;
-                if let Err(end_error) = ended {
-                    warn!(error = %end_error, session_id = %session_id, "could not end an unconfirmed session; the reaper will");
-                }
-                self.compensate(key, seat).await;
-                Err(e)
-            }
         }
     }
 }

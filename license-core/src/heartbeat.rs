@@ -1,15 +1,14 @@
 //! Heartbeat: a running application renews its seat and gets a fresh token.
 //!
-//! One store call on the way that succeeds ([`SessionStore::heartbeat_session`]: the session,
-//! its license's policy and the update in one transaction), then one ledger renewal and a
-//! signature. The store asks [`verdict`](crate::heartbeat::verdict) what to do, so the rule lives here and runs inside the
-//! store's transaction.
-//!
-//! [`SessionStore::heartbeat_session`]: crate::store::SessionStore::heartbeat_session
+//! On the way that succeeds there is no store call: the session comes from the replica's
+//! [`SessionDirectory`](crate::hot_path::SessionDirectory), its license from the
+//! [`PolicyCache`](crate::hot_path::PolicyCache), the ledger renews the seat (it is the
+//! authority for liveness), and the store learns the renewal from the write-behind buffer
+//! within a second. Then a signature. See ADR 0017.
 
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::SeatEventKind;
@@ -18,7 +17,7 @@ use crate::license::License;
 use crate::seat_ledger::{LedgerKey, RenewOutcome, SeatRef};
 use crate::service::{Lease, LicenseService, ledger_key, seat_of, ttl_of};
 use crate::session::{EndReason, Session};
-use crate::store::HeartbeatVerdict;
+use crate::store::{HeartbeatRecord, HeartbeatVerdict};
 
 /// What heartbeat can return.
 pub const ERRORS: &[ErrorKind] = &[
@@ -29,9 +28,9 @@ pub const ERRORS: &[ErrorKind] = &[
     ErrorKind::Internal,
 ];
 
-/// What a heartbeat at `now` does to a live `session` of `license`: end it when its license
-/// can no longer keep seats (revoked) or its expiry has passed (expired, at that expiry), else
-/// renew it for the license's TTL.
+/// What a heartbeat at `now` does under `license`: end the session when its license can no
+/// longer keep seats (revoked, suspended, expired), else renew it for the license's TTL.
+/// Whether the seat is still live is the ledger's answer, not this rule's.
 ///
 /// ```
 /// use license_core::heartbeat::verdict;
@@ -39,7 +38,7 @@ pub const ERRORS: &[ErrorKind] = &[
 /// use license_core::*;
 ///
 /// let now = chrono::Utc::now();
-/// let license = License {
+/// let mut license = License {
 ///     id: LicenseId::new(),
 ///     tenant_id: TenantId::new(),
 ///     key: LicenseKey::generate()?,
@@ -53,35 +52,24 @@ pub const ERRORS: &[ErrorKind] = &[
 ///     created_at: now,
 ///     updated_at: now,
 /// };
-/// let session = Session::start(
-///     SessionId::new(), license.tenant_id, license.id, HardwareId::parse("pc")?, None,
-///     now, now + chrono::TimeDelta::seconds(360),
-/// );
-/// assert!(matches!(verdict(&session, &license, now), HeartbeatVerdict::Renew { .. }));
-/// let late = now + chrono::TimeDelta::seconds(360);
+/// assert!(matches!(verdict(&license, now), HeartbeatVerdict::Renew { .. }));
+/// license.status = LicenseStatus::Suspended;
 /// assert!(matches!(
-///     verdict(&session, &license, late),
-///     HeartbeatVerdict::End { reason: EndReason::Expired, .. }
+///     verdict(&license, now),
+///     HeartbeatVerdict::End { reason: EndReason::Revoked, .. }
 /// ));
 /// # Ok::<(), Error>(())
 /// ```
-pub fn verdict(session: &Session, license: &License, now: DateTime<Utc>) -> HeartbeatVerdict {
+pub fn verdict(license: &License, now: DateTime<Utc>) -> HeartbeatVerdict {
     if license.ensure_usable(now).is_err() {
         return HeartbeatVerdict::End {
             at: now,
             reason: EndReason::Revoked,
         };
     }
-    if session.expires_at <= now {
-        return HeartbeatVerdict::End {
-            at: session.expires_at,
-            reason: EndReason::Expired,
-        };
-    }
-    let ttl = TimeDelta::seconds(i64::from(license.lease.ttl_seconds()));
     HeartbeatVerdict::Renew {
         at: now,
-        expires_at: now + ttl,
+        expires_at: now + license.lease.ttl(),
     }
 }
 
@@ -89,64 +77,77 @@ impl LicenseService {
     /// Renews a live session's seat and returns a fresh token.
     ///
     /// Errors: see [`ERRORS`]: `session_expired` means the seat was reclaimed (acquire again);
-    /// an inactive license ends the session. Emits `renewed`, `expired` or `revoked`.
+    /// an inactive license ends the session; `unavailable` (store) when this replica could not
+    /// write renewals for longer than the write lag. Emits `renewed`, `expired` or `revoked`.
     pub async fn heartbeat(&self, tenant: TenantId, session_id: SessionId) -> Result<Lease> {
         let now = self.clock.now();
-        let rule = |session: &Session, license: &License| verdict(session, license, now);
-        let beat = match self
-            .sessions
-            .heartbeat_session(tenant, session_id, &rule)
-            .await
-        {
-            Ok(beat) => beat,
-            Err(Error::SessionExpired) => return Err(self.already_ended(tenant, session_id).await),
-            Err(e) => return Err(e),
-        };
-        let key = ledger_key(&beat.license);
-        match beat.verdict {
-            HeartbeatVerdict::End { reason, .. } => {
-                self.release_quietly(&key, seat_of(&beat.session)).await;
-                let kind = match reason {
-                    EndReason::Revoked => SeatEventKind::Revoked,
-                    _ => SeatEventKind::Expired,
-                };
-                self.emit(self.session_event(&beat.session, kind));
-                match beat.license.ensure_usable(now) {
-                    Err(inactive) => Err(inactive),
-                    Ok(()) => Err(Error::SessionExpired),
-                }
+        let session = self
+            .directory
+            .find(self.sessions.as_ref(), tenant, session_id)
+            .await?;
+        if session.ended_at.is_some() {
+            return Err(self.already_ended(&session).await);
+        }
+        let license = self
+            .policy
+            .by_id(self.licenses.as_ref(), tenant, session.license_id)
+            .await?;
+        if let HeartbeatVerdict::End { reason, .. } = verdict(&license, now) {
+            let ended = self.end(tenant, session_id, reason, None).await?;
+            if ended.by_this_call {
+                self.emit(self.session_event(&ended.session, SeatEventKind::Revoked));
             }
-            HeartbeatVerdict::Renew { .. } => {
-                match self
-                    .renew_seat(&key, seat_of(&beat.session), ttl_of(&beat.license))
-                    .await?
-                {
-                    Some(_) => {
-                        self.emit(self.session_event(&beat.session, SeatEventKind::Renewed));
-                        self.lease(&beat.license, beat.session, false).await
-                    }
-                    None => {
-                        // The ledger reclaimed the seat (its clock ran ahead of ours, or it was
-                        // rebuilt without it): the store must not keep it alive.
-                        let ended = self
-                            .sessions
-                            .end_session(tenant, session_id, now, EndReason::Expired, None)
-                            .await?;
-                        self.emit(self.session_event(&ended.session, SeatEventKind::Expired));
-                        Err(Error::SessionExpired)
-                    }
+            return Err(license
+                .ensure_usable(now)
+                .err()
+                .unwrap_or(Error::SessionExpired));
+        }
+        if self.write_behind.admit(now).is_err() {
+            // The background flush is behind (or the store was down): try once here, so a
+            // store that is back answers at once; if it is still down, this is the 503.
+            self.flush_write_behind().await?;
+            self.write_behind.admit(now)?;
+        }
+        let key = ledger_key(&license);
+        match self
+            .renew_seat(&key, seat_of(&session), ttl_of(&license))
+            .await?
+        {
+            Some(expires_at) => {
+                self.write_behind.heartbeat(HeartbeatRecord {
+                    tenant_id: tenant,
+                    session_id,
+                    at: now,
+                    expires_at,
+                });
+                let mut renewed = Session::clone(&session);
+                renewed.last_heartbeat_at = now;
+                renewed.expires_at = expires_at;
+                self.emit(self.session_event(&renewed, SeatEventKind::Renewed));
+                self.lease(&license, renewed, false).await
+            }
+            None => {
+                // The ledger reclaimed the seat (it expired, or was released or revoked through
+                // another replica): the store must not keep the session alive.
+                let ended = self
+                    .sessions
+                    .end_session(tenant, session_id, now, EndReason::Expired, None)
+                    .await?;
+                self.directory.forget(tenant, session_id);
+                if ended.by_this_call {
+                    self.emit(self.session_event(&ended.session, SeatEventKind::Expired));
                 }
+                Err(Error::SessionExpired)
             }
         }
     }
 
-    /// A heartbeat of a session the store has already ended (the reaper on a clock ahead of
-    /// the ledger's, say): make sure the ledger does not hold its seat until the TTL.
-    async fn already_ended(&self, tenant: TenantId, session_id: SessionId) -> Error {
-        if let Ok(session) = self.sessions.get_session(tenant, session_id).await {
-            self.release_quietly(&crate::service::ledger_key_of(&session), seat_of(&session))
-                .await;
-        }
+    /// A heartbeat of a session the store has already ended (the reaper, or a release through
+    /// another replica): make sure the ledger does not hold its seat until the TTL.
+    async fn already_ended(&self, session: &Session) -> Error {
+        self.directory.forget(session.tenant_id, session.id);
+        self.release_quietly(&crate::service::ledger_key_of(session), seat_of(session))
+            .await;
         Error::SessionExpired
     }
 

@@ -99,3 +99,14 @@ uuid_id!(
     AuditEventId,
     "audit_event_id"
 );
+
+impl SessionId {
+    /// The id of this session's shadow seat in a rebuilt ledger (see `rebuild`): the same bits
+    /// with the UUID version set to 8, which no session id (version 7) has, so no client can
+    /// heartbeat or release it.
+    pub(crate) fn shadow(self) -> SessionId {
+        let mut bytes = *self.0.as_bytes();
+        bytes[6] = (bytes[6] & 0x0f) | 0x80;
+        SessionId(Uuid::from_bytes(bytes))
+    }
+}

@@ -54,7 +54,11 @@ pub mod error;
 /// The event port: `SeatEvent`, sinks, and a bounded queue for slow consumers.
 pub mod events;
 /// Heartbeat: renew a seat (one store call, one ledger call, one signature).
+/// Flush: renewals and usage peaks to the store in batches.
+pub mod flush;
 pub mod heartbeat;
+/// The hot path's caches and write-behind buffer.
+pub mod hot_path;
 /// Typed UUID identifiers.
 pub mod ids;
 /// Keys: the JWKS clients verify lease tokens with, retired keys included.
@@ -120,8 +124,8 @@ pub use service::{Lease, LicenseService, ServiceStats};
 pub use session::{EndReason, HardwareId, LiveSeat, Session, UserEmail};
 pub use signer::{Jwks, PublicJwk, Signer, SigningAlgorithm};
 pub use store::{
-    ApiKeyStore, AuditLog, Ended, Heartbeat, HeartbeatRule, HeartbeatVerdict, LicenseStore, Page,
-    SessionStore, Store,
+    ApiKeyStore, AuditLog, Ended, HeartbeatRecord, HeartbeatVerdict, LicenseStore, Page,
+    SessionStore, Store, UsagePeak, WriteBehindBatch,
 };
 pub use tenant::Tenant;
 pub use token::{LeaseClaims, TokenError, TokenVerifier};

@@ -15,7 +15,7 @@ use crate::events::SeatEventKind;
 use crate::ids::{LicenseId, TenantId};
 use crate::seat_ledger::{AcquireOutcome, LedgerKey, LiveCount, RenewOutcome};
 use crate::service::{LicenseService, ledger_key};
-use crate::session::LiveSeat;
+use crate::session::{HardwareId, LiveSeat};
 
 /// How often one call may meet a ledger that lost its state before giving up. Each rebuild
 /// initialises the ledger, so a second `Rebuild` in a row means it is losing state repeatedly.
@@ -77,12 +77,45 @@ impl LicenseService {
     }
 
     /// Restores a license's seats from the store's live sessions.
+    /// Restores a license's seats from the store: every session the store cannot prove dead,
+    /// each until the latest moment its seat could still be live (its stored expiry plus the
+    /// write-behind slack: see [`HotPathConfig::proof_slack`](crate::hot_path::HotPathConfig::proof_slack)).
+    ///
+    /// A session whose stored expiry is still ahead is restored as itself (it is live; its
+    /// client renews as usual). One whose stored expiry has passed may be a client whose last
+    /// renewals were lost with a crashed replica, or a zombie whose seat the ledger had already
+    /// given to someone else: it is restored as a *shadow* that counts against the seats but
+    /// that no heartbeat or retry can take back (its client acquires again), so a zombie is
+    /// never revived over the limit. See ADR 0017.
     async fn rebuild(&self, key: &LedgerKey) -> Result<()> {
+        let now = self.clock.now();
+        let license = self
+            .policy
+            .by_id(self.licenses.as_ref(), key.tenant_id, key.license_id)
+            .await?;
+        let slack = self.hot_path.proof_slack(&license, now);
         let live = self
             .sessions
-            .live_sessions(key.tenant_id, key.license_id, self.clock.now())
+            .live_sessions(key.tenant_id, key.license_id, now - slack)
             .await?;
-        let seats: Vec<LiveSeat> = live.iter().map(LiveSeat::from).collect();
+        let seats: Vec<LiveSeat> = live
+            .iter()
+            .map(|session| {
+                let expires_at = session.expires_at + slack;
+                if session.expires_at > now {
+                    LiveSeat {
+                        expires_at,
+                        ..LiveSeat::from(session)
+                    }
+                } else {
+                    LiveSeat {
+                        session_id: session.id.shadow(),
+                        hardware_id: HardwareId::shadow(session.id),
+                        expires_at,
+                    }
+                }
+            })
+            .collect();
         let outcome = self.ledger.rebuild(key, &seats).await?;
         self.stats.ledger_rebuilds.fetch_add(1, Ordering::Relaxed);
         let count = u32::try_from(seats.len()).unwrap_or(u32::MAX);

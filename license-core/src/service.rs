@@ -4,7 +4,7 @@
 //! several of them take (signing a lease, ending a session, freeing a seat).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use tracing::warn;
 
@@ -12,6 +12,7 @@ use crate::audit::AuditEvent;
 use crate::clock::Clock;
 use crate::error::Result;
 use crate::events::{EventSink, EventSinks, SeatEvent, SeatEventKind};
+use crate::hot_path::{HotPathConfig, PolicyCache, SessionDirectory, WriteBehind};
 use crate::ids::SessionId;
 use crate::license::License;
 use crate::seat_ledger::{LedgerKey, SeatLedger, SeatRef};
@@ -38,7 +39,8 @@ pub struct Lease {
 pub struct ServiceStats {
     /// Times a license's seats were rebuilt from the store.
     pub ledger_rebuilds: AtomicU64,
-    /// Grants withdrawn because the store could not record them.
+    /// Acquires withdrawn after the session was recorded, because the ledger failed: the
+    /// record is deleted again and the seat freed in case the ledger granted it.
     pub compensations: AtomicU64,
 }
 
@@ -56,6 +58,10 @@ pub struct LicenseService {
     pub(crate) issuer: String,
     pub(crate) retired_keys: Vec<PublicJwk>,
     pub(crate) stats: ServiceStats,
+    pub(crate) hot_path: HotPathConfig,
+    pub(crate) policy: Arc<PolicyCache>,
+    pub(crate) directory: SessionDirectory,
+    pub(crate) write_behind: WriteBehind,
 }
 
 impl std::fmt::Debug for LicenseService {
@@ -90,7 +96,33 @@ impl LicenseService {
             issuer: issuer.into(),
             retired_keys: Vec::new(),
             stats: ServiceStats::default(),
+            hot_path: NO_POLICY_CACHE,
+            policy: Arc::new(PolicyCache::new(NO_POLICY_CACHE.policy_ttl)),
+            directory: SessionDirectory::new(NO_POLICY_CACHE.directory_capacity),
+            write_behind: WriteBehind::new(NO_POLICY_CACHE.max_write_lag),
         }
+    }
+
+    /// Sets the hot path's bounds (the default caches no license policy: every use case reads
+    /// it from the store, which a test that changes licenses behind the service's back needs).
+    /// Wire [`policy_cache`](Self::policy_cache) to the admin events so changes made through
+    /// this replica apply at once.
+    pub fn with_hot_path(mut self, config: HotPathConfig) -> Self {
+        self.policy = Arc::new(PolicyCache::new(config.policy_ttl));
+        self.directory = SessionDirectory::new(config.directory_capacity);
+        self.write_behind = WriteBehind::new(config.max_write_lag);
+        self.hot_path = config;
+        self
+    }
+
+    /// The license cache, to receive admin changes (it is an [`EventSink`]).
+    pub fn policy_cache(&self) -> Arc<PolicyCache> {
+        self.policy.clone()
+    }
+
+    /// Renewals waiting to be written to the store.
+    pub fn pending_heartbeats(&self) -> usize {
+        self.write_behind.pending()
     }
 
     /// Sends every [`SeatEvent`] the use cases emit to `sink` (which must not block).
@@ -160,17 +192,11 @@ impl LicenseService {
             .sessions
             .end_session(tenant, session_id, self.clock.now(), reason, audit)
             .await?;
+        self.directory.forget(tenant, session_id);
         self.ledger
             .release(&ledger_key_of(&ended.session), seat_of(&ended.session))
             .await?;
         Ok(ended)
-    }
-
-    /// Withdraws a grant the store could not record. If this fails too, the seat still frees
-    /// itself at TTL.
-    pub(crate) async fn compensate(&self, key: &LedgerKey, seat: SeatRef<'_>) {
-        self.stats.compensations.fetch_add(1, Ordering::Relaxed);
-        self.release_quietly(key, seat).await;
     }
 
     /// Frees a seat whose session is over, when the caller's answer does not depend on it.
@@ -213,6 +239,13 @@ impl LicenseService {
         })
     }
 }
+
+/// [`LicenseService::new`]'s hot path: the default bounds, but no license policy caching.
+const NO_POLICY_CACHE: HotPathConfig = HotPathConfig {
+    policy_ttl: std::time::Duration::ZERO,
+    directory_capacity: 100_000,
+    max_write_lag: std::time::Duration::from_secs(10),
+};
 
 /// The ledger key of a license.
 pub(crate) fn ledger_key(license: &License) -> LedgerKey {

@@ -42,6 +42,14 @@ impl HardwareId {
     }
 }
 
+impl HardwareId {
+    /// The machine of a rebuilt ledger's shadow seat (see `rebuild`): a character no client's
+    /// hardware id may hold, so no acquire can ever name it.
+    pub(crate) fn shadow(session: SessionId) -> Self {
+        Self(format!("#shadow {session}"))
+    }
+}
+
 impl TryFrom<String> for HardwareId {
     type Error = Error;
     fn try_from(value: String) -> Result<Self> {

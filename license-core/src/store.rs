@@ -43,10 +43,10 @@ impl<Id> Page<Id> {
 }
 
 /// What a heartbeat does to a live session, decided by the use case from the session and its
-/// license as the store holds them inside its transaction.
+/// license ([`heartbeat::verdict`](crate::heartbeat::verdict)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HeartbeatVerdict {
-    /// Record the heartbeat: `last_heartbeat_at = at` and the new `expires_at`.
+    /// Renew: `last_heartbeat_at = at` and the new `expires_at`.
     Renew {
         /// When the heartbeat arrived.
         at: DateTime<Utc>,
@@ -62,18 +62,46 @@ pub enum HeartbeatVerdict {
     },
 }
 
-/// The rule a heartbeat applies: given a live session and its license, what to do.
-pub type HeartbeatRule<'a> = &'a (dyn Fn(&Session, &License) -> HeartbeatVerdict + Send + Sync);
+/// A renewal the ledger granted, for the store to learn later (write-behind).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeartbeatRecord {
+    /// The session's tenant.
+    pub tenant_id: TenantId,
+    /// The session.
+    pub session_id: SessionId,
+    /// When it was renewed (`last_heartbeat_at`).
+    pub at: DateTime<Utc>,
+    /// Its new expiry (`expires_at`).
+    pub expires_at: DateTime<Utc>,
+}
 
-/// What [`SessionStore::heartbeat_session`] did.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Heartbeat {
-    /// The session after the verdict was applied.
-    pub session: Session,
-    /// Its license.
-    pub license: License,
-    /// The verdict that was applied.
-    pub verdict: HeartbeatVerdict,
+/// A day's peak of seats in use seen by a grant, for the store to learn later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UsagePeak {
+    /// The license's tenant.
+    pub tenant_id: TenantId,
+    /// The license.
+    pub license_id: LicenseId,
+    /// The UTC day.
+    pub day: NaiveDate,
+    /// Seats in use right after a grant.
+    pub in_use: u32,
+}
+
+/// What the write-behind buffer hands the store in one call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteBehindBatch {
+    /// At most one renewal per session: the latest.
+    pub heartbeats: Vec<HeartbeatRecord>,
+    /// At most one peak per license and day: the highest.
+    pub peaks: Vec<UsagePeak>,
+}
+
+impl WriteBehindBatch {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.heartbeats.is_empty() && self.peaks.is_empty()
+    }
 }
 
 /// What [`SessionStore::end_session`] did.
@@ -117,32 +145,32 @@ pub trait LicenseStore: Send + Sync {
 /// Sessions and usage.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Records a granted session and raises the license's peak for the day of `acquired_at` to
-    /// `in_use` if that is higher, in one transaction and without reading the license first
-    /// (`NotFound(License)` unless its license is the tenant's, checked by the insert itself).
+    /// Records a session (before the ledger grants its seat: see `acquire`) and, when `in_use`
+    /// is more than zero, raises the license's peak for the day of `acquired_at` to it, in one
+    /// transaction and without reading the license first (`NotFound(License)` unless its
+    /// license is the tenant's, checked by the insert itself).
     async fn insert_session(&self, session: &Session, in_use: u32) -> Result<()>;
+
+    /// Deletes a session recorded by [`insert_session`](Self::insert_session) whose seat the
+    /// ledger never granted (refused, or the machine already held one). Deleting a missing
+    /// session is not an error.
+    async fn discard_session(&self, tenant: TenantId, id: SessionId) -> Result<()>;
 
     /// One session, live or ended.
     async fn get_session(&self, tenant: TenantId, id: SessionId) -> Result<Session>;
 
-    /// The license's sessions that have not ended and expire after `now`.
+    /// The license's sessions that have not ended and expire after `after`.
     async fn live_sessions(
         &self,
         tenant: TenantId,
         license: LicenseId,
-        now: DateTime<Utc>,
+        after: DateTime<Utc>,
     ) -> Result<Vec<Session>>;
 
-    /// A heartbeat, in one transaction: reads the session and its license, asks `rule` what to
-    /// do, applies it, and returns the session as it now is with its license.
-    /// `NotFound(Session)` when it is not the tenant's; `SessionExpired` when it has already
-    /// ended (an ended session is never renewed, and `rule` is not asked).
-    async fn heartbeat_session(
-        &self,
-        tenant: TenantId,
-        id: SessionId,
-        rule: HeartbeatRule<'_>,
-    ) -> Result<Heartbeat>;
+    /// Writes a batch of renewals and peaks in one transaction: each renewal only moves a
+    /// session that has not ended forward (`expires_at` never goes back, so batches from
+    /// several replicas may land in any order); each peak only raises the day's peak.
+    async fn flush_write_behind(&self, batch: &WriteBehindBatch) -> Result<()>;
 
     /// Ends a session and returns it, in one call (release and revoke need nothing else).
     /// Idempotent: a session that already ended is returned unchanged (first reason and time
@@ -156,10 +184,17 @@ pub trait SessionStore: Send + Sync {
         audit: Option<&AuditEvent>,
     ) -> Result<Ended>;
 
-    /// Marks at most `limit` of the tenant's sessions with `expires_at <= now` as expired and
-    /// returns how many this call marked. Safe to run concurrently: each session is counted once.
-    /// An adapter may cap a batch below `limit` (bind-parameter limits); callers loop.
-    async fn expire_due(&self, tenant: TenantId, now: DateTime<Utc>, limit: u32) -> Result<u64>;
+    /// Marks at most `limit` of the license's sessions with `expires_at <= before` as expired
+    /// (`ended_at = expires_at`) and returns how many this call marked. Safe to run
+    /// concurrently: each session is counted once. An adapter may cap a batch below `limit`
+    /// (bind-parameter limits); callers loop.
+    async fn expire_due(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64>;
 
     /// Counts one refused acquisition on the license for the day of `at`.
     async fn record_denial(

@@ -125,6 +125,9 @@ async fn expiry_revocation_reaping_and_inactive_licenses_are_events() {
         .unwrap();
     w.clock.advance(TimeDelta::seconds(360));
     assert!(w.service.heartbeat(t, b.session.id).await.is_err());
+    // The store proves c dead only after the write-behind slack (a just-created license: the
+    // longest TTL, ADR 0017).
+    w.clock.advance(TimeDelta::days(2));
     let reaped = w.service.reap_once(10).await.unwrap();
     assert_eq!(
         reaped.expired, 1,

@@ -101,6 +101,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The background task that marks expired sessions.
     pub reaper: ReaperConfig,
+    /// The hot path's caches and write-behind (ADR 0017).
+    pub hot_path: HotPathSettings,
     /// Logging.
     pub log: LogConfig,
 }
@@ -116,6 +118,7 @@ impl Default for Config {
             signer: SignerConfig::default(),
             auth: AuthConfig::default(),
             reaper: ReaperConfig::default(),
+            hot_path: HotPathSettings::default(),
             log: LogConfig::default(),
         }
     }
@@ -282,6 +285,44 @@ impl Default for ReaperConfig {
     }
 }
 
+/// The hot path's bounds (ADR 0017).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HotPathSettings {
+    /// Seconds a replica may answer from a cached license (a change made on another replica
+    /// applies here within this time; at once on the replica that made it). 0: no cache.
+    pub policy_cache_seconds: u64,
+    /// Most sessions a replica remembers for heartbeats without a store read.
+    pub session_directory_capacity: u64,
+    /// Milliseconds between two flushes of renewals to the store.
+    pub flush_interval_millis: u64,
+    /// Seconds a renewal may wait unflushed before heartbeats answer 503.
+    pub max_write_lag_seconds: u64,
+}
+
+impl Default for HotPathSettings {
+    fn default() -> Self {
+        let core = license_core::hot_path::HotPathConfig::default();
+        Self {
+            policy_cache_seconds: core.policy_ttl.as_secs(),
+            session_directory_capacity: core.directory_capacity,
+            flush_interval_millis: 1_000,
+            max_write_lag_seconds: core.max_write_lag.as_secs(),
+        }
+    }
+}
+
+impl HotPathSettings {
+    /// The core's view of these settings.
+    pub fn core(&self) -> license_core::hot_path::HotPathConfig {
+        license_core::hot_path::HotPathConfig {
+            policy_ttl: std::time::Duration::from_secs(self.policy_cache_seconds),
+            directory_capacity: self.session_directory_capacity,
+            max_write_lag: std::time::Duration::from_secs(self.max_write_lag_seconds),
+        }
+    }
+}
+
 /// How logs are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -376,6 +417,28 @@ impl Config {
             (1..=10_000).contains(&self.reaper.batch),
             "reaper.batch",
             "must be between 1 and 10000",
+        );
+        let hot = &self.hot_path;
+        check(
+            hot.policy_cache_seconds <= 300,
+            "hot_path.policy_cache_seconds",
+            "must be at most 300",
+        );
+        check(
+            hot.session_directory_capacity >= 1,
+            "hot_path.session_directory_capacity",
+            "must be at least 1",
+        );
+        check(
+            (50..=10_000).contains(&hot.flush_interval_millis),
+            "hot_path.flush_interval_millis",
+            "must be between 50 and 10000",
+        );
+        check(
+            (2..=300).contains(&hot.max_write_lag_seconds)
+                && hot.max_write_lag_seconds * 1_000 >= 2 * hot.flush_interval_millis,
+            "hot_path.max_write_lag_seconds",
+            "must be between 2 and 300, and at least twice the flush interval",
         );
         check(
             tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_ok(),

@@ -59,6 +59,8 @@ pub mod config;
 pub mod data_dir;
 /// Event sinks: seat events as metrics, and as an event log behind a bounded queue.
 pub mod events;
+/// The write-behind flusher.
+pub mod flusher;
 /// Key material: the local signing key and the retired keys still published.
 pub mod keys;
 /// Prometheus metrics and the request middleware.

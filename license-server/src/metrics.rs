@@ -14,6 +14,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tracing::{Instrument as _, debug, error, field};
@@ -208,7 +209,7 @@ impl Collector for ServiceCounters {
             ),
             (
                 "license_ledger_compensations",
-                "Seat grants withdrawn because the store could not record them",
+                "Acquires withdrawn after the ledger failed (the record deleted, the seat released)",
                 stats.compensations.load(Ordering::Relaxed),
             ),
             (
@@ -221,6 +222,15 @@ impl Collector for ServiceCounters {
             let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
             counter.encode(metric)?;
         }
+        let pending =
+            ConstGauge::new(i64::try_from(self.service.pending_heartbeats()).unwrap_or(i64::MAX));
+        let metric = encoder.encode_descriptor(
+            "license_heartbeats_pending",
+            "Renewals waiting in this replica's write-behind buffer (flushed every second)",
+            None,
+            pending.metric_type(),
+        )?;
+        pending.encode(metric)?;
         Ok(())
     }
 }

@@ -23,6 +23,7 @@ use crate::auth::operator::{self, OperatorCredential, OperatorSource};
 use crate::compose::{Adapters, ComposeError, build_adapters};
 use crate::config::Config;
 use crate::data_dir::ensure_data_dir;
+use crate::flusher;
 use crate::keys::load_retired_keys;
 use crate::metrics::observe;
 use crate::reaper;
@@ -155,7 +156,8 @@ impl BoundApp {
     }
 
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
-    /// (at most `server.shutdown_grace_seconds`) and stops the reaper.
+    /// (at most `server.shutdown_grace_seconds`), stops the reaper and flushes the last
+    /// renewals to the store.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -168,6 +170,13 @@ impl BoundApp {
                 stopped,
             ))
         });
+        let flush_every = Duration::from_millis(self.config.hot_path.flush_interval_millis);
+        let (stop_flusher, flusher_stopped) = watch::channel(false);
+        let flusher = tokio::spawn(flusher::run(
+            self.state.clone(),
+            flush_every,
+            flusher_stopped,
+        ));
         let grace = Duration::from_secs(self.config.server.shutdown_grace_seconds);
         let result = poem::Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(routes(self.state), shutdown, Some(grace))
@@ -176,6 +185,9 @@ impl BoundApp {
         if let Some(reaper) = reaper {
             let _ = reaper.await;
         }
+        // After the last request: its renewals are flushed too.
+        let _ = stop_flusher.send(true);
+        let _ = flusher.await;
         info!("license-server stopped");
         result.map_err(ServeError::Io)
     }

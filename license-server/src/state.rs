@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use license_core::{AdminService, Clock, LicenseService, PublicJwk};
+use license_core::events::EventSinks;
+use license_core::{AdminService, Clock, EventSink, LicenseService, PublicJwk};
 
 use crate::auth::Authenticator;
 use crate::auth::oidc::{OidcError, OidcVerifier};
@@ -50,11 +51,16 @@ impl AppState {
                 config.issuer.clone(),
             )
             .with_retired_keys(retired_keys)
+            .with_hot_path(config.hot_path.core())
             .with_events(sinks.clone()),
         );
         metrics.watch(service.clone(), log_queue);
-        let admin =
-            Arc::new(AdminService::new(adapters.store.clone(), clock.clone()).with_events(sinks));
+        // Admin changes made through this replica reach its license cache at once.
+        let admin_sinks: Arc<dyn EventSink> =
+            Arc::new(EventSinks::none().with(sinks).with(service.policy_cache()));
+        let admin = Arc::new(
+            AdminService::new(adapters.store.clone(), clock.clone()).with_events(admin_sinks),
+        );
         let oidc = if config.auth.oidc.enabled() {
             Some(OidcVerifier::new(config.auth.oidc.clone())?)
         } else {

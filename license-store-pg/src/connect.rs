@@ -190,6 +190,13 @@ impl SqlStore {
             Access::Write => write_options(),
         };
         let txn = self.db.begin_with_options(options).await.map_err(db_err)?;
+        self.rescope(&txn, tenant).await?;
+        Ok(txn)
+    }
+
+    /// Points an open transaction's row-level security at `tenant` (PostgreSQL; SQLite has
+    /// none, every query filters by tenant anyway).
+    pub(crate) async fn rescope(&self, txn: &DatabaseTransaction, tenant: TenantId) -> Result<()> {
         if self.backend() == DbBackend::Postgres {
             txn.execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
@@ -199,7 +206,7 @@ impl SqlStore {
             .await
             .map_err(db_err)?;
         }
-        Ok(txn)
+        Ok(())
     }
 }
 

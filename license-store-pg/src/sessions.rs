@@ -2,17 +2,19 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::BTreeMap;
+
 use license_core::{
-    AuditEvent, EndReason, Ended, Error, Heartbeat, HeartbeatRule, HeartbeatVerdict, LicenseId,
-    Resource, Result, Session, SessionId, SessionStore, TenantId, UsageDay,
+    AuditEvent, EndReason, Ended, Error, HeartbeatRecord, LicenseId, Resource, Result, Session,
+    SessionId, SessionStore, TenantId, UsageDay, UsagePeak, WriteBehindBatch,
 };
 use sea_orm::prelude::Uuid;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 
 use crate::audit::insert_audit;
 use crate::connect::{Access, SqlStore};
-use crate::entities::licenses;
 use crate::entities::sessions::{self, Column};
 use crate::entities::stored_time;
 use crate::errors::db_err;
@@ -21,6 +23,10 @@ use crate::usage;
 
 /// Most sessions one `expire_due` call marks.
 pub(crate) const MAX_REAP_BATCH: u32 = 10_000;
+
+/// Most renewals in one `UPDATE … FROM (VALUES …)`: three bind parameters each, well under
+/// PostgreSQL's 65 535.
+const FLUSH_CHUNK: usize = 5_000;
 
 #[async_trait]
 impl SessionStore for SqlStore {
@@ -39,8 +45,10 @@ impl SessionStore for SqlStore {
                 }
                 _ => db_err(e),
             })?;
-        let day = session.acquired_at.date_naive();
-        usage::raise_peak(&txn, tenant, session.license_id, day, in_use).await?;
+        if in_use > 0 {
+            let day = session.acquired_at.date_naive();
+            usage::raise_peak(&txn, tenant, session.license_id, day, in_use).await?;
+        }
         txn.commit().await.map_err(db_err)
     }
 
@@ -60,14 +68,14 @@ impl SessionStore for SqlStore {
         &self,
         tenant: TenantId,
         license: LicenseId,
-        now: DateTime<Utc>,
+        after: DateTime<Utc>,
     ) -> Result<Vec<Session>> {
         let txn = self.scoped(tenant, Access::Read).await?;
         let rows = sessions::Entity::find()
             .filter(Column::TenantId.eq(tenant.as_uuid()))
             .filter(Column::LicenseId.eq(license.as_uuid()))
             .filter(Column::EndedAt.is_null())
-            .filter(Column::ExpiresAt.gt(stored_time(now)))
+            .filter(Column::ExpiresAt.gt(stored_time(after)))
             .order_by_asc(Column::Id)
             .all(&txn)
             .await
@@ -76,65 +84,44 @@ impl SessionStore for SqlStore {
         rows.into_iter().map(sessions::Model::into_domain).collect()
     }
 
-    /// One transaction: the session row (`FOR UPDATE` on PostgreSQL, so a concurrent end
-    /// waits), its license, the rule's verdict, one `UPDATE`.
-    async fn heartbeat_session(
-        &self,
-        tenant: TenantId,
-        id: SessionId,
-        rule: HeartbeatRule<'_>,
-    ) -> Result<Heartbeat> {
+    async fn discard_session(&self, tenant: TenantId, id: SessionId) -> Result<()> {
         let txn = self.scoped(tenant, Access::Write).await?;
-        let session = sessions::Entity::find()
+        sessions::Entity::delete_many()
             .filter(Column::TenantId.eq(tenant.as_uuid()))
             .filter(Column::Id.eq(id.as_uuid()))
-            .lock(LockType::Update)
-            .one(&txn)
+            .exec(&txn)
             .await
-            .map_err(db_err)?
-            .ok_or(Error::NotFound(Resource::Session))?
-            .into_domain()?;
-        if session.ended_at.is_some() {
-            txn.commit().await.map_err(db_err)?;
-            return Err(Error::SessionExpired);
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)
+    }
+
+    /// One transaction for the whole batch, tenant by tenant (row-level security is scoped to
+    /// one tenant at a time). On PostgreSQL each tenant's renewals are one statement:
+    /// `UPDATE sessions SET … FROM (VALUES …) WHERE … AND ended_at IS NULL AND expires_at < v.exp`;
+    /// SQLite, in process, takes one short `UPDATE` per renewal in the same transaction.
+    async fn flush_write_behind(&self, batch: &WriteBehindBatch) -> Result<()> {
+        let mut tenants: BTreeMap<TenantId, (Vec<&HeartbeatRecord>, Vec<&UsagePeak>)> =
+            BTreeMap::new();
+        for beat in &batch.heartbeats {
+            tenants.entry(beat.tenant_id).or_default().0.push(beat);
         }
-        let license = licenses::Entity::find()
-            .filter(licenses::Column::TenantId.eq(tenant.as_uuid()))
-            .filter(licenses::Column::Id.eq(session.license_id.as_uuid()))
-            .one(&txn)
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| Error::Internal("a session's license is missing".into()))?
-            .into_domain()?;
-        let verdict = rule(&session, &license);
-        let update = sessions::Entity::update_many()
-            .filter(Column::TenantId.eq(tenant.as_uuid()))
-            .filter(Column::Id.eq(id.as_uuid()))
-            .filter(Column::EndedAt.is_null());
-        let mut after = session;
-        let update = match verdict {
-            HeartbeatVerdict::Renew { at, expires_at } => {
-                after.last_heartbeat_at = stored_time(at);
-                after.expires_at = stored_time(expires_at);
-                update
-                    .col_expr(Column::LastHeartbeatAt, Expr::value(stored_time(at)))
-                    .col_expr(Column::ExpiresAt, Expr::value(stored_time(expires_at)))
-            }
-            HeartbeatVerdict::End { at, reason } => {
-                after.ended_at = Some(stored_time(at));
-                after.end_reason = Some(reason);
-                update
-                    .col_expr(Column::EndedAt, Expr::value(stored_time(at)))
-                    .col_expr(Column::EndReason, Expr::value(reason.as_str()))
-            }
+        for peak in &batch.peaks {
+            tenants.entry(peak.tenant_id).or_default().1.push(peak);
+        }
+        let Some(first) = tenants.keys().next().copied() else {
+            return Ok(());
         };
-        update.exec(&txn).await.map_err(db_err)?;
-        txn.commit().await.map_err(db_err)?;
-        Ok(Heartbeat {
-            session: after,
-            license,
-            verdict,
-        })
+        let txn = self.scoped(first, Access::Write).await?;
+        for (tenant, (beats, peaks)) in &tenants {
+            self.rescope(&txn, *tenant).await?;
+            for chunk in beats.chunks(FLUSH_CHUNK) {
+                renew_many(&txn, self.backend(), *tenant, chunk).await?;
+            }
+            for peak in peaks {
+                usage::raise_peak(&txn, *tenant, peak.license_id, peak.day, peak.in_use).await?;
+            }
+        }
+        txn.commit().await.map_err(db_err)
     }
 
     async fn end_session(
@@ -190,15 +177,22 @@ impl SessionStore for SqlStore {
     ///
     /// A batch is at most `MAX_REAP_BATCH` (10 000) whatever `limit` says: the ids travel as bind
     /// parameters, which both databases cap.
-    async fn expire_due(&self, tenant: TenantId, now: DateTime<Utc>, limit: u32) -> Result<u64> {
+    async fn expire_due(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64> {
         let limit = limit.min(MAX_REAP_BATCH);
         let txn = self.scoped(tenant, Access::Write).await?;
         let due: Vec<Uuid> = sessions::Entity::find()
             .select_only()
             .column(Column::Id)
             .filter(Column::TenantId.eq(tenant.as_uuid()))
+            .filter(Column::LicenseId.eq(license.as_uuid()))
             .filter(Column::EndedAt.is_null())
-            .filter(Column::ExpiresAt.lte(stored_time(now)))
+            .filter(Column::ExpiresAt.lte(stored_time(before)))
             .order_by_asc(Column::ExpiresAt)
             .limit(u64::from(limit))
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
@@ -248,4 +242,57 @@ impl SessionStore for SqlStore {
         txn.commit().await.map_err(db_err)?;
         Ok(days)
     }
+}
+
+/// Moves each session's `last_heartbeat_at` and `expires_at` forward to the renewal's, unless
+/// the session has ended or already expires later.
+async fn renew_many(
+    txn: &DatabaseTransaction,
+    backend: DbBackend,
+    tenant: TenantId,
+    beats: &[&HeartbeatRecord],
+) -> Result<()> {
+    if backend == DbBackend::Postgres {
+        let mut values = Vec::with_capacity(beats.len() * 3 + 1);
+        values.push(tenant.as_uuid().into());
+        let rows: Vec<String> = beats
+            .iter()
+            .enumerate()
+            .map(|(i, beat)| {
+                values.push(beat.session_id.as_uuid().into());
+                values.push(stored_time(beat.at).into());
+                values.push(stored_time(beat.expires_at).into());
+                let n = 2 + i * 3;
+                format!(
+                    "(${}::uuid, ${}::timestamptz, ${}::timestamptz)",
+                    n,
+                    n + 1,
+                    n + 2
+                )
+            })
+            .collect();
+        let sql = format!(
+            "UPDATE sessions AS s SET last_heartbeat_at = v.at, expires_at = v.exp \
+             FROM (VALUES {}) AS v(id, at, exp) \
+             WHERE s.tenant_id = $1 AND s.id = v.id AND s.ended_at IS NULL AND s.expires_at < v.exp",
+            rows.join(", ")
+        );
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await
+            .map_err(db_err)?;
+        return Ok(());
+    }
+    for beat in beats {
+        sessions::Entity::update_many()
+            .col_expr(Column::LastHeartbeatAt, Expr::value(stored_time(beat.at)))
+            .col_expr(Column::ExpiresAt, Expr::value(stored_time(beat.expires_at)))
+            .filter(Column::TenantId.eq(tenant.as_uuid()))
+            .filter(Column::Id.eq(beat.session_id.as_uuid()))
+            .filter(Column::EndedAt.is_null())
+            .filter(Column::ExpiresAt.lt(stored_time(beat.expires_at)))
+            .exec(txn)
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(())
 }

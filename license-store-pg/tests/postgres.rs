@@ -176,7 +176,11 @@ async fn reapers_on_separate_pools_mark_each_session_once() {
     let at = common::now();
     let mut total = 0;
     loop {
-        let (x, y) = join(one.expire_due(a.id, at, 5), two.expire_due(a.id, at, 5)).await;
+        let (x, y) = join(
+            one.expire_due(a.id, l.id, at, 5),
+            two.expire_due(a.id, l.id, at, 5),
+        )
+        .await;
         let (x, y) = (x.unwrap(), y.unwrap());
         assert!(x <= 5 && y <= 5);
         total += x + y;

@@ -85,7 +85,11 @@ async fn reapers_on_separate_pools_mark_each_session_once() {
     let at = common::now();
     let mut total = 0;
     loop {
-        let (x, y) = join(one.expire_due(a.id, at, 4), two.expire_due(a.id, at, 4)).await;
+        let (x, y) = join(
+            one.expire_due(a.id, l.id, at, 4),
+            two.expire_due(a.id, l.id, at, 4),
+        )
+        .await;
         let (x, y) = (x.unwrap(), y.unwrap());
         assert!(x <= 4 && y <= 4);
         total += x + y;

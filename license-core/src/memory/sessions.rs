@@ -8,7 +8,7 @@ use crate::audit::AuditEvent;
 use crate::error::{Error, Resource, Result};
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::session::{EndReason, Session};
-use crate::store::{Ended, Heartbeat, HeartbeatRule, HeartbeatVerdict, SessionStore};
+use crate::store::{Ended, SessionStore, WriteBehindBatch};
 use crate::usage::UsageDay;
 
 #[async_trait]
@@ -26,8 +26,10 @@ impl SessionStore for MemoryStore {
             return Err(Error::Conflict("session id exists".into()));
         }
         data.sessions.insert(session.id, session.clone());
-        let day = usage_day(&mut data, session.license_id, session.acquired_at);
-        day.peak_seats = day.peak_seats.max(in_use);
+        if in_use > 0 {
+            let day = usage_day(&mut data, session.license_id, session.acquired_at);
+            day.peak_seats = day.peak_seats.max(in_use);
+        }
         Ok(())
     }
 
@@ -44,58 +46,53 @@ impl SessionStore for MemoryStore {
         &self,
         tenant: TenantId,
         license: LicenseId,
-        now: DateTime<Utc>,
+        after: DateTime<Utc>,
     ) -> Result<Vec<Session>> {
         Ok(self
             .lock()?
             .sessions
             .values()
-            .filter(|s| s.tenant_id == tenant && s.license_id == license && s.is_live(now))
+            .filter(|s| s.tenant_id == tenant && s.license_id == license && s.is_live(after))
             .cloned()
             .collect())
     }
 
-    async fn heartbeat_session(
-        &self,
-        tenant: TenantId,
-        id: SessionId,
-        rule: HeartbeatRule<'_>,
-    ) -> Result<Heartbeat> {
+    async fn discard_session(&self, tenant: TenantId, id: SessionId) -> Result<()> {
         let mut data = self.lock()?;
-        let session = data
+        if data
             .sessions
             .get(&id)
-            .filter(|s| s.tenant_id == tenant)
-            .cloned()
-            .ok_or(Error::NotFound(Resource::Session))?;
-        if session.ended_at.is_some() {
-            return Err(Error::SessionExpired);
+            .is_some_and(|s| s.tenant_id == tenant)
+        {
+            data.sessions.remove(&id);
         }
-        let license = data
-            .licenses
-            .get(&session.license_id)
-            .cloned()
-            .ok_or_else(|| Error::Internal("a session's license is missing".into()))?;
-        let verdict = rule(&session, &license);
-        let stored = data
-            .sessions
-            .get_mut(&id)
-            .ok_or(Error::NotFound(Resource::Session))?;
-        match verdict {
-            HeartbeatVerdict::Renew { at, expires_at } => {
-                stored.last_heartbeat_at = at;
-                stored.expires_at = expires_at;
-            }
-            HeartbeatVerdict::End { at, reason } => {
-                stored.ended_at = Some(at);
-                stored.end_reason = Some(reason);
+        Ok(())
+    }
+
+    async fn flush_write_behind(&self, batch: &WriteBehindBatch) -> Result<()> {
+        let mut data = self.lock()?;
+        for beat in &batch.heartbeats {
+            if let Some(session) = data.sessions.get_mut(&beat.session_id)
+                && session.tenant_id == beat.tenant_id
+                && session.ended_at.is_none()
+                && session.expires_at < beat.expires_at
+            {
+                session.last_heartbeat_at = beat.at;
+                session.expires_at = beat.expires_at;
             }
         }
-        Ok(Heartbeat {
-            session: stored.clone(),
-            license,
-            verdict,
-        })
+        for peak in &batch.peaks {
+            if data
+                .licenses
+                .get(&peak.license_id)
+                .is_some_and(|l| l.tenant_id == peak.tenant_id)
+            {
+                let at = peak.day.and_time(chrono::NaiveTime::MIN).and_utc();
+                let day = usage_day(&mut data, peak.license_id, at);
+                day.peak_seats = day.peak_seats.max(peak.in_use);
+            }
+        }
+        Ok(())
     }
 
     async fn end_session(
@@ -127,14 +124,21 @@ impl SessionStore for MemoryStore {
         })
     }
 
-    async fn expire_due(&self, tenant: TenantId, now: DateTime<Utc>, limit: u32) -> Result<u64> {
+    async fn expire_due(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64> {
         let mut data = self.lock()?;
         let mut marked = 0;
-        for session in data
-            .sessions
-            .values_mut()
-            .filter(|s| s.tenant_id == tenant && s.ended_at.is_none() && s.expires_at <= now)
-        {
+        for session in data.sessions.values_mut().filter(|s| {
+            s.tenant_id == tenant
+                && s.license_id == license
+                && s.ended_at.is_none()
+                && s.expires_at <= before
+        }) {
             if marked == u64::from(limit) {
                 break;
             }

@@ -10,16 +10,8 @@ use crate::error::{Error, Resource};
 use crate::ids::{ApiKeyId, LicenseId, SessionId, TenantId};
 use crate::license::{LeasePolicy, License, LicenseKey, LicenseStatus, SeatCount};
 use crate::session::{EndReason, HardwareId, Session, UserEmail};
-use crate::store::{HeartbeatVerdict, Page, Store};
+use crate::store::{HeartbeatRecord, Page, Store, UsagePeak, WriteBehindBatch};
 use crate::tenant::Tenant;
-
-/// A heartbeat rule that always renews: `last_heartbeat_at = at`, `expires_at`.
-fn renew_rule(
-    at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-) -> impl Fn(&Session, &License) -> HeartbeatVerdict + Send + Sync {
-    move |_, _| HeartbeatVerdict::Renew { at, expires_at }
-}
 
 fn ok<T>(r: crate::Result<T>, what: &str) -> T {
     r.unwrap_or_else(|e| panic!("{what}: {e}"))
@@ -310,30 +302,70 @@ async fn sessions_and_usage(store: &dyn Store) {
         "foreign tenant sees no sessions"
     );
 
-    // Heartbeat moves the expiry, in one call that also returns the license; foreign tenant
-    // cannot.
+    // A write-behind batch moves expiries forward only, skips other tenants' sessions, and
+    // raises peaks; a batch landing late (an older renewal) changes nothing.
     let t1 = t0 + TimeDelta::seconds(60);
-    let renew = renew_rule(t1, t1 + TimeDelta::seconds(300));
-    let beat = ok(
-        store.heartbeat_session(a.id, s1.id, &renew).await,
-        "heartbeat",
-    );
-    assert_eq!(
-        beat.license, la,
-        "the heartbeat reads the license with the session"
-    );
-    assert_eq!(beat.session.expires_at, t1 + TimeDelta::seconds(300));
-    let s1_now = ok(store.get_session(a.id, s1.id).await, "after heartbeat");
+    let beat = |tenant: TenantId, id: SessionId, at: DateTime<Utc>| HeartbeatRecord {
+        tenant_id: tenant,
+        session_id: id,
+        at,
+        expires_at: at + TimeDelta::seconds(300),
+    };
+    let batch = WriteBehindBatch {
+        heartbeats: vec![beat(a.id, s1.id, t1), beat(b.id, s2.id, t1)],
+        peaks: vec![UsagePeak {
+            tenant_id: a.id,
+            license_id: la.id,
+            day: t0.date_naive(),
+            in_use: 2,
+        }],
+    };
+    ok(store.flush_write_behind(&batch).await, "flush");
+    let s1_now = ok(store.get_session(a.id, s1.id).await, "after flush");
     assert_eq!(
         (s1_now.last_heartbeat_at, s1_now.expires_at),
         (t1, t1 + TimeDelta::seconds(300))
     );
+    let s2_now = ok(store.get_session(a.id, s2.id).await, "s2 after flush");
+    assert_eq!(
+        s2_now.expires_at, s2.expires_at,
+        "a foreign tenant's renewal is ignored"
+    );
+    let late = WriteBehindBatch {
+        heartbeats: vec![beat(a.id, s1.id, t0)],
+        peaks: vec![],
+    };
+    ok(store.flush_write_behind(&late).await, "late flush");
+    let s1_now = ok(store.get_session(a.id, s1.id).await, "after late flush");
+    assert_eq!(
+        s1_now.expires_at,
+        t1 + TimeDelta::seconds(300),
+        "never backwards"
+    );
+
+    // A recorded session whose seat was never granted is deleted; only the tenant's.
+    let ungranted = session(&la, "hw-8", t0 + TimeDelta::seconds(300));
+    ok(
+        store.insert_session(&ungranted, 0).await,
+        "insert ungranted",
+    );
+    ok(
+        store.discard_session(b.id, ungranted.id).await,
+        "discard foreign",
+    );
+    ok(
+        store.get_session(a.id, ungranted.id).await,
+        "a foreign discard deletes nothing",
+    );
+    ok(store.discard_session(a.id, ungranted.id).await, "discard");
     assert_not_found(
-        store
-            .heartbeat_session(b.id, s1.id, &renew_rule(t1, t1))
-            .await,
+        store.get_session(a.id, ungranted.id).await,
         Resource::Session,
-        "heartbeat foreign",
+        "discarded",
+    );
+    ok(
+        store.discard_session(a.id, ungranted.id).await,
+        "discard again",
     );
 
     // Ending is idempotent: first reason and time win; an ended session refuses heartbeats.
@@ -372,33 +404,21 @@ async fn sessions_and_usage(store: &dyn Store) {
         (Some(t1), Some(EndReason::Released))
     );
     assert!(!again.by_this_call, "a second end changes nothing");
-    let never = |_: &Session, _: &License| -> HeartbeatVerdict {
-        panic!("the rule is not asked about an ended session")
+    // A renewal of an ended session changes nothing.
+    let t2 = t1 + TimeDelta::seconds(30);
+    let after_end = WriteBehindBatch {
+        heartbeats: vec![beat(a.id, s2.id, t2)],
+        peaks: vec![],
     };
-    assert!(matches!(
-        store.heartbeat_session(a.id, s2.id, &never).await,
-        Err(Error::SessionExpired)
-    ));
-    // A rule that ends the session ends it, with its time and reason.
-    let s3 = session(&la, "hw-3", t0 + TimeDelta::seconds(300));
-    ok(store.insert_session(&s3, 2).await, "insert s3");
-    let end = |_: &Session, _: &License| HeartbeatVerdict::End {
-        at: t1,
-        reason: EndReason::Revoked,
-    };
-    let beat = ok(
-        store.heartbeat_session(a.id, s3.id, &end).await,
-        "end by heartbeat",
+    ok(
+        store.flush_write_behind(&after_end).await,
+        "flush after end",
     );
+    let s2_now = ok(store.get_session(a.id, s2.id).await, "ended");
     assert_eq!(
-        (beat.session.ended_at, beat.session.end_reason),
-        (Some(t1), Some(EndReason::Revoked))
+        s2_now.expires_at, s2.expires_at,
+        "an ended session is not renewed"
     );
-    let s3_now = ok(
-        store.get_session(a.id, s3.id).await,
-        "after ending heartbeat",
-    );
-    assert_eq!(s3_now.end_reason, Some(EndReason::Revoked));
     assert_eq!(
         ok(store.live_sessions(a.id, la.id, t1).await, "live").len(),
         1
@@ -412,8 +432,21 @@ async fn sessions_and_usage(store: &dyn Store) {
         store.insert_session(&foreign_due, 1).await,
         "insert foreign due",
     );
-    assert_eq!(ok(store.expire_due(a.id, t1, 100).await, "expire"), 1);
-    assert_eq!(ok(store.expire_due(a.id, t1, 100).await, "expire again"), 0);
+    assert_eq!(
+        ok(
+            store.expire_due(a.id, lb.id, t1, 100).await,
+            "expire other license"
+        ),
+        0
+    );
+    assert_eq!(
+        ok(store.expire_due(a.id, la.id, t1, 100).await, "expire"),
+        1
+    );
+    assert_eq!(
+        ok(store.expire_due(a.id, la.id, t1, 100).await, "expire again"),
+        0
+    );
     let reaped = ok(store.get_session(a.id, due.id).await, "reaped");
     assert_eq!(reaped.end_reason, Some(EndReason::Expired));
     assert!(
@@ -477,7 +510,11 @@ async fn concurrent_reapers_count_each_session_once(store: &dyn Store) {
     let at = now();
     let mut total = 0;
     loop {
-        let (x, y) = join(store.expire_due(a.id, at, 7), store.expire_due(a.id, at, 7)).await;
+        let (x, y) = join(
+            store.expire_due(a.id, l.id, at, 7),
+            store.expire_due(a.id, l.id, at, 7),
+        )
+        .await;
         let (x, y) = (ok(x, "reaper 1"), ok(y, "reaper 2"));
         assert!(x <= 7 && y <= 7, "a batch never exceeds its limit");
         total += x + y;

@@ -89,6 +89,22 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     ("reaper.batch", "Sessions marked expired per store call."),
     (
+        "hot_path.policy_cache_seconds",
+        "Seconds a replica answers from a cached license (changes through another replica apply within this; 0: no cache).",
+    ),
+    (
+        "hot_path.session_directory_capacity",
+        "Most sessions a replica remembers so heartbeats need no store read (about 300 bytes each).",
+    ),
+    (
+        "hot_path.flush_interval_millis",
+        "Milliseconds between two writes of buffered renewals to the store (one transaction).",
+    ),
+    (
+        "hot_path.max_write_lag_seconds",
+        "Seconds a renewal may wait unwritten before heartbeats answer 503 (the store is down).",
+    ),
+    (
         "log.format",
         "Log format: json (one object per line, Cloud Logging's severity) or pretty.",
     ),

@@ -246,6 +246,8 @@ async fn usage_reports_live_seats_peaks_and_denials() {
         .await
         .expect(402);
 
+    // Peaks reach the store with the next write-behind flush (every second; ADR 0017).
+    license_server::flusher::flush_step(&app.state).await;
     let usage = app
         .usage(&acme.admin, &acme.license_id, "")
         .await

@@ -210,7 +210,7 @@ pub async fn reaper_batches_are_bounded_and_exact(store: &dyn Store) {
 
     let mut counts = Vec::new();
     loop {
-        let n = store.expire_due(a.id, t, 2).await.unwrap();
+        let n = store.expire_due(a.id, l.id, t, 2).await.unwrap();
         counts.push(n);
         if n == 0 {
             break;
@@ -222,7 +222,7 @@ pub async fn reaper_batches_are_bounded_and_exact(store: &dyn Store) {
         "5 past expiry + 1 at it, in batches of 2"
     );
     assert_eq!(
-        store.expire_due(a.id, t, u32::MAX).await.unwrap(),
+        store.expire_due(a.id, l.id, t, u32::MAX).await.unwrap(),
         0,
         "a huge limit is fine"
     );
@@ -277,10 +277,13 @@ pub async fn times_keep_microseconds(store: &dyn Store) {
             .len(),
         1
     );
-    assert_eq!(store.expire_due(a.id, just_before, 10).await.unwrap(), 0);
+    assert_eq!(
+        store.expire_due(a.id, l.id, just_before, 10).await.unwrap(),
+        0
+    );
     assert_eq!(
         store
-            .expire_due(a.id, base + TimeDelta::seconds(1), 10)
+            .expire_due(a.id, l.id, base + TimeDelta::seconds(1), 10)
             .await
             .unwrap(),
         1
