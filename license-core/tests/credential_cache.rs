@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +27,27 @@ struct CountingStore {
     finds: AtomicUsize,
     touches: AtomicUsize,
     gate: Mutex<Option<Gate>>,
+    /// Makes `find_api_key` wait once for the executor, as a real store's network call does.
+    yield_in_find: AtomicBool,
+}
+
+/// Pending once (waking itself at once), then ready: lets other futures run.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
 }
 
 impl CountingStore {
@@ -142,6 +163,57 @@ async fn a_cached_key_costs_no_store_read() {
         r.b.authenticate_api_key(&secret, Scope::Admin).await
     ));
     assert_eq!(r.store.finds(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_misses_of_one_key_share_one_store_read() {
+    let r = replicas();
+    let (_, secret) = r.key(r.tenant).await;
+    r.store.yield_in_find.store(true, Ordering::SeqCst);
+    // More requests than the miss budget (20), all at once on a replica that has not seen the key.
+    let checks = (0..50).map(|_| r.b.authenticate_api_key(&secret, Scope::Client));
+    for result in futures::future::join_all(checks).await {
+        result.unwrap();
+    }
+    assert_eq!(r.store.finds(), 1);
+
+    // Again when the record goes stale under load.
+    r.advance(TTL);
+    let checks = (0..50).map(|_| r.b.authenticate_api_key(&secret, Scope::Client));
+    for result in futures::future::join_all(checks).await {
+        result.unwrap();
+    }
+    assert_eq!(r.store.finds(), 2);
+}
+
+#[tokio::test]
+async fn requests_waiting_for_a_failed_lookup_share_its_error() {
+    let r = replicas();
+    let (_, secret) = r.key(r.tenant).await;
+    r.store.yield_in_find.store(true, Ordering::SeqCst);
+    r.store.inner.set_unavailable(true);
+    let checks = (0..10).map(|_| r.b.authenticate_api_key(&secret, Scope::Client));
+    for result in futures::future::join_all(checks).await {
+        assert!(matches!(
+            result,
+            Err(Error::Unavailable {
+                dependency: Dependency::Store,
+                ..
+            })
+        ));
+    }
+    assert_eq!(
+        r.store.finds(),
+        1,
+        "one lookup met the outage, not ten in a row"
+    );
+
+    // The next request tries again.
+    r.store.inner.set_unavailable(false);
+    r.b.authenticate_api_key(&secret, Scope::Client)
+        .await
+        .unwrap();
+    assert_eq!(r.store.finds(), 2);
 }
 
 #[tokio::test]
@@ -461,6 +533,9 @@ impl ApiKeyStore for CountingStore {
     }
     async fn find_api_key(&self, t: TenantId, p: &str) -> Result<ApiKey> {
         self.finds.fetch_add(1, Ordering::SeqCst);
+        if self.yield_in_find.load(Ordering::SeqCst) {
+            YieldOnce(false).await;
+        }
         let found = self.inner.find_api_key(t, p).await;
         let gate = self.gate.lock().unwrap().take();
         if let Some((entered, release)) = gate {

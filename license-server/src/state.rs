@@ -53,14 +53,22 @@ impl AppState {
             .with_events(sinks.clone()),
         );
         metrics.watch(service.clone(), log_queue);
-        let admin =
-            Arc::new(AdminService::new(adapters.store.clone(), clock.clone()).with_events(sinks));
+        let admin = Arc::new(
+            AdminService::new(adapters.store.clone(), clock.clone())
+                .with_events(sinks)
+                .with_credential_cache(config.auth.credential_cache()),
+        );
         let oidc = if config.auth.oidc.enabled() {
-            Some(OidcVerifier::new(config.auth.oidc.clone())?)
+            Some(OidcVerifier::new(
+                config.auth.oidc.clone(),
+                config.auth.cache_ttl(),
+                config.auth.cache_capacity,
+            )?)
         } else {
             None
         };
         let auth = Authenticator::new(admin.clone(), adapters.store, operator_token, oidc);
+        metrics.watch_auth(admin.clone(), auth.oidc_stats());
         Ok(Self {
             service,
             admin,

@@ -103,11 +103,7 @@ impl AdminService {
         let entry = match self.keys.check(secret, now) {
             Verdict::Known(entry) => entry,
             Verdict::Refused => return Err(Error::NotFound(Resource::ApiKey)),
-            Verdict::Stale => self.read_api_key(secret, now).await?,
-            Verdict::Unknown => {
-                self.keys.admit(secret.tenant_id())?;
-                self.read_api_key(secret, now).await?
-            }
+            Verdict::Stale | Verdict::Unknown => self.look_up_api_key(secret, now).await?,
         };
         let key = &entry.key;
         if !key.matches(secret) || !key.allows(scope) {
@@ -117,6 +113,33 @@ impl AdminService {
             self.store.touch_api_key(key.tenant_id, key.id, now).await?;
         }
         Ok(key.clone())
+    }
+
+    /// A key the cache cannot answer for: one request per key at a time reads the store; the
+    /// others wait and then find its answer in the cache, or the error it met.
+    async fn look_up_api_key(
+        &self,
+        secret: &ApiKeySecret,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<Entry>> {
+        let turn = self.keys.turn(secret);
+        let mut failed = turn.lock.lock().await;
+        if let Some(e) = failed.as_ref() {
+            return Err(same_failure(e));
+        }
+        let read = match self.keys.check(secret, now) {
+            Verdict::Known(entry) => return Ok(entry),
+            Verdict::Refused => return Err(Error::NotFound(Resource::ApiKey)),
+            Verdict::Stale => self.read_api_key(secret, now).await,
+            Verdict::Unknown => {
+                self.keys.admit(secret.tenant_id())?;
+                self.read_api_key(secret, now).await
+            }
+        };
+        if let Err(e @ (Error::Unavailable { .. } | Error::Internal(_))) = &read {
+            *failed = Some(same_failure(e));
+        }
+        read
     }
 
     /// Reads the record of `secret`'s prefix from the store and caches what it found.
@@ -134,5 +157,16 @@ impl AdminService {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+/// A copy of a store failure, for the requests that waited for the lookup that met it.
+fn same_failure(e: &Error) -> Error {
+    match e {
+        Error::Unavailable { dependency, reason } => Error::Unavailable {
+            dependency: *dependency,
+            reason: reason.clone(),
+        },
+        other => Error::Internal(other.to_string()),
     }
 }

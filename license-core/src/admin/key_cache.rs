@@ -15,13 +15,20 @@
 //!   `ttl`, so a client retrying a wrong key does not reach the store every time.
 //! - **Bounded misses.** A key in neither map costs a store lookup only if the
 //!   [`MissLimiter`] admits it; otherwise the check answers `unavailable` (retry shortly).
+//! - **One lookup per key at a time.** Concurrent requests that miss with the same key (a
+//!   burst on a cold replica, or a busy key whose record just went stale) wait for one
+//!   lookup ([`KeyCache::turn`]) instead of each reading the store and spending the budget.
+//!   If that lookup fails (the store is down), the requests already waiting get its error
+//!   instead of trying one after another.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use futures::lock::Mutex as AsyncMutex;
 use moka::sync::Cache;
 
 use super::miss_limiter::MissLimiter;
@@ -131,11 +138,36 @@ fn slot(tenant: TenantId, prefix: &str) -> Slot {
     (tenant, prefix.to_owned())
 }
 
+/// The lock of one key's lookup, holding the error of a failed lookup for those waiting.
+pub(crate) type InFlight = Arc<AsyncMutex<Option<Error>>>;
+
+/// The right to look one key up: held by one request at a time per key. The slot leaves the
+/// map when the last request waiting for it is done, so the map holds only keys in flight.
+pub(crate) struct Turn<'a> {
+    in_flight: &'a Mutex<HashMap<Slot, InFlight>>,
+    slot: Slot,
+    pub(crate) lock: InFlight,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Clones are made under this lock: two left means the map's and ours.
+        if Arc::strong_count(&self.lock) == 2 {
+            in_flight.remove(&self.slot);
+        }
+    }
+}
+
 /// The API-key records and missing keys, and the miss limiter.
 pub(crate) struct KeyCache {
     ttl: TimeDelta,
     records: Cache<Slot, Arc<Entry>>,
     missing: Cache<Slot, DateTime<Utc>>,
+    in_flight: Mutex<HashMap<Slot, InFlight>>,
     /// Counts revocations; a lookup that saw another count does not cache what it read.
     revocations: Mutex<u64>,
     limiter: MissLimiter,
@@ -168,6 +200,7 @@ impl KeyCache {
                 .max_capacity(config.capacity)
                 .time_to_live(config.ttl + Duration::from_secs(1))
                 .build(),
+            in_flight: Mutex::new(HashMap::new()),
             revocations: Mutex::new(0),
             limiter: MissLimiter::new(config.miss_lookups_per_second, config.capacity, clock),
             hits: AtomicU64::new(0),
@@ -200,6 +233,23 @@ impl KeyCache {
             self.hits.fetch_add(1, Ordering::Relaxed);
         }
         verdict
+    }
+
+    /// The turn to look `secret`'s key up; lock it, then check the cache again.
+    pub(crate) fn turn(&self, secret: &ApiKeySecret) -> Turn<'_> {
+        let slot = slot(secret.tenant_id(), secret.prefix());
+        let lock = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(slot.clone())
+            .or_default()
+            .clone();
+        Turn {
+            in_flight: &self.in_flight,
+            slot,
+            lock,
+        }
     }
 
     /// Takes one lookup from the tenant's budget (or the strangers'), or refuses.
