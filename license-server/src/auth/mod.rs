@@ -14,7 +14,7 @@
 //! keys it has not cached (`auth.miss_lookups_per_second`; see `AdminService`'s key cache).
 //!
 //! Verified credentials are cached in process (`auth.cache_seconds`, `auth.cache_capacity`):
-//! API-key records by `AdminService`, accepted ID tokens by [`oidc::OidcVerifier`].
+//! API-key records by `AdminService`, accepted ID tokens by `oidc::OidcVerifier`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
