@@ -106,7 +106,9 @@ pub mod usage;
 /// Validate: check a lease token and that its session still holds its seat.
 pub mod validate;
 
-pub use admin::{AdminService, LicenseChange, NewLicense};
+pub use admin::{
+    AdminService, CredentialCacheConfig, CredentialCacheStats, LicenseChange, NewLicense,
+};
 pub use api_key::{ApiKey, ApiKeySecret, Scope};
 pub use audit::{Actor, AuditEvent};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -5,9 +5,11 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use license_core::SigningAlgorithm;
+use license_core::{CredentialCacheConfig, SigningAlgorithm};
 use serde::{Deserialize, Serialize};
 
 /// The commented defaults printed by `license-server config example`.
@@ -219,13 +221,56 @@ impl Default for SignerConfig {
 }
 
 /// Credentials the API accepts.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// The operator's bearer token (empty: generated into `<data_dir>/operator-token`).
     pub operator_token: Secret,
+    /// Seconds a verified credential is trusted without the store (API keys) or a signature
+    /// check (ID tokens): a key revoked on another replica works here at most this long.
+    /// 0: every request checks.
+    pub cache_seconds: u64,
+    /// Most credentials cached, for each kind (API-key records, missing keys, ID tokens).
+    pub cache_capacity: u64,
+    /// Store lookups a second that API keys not in the cache may cause, per tenant this
+    /// replica knows and once more for all the others; beyond it the check answers 503.
+    pub miss_lookups_per_second: u32,
     /// End-user ID tokens (OpenID Connect) for the client routes.
     pub oidc: OidcConfig,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        let cache = CredentialCacheConfig::DEFAULT;
+        Self {
+            operator_token: Secret::default(),
+            cache_seconds: cache.ttl.as_secs(),
+            cache_capacity: cache.capacity,
+            miss_lookups_per_second: cache.miss_lookups_per_second.get(),
+            oidc: OidcConfig::default(),
+        }
+    }
+}
+
+impl AuthConfig {
+    /// Longest `cache_seconds`: the revocation window stays short.
+    pub const MAX_CACHE_SECONDS: u64 = 300;
+
+    /// How long a verified credential is trusted.
+    pub fn cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.cache_seconds)
+    }
+
+    /// The API-key cache these settings describe (validated settings; out-of-range values
+    /// are clamped, never a panic).
+    pub fn credential_cache(&self) -> CredentialCacheConfig {
+        CredentialCacheConfig {
+            ttl: self.cache_ttl(),
+            capacity: self.cache_capacity,
+            miss_lookups_per_second: NonZeroU32::new(self.miss_lookups_per_second)
+                .unwrap_or(NonZeroU32::MIN),
+        }
+    }
 }
 
 /// OpenID Connect settings. Off while `jwks_url` is empty.
@@ -445,6 +490,21 @@ impl Config {
             "log.filter",
             "is not a valid filter (try `info` or `license_server=debug,info`)",
         );
+        check(
+            self.auth.cache_seconds <= AuthConfig::MAX_CACHE_SECONDS,
+            "auth.cache_seconds",
+            "must be at most 300 (it is how long a revoked API key keeps working on other replicas)",
+        );
+        check(
+            (100..=10_000_000).contains(&self.auth.cache_capacity),
+            "auth.cache_capacity",
+            "must be between 100 and 10000000",
+        );
+        check(
+            (1..=100_000).contains(&self.auth.miss_lookups_per_second),
+            "auth.miss_lookups_per_second",
+            "must be between 1 and 100000",
+        );
         let oidc = &self.auth.oidc;
         if oidc.enabled() {
             check(
@@ -497,6 +557,34 @@ mod tests {
             Config::default().server.listen.to_string(),
             DEFAULT_LISTEN,
             "the constant and the default agree"
+        );
+    }
+
+    #[test]
+    fn credential_cache_bounds_are_checked_by_key() {
+        let mut config = Config::default();
+        config.auth.cache_seconds = 301;
+        config.auth.cache_capacity = 0;
+        config.auth.miss_lookups_per_second = 0;
+        let keys: Vec<_> = config.validate().into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "auth.cache_seconds",
+                "auth.cache_capacity",
+                "auth.miss_lookups_per_second"
+            ]
+        );
+        config.auth.cache_seconds = 0;
+        config.auth.cache_capacity = 100;
+        config.auth.miss_lookups_per_second = 1;
+        assert!(
+            config.validate().is_empty(),
+            "0 s (no cache) and the minimums are valid"
+        );
+        assert_eq!(
+            Config::default().auth.credential_cache(),
+            CredentialCacheConfig::DEFAULT
         );
     }
 

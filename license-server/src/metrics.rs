@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use license_core::{Error, LicenseService, ReapOutcome};
+use license_core::{AdminService, Error, LicenseService, ReapOutcome};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::OperationId;
 use prometheus_client::collector::Collector;
@@ -19,6 +19,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tracing::{Instrument as _, debug, error, field};
 
+use crate::auth::oidc::OidcStats;
 use crate::events::{LogQueue, MetricsSink, OutcomeLabels, TypeLabels};
 use crate::state::AppState;
 
@@ -137,6 +138,13 @@ impl Metrics {
             .register_collector(Box::new(ServiceCounters { service, log }));
     }
 
+    /// Reads the credential caches' counters at each scrape: the API-key cache's, and the
+    /// ID-token cache's when OIDC is on.
+    pub fn watch_auth(&mut self, admin: Arc<AdminService>, oidc: Option<Arc<OidcStats>>) {
+        self.registry
+            .register_collector(Box::new(AuthCounters { admin, oidc }));
+    }
+
     /// Counts an acquire that failed without an event: everything but `no_seats` (which is a
     /// `denied` event) is `error`.
     pub fn acquire_failed(&self, error: &Error) {
@@ -231,6 +239,70 @@ impl Collector for ServiceCounters {
             pending.metric_type(),
         )?;
         pending.encode(metric)?;
+        Ok(())
+    }
+}
+
+/// The credential caches' counters, read at each scrape.
+#[derive(Debug)]
+struct AuthCounters {
+    admin: Arc<AdminService>,
+    oidc: Option<Arc<OidcStats>>,
+}
+
+impl Collector for AuthCounters {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
+        let keys = self.admin.credential_cache_stats();
+        let mut counters = vec![
+            (
+                "license_api_key_cache_hits",
+                "API-key checks answered from the cache (accepted or refused), without the store",
+                keys.hits,
+            ),
+            (
+                "license_api_key_lookups",
+                "API-key checks that read the store (key not cached, or its record past auth.cache_seconds)",
+                keys.lookups,
+            ),
+            (
+                "license_api_key_lookups_limited",
+                "API-key checks refused with 503 because lookups of keys not cached were over auth.miss_lookups_per_second",
+                keys.limited,
+            ),
+        ];
+        if let Some(oidc) = &self.oidc {
+            counters.push((
+                "license_oidc_cache_hits",
+                "ID tokens accepted from the cache, without a signature check",
+                oidc.hits.load(Ordering::Relaxed),
+            ));
+            counters.push((
+                "license_oidc_verifications",
+                "ID tokens whose signature and claims were checked",
+                oidc.verifications.load(Ordering::Relaxed),
+            ));
+        }
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+            counter.encode(metric)?;
+        }
+        for (name, help, value) in [
+            (
+                "license_api_key_cache_records",
+                "API-key records held in the cache",
+                keys.records,
+            ),
+            (
+                "license_api_key_cache_missing",
+                "API keys held in the cache as missing from the store",
+                keys.missing,
+            ),
+        ] {
+            let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
+            let metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
+            gauge.encode(metric)?;
+        }
         Ok(())
     }
 }

@@ -59,14 +59,21 @@ impl AppState {
         let admin_sinks: Arc<dyn EventSink> =
             Arc::new(EventSinks::none().with(sinks).with(service.policy_cache()));
         let admin = Arc::new(
-            AdminService::new(adapters.store.clone(), clock.clone()).with_events(admin_sinks),
+            AdminService::new(adapters.store.clone(), clock.clone())
+                .with_events(admin_sinks)
+                .with_credential_cache(config.auth.credential_cache()),
         );
         let oidc = if config.auth.oidc.enabled() {
-            Some(OidcVerifier::new(config.auth.oidc.clone())?)
+            Some(OidcVerifier::new(
+                config.auth.oidc.clone(),
+                config.auth.cache_ttl(),
+                config.auth.cache_capacity,
+            )?)
         } else {
             None
         };
         let auth = Authenticator::new(admin.clone(), adapters.store, operator_token, oidc);
+        metrics.watch_auth(admin.clone(), auth.oidc_stats());
         Ok(Self {
             service,
             admin,

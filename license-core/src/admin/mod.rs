@@ -18,6 +18,12 @@ use crate::usage::UsageDay;
 
 /// API keys: create, list, revoke, authenticate.
 mod api_keys;
+/// Verified API-key records in process: bounded size, bounded staleness, limited misses.
+mod key_cache;
+/// Per-tenant budgets for the store lookups that keys not in the cache cause.
+mod miss_limiter;
+
+pub use key_cache::{CredentialCacheConfig, CredentialCacheStats};
 
 /// What a new license is made of. Unset fields take safe defaults: a generated key, no
 /// overdraft, no expiry, the default lease policy, no entitlements.
@@ -85,17 +91,31 @@ pub struct AdminService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     events: Arc<dyn EventSink>,
+    keys: key_cache::KeyCache,
 }
 
 impl AdminService {
     /// Builds the service. Admin changes are events too, once [`with_events`](Self::with_events)
-    /// names a sink.
+    /// names a sink. API keys are cached as [`CredentialCacheConfig::DEFAULT`] says until
+    /// [`with_credential_cache`](Self::with_credential_cache) says otherwise.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         Self {
+            keys: key_cache::KeyCache::new(CredentialCacheConfig::DEFAULT, clock.clone()),
             store,
             clock,
             events: Arc::new(EventSinks::none()),
         }
+    }
+
+    /// Bounds the API-key cache with `config` (an empty cache: call before serving).
+    pub fn with_credential_cache(mut self, config: CredentialCacheConfig) -> Self {
+        self.keys = key_cache::KeyCache::new(config, self.clock.clone());
+        self
+    }
+
+    /// What the API-key cache has done and holds (for metrics and tests).
+    pub fn credential_cache_stats(&self) -> CredentialCacheStats {
+        self.keys.stats()
     }
 
     /// Sends an `admin_change` event for every audited change to `sink` (which must not block).

@@ -88,6 +88,11 @@ impl ApiError {
     /// 503: a dependency outside the three ports (the identity provider) did not answer.
     pub fn unavailable(dependency: &str, cause: &dyn std::fmt::Display) -> Self {
         warn!(dependency, error = %cause, "dependency unavailable");
+        Self::retry_later(dependency)
+    }
+
+    /// 503 naming `dependency`, without logging (the caller logs, or has reasons not to).
+    pub fn retry_later(dependency: &str) -> Self {
         let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",

@@ -9,17 +9,25 @@
 //!   the routes that act on a tenant.
 //!
 //! Every failure is the same 401, whatever check failed. A valid credential on the wrong kind
-//! of route is 403.
+//! of route is 403. A check that cannot be made now is 503 with `Retry-After: 1`: the store
+//! or the identity provider did not answer, or this replica refuses more store lookups of API
+//! keys it has not cached (`auth.miss_lookups_per_second`; see `AdminService`'s key cache).
+//!
+//! Verified credentials are cached in process (`auth.cache_seconds`, `auth.cache_capacity`):
+//! API-key records by `AdminService`, accepted ID tokens by `oidc::OidcVerifier`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use license_core::{Actor, AdminService, ApiKeyId, ApiKeySecret, Error, Scope, Store, TenantId};
+use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Request, RequestBody};
 use poem_openapi::auth::Bearer;
 use poem_openapi::registry::{MetaParamIn, MetaSchemaRef, Registry};
 use poem_openapi::types::Type;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::api::error::ApiError;
 use crate::config::Secret;
@@ -91,6 +99,42 @@ impl AdminPrincipal {
     }
 }
 
+/// Seconds a client is told to wait after a 503 of the credential check. The miss limiter's
+/// budgets refill at least one lookup within a second.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
+/// Lets one warning through a second, so a flood of checks that cannot be made (made-up keys
+/// over the lookup limit, say) is not also a flood of log lines; the metrics count them all.
+#[derive(Debug)]
+struct OncePerSecond {
+    origin: Instant,
+    next_ms: AtomicU64,
+}
+
+impl OncePerSecond {
+    fn new() -> Self {
+        Self {
+            origin: Instant::now(),
+            next_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn due(&self) -> bool {
+        let now = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let next = self.next_ms.load(Ordering::Relaxed);
+        now >= next
+            && self
+                .next_ms
+                .compare_exchange(
+                    next,
+                    now.saturating_add(1000),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+    }
+}
+
 /// Checks credentials against the API keys, the operator token and the OIDC provider.
 #[derive(Debug)]
 pub struct Authenticator {
@@ -98,6 +142,7 @@ pub struct Authenticator {
     store: Arc<dyn Store>,
     operator_token: Secret,
     oidc: Option<oidc::OidcVerifier>,
+    unavailable_log: OncePerSecond,
 }
 
 impl Authenticator {
@@ -113,7 +158,13 @@ impl Authenticator {
             store,
             operator_token,
             oidc,
+            unavailable_log: OncePerSecond::new(),
         }
+    }
+
+    /// The ID-token cache's counters, when OIDC is on.
+    pub fn oidc_stats(&self) -> Option<Arc<oidc::OidcStats>> {
+        self.oidc.as_ref().map(oidc::OidcVerifier::stats)
     }
 
     /// A caller of the client routes.
@@ -195,11 +246,23 @@ impl Authenticator {
                         Scope::Client => "this API key lacks the client scope",
                     })),
                     Err(Error::NotFound(_)) => Err(ApiError::unauthenticated()),
-                    Err(e) => Err(e.into()),
+                    Err(e) => Err(self.cannot_check(e)),
                 }
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(self.cannot_check(e)),
         }
+    }
+
+    /// A key check that failed for another reason than the key: 503 (logged at most once a
+    /// second) when the store is down or lookups are over their limit, else as mapped.
+    fn cannot_check(&self, e: Error) -> ApiError {
+        let Error::Unavailable { dependency, reason } = &e else {
+            return e.into();
+        };
+        if self.unavailable_log.due() {
+            warn!(%dependency, reason, "API-key check unavailable (logged at most once a second)");
+        }
+        ApiError::retry_later(&dependency.to_string())
     }
 
     fn is_operator(&self, credential: &str) -> bool {
@@ -210,6 +273,18 @@ impl Authenticator {
             )
             .is_ok()
     }
+}
+
+/// A failed check as the response it renders to; a 503 says when to retry.
+fn refusal(e: ApiError) -> poem::Error {
+    let retry = e.status == StatusCode::SERVICE_UNAVAILABLE;
+    let mut response = e.into_response();
+    if retry {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+    }
+    poem::Error::from_response(response)
 }
 
 fn state(req: &Request) -> poem::Result<&Arc<AppState>> {
@@ -226,11 +301,7 @@ pub struct ClientAuth(pub ClientPrincipal);
 
 async fn client_checker(req: &Request, bearer: Bearer) -> poem::Result<ClientPrincipal> {
     let state = state(req)?;
-    state
-        .auth
-        .client(&bearer.token)
-        .await
-        .map_err(ApiError::into_poem)
+    state.auth.client(&bearer.token).await.map_err(refusal)
 }
 
 /// `Authorization: Bearer <credential>` on the admin routes: a tenant API key with the `admin`
@@ -246,12 +317,12 @@ pub struct AdminAuth(pub AdminPrincipal);
 async fn admin_checker(req: &Request, bearer: Bearer) -> poem::Result<AdminPrincipal> {
     let state = state(req)?;
     // Parsed before the credential is checked: a malformed header is a 400 whoever calls.
-    let named = tenant_header(req).map_err(ApiError::into_poem)?;
+    let named = tenant_header(req).map_err(refusal)?;
     state
         .auth
         .admin(&bearer.token, named)
         .await
-        .map_err(ApiError::into_poem)
+        .map_err(refusal)
 }
 
 /// The tenant named in `X-Tenant-Id`: `None` without the header, 400 naming it unless it is

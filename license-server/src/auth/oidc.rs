@@ -2,15 +2,24 @@
 //! keys are published as a JWKS. Keys are cached; a token naming an unknown `kid` triggers a
 //! download, at most once per `refresh_min_seconds`, so key rotation is picked up without a
 //! restart and a flood of forged `kid`s cannot hammer the identity provider.
+//!
+//! Accepted tokens are cached too, by the SHA-256 of the whole token, until the earlier of
+//! their `exp` and `auth.cache_seconds` after they were verified (at most `auth.cache_capacity`
+//! of them): a client repeating its bearer token skips the signature check. Only tokens that
+//! passed every check are cached, so made-up tokens take no room. Checking a token needs no
+//! store lookup at all: the tenant is the claim's, and the use case then finds the license
+//! within that tenant.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::RwLock;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use license_core::TenantId;
+use moka::sync::Cache;
 use serde_json::{Map, Value};
 
 use crate::config::OidcConfig;
@@ -45,12 +54,89 @@ struct KeyCache {
     last_fetch: Option<Instant>,
 }
 
+/// What the ID-token cache has done since start.
+#[derive(Debug, Default)]
+pub struct OidcStats {
+    /// Tokens accepted from the cache, without a signature check.
+    pub hits: AtomicU64,
+    /// Tokens whose signature and claims were checked (accepted or not).
+    pub verifications: AtomicU64,
+}
+
+/// A token that passed every check, and until when it may be taken from the cache.
+#[derive(Clone, Debug)]
+struct Verified {
+    identity: OidcIdentity,
+    /// Unix milliseconds: the earlier of the token's `exp` and verification + time-to-live.
+    until_ms: i64,
+}
+
+/// Accepted ID tokens by SHA-256, each until the earlier of its `exp` and the time-to-live.
+struct VerifiedTokens {
+    ttl_ms: i64,
+    /// `None` when the time-to-live is zero: nothing is cached.
+    tokens: Option<Cache<[u8; 32], Verified>>,
+}
+
+impl VerifiedTokens {
+    fn new(ttl: Duration, capacity: u64) -> Self {
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let tokens = (ttl_ms > 0).then(|| {
+            Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .build()
+        });
+        Self { ttl_ms, tokens }
+    }
+
+    fn digest(token: &str) -> [u8; 32] {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(digest.as_ref());
+        out
+    }
+
+    /// The identity of `token` if it was accepted and is still within its bound at `now_ms`.
+    fn get(&self, token: &str, now_ms: i64) -> Option<OidcIdentity> {
+        let tokens = self.tokens.as_ref()?;
+        let key = Self::digest(token);
+        let verified = tokens.get(&key)?;
+        if now_ms < verified.until_ms {
+            return Some(verified.identity);
+        }
+        tokens.invalidate(&key);
+        None
+    }
+
+    /// Remembers an accepted `token` that expires at `exp` (Unix seconds), verified at `now_ms`.
+    fn insert(&self, token: &str, identity: OidcIdentity, exp: i64, now_ms: i64) {
+        let Some(tokens) = &self.tokens else {
+            return;
+        };
+        let until_ms = exp
+            .saturating_mul(1000)
+            .min(now_ms.saturating_add(self.ttl_ms));
+        if until_ms > now_ms {
+            tokens.insert(Self::digest(token), Verified { identity, until_ms });
+        }
+    }
+}
+
+fn unix_now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Verifies ID tokens against a JWKS URL.
 pub struct OidcVerifier {
     config: OidcConfig,
     http: reqwest::Client,
     cache: RwLock<KeyCache>,
     fetching: tokio::sync::Mutex<()>,
+    verified: VerifiedTokens,
+    stats: Arc<OidcStats>,
 }
 
 impl fmt::Debug for OidcVerifier {
@@ -63,8 +149,13 @@ impl fmt::Debug for OidcVerifier {
 }
 
 impl OidcVerifier {
-    /// A verifier for `config` (which must have a `jwks_url`).
-    pub fn new(config: OidcConfig) -> Result<Self, OidcError> {
+    /// A verifier for `config` (which must have a `jwks_url`) that keeps at most
+    /// `cache_capacity` accepted tokens for at most `cache_ttl` (zero: none).
+    pub fn new(
+        config: OidcConfig,
+        cache_ttl: Duration,
+        cache_capacity: u64,
+    ) -> Result<Self, OidcError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
@@ -74,11 +165,32 @@ impl OidcVerifier {
             http,
             cache: RwLock::new(KeyCache::default()),
             fetching: tokio::sync::Mutex::new(()),
+            verified: VerifiedTokens::new(cache_ttl, cache_capacity),
+            stats: Arc::default(),
         })
     }
 
-    /// Checks signature, issuer, audience and validity window, and reads the tenant claim.
+    /// The cache's counters (for metrics).
+    pub fn stats(&self) -> Arc<OidcStats> {
+        self.stats.clone()
+    }
+
+    /// Checks signature, issuer, audience and validity window, and reads the tenant claim; a
+    /// token accepted before and still within its cache bound is taken from the cache.
     pub async fn verify(&self, token: &str) -> Result<OidcIdentity, OidcError> {
+        let now_ms = unix_now_ms();
+        if let Some(identity) = self.verified.get(token, now_ms) {
+            self.stats.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(identity);
+        }
+        self.stats.verifications.fetch_add(1, Ordering::Relaxed);
+        let (identity, exp) = self.check(token).await?;
+        self.verified.insert(token, identity.clone(), exp, now_ms);
+        Ok(identity)
+    }
+
+    /// The full check: the identity and the token's `exp` (Unix seconds).
+    async fn check(&self, token: &str) -> Result<(OidcIdentity, i64), OidcError> {
         let rejected = |what: &str| OidcError::Rejected(what.to_owned());
         let header = jsonwebtoken::decode_header(token).map_err(|e| rejected(&e.to_string()))?;
         let kid = header.kid.ok_or_else(|| rejected("no kid in the header"))?;
@@ -112,7 +224,14 @@ impl OidcVerifier {
             .ok_or_else(|| rejected("no tenant claim"))?
             .parse::<TenantId>()
             .map_err(|_| rejected("the tenant claim is not a tenant id"))?;
-        Ok(OidcIdentity { tenant, subject })
+        // Required and checked above; a fractional `exp` counts from its whole second.
+        let exp = data
+            .claims
+            .get("exp")
+            .and_then(Value::as_f64)
+            .ok_or_else(|| rejected("exp is not a number"))?;
+        let exp = exp.floor() as i64;
+        Ok((OidcIdentity { tenant, subject }, exp))
     }
 
     fn cached(&self, kid: &str) -> Option<(Algorithm, DecodingKey)> {
@@ -240,4 +359,62 @@ fn pinned_algorithm(jwk: &Jwk) -> Option<Algorithm> {
         ) | (AlgorithmParameters::OctetKeyPair(_), Algorithm::EdDSA)
     );
     same_family.then_some(named)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> OidcIdentity {
+        OidcIdentity {
+            tenant: TenantId::new(),
+            subject: "user-42".into(),
+        }
+    }
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    #[test]
+    fn an_accepted_token_is_cached_until_the_ttl() {
+        let tokens = VerifiedTokens::new(Duration::from_secs(5), 100);
+        let who = identity();
+        tokens.insert("token-a", who.clone(), NOW / 1000 + 3600, NOW);
+        assert_eq!(tokens.get("token-a", NOW + 4_999), Some(who));
+        assert_eq!(tokens.get("token-a", NOW + 5_000), None);
+        assert_eq!(tokens.get("token-b", NOW), None, "only the very token");
+    }
+
+    #[test]
+    fn an_accepted_token_is_cached_no_later_than_its_exp() {
+        let tokens = VerifiedTokens::new(Duration::from_secs(60), 100);
+        let who = identity();
+        tokens.insert("token", who.clone(), NOW / 1000 + 2, NOW);
+        assert_eq!(tokens.get("token", NOW + 1_999), Some(who));
+        assert_eq!(
+            tokens.get("token", NOW + 2_000),
+            None,
+            "expired: checked again"
+        );
+        // A token already past its exp (accepted within the leeway) is not cached.
+        tokens.insert("late", identity(), NOW / 1000 - 10, NOW);
+        assert_eq!(tokens.get("late", NOW), None);
+    }
+
+    #[test]
+    fn a_zero_ttl_caches_nothing() {
+        let tokens = VerifiedTokens::new(Duration::ZERO, 100);
+        tokens.insert("token", identity(), NOW / 1000 + 3600, NOW);
+        assert_eq!(tokens.get("token", NOW), None);
+    }
+
+    #[test]
+    fn the_cache_holds_at_most_its_capacity() {
+        let tokens = VerifiedTokens::new(Duration::from_secs(60), 10);
+        for i in 0..100 {
+            tokens.insert(&format!("token-{i}"), identity(), NOW / 1000 + 3600, NOW);
+        }
+        let cache = tokens.tokens.as_ref().unwrap();
+        cache.run_pending_tasks();
+        assert!(cache.entry_count() <= 10, "{}", cache.entry_count());
+    }
 }

@@ -60,6 +60,18 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "The operator's bearer token (empty: generated into <data_dir>/operator-token on first start).",
     ),
     (
+        "auth.cache_seconds",
+        "Seconds a verified API key or ID token is trusted without the store or a signature check: a key revoked on another replica keeps working here at most this long (0: check every request; at most 300).",
+    ),
+    (
+        "auth.cache_capacity",
+        "Most credentials cached in process, for each kind (API-key records, unknown keys, ID tokens).",
+    ),
+    (
+        "auth.miss_lookups_per_second",
+        "Store lookups a second that API keys not in the cache may cause, per tenant this replica knows and once more for all others; beyond it the check answers 503 with Retry-After.",
+    ),
+    (
         "auth.oidc.jwks_url",
         "JWKS URL of the identity provider whose ID tokens the client routes accept (empty: OIDC off).",
     ),

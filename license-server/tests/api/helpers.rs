@@ -169,15 +169,36 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a server whose config `configure` may change first. Returns once it listens.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let clock = ManualClock::new(chrono::Utc::now());
+    let store = Arc::new(MemoryStore::default());
+    let ledger = Arc::new(MemoryLedger::new(Arc::new(clock.clone())));
+    spawn_on(configure, clock, store, ledger).await
+}
+
+/// Starts a second server (a replica) on `app`'s store, ledger and clock, with its own
+/// in-process state (caches, metrics) and signing key.
+pub async fn spawn_replica_of(app: &TestApp, configure: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_on(
+        configure,
+        app.clock.clone(),
+        app.store.clone(),
+        app.ledger.clone(),
+    )
+    .await
+}
+
+async fn spawn_on(
+    configure: impl FnOnce(&mut Config),
+    clock: ManualClock,
+    store: Arc<MemoryStore>,
+    ledger: Arc<MemoryLedger>,
+) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
     let mut config = test_config(data_dir.path());
     configure(&mut config);
 
-    let clock = ManualClock::new(chrono::Utc::now());
     // The server's one clock; the test keeps `clock`, a handle on the same time.
     let server_clock: Arc<dyn Clock> = Arc::new(clock.clone());
-    let store = Arc::new(MemoryStore::default());
-    let ledger = Arc::new(MemoryLedger::new(server_clock.clone()));
     let adapters = Adapters {
         store: store.clone(),
         ledger: ledger.clone(),
@@ -334,6 +355,14 @@ impl Api {
         let response = self.http.get(self.url("/metrics")).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 200);
         response.text().await.unwrap()
+    }
+
+    /// The value of an unlabelled counter (`…_total`) or gauge on `/metrics`.
+    pub async fn metric(&self, name: &str) -> u64 {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no metric {name} in /metrics:\n{text}"))
     }
 
     // --- client routes ---

@@ -6,6 +6,7 @@
 mod admin;
 mod auth;
 mod config;
+mod credential_cache;
 mod docs;
 mod failures;
 mod helpers;

@@ -114,8 +114,17 @@ async fn app_trusting(idp: &IdentityProvider) -> TestApp {
 }
 
 async fn app_trusting_with_refresh(idp: &IdentityProvider, refresh_min_seconds: u64) -> TestApp {
+    app_trusting_with(idp, refresh_min_seconds, 5).await
+}
+
+async fn app_trusting_with(
+    idp: &IdentityProvider,
+    refresh_min_seconds: u64,
+    cache_seconds: u64,
+) -> TestApp {
     let url = idp.jwks_url();
     spawn_app_with(move |config| {
+        config.auth.cache_seconds = cache_seconds;
         config.auth.oidc.refresh_min_seconds = refresh_min_seconds;
         config.auth.oidc.jwks_url = url;
         config.auth.oidc.issuer = ISSUER.into();
@@ -244,4 +253,44 @@ async fn an_unknown_key_id_refreshes_the_keys_at_most_once_per_interval() {
         .await
         .expect(200);
     assert_eq!(idp.fetches(), 3, "one download for the new key id");
+}
+
+#[tokio::test]
+async fn a_repeated_id_token_skips_the_signature_check_and_made_up_ones_are_not_cached() {
+    let idp = IdentityProvider::start().await;
+    let app = app_trusting(&idp).await;
+    let acme = app.fixture("Acme", 5).await;
+    let user = Caller::bearer(idp.token(&acme.tenant_id, json!({})).await);
+    for machine in ["m1", "m2", "m3"] {
+        app.acquire(&user, &acme.license_key, machine)
+            .await
+            .expect(200);
+    }
+    assert_eq!(app.metric("license_oidc_verifications_total").await, 1);
+    assert_eq!(app.metric("license_oidc_cache_hits_total").await, 2);
+
+    // A forged token is checked (and refused) every time: refusals are never cached.
+    let mut forged = idp.token(&acme.tenant_id, json!({})).await;
+    forged.truncate(forged.len() - 4);
+    forged.push_str("AAAA");
+    for _ in 0..2 {
+        app.acquire(&Caller::bearer(forged.clone()), &acme.license_key, "m4")
+            .await
+            .expect_error(401, "unauthenticated");
+    }
+    assert_eq!(app.metric("license_oidc_verifications_total").await, 3);
+    assert_eq!(app.metric("license_oidc_cache_hits_total").await, 2);
+
+    // With auth.cache_seconds = 0, every request checks the signature.
+    let uncached = app_trusting_with(&idp, 60, 0).await;
+    let acme = uncached.fixture("Acme", 5).await;
+    let user = Caller::bearer(idp.token(&acme.tenant_id, json!({})).await);
+    for machine in ["m1", "m2"] {
+        uncached
+            .acquire(&user, &acme.license_key, machine)
+            .await
+            .expect(200);
+    }
+    assert_eq!(uncached.metric("license_oidc_verifications_total").await, 2);
+    assert_eq!(uncached.metric("license_oidc_cache_hits_total").await, 0);
 }
