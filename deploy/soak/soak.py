@@ -528,11 +528,11 @@ def cmd_settle(args):
 class Hold:
     """One stretch of time during which a client held a session (see the module doc)."""
 
-    __slots__ = ("sid", "hw", "client", "start", "exp", "end", "why", "grant", "crashed")
+    __slots__ = ("sid", "hw", "client", "start", "exp", "end", "why", "grant", "crashed", "suspended")
 
     def __init__(self, sid, hw, client, start, exp, grant):
         self.sid, self.hw, self.client, self.start, self.exp = sid, hw, client, start, exp
-        self.end, self.why, self.grant, self.crashed = None, None, grant, None
+        self.end, self.why, self.grant, self.crashed, self.suspended = None, None, grant, None, None
 
     def close(self, at, why):
         if at >= self.exp:
@@ -583,6 +583,9 @@ def build_holds(history):
             elif op == "crash":
                 for h in live.values():
                     h.crashed = h.crashed or r["t0"]
+            elif op == "suspend":
+                for h in live.values():
+                    h.suspended = (r["t0"], r["t1"])
             elif op == "release" and r.get("sid") in live:
                 finish(live[r["sid"]], r["t0"], "release sent")
             elif op == "acquire" and out == "no_seats" and any(h.hw == r["hw"] for h in live.values()):
@@ -614,6 +617,9 @@ def merged_by_session(holds):
 def describe_hold(h, origin):
     g = h.grant
     crashed = "" if h.crashed is None else "; the client crashed at %s" % fmt_t(h.crashed, origin)
+    if h.suspended is not None:
+        crashed += "; the client was suspended from %s to %s" % (fmt_t(h.suspended[0], origin),
+                                                                  fmt_t(h.suspended[1], origin))
     return ("session %s (client %d, hardware %s): held from %s (%s sent %s to replica %s) "
             "until %s (%s; lease expiry %s%s)" % (h.sid, h.client, h.hw, fmt_t(h.start, origin), g["op"],
                                                    fmt_t(g["t0"], origin), g["r"], fmt_t(h.end, origin), h.why,
