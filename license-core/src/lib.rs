@@ -54,10 +54,8 @@ pub mod error;
 /// The event port: `SeatEvent`, sinks, and a bounded queue for slow consumers.
 pub mod events;
 /// Heartbeat: renew a seat (one store call, one ledger call, one signature).
-/// Flush: renewals and usage peaks to the store in batches.
 pub mod flush;
 pub mod heartbeat;
-/// The hot path's caches and write-behind buffer.
 pub mod hot_path;
 /// Typed UUID identifiers.
 pub mod ids;

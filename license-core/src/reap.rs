@@ -4,7 +4,7 @@
 use crate::error::{ErrorKind, Result};
 use crate::events::{SeatEvent, SeatEventKind};
 use crate::ids::LicenseId;
-use crate::service::LicenseService;
+use crate::service::{LicenseService, ttl_of};
 use crate::store::Page;
 
 /// What a reaper pass can return.
@@ -38,7 +38,7 @@ impl LicenseService {
                 let page = Page::new(after, Page::<LicenseId>::MAX_LIMIT);
                 let licenses = self.licenses.list_licenses(tenant.id, page).await?;
                 for license in &licenses {
-                    let before = now - self.hot_path.proof_slack(license, now);
+                    let before = now - self.hot_path.proof_slack(ttl_of(license));
                     loop {
                         let marked = self
                             .sessions

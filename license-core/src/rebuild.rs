@@ -4,17 +4,20 @@
 //! module also holds the one use case that is nothing but such a call,
 //! [`live_seats`](LicenseService::live_seats).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::Ordering;
 
+use chrono::{DateTime, Utc};
 use tracing::info;
 
 use crate::error::{Dependency, Error, ErrorKind, Result};
 use crate::events::SeatEvent;
 use crate::events::SeatEventKind;
-use crate::ids::{LicenseId, TenantId};
+use crate::ids::{LicenseId, SessionId, TenantId};
+use crate::license::LeasePolicy;
 use crate::seat_ledger::{AcquireOutcome, LedgerKey, LiveCount, RenewOutcome};
-use crate::service::{LicenseService, ledger_key};
+use crate::service::{LicenseService, ledger_key, ttl_of};
 use crate::session::{HardwareId, LiveSeat};
 
 /// How often one call may meet a ledger that lost its state before giving up. Each rebuild
@@ -86,23 +89,53 @@ impl LicenseService {
     /// renewals were lost with a crashed replica, or a zombie whose seat the ledger had already
     /// given to someone else: it is restored as a *shadow* that counts against the seats but
     /// that no heartbeat or retry can take back (its client acquires again), so a zombie is
-    /// never revived over the limit. See ADR 0017.
+    /// never revived over the limit. So is every live session of a machine but its oldest (a
+    /// newer one is an acquire in flight, which must find the older one held). See ADR 0017.
     async fn rebuild(&self, key: &LedgerKey) -> Result<()> {
         let now = self.clock.now();
         let license = self
             .policy
             .by_id(self.licenses.as_ref(), key.tenant_id, key.license_id)
             .await?;
-        let slack = self.hot_path.proof_slack(&license, now);
+        let ttl = ttl_of(&license);
+        // Candidates under the longest TTL there is (a session keeps the TTL of its last
+        // renewal); the reaper keeps this set small.
+        let longest = std::time::Duration::from_secs(u64::from(LeasePolicy::MAX_TTL_SECONDS));
         let live = self
             .sessions
-            .live_sessions(key.tenant_id, key.license_id, now - slack)
+            .live_sessions(
+                key.tenant_id,
+                key.license_id,
+                now - self.hot_path.proof_slack(longest),
+            )
             .await?;
+        // A machine keeps its oldest live session: a newer one of the same machine can only be
+        // an acquire still in flight (recorded before its grant), which must find the older
+        // one held, not take a second seat.
+        let mut keeper: HashMap<&HardwareId, (DateTime<Utc>, SessionId)> = HashMap::new();
+        for session in live.iter().filter(|s| s.expires_at > now) {
+            let entry = keeper
+                .entry(&session.hardware_id)
+                .or_insert((session.acquired_at, session.id));
+            if (session.acquired_at, session.id) < *entry {
+                *entry = (session.acquired_at, session.id);
+            }
+        }
         let seats: Vec<LiveSeat> = live
             .iter()
-            .map(|session| {
-                let expires_at = session.expires_at + slack;
-                if session.expires_at > now {
+            .filter_map(|session| {
+                // The session's own last TTL, if the license's has since been shortened.
+                let own = (session.expires_at - session.last_heartbeat_at)
+                    .to_std()
+                    .unwrap_or_default();
+                let expires_at = session.expires_at + self.hot_path.proof_slack(ttl.max(own));
+                if expires_at <= now {
+                    return None;
+                }
+                let keeps = keeper
+                    .get(&session.hardware_id)
+                    .is_some_and(|(_, id)| *id == session.id);
+                Some(if keeps {
                     LiveSeat {
                         expires_at,
                         ..LiveSeat::from(session)
@@ -113,7 +146,7 @@ impl LicenseService {
                         hardware_id: HardwareId::shadow(session.id),
                         expires_at,
                     }
-                }
+                })
             })
             .collect();
         let outcome = self.ledger.rebuild(key, &seats).await?;

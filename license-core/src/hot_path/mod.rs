@@ -5,9 +5,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
-
-use crate::license::{LeasePolicy, License};
+use chrono::TimeDelta;
 
 mod directory;
 mod policy;
@@ -52,41 +50,19 @@ impl Default for HotPathConfig {
 impl HotPathConfig {
     /// How long after a session's stored expiry the store still cannot prove it dead: a
     /// renewal lost with a crashed replica's buffer (granted before the stored expiry, so at
-    /// most one TTL more), plus the write lag, plus the longest a ledger call may take between
+    /// most one `ttl` more), plus the write lag, plus the longest a ledger call may take between
     /// the lag check and the renewal. The rebuild after a Redis loss restores every session
-    /// within this slack, and the reaper ends none of them. See ADR 0017.
-    ///
-    /// The TTL is the license's, unless the license changed recently enough for a renewal
-    /// under an older (longer) TTL to be live still: then the longest TTL there is.
+    /// within this slack (with `ttl` the longer of the license's and the session's own last
+    /// one), and the reaper ends none of them. See ADR 0017.
     ///
     /// ```
+    /// use std::time::Duration;
     /// use license_core::hot_path::HotPathConfig;
-    /// use license_core::*;
-    /// let config = HotPathConfig::default();
-    /// let now = chrono::Utc::now();
-    /// let mut license = License {
-    ///     id: LicenseId::new(), tenant_id: TenantId::new(), key: LicenseKey::generate()?,
-    ///     product: "CAD".into(), seats: SeatCount::new(1)?, overdraft: 0,
-    ///     status: LicenseStatus::Active, expires_at: None, lease: LeasePolicy::default(),
-    ///     entitlements: vec![], created_at: now, updated_at: now,
-    /// };
-    /// // Just changed: a renewal under any TTL may still be live.
-    /// assert_eq!(config.proof_slack(&license, now).num_seconds(), 86_400 + 15);
-    /// license.updated_at = now - chrono::TimeDelta::days(2);
-    /// assert_eq!(config.proof_slack(&license, now).num_seconds(), 360 + 15);
-    /// # Ok::<(), Error>(())
+    /// let slack = HotPathConfig::default().proof_slack(Duration::from_secs(360));
+    /// assert_eq!(slack.num_seconds(), 360 + 10 + 5);
     /// ```
-    pub fn proof_slack(&self, license: &License, now: DateTime<Utc>) -> TimeDelta {
-        let bound = |d: Duration| TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX);
-        let margin = bound(self.max_write_lag + LEDGER_CALL_BOUND);
-        let longest = TimeDelta::seconds(i64::from(LeasePolicy::MAX_TTL_SECONDS));
-        let settled = license.updated_at + longest + bound(self.policy_ttl) + margin;
-        let ttl = if now < settled {
-            longest
-        } else {
-            license.lease.ttl()
-        };
-        ttl + margin
+    pub fn proof_slack(&self, ttl: Duration) -> TimeDelta {
+        TimeDelta::from_std(ttl + self.max_write_lag + LEDGER_CALL_BOUND).unwrap_or(TimeDelta::MAX)
     }
 }
 
