@@ -97,8 +97,11 @@ async fn fill(ledger: &RedisLedger, key: &LedgerKey, name: &str, from: u64, to: 
 /// A field of an `INFO` section, e.g. `used_memory`.
 fn info_field(server: &RedisServer, section: &str, field: &str) -> Option<String> {
     let info = server.command(&["INFO", section]);
-    info.lines()
-        .find_map(|l| l.trim().strip_prefix(&format!("{field}:")).map(str::to_owned))
+    info.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix(&format!("{field}:"))
+            .map(str::to_owned)
+    })
 }
 
 fn used_memory(server: &RedisServer) -> i64 {
@@ -163,9 +166,7 @@ async fn block(
     for req in &requests {
         let start = Instant::now();
         grant(ledger, key, req).await;
-        samples
-            .client_us
-            .push(start.elapsed().as_secs_f64() * 1e6);
+        samples.client_us.push(start.elapsed().as_secs_f64() * 1e6);
     }
     let (calls_after, usec_after) = evalsha_stats(server);
     let block_calls = (calls_after - calls).max(1) as f64;
