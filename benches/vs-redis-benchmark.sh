@@ -44,17 +44,20 @@ done
 [ -n "$port" ] || { echo "redis-server did not start: $(tail -5 "$dir/redis.log")" >&2; exit 1; }
 
 cli() { redis-cli -p "$port" "$@"; }
-acquire=$(cli SCRIPT LOAD "$(cat license-seats-redis/lua/acquire.lua)")
-renew=$(cli SCRIPT LOAD "$(cat license-seats-redis/lua/renew.lua)")
-release=$(cli SCRIPT LOAD "$(cat license-seats-redis/lua/release.lua)")
+# Each script is lua/common.lua followed by the operation's file, as scripts.rs loads it.
+lua=license-seats-redis/lua
+acquire=$(cli SCRIPT LOAD "$(cat "$lua/common.lua" "$lua/acquire.lua")")
+renew=$(cli SCRIPT LOAD "$(cat "$lua/common.lua" "$lua/renew.lua")")
+release=$(cli SCRIPT LOAD "$(cat "$lua/common.lua" "$lua/release.lua")")
 
 # One license, initialised, with one long-lived seat to renew. The tag stands for {tenant:license}.
-k='lic:{bench:ceiling}'
+# Sessions are 16 bytes and machines 12 (raw bytes and digests in the ledger; any bytes here):
+# `held-session-016`, `held-machine`, and `ssss__rand_int__`, `__rand_int__` (12 digits).
+k='lic:{bench:ceiling}:v2'
+keys=(3 "$k:init" "$k:seats" "$k:holders")
 cli SET "$k:init" 1 >/dev/null
-cli ZADD "$k:seats" 99999999999999 held-session >/dev/null
-cli HSET "$k:hw" held-machine held-session >/dev/null
-cli HSET "$k:owners" held-session held-machine >/dev/null
-keys=(4 "$k:init" "$k:seats" "$k:hw" "$k:owners")
+cli EVALSHA "$acquire" "${keys[@]}" held-session-016 held-machine 1000000000 99999999999 600000 \
+  >/dev/null
 
 # Mean latency (µs) and requests/s of one redis-benchmark run, from its CSV line.
 ceiling() {
@@ -64,13 +67,14 @@ ceiling() {
 }
 # __rand_int__ is replaced per request: a fresh session and machine for every acquire.
 read -r acq_us acq_rps < <(ceiling 1 EVALSHA "$acquire" "${keys[@]}" \
-  "s-__rand_int__" "m-__rand_int__" 1000000000 360000 600000)
-read -r ren_us ren_rps < <(ceiling 1 EVALSHA "$renew" "${keys[@]}" held-session 360000 600000)
-read -r rel_us rel_rps < <(ceiling 1 EVALSHA "$release" 3 "$k:seats" "$k:hw" "$k:owners" \
-  "s-__rand_int__")
-# Throughput: 64 clients pipelining 16 each, so Redis (one thread running scripts) is the bound.
-read -r ren64_us ren64_rps < <(ceiling 64 -P 16 EVALSHA "$renew" "${keys[@]}" held-session \
+  "ssss__rand_int__" "__rand_int__" 1000000000 360000 600000)
+read -r ren_us ren_rps < <(ceiling 1 EVALSHA "$renew" "${keys[@]}" held-session-016 held-machine \
   360000 600000)
+read -r rel_us rel_rps < <(ceiling 1 EVALSHA "$release" 2 "$k:seats" "$k:holders" \
+  "ssss__rand_int__" "__rand_int__")
+# Throughput: 64 clients pipelining 16 each, so Redis (one thread running scripts) is the bound.
+read -r ren64_us ren64_rps < <(ceiling 64 -P 16 EVALSHA "$renew" "${keys[@]}" held-session-016 \
+  held-machine 360000 600000)
 
 echo "Running cargo bench -p license-benches --bench ledger ..." >&2
 cargo bench -p license-benches --bench ledger >&2

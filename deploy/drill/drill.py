@@ -11,8 +11,8 @@
                                           sample the live seats until FILE exists; write
                                           {"max": .., "samples": .., "errors": ..} as JSON
 
-"Live seats" are the members of the license's sorted set `lic:{<tenant>:<license>}:seats`
-whose score (expiry in ms) is later than Redis' own clock, counted atomically in one EVAL —
+"Live seats" are the members (one per machine) of the license's sorted set
+`lic:{<tenant>:<license>}:v2:seats` whose score (expiry in ms) is later than Redis' own clock, counted atomically in one EVAL —
 the same clock and the same rule the ledger's acquire script uses, so an expired member that
 acquire has not swept yet is not counted.
 """

@@ -1,7 +1,7 @@
 -- live_count: how many seats of one license are live now. Read-only.
 --
--- KEYS[1]  lic:{t:l}:init    the initialised marker
--- KEYS[2]  lic:{t:l}:seats   sorted set: member = session id, score = expiry (ms, Redis clock)
+-- KEYS[1]  lic:{t:l}:v2:init     the initialised marker
+-- KEYS[2]  lic:{t:l}:v2:seats    sorted set: member = machine digest, score = expiry (ms, by TIME)
 -- (no ARGV)
 --
 -- Replies:
@@ -12,6 +12,5 @@ local init, seats = KEYS[1], KEYS[2]
 if redis.call('EXISTS', init) == 0 then
   return {'REBUILD'}
 end
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-return {'COUNT', redis.call('ZCOUNT', seats, '(' .. string.format('%d', now), '+inf')}
+local now = now_ms()
+return {'COUNT', redis.call('ZCOUNT', seats, '(' .. ms(now), '+inf')}

@@ -1,13 +1,13 @@
 -- renew: extend a live seat to now + ttl. A seat that has expired (or was released, or never
--- granted) is not brought back. One atomic step.
+-- granted, or is held by another session of the machine) is not brought back. One atomic step.
 --
--- KEYS[1]  lic:{t:l}:init    the initialised marker
--- KEYS[2]  lic:{t:l}:seats   sorted set: member = session id, score = expiry (ms, Redis clock)
--- KEYS[3]  lic:{t:l}:hw      hash: hardware id -> session id (only its expiry is refreshed)
--- KEYS[4]  lic:{t:l}:owners  hash: session id -> hardware id (only its expiry is refreshed)
--- ARGV[1]  session id
--- ARGV[2]  ttl in ms, an integer > 0
--- ARGV[3]  grace in ms: the keys expire this long after their last seat
+-- KEYS[1]  lic:{t:l}:v2:init     the initialised marker
+-- KEYS[2]  lic:{t:l}:v2:seats    sorted set: member = machine digest, score = expiry (ms, by TIME)
+-- KEYS[3]  lic:{t:l}:v2:holders  hash: bucket -> packed (machine digest, session id) records
+-- ARGV[1]  session id (16 raw bytes)
+-- ARGV[2]  its machine digest (12 bytes)
+-- ARGV[3]  ttl in ms, an integer > 0
+-- ARGV[4]  grace in ms: the keys expire this long after their last seat
 --
 -- Replies:
 --   {'REBUILD'}                 the marker is missing: rebuild from the store, retry
@@ -15,9 +15,12 @@
 --   {'RENEWED', expires_ms}     the seat now lives until expires_ms
 -- An error reply ('ERR renew: ...') for malformed arguments, before any write.
 
-local init, seats = KEYS[1], KEYS[2]
-local session = ARGV[1]
-local ttl, grace = tonumber(ARGV[2]), tonumber(ARGV[3])
+local init, seats, holders = KEYS[1], KEYS[2], KEYS[3]
+local session, machine = ARGV[1], ARGV[2]
+local ttl, grace = tonumber(ARGV[3]), tonumber(ARGV[4])
+if #session ~= SESSION or #machine ~= MACHINE then
+  return redis.error_reply('ERR renew: session must be 16 bytes and machine 12')
+end
 if not ttl or ttl <= 0 or not grace or grace < 0 then
   return redis.error_reply('ERR renew: ttl and grace must be numbers')
 end
@@ -26,22 +29,14 @@ end
 if redis.call('EXISTS', init) == 0 then
   return {'REBUILD'}
 end
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local score = redis.call('ZSCORE', seats, session)
-if not score or tonumber(score) <= now then
+local now = now_ms()
+local score = tonumber(redis.call('ZSCORE', seats, machine))
+if not score or score <= now or holder(holders, machine) ~= session then
   return {'EXPIRED'}
 end
 
 -- Writes.
 local expires = now + ttl
-redis.call('ZADD', seats, 'XX', string.format('%d', expires), session)
-
--- Every key outlives the latest seat by `grace`, so an abandoned license frees its memory.
-local last = redis.call('ZRANGE', seats, -1, -1, 'WITHSCORES')
-local keep_until = math.max(now, tonumber(last[2] or now)) + grace
-for _, key in ipairs(KEYS) do
-  redis.call('PEXPIREAT', key, string.format('%d', keep_until))
-end
-
+redis.call('ZADD', seats, 'XX', ms(expires), machine)
+keep_keys(seats, now, expires, grace)
 return {'RENEWED', expires}

@@ -3,20 +3,23 @@
 //! All keys of one license share the hash tag `{<tenant>:<license>}`, so Redis Cluster keeps
 //! them in one slot and a script can touch them together. Scripts never build keys: they get
 //! them in `KEYS`, which is also what lets the cluster client route each call.
+//!
+//! The names carry the layout's version (`v2`): the keys of an older layout (`lic:{t:l}:seats`,
+//! `:hw`, `:owners`, `:init`) are never read, so after an upgrade each license finds no marker,
+//! answers `Rebuild` once and is rebuilt from the store; the old keys expire on their own.
 
 use license_core::LedgerKey;
 
-/// The keys of one license's seats.
+/// The keys of one license's seats (`lua/common.lua` explains the layout).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct LicenseKeys {
-    /// `lic:{t:l}:init` — present once the license's state is initialised (rebuilt).
+    /// `lic:{t:l}:v2:init` — present once the license's state is initialised (rebuilt).
     pub(crate) init: String,
-    /// `lic:{t:l}:seats` — sorted set: member = session id, score = expiry in ms.
+    /// `lic:{t:l}:v2:seats` — sorted set: member = machine digest, score = expiry in ms.
     pub(crate) seats: String,
-    /// `lic:{t:l}:hw` — hash: hardware id → session id, for idempotent acquire per machine.
-    pub(crate) hw: String,
-    /// `lic:{t:l}:owners` — hash: session id → hardware id, to clean `hw` up on release/expiry.
-    pub(crate) owners: String,
+    /// `lic:{t:l}:v2:holders` — hash: bucket → packed (machine digest, session id) records:
+    /// which session holds each machine's seat.
+    pub(crate) holders: String,
 }
 
 impl LicenseKeys {
@@ -24,16 +27,15 @@ impl LicenseKeys {
     pub(crate) fn new(key: &LedgerKey) -> Self {
         let tag = hash_tag(key);
         Self {
-            init: format!("lic:{tag}:init"),
-            seats: format!("lic:{tag}:seats"),
-            hw: format!("lic:{tag}:hw"),
-            owners: format!("lic:{tag}:owners"),
+            init: format!("lic:{tag}:v2:init"),
+            seats: format!("lic:{tag}:v2:seats"),
+            holders: format!("lic:{tag}:v2:holders"),
         }
     }
 
     /// The keys in the order the acquire, renew and rebuild scripts expect them.
-    pub(crate) fn all(&self) -> [&str; 4] {
-        [&self.init, &self.seats, &self.hw, &self.owners]
+    pub(crate) fn all(&self) -> [&str; 3] {
+        [&self.init, &self.seats, &self.holders]
     }
 }
 
@@ -56,8 +58,8 @@ mod tests {
         };
         let keys = LicenseKeys::new(&key);
         let tag = "{0193a1b2-0000-7000-8000-000000000001:0193a1b2-0000-7000-8000-000000000002}";
-        assert_eq!(keys.seats, format!("lic:{tag}:seats"));
-        assert_eq!(keys.init, format!("lic:{tag}:init"));
+        assert_eq!(keys.seats, format!("lic:{tag}:v2:seats"));
+        assert_eq!(keys.init, format!("lic:{tag}:v2:init"));
         for k in keys.all() {
             // Redis Cluster hashes the text between the first `{` and the next `}`.
             let start = k.find('{').unwrap();

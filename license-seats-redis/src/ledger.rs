@@ -13,7 +13,7 @@ use tokio::time::error::Elapsed;
 
 use crate::connection::{Backend, Target};
 use crate::keys::LicenseKeys;
-use crate::scripts;
+use crate::{compact, scripts};
 
 /// How long a license's keys outlive its latest seat. An abandoned license frees its memory
 /// this long after its last seat expired; the next call on it then answers `Rebuild`, which
@@ -218,8 +218,8 @@ impl SeatLedger for RedisLedger {
         let mut invocation = scripts::ACQUIRE.prepare_invoke();
         invocation
             .key(&keys.all()[..])
-            .arg(request.session_id.to_string())
-            .arg(request.hardware_id.as_str())
+            .arg(&compact::session(request.session_id))
+            .arg(&compact::machine(&request.hardware_id))
             .arg(request.limit)
             .arg(ttl_millis(request.ttl)?)
             .arg(grace_millis());
@@ -236,7 +236,8 @@ impl SeatLedger for RedisLedger {
         let mut invocation = scripts::RENEW.prepare_invoke();
         invocation
             .key(&keys.all()[..])
-            .arg(seat.session_id.to_string())
+            .arg(&compact::session(seat.session_id))
+            .arg(&compact::machine(seat.hardware_id))
             .arg(ttl_millis(ttl)?)
             .arg(grace_millis());
         scripts::renew_outcome(&self.run(&invocation).await?)
@@ -247,9 +248,9 @@ impl SeatLedger for RedisLedger {
         let mut invocation = scripts::RELEASE.prepare_invoke();
         invocation
             .key(&keys.seats)
-            .key(&keys.hw)
-            .key(&keys.owners)
-            .arg(seat.session_id.to_string());
+            .key(&keys.holders)
+            .arg(&compact::session(seat.session_id))
+            .arg(&compact::machine(seat.hardware_id));
         scripts::released(&self.run(&invocation).await?).map(|_| ())
     }
 
@@ -266,8 +267,8 @@ impl SeatLedger for RedisLedger {
         invocation.key(&keys.all()[..]).arg(grace_millis());
         for seat in seats {
             invocation
-                .arg(seat.session_id.to_string())
-                .arg(seat.hardware_id.as_str())
+                .arg(&compact::session(seat.session_id))
+                .arg(&compact::machine(&seat.hardware_id))
                 .arg(seat.expires_at.timestamp_millis());
         }
         let (outcome, restored) = scripts::rebuild_outcome(&self.run(&invocation).await?)?;

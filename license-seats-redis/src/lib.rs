@@ -1,8 +1,10 @@
 //! The [`SeatLedger`](license_core::SeatLedger) port on Redis and Redis Cluster.
 //!
-//! Each license's seats live in one sorted set (member = session id, score = expiry in ms by
-//! the Redis clock), next to a hardware-id index and an *initialised* marker, all under the
-//! license's `{tenant:license}` hash tag so they share one Cluster slot. Every operation is
+//! Each license's seats live in one sorted set (member = a 12-byte digest of the machine,
+//! score = expiry in ms by the Redis clock), next to a packed hash naming the session that holds
+//! each machine's seat and an *initialised* marker, all under the license's `{tenant:license}`
+//! hash tag so they share one Cluster slot. A live seat costs under 150 bytes of Redis at a
+//! million seats on one license (`lua/common.lua` explains the layout). Every operation is
 //! one Lua script (`lua/*.lua`), so it is atomic on a single node and on a cluster alike:
 //! never more live seats than the limit, zombies freed at their TTL inside `acquire`, and a
 //! `Rebuild` answer after Redis lost its data until the store's live sessions are restored.
@@ -36,6 +38,8 @@
 //! # Ok(()) }
 //! ```
 
+/// Session ids and machines in the compact forms the scripts store (raw bytes, a digest).
+mod compact;
 /// The URL schemes and the connections they name (one node, or a cluster).
 mod connection;
 /// Every Redis key, with the `{tenant:license}` hash tag, built in one place.

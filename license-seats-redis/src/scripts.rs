@@ -1,8 +1,9 @@
 //! The Lua scripts (one per operation, in `lua/`) and the decoding of their replies into the
 //! port's outcome types.
 //!
-//! Each script is hashed once ([`LazyLock`]) and run with `EVALSHA`; `Script::invoke_async`
-//! loads it with `SCRIPT LOAD` when the server answers `NOSCRIPT` (after a restart, say).
+//! Each script is `lua/common.lua` (the layout's shared helpers) followed by the operation's
+//! file, hashed once ([`LazyLock`]) and run with `EVALSHA`; `Script::invoke_async` loads it
+//! with `SCRIPT LOAD` when the server answers `NOSCRIPT` (after a restart, say).
 
 use std::sync::LazyLock;
 
@@ -10,21 +11,30 @@ use chrono::{DateTime, Utc};
 use license_core::{AcquireOutcome, Error, LiveCount, RebuildOutcome, RenewOutcome, Result};
 use redis::{Script, Value};
 
+use crate::compact;
+
+/// `lua/common.lua` then `lua/<name>.lua`.
+macro_rules! script {
+    ($name:literal) => {
+        LazyLock::new(|| {
+            Script::new(concat!(
+                include_str!("../lua/common.lua"),
+                include_str!(concat!("../lua/", $name, ".lua"))
+            ))
+        })
+    };
+}
+
 /// `lua/acquire.lua`.
-pub(crate) static ACQUIRE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../lua/acquire.lua")));
+pub(crate) static ACQUIRE: LazyLock<Script> = script!("acquire");
 /// `lua/renew.lua`.
-pub(crate) static RENEW: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../lua/renew.lua")));
+pub(crate) static RENEW: LazyLock<Script> = script!("renew");
 /// `lua/release.lua`.
-pub(crate) static RELEASE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../lua/release.lua")));
+pub(crate) static RELEASE: LazyLock<Script> = script!("release");
 /// `lua/live_count.lua`.
-pub(crate) static LIVE_COUNT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../lua/live_count.lua")));
+pub(crate) static LIVE_COUNT: LazyLock<Script> = script!("live_count");
 /// `lua/rebuild.lua`.
-pub(crate) static REBUILD: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../lua/rebuild.lua")));
+pub(crate) static REBUILD: LazyLock<Script> = script!("rebuild");
 
 /// Decodes `acquire.lua`'s reply.
 pub(crate) fn acquire_outcome(reply: &Value) -> Result<AcquireOutcome> {
@@ -37,10 +47,9 @@ pub(crate) fn acquire_outcome(reply: &Value) -> Result<AcquireOutcome> {
             in_use: u32::try_from(int(in_use, "acquire")?)
                 .map_err(|_| unexpected("acquire", reply))?,
         },
-        ("HELD", [session, expires]) => AcquireOutcome::AlreadyHeld {
-            session_id: text(session, "acquire")?
-                .parse()
-                .map_err(|_| unexpected("acquire", reply))?,
+        ("HELD", [Value::BulkString(session), expires]) => AcquireOutcome::AlreadyHeld {
+            session_id: compact::session_from(session)
+                .ok_or_else(|| unexpected("acquire", reply))?,
             expires_at: time(expires, "acquire")?,
         },
         _ => return Err(unexpected("acquire", reply)),
@@ -159,7 +168,7 @@ mod tests {
         let id = SessionId::new();
         let held = Value::Array(vec![
             bulk("HELD"),
-            bulk(&id.to_string()),
+            Value::BulkString(compact::session(id).to_vec()),
             Value::Int(1_700_000_000_123),
         ]);
         assert_eq!(
@@ -186,7 +195,13 @@ mod tests {
             Value::Array(vec![]),
             Value::Array(vec![bulk("GRANTED")]),
             Value::Array(vec![bulk("GRANTED"), Value::Int(1), Value::Int(-1)]),
-            Value::Array(vec![bulk("HELD"), bulk("not-a-uuid"), Value::Int(1)]),
+            Value::Array(vec![bulk("HELD"), bulk("not 16 bytes"), Value::Int(1)]),
+            // A session id as text is the old layout's: never taken for raw bytes.
+            Value::Array(vec![
+                bulk("HELD"),
+                bulk(&SessionId::new().to_string()),
+                Value::Int(1),
+            ]),
             Value::Array(vec![bulk("SOMETHING_NEW")]),
         ] {
             let err = acquire_outcome(&reply).unwrap_err();
@@ -214,6 +229,10 @@ mod tests {
 
     #[test]
     fn every_script_documents_its_keys_argv_and_replies() {
+        let common = include_str!("../lua/common.lua");
+        assert!(common.starts_with("-- "), "common.lua says what it is");
+        // Keys come from KEYS only: a key built in Lua breaks Cluster routing.
+        assert!(!common.contains("'lic:"), "common.lua builds no key");
         for source in [
             include_str!("../lua/acquire.lua"),
             include_str!("../lua/renew.lua"),

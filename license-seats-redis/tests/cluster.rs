@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Fixture, Wipe, request, scenarios};
+use common::{Fixture, Wipe, layout, request, scenarios};
 use futures::FutureExt as _;
 use license_core::testing::seat_ledger_contract;
 use license_core::{AcquireOutcome, Dependency, Error, SeatLedger};
@@ -64,6 +64,17 @@ async fn expiry_zombies_key_ttls_and_rebuild_on_a_cluster() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_compact_layout_keeps_its_rules_on_a_cluster() {
+    let (_cluster, fx) = fixture().await;
+    layout::a_stale_session_cannot_touch_the_machines_new_seat(&fx).await;
+    layout::keys_of_the_old_layout_are_never_read(&fx).await;
+    layout::a_mass_expiry_is_freed_over_several_calls(&fx).await;
+    layout::rebuild_gives_a_machine_one_seat(&fx).await;
+    layout::keys_made_again_after_the_last_release_expire_too(&fx).await;
+    layout::a_live_seat_costs_under_240_bytes(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn flushall_on_every_node_mid_run_rebuilds_and_never_exceeds_the_limit() {
     let (_cluster, fx) = fixture().await;
     scenarios::wiping_redis_mid_run_rebuilds_and_never_exceeds_the_limit(&fx).await;
@@ -96,24 +107,23 @@ async fn licenses_spread_over_every_master_with_their_keys_in_one_slot() {
     let sizes = sizes.await.unwrap();
     assert_eq!(
         sizes.iter().sum::<u32>(),
-        30 * 4,
-        "four keys per license: {sizes:?}"
+        30 * 3,
+        "three keys per license: {sizes:?}"
     );
     assert!(
         sizes.iter().all(|&n| n > 0),
         "every master holds licenses: {sizes:?}"
     );
     for key in &keys {
-        let slots: Vec<i64> =
-            futures::future::join_all(["init", "seats", "hw", "owners"].map(|part| {
-                let cmd = redis::cmd("CLUSTER")
-                    .arg("KEYSLOT")
-                    .arg(common::redis_key(key, part))
-                    .clone();
-                let probe = fx.probe.clone();
-                async move { probe.query::<i64>(&cmd).await }
-            }))
-            .await;
+        let slots: Vec<i64> = futures::future::join_all(common::PARTS.map(|part| {
+            let cmd = redis::cmd("CLUSTER")
+                .arg("KEYSLOT")
+                .arg(common::redis_key(key, part))
+                .clone();
+            let probe = fx.probe.clone();
+            async move { probe.query::<i64>(&cmd).await }
+        }))
+        .await;
         assert!(slots.windows(2).all(|w| w[0] == w[1]), "{slots:?}");
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Fixture, Wipe, request, scenarios};
+use common::{Fixture, Wipe, layout, request, scenarios};
 use futures::FutureExt as _;
 use license_core::testing::seat_ledger_contract;
 use license_core::{AcquireOutcome, Dependency, Error, LiveCount, SeatLedger};
@@ -84,6 +84,42 @@ async fn rebuild_skips_seats_already_past_expiry() {
 async fn flushall_mid_run_rebuilds_and_never_exceeds_the_limit() {
     let (_server, fx) = fixture().await;
     scenarios::wiping_redis_mid_run_rebuilds_and_never_exceeds_the_limit(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stale_session_cannot_touch_the_machines_new_seat() {
+    let (_server, fx) = fixture().await;
+    layout::a_stale_session_cannot_touch_the_machines_new_seat(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_of_the_old_layout_are_never_read() {
+    let (_server, fx) = fixture().await;
+    layout::keys_of_the_old_layout_are_never_read(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mass_expiry_is_freed_over_several_calls() {
+    let (_server, fx) = fixture().await;
+    layout::a_mass_expiry_is_freed_over_several_calls(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rebuild_gives_a_machine_one_seat() {
+    let (_server, fx) = fixture().await;
+    layout::rebuild_gives_a_machine_one_seat(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_made_again_after_the_last_release_expire_too() {
+    let (_server, fx) = fixture().await;
+    layout::keys_made_again_after_the_last_release_expire_too(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_seat_costs_under_240_bytes() {
+    let (_server, fx) = fixture().await;
+    layout::a_live_seat_costs_under_240_bytes(&fx).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

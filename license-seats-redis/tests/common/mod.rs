@@ -11,6 +11,8 @@ use license_core::{
 };
 use license_seats_redis::{RedisLedger, RedisOptions};
 
+/// What the compact key layout must keep, which both topologies check.
+pub mod layout;
 /// The scenarios both topologies run.
 pub mod scenarios;
 use redis::FromRedisValue;
@@ -102,11 +104,25 @@ impl Probe {
     pub async fn zcard(&self, key: &LedgerKey) -> u32 {
         self.query(redis::cmd("ZCARD").arg(seats_key(key))).await
     }
+
+    /// How many (machine, session) records the license's holders hash keeps: its values are
+    /// 28-byte records packed together.
+    pub async fn holder_records(&self, key: &LedgerKey) -> usize {
+        let values: Vec<Vec<u8>> = self
+            .query(redis::cmd("HVALS").arg(redis_key(key, "holders")))
+            .await;
+        let bytes: usize = values.iter().map(Vec::len).sum();
+        assert_eq!(bytes % 28, 0, "holders hold whole records");
+        bytes / 28
+    }
 }
 
-/// The documented key layout (ADR 0005): `lic:{<tenant>:<license>}:<part>`.
+/// Every part of a license's key layout: `lic:{<tenant>:<license>}:v2:<part>`.
+pub const PARTS: [&str; 3] = ["init", "seats", "holders"];
+
+/// The documented key layout (`lua/common.lua`): `lic:{<tenant>:<license>}:v2:<part>`.
 pub fn redis_key(key: &LedgerKey, part: &str) -> String {
-    format!("lic:{{{}:{}}}:{part}", key.tenant_id, key.license_id)
+    format!("lic:{{{}:{}}}:v2:{part}", key.tenant_id, key.license_id)
 }
 
 pub fn seats_key(key: &LedgerKey) -> String {

@@ -11,7 +11,7 @@ use license_core::{
 };
 use license_seats_redis::RedisLedger;
 
-use super::{Fixture, hw, redis_key, request};
+use super::{Fixture, PARTS, hw, redis_key, request};
 
 /// 500 acquires on N = 50 from 500 tokio tasks on a multi-thread runtime: exactly 50 granted.
 pub async fn exactly_n_of_500_concurrent_acquires_are_granted(fx: &Fixture) {
@@ -92,16 +92,11 @@ pub async fn a_retry_from_the_same_machine_gets_its_session_back(fx: &Fixture) {
         .release(&key, SeatRef::new(winner, &hw("laptop-1")))
         .await
         .unwrap();
-    let hw_left: u32 = fx
-        .probe
-        .query(redis::cmd("HLEN").arg(redis_key(&key, "hw")))
-        .await;
-    let owners_left: u32 = fx
-        .probe
-        .query(redis::cmd("HLEN").arg(redis_key(&key, "owners")))
-        .await;
     assert_eq!(
-        (hw_left, owners_left),
+        (
+            fx.probe.zcard(&key).await,
+            fx.probe.holder_records(&key).await
+        ),
         (0, 0),
         "release cleans the machine index"
     );
@@ -183,11 +178,11 @@ pub async fn a_zombie_seat_is_free_right_after_its_ttl(fx: &Fixture) {
         freed_after <= ttl + Duration::from_millis(400),
         "freed late: {freed_after:?}"
     );
-    let zombie_hw: Option<String> = fx
-        .probe
-        .query(redis::cmd("HGET").arg(redis_key(&key, "hw")).arg("crashed"))
-        .await;
-    assert_eq!(zombie_hw, None, "pruning cleans the zombie's machine index");
+    assert_eq!(
+        fx.probe.holder_records(&key).await,
+        1,
+        "pruning cleans the zombie's machine index: only the next seat's record is left"
+    );
 }
 
 /// Every key of a license expires a grace period after its latest seat, so an abandoned
@@ -201,7 +196,7 @@ pub async fn keys_expire_a_grace_period_after_the_last_seat(fx: &Fixture) {
         AcquireOutcome::Granted { .. }
     ));
     let grace = license_seats_redis::KEY_GRACE;
-    for part in ["init", "seats", "hw", "owners"] {
+    for part in PARTS {
         let pttl: i64 = fx
             .probe
             .query(redis::cmd("PTTL").arg(redis_key(&key, part)))
@@ -403,11 +398,7 @@ pub async fn rebuild_skips_seats_already_past_expiry(fx: &Fixture) {
         1,
         "only the live seat is stored"
     );
-    let machines: u32 = fx
-        .probe
-        .query(redis::cmd("HLEN").arg(redis_key(&key, "hw")))
-        .await;
-    assert_eq!(machines, 1);
+    assert_eq!(fx.probe.holder_records(&key).await, 1);
     // The restored seat keeps its expiry (to the millisecond) and its machine.
     match fx
         .ledger

@@ -43,9 +43,13 @@ async fn replicas(n: usize, store_url: &str, ledger_url: &str) -> Vec<ComposedAp
     join_all((0..n).map(|_| spawn_composed(store_url, ledger_url, &key))).await
 }
 
-/// The Redis sorted set holding a license's live seats (`lic:{tenant:license}:seats`).
+/// The Redis sorted set holding a license's live seats, one member per machine
+/// (`lic:{tenant:license}:v2:seats`).
 fn seats_key(fixture: &Fixture) -> String {
-    format!("lic:{{{}:{}}}:seats", fixture.tenant_id, fixture.license_id)
+    format!(
+        "lic:{{{}:{}}}:v2:seats",
+        fixture.tenant_id, fixture.license_id
+    )
 }
 
 /// Seats Redis holds for the license now (`ZCARD`; expired members are dropped by the next
