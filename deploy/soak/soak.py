@@ -141,7 +141,7 @@ def cmd_setup(args):
         "seats_total": lic["seats_total"], "overdraft": lic["overdraft"],
         "limit": lic["seats_total"] + lic["overdraft"], "ttl_seconds": lic["ttl_seconds"],
         "admin_key": admin_key, "client_key": client["secret"],
-        "seats_key": "lic:{%s:%s}:seats" % (tenant_id, lic["id"]),
+        "seats_key": "lic:{%s:%s}:v2:seats" % (tenant_id, lic["id"]),
     }
     with open(args.out, "w") as f:
         json.dump(out, f, indent=1)
