@@ -287,11 +287,21 @@ fn usage_shows_live_seats_peaks_and_denials() {
         ])
         .fails(3, "(no_seats_available)");
 
-    let usage = fixture
-        .admin()
-        .run(&["-o", "json", "usage", &fixture.license_id])
-        .success()
-        .json();
+    // The day's peak reaches the store with the server's next write-behind flush (every
+    // second, ADR 0017): ask until it is there, for at most 10 s.
+    let mut usage = serde_json::Value::Null;
+    for _ in 0..50 {
+        usage = fixture
+            .admin()
+            .run(&["-o", "json", "usage", &fixture.license_id])
+            .success()
+            .json();
+        let peak = &usage["days"].as_array().and_then(|d| d.last().cloned());
+        if peak.as_ref().is_some_and(|day| day["peak_seats"] == 1) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     assert_eq!(usage["live_seats"], 1);
     let today = &usage["days"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(today["peak_seats"], 1);
