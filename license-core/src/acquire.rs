@@ -16,7 +16,7 @@ use crate::events::{DenialReason, SeatEventKind};
 use crate::ids::{SessionId, TenantId};
 use crate::license::{License, LicenseKey};
 use crate::rebuild::{MAX_LEDGER_ATTEMPTS, kept_losing_state};
-use crate::seat_ledger::{AcquireOutcome, LedgerKey, LiveCount, SeatRef, SeatRequest};
+use crate::seat_ledger::{AcquireOutcome, LedgerKey, SeatRef, SeatRequest};
 use crate::service::{Lease, LicenseService, ledger_key, seat_of, ttl_of};
 use crate::session::{HardwareId, Session, UserEmail};
 use crate::store::{HeartbeatRecord, UsagePeak};
@@ -98,26 +98,10 @@ impl LicenseService {
                         .granted(&license, session, expires_at, Some(in_use))
                         .await;
                 }
-                // A rebuild ran between our record and our script and restored it as a seat
-                // without checking the limit. Keep it if every seat counted now fits the limit
-                // (ours is among them); otherwise give it back and ask again.
+                // A rebuild ran between our record and our script and restored it as a seat:
+                // no limit was checked for it. Give it back and ask again.
                 AcquireOutcome::AlreadyHeld { session_id, .. } if session_id == session.id => {
-                    let in_use = match self.ledger.live_count(&ledger_key).await? {
-                        LiveCount::Count(n) if n <= license.seat_limit() => n,
-                        _ => {
-                            self.discard(&ledger_key, &session).await;
-                            continue;
-                        }
-                    };
-                    let Some(expires_at) =
-                        self.renew_seat(&ledger_key, seat_of(&session), ttl).await?
-                    else {
-                        self.discard(&ledger_key, &session).await;
-                        continue;
-                    };
-                    return self
-                        .granted(&license, session, expires_at, Some(in_use))
-                        .await;
+                    self.discard(&ledger_key, &session).await;
                 }
                 AcquireOutcome::AlreadyHeld {
                     session_id: held,
@@ -125,7 +109,11 @@ impl LicenseService {
                 } => {
                     self.discard(&ledger_key, &session).await;
                     match self.existing_session(start(held, expires_at)).await? {
-                        Some(session) => return self.held(&license, session, expires_at).await,
+                        Some(session) => {
+                            if let Some(lease) = self.held(&license, session).await? {
+                                return Ok(lease);
+                            }
+                        }
                         // The ledger's seat belongs to a session the store has ended: free it.
                         None => {
                             self.ledger
@@ -183,20 +171,17 @@ impl LicenseService {
 
     /// Hands the machine's live session back, renewed (a rebuilt ledger may hold it with the
     /// rebuild's slack; the lease gets an ordinary TTL, and the store learns it).
-    async fn held(
-        &self,
-        license: &License,
-        mut session: Session,
-        expires_at: DateTime<Utc>,
-    ) -> Result<Lease> {
+    /// `None`: the seat was freed meanwhile; the caller asks again.
+    async fn held(&self, license: &License, mut session: Session) -> Result<Option<Lease>> {
         let key = ledger_key(license);
-        session.expires_at = match self
+        // Freed since the ledger named it (released or expired meanwhile): no lease for it.
+        let Some(renewed) = self
             .renew_seat(&key, seat_of(&session), ttl_of(license))
             .await?
-        {
-            Some(renewed) => renewed,
-            None => expires_at,
+        else {
+            return Ok(None);
         };
+        session.expires_at = renewed;
         let now = self.clock.now();
         session.last_heartbeat_at = now;
         self.write_behind.heartbeat(HeartbeatRecord {
@@ -207,7 +192,7 @@ impl LicenseService {
         });
         self.directory.remember(&session);
         self.emit(self.session_event(&session, SeatEventKind::Held));
-        self.lease(license, session, false).await
+        self.lease(license, session, false).await.map(Some)
     }
 
     /// Deletes the record of a seat the ledger did not grant, and frees the seat in case a
