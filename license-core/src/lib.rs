@@ -53,9 +53,11 @@ pub mod clock;
 pub mod error;
 /// The event port: `SeatEvent`, sinks, and a bounded queue for slow consumers.
 pub mod events;
-/// Heartbeat: renew a seat (one store call, one ledger call, one signature).
+/// Flushing the write-behind: renewals and peaks to the store, in one batch.
 pub mod flush;
+/// Heartbeat: renew a seat (no store call when it succeeds, one ledger call, one signature).
 pub mod heartbeat;
+/// The hot path's caches and bounds: license policy, session directory, write-behind.
 pub mod hot_path;
 /// Typed UUID identifiers.
 pub mod ids;
@@ -94,6 +96,9 @@ pub mod signer;
 pub mod store;
 /// Tenants.
 pub mod tenant;
+/// Tenant signing keys: per-tenant lease keys certified by the root, their rotation and
+/// their protection at rest.
+pub mod tenant_keys;
 /// Port contract tests every adapter runs (feature `testing`).
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -125,8 +130,9 @@ pub use session::{EndReason, HardwareId, LiveSeat, Session, UserEmail};
 pub use signer::{Jwks, PublicJwk, Signer, SigningAlgorithm};
 pub use store::{
     ApiKeyStore, AuditLog, Ended, HeartbeatRecord, HeartbeatVerdict, LicenseStore, Page,
-    SessionStore, Store, UsagePeak, WriteBehindBatch,
+    SessionStore, Store, TenantKeyStore, UsagePeak, WriteBehindBatch,
 };
 pub use tenant::Tenant;
+pub use tenant_keys::{KeyWrapper, LocalKeyWrapper, TenantKey};
 pub use token::{LeaseClaims, TokenError, TokenVerifier};
 pub use usage::UsageDay;

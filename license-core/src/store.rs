@@ -1,5 +1,5 @@
-//! The durable-store ports: tenants and licenses, sessions and usage, API keys, and the audit
-//! log. Every method that touches a tenant's data takes the tenant id, and a record of another
+//! The durable-store ports: tenants and licenses, sessions and usage, API keys, the audit
+//! log, and tenant signing keys. Every method that touches a tenant's data takes the tenant id, and a record of another
 //! tenant answers exactly like a missing one ([`Error::NotFound`](crate::Error::NotFound)).
 //!
 //! Stores keep timestamps to the microsecond (what PostgreSQL holds); the system clock reads
@@ -18,6 +18,7 @@ use crate::ids::{ApiKeyId, LicenseId, SessionId, TenantId};
 use crate::license::{License, LicenseKey};
 use crate::session::{EndReason, Session};
 use crate::tenant::Tenant;
+use crate::tenant_keys::TenantKey;
 use crate::usage::UsageDay;
 
 /// Keyset pagination: items after `after` (ids are time-ordered), at most `limit` of them.
@@ -251,9 +252,40 @@ pub trait AuditLog: Send + Sync {
     async fn list_audit(&self, tenant: TenantId, limit: u32) -> Result<Vec<AuditEvent>>;
 }
 
+/// Tenant signing keys ([`tenant_keys`](crate::tenant_keys)): public halves, root certificates and
+/// wrapped private halves, shared by every replica.
+#[async_trait]
+pub trait TenantKeyStore: Send + Sync {
+    /// The tenant's keys whose certificate has not expired at `now` (revoked ones included),
+    /// by generation, oldest first.
+    async fn tenant_keys(&self, tenant: TenantId, now: DateTime<Utc>) -> Result<Vec<TenantKey>>;
+
+    /// Stores a new key, with `audit` in the same transaction when an administrator asked for
+    /// it. [`Conflict`](crate::Error::Conflict) when the tenant already has a key of this
+    /// generation (another replica made it first); `NotFound(Tenant)` when the tenant does not
+    /// exist.
+    async fn insert_tenant_key(&self, key: &TenantKey, audit: Option<&AuditEvent>) -> Result<()>;
+
+    /// Revokes every unrevoked key of `tenant` up to and including `generation`, at `at`, with
+    /// `audit` in the same transaction. Returns how many it revoked (0 is not an error).
+    async fn revoke_tenant_keys(
+        &self,
+        tenant: TenantId,
+        generation: u32,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<u32>;
+
+    /// Tenants with a key created or revoked at or after `since`: what a replica reloads to
+    /// learn of keys another replica made or revoked.
+    async fn tenant_keys_changed_since(&self, since: DateTime<Utc>) -> Result<Vec<TenantId>>;
+}
+
 /// Everything durable, as one object: what the use cases hold.
 #[async_trait]
-pub trait Store: LicenseStore + SessionStore + ApiKeyStore + AuditLog + std::fmt::Debug {
+pub trait Store:
+    LicenseStore + SessionStore + ApiKeyStore + AuditLog + TenantKeyStore + std::fmt::Debug
+{
     /// Whether the backend answers (for readiness).
     async fn ping(&self) -> Result<()>;
 }

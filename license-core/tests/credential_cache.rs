@@ -656,6 +656,36 @@ impl AuditLog for CountingStore {
 }
 
 #[async_trait]
+impl license_core::TenantKeyStore for CountingStore {
+    async fn tenant_keys(
+        &self,
+        t: TenantId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<license_core::TenantKey>> {
+        self.inner.tenant_keys(t, now).await
+    }
+    async fn insert_tenant_key(
+        &self,
+        k: &license_core::TenantKey,
+        a: Option<&AuditEvent>,
+    ) -> Result<()> {
+        self.inner.insert_tenant_key(k, a).await
+    }
+    async fn revoke_tenant_keys(
+        &self,
+        t: TenantId,
+        g: u32,
+        at: DateTime<Utc>,
+        a: &AuditEvent,
+    ) -> Result<u32> {
+        self.inner.revoke_tenant_keys(t, g, at, a).await
+    }
+    async fn tenant_keys_changed_since(&self, since: DateTime<Utc>) -> Result<Vec<TenantId>> {
+        self.inner.tenant_keys_changed_since(since).await
+    }
+}
+
+#[async_trait]
 impl Store for CountingStore {
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await

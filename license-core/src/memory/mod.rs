@@ -7,6 +7,8 @@ mod ledger;
 mod sessions;
 /// The in-memory store: tenants, licenses, API keys, audit.
 mod store;
+/// The in-memory store's tenant signing keys.
+mod tenant_keys;
 
 pub use ledger::MemoryLedger;
 pub use store::MemoryStore;

@@ -23,6 +23,7 @@ pub(super) struct Data {
     pub(super) api_keys: BTreeMap<ApiKeyId, ApiKey>,
     pub(super) audit: Vec<AuditEvent>,
     pub(super) usage: HashMap<(LicenseId, NaiveDate), UsageDay>,
+    pub(super) tenant_keys: Vec<crate::tenant_keys::TenantKey>,
 }
 
 /// A [`Store`] in process memory (ordered maps behind one mutex). For tests, examples and

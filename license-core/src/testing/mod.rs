@@ -7,6 +7,8 @@
 mod ledger;
 /// The `Store` contract.
 mod store;
+/// The `TenantKeyStore` part of the `Store` contract.
+mod tenant_keys;
 
 pub use ledger::{LedgerHarness, seat_ledger_contract};
 pub use store::store_contract;

@@ -13,7 +13,7 @@ use crate::session::{EndReason, HardwareId, Session, UserEmail};
 use crate::store::{HeartbeatRecord, Page, Store, UsagePeak, WriteBehindBatch};
 use crate::tenant::Tenant;
 
-fn ok<T>(r: crate::Result<T>, what: &str) -> T {
+pub(super) fn ok<T>(r: crate::Result<T>, what: &str) -> T {
     r.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
@@ -26,7 +26,7 @@ fn assert_not_found<T: std::fmt::Debug>(r: crate::Result<T>, resource: Resource,
     }
 }
 
-fn audit(tenant: TenantId, action: &str, at: DateTime<Utc>) -> AuditEvent {
+pub(super) fn audit(tenant: TenantId, action: &str, at: DateTime<Utc>) -> AuditEvent {
     AuditEvent::new(
         tenant,
         Actor::Operator,
@@ -38,12 +38,12 @@ fn audit(tenant: TenantId, action: &str, at: DateTime<Utc>) -> AuditEvent {
 }
 
 // Whole seconds: every backend stores at least microseconds, and comparisons stay exact.
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     let t = Utc::now();
     DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
 }
 
-async fn tenant(store: &dyn Store, name: &str) -> Tenant {
+pub(super) async fn tenant(store: &dyn Store, name: &str) -> Tenant {
     let t = ok(
         Tenant::new(&format!("{name} {}", TenantId::new()), now()),
         "tenant",
@@ -101,6 +101,7 @@ pub async fn store_contract(store: Arc<dyn Store>) {
     concurrent_reapers_count_each_session_once(store).await;
     api_keys(store).await;
     audit_log(store).await;
+    super::tenant_keys::tenant_keys(store).await;
 }
 
 async fn tenants_and_licenses(store: &dyn Store) {
