@@ -1,19 +1,29 @@
-//! Keys: the public keys clients verify lease tokens with (the JWKS), including keys retired
-//! by a rotation that still verify tokens they signed.
+//! Keys: what clients verify lease tokens with. `/.well-known/jwks.json` publishes the root
+//! (and root keys retired by a rotation); each tenant's own set lists its signing keys with
+//! the root's certificate for each.
 
-use crate::error::ErrorKind;
+use crate::error::{ErrorKind, Result};
+use crate::ids::TenantId;
 use crate::service::LicenseService;
 use crate::signer::{Jwks, PublicJwk};
+use crate::tenant_keys::TenantJwks;
 use crate::token::TokenVerifier;
 
-/// What publishing the keys can return: nothing, it reads memory.
+/// What publishing the root keys can return: nothing, it reads memory.
 pub const ERRORS: &[ErrorKind] = &[];
 
+/// What publishing a tenant's keys can return.
+pub const TENANT_ERRORS: &[ErrorKind] = &[
+    ErrorKind::NotFound,
+    ErrorKind::Unavailable,
+    ErrorKind::Internal,
+];
+
 impl LicenseService {
-    /// Keeps publishing keys that signed before a rotation: they are listed in
-    /// [`jwks`](Self::jwks) after the current key and [`validate`](Self::validate) accepts the
-    /// tokens they signed until those expire. A retired key with the current key's `kid` is
-    /// dropped.
+    /// Keeps publishing root keys that certified before a rotation: they are listed in
+    /// [`jwks`](Self::jwks) after the current root, so certificates (and tokens the root
+    /// signed itself before tenant keys) they signed keep verifying. A retired key with the
+    /// current root's `kid` is dropped.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -35,7 +45,7 @@ impl LicenseService {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn with_retired_keys(mut self, keys: Vec<PublicJwk>) -> Self {
-        let current = self.signer.key_id().to_owned();
+        let current = self.root.key_id().to_owned();
         let mut retired: Vec<PublicJwk> = Vec::with_capacity(keys.len());
         for key in keys {
             if key.kid != current && !retired.iter().any(|k| k.kid == key.kid) {
@@ -46,16 +56,24 @@ impl LicenseService {
         self
     }
 
-    /// The public keys clients verify lease tokens with: the signer's, then the retired ones.
+    /// The root keys clients pin: the current root, then retired ones.
     pub fn jwks(&self) -> Jwks {
         let mut keys = Vec::with_capacity(1 + self.retired_keys.len());
-        keys.push(self.signer.public_jwk());
+        keys.push(self.root.public_jwk());
         keys.extend(self.retired_keys.iter().cloned());
         Jwks { keys }
     }
 
-    /// A verifier for this server's tokens.
-    pub fn verifier(&self) -> TokenVerifier {
-        TokenVerifier::new(self.jwks(), self.issuer.clone())
+    /// `tenant`'s signing keys, each with the root's certificate: what its applications
+    /// verify leases with. Never makes a key; `NotFound(Tenant)` for a missing tenant.
+    pub async fn tenant_jwks(&self, tenant: TenantId) -> Result<TenantJwks> {
+        self.keys.published(tenant).await
+    }
+
+    /// A verifier of `tenant`'s tokens as this server issues them: the tenant's keys, and the
+    /// root keys for tokens the root signed itself before tenant keys existed.
+    pub async fn verifier(&self, tenant: TenantId) -> Result<TokenVerifier> {
+        let keys = self.keys.tenant_jwks(tenant).await?;
+        Ok(TokenVerifier::new(keys, self.issuer.clone(), tenant).with_legacy_keys(self.jwks()))
     }
 }

@@ -61,6 +61,8 @@ pub mod heartbeat;
 pub mod hot_path;
 /// Typed UUID identifiers.
 pub mod ids;
+/// Compact JWS: signing through the `Signer` port, checking with the key's pinned algorithm.
+mod jws;
 /// Keys: the JWKS clients verify lease tokens with, retired keys included.
 pub mod keys;
 /// Lease policies: TTL and heartbeat interval.
@@ -133,6 +135,8 @@ pub use store::{
     SessionStore, Store, TenantKeyStore, UsagePeak, WriteBehindBatch,
 };
 pub use tenant::Tenant;
-pub use tenant_keys::{KeyWrapper, LocalKeyWrapper, TenantKey};
+pub use tenant_keys::{
+    KeyWrapper, LocalKeyWrapper, TenantJwks, TenantKey, TenantKeyConfig, TenantKeys,
+};
 pub use token::{LeaseClaims, TokenError, TokenVerifier};
 pub use usage::UsageDay;

@@ -1,4 +1,4 @@
-//! Readiness: whether every port answers, naming the first that does not.
+//! Readiness: whether the store and the ledger answer and the tenant keys can sign.
 
 use crate::error::{ErrorKind, Result};
 use crate::service::LicenseService;
@@ -7,10 +7,11 @@ use crate::service::LicenseService;
 pub const ERRORS: &[ErrorKind] = &[ErrorKind::Unavailable, ErrorKind::Internal];
 
 impl LicenseService {
-    /// Whether the store, the ledger and the signer answer; the first that does not is named.
+    /// Whether the store and the ledger answer and the tenant keys can sign; the first that
+    /// cannot is named. Never calls the root (Cloud KMS): a probe must cost no KMS request.
     pub async fn check_ready(&self) -> Result<()> {
         self.store.ping().await?;
         self.ledger.ping().await?;
-        self.signer.check().await
+        self.keys.health()
     }
 }

@@ -19,6 +19,8 @@ use crate::seat_ledger::{LedgerKey, SeatLedger, SeatRef};
 use crate::session::{EndReason, Session};
 use crate::signer::{PublicJwk, Signer};
 use crate::store::{Ended, LicenseStore, SessionStore, Store};
+use crate::tenant_keys::ring::ephemeral_wrapper;
+use crate::tenant_keys::{KeyWrapper, TenantKeyConfig, TenantKeys};
 use crate::token::{self, LeaseClaims};
 
 /// A granted or renewed seat: the session record and its signed lease token.
@@ -52,7 +54,10 @@ pub struct LicenseService {
     /// Only for readiness: the narrow ports above carry every use case.
     pub(crate) store: Arc<dyn Store>,
     pub(crate) ledger: Arc<dyn SeatLedger>,
-    pub(crate) signer: Arc<dyn Signer>,
+    /// The root: certifies tenant keys, and is what `/.well-known/jwks.json` publishes.
+    pub(crate) root: Arc<dyn Signer>,
+    /// The tenant keys that sign leases.
+    pub(crate) keys: Arc<TenantKeys>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) events: Arc<dyn EventSink>,
     pub(crate) issuer: String,
@@ -69,31 +74,43 @@ impl std::fmt::Debug for LicenseService {
         f.debug_struct("LicenseService")
             .field("store", &self.store)
             .field("ledger", &self.ledger)
-            .field("signer", &self.signer)
+            .field("root", &self.root)
             .field("issuer", &self.issuer)
             .finish_non_exhaustive()
     }
 }
 
 impl LicenseService {
-    /// Builds the service; `issuer` becomes every token's `iss`. Events go nowhere until
-    /// [`with_events`](Self::with_events).
+    /// Builds the service; `root` certifies the tenant keys that sign leases, and `issuer`
+    /// becomes every token's `iss`. Tenant keys are wrapped by a key that lives only in this
+    /// process until [`with_tenant_keys`](Self::with_tenant_keys) names a lasting one. Events
+    /// go nowhere until [`with_events`](Self::with_events).
     pub fn new(
         store: Arc<dyn Store>,
         ledger: Arc<dyn SeatLedger>,
-        signer: Arc<dyn Signer>,
+        root: Arc<dyn Signer>,
         clock: Arc<dyn Clock>,
         issuer: impl Into<String>,
     ) -> Self {
+        let issuer = issuer.into();
+        let keys = Arc::new(TenantKeys::new(
+            root.clone(),
+            ephemeral_wrapper(),
+            store.clone(),
+            clock.clone(),
+            issuer.clone(),
+            TenantKeyConfig::default(),
+        ));
         Self {
             licenses: store.clone(),
             sessions: store.clone(),
             store,
             ledger,
-            signer,
+            root,
+            keys,
             clock,
             events: Arc::new(EventSinks::none()),
-            issuer: issuer.into(),
+            issuer,
             retired_keys: Vec::new(),
             stats: ServiceStats::default(),
             hot_path: NO_POLICY_CACHE,
@@ -113,6 +130,29 @@ impl LicenseService {
         self.write_behind = WriteBehind::new(config.max_write_lag);
         self.hot_path = config;
         self
+    }
+
+    /// Protects tenant keys at rest with `wrapper` (the local root's, or Cloud KMS) and makes
+    /// and rotates them as `config` says.
+    pub fn with_tenant_keys(
+        mut self,
+        wrapper: Arc<dyn KeyWrapper>,
+        config: TenantKeyConfig,
+    ) -> Self {
+        self.keys = Arc::new(TenantKeys::new(
+            self.root.clone(),
+            wrapper,
+            self.store.clone(),
+            self.clock.clone(),
+            self.issuer.clone(),
+            config,
+        ));
+        self
+    }
+
+    /// The tenant keys: for the maintenance loop, rotation and metrics.
+    pub fn tenant_keys(&self) -> Arc<TenantKeys> {
+        self.keys.clone()
     }
 
     /// The license cache, to receive admin changes (it is an [`EventSink`]).
@@ -217,6 +257,7 @@ impl LicenseService {
         let now = self.clock.now().timestamp();
         let claims = LeaseClaims {
             iss: self.issuer.clone(),
+            aud: Some(session.tenant_id),
             sub: session.id,
             tid: session.tenant_id,
             lic: session.license_id,
@@ -230,7 +271,11 @@ impl LicenseService {
             nbf: now,
             exp: session.expires_at.timestamp(),
         };
-        let token = token::issue(self.signer.as_ref(), &claims).await?;
+        let signer = self
+            .keys
+            .signer_for(session.tenant_id, session.expires_at)
+            .await?;
+        let token = token::issue(signer.as_ref(), &claims).await?;
         Ok(Lease {
             session,
             token,

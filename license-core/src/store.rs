@@ -257,7 +257,8 @@ pub trait AuditLog: Send + Sync {
 #[async_trait]
 pub trait TenantKeyStore: Send + Sync {
     /// The tenant's keys whose certificate has not expired at `now` (revoked ones included),
-    /// by generation, oldest first.
+    /// and always its newest key even if expired (the next key's generation follows it), by
+    /// generation, oldest first.
     async fn tenant_keys(&self, tenant: TenantId, now: DateTime<Utc>) -> Result<Vec<TenantKey>>;
 
     /// Stores a new key, with `audit` in the same transaction when an administrator asked for

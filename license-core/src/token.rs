@@ -9,7 +9,8 @@ pub enum TokenError {
     /// The header names an algorithm the server never signs with (`none`, `HS256`, …).
     #[error("algorithm {0:?} is not accepted")]
     AlgorithmNotAllowed(String),
-    /// No key in the JWKS has the header's `kid`.
+    /// No key in the JWKS has the header's `kid` (for a tenant's key set: the token may be
+    /// another tenant's).
     #[error("unknown key id {0:?}")]
     UnknownKey(String),
     /// The header's algorithm is not the one pinned by the key.
@@ -29,6 +30,15 @@ pub enum TokenError {
     /// `iss` differs from the expected issuer.
     #[error("issuer {0:?} is not trusted")]
     WrongIssuer(String),
+    /// The token is for another tenant (`aud` or `tid`), or names no audience.
+    #[error("the lease is for tenant {0:?}, not the one expected")]
+    WrongAudience(String),
+    /// The token is for another license (`lic`) than the one expected.
+    #[error("the lease is for license {0:?}, not the one expected")]
+    WrongLicense(String),
+    /// A tenant key's certificate does not check out against the root keys.
+    #[error("tenant key certificate refused: {0}")]
+    BadCertificate(String),
     /// `exp` is past.
     #[error("lease expired")]
     Expired,
@@ -40,15 +50,14 @@ pub enum TokenError {
     BadKey(String),
 }
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ids::{LicenseId, SessionId, TenantId};
-use crate::signer::{Jwks, PublicJwk, Signer, SigningAlgorithm};
+use crate::jws;
+use crate::signer::{Jwks, Signer};
+use crate::tenant_keys::TenantJwks;
 
 /// The `typ` header of every lease token.
 pub const TOKEN_TYPE: &str = "license+jwt";
@@ -58,6 +67,10 @@ pub const TOKEN_TYPE: &str = "license+jwt";
 pub struct LeaseClaims {
     /// The server that issued it.
     pub iss: String,
+    /// The audience: the tenant whose applications may accept it (always set since tenant
+    /// keys; absent only in tokens signed by the root before them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<TenantId>,
     /// The session holding the seat.
     pub sub: SessionId,
     /// The tenant.
@@ -77,59 +90,44 @@ pub struct LeaseClaims {
     pub exp: i64,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Header {
-    alg: String,
-    #[serde(default)]
-    typ: Option<String>,
-    #[serde(default)]
-    kid: Option<String>,
-}
-
-/// Signs `claims` into a compact JWS with `signer`.
+/// Signs `claims` into a compact JWS with `signer` (the tenant's key).
 pub async fn issue(signer: &dyn Signer, claims: &LeaseClaims) -> Result<String> {
-    let header = Header {
-        alg: signer.algorithm().as_str().to_owned(),
-        typ: Some(TOKEN_TYPE.to_owned()),
-        kid: Some(signer.key_id().to_owned()),
-    };
-    let mut token = b64_json(&header)?;
-    token.push('.');
-    token.push_str(&b64_json(claims)?);
-    let signature = signer.sign(token.as_bytes()).await?;
-    token.push('.');
-    token.push_str(&URL_SAFE_NO_PAD.encode(signature));
-    Ok(token)
+    jws::sign(signer, TOKEN_TYPE, claims).await
 }
 
-fn b64_json<T: Serialize>(value: &T) -> Result<String> {
-    serde_json::to_vec(value)
-        .map(|bytes| URL_SAFE_NO_PAD.encode(bytes))
-        .map_err(|e| Error::Internal(format!("token serialisation: {e}")))
-}
-
-/// Verifies lease tokens offline against a JWKS. The algorithm is pinned by each key, never
-/// taken from the token header, so `alg: none` and RSA-key-as-HMAC-secret tokens are refused.
+/// Verifies one tenant's lease tokens offline. The algorithm is pinned by each key, never
+/// taken from the token header, so `alg: none` and RSA-key-as-HMAC-secret tokens are refused;
+/// a token must name the expected tenant as `aud` and `tid` (and the expected license, when
+/// one is set), so a lease of another tenant never passes, whatever key signed it.
 ///
 /// ```
 /// # futures::executor::block_on(async {
 /// use license_core::*;
 /// use license_core::token::issue;
-/// let signer = LocalSigner::generate(SigningAlgorithm::EdDSA)?;
+/// let tenant_key = LocalSigner::generate(SigningAlgorithm::EdDSA)?;
+/// let (tenant, other) = (TenantId::new(), TenantId::new());
 /// let now = chrono::Utc::now().timestamp();
 /// let claims = LeaseClaims {
-///     iss: "acme".into(), sub: SessionId::new(), tid: TenantId::new(), lic: LicenseId::new(),
-///     hwid: "laptop-1".into(), ent: vec![], iat: now, nbf: now, exp: now + 360,
+///     iss: "acme".into(), aud: Some(tenant), sub: SessionId::new(), tid: tenant,
+///     lic: LicenseId::new(), hwid: "laptop-1".into(), ent: vec![], iat: now, nbf: now,
+///     exp: now + 360,
 /// };
-/// let token = issue(&signer, &claims).await?;
-/// let verifier = TokenVerifier::new(Jwks { keys: vec![signer.public_jwk()] }, "acme");
+/// let token = issue(&tenant_key, &claims).await?;
+/// let keys = Jwks { keys: vec![tenant_key.public_jwk()] };
+/// let verifier = TokenVerifier::new(keys.clone(), "acme", tenant);
 /// assert_eq!(verifier.verify(&token, chrono::Utc::now())?, claims);
-/// # Ok::<(), license_core::Error>(()) }).unwrap();
+/// // Another tenant's application refuses it, even holding the same keys.
+/// let refused = TokenVerifier::new(keys, "acme", other).verify(&token, chrono::Utc::now());
+/// assert!(matches!(refused, Err(TokenError::WrongAudience(_))));
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
 /// ```
 #[derive(Clone, Debug)]
 pub struct TokenVerifier {
-    jwks: Jwks,
+    keys: Jwks,
+    legacy_keys: Jwks,
     issuer: String,
+    tenant: TenantId,
+    license: Option<LicenseId>,
     leeway_seconds: i64,
 }
 
@@ -137,13 +135,69 @@ impl TokenVerifier {
     /// Default tolerance for clock skew between server and client.
     pub const DEFAULT_LEEWAY_SECONDS: i64 = 30;
 
-    /// A verifier trusting `jwks`, accepting only tokens issued by `issuer`.
-    pub fn new(jwks: Jwks, issuer: impl Into<String>) -> Self {
+    /// A verifier of `tenant`'s leases issued by `issuer`, trusting `keys` as they are: the
+    /// tenant's keys from a source already trusted (its JWKS fetched over TLS, or keys checked
+    /// with [`pinned`](Self::pinned)).
+    pub fn new(keys: Jwks, issuer: impl Into<String>, tenant: TenantId) -> Self {
         Self {
-            jwks,
+            keys,
+            legacy_keys: Jwks::default(),
             issuer: issuer.into(),
+            tenant,
+            license: None,
             leeway_seconds: Self::DEFAULT_LEEWAY_SECONDS,
         }
+    }
+
+    /// A verifier pinned to the root: trusts only the keys of `published` (the tenant's
+    /// `/api/v1/tenants/{id}/jwks.json`) whose certificate verifies with a `root` key for
+    /// `tenant` at `now`. Fails when the set is another tenant's or no key is certified.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use license_core::*;
+    /// use license_core::tenant_keys::{TenantJwks, certify};
+    /// let root = LocalSigner::generate(SigningAlgorithm::EdDSA)?;
+    /// let tenant_key = LocalSigner::generate(SigningAlgorithm::EdDSA)?;
+    /// let tenant = TenantId::new();
+    /// let now = chrono::Utc::now();
+    /// let certificate = certify(&root, "acme", tenant, &tenant_key.public_jwk(),
+    ///     now, now + chrono::TimeDelta::days(2)).await?;
+    /// let published = TenantJwks {
+    ///     tenant_id: tenant,
+    ///     keys: vec![tenant_key.public_jwk()],
+    ///     certificates: vec![certificate],
+    /// };
+    /// let root_keys = Jwks { keys: vec![root.public_jwk()] };
+    /// assert!(TokenVerifier::pinned(&root_keys, &published, "acme", tenant, now).is_ok());
+    /// // A set served for one tenant never serves as another's.
+    /// assert!(TokenVerifier::pinned(&root_keys, &published, "acme", TenantId::new(), now).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+    /// ```
+    pub fn pinned(
+        root: &Jwks,
+        published: &TenantJwks,
+        issuer: impl Into<String>,
+        tenant: TenantId,
+        now: DateTime<Utc>,
+    ) -> Result<Self, TokenError> {
+        let issuer = issuer.into();
+        let keys = published.certified_keys(root, &issuer, tenant, now)?;
+        Ok(Self::new(keys, issuer, tenant))
+    }
+
+    /// Also requires the token's license (`lic`) to be `license`.
+    pub fn for_license(mut self, license: LicenseId) -> Self {
+        self.license = Some(license);
+        self
+    }
+
+    /// Also accepts tokens the root signed itself before tenant keys existed (they carry no
+    /// `aud`), still requiring the expected tenant as `tid`: for the server's own `validate`
+    /// while such tokens may be live.
+    pub fn with_legacy_keys(mut self, root: Jwks) -> Self {
+        self.legacy_keys = root;
+        self
     }
 
     /// Sets the clock-skew tolerance applied to `exp` and `nbf`.
@@ -152,49 +206,40 @@ impl TokenVerifier {
         self
     }
 
-    /// Checks the signature, type, issuer and validity window of `token` at `now`.
+    /// Checks the signature, type, issuer, audience, tenant, license and validity window of
+    /// `token` at `now`.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<LeaseClaims, TokenError> {
-        let malformed = |what: &str| TokenError::Malformed(what.to_owned());
-        let mut parts = token.split('.');
-        let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(malformed("expected three dot-separated parts"));
+        let (checked, legacy) = match jws::check(&self.keys, token)? {
+            Some(checked) => (checked, false),
+            None => match jws::check(&self.legacy_keys, token)? {
+                Some(checked) => (checked, true),
+                None => {
+                    return Err(TokenError::UnknownKey(
+                        jws::unverified_kid(token).unwrap_or_default(),
+                    ));
+                }
+            },
         };
-        let header: Header = decode_json(header_b64).ok_or_else(|| malformed("bad header"))?;
-        let algorithm = SigningAlgorithm::parse(&header.alg)
-            .map_err(|_| TokenError::AlgorithmNotAllowed(header.alg.clone()))?;
-        let kid = header.kid.as_deref().unwrap_or_default();
-        let jwk = self
-            .jwks
-            .find(kid)
-            .ok_or_else(|| TokenError::UnknownKey(kid.to_owned()))?;
-        if jwk.alg != algorithm {
-            return Err(TokenError::AlgorithmMismatch {
-                header: header.alg,
-                key: jwk.alg.as_str().to_owned(),
-            });
-        }
-        let signing_input_len = header_b64.len() + 1 + claims_b64.len();
-        let signing_input = &token.as_bytes()[..signing_input_len];
-        let key = decoding_key(jwk)?;
-        let valid = jsonwebtoken::crypto::verify(
-            signature_b64,
-            signing_input,
-            &key,
-            jose_algorithm(jwk.alg),
-        )
-        .map_err(|_| malformed("bad signature encoding"))?;
-        if !valid {
-            return Err(TokenError::BadSignature);
-        }
         // Only now, with the signature checked, is anything else in the token trusted.
-        if header.typ.as_deref() != Some(TOKEN_TYPE) {
-            return Err(TokenError::WrongType(header.typ.unwrap_or_default()));
+        if checked.header.typ.as_deref() != Some(TOKEN_TYPE) {
+            return Err(TokenError::WrongType(
+                checked.header.typ.clone().unwrap_or_default(),
+            ));
         }
-        let claims: LeaseClaims = decode_json(claims_b64).ok_or_else(|| malformed("bad claims"))?;
+        let claims: LeaseClaims = checked.claims()?;
         if claims.iss != self.issuer {
             return Err(TokenError::WrongIssuer(claims.iss));
+        }
+        let audience_ok = match claims.aud {
+            Some(aud) => aud == self.tenant,
+            None => legacy,
+        };
+        if !audience_ok || claims.tid != self.tenant {
+            let named = claims.aud.unwrap_or(claims.tid);
+            return Err(TokenError::WrongAudience(named.to_string()));
+        }
+        if self.license.is_some_and(|license| license != claims.lic) {
+            return Err(TokenError::WrongLicense(claims.lic.to_string()));
         }
         let now = now.timestamp();
         if claims.exp + self.leeway_seconds <= now {
@@ -204,51 +249,5 @@ impl TokenVerifier {
             return Err(TokenError::NotYetValid);
         }
         Ok(claims)
-    }
-}
-
-fn decode_json<T: serde::de::DeserializeOwned>(b64: &str) -> Option<T> {
-    let bytes = URL_SAFE_NO_PAD.decode(b64).ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
-fn jose_algorithm(alg: SigningAlgorithm) -> Algorithm {
-    match alg {
-        SigningAlgorithm::EdDSA => Algorithm::EdDSA,
-        SigningAlgorithm::RS256 => Algorithm::RS256,
-        SigningAlgorithm::PS256 => Algorithm::PS256,
-        SigningAlgorithm::ES256 => Algorithm::ES256,
-    }
-}
-
-fn decoding_key(jwk: &PublicJwk) -> Result<DecodingKey, TokenError> {
-    let member = |v: &Option<String>, name: &str| {
-        v.clone()
-            .ok_or_else(|| TokenError::BadKey(format!("{} key without {name}", jwk.kty)))
-    };
-    let expected_kty = match jwk.alg {
-        SigningAlgorithm::EdDSA => "OKP",
-        SigningAlgorithm::RS256 | SigningAlgorithm::PS256 => "RSA",
-        SigningAlgorithm::ES256 => "EC",
-    };
-    if jwk.kty != expected_kty {
-        return Err(TokenError::BadKey(format!(
-            "{} key cannot verify {}",
-            jwk.kty, jwk.alg
-        )));
-    }
-    let bad = |e: jsonwebtoken::errors::Error| TokenError::BadKey(e.to_string());
-    match jwk.alg {
-        SigningAlgorithm::EdDSA => {
-            DecodingKey::from_ed_components(&member(&jwk.x, "x")?).map_err(bad)
-        }
-        SigningAlgorithm::RS256 | SigningAlgorithm::PS256 => {
-            DecodingKey::from_rsa_components(&member(&jwk.n, "n")?, &member(&jwk.e, "e")?)
-                .map_err(bad)
-        }
-        SigningAlgorithm::ES256 => {
-            DecodingKey::from_ec_components(&member(&jwk.x, "x")?, &member(&jwk.y, "y")?)
-                .map_err(bad)
-        }
     }
 }

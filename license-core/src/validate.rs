@@ -5,7 +5,7 @@
 use crate::error::{Error, ErrorKind, Resource, Result};
 use crate::ids::TenantId;
 use crate::service::LicenseService;
-use crate::token::LeaseClaims;
+use crate::token::{LeaseClaims, TokenError};
 
 /// What validate can return.
 pub const ERRORS: &[ErrorKind] = &[
@@ -21,10 +21,15 @@ impl LicenseService {
     /// its seat. A token of another tenant answers like a missing session.
     pub async fn validate(&self, tenant: TenantId, token: &str) -> Result<LeaseClaims> {
         let now = self.clock.now();
-        let claims = self.verifier().verify(token, now)?;
-        if claims.tid != tenant {
-            return Err(Error::NotFound(Resource::Session));
-        }
+        let claims = match self.verifier(tenant).await?.verify(token, now) {
+            Ok(claims) => claims,
+            // Another tenant's token (signed by a key this tenant does not have, or naming
+            // another audience) answers like a missing session: nothing about it leaks.
+            Err(TokenError::WrongAudience(_) | TokenError::UnknownKey(_)) => {
+                return Err(Error::NotFound(Resource::Session));
+            }
+            Err(e) => return Err(e.into()),
+        };
         let session = self.sessions.get_session(tenant, claims.sub).await?;
         if !session.is_live(now) {
             return Err(Error::SessionExpired);

@@ -131,7 +131,9 @@ async fn heartbeat_renews_the_seat_and_signs_a_fresh_token() {
     assert_ne!(renewed.token, lease.token);
     let claims = w
         .service
-        .verifier()
+        .verifier(w.tenant.id)
+        .await
+        .unwrap()
         .verify(&renewed.token, w.clock.now())
         .unwrap();
     assert_eq!(claims.exp, renewed.session.expires_at.timestamp());
@@ -366,49 +368,116 @@ async fn validate_checks_the_token_and_the_session() {
 }
 
 #[tokio::test]
-async fn tokens_of_a_retired_key_validate_until_they_expire() {
+async fn a_new_root_keeps_tenant_keys_published_and_certifies_the_next_ones() {
     let w = world();
     let l = w.license(1).await;
     let lease = w.acquire(&l, "hw-a").await.unwrap();
-    let old_key = w.service.jwks().keys.remove(0);
-    // The rotation: a new signer over the same store, ledger and clock.
-    let rotated = |retired: Vec<PublicJwk>| {
-        let signer = Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap());
-        LicenseService::new(
-            w.store.clone(),
-            w.ledger.clone(),
-            signer,
-            Arc::new(w.clock.clone()),
-            "test",
-        )
-        .with_retired_keys(retired)
-    };
-
-    let without = rotated(Vec::new())
-        .validate(w.tenant.id, &lease.token)
-        .await;
-    assert_eq!(without.unwrap_err().code(), "invalid_token");
-
-    let service = rotated(vec![old_key.clone()]);
-    let jwks = service.jwks();
-    assert_eq!(jwks.keys.len(), 2);
-    assert_eq!(jwks.keys[1], old_key);
+    let old_root = w.service.jwks().keys.remove(0);
+    // The root rotation: a new root over the same store, ledger and clock, the old one
+    // retired (still published, so certificates it signed keep checking out).
+    let new_root = Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap());
+    let service = LicenseService::new(
+        w.store.clone(),
+        w.ledger.clone(),
+        new_root.clone(),
+        Arc::new(w.clock.clone()),
+        "test",
+    )
+    .with_retired_keys(vec![old_root.clone()]);
+    let roots = service.jwks();
+    assert_eq!(roots.keys.len(), 2);
+    assert_eq!(roots.keys[1], old_root);
+    // The old tenant key is still published: its leases validate.
     let claims = service.validate(w.tenant.id, &lease.token).await.unwrap();
     assert_eq!(claims.sub, lease.session.id);
-    // A heartbeat signs with the new key only.
+    // Its private half was wrapped under the old root's wrapper: the new service makes its
+    // own key, certified by the new root.
     let renewed = service
         .heartbeat(w.tenant.id, lease.session.id)
         .await
         .unwrap();
-    let verifier = TokenVerifier::new(
-        Jwks {
-            keys: vec![old_key],
+    let published = service.tenant_jwks(w.tenant.id).await.unwrap();
+    assert_eq!(published.keys.len(), 2, "{published:?}");
+    let pinned_new = TokenVerifier::pinned(
+        &Jwks {
+            keys: vec![new_root.public_jwk()],
         },
+        &published,
         "test",
-    );
-    assert!(verifier.verify(&renewed.token, w.clock.now()).is_err());
+        w.tenant.id,
+        w.clock.now(),
+    )
+    .unwrap();
+    assert!(pinned_new.verify(&renewed.token, w.clock.now()).is_ok());
+    // A client pinning both roots trusts both keys; one pinning only the old root cannot
+    // trust the new key yet (the runbook ships the new root to applications first).
+    let pinned_both =
+        TokenVerifier::pinned(&roots, &published, "test", w.tenant.id, w.clock.now()).unwrap();
+    assert!(pinned_both.verify(&lease.token, w.clock.now()).is_ok());
+    assert!(pinned_both.verify(&renewed.token, w.clock.now()).is_ok());
+    let pinned_old = TokenVerifier::pinned(
+        &Jwks {
+            keys: vec![old_root],
+        },
+        &published,
+        "test",
+        w.tenant.id,
+        w.clock.now(),
+    )
+    .unwrap();
+    assert!(pinned_old.verify(&renewed.token, w.clock.now()).is_err());
 
     w.advance(6 * 60 + 1);
+    let expired = service.validate(w.tenant.id, &lease.token).await;
+    assert!(expired.is_err(), "{expired:?}");
+}
+
+#[tokio::test]
+async fn tokens_the_root_signed_before_tenant_keys_validate_until_they_expire() {
+    let w = world();
+    let l = w.license(1).await;
+    let lease = w.acquire(&l, "hw-a").await.unwrap();
+    // A token as the server signed it before tenant keys: by the root, without `aud`.
+    let root = LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap();
+    let service = LicenseService::new(
+        w.store.clone(),
+        w.ledger.clone(),
+        Arc::new(LocalSigner::from_pkcs8(SigningAlgorithm::EdDSA, &root.to_pkcs8()).unwrap()),
+        Arc::new(w.clock.clone()),
+        "test",
+    );
+    let now = w.clock.now().timestamp();
+    let mut legacy = LeaseClaims {
+        iss: "test".into(),
+        aud: None,
+        sub: lease.session.id,
+        tid: w.tenant.id,
+        lic: l.id,
+        hwid: "hw-a".into(),
+        ent: vec![],
+        iat: now,
+        nbf: now,
+        exp: lease.session.expires_at.timestamp(),
+    };
+    let token = license_core::token::issue(&root, &legacy).await.unwrap();
+    let claims = service.validate(w.tenant.id, &token).await.unwrap();
+    assert_eq!(claims, legacy);
+    // Still bound to its tenant.
+    let other = w
+        .admin
+        .create_tenant("Globex", &Actor::Operator)
+        .await
+        .unwrap();
+    let refused = service.validate(other.id, &token).await;
+    assert_eq!(refused.unwrap_err().code(), "session_not_found");
+    // A root-signed token that is not a legacy one (it names an audience) is for that
+    // audience only.
+    legacy.aud = Some(other.id);
+    let token = license_core::token::issue(&root, &legacy).await.unwrap();
+    let refused = service.validate(w.tenant.id, &token).await;
+    assert_eq!(refused.unwrap_err().code(), "session_not_found");
+
+    w.advance(6 * 60 + 31);
     let expired = service.validate(w.tenant.id, &lease.token).await;
     assert!(expired.is_err(), "{expired:?}");
 }

@@ -9,12 +9,18 @@ use chrono::{TimeDelta, Utc};
 use license_core::token::issue;
 use license_core::*;
 
+/// The tenant every token here is for (and every verifier expects).
+fn tenant() -> TenantId {
+    TenantId::from(uuid::Uuid::from_u128(7))
+}
+
 fn claims(exp_in: i64) -> LeaseClaims {
     let now = Utc::now().timestamp();
     LeaseClaims {
         iss: "acme".into(),
+        aud: Some(tenant()),
         sub: SessionId::new(),
-        tid: TenantId::new(),
+        tid: tenant(),
         lic: LicenseId::new(),
         hwid: "laptop-1".into(),
         ent: vec!["pro".into()],
@@ -30,6 +36,7 @@ fn verifier_for(signer: &LocalSigner) -> TokenVerifier {
             keys: vec![signer.public_jwk()],
         },
         "acme",
+        tenant(),
     )
 }
 

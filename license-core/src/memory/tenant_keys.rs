@@ -14,10 +14,18 @@ use crate::tenant_keys::TenantKey;
 impl TenantKeyStore for MemoryStore {
     async fn tenant_keys(&self, tenant: TenantId, now: DateTime<Utc>) -> Result<Vec<TenantKey>> {
         let data = self.lock()?;
+        let newest = data
+            .tenant_keys
+            .iter()
+            .filter(|k| k.tenant_id == tenant)
+            .map(|k| k.generation)
+            .max();
         let mut keys: Vec<TenantKey> = data
             .tenant_keys
             .iter()
-            .filter(|k| k.tenant_id == tenant && k.expires_at > now)
+            .filter(|k| {
+                k.tenant_id == tenant && (k.expires_at > now || Some(k.generation) == newest)
+            })
             .cloned()
             .collect();
         keys.sort_by_key(|k| k.generation);

@@ -73,11 +73,17 @@ pub(super) async fn tenant_keys(store: &dyn Store) {
         other => panic!("a key of a missing tenant must be tenant not found, got {other:?}"),
     }
 
-    // Expired certificates are not returned.
+    // Expired certificates are not returned, except the newest key's: the next generation
+    // follows it.
     let after_first = first.expires_at;
     assert_eq!(
         ok(store.tenant_keys(a.id, after_first).await, "later"),
-        [second.clone()]
+        std::slice::from_ref(&second)
+    );
+    let after_both = second.expires_at + TimeDelta::hours(1);
+    assert_eq!(
+        ok(store.tenant_keys(a.id, after_both).await, "all expired"),
+        std::slice::from_ref(&second)
     );
 
     // Changes since a time: creations, then revocations.

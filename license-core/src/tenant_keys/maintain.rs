@@ -1,0 +1,221 @@
+//! Keeping the keys current: the periodic step ([`TenantKeys::maintain_once`]) that learns of
+//! other replicas' keys and revocations and makes successors when due, an administrator's
+//! rotation ([`TenantKeys::rotate`]), and the health readiness reports.
+
+use std::hash::{Hash as _, Hasher as _};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::json;
+use tracing::warn;
+
+use super::record::TenantKey;
+use super::ring::TenantKeys;
+use super::timeline::{DEGRADED_WITHIN, delta};
+use crate::audit::{Actor, AuditEvent};
+use crate::error::{Dependency, Error, Result};
+use crate::ids::TenantId;
+
+/// What one maintenance step did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MaintainOutcome {
+    /// Tenants reloaded because another replica made or revoked a key.
+    pub reloaded: u32,
+    /// Successors made.
+    pub created: u32,
+    /// Reloads or successors that failed (retried at the next step).
+    pub failed: u32,
+}
+
+/// How far back each look for changes reaches before the previous one, for clock skew
+/// between replicas and transactions that commit late.
+const POLL_OVERLAP: TimeDelta = TimeDelta::seconds(60);
+
+impl TenantKeys {
+    /// One maintenance step; the server runs it every few seconds. Memory and one store query
+    /// when nothing is due.
+    pub async fn maintain_once(&self) -> MaintainOutcome {
+        let mut outcome = MaintainOutcome::default();
+        let now = self.clock.now();
+        let since = {
+            let mut from = self
+                .polled_from
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            std::mem::replace(&mut *from, now - POLL_OVERLAP)
+        };
+        match self.store.tenant_keys_changed_since(since).await {
+            Ok(tenants) => {
+                for tenant in tenants {
+                    if self.rings.contains_key(&tenant) {
+                        match self.reload(tenant).await {
+                            Ok(()) => outcome.reloaded += 1,
+                            Err(_) => outcome.failed += 1,
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "looking for other replicas' tenant-key changes failed");
+                *self
+                    .polled_from
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = since;
+                outcome.failed += 1;
+            }
+        }
+        let mut earliest = i64::MAX;
+        let signing: Vec<TenantId> = self
+            .rings
+            .iter()
+            .filter(|(_, ring)| ring.signs)
+            .map(|(tenant, _)| *tenant)
+            .collect();
+        for tenant in signing {
+            let Some(ring) = self.rings.get(&tenant) else {
+                continue;
+            };
+            if let Some(current) = ring.current(now) {
+                earliest = earliest.min(current.expires_at.timestamp());
+                let has_successor = ring
+                    .newest()
+                    .is_some_and(|n| n.generation > current.generation);
+                if !has_successor && now >= self.successor_due(current) {
+                    match self.make_successor(tenant).await {
+                        Ok(true) => outcome.created += 1,
+                        Ok(false) => {}
+                        Err(e) => {
+                            warn!(tenant_id = %tenant, error = %e, "making the next tenant key failed; the current one signs on");
+                            self.stats.rotation_failures.fetch_add(1, Ordering::Relaxed);
+                            outcome.failed += 1;
+                        }
+                    }
+                }
+            }
+        }
+        self.earliest_expiry.store(earliest, Ordering::Relaxed);
+        outcome
+    }
+
+    /// When this replica makes `current`'s successor: past the middle of its rotation, plus
+    /// a spread of up to an eighth of a rotation so replicas and tenants do not all call the
+    /// root at once.
+    fn successor_due(&self, current: &TenantKey) -> DateTime<Utc> {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (self.seed, current.tenant_id).hash(&mut hasher);
+        let spread = self.config.rotation.as_millis() / 8;
+        let jitter = u64::try_from(u128::from(hasher.finish()) % spread.max(1)).unwrap_or(0);
+        current.activates_at
+            + delta(self.config.rotation - self.config.lead())
+            + TimeDelta::milliseconds(i64::try_from(jitter).unwrap_or(0))
+    }
+
+    async fn reload(&self, tenant: TenantId) -> Result<()> {
+        let lock = self.lock_of(tenant);
+        let _held = lock.lock().await;
+        let signs = self.rings.get(&tenant).is_some_and(|r| r.signs);
+        let ring = self.load(tenant, signs).await?;
+        self.rings.insert(tenant, Arc::new(ring));
+        Ok(())
+    }
+
+    /// Makes the successor of the tenant's current key unless another replica did. Whether
+    /// this call made it.
+    async fn make_successor(&self, tenant: TenantId) -> Result<bool> {
+        let lock = self.lock_of(tenant);
+        let _held = lock.lock().await;
+        let now = self.clock.now();
+        let ring = self.load(tenant, true).await?;
+        let Some(current) = ring.current(now).cloned() else {
+            self.rings.insert(tenant, Arc::new(ring));
+            return Ok(false);
+        };
+        if ring
+            .newest()
+            .is_some_and(|n| n.generation > current.generation)
+        {
+            self.rings.insert(tenant, Arc::new(ring));
+            return Ok(false);
+        }
+        let activates_at = current.retires_at.max(now);
+        match self
+            .create(tenant, ring.next_generation(), activates_at, None)
+            .await
+        {
+            Ok((key, signer)) => {
+                self.install(tenant, ring, key, signer);
+                Ok(true)
+            }
+            Err(Error::Conflict(_)) => {
+                let ring = self.load(tenant, true).await?;
+                self.rings.insert(tenant, Arc::new(ring));
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// An administrator's rotation: a new key that signs from now on. With `revoke_previous`
+    /// (a leaked key), every earlier key is revoked first, so tokens they signed stop
+    /// verifying once clients refetch the key set. Other replicas switch within one
+    /// maintenance step.
+    pub async fn rotate(
+        &self,
+        tenant: TenantId,
+        revoke_previous: bool,
+        actor: &Actor,
+    ) -> Result<TenantKey> {
+        let lock = self.lock_of(tenant);
+        let _held = lock.lock().await;
+        let now = self.clock.now();
+        let ring = self.load(tenant, true).await?;
+        let generation = ring.next_generation();
+        let event = |action: &str| {
+            AuditEvent::new(
+                tenant,
+                actor.clone(),
+                action,
+                format!("tenant:{tenant}"),
+                now,
+                json!({ "generation": generation, "revoke_previous": revoke_previous }),
+            )
+        };
+        if revoke_previous && generation > 1 {
+            self.store
+                .revoke_tenant_keys(tenant, generation - 1, now, &event("signing_key.revoke"))
+                .await?;
+        }
+        let (key, _) = self
+            .create(tenant, generation, now, Some(&event("signing_key.rotate")))
+            .await
+            .map_err(|e| match e {
+                Error::Conflict(_) => Error::Conflict(
+                    "another replica is replacing this tenant's key; try again".into(),
+                ),
+                other => other,
+            })?;
+        let ring = self.load(tenant, true).await?;
+        self.rings.insert(tenant, Arc::new(ring));
+        Ok(key)
+    }
+
+    /// `Unavailable(Signer)` when a key this replica signs with has a certificate expiring
+    /// within the hour — the root could not certify its successor for most of a rotation —
+    /// as of the last maintenance step. Memory only: readiness probes never reach the root.
+    pub fn health(&self) -> Result<()> {
+        let earliest = self.earliest_expiry.load(Ordering::Relaxed);
+        let horizon = self.clock.now() + delta(DEGRADED_WITHIN);
+        if earliest <= horizon.timestamp() {
+            let at = DateTime::<Utc>::from_timestamp(earliest, 0).unwrap_or_default();
+            return Err(Error::unavailable(
+                Dependency::Signer,
+                format!(
+                    "a tenant signing key's certificate expires at {at} and no successor could \
+                     be certified: check that the root key (Cloud KMS) answers"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}

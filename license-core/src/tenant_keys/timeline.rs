@@ -1,0 +1,77 @@
+//! When tenant keys are made, sign, retire and expire ([`TenantKeyConfig`]).
+//!
+//! ```text
+//!  made (published)     activates          retires (successor activates)     expires
+//!  |---- lead ----------|----------- rotation ----------|------------ overlap -----------|
+//! ```
+//! A successor is made `lead` (half a rotation) before it activates, so every replica and
+//! every client's cached key set knows it long before its first lease. A certificate outlives
+//! its key's retirement by `overlap` (at least the longest lease, and at least a rotation):
+//! every lease the key signed stays verifiable, and if the root cannot be reached to certify
+//! a successor the key goes on signing for that long.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::license::LeasePolicy;
+use crate::signer::SigningAlgorithm;
+
+/// How tenant keys are made and rotated.
+///
+/// ```
+/// use license_core::tenant_keys::TenantKeyConfig;
+/// let config = TenantKeyConfig::default();
+/// assert_eq!(config.rotation.as_secs(), 86_400);
+/// // A certificate covers the longest lease (24 h) after its key retires.
+/// assert_eq!(config.overlap().as_secs(), 86_400);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TenantKeyConfig {
+    /// The algorithm of tenant keys (EdDSA: fast, small; ES256 for clients without Ed25519).
+    pub algorithm: SigningAlgorithm,
+    /// How long a key is the current one.
+    pub rotation: Duration,
+    /// How many tenants' keys a replica keeps in memory.
+    pub capacity: u64,
+}
+
+impl Default for TenantKeyConfig {
+    fn default() -> Self {
+        Self {
+            algorithm: SigningAlgorithm::EdDSA,
+            rotation: Duration::from_secs(86_400),
+            capacity: 100_000,
+        }
+    }
+}
+
+/// The longest lease any key may have to cover.
+const LONGEST_LEASE: Duration = Duration::from_secs(LeasePolicy::MAX_TTL_SECONDS as u64);
+
+/// Readiness reports a degraded signer when a key's certificate expires within this.
+pub const DEGRADED_WITHIN: Duration = Duration::from_secs(3600);
+
+impl TenantKeyConfig {
+    /// How long a certificate outlives its key's retirement.
+    pub fn overlap(&self) -> Duration {
+        self.rotation.max(LONGEST_LEASE)
+    }
+
+    /// How long before it activates a successor is made and published.
+    pub fn lead(&self) -> Duration {
+        self.rotation / 2
+    }
+
+    /// The times of a key made at `now` that activates at `activates_at`:
+    /// `(retires_at, expires_at)`.
+    pub(crate) fn schedule(&self, activates_at: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let retires_at = activates_at + delta(self.rotation);
+        (retires_at, retires_at + delta(self.overlap()))
+    }
+}
+
+/// A `TimeDelta` of `d`, saturating (configs are validated far below the limit).
+pub(crate) fn delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
