@@ -3,8 +3,9 @@
 //!
 //! A vendor (tenant) sells a [`License`] with a number of seats. An application calls
 //! [`LicenseService::acquire`] when it starts, [`LicenseService::heartbeat`] while it runs and
-//! [`LicenseService::release`] when it exits; each grant returns a signed lease token that the
-//! application verifies offline with [`TokenVerifier`].
+//! [`LicenseService::release`] when it exits; each grant returns a lease token signed by the
+//! tenant's own key, which the application verifies offline with [`TokenVerifier`] — pinned to
+//! the root key that certifies every tenant key.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -14,8 +15,8 @@
 //! let clock = Arc::new(SystemClock);
 //! let store = Arc::new(memory::MemoryStore::default());
 //! let ledger = Arc::new(memory::MemoryLedger::new(clock.clone()));
-//! let signer = Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA)?);
-//! let service = LicenseService::new(store.clone(), ledger, signer.clone(), clock, "acme");
+//! let root = Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA)?);
+//! let service = LicenseService::new(store.clone(), ledger, root.clone(), clock, "acme");
 //!
 //! let admin = AdminService::new(store, Arc::new(SystemClock));
 //! let tenant = admin.create_tenant("Acme CAD", &Actor::Operator).await?;
@@ -25,8 +26,12 @@
 //!
 //! let hw = HardwareId::parse("laptop-1")?;
 //! let lease = service.acquire(tenant.id, &license.key, &hw, None).await?;
-//! let verifier = TokenVerifier::new(Jwks { keys: vec![signer.public_jwk()] }, "acme");
-//! assert_eq!(verifier.verify(&lease.token, chrono::Utc::now())?.sub, lease.session.id);
+//! // The application pins the root and checks the tenant's published keys against it.
+//! let published = service.tenant_jwks(tenant.id).await?;
+//! let root_keys = Jwks { keys: vec![root.public_jwk()] };
+//! let now = chrono::Utc::now();
+//! let verifier = TokenVerifier::pinned(&root_keys, &published, "acme", tenant.id, now)?;
+//! assert_eq!(verifier.verify(&lease.token, now)?.sub, lease.session.id);
 //!
 //! // One seat: a second machine is refused until the first releases.
 //! let other = HardwareId::parse("laptop-2")?;
