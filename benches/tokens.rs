@@ -21,12 +21,13 @@ const ISSUER: &str = "license-server";
 
 /// Claims shaped like the server's: a UUID session, tenant and license, a machine id, two
 /// entitlements, a six-minute lifetime.
-fn claims() -> LeaseClaims {
+fn claims(tenant: TenantId) -> LeaseClaims {
     let now = chrono::Utc::now().timestamp();
     LeaseClaims {
         iss: ISSUER.into(),
+        aud: Some(tenant),
         sub: SessionId::new(),
-        tid: TenantId::new(),
+        tid: tenant,
         lic: LicenseId::new(),
         hwid: "4c4c4544-0042-3510-8052-b4c04f4e3732".into(),
         ent: vec!["export-pdf".into(), "render-4k".into()],
@@ -46,7 +47,8 @@ fn tokens(c: &mut Criterion) {
         SigningAlgorithm::PS256,
     ] {
         let signer = LocalSigner::generate(algorithm).unwrap();
-        let claims = claims();
+        let tenant = TenantId::new();
+        let claims = claims(tenant);
         // `LocalSigner::sign` never awaits: polling it once on this thread is the whole cost.
         let sign = |claims: &LeaseClaims| futures::executor::block_on(issue(&signer, claims));
 
@@ -60,6 +62,7 @@ fn tokens(c: &mut Criterion) {
                 keys: vec![signer.public_jwk()],
             },
             ISSUER,
+            tenant,
         );
         let now = chrono::Utc::now();
         assert_eq!(verifier.verify(&token, now).unwrap(), claims);

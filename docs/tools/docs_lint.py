@@ -312,7 +312,7 @@ def check_crates() -> int:
 
 # --- CLI commands --------------------------------------------------------------------------
 
-GLOBAL_WITH_VALUE = {"--server", "--token", "--tenant", "-o", "--output"}
+GLOBAL_WITH_VALUE = {"--server", "--token", "--as-tenant", "-o", "--output"}
 
 
 def command_lines():

@@ -27,6 +27,7 @@ fn fixed_key() -> Option<LocalSigner> {
 fn claims(now: DateTime<Utc>) -> LeaseClaims {
     LeaseClaims {
         iss: "fuzz".into(),
+        aud: Some(TenantId::from_uuid(uuid_from(2))),
         sub: SessionId::from_uuid(uuid_from(1)),
         tid: TenantId::from_uuid(uuid_from(2)),
         lic: LicenseId::from_uuid(uuid_from(3)),
@@ -60,7 +61,8 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         }
     }
     let jwks = Jwks { keys: keys.iter().map(Signer::public_jwk).collect() };
-    Fixture { verifier: TokenVerifier::new(jwks, "fuzz"), claims, now }
+    let tenant = TenantId::from_uuid(uuid_from(2));
+    Fixture { verifier: TokenVerifier::new(jwks, "fuzz", tenant), claims, now }
 });
 
 fuzz_target!(|data: &[u8]| {

@@ -182,6 +182,23 @@ pub struct CreateApiKey {
     pub scopes: Vec<&'static str>,
 }
 
+/// A tenant signing key (its public half), as a rotation returns it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SigningKey {
+    /// Its key id.
+    pub kid: String,
+    /// 1 for the tenant's first key, then 2, 3, …
+    pub generation: u32,
+    /// Its algorithm.
+    pub alg: String,
+    /// From when it signs.
+    pub activates_at: DateTime<Utc>,
+    /// When its successor takes over.
+    pub retires_at: DateTime<Utc>,
+    /// When its certificate, and every lease it signed, expires.
+    pub expires_at: DateTime<Utc>,
+}
+
 /// One UTC day of a license's usage.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UsageDay {

@@ -49,7 +49,12 @@ pub struct ConnectionArgs {
     )]
     pub token: Option<String>,
     /// The tenant the operator acts on (sent as X-Tenant-Id); tenant API keys need none.
-    #[arg(long, global = true, env = "LICENSE_TENANT", value_name = "ID")]
+    #[arg(
+        long = "as-tenant",
+        global = true,
+        env = "LICENSE_TENANT",
+        value_name = "ID"
+    )]
     pub tenant: Option<String>,
 }
 
@@ -79,6 +84,9 @@ pub enum Command {
     /// API keys of the tenant.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// The tenant's lease-signing key.
+    #[command(subcommand, name = "signing-key")]
+    SigningKey(SigningKeyCommand),
     /// A license's live seats, daily peaks and denials.
     Usage(UsageArgs),
     /// The tenant's audit log, newest first.
@@ -285,6 +293,20 @@ pub enum ApiKeyCommand {
     },
 }
 
+/// `license signing-key …`.
+#[derive(Debug, Subcommand)]
+pub enum SigningKeyCommand {
+    /// Make a new key that signs the tenant's leases from now on.
+    ///
+    /// After a leak, pass --revoke-previous: earlier keys are no longer published, so leases
+    /// they signed stop verifying once applications refetch the tenant's key set.
+    Rotate {
+        /// Revoke every earlier key.
+        #[arg(long)]
+        revoke_previous: bool,
+    },
+}
+
 /// `license usage`.
 #[derive(Debug, Args)]
 pub struct UsageArgs {
@@ -352,9 +374,20 @@ pub struct RunArgs {
 pub struct VerifyArgs {
     /// The lease token (`-` reads it from stdin).
     pub token: String,
-    /// The key set: a file, or an http(s) URL such as `<server>/.well-known/jwks.json`.
+    /// The tenant whose lease it must be (its `aud` and `tid`): another tenant's lease fails.
+    #[arg(long, value_name = "ID")]
+    pub tenant: String,
+    /// The license it must be for (its `lic`), if any.
+    #[arg(long, value_name = "ID")]
+    pub license: Option<String>,
+    /// The tenant's key set: a file, or an http(s) URL
+    /// [default: <server>/api/v1/tenants/<tenant>/jwks.json].
     #[arg(long, value_name = "FILE|URL")]
-    pub jwks: String,
+    pub jwks: Option<String>,
+    /// Root keys to pin (a file, or <server>/.well-known/jwks.json): only tenant keys whose
+    /// certificate they sign are trusted. Without it, the key set is trusted as read.
+    #[arg(long, value_name = "FILE|URL")]
+    pub root: Option<String>,
     /// The issuer the token must name (the server's `issuer` setting).
     #[arg(long, default_value = "license-server")]
     pub issuer: String,

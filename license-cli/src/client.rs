@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use crate::api::{
     AcquireRequest, ApiKey, AuditEvent, CreateApiKey, CreateLicense, CreatedApiKey, CreatedTenant,
-    Items, Lease, License, LicensePage, Released, Renewed, Session, SessionRequest, Tenant, Usage,
+    Items, Lease, License, LicensePage, Released, Renewed, Session, SessionRequest, SigningKey,
+    Tenant, Usage,
 };
 use crate::config::Connection;
 
@@ -273,6 +274,15 @@ impl Client {
                 "release",
             ],
             &serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// Rotates the tenant's signing key; `revoke_previous` after a leak.
+    pub async fn rotate_signing_key(&self, revoke_previous: bool) -> Result<SigningKey> {
+        self.post(
+            &["api", "v1", "admin", "signing-keys", "rotate"],
+            &serde_json::json!({ "revoke_previous": revoke_previous }),
         )
         .await
     }

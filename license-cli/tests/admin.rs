@@ -49,7 +49,7 @@ fn the_operator_acts_on_the_tenant_it_names() {
         .server
         .operator()
         .run(&[
-            "--tenant",
+            "--as-tenant",
             &fixture.tenant,
             "-o",
             "json",

@@ -106,7 +106,7 @@ fn the_operator_is_told_to_name_a_tenant() {
     server
         .operator()
         .run(&["license", "list"])
-        .fails(1, "pass --tenant ID or set LICENSE_TENANT");
+        .fails(1, "pass --as-tenant ID or set LICENSE_TENANT");
 }
 
 #[test]

@@ -13,16 +13,21 @@ fn verify_accepts_a_fresh_lease_and_prints_its_claims() {
     let fixture = Fixture::new(1);
     let lease = fixture.acquire("laptop-9");
     let token = lease["token"].as_str().unwrap();
-    let jwks = format!("{}/.well-known/jwks.json", fixture.server.url);
+    let root = format!("{}/.well-known/jwks.json", fixture.server.url);
 
+    // Pinned to the root; the tenant's key set is read from the server by default.
     let verified = fixture
         .server
         .cli()
-        .run(&["-o", "json", "verify", token, "--jwks", &jwks])
+        .run(&[
+            "-o", "json", "verify", token, "--tenant", &fixture.tenant, "--root", &root,
+            "--license", &fixture.license_id,
+        ])
         .success()
         .json();
     assert_eq!(verified["valid"], true);
     assert_eq!(verified["claims"]["sub"], lease["session_id"]);
+    assert_eq!(verified["claims"]["aud"], fixture.tenant.as_str());
     assert_eq!(verified["claims"]["hwid"], "laptop-9");
     assert_eq!(verified["claims"]["lic"], fixture.license_id.as_str());
     assert_eq!(verified["claims"]["ent"], serde_json::json!(["export"]));
@@ -30,7 +35,7 @@ fn verify_accepts_a_fresh_lease_and_prints_its_claims() {
     let table = fixture
         .server
         .cli()
-        .run(&["verify", token, "--jwks", &jwks])
+        .run(&["verify", token, "--tenant", &fixture.tenant])
         .success();
     assert!(
         table.stdout.contains("hardware id:  laptop-9"),
@@ -39,14 +44,70 @@ fn verify_accepts_a_fresh_lease_and_prints_its_claims() {
     );
 }
 
+/// Another tenant on the fixture's server, with a license and a client key: its lease.
+fn other_tenants_lease(fixture: &Fixture) -> (String, String) {
+    let created = fixture
+        .server
+        .operator()
+        .run(&["-o", "json", "tenant", "create", "Globex"])
+        .success()
+        .json();
+    let tenant = created["tenant"]["id"].as_str().unwrap().to_owned();
+    let admin = created["admin_api_key"]["secret"].as_str().unwrap().to_owned();
+    let as_admin = || fixture.server.cli().env("LICENSE_TOKEN", &admin);
+    as_admin()
+        .run(&[
+            "license", "create", "--product", "Other", "--seats", "1", "--key", "GLOBEX-0001",
+            "--entitlement", "enterprise",
+        ])
+        .success();
+    let client = as_admin()
+        .run(&["-o", "json", "api-key", "create", "--name", "c"])
+        .success()
+        .json();
+    let lease = fixture
+        .server
+        .cli()
+        .env("LICENSE_TOKEN", client["secret"].as_str().unwrap())
+        .run(&[
+            "-o", "json", "acquire", "--license-key", "GLOBEX-0001", "--hardware-id", "laptop-9",
+        ])
+        .success()
+        .json();
+    (tenant, lease["token"].as_str().unwrap().to_owned())
+}
+
 #[test]
-fn verify_rejects_a_tampered_token_a_wrong_issuer_and_a_foreign_key() {
+fn verify_rejects_another_tenant_a_tampered_token_a_wrong_issuer_and_a_foreign_key() {
     let fixture = Fixture::new(1);
     let token = fixture.acquire("laptop-9")["token"]
         .as_str()
         .unwrap()
         .to_owned();
-    let jwks = format!("{}/.well-known/jwks.json", fixture.server.url);
+    let tenant = fixture.tenant.as_str();
+    let root = format!("{}/.well-known/jwks.json", fixture.server.url);
+    let cli = || fixture.server.cli();
+
+    // Tenant B's lease, for the same machine, fails for tenant A: by A's key set, pinned or
+    // not, and by B's key set used for A.
+    let (other, other_token) = other_tenants_lease(&fixture);
+    cli()
+        .run(&["verify", &other_token, "--tenant", tenant])
+        .fails(4, "unknown key id");
+    cli()
+        .run(&["verify", &other_token, "--tenant", tenant, "--root", &root])
+        .fails(4, "unknown key id");
+    let other_jwks = format!("{}/api/v1/tenants/{other}/jwks.json", fixture.server.url);
+    cli()
+        .run(&["verify", &other_token, "--tenant", tenant, "--jwks", &other_jwks])
+        .fails(4, "is the key set of tenant");
+    cli()
+        .run(&["verify", &other_token, "--tenant", &other])
+        .success();
+    // A's lease is not for another license.
+    cli()
+        .run(&["verify", &token, "--tenant", tenant, "--license", &fixture_other_license()])
+        .fails(4, "is for license");
 
     // Another machine's id in the claims, the signature left as it was.
     let parts: Vec<&str> = token.split('.').collect();
@@ -58,38 +119,33 @@ fn verify_rejects_a_tampered_token_a_wrong_issuer_and_a_foreign_key() {
         URL_SAFE_NO_PAD.encode(forged),
         parts[2]
     );
-    fixture
-        .server
-        .cli()
-        .run(&["verify", &tampered, "--jwks", &jwks])
+    cli()
+        .run(&["verify", &tampered, "--tenant", tenant])
         .fails(4, "invalid token: signature does not verify");
-
-    fixture
-        .server
-        .cli()
-        .run(&[
-            "verify",
-            &token,
-            "--jwks",
-            &jwks,
-            "--issuer",
-            "someone-else",
-        ])
+    cli()
+        .run(&["verify", &token, "--tenant", tenant, "--issuer", "someone-else"])
         .fails(4, "is not trusted");
 
-    // A key set that does not hold the signing key.
-    let other = Server::start();
-    let other_jwks = format!("{}/.well-known/jwks.json", other.url);
-    fixture
-        .server
-        .cli()
-        .run(&["verify", &token, "--jwks", &other_jwks])
+    // The root set holds no lease key; another server's root certifies nothing here.
+    cli()
+        .run(&["verify", &token, "--tenant", tenant, "--jwks", &root])
         .fails(4, "unknown key id");
-    fixture
-        .server
-        .cli()
-        .run(&["verify", &token, "--jwks", "/no/such/jwks.json"])
-        .fails(1, "cannot read the JWKS file");
+    let elsewhere = Server::start();
+    let foreign_root = format!("{}/.well-known/jwks.json", elsewhere.url);
+    cli()
+        .run(&["verify", &token, "--tenant", tenant, "--root", &foreign_root])
+        .fails(4, "not a root key");
+    cli()
+        .run(&["verify", &token, "--tenant", tenant, "--jwks", "/no/such/jwks.json"])
+        .fails(1, "cannot read the key set file");
+    cli()
+        .run(&["verify", &token, "--tenant", "not-an-id"])
+        .fails(2, "is not a tenant id");
+}
+
+/// A license id that is not the fixture's.
+fn fixture_other_license() -> String {
+    "0196a2b4-0000-7000-8000-000000000001".to_owned()
 }
 
 #[test]
@@ -160,7 +216,7 @@ fn keys_generate_writes_a_private_key_that_the_server_signs_with() {
     let generated: serde_json::Value = serde_json::from_slice(&forced.stdout).unwrap();
     let jwk = generated["public_jwk"].clone();
 
-    // The server loads the file and signs with it; the printed JWK verifies its leases offline.
+    // The server loads the file as its root; the printed JWK is what applications pin.
     let server = Server::start_with(home, &[("LICENSE_SIGNER__ALGORITHM", "ES256")]);
     let (status, body) = support::http_get(server.addr, "/.well-known/jwks.json").unwrap();
     assert_eq!(status, 200);
@@ -204,8 +260,10 @@ fn keys_generate_writes_a_private_key_that_the_server_signs_with() {
         ])
         .success()
         .json();
+    // The key is the root: pinned to the printed JWK, the tenant's key set checks out.
     let jwks_file = server.home.path().join("jwks.json");
     std::fs::write(&jwks_file, serde_json::json!({ "keys": [jwk] }).to_string()).unwrap();
+    let tenant = created["tenant"]["id"].as_str().unwrap();
     let verified = server
         .cli()
         .run(&[
@@ -213,7 +271,9 @@ fn keys_generate_writes_a_private_key_that_the_server_signs_with() {
             "json",
             "verify",
             lease["token"].as_str().unwrap(),
-            "--jwks",
+            "--tenant",
+            tenant,
+            "--root",
             jwks_file.to_str().unwrap(),
         ])
         .success()

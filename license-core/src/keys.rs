@@ -2,15 +2,24 @@
 //! (and root keys retired by a rotation); each tenant's own set lists its signing keys with
 //! the root's certificate for each.
 
+use crate::audit::Actor;
 use crate::error::{ErrorKind, Result};
 use crate::ids::TenantId;
 use crate::service::LicenseService;
 use crate::signer::{Jwks, PublicJwk};
-use crate::tenant_keys::TenantJwks;
+use crate::tenant_keys::{TenantJwks, TenantKey};
 use crate::token::TokenVerifier;
 
 /// What publishing the root keys can return: nothing, it reads memory.
 pub const ERRORS: &[ErrorKind] = &[];
+
+/// What an administrator's rotation of a tenant's key can return.
+pub const ROTATE_ERRORS: &[ErrorKind] = &[
+    ErrorKind::NotFound,
+    ErrorKind::Conflict,
+    ErrorKind::Unavailable,
+    ErrorKind::Internal,
+];
 
 /// What publishing a tenant's keys can return.
 pub const TENANT_ERRORS: &[ErrorKind] = &[
@@ -68,6 +77,18 @@ impl LicenseService {
     /// verify leases with. Never makes a key; `NotFound(Tenant)` for a missing tenant.
     pub async fn tenant_jwks(&self, tenant: TenantId) -> Result<TenantJwks> {
         self.keys.published(tenant).await
+    }
+
+    /// An administrator's rotation of `tenant`'s signing key: a new key signs from now on;
+    /// with `revoke_previous` (a leaked key) every earlier key is revoked first and no longer
+    /// published. Returns the new key. Audited.
+    pub async fn rotate_tenant_key(
+        &self,
+        tenant: TenantId,
+        revoke_previous: bool,
+        actor: &Actor,
+    ) -> Result<TenantKey> {
+        self.keys.rotate(tenant, revoke_previous, actor).await
     }
 
     /// A verifier of `tenant`'s tokens as this server issues them: the tenant's keys, and the

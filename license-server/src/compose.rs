@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use license_core::memory::{MemoryLedger, MemoryStore};
-use license_core::{Clock, SeatLedger, Signer, SigningAlgorithm, Store};
+use license_core::{Clock, KeyWrapper, LocalKeyWrapper, SeatLedger, Signer, SigningAlgorithm, Store};
 use license_seats_redis::RedisLedger;
-use license_signer_kms::{KmsConfig, KmsSigner};
+use license_signer_kms::{KmsConfig, KmsKeyWrapper, KmsSigner, KmsWrapConfig};
 use license_store_pg::SqlStore;
 use tracing::warn;
 
@@ -25,8 +25,10 @@ pub struct Adapters {
     pub store: Arc<dyn Store>,
     /// Live seats.
     pub ledger: Arc<dyn SeatLedger>,
-    /// Lease-token signatures.
+    /// The root: certifies tenant signing keys.
     pub signer: Arc<dyn Signer>,
+    /// Encrypts tenant signing keys at rest.
+    pub wrapper: Arc<dyn KeyWrapper>,
 }
 
 /// Why the adapters could not be built. Each names the setting to change.
@@ -82,10 +84,12 @@ pub async fn build_adapters(
     config: &Config,
     clock: Arc<dyn Clock>,
 ) -> Result<Adapters, ComposeError> {
+    let (signer, wrapper) = build_signer(config).await?;
     Ok(Adapters {
         store: build_store(config).await?,
         ledger: build_ledger(config, clock).await?,
-        signer: build_signer(config).await?,
+        signer,
+        wrapper,
     })
 }
 
@@ -248,23 +252,36 @@ async fn build_ledger(
     }
 }
 
-async fn build_signer(config: &Config) -> Result<Arc<dyn Signer>, ComposeError> {
+/// The root signer and the wrapper of tenant keys: the local key of the data directory and a
+/// wrapping key derived from it, or a Cloud KMS key version and a Cloud KMS symmetric key.
+async fn build_signer(
+    config: &Config,
+) -> Result<(Arc<dyn Signer>, Arc<dyn KeyWrapper>), ComposeError> {
+    let adapter = |setting: &'static str| move |source| ComposeError::Adapter { setting, source };
     match SignerKind::of(&config.signer.url)? {
         SignerKind::Local => {
             let signer = keys::load_or_generate_key(&config.data_dir, config.signer.algorithm)?;
-            Ok(Arc::new(signer))
+            let wrapper = LocalKeyWrapper::for_root(&signer).map_err(adapter("signer.url"))?;
+            Ok((Arc::new(signer), Arc::new(wrapper)))
         }
         SignerKind::Kms { key_version } => {
-            let signer =
-                kms_signer(config, key_version)
-                    .await
-                    .map_err(|source| ComposeError::Adapter {
-                        setting: "signer.url",
-                        source,
-                    })?;
-            Ok(Arc::new(signer))
+            let signer = kms_signer(config, key_version)
+                .await
+                .map_err(adapter("signer.url"))?;
+            let wrapper = kms_wrapper(config).await.map_err(adapter("signer.wrap_key"))?;
+            Ok((Arc::new(signer), Arc::new(wrapper)))
         }
     }
+}
+
+/// The Cloud KMS wrapper of tenant keys named by `signer.wrap_key`.
+async fn kms_wrapper(config: &Config) -> license_core::Result<KmsKeyWrapper> {
+    let crypto_key = config
+        .signer
+        .wrap_key
+        .strip_prefix("gcpkms://")
+        .unwrap_or(&config.signer.wrap_key);
+    KmsKeyWrapper::connect(KmsWrapConfig::new(crypto_key)).await
 }
 
 /// The Cloud KMS signer of `key_version` (the live signer, or a retired one whose public key

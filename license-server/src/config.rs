@@ -198,9 +198,29 @@ pub struct SignerConfig {
     /// `gcpkms://<KMS key version name>` or the path of a JSON file holding a JWK or a JWK set
     /// (such as the JWKS saved before the rotation). Empty: none.
     pub retired_keys: String,
+    /// Cloud KMS symmetric key that encrypts tenant signing keys at rest
+    /// (`gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K`); required with a
+    /// `gcpkms://` signer. With `local`, tenant keys are encrypted under a key derived from
+    /// the local root instead.
+    pub wrap_key: String,
+    /// Algorithm of tenant signing keys: `EdDSA` (default) or `ES256`.
+    pub tenant_key_algorithm: SigningAlgorithm,
+    /// Hours a tenant key is the current one before its successor takes over (1–8760).
+    pub tenant_key_rotation_hours: u32,
+    /// Seconds between two looks for tenant keys other replicas made or revoked (1–300).
+    pub tenant_key_refresh_seconds: u32,
 }
 
 impl SignerConfig {
+    /// The tenant-key settings for the core.
+    pub fn tenant_keys(&self) -> license_core::TenantKeyConfig {
+        license_core::TenantKeyConfig {
+            algorithm: self.tenant_key_algorithm,
+            rotation: std::time::Duration::from_secs(u64::from(self.tenant_key_rotation_hours) * 3600),
+            ..license_core::TenantKeyConfig::default()
+        }
+    }
+
     /// The entries of `retired_keys`, trimmed, empty ones skipped.
     pub fn retired_key_sources(&self) -> impl Iterator<Item = &str> {
         self.retired_keys
@@ -216,6 +236,10 @@ impl Default for SignerConfig {
             url: DEFAULT_SIGNER_URL.into(),
             algorithm: SigningAlgorithm::EdDSA,
             retired_keys: String::new(),
+            wrap_key: String::new(),
+            tenant_key_algorithm: SigningAlgorithm::EdDSA,
+            tenant_key_rotation_hours: 24,
+            tenant_key_refresh_seconds: 10,
         }
     }
 }
@@ -452,6 +476,29 @@ impl Config {
             !self.signer.url.is_empty(),
             "signer.url",
             "must not be empty",
+        );
+        check(
+            matches!(
+                self.signer.tenant_key_algorithm,
+                SigningAlgorithm::EdDSA | SigningAlgorithm::ES256
+            ),
+            "signer.tenant_key_algorithm",
+            "must be EdDSA or ES256",
+        );
+        check(
+            (1..=8760).contains(&self.signer.tenant_key_rotation_hours),
+            "signer.tenant_key_rotation_hours",
+            "must be between 1 and 8760",
+        );
+        check(
+            (1..=300).contains(&self.signer.tenant_key_refresh_seconds),
+            "signer.tenant_key_refresh_seconds",
+            "must be between 1 and 300",
+        );
+        check(
+            !self.signer.url.starts_with("gcpkms://") || self.signer.wrap_key.starts_with("gcpkms://"),
+            "signer.wrap_key",
+            "must name a Cloud KMS symmetric key (gcpkms://projects/…/cryptoKeys/…) when signer.url is a gcpkms:// key",
         );
         check(
             self.reaper.interval_seconds >= 1,

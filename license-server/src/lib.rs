@@ -34,6 +34,7 @@
 //!     store: Arc::new(MemoryStore::default()),
 //!     ledger: Arc::new(MemoryLedger::new(clock.clone())),
 //!     signer: Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA)?),
+//!     wrapper: Arc::new(LocalKeyWrapper::ephemeral()?),
 //! };
 //! let app = App::new(config, adapters, clock).bind().await?;
 //! let addr = app.local_addr();
@@ -63,6 +64,8 @@ pub mod events;
 pub mod flusher;
 /// Key material: the local signing key and the retired keys still published.
 pub mod keys;
+/// The tenant-key maintainer: rotation and other replicas' key changes, on a timer.
+pub mod key_maintainer;
 /// Prometheus metrics and the request middleware.
 pub mod metrics;
 /// The background reaper.

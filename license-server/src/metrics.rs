@@ -209,6 +209,8 @@ struct ServiceCounters {
 impl Collector for ServiceCounters {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
         let stats = self.service.stats();
+        let tenant_keys = self.service.tenant_keys();
+        let keys = tenant_keys.stats();
         for (name, help, value) in [
             (
                 "license_ledger_rebuilds",
@@ -219,6 +221,21 @@ impl Collector for ServiceCounters {
                 "license_ledger_compensations",
                 "Acquires withdrawn after the ledger failed (the record deleted, the seat released)",
                 stats.compensations.load(Ordering::Relaxed),
+            ),
+            (
+                "license_tenant_keys_created",
+                "Tenant signing keys this replica made (each one root signature and one wrap)",
+                keys.created.load(Ordering::Relaxed),
+            ),
+            (
+                "license_tenant_keys_unwrapped",
+                "Tenant signing keys this replica unwrapped (each one KMS decrypt in production)",
+                keys.unwrapped.load(Ordering::Relaxed),
+            ),
+            (
+                "license_tenant_key_rotation_failures",
+                "Successor keys this replica failed to make when due (the root or the store failed)",
+                keys.rotation_failures.load(Ordering::Relaxed),
             ),
             (
                 "license_events_dropped",

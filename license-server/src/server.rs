@@ -24,6 +24,7 @@ use crate::compose::{Adapters, ComposeError, build_adapters};
 use crate::config::Config;
 use crate::data_dir::ensure_data_dir;
 use crate::flusher;
+use crate::key_maintainer;
 use crate::keys::load_retired_keys;
 use crate::metrics::observe;
 use crate::reaper;
@@ -177,6 +178,12 @@ impl BoundApp {
             flush_every,
             flusher_stopped,
         ));
+        let refresh = Duration::from_secs(u64::from(self.config.signer.tenant_key_refresh_seconds));
+        let maintainer = tokio::spawn(key_maintainer::run(
+            self.state.clone(),
+            refresh,
+            stop.subscribe(),
+        ));
         let grace = Duration::from_secs(self.config.server.shutdown_grace_seconds);
         let result = poem::Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(routes(self.state), shutdown, Some(grace))
@@ -185,6 +192,7 @@ impl BoundApp {
         if let Some(reaper) = reaper {
             let _ = reaper.await;
         }
+        let _ = maintainer.await;
         // After the last request: its renewals are flushed too.
         let _ = stop_flusher.send(true);
         let _ = flusher.await;

@@ -51,6 +51,7 @@ impl AppState {
                 config.issuer.clone(),
             )
             .with_retired_keys(retired_keys)
+            .with_tenant_keys(adapters.wrapper, config.signer.tenant_keys())
             .with_hot_path(config.hot_path.core())
             .with_events(sinks.clone()),
         );

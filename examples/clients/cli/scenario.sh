@@ -4,7 +4,8 @@
 # embedded server on a free port in a temporary data directory:
 # acquire, acquire, a third acquire → exit 3 (no_seats_available), release one, the third → ok,
 # heartbeat, release, and a heartbeat of the released session → session_expired. Tokens are
-# verified offline with `license verify` against the server's JWKS. The README's Rust snippet
+# verified offline with `license verify`, pinned to the server's root keys and bound to the
+# tenant; another tenant's lease fails with exit 4. The README's Rust snippet
 # ("Call it from your language") is the README:rust region below, verbatim.
 #
 # Needs LICENSE_SERVER_BIN and LICENSE_CLI_BIN (examples/clients/test sets both), curl, jq and
@@ -76,6 +77,10 @@ unset LICENSE_TENANT LICENSE_KEY
 tenant=$(LICENSE_SERVER=$server LICENSE_TOKEN=$(cat "$work/data/operator-token") \
   license -o json tenant create "cli-$RANDOM$RANDOM")
 admin_key=$(jq -r .admin_api_key.secret <<<"$tenant")
+tenant_id=$(jq -r .tenant.id <<<"$tenant")
+# What an application pins: the root keys, saved once (shipped with the app).
+curl -sf "$server/.well-known/jwks.json" >"$work/root-jwks.json"
+root_jwks=$work/root-jwks.json
 admin() { LICENSE_SERVER=$server LICENSE_TOKEN=$admin_key license -o json "$@"; }
 two=$(admin license create --product "CLI test" --seats 2 | jq -r .license_key)
 fifty=$(admin license create --product "CLI test" --seats 50 | jq -r .license_key)
@@ -88,7 +93,7 @@ license_key=$two
 export LICENSE_SERVER=$server LICENSE_TOKEN=$client_key  # a tenant API key with the client scope
 lease=$(license -o json acquire --license-key "$license_key" --hardware-id pc-1)  # exit 3: no seat free
 session=$(jq -r .session_id <<<"$lease")
-jq -r .token <<<"$lease" | license verify - --jwks "$LICENSE_SERVER/.well-known/jwks.json"  # offline
+jq -r .token <<<"$lease" | license verify - --tenant "$tenant_id" --root "$root_jwks"  # exit 4: not this tenant's
 license heartbeat "$session"  # every heartbeat_interval_seconds
 license release "$session"
 # Or hold a seat while any program runs: heartbeats, re-acquire if the seat was lost, release on exit.
@@ -97,7 +102,7 @@ license run --license-key "$license_key" -- sh -c 'echo "my app holds a seat: $L
 check "the snippet's session was released" fails_with 1 "(session_expired)" license heartbeat "$session"
 
 acquire() { license -o json acquire --license-key "$1" --hardware-id "$2"; }
-verify() { license -o json verify - --jwks "$server/.well-known/jwks.json" <<<"$1"; }
+verify() { license -o json verify - --tenant "$tenant_id" --root "$root_jwks" <<<"$1"; }
 
 # Two seats: two machines get one each; the third is refused with exit 3, no_seats_available.
 first=$(acquire "$two" pc-1)
@@ -122,5 +127,15 @@ check "the renewed token verifies" verify "$(jq -r .token <<<"$renewed")" >/dev/
 check "release the third" license release "$third_session" >/dev/null
 check "a released session's heartbeat" fails_with 1 "(session_expired)" license heartbeat "$third_session"
 check "release the second" license release "$(jq -r .session_id <<<"$second")" >/dev/null
+
+# Another tenant's lease, for the same machine, fails tenant A's verification (exit 4).
+operator() { LICENSE_SERVER=$server LICENSE_TOKEN=$(cat "$work/data/operator-token") license -o json "$@"; }
+other=$(operator tenant create "cli-other-$RANDOM$RANDOM")
+other_admin=$(jq -r .admin_api_key.secret <<<"$other")
+other_key=$(LICENSE_TOKEN=$other_admin license -o json license create --product "Other" --seats 1 | jq -r .license_key)
+other_client=$(LICENSE_TOKEN=$other_admin license -o json api-key create --name c --scope client | jq -r .secret)
+other_lease=$(LICENSE_TOKEN=$other_client license -o json acquire --license-key "$other_key" --hardware-id pc-1)
+check "another tenant's lease fails for this tenant" fails_with 4 "invalid token" verify "$(jq -r .token <<<"$other_lease")"
+check "and verifies for its own" license verify "$(jq -r .token <<<"$other_lease")" --tenant "$(jq -r .tenant.id <<<"$other")" --root "$root_jwks"
 
 echo "cli scenario: $passed checks passed"

@@ -4,26 +4,38 @@ A tenant, two licenses (2 and 50 seats) and a client-scope API key are made thro
 generated admin operations; then: acquire, acquire, a third acquire → 402 `no_seats_available`,
 release one, the third → 200, heartbeat → a fresh token, release, and a heartbeat of the
 released session → 410 `session_expired`. Every lease token is verified offline with PyJWT
-against the server's `/.well-known/jwks.json`, the algorithm pinned by the key.
+pinned to the root keys of `/.well-known/jwks.json`: the tenant's keys
+(`/api/v1/tenants/{id}/jwks.json`) are trusted only with the root's certificate, the algorithm
+is pinned by the key, and the audience must be the tenant.
 """
 
 # The snippet in README.md ("Call it from your language") is the region below, verbatim.
 # README:python:start
 import jwt
 from license_server_client import AuthenticatedClient
-from license_server_client.api.jwks import jwks
+from license_server_client.api.jwks import jwks, tenant_jwks
 from license_server_client.api.leases import acquire, heartbeat, release
 from license_server_client.models import AcquireRequest, AcquireResponse, SessionRequest
 
 
-def hold_a_seat(server: str, client_key: str, license_key: str, issuer: str = "license-server"):
+def tenant_keys(api: AuthenticatedClient, tenant_id: str, issuer: str) -> dict[str, jwt.PyJWK]:
+    roots = jwt.PyJWKSet.from_dict(jwks.sync(client=api).to_dict())  # pin these: ship them in your app
+    keys = {}
+    for certificate in tenant_jwks.sync(tenant_id, client=api).certificates:  # the root certifies each key
+        root = roots[jwt.get_unverified_header(certificate)["kid"]]
+        cert = jwt.decode(certificate, root, algorithms=[root.algorithm_name], issuer=issuer, subject=tenant_id)
+        key = jwt.PyJWK(cert["cnf"]["jwk"])
+        keys[key.key_id] = key
+    return keys
+
+
+def hold_a_seat(server: str, client_key: str, license_key: str, tenant_id: str, issuer: str = "license-server"):
     api = AuthenticatedClient(base_url=server, token=client_key)
     lease = acquire.sync(client=api, body=AcquireRequest(license_key=license_key, hardware_id="pc-1"))
     if not isinstance(lease, AcquireResponse):  # an ErrorBody, e.g. 402 no_seats_available
         raise RuntimeError(lease)
-    keys = jwt.PyJWKSet.from_dict(jwks.sync(client=api).to_dict())
-    key = keys[jwt.get_unverified_header(lease.token)["kid"]]  # the kid picks the key,
-    claims = jwt.decode(lease.token, key, algorithms=[key.algorithm_name], issuer=issuer)  # the key the algorithm
+    key = tenant_keys(api, tenant_id, issuer)[jwt.get_unverified_header(lease.token)["kid"]]  # the kid picks the key,
+    claims = jwt.decode(lease.token, key, algorithms=[key.algorithm_name], issuer=issuer, audience=tenant_id)  # the key the algorithm
     session = SessionRequest(session_id=lease.session_id)
     heartbeat.sync(client=api, body=session)  # every lease.heartbeat_interval_seconds
     release.sync(client=api, body=session)
@@ -49,7 +61,6 @@ from license_server_client.models import (  # noqa: E402
     CreateTenantRequest,
     ErrorBody,
     HeartbeatResponse,
-    JwksDto,
     LicenseDto,
     LicensePage,
     ReleaseResponse,
@@ -119,20 +130,24 @@ def tenant(server: Server) -> Tenant:
 
 
 class Verifier:
-    """Offline lease-token verification with PyJWT against the server's JWKS."""
+    """Offline lease-token verification with PyJWT, pinned to the root: one tenant's keys."""
 
-    def __init__(self, jwks_dto: JwksDto) -> None:
-        self.keys = jwt.PyJWKSet.from_dict(jwks_dto.to_dict())
+    def __init__(self, api: AuthenticatedClient, tenant_id: uuid.UUID) -> None:
+        self.tenant_id = str(tenant_id)
+        self.keys = tenant_keys(api, self.tenant_id, ISSUER)
 
-    def verify(self, token: str) -> dict[str, Any]:
+    def verify(self, token: str, tenant_id: str | None = None) -> dict[str, Any]:
         # The kid only picks the key; the algorithm comes from the key, never from the token.
-        key = self.keys[jwt.get_unverified_header(token)["kid"]]
+        key = self.keys.get(jwt.get_unverified_header(token)["kid"])
+        if key is None:
+            raise jwt.InvalidKeyError("not a key of this tenant")
         decoded = jwt.api_jwt.decode_complete(
             token,
             key,
             algorithms=[key.algorithm_name],
             issuer=ISSUER,
-            options={"require": ["iss", "sub", "iat", "nbf", "exp"]},
+            audience=tenant_id or self.tenant_id,
+            options={"require": ["iss", "aud", "sub", "iat", "nbf", "exp"]},
         )
         assert decoded["header"]["typ"] == "license+jwt"
         return decoded["payload"]
@@ -140,7 +155,6 @@ class Verifier:
 
 def test_the_original_scenario_through_the_generated_client(server: Server, tenant: Tenant) -> None:
     api = AuthenticatedClient(base_url=server.base_url, token=tenant.client_key)
-    verifier = Verifier(jwks.sync(client=api))
     two = tenant.two_seats.license_key
 
     def take(license_key: str, hardware_id: str) -> Response[Any]:
@@ -150,7 +164,7 @@ def test_the_original_scenario_through_the_generated_client(server: Server, tena
     def check_lease(token: str, session_id: uuid.UUID, hardware_id: str, expires_at: datetime.datetime) -> dict[str, Any]:
         claims = verifier.verify(token)
         assert claims["sub"] == str(session_id)
-        assert claims["tid"] == str(tenant.id)
+        assert claims["tid"] == claims["aud"] == str(tenant.id)
         assert claims["lic"] == str(tenant.two_seats.id)
         assert claims["hwid"] == hardware_id
         assert claims["exp"] == int(expires_at.timestamp())
@@ -159,6 +173,7 @@ def test_the_original_scenario_through_the_generated_client(server: Server, tena
     # Two seats: two machines get one each.
     first = expect(take(two, "pc-1"), 200, AcquireResponse)
     second = expect(take(two, "pc-2"), 200, AcquireResponse)
+    verifier = Verifier(api, tenant.id)  # the tenant's key exists from its first lease
     assert first.session_id != second.session_id
     check_lease(first.token, first.session_id, "pc-1", first.expires_at)
     check_lease(second.token, second.session_id, "pc-2", second.expires_at)
@@ -200,14 +215,17 @@ def test_the_original_scenario_through_the_generated_client(server: Server, tena
 
 def test_tokens_are_checked_offline(server: Server, tenant: Tenant) -> None:
     api = AuthenticatedClient(base_url=server.base_url, token=tenant.client_key)
-    verifier = Verifier(jwks.sync(client=api))
     lease = expect(
         acquire.sync_detailed(client=api, body=AcquireRequest(license_key=tenant.fifty_seats.license_key, hardware_id="offline-1")),
         200,
         AcquireResponse,
     )
     try:
+        verifier = Verifier(api, tenant.id)
         verifier.verify(lease.token)
+        # The token is for this tenant only.
+        with pytest.raises(jwt.InvalidAudienceError):
+            verifier.verify(lease.token, tenant_id=str(uuid.uuid4()))
         header, payload, signature = lease.token.split(".")
         forged = jwt.utils.base64url_encode(
             jwt.utils.base64url_decode(payload).replace(b'"offline-1"', b'"offline-2"')
@@ -216,15 +234,62 @@ def test_tokens_are_checked_offline(server: Server, tenant: Tenant) -> None:
             verifier.verify(f"{header}.{forged}.{signature}")
         key = verifier.keys[jwt.get_unverified_header(lease.token)["kid"]]
         with pytest.raises(jwt.InvalidIssuerError):
-            jwt.decode(lease.token, key, algorithms=[key.algorithm_name], issuer="someone-else")
+            jwt.decode(lease.token, key, algorithms=[key.algorithm_name], issuer="someone-else", audience=str(tenant.id))
         # A token that claims another algorithm is refused: the key pins it.
         with pytest.raises(jwt.InvalidAlgorithmError):
-            jwt.decode(lease.token, key, algorithms=["HS256"], issuer=ISSUER)
+            jwt.decode(lease.token, key, algorithms=["HS256"], issuer=ISSUER, audience=str(tenant.id))
     finally:
         release.sync(client=api, body=SessionRequest(session_id=lease.session_id))
 
 
 def test_the_readme_snippet(server: Server, tenant: Tenant) -> None:
-    claims = hold_a_seat(server.base_url, tenant.client_key, tenant.fifty_seats.license_key, issuer=ISSUER)
+    claims = hold_a_seat(server.base_url, tenant.client_key, tenant.fifty_seats.license_key, str(tenant.id), issuer=ISSUER)
     assert claims["hwid"] == "pc-1"
     assert claims["lic"] == str(tenant.fifty_seats.id)
+    assert claims["aud"] == str(tenant.id)
+
+
+def test_another_tenants_lease_fails_the_readme_verification(server: Server, tenant: Tenant) -> None:
+    """Tenant B's lease, for the same machine, is rejected by tenant A's verification."""
+    operator = AuthenticatedClient(base_url=server.base_url, token=server.operator_token)
+    other = expect(
+        create_tenant.sync_detailed(client=operator, body=CreateTenantRequest(name=f"python-other-{uuid.uuid4()}")),
+        201,
+        CreatedTenant,
+    )
+    admin = AuthenticatedClient(base_url=server.base_url, token=other.admin_api_key.secret)
+    license = expect(
+        create_license.sync_detailed(client=admin, body=CreateLicenseRequest(product="Other", seats_total=1)),
+        201,
+        LicenseDto,
+    )
+    key = expect(
+        create_api_key.sync_detailed(client=admin, body=CreateApiKeyRequest(name="c", scopes=[ScopeDto.CLIENT])),
+        201,
+        CreatedApiKey,
+    )
+    b_api = AuthenticatedClient(base_url=server.base_url, token=key.secret)
+    b_lease = expect(
+        acquire.sync_detailed(client=b_api, body=AcquireRequest(license_key=license.license_key, hardware_id="pc-1")),
+        200,
+        AcquireResponse,
+    )
+    a_api = AuthenticatedClient(base_url=server.base_url, token=tenant.client_key)
+    a_keys = tenant_keys(a_api, str(tenant.id), ISSUER)
+    assert jwt.get_unverified_header(b_lease.token)["kid"] not in a_keys
+    # Even with B's key, A's audience check refuses it.
+    b_keys = tenant_keys(b_api, str(other.tenant.id), ISSUER)
+    b_key = b_keys[jwt.get_unverified_header(b_lease.token)["kid"]]
+    with pytest.raises(jwt.InvalidAudienceError):
+        jwt.decode(b_lease.token, b_key, algorithms=[b_key.algorithm_name], issuer=ISSUER, audience=str(tenant.id))
+    # B's key set does not pass as A's: its certificates name B.
+    with pytest.raises(jwt.InvalidSubjectError):
+        tenant_keys_for(b_api, str(other.tenant.id), str(tenant.id))
+
+
+def tenant_keys_for(api: AuthenticatedClient, served_tenant: str, expected_tenant: str) -> None:
+    """Checks the certificates of `served_tenant`'s set as if they were `expected_tenant`'s."""
+    roots = jwt.PyJWKSet.from_dict(jwks.sync(client=api).to_dict())
+    for certificate in tenant_jwks.sync(served_tenant, client=api).certificates:
+        root = roots[jwt.get_unverified_header(certificate)["kid"]]
+        jwt.decode(certificate, root, algorithms=[root.algorithm_name], issuer=ISSUER, subject=expected_tenant)

@@ -69,7 +69,7 @@ pub(super) fn decode_error(status: StatusCode, body: &[u8]) -> ClientError {
             code: e.code,
             message: match e.field {
                 Some(field) if field.eq_ignore_ascii_case(TENANT_HEADER) => {
-                    format!("{}; pass --tenant ID or set LICENSE_TENANT", e.message)
+                    format!("{}; pass --as-tenant ID or set LICENSE_TENANT", e.message)
                 }
                 Some(field) if !e.message.contains(&field) => {
                     format!("{} (field {field})", e.message)

@@ -6,7 +6,8 @@ use serde_json::json;
 
 use crate::api::{ApiKey, CreateApiKey, CreatedApiKey, Session};
 use crate::cli::{
-    ApiKeyCommand, AuditArgs, OutputFormat, ScopeArg, SessionCommand, TenantCommand, UsageArgs,
+    ApiKeyCommand, AuditArgs, OutputFormat, ScopeArg, SessionCommand, SigningKeyCommand,
+    TenantCommand, UsageArgs,
 };
 use crate::client::Client;
 use crate::config::Connection;
@@ -105,6 +106,36 @@ fn session_fields(s: &Session) -> String {
 }
 
 /// `license api-key …`.
+/// `license signing-key …`.
+pub async fn signing_key(
+    connection: &Connection,
+    command: SigningKeyCommand,
+    format: OutputFormat,
+) -> Result<u8> {
+    let client = Client::new(connection)?;
+    match command {
+        SigningKeyCommand::Rotate { revoke_previous } => {
+            let key = client.rotate_signing_key(revoke_previous).await?;
+            emit(format, &key, |k| {
+                let mut fields = Fields::new();
+                fields
+                    .add("kid", &k.kid)
+                    .add("generation", k.generation.to_string())
+                    .add("algorithm", &k.alg)
+                    .add("signs from", time(&k.activates_at))
+                    .add("certificate expires", time(&k.expires_at));
+                let note = if revoke_previous {
+                    "earlier keys revoked; other replicas switch within signer.tenant_key_refresh_seconds"
+                } else {
+                    "earlier keys stay published until their certificates expire"
+                };
+                format!("{}\n{note}", fields.render())
+            })?;
+        }
+    }
+    Ok(0)
+}
+
 pub async fn api_key(
     connection: &Connection,
     command: ApiKeyCommand,

@@ -25,6 +25,8 @@ const OPERATIONS: &[(&str, &[&[ErrorKind]])] = &[
     ("health", &[]),
     ("ready", &[readiness::ERRORS]),
     ("jwks", &[keys::ERRORS]),
+    ("tenant_jwks", &[PARSING, keys::TENANT_ERRORS]),
+    ("rotate_signing_key", &[keys::ROTATE_ERRORS, admin::ERRORS]),
     ("create_tenant", &[PARSING, admin::ERRORS]),
     ("list_tenants", &[admin::ERRORS]),
     ("create_license", &[PARSING, admin::ERRORS]),

@@ -1,13 +1,18 @@
-//! `/.well-known/jwks.json`: the public keys lease tokens are verified with, offline.
+//! The public keys lease tokens are verified with, offline: `/.well-known/jwks.json` (the
+//! root keys an application pins) and `/api/v1/tenants/{tenant_id}/jwks.json` (one tenant's
+//! signing keys, each with the root's certificate).
 
 use std::sync::Arc;
 
-use license_core::PublicJwk;
+use license_core::{PublicJwk, TenantId};
 use poem::web::Data;
+use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
 
 use super::ApiTags;
+use super::error::error_response;
 use crate::state::AppState;
 
 /// The key set.
@@ -62,18 +67,58 @@ pub struct JwksDto {
     pub keys: Vec<JwkDto>,
 }
 
-/// The key set.
+/// How long clients and caches may keep a key set: a successor key is published half a
+/// rotation (12 h by default) before it signs, far longer than this.
+const CACHE_CONTROL: &str = "public, max-age=300";
+
+/// The root key set.
 #[derive(ApiResponse, Debug)]
 pub enum JwksOk {
-    /// The key that signs lease tokens now, then keys retired by a rotation whose tokens may
-    /// still be live. Pick the key by the token's `kid`.
+    /// The root key that certifies every tenant's signing keys, then root keys retired by a
+    /// rotation whose certificates may still be live. Pin these in your application.
     #[oai(status = 200)]
-    Ok(Json<JwksDto>),
+    Ok(
+        Json<JwksDto>,
+        #[oai(header = "Cache-Control")] String,
+    ),
+}
+
+/// One tenant's signing keys.
+#[derive(Object, Debug)]
+pub struct TenantJwksDto {
+    /// The tenant.
+    pub tenant_id: Uuid,
+    /// Its keys: the current one, its successor once made, and retired keys whose leases
+    /// may be live. Pick the key by the token's `kid`.
+    pub keys: Vec<JwkDto>,
+    /// The root's certificate of each key, in `keys` order: a compact JWS
+    /// (`typ: tenant-key+jwt`, signed by a key of `/.well-known/jwks.json`) whose claims are
+    /// `iss`, `sub` (the tenant id), `iat`, `nbf`, `exp` and `cnf.jwk` (the key). A client
+    /// pinned to the root trusts only keys whose certificate checks out.
+    pub certificates: Vec<String>,
+}
+
+/// A tenant's key set.
+#[derive(ApiResponse, Debug)]
+pub enum TenantJwksOk {
+    /// The tenant's keys and their certificates (empty before its first lease).
+    #[oai(status = 200)]
+    Ok(
+        Json<TenantJwksDto>,
+        #[oai(header = "Cache-Control")] String,
+    ),
+}
+
+error_response! {
+    /// A missing tenant (`tenant_not_found`), or the store did not answer.
+    pub enum TenantJwksError extras {}
 }
 
 #[OpenApi(tag = "ApiTags::Jwks")]
 impl JwksApi {
-    /// Lease-token verification keys
+    /// Root keys
+    ///
+    /// The keys that certify every tenant's signing keys: what an application pins.
     #[oai(path = "/.well-known/jwks.json", method = "get", operation_id = "jwks")]
     async fn jwks(&self, state: Data<&Arc<AppState>>) -> JwksOk {
         let keys = state
@@ -83,6 +128,35 @@ impl JwksApi {
             .into_iter()
             .map(JwkDto::from)
             .collect();
-        JwksOk::Ok(Json(JwksDto { keys }))
+        JwksOk::Ok(Json(JwksDto { keys }), CACHE_CONTROL.into())
+    }
+
+    /// A tenant's lease-signing keys
+    ///
+    /// The keys that sign the tenant's lease tokens, each with the root's certificate. Never
+    /// another tenant's keys.
+    #[oai(
+        path = "/api/v1/tenants/:tenant_id/jwks.json",
+        method = "get",
+        operation_id = "tenant_jwks"
+    )]
+    async fn tenant_jwks(
+        &self,
+        state: Data<&Arc<AppState>>,
+        /// The tenant's id.
+        tenant_id: Path<Uuid>,
+    ) -> Result<TenantJwksOk, TenantJwksError> {
+        let published = state
+            .service
+            .tenant_jwks(TenantId::from(tenant_id.0))
+            .await?;
+        Ok(TenantJwksOk::Ok(
+            Json(TenantJwksDto {
+                tenant_id: published.tenant_id.as_uuid(),
+                keys: published.keys.into_iter().map(JwkDto::from).collect(),
+                certificates: published.certificates,
+            }),
+            CACHE_CONTROL.into(),
+        ))
     }
 }

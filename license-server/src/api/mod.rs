@@ -25,6 +25,8 @@ pub mod leases;
 pub mod licenses;
 /// Admin: live sessions and force-release.
 pub mod sessions;
+/// Admin: the tenant's signing key (rotation, revocation after a leak).
+pub mod signing_keys;
 /// Operator: tenants.
 pub mod tenants;
 /// A strict JSON string type for request bodies.
@@ -48,6 +50,8 @@ pub enum ApiTags {
     Usage,
     /// Admin: the audit log.
     Audit,
+    /// Admin: the tenant's lease-signing key.
+    SigningKeys,
     /// Operator: tenants.
     Tenants,
     /// Liveness and readiness probes.
@@ -64,6 +68,7 @@ pub type Apis = (
     api_keys::ApiKeysApi,
     usage::UsageApi,
     audit::AuditApi,
+    signing_keys::SigningKeysApi,
     tenants::TenantsApi,
     health::HealthApi,
     jwks::JwksApi,
@@ -71,8 +76,10 @@ pub type Apis = (
 
 const DESCRIPTION: &str = "\
 A floating-license server. Client applications `acquire` a seat when they start, send a \
-`heartbeat` while they run and `release` the seat when they exit; every grant carries a signed \
-lease token that verifies offline against `/.well-known/jwks.json`.
+`heartbeat` while they run and `release` the seat when they exit; every grant carries a lease \
+token signed by the tenant's own key, which verifies offline against \
+`/api/v1/tenants/{tenant_id}/jwks.json`; pin the root keys of `/.well-known/jwks.json`, which \
+certify every tenant key.
 
 **Credentials** go in `Authorization: Bearer <credential>`. Client routes take a tenant API key \
 with the `client` scope or an OpenID Connect ID token; admin routes take a tenant API key with \
@@ -92,6 +99,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             api_keys::ApiKeysApi,
             usage::UsageApi,
             audit::AuditApi,
+            signing_keys::SigningKeysApi,
             tenants::TenantsApi,
             health::HealthApi,
             jwks::JwksApi,

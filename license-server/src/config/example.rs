@@ -45,7 +45,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "signer.url",
-        "Lease-token signer: local (a key generated into data_dir) or gcpkms://<Cloud KMS key version name>.",
+        "Root key that certifies every tenant's lease-signing key: local (a key generated into data_dir) or gcpkms://<Cloud KMS key version name>.",
     ),
     (
         "signer.algorithm",
@@ -53,7 +53,23 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "signer.retired_keys",
-        "Keys that signed before a rotation, still published in the JWKS until their tokens expire: comma-separated gcpkms://<key version name> or paths to a JWK or JWK-set JSON file (empty: none).",
+        "Root keys retired by a rotation, still published in /.well-known/jwks.json until the certificates they signed expire: comma-separated gcpkms://<key version name> or paths to a JWK or JWK-set JSON file (empty: none).",
+    ),
+    (
+        "signer.wrap_key",
+        "Cloud KMS symmetric key (gcpkms://projects/…/cryptoKeys/…) that encrypts tenant signing keys at rest; required with a gcpkms:// signer (local: a key derived from the local root).",
+    ),
+    (
+        "signer.tenant_key_algorithm",
+        "Algorithm of the per-tenant keys that sign leases: EdDSA or ES256.",
+    ),
+    (
+        "signer.tenant_key_rotation_hours",
+        "Hours a tenant key signs before its successor (made and published half a rotation ahead) takes over.",
+    ),
+    (
+        "signer.tenant_key_refresh_seconds",
+        "Seconds between two looks for tenant keys other replicas made or revoked.",
     ),
     (
         "auth.operator_token",

@@ -91,9 +91,10 @@ async fn health_and_ready_answer_with_and_without_the_trailing_slash() {
 }
 
 #[tokio::test]
-async fn jwks_publishes_the_signing_key() {
+async fn jwks_publishes_the_root_key_cacheably() {
     let app = spawn_app().await;
     let jwks = app.jwks().await.expect(200);
+    assert_eq!(jwks.headers["cache-control"], "public, max-age=300");
     let key = &jwks.body["keys"][0];
     assert_eq!(key["kty"], "OKP");
     assert_eq!(key["alg"], "EdDSA");

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use license_core::memory::{MemoryLedger, MemoryStore};
-use license_core::{Clock, LocalSigner, ManualClock, SigningAlgorithm, SystemClock};
+use license_core::{Clock, LocalKeyWrapper, LocalSigner, ManualClock, SigningAlgorithm, SystemClock};
 use license_server::config::Secret;
 use license_server::data_dir::write_private_file;
 use license_server::keys::signing_key_path;
@@ -25,6 +25,8 @@ pub const OPERATOR_TOKEN: &str = "op_test-operator-token";
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+    /// Response headers, names lower-case.
+    pub headers: std::collections::HashMap<String, String>,
 }
 
 impl Reply {
@@ -151,6 +153,9 @@ pub struct TestApp {
     pub store: Arc<MemoryStore>,
     pub ledger: Arc<MemoryLedger>,
     pub state: Arc<AppState>,
+    /// The root key (PKCS#8) that certifies tenant keys; replicas share it, as a deployment's
+    /// replicas share one KMS key.
+    pub root: Vec<u8>,
     _stop: Stopper,
     _data_dir: tempfile::TempDir,
 }
@@ -172,17 +177,18 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let clock = ManualClock::new(chrono::Utc::now());
     let store = Arc::new(MemoryStore::default());
     let ledger = Arc::new(MemoryLedger::new(Arc::new(clock.clone())));
-    spawn_on(configure, clock, store, ledger).await
+    spawn_on(configure, clock, store, ledger, signing_key()).await
 }
 
 /// Starts a second server (a replica) on `app`'s store, ledger and clock, with its own
-/// in-process state (caches, metrics) and signing key.
+/// in-process state (caches, metrics, unwrapped tenant keys) and the same root key.
 pub async fn spawn_replica_of(app: &TestApp, configure: impl FnOnce(&mut Config)) -> TestApp {
     spawn_on(
         configure,
         app.clock.clone(),
         app.store.clone(),
         app.ledger.clone(),
+        app.root.clone(),
     )
     .await
 }
@@ -192,6 +198,7 @@ async fn spawn_on(
     clock: ManualClock,
     store: Arc<MemoryStore>,
     ledger: Arc<MemoryLedger>,
+    root: Vec<u8>,
 ) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
     let mut config = test_config(data_dir.path());
@@ -199,10 +206,12 @@ async fn spawn_on(
 
     // The server's one clock; the test keeps `clock`, a handle on the same time.
     let server_clock: Arc<dyn Clock> = Arc::new(clock.clone());
+    let signer = LocalSigner::from_pkcs8(SigningAlgorithm::EdDSA, &root).unwrap();
     let adapters = Adapters {
         store: store.clone(),
         ledger: ledger.clone(),
-        signer: Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap()),
+        wrapper: Arc::new(LocalKeyWrapper::for_root(&signer).unwrap()),
+        signer: Arc::new(signer),
     };
     let app = App::new(config, adapters, server_clock);
     let (api, state, stop) = serve(app).await;
@@ -212,6 +221,7 @@ async fn spawn_on(
         store,
         ledger,
         state,
+        root,
         _stop: stop,
         _data_dir: data_dir,
     }
@@ -233,8 +243,8 @@ impl Deref for ComposedApp {
     }
 }
 
-/// A local signing key (PKCS#8) for [`spawn_composed`]. Replicas given the same key sign with
-/// one `kid`, so a lease from any replica verifies against any replica's JWKS.
+/// A local root key (PKCS#8) for [`spawn_composed`]. Replicas given the same root share the
+/// tenant keys in the store (they can unwrap them), as replicas sharing one KMS key do.
 pub fn signing_key() -> Vec<u8> {
     LocalSigner::generate(SigningAlgorithm::EdDSA)
         .unwrap()
@@ -322,9 +332,20 @@ impl Api {
 
     pub async fn reply(response: reqwest::Response) -> Reply {
         let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                (name.as_str().to_owned(), value.to_str().unwrap_or("").to_owned())
+            })
+            .collect();
         let text = response.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, body }
+        Reply {
+            status,
+            body,
+            headers,
+        }
     }
 
     async fn get(&self, path: &str, caller: &Caller) -> Reply {
@@ -349,6 +370,33 @@ impl Api {
     pub async fn jwks(&self) -> Reply {
         self.send(Method::GET, "/.well-known/jwks.json", None, None)
             .await
+    }
+
+    pub async fn tenant_jwks(&self, tenant_id: &str) -> Reply {
+        let path = format!("/api/v1/tenants/{tenant_id}/jwks.json");
+        self.send(Method::GET, &path, None, None).await
+    }
+
+    /// A verifier of `tenant_id`'s leases as an application builds it: the root keys pinned,
+    /// the tenant's published keys checked against them.
+    pub async fn pinned_verifier(&self, tenant_id: &str) -> license_core::TokenVerifier {
+        let roots: license_core::Jwks =
+            serde_json::from_value(self.jwks().await.expect(200).body).unwrap();
+        let published: license_core::TenantJwks =
+            serde_json::from_value(self.tenant_jwks(tenant_id).await.expect(200).body).unwrap();
+        let tenant = tenant_id.parse().unwrap();
+        license_core::TokenVerifier::pinned(&roots, &published, "license-server", tenant, chrono::Utc::now())
+            .unwrap()
+    }
+
+    pub async fn rotate_signing_key(&self, caller: &Caller, revoke_previous: bool) -> Reply {
+        self.send(
+            Method::POST,
+            "/api/v1/admin/signing-keys/rotate",
+            Some(caller),
+            Some(json!({ "revoke_previous": revoke_previous })),
+        )
+        .await
     }
 
     pub async fn metrics(&self) -> String {

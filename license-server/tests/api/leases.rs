@@ -229,11 +229,11 @@ async fn lease_tokens_verify_offline_against_the_published_keys() {
         .await
         .expect(200);
 
-    let jwks: Jwks = serde_json::from_value(app.jwks().await.expect(200).body).unwrap();
-    let verifier = TokenVerifier::new(jwks, "license-server");
+    let verifier = app.pinned_verifier(&acme.tenant_id).await;
     let claims = verifier
         .verify(&lease.str("token"), app.clock_now())
         .unwrap();
+    assert_eq!(claims.aud.map(|t| t.to_string()), Some(acme.tenant_id.clone()));
     assert_eq!(claims.sub.to_string(), lease.str("session_id"));
     assert_eq!(claims.lic.to_string(), acme.license_id);
     assert_eq!(claims.tid.to_string(), acme.tenant_id);
@@ -310,7 +310,7 @@ async fn the_reaper_step_marks_zombies_expired() {
 }
 
 #[tokio::test]
-async fn after_a_rotation_the_jwks_still_verifies_tokens_of_the_retired_key() {
+async fn after_a_root_rotation_the_jwks_still_publishes_the_retired_root() {
     let before = spawn_app().await;
     let acme = before.fixture("Acme", 1).await;
     let lease = before
@@ -322,7 +322,7 @@ async fn after_a_rotation_the_jwks_still_verifies_tokens_of_the_retired_key() {
     let path = dir.path().join("retired-jwks.json");
     std::fs::write(&path, saved.to_string()).unwrap();
 
-    // The rotated server signs with a new key of its own and publishes the saved one after it.
+    // The rotated server has a new root of its own and publishes the saved one after it.
     let retired = path.display().to_string();
     let after = spawn_app_with(move |config| config.signer.retired_keys = retired).await;
     let jwks: Jwks = serde_json::from_value(after.jwks().await.expect(200).body).unwrap();
@@ -330,9 +330,20 @@ async fn after_a_rotation_the_jwks_still_verifies_tokens_of_the_retired_key() {
     assert_eq!(jwks.keys.len(), 2);
     assert_ne!(jwks.keys[0].kid, old.keys[0].kid);
     assert_eq!(jwks.keys[1], old.keys[0]);
-    let verifier = TokenVerifier::new(jwks, "license-server");
-    let claims = verifier
-        .verify(&lease.str("token"), before.clock_now())
-        .unwrap();
-    assert_eq!(claims.sub.to_string(), lease.str("session_id"));
+    // The old root still certifies the tenant key that signed the lease.
+    let verifier = before.pinned_verifier(&acme.tenant_id).await;
+    let published: license_core::TenantJwks =
+        serde_json::from_value(before.tenant_jwks(&acme.tenant_id).await.expect(200).body).unwrap();
+    let pinned_to_both = TokenVerifier::pinned(
+        &jwks,
+        &published,
+        "license-server",
+        acme.tenant_id.parse().unwrap(),
+        before.clock_now(),
+    )
+    .unwrap();
+    for v in [verifier, pinned_to_both] {
+        let claims = v.verify(&lease.str("token"), before.clock_now()).unwrap();
+        assert_eq!(claims.sub.to_string(), lease.str("session_id"));
+    }
 }

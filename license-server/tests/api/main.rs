@@ -16,3 +16,4 @@ mod leases;
 mod oidc;
 mod real_services;
 mod shutdown;
+mod tenant_keys;

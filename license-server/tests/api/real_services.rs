@@ -129,7 +129,7 @@ async fn three_replicas_on_one_postgres_and_one_redis_never_exceed_the_seats() {
     let apps = replicas(3, &store_url, &redis.url()).await;
     let apis: Vec<Api> = apps.iter().map(|app| app.api.clone()).collect();
 
-    // One signing key: every replica publishes the same kid.
+    // One root: every replica publishes the same kid.
     let mut kids = HashSet::new();
     for api in &apis {
         let jwks = api.jwks().await.expect(200);

@@ -3,24 +3,36 @@
 // client-scope API key are made through the generated admin operations; then: acquire, acquire,
 // a third acquire → 402 no_seats_available, release one, the third → 200, heartbeat → a fresh
 // token, release, and a heartbeat of the released session → 410 session_expired. Every lease
-// token is verified offline with jose against /.well-known/jwks.json, the algorithm pinned by
-// the key.
+// token is verified offline with jose, pinned to the root keys of /.well-known/jwks.json: the
+// tenant's keys (/api/v1/tenants/{id}/jwks.json) are trusted only with the root's certificate,
+// the algorithm is pinned by the key, and the audience must be the tenant.
 
 // The snippet in README.md ("Call it from your language") is the region below, verbatim.
 // README:typescript:start
 import createClient from "openapi-fetch";
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from "jose";
 import type { paths } from "../src/generated/openapi.js";
 
-export async function holdASeat(server: string, clientKey: string, licenseKey: string, issuer = "license-server") {
+export async function tenantKeys(api: ReturnType<typeof createClient<paths>>, tenantId: string, issuer: string) {
+  const { data: roots } = await api.GET("/.well-known/jwks.json"); // pin these: ship them in your app
+  const { data: set } = await api.GET("/api/v1/tenants/{tenant_id}/jwks.json", { params: { path: { tenant_id: tenantId } } });
+  const keys: JWK[] = [];
+  for (const certificate of set!.certificates) { // the root certifies each tenant key
+    const { payload } = await jwtVerify(certificate, createLocalJWKSet(roots!), { issuer, subject: tenantId, typ: "tenant-key+jwt" });
+    keys.push((payload.cnf as { jwk: JWK }).jwk);
+  }
+  return keys;
+}
+
+export async function holdASeat(server: string, clientKey: string, licenseKey: string, tenantId: string, issuer = "license-server") {
   const api = createClient<paths>({ baseUrl: server, headers: { Authorization: `Bearer ${clientKey}` } });
   const { data: lease, error } = await api.POST("/api/v1/licenses/acquire", {
     body: { license_key: licenseKey, hardware_id: "pc-1" },
   });
   if (!lease) throw new Error(`${error.code}: ${error.message}`); // e.g. 402 no_seats_available
-  const { data: jwks } = await api.GET("/.well-known/jwks.json");
-  const key = jwks!.keys.find((k) => k.kid === decodeProtectedHeader(lease.token).kid)!; // the kid picks the key,
-  const { payload } = await jwtVerify(lease.token, createLocalJWKSet(jwks!), { issuer, algorithms: [key.alg] }); // the key the algorithm
+  const keys = await tenantKeys(api, tenantId, issuer);
+  const key = keys.find((k) => k.kid === decodeProtectedHeader(lease.token).kid)!; // the kid picks the key,
+  const { payload } = await jwtVerify(lease.token, createLocalJWKSet({ keys }), { issuer, audience: tenantId, algorithms: [key.alg!] }); // the key the algorithm
   const session = { body: { session_id: lease.session_id } };
   await api.POST("/api/v1/licenses/heartbeat", session); // every lease.heartbeat_interval_seconds
   await api.POST("/api/v1/licenses/release", session);
@@ -109,17 +121,19 @@ after(async () => {
   await server?.stop();
 });
 
-/** Offline verification with jose: the kid picks the key, the key pins the algorithm. */
-async function verifier(api: Api) {
-  const jwks = ok(await api.GET("/.well-known/jwks.json"), 200);
-  const keySet = createLocalJWKSet(jwks);
-  return async (token: string, issuer = ISSUER): Promise<JWTPayload> => {
+/** Offline verification with jose, pinned to the root: the kid picks one of the tenant's
+ * certified keys, the key pins the algorithm, the audience is the tenant. */
+async function verifier(api: Api, tenantId = tenant.id) {
+  const keys = await tenantKeys(api, tenantId, ISSUER);
+  const keySet = createLocalJWKSet({ keys });
+  return async (token: string, issuer = ISSUER, audience = tenantId): Promise<JWTPayload> => {
     const { kid } = decodeProtectedHeader(token);
-    const key = jwks.keys.find((k) => k.kid === kid);
+    const key = keys.find((k) => k.kid === kid);
     assert.ok(key, `a key for kid ${kid}`);
     const { payload } = await jwtVerify(token, keySet, {
       issuer,
-      algorithms: [key.alg],
+      audience,
+      algorithms: [key.alg!],
       typ: "license+jwt",
       requiredClaims: ["sub", "iat", "nbf", "exp"],
     });
@@ -129,15 +143,16 @@ async function verifier(api: Api) {
 
 test("the original scenario through the generated client", async () => {
   const api = bearer(server.baseUrl, tenant.clientKey);
-  const verify = await verifier(api);
   const two = tenant.twoSeats.license_key;
   const take = (licenseKey: string, hardwareId: string) =>
     api.POST("/api/v1/licenses/acquire", { body: { license_key: licenseKey, hardware_id: hardwareId } });
   const session = (id: string) => ({ body: { session_id: id } });
   const checkLease = async (token: string, sessionId: string, hardwareId: string, expiresAt: string) => {
-    const claims = await verify(token);
+    // The tenant's key exists from its first lease: read the key set then.
+    const claims = await (await verifier(api))(token);
     assert.equal(claims.sub, sessionId);
     assert.equal(claims.tid, tenant.id);
+    assert.equal(claims.aud, tenant.id);
     assert.equal(claims.lic, tenant.twoSeats.id);
     assert.equal(claims.hwid, hardwareId);
     assert.equal(claims.exp, Math.floor(Date.parse(expiresAt) / 1000));
@@ -183,7 +198,6 @@ test("the original scenario through the generated client", async () => {
 
 test("lease tokens are checked offline", async () => {
   const api = bearer(server.baseUrl, tenant.clientKey);
-  const verify = await verifier(api);
   const lease = ok(
     await api.POST("/api/v1/licenses/acquire", {
       body: { license_key: tenant.fiftySeats.license_key, hardware_id: "offline-1" },
@@ -191,7 +205,10 @@ test("lease tokens are checked offline", async () => {
     200,
   );
   try {
+    const verify = await verifier(api);
     assert.equal((await verify(lease.token)).hwid, "offline-1");
+    // The token is for this tenant only.
+    await assert.rejects(verify(lease.token, ISSUER, randomUUID()), errors.JWTClaimValidationFailed);
     const [header, payload, signature] = lease.token.split(".") as [string, string, string];
     const forged = Buffer.from(
       Buffer.from(payload, "base64url").toString().replace('"offline-1"', '"offline-2"'),
@@ -199,9 +216,9 @@ test("lease tokens are checked offline", async () => {
     await assert.rejects(verify(`${header}.${forged}.${signature}`), errors.JWSSignatureVerificationFailed);
     await assert.rejects(verify(lease.token, "someone-else"), errors.JWTClaimValidationFailed);
     // A verifier that allows another algorithm than the key's refuses the token.
-    const jwks = ok(await api.GET("/.well-known/jwks.json"), 200);
+    const keys = await tenantKeys(api, tenant.id, ISSUER);
     await assert.rejects(
-      jwtVerify(lease.token, createLocalJWKSet(jwks), { issuer: ISSUER, algorithms: ["ES256"] }),
+      jwtVerify(lease.token, createLocalJWKSet({ keys }), { issuer: ISSUER, audience: tenant.id, algorithms: ["ES256"] }),
       errors.JOSEAlgNotAllowed,
     );
   } finally {
@@ -210,7 +227,34 @@ test("lease tokens are checked offline", async () => {
 });
 
 test("the README snippet", async () => {
-  const claims = await holdASeat(server.baseUrl, tenant.clientKey, tenant.fiftySeats.license_key, ISSUER);
+  const claims = await holdASeat(server.baseUrl, tenant.clientKey, tenant.fiftySeats.license_key, tenant.id, ISSUER);
   assert.equal(claims.hwid, "pc-1");
   assert.equal(claims.lic, tenant.fiftySeats.id);
+  assert.equal(claims.aud, tenant.id);
+});
+
+test("another tenant's lease fails the README verification", async () => {
+  // Tenant B, its license and client key; its lease for the same machine.
+  const operator = bearer(server.baseUrl, server.operatorToken);
+  const created = ok(await operator.POST("/api/v1/admin/tenants", { body: { name: `typescript-other-${randomUUID()}` } }), 201);
+  const admin = bearer(server.baseUrl, created.admin_api_key.secret);
+  const license = ok(await admin.POST("/api/v1/admin/licenses", { body: { product: "Other", seats_total: 1 } }), 201);
+  const key = ok(await admin.POST("/api/v1/admin/api-keys", { body: { name: "c", scopes: ["client"] } }), 201);
+  const b = bearer(server.baseUrl, key.secret);
+  const lease = ok(await b.POST("/api/v1/licenses/acquire", { body: { license_key: license.license_key, hardware_id: "pc-1" } }), 200);
+  const a = bearer(server.baseUrl, tenant.clientKey);
+  // A's certified keys do not hold B's key…
+  const aKeys = await tenantKeys(a, tenant.id, ISSUER);
+  assert.ok(!aKeys.some((k) => k.kid === decodeProtectedHeader(lease.token).kid));
+  await assert.rejects((await verifier(a))(lease.token), /a key for kid/);
+  // …B's key, checked as A's, fails its certificate's subject, and B's token fails A's audience.
+  const bKeys = await tenantKeys(b, created.tenant.id, ISSUER);
+  await assert.rejects((await verifier(b, created.tenant.id))(lease.token, ISSUER, tenant.id), errors.JWTClaimValidationFailed);
+  const { data: bSet } = await b.GET("/api/v1/tenants/{tenant_id}/jwks.json", { params: { path: { tenant_id: created.tenant.id } } });
+  const { data: roots } = await b.GET("/.well-known/jwks.json");
+  await assert.rejects(
+    jwtVerify(bSet!.certificates[0]!, createLocalJWKSet(roots!), { issuer: ISSUER, subject: tenant.id }),
+    errors.JWTClaimValidationFailed,
+  );
+  assert.equal(bKeys.length, 1);
 });
