@@ -2,10 +2,10 @@
 //! the embedded default, through one code path.
 //!
 //! [`SqlStore`] implements every store port of `license-core` (`LicenseStore`,
-//! `SessionStore`, `ApiKeyStore`, `AuditLog`, `Store`). Every query names the tenant; on
-//! PostgreSQL, Row-Level Security policies keyed on a per-transaction setting back that up.
-//! Database errors become core errors: a unique violation is `Conflict`, a lost connection or
-//! a timeout is `Unavailable` — never SQL text or credentials. See
+//! `SessionStore`, `ApiKeyStore`, `AuditLog`, `TenantKeyStore`, `Store`). Every query names the
+//! tenant; on PostgreSQL, Row-Level Security policies keyed on a per-transaction setting back
+//! that up. Database errors become core errors: a unique violation is `Conflict`, a lost
+//! connection or a timeout is `Unavailable` — never SQL text or credentials. See
 //! `docs/adr/0006-sql-store.md` for the design.
 //!
 //! ```no_run
@@ -43,6 +43,8 @@ mod migrations;
 mod sessions;
 /// Readiness (`Store::ping`).
 mod store;
+/// Tenant signing keys (`TenantKeyStore`).
+mod tenant_keys;
 /// Daily usage upserts and queries.
 mod usage;
 

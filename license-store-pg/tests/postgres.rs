@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use chrono::TimeDelta;
 use futures::future::join;
 use license_core::testing::store_contract;
-use license_core::{EndReason, SessionStore, Store};
+use license_core::{EndReason, SessionStore, Store, TenantKeyStore};
 use license_store_pg::SqlStore;
 use license_testkit::postgres::PostgresServer;
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, TransactionTrait};
@@ -114,6 +114,64 @@ async fn row_level_security_hides_rows_from_queries_without_the_tenant_setting()
     conn.commit().await.unwrap();
 }
 
+/// Signing keys are tenant rows like the others; the one cross-tenant read (the change scan)
+/// goes through the migration's SQL function, returns tenant ids only, and leaves no opening
+/// behind it.
+#[tokio::test]
+async fn signing_keys_are_isolated_and_only_the_change_scan_crosses_tenants() {
+    let (store, url) = fresh("rls_keys").await;
+    let a = common::tenant(&store).await;
+    let b = common::tenant(&store).await;
+    let t = common::now();
+    for (tenant, seed) in [(a.id, 1), (b.id, 2)] {
+        let key = common::tenant_keys::key(tenant, 1, seed, t);
+        store.insert_tenant_key(&key, None).await.unwrap();
+    }
+
+    let raw = Database::connect(&url).await.unwrap();
+    assert_eq!(
+        count(&raw, "tenant_signing_keys").await,
+        0,
+        "without the setting"
+    );
+
+    let txn = raw.begin().await.unwrap();
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT set_config('app.tenant_id', $1, true)",
+        [a.id.to_string().into()],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(count(&txn, "tenant_signing_keys").await, 1);
+    let moved = txn
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE tenant_signing_keys SET tenant_id = $1",
+            [b.id.as_uuid().into()],
+        ))
+        .await;
+    assert!(moved.is_err(), "{moved:?}");
+    txn.rollback().await.unwrap();
+
+    let txn = raw.begin().await.unwrap();
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT tenant_id FROM tenant_keys_changed_since($1)",
+            [t.into()],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2, "both tenants, once each");
+    assert_eq!(
+        count(&txn, "tenant_signing_keys").await,
+        0,
+        "the scan's setting ends with the call"
+    );
+    txn.commit().await.unwrap();
+}
+
 #[tokio::test]
 async fn audit_log_is_append_only_for_the_application_role() {
     let (store, url) = fresh("append_only").await;
@@ -155,7 +213,7 @@ async fn migrations_are_idempotent_and_serialised_across_replicas() {
     let raw = Database::connect(&url).await.unwrap();
     assert_eq!(
         count(&raw, "seaql_migrations").await,
-        2,
+        3,
         "each migration once"
     );
     common::tenant_with_license(&two).await;

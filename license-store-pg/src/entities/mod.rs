@@ -14,6 +14,8 @@ pub(crate) mod audit_events;
 pub(crate) mod licenses;
 /// Sessions, live and ended.
 pub(crate) mod sessions;
+/// Tenant signing keys (the private half wrapped).
+pub(crate) mod tenant_signing_keys;
 /// Tenants.
 pub(crate) mod tenants;
 /// Daily usage per license: peak seats and denials.

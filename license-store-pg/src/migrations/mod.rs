@@ -8,6 +8,8 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 mod m0001_create_tables;
 /// Row-Level Security policies (PostgreSQL only).
 mod m0002_row_level_security;
+/// Tenant signing keys, their indexes and (PostgreSQL) row security.
+mod m0003_tenant_signing_keys;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -18,6 +20,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_create_tables::Migration),
             Box::new(m0002_row_level_security::Migration),
+            Box::new(m0003_tenant_signing_keys::Migration),
         ]
     }
 }

@@ -2,6 +2,9 @@
 //! alike (each test binary calls the ones it needs).
 #![allow(dead_code)]
 
+/// Tenant signing keys.
+pub mod tenant_keys;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use license_core::{
     Actor, AuditEvent, EndReason, Entitlement, Error, HardwareId, LeasePolicy, License, LicenseId,
@@ -336,4 +339,5 @@ pub async fn all(store: &dyn Store) {
     times_keep_microseconds(store).await;
     update_keeps_identity(store).await;
     writes_for_a_missing_tenant_are_not_found(store).await;
+    tenant_keys::all(store).await;
 }
