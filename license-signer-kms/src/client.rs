@@ -1,5 +1,6 @@
-//! The HTTP client for the two Cloud KMS methods: bearer token from gcp_auth, a time limit per
-//! attempt, and retries with jittered back-off on the failures worth retrying.
+//! The HTTP client for the Cloud KMS methods: bearer token from gcp_auth, a time limit per
+//! attempt, and retries with jittered back-off on the failures worth retrying. One client talks
+//! to one resource: the signer's key version, or the wrapper's crypto key.
 
 use std::fmt;
 use std::sync::Arc;
@@ -9,10 +10,11 @@ use gcp_auth::{Token, TokenProvider};
 use license_core::Result;
 use serde::de::DeserializeOwned;
 
-use crate::config::KmsConfig;
+use crate::config::Connection;
 use crate::errors::{self, Failure};
 use crate::rest::{
-    self, AsymmetricSignRequest, AsymmetricSignResponse, Operation, PublicKeyResponse,
+    self, AsymmetricSignRequest, AsymmetricSignResponse, DecryptRequest, DecryptResponse,
+    EncryptRequest, EncryptResponse, Operation, PublicKeyResponse,
 };
 use crate::retry::{self, Backoff};
 
@@ -20,12 +22,13 @@ use crate::retry::{self, Backoff};
 /// what the token may do is decided by IAM on the key.
 const SCOPES: &[&str] = &["https://www.googleapis.com/auth/cloud-platform"];
 
-/// Talks to one key version.
+/// Talks to one key version or crypto key.
 pub(crate) struct KmsClient {
     http: reqwest::Client,
     auth: Arc<dyn TokenProvider>,
     endpoint: String,
-    key_version: String,
+    /// The key version (signing) or crypto key (wrapping) every call is made on.
+    resource: String,
     timeout: Duration,
     max_retries: u32,
     backoff: Backoff,
@@ -35,7 +38,7 @@ impl fmt::Debug for KmsClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KmsClient")
             .field("endpoint", &self.endpoint)
-            .field("key_version", &self.key_version)
+            .field("resource", &self.resource)
             .field("timeout", &self.timeout)
             .field("max_retries", &self.max_retries)
             .finish_non_exhaustive()
@@ -43,32 +46,36 @@ impl fmt::Debug for KmsClient {
 }
 
 impl KmsClient {
-    /// A client for a validated `config`.
-    pub(crate) fn new(config: &KmsConfig, auth: Arc<dyn TokenProvider>) -> Result<Self> {
+    /// A client for `resource` through a validated `connection`; `first` is the operation a
+    /// failure to build the client is reported as.
+    pub(crate) fn new(
+        connection: Connection<'_>,
+        resource: &str,
+        first: Operation,
+        auth: Arc<dyn TokenProvider>,
+    ) -> Result<Self> {
         let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
+            .timeout(connection.timeout)
+            .connect_timeout(connection.timeout)
             // A redirect would carry the request elsewhere; Cloud KMS never sends one.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("license-signer-kms/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| {
-                errors::unavailable(Operation::GetPublicKey, format!("HTTP client: {e}"))
-            })?;
+            .map_err(|e| errors::unavailable(first, format!("HTTP client: {e}")))?;
         Ok(Self {
             http,
             auth,
-            endpoint: config.endpoint.clone(),
-            key_version: config.key_version.clone(),
-            timeout: config.timeout,
-            max_retries: config.max_retries,
+            endpoint: connection.endpoint.to_owned(),
+            resource: resource.to_owned(),
+            timeout: connection.timeout,
+            max_retries: connection.max_retries,
             backoff: Backoff::DEFAULT,
         })
     }
 
     /// `getPublicKey` on the key version.
     pub(crate) async fn public_key(&self) -> Result<PublicKeyResponse> {
-        let url = rest::public_key_url(&self.endpoint, &self.key_version);
+        let url = rest::public_key_url(&self.endpoint, &self.resource);
         self.call(Operation::GetPublicKey, |http| http.get(&url))
             .await
     }
@@ -78,11 +85,27 @@ impl KmsClient {
         &self,
         request: &AsymmetricSignRequest,
     ) -> Result<AsymmetricSignResponse> {
-        let url = rest::sign_url(&self.endpoint, &self.key_version);
-        self.call(Operation::AsymmetricSign, |http| {
-            http.post(&url).json(request)
-        })
-        .await
+        self.post(Operation::AsymmetricSign, request).await
+    }
+
+    /// `encrypt` on the crypto key (with its primary version).
+    pub(crate) async fn encrypt(&self, request: &EncryptRequest) -> Result<EncryptResponse> {
+        self.post(Operation::Encrypt, request).await
+    }
+
+    /// `decrypt` on the crypto key (KMS finds the version that encrypted).
+    pub(crate) async fn decrypt(&self, request: &DecryptRequest) -> Result<DecryptResponse> {
+        self.post(Operation::Decrypt, request).await
+    }
+
+    /// `POST` of a JSON `request` to `op` on the resource.
+    async fn post<T: DeserializeOwned>(
+        &self,
+        op: Operation,
+        request: &impl serde::Serialize,
+    ) -> Result<T> {
+        let url = rest::post_url(&self.endpoint, &self.resource, op);
+        self.call(op, |http| http.post(&url).json(request)).await
     }
 
     /// Runs `request` until it succeeds, fails for good, or `max_retries` retries are spent.
@@ -137,7 +160,7 @@ impl KmsClient {
             .await
             .map_err(|e| errors::transport(op, &e, self.timeout))?;
         if !status.is_success() {
-            return Err(errors::http(op, &self.key_version, status.as_u16(), &body));
+            return Err(errors::http(op, &self.resource, status.as_u16(), &body));
         }
         serde_json::from_slice(&body)
             .map_err(|e| Failure::Final(errors::unavailable(op, format!("unreadable reply: {e}"))))

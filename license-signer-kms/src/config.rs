@@ -1,10 +1,13 @@
-//! Which key version to sign with, where Cloud KMS is, and how patient to be with it.
+//! Which key to use (a key version to sign with, a crypto key to wrap with), where Cloud KMS
+//! is, and how patient to be with it. The last three are shared: [`Connection`].
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use license_core::{Error, Result, SigningAlgorithm};
 use reqwest::Url;
+
+use crate::names;
 
 /// How to reach the Cloud KMS key version that signs lease tokens.
 ///
@@ -56,13 +59,91 @@ impl KmsConfig {
     ///
     /// [`KmsSigner::connect`]: crate::KmsSigner::connect
     pub fn validate(&self) -> Result<()> {
-        validate_key_version(&self.key_version)?;
+        names::validate_key_version(&self.key_version)?;
         if self.algorithm == SigningAlgorithm::EdDSA {
             return Err(Error::invalid(
                 "algorithm",
                 "Cloud KMS signing supports RS256, PS256 and ES256, not EdDSA",
             ));
         }
+        self.connection().validate()
+    }
+
+    /// Endpoint, timeout and retries.
+    pub(crate) fn connection(&self) -> Connection<'_> {
+        Connection {
+            endpoint: &self.endpoint,
+            timeout: self.timeout,
+            max_retries: self.max_retries,
+        }
+    }
+}
+
+/// How to reach the Cloud KMS symmetric key (purpose `ENCRYPT_DECRYPT`) that wraps tenant
+/// private keys. The endpoint, timeout and retries mean what they mean in [`KmsConfig`], with
+/// the same defaults.
+///
+/// ```
+/// use license_signer_kms::KmsWrapConfig;
+/// let config = KmsWrapConfig::new("projects/p/locations/europe-west1/keyRings/lic/cryptoKeys/tenant-keys");
+/// assert!(config.validate().is_ok());
+/// // A key version is refused: KMS encrypts with the key's primary version.
+/// let version = KmsWrapConfig::new("projects/p/locations/europe-west1/keyRings/lic/cryptoKeys/tenant-keys/cryptoKeyVersions/1");
+/// assert!(version.validate().is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KmsWrapConfig {
+    /// The full resource name of the crypto key, without a version:
+    /// `projects/P/locations/L/keyRings/R/cryptoKeys/K`.
+    pub crypto_key: String,
+    /// The Cloud KMS REST endpoint; `https://`, or `http://` on loopback only (tests, emulators).
+    pub endpoint: String,
+    /// Time limit of one HTTP attempt, and of fetching an access token.
+    pub timeout: Duration,
+    /// Retries after the first attempt, on 429, 503, 504 and connection errors only.
+    pub max_retries: u32,
+}
+
+impl KmsWrapConfig {
+    /// The defaults of [`KmsConfig`] (the public endpoint, 5 s per attempt, 3 retries) for
+    /// `crypto_key`.
+    pub fn new(crypto_key: impl Into<String>) -> Self {
+        Self {
+            crypto_key: crypto_key.into(),
+            endpoint: KmsConfig::DEFAULT_ENDPOINT.to_owned(),
+            timeout: KmsConfig::DEFAULT_TIMEOUT,
+            max_retries: KmsConfig::DEFAULT_MAX_RETRIES,
+        }
+    }
+
+    /// Checks every field, naming the first bad one. [`KmsKeyWrapper::connect`] calls it.
+    ///
+    /// [`KmsKeyWrapper::connect`]: crate::KmsKeyWrapper::connect
+    pub fn validate(&self) -> Result<()> {
+        names::validate_crypto_key(&self.crypto_key)?;
+        self.connection().validate()
+    }
+
+    /// Endpoint, timeout and retries.
+    pub(crate) fn connection(&self) -> Connection<'_> {
+        Connection {
+            endpoint: &self.endpoint,
+            timeout: self.timeout,
+            max_retries: self.max_retries,
+        }
+    }
+}
+
+/// The settings both configurations share: where Cloud KMS is and how patient to be with it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Connection<'a> {
+    pub(crate) endpoint: &'a str,
+    pub(crate) timeout: Duration,
+    pub(crate) max_retries: u32,
+}
+
+impl Connection<'_> {
+    fn validate(&self) -> Result<()> {
         self.endpoint_url()?;
         if self.timeout.is_zero() {
             return Err(Error::invalid("timeout", "must be more than zero"));
@@ -72,9 +153,9 @@ impl KmsConfig {
 
     /// The endpoint, parsed. Plain `http` is accepted only on loopback, so an access token
     /// never crosses a network in clear.
-    pub(crate) fn endpoint_url(&self) -> Result<Url> {
+    fn endpoint_url(&self) -> Result<Url> {
         let bad = |reason: &str| Error::invalid("endpoint", reason.to_owned());
-        let url = Url::parse(&self.endpoint).map_err(|_| bad("not a URL"))?;
+        let url = Url::parse(self.endpoint).map_err(|_| bad("not a URL"))?;
         let host = url.host_str().ok_or_else(|| bad("has no host"))?;
         let ip = host.trim_start_matches('[').trim_end_matches(']');
         let loopback = host == "localhost" || ip.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
@@ -89,50 +170,6 @@ impl KmsConfig {
         }
         Ok(url)
     }
-}
-
-/// The six `collection/id` pairs of a key version name. Ids are checked against what Cloud KMS
-/// allows, so the name is safe to put in a URL path as it is.
-fn validate_key_version(name: &str) -> Result<()> {
-    const COLLECTIONS: [&str; 6] = [
-        "projects",
-        "locations",
-        "keyRings",
-        "cryptoKeys",
-        "cryptoKeyVersions",
-        "",
-    ];
-    let bad = || {
-        Error::invalid(
-            "key_version",
-            "expected projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/N \
-             (ids of letters, digits, '-', '_' and '.'; N a number)",
-        )
-    };
-    let parts: Vec<&str> = name.split('/').collect();
-    if parts.len() != 10 {
-        return Err(bad());
-    }
-    for (pair, collection) in parts.chunks(2).zip(COLLECTIONS) {
-        let [label, id] = pair else {
-            return Err(bad());
-        };
-        let id_ok = !id.is_empty()
-            && id.len() <= 63
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-            && *id != "."
-            && *id != "..";
-        if *label != collection || !id_ok {
-            return Err(bad());
-        }
-    }
-    let version = parts[9];
-    if !version.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -156,25 +193,6 @@ mod tests {
         assert_eq!(config.timeout, Duration::from_secs(5));
         assert_eq!(config.max_retries, 3);
         config.validate().unwrap();
-    }
-
-    #[test]
-    fn key_version_must_be_a_full_version_name() {
-        for name in [
-            "",
-            "projects/p/locations/l/keyRings/r/cryptoKeys/k",
-            "projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/",
-            "projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/one",
-            "projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1/extra",
-            "projects/p/regions/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1",
-            "projects/../locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1",
-            "projects/p/locations/l/keyRings/r?x=1/cryptoKeys/k/cryptoKeyVersions/1",
-            "projects/p/locations/l/keyRings/r/cryptoKeys/k:asymmetricSign/cryptoKeyVersions/1",
-            "/projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1",
-        ] {
-            let config = KmsConfig::new(name);
-            assert_eq!(field(config.validate()), "key_version", "{name:?}");
-        }
     }
 
     #[test]
@@ -214,6 +232,28 @@ mod tests {
             };
             assert_eq!(field(config.validate()), "endpoint", "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_wrap_config_has_the_same_defaults_and_checks() {
+        let key =
+            "projects/acme-prod/locations/europe-west1/keyRings/license/cryptoKeys/tenant-keys";
+        let config = KmsWrapConfig::new(key);
+        assert_eq!(config.endpoint, KmsConfig::DEFAULT_ENDPOINT);
+        assert_eq!(config.timeout, KmsConfig::DEFAULT_TIMEOUT);
+        assert_eq!(config.max_retries, KmsConfig::DEFAULT_MAX_RETRIES);
+        config.validate().unwrap();
+        assert_eq!(field(KmsWrapConfig::new(NAME).validate()), "crypto_key");
+        let plain_http = KmsWrapConfig {
+            endpoint: "http://10.0.0.1".into(),
+            ..KmsWrapConfig::new(key)
+        };
+        assert_eq!(field(plain_http.validate()), "endpoint");
+        let no_time = KmsWrapConfig {
+            timeout: Duration::ZERO,
+            ..KmsWrapConfig::new(key)
+        };
+        assert_eq!(field(no_time.validate()), "timeout");
     }
 
     #[test]

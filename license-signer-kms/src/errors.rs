@@ -1,6 +1,7 @@
 //! The one place Cloud KMS, HTTP and credential failures become `license_core::Error`: every
-//! one is `Unavailable { dependency: Signer }` with a reason an operator can act on. Reasons
-//! never carry the access token or key material.
+//! one is `Unavailable { dependency: Signer }` with a reason an operator can act on, except a
+//! ciphertext that KMS refuses to decrypt, which is `Internal` (the `KeyWrapper` contract:
+//! trying again cannot help). Reasons never carry the access token, key material or plaintext.
 
 use std::error::Error as StdError;
 use std::time::Duration;
@@ -27,8 +28,25 @@ pub(crate) fn unavailable(op: Operation, reason: impl std::fmt::Display) -> Erro
     )
 }
 
-/// A non-2xx reply. The Google error body's `status` picks the explanation.
-pub(crate) fn http(op: Operation, key_version: &str, http: u16, body: &[u8]) -> Failure {
+/// The IAM role that allows `op`, granted on the key.
+const fn role(op: Operation) -> &'static str {
+    match op {
+        Operation::GetPublicKey | Operation::AsymmetricSign => "roles/cloudkms.signerVerifier",
+        Operation::Encrypt | Operation::Decrypt => "roles/cloudkms.cryptoKeyEncrypterDecrypter",
+    }
+}
+
+/// The configuration field that names the resource `op` is called on.
+const fn setting(op: Operation) -> &'static str {
+    match op {
+        Operation::GetPublicKey | Operation::AsymmetricSign => "key_version",
+        Operation::Encrypt | Operation::Decrypt => "crypto_key",
+    }
+}
+
+/// A non-2xx reply for `op` on `key` (a key version or a crypto key). The Google error body's
+/// `status` picks the explanation.
+pub(crate) fn http(op: Operation, key: &str, http: u16, body: &[u8]) -> Failure {
     let status = serde_json::from_slice::<ErrorBody>(body)
         .map(|body| body.error)
         .unwrap_or_default();
@@ -40,21 +58,48 @@ pub(crate) fn http(op: Operation, key_version: &str, http: u16, body: &[u8]) -> 
     if is_retryable_status(http, &status.status) {
         return Failure::Retry(detail);
     }
-    let reason = match status_name(http, &status) {
+    let name = status_name(http, &status);
+    // KMS checks the CRC32Cs we send and answers INVALID_ARGUMENT if one does not match: the
+    // request was damaged on the way. Not retried here (like every integrity failure), but
+    // retryable, and never mistaken for a ciphertext that does not authenticate.
+    if name == "INVALID_ARGUMENT" && status.message.to_ascii_lowercase().contains("checksum") {
+        return Failure::Final(unavailable(
+            op,
+            format!(
+                "the request was corrupted on the way: Cloud KMS refused its CRC32C ({detail})"
+            ),
+        ));
+    }
+    let reason = match name {
+        "INVALID_ARGUMENT" if op == Operation::Decrypt => {
+            return Failure::Final(Error::Internal(format!(
+                "Cloud KMS decrypt: {key} refused the ciphertext: it was not encrypted by this \
+                 key, or not with this context ({detail})"
+            )));
+        }
         "PERMISSION_DENIED" => format!(
-            "permission denied on {key_version}: the server's service account needs \
-             roles/cloudkms.signerVerifier on this key ({detail})"
+            "permission denied on {key}: the server's service account needs {} on this key \
+             ({detail})",
+            role(op)
         ),
         "UNAUTHENTICATED" => {
             format!(
                 "the access token was refused: check the server's Google credentials ({detail})"
             )
         }
+        "FAILED_PRECONDITION" if matches!(op, Operation::Encrypt | Operation::Decrypt) => {
+            format!(
+                "{key} cannot {}: its key version is disabled, destroyed or scheduled for \
+                 destruction, the key has no enabled primary version, or the Cloud KMS API is \
+                 not enabled in its project ({detail})",
+                op.name()
+            )
+        }
         "FAILED_PRECONDITION" => format!(
-            "{key_version} cannot sign: it is disabled, destroyed or scheduled for destruction, \
+            "{key} cannot sign: it is disabled, destroyed or scheduled for destruction, \
              or the Cloud KMS API is not enabled in its project ({detail})"
         ),
-        "NOT_FOUND" => format!("{key_version} does not exist: check key_version ({detail})"),
+        "NOT_FOUND" => format!("{key} does not exist: check {} ({detail})", setting(op)),
         _ => format!("refused the request ({detail})"),
     };
     Failure::Final(unavailable(op, reason))
@@ -169,6 +214,74 @@ mod tests {
         assert!(reason.contains(KEY), "{reason}");
         assert!(reason.contains("useToSign"), "{reason}");
         assert!(reason.starts_with("Cloud KMS asymmetricSign: "), "{reason}");
+    }
+
+    const CRYPTO_KEY: &str = "projects/p/locations/l/keyRings/r/cryptoKeys/wrap";
+
+    #[test]
+    fn wrapping_names_its_own_role_and_setting() {
+        let denied = body(
+            403,
+            "PERMISSION_DENIED",
+            "cloudkms.cryptoKeyVersions.useToEncrypt",
+        );
+        for op in [Operation::Encrypt, Operation::Decrypt] {
+            let reason = final_reason(http(op, CRYPTO_KEY, 403, &denied));
+            assert!(
+                reason.contains("roles/cloudkms.cryptoKeyEncrypterDecrypter on this key"),
+                "{reason}"
+            );
+            assert!(reason.contains(CRYPTO_KEY), "{reason}");
+            let reason = final_reason(http(op, CRYPTO_KEY, 404, b""));
+            assert!(
+                reason.contains("does not exist: check crypto_key"),
+                "{reason}"
+            );
+            let disabled = body(400, "FAILED_PRECONDITION", "state is DISABLED");
+            let reason = final_reason(http(op, CRYPTO_KEY, 400, &disabled));
+            assert!(
+                reason.contains(&format!("cannot {}", op.name())),
+                "{reason}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_refused_decryption_is_internal_and_names_the_key() {
+        let refused = body(
+            400,
+            "INVALID_ARGUMENT",
+            "Decryption failed: verify that 'name' refers to the correct CryptoKey.",
+        );
+        match http(Operation::Decrypt, CRYPTO_KEY, 400, &refused) {
+            Failure::Final(error @ Error::Internal(_)) => {
+                assert!(!error.is_retryable());
+                let text = error.to_string();
+                assert!(text.contains(CRYPTO_KEY), "{text}");
+                assert!(text.contains("refused the ciphertext"), "{text}");
+            }
+            other => panic!("expected an internal error, got {other:?}"),
+        }
+        // Encrypting has no ciphertext to blame: a refusal stays a signer failure.
+        let reason = final_reason(http(Operation::Encrypt, CRYPTO_KEY, 400, &refused));
+        assert!(reason.contains("refused the request"), "{reason}");
+    }
+
+    #[test]
+    fn a_checksum_refusal_is_a_corrupted_request_not_a_bad_ciphertext() {
+        let corrupted = body(
+            400,
+            "INVALID_ARGUMENT",
+            "The checksum in field ciphertext_crc32c did not match the data in field ciphertext.",
+        );
+        for op in [
+            Operation::Decrypt,
+            Operation::Encrypt,
+            Operation::AsymmetricSign,
+        ] {
+            let reason = final_reason(http(op, CRYPTO_KEY, 400, &corrupted));
+            assert!(reason.contains("corrupted on the way"), "{reason}");
+        }
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The JSON of the two Cloud KMS v1 REST methods this crate calls, and their URLs:
-//! `cryptoKeyVersions.asymmetricSign` and `cryptoKeyVersions.getPublicKey`.
+//! The JSON of the Cloud KMS v1 REST methods this crate calls, and their URLs:
+//! `cryptoKeyVersions.asymmetricSign` and `cryptoKeyVersions.getPublicKey` (signing),
+//! `cryptoKeys.encrypt` and `cryptoKeys.decrypt` (wrapping). The types that carry plaintext
+//! have no `Debug`, so it cannot reach a log by accident.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +14,10 @@ pub(crate) enum Operation {
     GetPublicKey,
     /// `cryptoKeyVersions.asymmetricSign`.
     AsymmetricSign,
+    /// `cryptoKeys.encrypt`.
+    Encrypt,
+    /// `cryptoKeys.decrypt`.
+    Decrypt,
 }
 
 impl Operation {
@@ -20,16 +26,15 @@ impl Operation {
         match self {
             Operation::GetPublicKey => "getPublicKey",
             Operation::AsymmetricSign => "asymmetricSign",
+            Operation::Encrypt => "encrypt",
+            Operation::Decrypt => "decrypt",
         }
     }
 }
 
-/// `POST {endpoint}/v1/{name}:asymmetricSign`.
-pub(crate) fn sign_url(endpoint: &str, name: &str) -> String {
-    format!(
-        "{}/v1/{name}:asymmetricSign",
-        endpoint.trim_end_matches('/')
-    )
+/// `POST {endpoint}/v1/{name}:{method}` for `asymmetricSign`, `encrypt` and `decrypt`.
+pub(crate) fn post_url(endpoint: &str, name: &str, op: Operation) -> String {
+    format!("{}/v1/{name}:{}", endpoint.trim_end_matches('/'), op.name())
 }
 
 /// `GET {endpoint}/v1/{name}/publicKey`.
@@ -86,6 +91,57 @@ pub(crate) struct PublicKeyResponse {
     pub(crate) name: String,
 }
 
+/// `EncryptRequest`: proto3 `bytes` as standard base64, `Int64Value`s as decimal strings.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EncryptRequest {
+    pub(crate) plaintext: String,
+    pub(crate) additional_authenticated_data: String,
+    pub(crate) plaintext_crc32c: String,
+    pub(crate) additional_authenticated_data_crc32c: String,
+}
+
+/// `EncryptResponse`, the fields this crate checks or uses.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EncryptResponse {
+    /// The key version that encrypted: `{crypto key}/cryptoKeyVersions/N`.
+    #[serde(default)]
+    pub(crate) name: String,
+    /// Standard base64.
+    #[serde(default)]
+    pub(crate) ciphertext: String,
+    #[serde(default)]
+    pub(crate) ciphertext_crc32c: Option<Crc32c>,
+    /// True only if KMS received `plaintextCrc32c` and the plaintext matched it.
+    #[serde(default)]
+    pub(crate) verified_plaintext_crc32c: bool,
+    /// True only if KMS received `additionalAuthenticatedDataCrc32c` and the AAD matched it.
+    #[serde(default)]
+    pub(crate) verified_additional_authenticated_data_crc32c: bool,
+}
+
+/// `DecryptRequest`: like [`EncryptRequest`], with the ciphertext.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DecryptRequest {
+    pub(crate) ciphertext: String,
+    pub(crate) additional_authenticated_data: String,
+    pub(crate) ciphertext_crc32c: String,
+    pub(crate) additional_authenticated_data_crc32c: String,
+}
+
+/// `DecryptResponse`, the fields this crate checks or uses.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DecryptResponse {
+    /// Standard base64.
+    #[serde(default)]
+    pub(crate) plaintext: String,
+    #[serde(default)]
+    pub(crate) plaintext_crc32c: Option<Crc32c>,
+}
+
 /// The error body of every Google API: `{"error": {"code", "message", "status"}}`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ErrorBody {
@@ -111,8 +167,21 @@ mod tests {
     #[test]
     fn urls_follow_the_v1_rest_paths() {
         assert_eq!(
-            sign_url("https://cloudkms.googleapis.com/", NAME),
+            post_url(
+                "https://cloudkms.googleapis.com/",
+                NAME,
+                Operation::AsymmetricSign
+            ),
             format!("https://cloudkms.googleapis.com/v1/{NAME}:asymmetricSign")
+        );
+        let key = NAME.trim_end_matches("/cryptoKeyVersions/3");
+        assert_eq!(
+            post_url("https://kms.example", key, Operation::Encrypt),
+            format!("https://kms.example/v1/{key}:encrypt")
+        );
+        assert_eq!(
+            post_url("https://kms.example", key, Operation::Decrypt),
+            format!("https://kms.example/v1/{key}:decrypt")
         );
         assert_eq!(
             public_key_url("http://127.0.0.1:9", NAME),
@@ -132,6 +201,57 @@ mod tests {
             serde_json::to_value(&request).unwrap(),
             serde_json::json!({"digest": {"sha256": "AAAA"}, "digestCrc32c": "42"})
         );
+    }
+
+    #[test]
+    fn the_wrap_requests_use_the_rest_field_names() {
+        let encrypt = EncryptRequest {
+            plaintext: "cA==".into(),
+            additional_authenticated_data: "YQ==".into(),
+            plaintext_crc32c: "1".into(),
+            additional_authenticated_data_crc32c: "2".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&encrypt).unwrap(),
+            serde_json::json!({"plaintext": "cA==", "additionalAuthenticatedData": "YQ==",
+                "plaintextCrc32c": "1", "additionalAuthenticatedDataCrc32c": "2"})
+        );
+        let decrypt = DecryptRequest {
+            ciphertext: "Yw==".into(),
+            additional_authenticated_data: "YQ==".into(),
+            ciphertext_crc32c: "3".into(),
+            additional_authenticated_data_crc32c: "2".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&decrypt).unwrap(),
+            serde_json::json!({"ciphertext": "Yw==", "additionalAuthenticatedData": "YQ==",
+                "ciphertextCrc32c": "3", "additionalAuthenticatedDataCrc32c": "2"})
+        );
+    }
+
+    #[test]
+    fn the_wrap_replies_read_their_rest_field_names() {
+        let encrypt: EncryptResponse = serde_json::from_str(
+            r#"{"name": "k/cryptoKeyVersions/1", "ciphertext": "Yw==", "ciphertextCrc32c": "5",
+                "verifiedPlaintextCrc32c": true, "verifiedAdditionalAuthenticatedDataCrc32c": true,
+                "protectionLevel": "SOFTWARE"}"#,
+        )
+        .unwrap();
+        assert_eq!(encrypt.name, "k/cryptoKeyVersions/1");
+        assert_eq!(encrypt.ciphertext, "Yw==");
+        assert_eq!(encrypt.ciphertext_crc32c, Some(Crc32c(5)));
+        assert!(encrypt.verified_plaintext_crc32c);
+        assert!(encrypt.verified_additional_authenticated_data_crc32c);
+        let unverified: EncryptResponse = serde_json::from_str("{}").unwrap();
+        assert!(!unverified.verified_plaintext_crc32c);
+        assert!(!unverified.verified_additional_authenticated_data_crc32c);
+
+        let decrypt: DecryptResponse = serde_json::from_str(
+            r#"{"plaintext": "cA==", "plaintextCrc32c": "6", "usedPrimary": true}"#,
+        )
+        .unwrap();
+        assert_eq!(decrypt.plaintext, "cA==");
+        assert_eq!(decrypt.plaintext_crc32c, Some(Crc32c(6)));
     }
 
     #[test]

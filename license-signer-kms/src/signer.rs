@@ -64,7 +64,12 @@ impl KmsSigner {
         token_provider: Arc<dyn TokenProvider>,
     ) -> Result<Self> {
         config.validate()?;
-        let client = KmsClient::new(&config, token_provider)?;
+        let client = KmsClient::new(
+            config.connection(),
+            &config.key_version,
+            Operation::GetPublicKey,
+            token_provider,
+        )?;
         let public = fetch_public_key(&client, &config.key_version, config.algorithm).await?;
         tracing::info!(
             key_version = %config.key_version,

@@ -1,24 +1,35 @@
-//! `KmsSigner` against an in-test Cloud KMS (`fake_kms`): real keys, real HTTP on loopback,
+//! `KmsSigner` against an in-test Cloud KMS (`license_testkit::fake_kms`): real keys, real HTTP on loopback,
 //! no network. Tokens it signs must verify with license-core's verifier and with jsonwebtoken.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fake_kms;
-
 use std::time::{Duration, Instant};
 
-use fake_kms::{ACCESS_TOKEN, FakeKms, Fault, KEY_NAME, StaticToken, TestKey};
 use license_core::token::{LeaseClaims, TOKEN_TYPE, issue};
 use license_core::{
     Dependency, Error, Jwks, LicenseId, SessionId, Signer, SigningAlgorithm, TenantId,
     TokenVerifier,
 };
 use license_signer_kms::{KmsConfig, KmsSigner};
+use license_testkit::fake_kms::{
+    ACCESS_TOKEN, Calls, FakeKms, Fault, KEY_NAME, StaticToken, TestKey,
+};
 
 const ISSUER: &str = "https://licenses.acme.test";
 
+/// A config for the fake's key version: short timeout, two retries.
+fn config(fake: &FakeKms, algorithm: SigningAlgorithm) -> KmsConfig {
+    KmsConfig {
+        algorithm,
+        endpoint: fake.endpoint().to_owned(),
+        timeout: Duration::from_secs(5),
+        max_retries: 2,
+        ..KmsConfig::new(KEY_NAME)
+    }
+}
+
 async fn connect(fake: &FakeKms, algorithm: SigningAlgorithm) -> KmsSigner {
-    KmsSigner::connect_with(fake.config(algorithm), StaticToken::new())
+    KmsSigner::connect_with(config(fake, algorithm), StaticToken::new())
         .await
         .unwrap()
 }
@@ -163,7 +174,7 @@ async fn the_kid_is_the_jwk_thumbprint_and_stable_across_connects() {
 async fn the_providers_bearer_token_reaches_both_endpoints() {
     let fake = FakeKms::start(TestKey::p256()).await;
     let provider = StaticToken::new();
-    let signer = KmsSigner::connect_with(fake.config(SigningAlgorithm::ES256), provider.clone())
+    let signer = KmsSigner::connect_with(config(&fake, SigningAlgorithm::ES256), provider.clone())
         .await
         .unwrap();
     signer.sign(b"hello").await.unwrap();
@@ -180,7 +191,15 @@ async fn the_providers_bearer_token_reaches_both_endpoints() {
             Some(format!("Bearer {ACCESS_TOKEN}").as_str())
         );
     }
-    let scopes = provider.scopes.lock().unwrap().clone();
+    assert_eq!(
+        fake.calls(),
+        Calls {
+            get_public_key: 1,
+            asymmetric_sign: 1,
+            ..Calls::default()
+        }
+    );
+    let scopes = provider.scopes();
     assert!(!scopes.is_empty());
     assert!(
         scopes
@@ -194,7 +213,7 @@ async fn the_providers_bearer_token_reaches_both_endpoints() {
 async fn a_refused_access_token_is_reported_as_a_credentials_problem() {
     let fake = FakeKms::start(TestKey::p256()).await;
     let result = KmsSigner::connect_with(
-        fake.config(SigningAlgorithm::ES256),
+        config(&fake, SigningAlgorithm::ES256),
         StaticToken::with("ya29.wrong"),
     )
     .await;
@@ -213,7 +232,7 @@ async fn a_rate_limited_sign_is_retried_and_succeeds() {
     fake.fail_next(Fault::Status(429, "RESOURCE_EXHAUSTED"));
     let signature = signer.sign(b"hello").await.unwrap();
     assert_eq!(signature.len(), 64);
-    assert_eq!(fake.sign_calls(), 2);
+    assert_eq!(fake.calls().asymmetric_sign, 2);
 }
 
 #[tokio::test]
@@ -223,7 +242,7 @@ async fn unavailable_and_deadline_exceeded_are_retried() {
     fake.fail_next(Fault::Status(503, "UNAVAILABLE"));
     fake.fail_next(Fault::Status(504, "DEADLINE_EXCEEDED"));
     signer.sign(b"hello").await.unwrap();
-    assert_eq!(fake.sign_calls(), 3);
+    assert_eq!(fake.calls().asymmetric_sign, 3);
 }
 
 #[tokio::test]
@@ -236,7 +255,7 @@ async fn retries_stop_after_max_retries() {
     let reason = unavailable_reason(signer.sign(b"hello").await);
     assert!(reason.contains("RESOURCE_EXHAUSTED"), "{reason}");
     assert!(reason.contains("gave up after 3 attempts"), "{reason}");
-    assert_eq!(fake.sign_calls(), 3);
+    assert_eq!(fake.calls().asymmetric_sign, 3);
     // The next call starts afresh.
     signer.sign(b"hello").await.unwrap();
 }
@@ -248,7 +267,7 @@ async fn an_internal_error_is_not_retried() {
     fake.fail_next(Fault::Status(500, "INTERNAL"));
     let reason = unavailable_reason(signer.sign(b"hello").await);
     assert!(reason.contains("HTTP 500 INTERNAL"), "{reason}");
-    assert_eq!(fake.sign_calls(), 1);
+    assert_eq!(fake.calls().asymmetric_sign, 1);
 }
 
 #[tokio::test]
@@ -256,7 +275,7 @@ async fn a_reply_slower_than_the_timeout_is_abandoned_and_retried() {
     let fake = FakeKms::start(TestKey::p256()).await;
     let config = KmsConfig {
         timeout: Duration::from_millis(300),
-        ..fake.config(SigningAlgorithm::ES256)
+        ..config(&fake, SigningAlgorithm::ES256)
     };
     let signer = KmsSigner::connect_with(config, StaticToken::new())
         .await
@@ -269,7 +288,7 @@ async fn a_reply_slower_than_the_timeout_is_abandoned_and_retried() {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(fake.sign_calls(), 2);
+    assert_eq!(fake.calls().asymmetric_sign, 2);
 }
 
 #[tokio::test]
@@ -300,7 +319,19 @@ async fn a_corrupted_signature_crc32c_is_an_error_not_a_signature() {
     fake.fail_next(Fault::CorruptSignatureCrc);
     let reason = unavailable_reason(signer.sign(b"hello").await);
     assert!(reason.contains("signatureCrc32c"), "{reason}");
-    assert_eq!(fake.sign_calls(), 1);
+    assert_eq!(fake.calls().asymmetric_sign, 1);
+}
+
+#[tokio::test]
+async fn a_digest_damaged_on_the_way_is_a_retryable_error() {
+    let fake = FakeKms::start(TestKey::p256()).await;
+    let signer = connect(&fake, SigningAlgorithm::ES256).await;
+    fake.fail_next(Fault::CorruptRequest);
+    let reason = unavailable_reason(signer.sign(b"hello").await);
+    assert!(reason.contains("corrupted on the way"), "{reason}");
+    assert!(reason.contains("digestCrc32c"), "{reason}");
+    assert_eq!(fake.calls().asymmetric_sign, 1);
+    signer.sign(b"hello").await.unwrap();
 }
 
 #[tokio::test]
@@ -346,7 +377,7 @@ async fn a_disabled_key_is_unavailable_with_the_reason_and_not_retried() {
     assert!(reason.contains("FAILED_PRECONDITION"), "{reason}");
     assert!(reason.contains("disabled, destroyed"), "{reason}");
     assert!(reason.contains("current state is: DISABLED"), "{reason}");
-    assert_eq!(fake.sign_calls(), 1);
+    assert_eq!(fake.calls().asymmetric_sign, 1);
 }
 
 #[tokio::test]
@@ -357,12 +388,12 @@ async fn permission_denied_names_the_role_to_grant() {
     let reason = unavailable_reason(signer.sign(b"hello").await);
     assert!(reason.contains("roles/cloudkms.signerVerifier"), "{reason}");
     assert!(reason.contains(KEY_NAME), "{reason}");
-    assert_eq!(fake.sign_calls(), 1);
+    assert_eq!(fake.calls().asymmetric_sign, 1);
 
     // At start-up too.
     fake.fail_next(Fault::Status(403, "PERMISSION_DENIED"));
     let result =
-        KmsSigner::connect_with(fake.config(SigningAlgorithm::ES256), StaticToken::new()).await;
+        KmsSigner::connect_with(config(&fake, SigningAlgorithm::ES256), StaticToken::new()).await;
     assert!(unavailable_reason(result).contains("roles/cloudkms.signerVerifier"));
 }
 
@@ -371,7 +402,7 @@ async fn an_unknown_key_version_is_not_found_at_start_up() {
     let fake = FakeKms::start(TestKey::p256()).await;
     let config = KmsConfig {
         key_version: KEY_NAME.replace("cryptoKeyVersions/1", "cryptoKeyVersions/9"),
-        ..fake.config(SigningAlgorithm::ES256)
+        ..config(&fake, SigningAlgorithm::ES256)
     };
     let reason = unavailable_reason(KmsSigner::connect_with(config, StaticToken::new()).await);
     assert!(reason.contains("NOT_FOUND"), "{reason}");
@@ -387,7 +418,7 @@ async fn an_unknown_key_version_is_not_found_at_start_up() {
 async fn an_algorithm_mismatch_fails_start_up_naming_both_algorithms() {
     let fake = FakeKms::start(TestKey::p256()).await;
     let result =
-        KmsSigner::connect_with(fake.config(SigningAlgorithm::RS256), StaticToken::new()).await;
+        KmsSigner::connect_with(config(&fake, SigningAlgorithm::RS256), StaticToken::new()).await;
     let Err(Error::InvalidInput {
         field: "algorithm",
         reason,
@@ -401,7 +432,7 @@ async fn an_algorithm_mismatch_fails_start_up_naming_both_algorithms() {
 
     let fake = FakeKms::start(TestKey::rsa_pkcs1_4096()).await;
     for configured in [SigningAlgorithm::ES256, SigningAlgorithm::PS256] {
-        let result = KmsSigner::connect_with(fake.config(configured), StaticToken::new()).await;
+        let result = KmsSigner::connect_with(config(&fake, configured), StaticToken::new()).await;
         let Err(Error::InvalidInput {
             field: "algorithm",
             reason,
@@ -419,7 +450,7 @@ async fn a_key_that_is_not_what_its_algorithm_says_fails_start_up() {
     let fake = FakeKms::start(TestKey::rsa_pss(2048)).await;
     fake.announce_algorithm("EC_SIGN_P256_SHA256");
     let reason = unavailable_reason(
-        KmsSigner::connect_with(fake.config(SigningAlgorithm::ES256), StaticToken::new()).await,
+        KmsSigner::connect_with(config(&fake, SigningAlgorithm::ES256), StaticToken::new()).await,
     );
     assert!(reason.contains("not a P-256 key"), "{reason}");
 }
@@ -429,7 +460,7 @@ async fn a_corrupted_public_key_crc32c_fails_start_up() {
     let fake = FakeKms::start(TestKey::p256()).await;
     fake.fail_next(Fault::CorruptPemCrc);
     let reason = unavailable_reason(
-        KmsSigner::connect_with(fake.config(SigningAlgorithm::ES256), StaticToken::new()).await,
+        KmsSigner::connect_with(config(&fake, SigningAlgorithm::ES256), StaticToken::new()).await,
     );
     assert!(reason.contains("pemCrc32c"), "{reason}");
 }
@@ -439,7 +470,7 @@ async fn a_public_key_for_another_key_version_fails_start_up() {
     let fake = FakeKms::start(TestKey::p256()).await;
     fake.fail_next(Fault::WrongName);
     let reason = unavailable_reason(
-        KmsSigner::connect_with(fake.config(SigningAlgorithm::ES256), StaticToken::new()).await,
+        KmsSigner::connect_with(config(&fake, SigningAlgorithm::ES256), StaticToken::new()).await,
     );
     assert!(reason.contains("cryptoKeyVersions/2"), "{reason}");
 }
@@ -449,7 +480,7 @@ async fn an_invalid_config_fails_before_any_request() {
     let fake = FakeKms::start(TestKey::p256()).await;
     let config = KmsConfig {
         key_version: "projects/acme/keyRings/license".into(),
-        ..fake.config(SigningAlgorithm::ES256)
+        ..config(&fake, SigningAlgorithm::ES256)
     };
     let result = KmsSigner::connect_with(config, StaticToken::new()).await;
     assert!(matches!(

@@ -1,4 +1,5 @@
-# Cloud KMS: the key that signs lease tokens (RS256 = RSA_SIGN_PKCS1_4096_SHA256, DESIGN.md §6).
+# Cloud KMS: the key that signs lease tokens (RS256 = RSA_SIGN_PKCS1_4096_SHA256, DESIGN.md §6),
+# and the symmetric key that wraps tenant signing keys stored in the database.
 # The private key never leaves KMS; clients verify offline with the public key from the JWKS.
 # Destroying this key would invalidate every lease token a customer still holds, so OpenTofu
 # refuses to (prevent_destroy), and KMS keeps destroyed versions for 30 days besides.
@@ -28,6 +29,33 @@ resource "google_kms_crypto_key" "lease_signing" {
 
   version_template {
     algorithm        = "RSA_SIGN_PKCS1_4096_SHA256"
+    protection_level = var.protection_level
+  }
+
+  destroy_scheduled_duration = "2592000s"
+  labels                     = var.labels
+
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+# Tenant signing keys are stored encrypted under this key (license-signer-kms's KmsKeyWrapper:
+# cryptoKeys.encrypt and cryptoKeys.decrypt, with the tenant and key id as additional
+# authenticated data). KMS rotates it every 90 days: the new primary version encrypts from then
+# on, older versions keep decrypting what they encrypted, and the server names the key, not a
+# version, so a rotation needs no configuration change. Destroying it (or a version still in
+# use) would leave the stored tenant keys undecryptable: prevent_destroy, and 30 days before a
+# destroyed version is gone. HSM keys take at most 8 KiB of plaintext and AAD together, far
+# more than a tenant private key.
+resource "google_kms_crypto_key" "tenant_key_wrapping" {
+  name            = var.wrap_key_name
+  key_ring        = google_kms_key_ring.this.id
+  purpose         = "ENCRYPT_DECRYPT"
+  rotation_period = "7776000s"
+
+  version_template {
+    algorithm        = "GOOGLE_SYMMETRIC_ENCRYPTION"
     protection_level = var.protection_level
   }
 

@@ -14,13 +14,19 @@ variable "key_ring_name" {
 }
 
 variable "key_name" {
-  description = "Crypto key name."
+  description = "Crypto key name of the signing key."
   type        = string
   default     = "lease-signing"
 }
 
+variable "wrap_key_name" {
+  description = "Crypto key name of the symmetric key that wraps tenant signing keys."
+  type        = string
+  default     = "tenant-keys"
+}
+
 variable "protection_level" {
-  description = "SOFTWARE (dev) or HSM (prod: FIPS 140-2 level 3)."
+  description = "SOFTWARE (dev) or HSM (prod: FIPS 140-2 level 3), for both keys."
   type        = string
   default     = "HSM"
   validation {

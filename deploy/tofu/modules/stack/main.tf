@@ -107,13 +107,14 @@ module "kms" {
 }
 
 module "workload_identity" {
-  source              = "../workload-identity"
-  project_id          = var.project_id
-  workload_pool       = local.workload_pool
-  k8s_namespace       = var.k8s_namespace
-  k8s_service_account = var.k8s_service_account
-  kms_crypto_key_id   = module.kms.crypto_key_id
-  secret_ids          = { for k, s in google_secret_manager_secret.server : k => s.secret_id }
+  source                 = "../workload-identity"
+  project_id             = var.project_id
+  workload_pool          = local.workload_pool
+  k8s_namespace          = var.k8s_namespace
+  k8s_service_account    = var.k8s_service_account
+  kms_crypto_key_id      = module.kms.crypto_key_id
+  kms_wrap_crypto_key_id = module.kms.wrap_crypto_key_id
+  secret_ids             = { for k, s in google_secret_manager_secret.server : k => s.secret_id }
 
   depends_on = [google_project_service.apis]
 }

@@ -15,6 +15,11 @@ output "signer_url" {
   value       = module.kms.signer_url
 }
 
+output "kms_wrap_key" {
+  description = "Name of the symmetric key that wraps tenant signing keys (the crypto key, not a version)."
+  value       = module.kms.wrap_crypto_key_id
+}
+
 output "image_repository" {
   description = "Where to push the image: REGION-docker.pkg.dev/PROJECT/REPO/license-server."
   value       = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}/license-server"

@@ -1,7 +1,8 @@
 # Workload Identity: the server's Kubernetes service account (namespace/name) acts as a Google
-# service account that may sign with the lease-signing key (that key only), connect to Cloud SQL
-# and read its own secrets in Secret Manager (for External Secrets Operator in prod). Nothing
-# else: no project-wide KMS or Secret Manager role.
+# service account that may sign with the lease-signing key (that key only), encrypt and decrypt
+# with the tenant-key wrapping key (that key only), connect to Cloud SQL and read its own secrets
+# in Secret Manager (for External Secrets Operator in prod). Nothing else: no project-wide KMS or
+# Secret Manager role.
 
 terraform {
   required_providers {
@@ -27,6 +28,12 @@ resource "google_service_account_iam_member" "workload_identity_user" {
 resource "google_kms_crypto_key_iam_member" "signer" {
   crypto_key_id = var.kms_crypto_key_id
   role          = "roles/cloudkms.signerVerifier"
+  member        = "serviceAccount:${google_service_account.server.email}"
+}
+
+resource "google_kms_crypto_key_iam_member" "key_wrapper" {
+  crypto_key_id = var.kms_wrap_crypto_key_id
+  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
   member        = "serviceAccount:${google_service_account.server.email}"
 }
 

@@ -30,6 +30,11 @@ variable "kms_crypto_key_id" {
   type        = string
 }
 
+variable "kms_wrap_crypto_key_id" {
+  description = "The symmetric key that wraps tenant signing keys; cryptoKeyEncrypterDecrypter is granted on it alone."
+  type        = string
+}
+
 variable "secret_ids" {
   description = "Secret Manager secret ids the server (via External Secrets) may read."
   type        = map(string)
