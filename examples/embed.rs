@@ -12,8 +12,8 @@ async fn main() -> Result<()> {
     let clock = Arc::new(SystemClock);
     let store = Arc::new(MemoryStore::default());
     let ledger = Arc::new(MemoryLedger::new(clock.clone()));
-    let signer = Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA)?);
-    let service = LicenseService::new(store.clone(), ledger, signer, clock.clone(), "my-app");
+    let root = Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA)?);
+    let service = LicenseService::new(store.clone(), ledger, root, clock.clone(), "my-app");
     let admin = AdminService::new(store, clock);
     let vendor = admin.create_tenant("My Company", &Actor::Operator).await?;
     let seats = NewLicense::new("My App Pro", SeatCount::new(2)?);
@@ -25,7 +25,8 @@ async fn main() -> Result<()> {
         .await?;
     // README:embed:end
     let claims = service
-        .verifier()
+        .verifier(vendor.id)
+        .await?
         .verify(&lease.token, chrono::Utc::now())?;
     println!(
         "seat granted to {} until {} (session {})",

@@ -20,8 +20,16 @@ fn verify_accepts_a_fresh_lease_and_prints_its_claims() {
         .server
         .cli()
         .run(&[
-            "-o", "json", "verify", token, "--tenant", &fixture.tenant, "--root", &root,
-            "--license", &fixture.license_id,
+            "-o",
+            "json",
+            "verify",
+            token,
+            "--tenant",
+            &fixture.tenant,
+            "--root",
+            &root,
+            "--license",
+            &fixture.license_id,
         ])
         .success()
         .json();
@@ -53,12 +61,23 @@ fn other_tenants_lease(fixture: &Fixture) -> (String, String) {
         .success()
         .json();
     let tenant = created["tenant"]["id"].as_str().unwrap().to_owned();
-    let admin = created["admin_api_key"]["secret"].as_str().unwrap().to_owned();
+    let admin = created["admin_api_key"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let as_admin = || fixture.server.cli().env("LICENSE_TOKEN", &admin);
     as_admin()
         .run(&[
-            "license", "create", "--product", "Other", "--seats", "1", "--key", "GLOBEX-0001",
-            "--entitlement", "enterprise",
+            "license",
+            "create",
+            "--product",
+            "Other",
+            "--seats",
+            "1",
+            "--key",
+            "GLOBEX-0001",
+            "--entitlement",
+            "enterprise",
         ])
         .success();
     let client = as_admin()
@@ -70,7 +89,13 @@ fn other_tenants_lease(fixture: &Fixture) -> (String, String) {
         .cli()
         .env("LICENSE_TOKEN", client["secret"].as_str().unwrap())
         .run(&[
-            "-o", "json", "acquire", "--license-key", "GLOBEX-0001", "--hardware-id", "laptop-9",
+            "-o",
+            "json",
+            "acquire",
+            "--license-key",
+            "GLOBEX-0001",
+            "--hardware-id",
+            "laptop-9",
         ])
         .success()
         .json();
@@ -99,14 +124,28 @@ fn verify_rejects_another_tenant_a_tampered_token_a_wrong_issuer_and_a_foreign_k
         .fails(4, "unknown key id");
     let other_jwks = format!("{}/api/v1/tenants/{other}/jwks.json", fixture.server.url);
     cli()
-        .run(&["verify", &other_token, "--tenant", tenant, "--jwks", &other_jwks])
+        .run(&[
+            "verify",
+            &other_token,
+            "--tenant",
+            tenant,
+            "--jwks",
+            &other_jwks,
+        ])
         .fails(4, "is the key set of tenant");
     cli()
         .run(&["verify", &other_token, "--tenant", &other])
         .success();
     // A's lease is not for another license.
     cli()
-        .run(&["verify", &token, "--tenant", tenant, "--license", &fixture_other_license()])
+        .run(&[
+            "verify",
+            &token,
+            "--tenant",
+            tenant,
+            "--license",
+            &fixture_other_license(),
+        ])
         .fails(4, "is for license");
 
     // Another machine's id in the claims, the signature left as it was.
@@ -123,7 +162,14 @@ fn verify_rejects_another_tenant_a_tampered_token_a_wrong_issuer_and_a_foreign_k
         .run(&["verify", &tampered, "--tenant", tenant])
         .fails(4, "invalid token: signature does not verify");
     cli()
-        .run(&["verify", &token, "--tenant", tenant, "--issuer", "someone-else"])
+        .run(&[
+            "verify",
+            &token,
+            "--tenant",
+            tenant,
+            "--issuer",
+            "someone-else",
+        ])
         .fails(4, "is not trusted");
 
     // The root set holds no lease key; another server's root certifies nothing here.
@@ -133,10 +179,24 @@ fn verify_rejects_another_tenant_a_tampered_token_a_wrong_issuer_and_a_foreign_k
     let elsewhere = Server::start();
     let foreign_root = format!("{}/.well-known/jwks.json", elsewhere.url);
     cli()
-        .run(&["verify", &token, "--tenant", tenant, "--root", &foreign_root])
+        .run(&[
+            "verify",
+            &token,
+            "--tenant",
+            tenant,
+            "--root",
+            &foreign_root,
+        ])
         .fails(4, "not a root key");
     cli()
-        .run(&["verify", &token, "--tenant", tenant, "--jwks", "/no/such/jwks.json"])
+        .run(&[
+            "verify",
+            &token,
+            "--tenant",
+            tenant,
+            "--jwks",
+            "/no/such/jwks.json",
+        ])
         .fails(1, "cannot read the key set file");
     cli()
         .run(&["verify", &token, "--tenant", "not-an-id"])

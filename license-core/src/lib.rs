@@ -127,6 +127,7 @@ pub use events::{EventSink, SeatEvent, SeatEventKind};
 pub use ids::{ApiKeyId, AuditEventId, LicenseId, SessionId, TenantId};
 pub use license::{Entitlement, LeasePolicy, License, LicenseKey, LicenseStatus, SeatCount};
 pub use local_signer::LocalSigner;
+pub use readiness::Readiness;
 pub use reap::ReapOutcome;
 pub use seat_ledger::{
     AcquireOutcome, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatLedger, SeatRef,

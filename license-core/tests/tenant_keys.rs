@@ -279,7 +279,7 @@ async fn the_root_signs_once_per_tenant_key_not_per_lease() {
     assert_eq!(wrapper.wraps.load(Ordering::SeqCst), 2);
     assert_eq!(wrapper.unwraps.load(Ordering::SeqCst), 0);
     // Readiness costs the root nothing.
-    service.check_ready().await.unwrap();
+    assert_eq!(service.check_ready().await.unwrap(), Readiness::Ready);
     assert_eq!(w.root.signatures.load(Ordering::SeqCst), 2);
 
     // A second replica loads the key (one unwrap) instead of making one.
@@ -424,34 +424,35 @@ async fn with_the_root_down_leases_are_signed_until_the_certificate_nears_expiry
         .await
         .unwrap();
     w.root.down.store(true, Ordering::SeqCst);
-    // Past the key's retirement (24 h): the successor cannot be certified, the key signs on.
+    // Past the key's retirement (24 h): the successor cannot be certified, the key signs on,
+    // even 24-hour leases.
     for _ in 0..(25 * 30) {
         w.advance(120);
         service.heartbeat(a.id, lease.session.id).await.unwrap();
         keys.maintain_once().await;
     }
     assert!(keys.stats().rotation_failures.load(Ordering::SeqCst) > 0);
-    service.check_ready().await.unwrap();
-    // Within the hour before its certificate (48 h) expires, leases are still signed, and
-    // readiness reports the signer.
-    w.advance(22 * 3600 + 10 * 60);
+    assert_eq!(service.check_ready().await.unwrap(), Readiness::Ready);
+    // Within the hour before its certificate (72 h: activation, a rotation, a rotation plus
+    // the longest lease) expires, leases are still signed and readiness says "degraded".
+    w.advance(46 * 3600 + 10 * 60);
     service
         .acquire(a.id, &la.key, &hw("ws-2"), None)
         .await
         .unwrap();
     keys.maintain_once().await;
-    let ready = service.check_ready().await.unwrap_err();
+    let ready = service.check_ready().await.unwrap();
     assert!(
         matches!(
             ready,
-            Error::Unavailable {
+            Readiness::Degraded {
                 dependency: Dependency::Signer,
                 ..
             }
         ),
         "{ready:?}"
     );
-    // A lease that would outlive the certificate is not signed.
+    // A lease that would outlive the certificate is not signed; then readiness fails.
     w.advance(50 * 60);
     let refused = service
         .acquire(a.id, &la.key, &hw("ws-3"), None)
@@ -467,6 +468,18 @@ async fn with_the_root_down_leases_are_signed_until_the_certificate_nears_expiry
         ),
         "{refused:?}"
     );
+    keys.maintain_once().await;
+    let unready = service.check_ready().await.unwrap_err();
+    assert!(
+        matches!(
+            unready,
+            Error::Unavailable {
+                dependency: Dependency::Signer,
+                ..
+            }
+        ),
+        "{unready:?}"
+    );
     // The root is back: the next lease makes a key, and readiness recovers.
     w.root.down.store(false, Ordering::SeqCst);
     let lease = service
@@ -474,8 +487,35 @@ async fn with_the_root_down_leases_are_signed_until_the_certificate_nears_expiry
         .await
         .unwrap();
     keys.maintain_once().await;
-    service.check_ready().await.unwrap();
+    assert_eq!(service.check_ready().await.unwrap(), Readiness::Ready);
     assert!(!lease.token.is_empty());
+}
+
+#[tokio::test]
+async fn an_idle_tenant_s_key_is_not_rotated() {
+    let w = world(Duration::from_secs(86_400));
+    let (service, _) = w.replica();
+    let keys = service.tenant_keys();
+    let (a, la) = w.tenant_and_license("Acme", 10).await;
+    service
+        .acquire(a.id, &la.key, &hw("ws-1"), None)
+        .await
+        .unwrap();
+    // Three days without a lease: one successor while it was recently used, then nothing.
+    for _ in 0..(3 * 24 * 6) {
+        w.advance(600);
+        keys.maintain_once().await;
+    }
+    assert!(w.root.signatures.load(Ordering::SeqCst) <= 2);
+    // Its next lease still gets a key (made at once: the last one may have retired).
+    let lease = service
+        .acquire(a.id, &la.key, &hw("ws-2"), None)
+        .await
+        .unwrap();
+    let set = service.tenant_jwks(a.id).await.unwrap();
+    let now = w.clock.now();
+    let verifier = TokenVerifier::pinned(&w.roots(), &set, ISSUER, a.id, now).unwrap();
+    assert!(verifier.verify(&lease.token, now).is_ok());
 }
 
 #[tokio::test]

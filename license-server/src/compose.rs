@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use license_core::memory::{MemoryLedger, MemoryStore};
-use license_core::{Clock, KeyWrapper, LocalKeyWrapper, SeatLedger, Signer, SigningAlgorithm, Store};
+use license_core::{
+    Clock, KeyWrapper, LocalKeyWrapper, SeatLedger, Signer, SigningAlgorithm, Store,
+};
 use license_seats_redis::RedisLedger;
 use license_signer_kms::{KmsConfig, KmsKeyWrapper, KmsSigner, KmsWrapConfig};
 use license_store_pg::SqlStore;
@@ -268,7 +270,9 @@ async fn build_signer(
             let signer = kms_signer(config, key_version)
                 .await
                 .map_err(adapter("signer.url"))?;
-            let wrapper = kms_wrapper(config).await.map_err(adapter("signer.wrap_key"))?;
+            let wrapper = kms_wrapper(config)
+                .await
+                .map_err(adapter("signer.wrap_key"))?;
             Ok((Arc::new(signer), Arc::new(wrapper)))
         }
     }

@@ -216,7 +216,9 @@ impl SignerConfig {
     pub fn tenant_keys(&self) -> license_core::TenantKeyConfig {
         license_core::TenantKeyConfig {
             algorithm: self.tenant_key_algorithm,
-            rotation: std::time::Duration::from_secs(u64::from(self.tenant_key_rotation_hours) * 3600),
+            rotation: std::time::Duration::from_secs(
+                u64::from(self.tenant_key_rotation_hours) * 3600,
+            ),
             ..license_core::TenantKeyConfig::default()
         }
     }
@@ -496,7 +498,8 @@ impl Config {
             "must be between 1 and 300",
         );
         check(
-            !self.signer.url.starts_with("gcpkms://") || self.signer.wrap_key.starts_with("gcpkms://"),
+            !self.signer.url.starts_with("gcpkms://")
+                || self.signer.wrap_key.starts_with("gcpkms://"),
             "signer.wrap_key",
             "must name a Cloud KMS symmetric key (gcpkms://projects/…/cryptoKeys/…) when signer.url is a gcpkms:// key",
         );

@@ -62,10 +62,10 @@ pub mod data_dir;
 pub mod events;
 /// The write-behind flusher.
 pub mod flusher;
-/// Key material: the local signing key and the retired keys still published.
-pub mod keys;
 /// The tenant-key maintainer: rotation and other replicas' key changes, on a timer.
 pub mod key_maintainer;
+/// Key material: the local signing key and the retired keys still published.
+pub mod keys;
 /// Prometheus metrics and the request middleware.
 pub mod metrics;
 /// The background reaper.

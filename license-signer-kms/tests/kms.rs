@@ -34,12 +34,19 @@ async fn connect(fake: &FakeKms, algorithm: SigningAlgorithm) -> KmsSigner {
         .unwrap()
 }
 
+/// The tenant of every token here.
+fn tenant() -> TenantId {
+    static TENANT: std::sync::LazyLock<TenantId> = std::sync::LazyLock::new(TenantId::new);
+    *TENANT
+}
+
 fn claims() -> LeaseClaims {
     let now = chrono::Utc::now().timestamp();
     LeaseClaims {
         iss: ISSUER.into(),
+        aud: Some(tenant()),
         sub: SessionId::new(),
-        tid: TenantId::new(),
+        tid: tenant(),
         lic: LicenseId::new(),
         hwid: "workstation-7".into(),
         ent: vec!["export".into()],
@@ -62,6 +69,7 @@ async fn issue_and_verify(signer: &KmsSigner, algorithm: SigningAlgorithm) {
             keys: vec![jwk.clone()],
         },
         ISSUER,
+        tenant(),
     );
     assert_eq!(verifier.verify(&token, chrono::Utc::now()).unwrap(), claims);
 

@@ -22,14 +22,28 @@ use crate::licenses::ensure_tenant;
 impl TenantKeyStore for SqlStore {
     async fn tenant_keys(&self, tenant: TenantId, now: DateTime<Utc>) -> Result<Vec<TenantKey>> {
         let txn = self.scoped(tenant, Access::Read).await?;
-        let rows = tenant_signing_keys::Entity::find()
+        let mut rows = tenant_signing_keys::Entity::find()
             .filter(Column::TenantId.eq(tenant.as_uuid()))
             .filter(Column::ExpiresAt.gt(stored_time(now)))
             .order_by_asc(Column::Generation)
             .all(&txn)
             .await
             .map_err(db_err)?;
+        // The newest key even if expired: the next key's generation follows it.
+        let newest = tenant_signing_keys::Entity::find()
+            .filter(Column::TenantId.eq(tenant.as_uuid()))
+            .order_by_desc(Column::Generation)
+            .one(&txn)
+            .await
+            .map_err(db_err)?;
         txn.commit().await.map_err(db_err)?;
+        if let Some(newest) = newest
+            && rows
+                .last()
+                .is_none_or(|last| last.generation < newest.generation)
+        {
+            rows.push(newest);
+        }
         rows.into_iter()
             .map(tenant_signing_keys::Model::into_domain)
             .collect()

@@ -22,7 +22,11 @@ struct Verified {
 }
 
 /// Verifies the token; an invalid one is [`Error::InvalidToken`] (exit code 4).
-pub async fn run(args: VerifyArgs, connection: &ConnectionArgs, format: OutputFormat) -> Result<u8> {
+pub async fn run(
+    args: VerifyArgs,
+    connection: &ConnectionArgs,
+    format: OutputFormat,
+) -> Result<u8> {
     let token = if args.token == "-" {
         let mut text = String::new();
         std::io::stdin()

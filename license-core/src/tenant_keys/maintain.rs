@@ -72,24 +72,31 @@ impl TenantKeys {
             .filter(|(_, ring)| ring.signs)
             .map(|(tenant, _)| *tenant)
             .collect();
+        let idle_after = delta(self.config.rotation).num_seconds();
         for tenant in signing {
             let Some(ring) = self.rings.get(&tenant) else {
                 continue;
             };
-            if let Some(current) = ring.current(now) {
-                earliest = earliest.min(current.expires_at.timestamp());
-                let has_successor = ring
-                    .newest()
-                    .is_some_and(|n| n.generation > current.generation);
-                if !has_successor && now >= self.successor_due(current) {
-                    match self.make_successor(tenant).await {
-                        Ok(true) => outcome.created += 1,
-                        Ok(false) => {}
-                        Err(e) => {
-                            warn!(tenant_id = %tenant, error = %e, "making the next tenant key failed; the current one signs on");
-                            self.stats.rotation_failures.fetch_add(1, Ordering::Relaxed);
-                            outcome.failed += 1;
-                        }
+            if now.timestamp() - ring.last_used.load(Ordering::Relaxed) > idle_after {
+                // Idle for a rotation: stop rotating its key here; its next lease reloads.
+                self.rings.insert(tenant, Arc::new(ring.demoted()));
+                continue;
+            }
+            let Some(current) = ring.current(now) else {
+                continue;
+            };
+            earliest = earliest.min(current.expires_at.timestamp());
+            let has_successor = ring
+                .newest()
+                .is_some_and(|n| n.generation > current.generation);
+            if !has_successor && now >= self.successor_due(current) {
+                match self.make_successor(tenant).await {
+                    Ok(true) => outcome.created += 1,
+                    Ok(false) => {}
+                    Err(e) => {
+                        warn!(tenant_id = %tenant, error = %e, "making the next tenant key failed; the current one signs on");
+                        self.stats.rotation_failures.fetch_add(1, Ordering::Relaxed);
+                        outcome.failed += 1;
                     }
                 }
             }
@@ -200,22 +207,29 @@ impl TenantKeys {
         Ok(key)
     }
 
-    /// `Unavailable(Signer)` when a key this replica signs with has a certificate expiring
-    /// within the hour — the root could not certify its successor for most of a rotation —
-    /// as of the last maintenance step. Memory only: readiness probes never reach the root.
-    pub fn health(&self) -> Result<()> {
+    /// How the keys this replica signs with stand, as of the last maintenance step. Memory
+    /// only: readiness probes never reach the root. `Unavailable(Signer)` once a tenant's key
+    /// has no valid certificate and no successor could be certified (its leases fail until the
+    /// root answers); `Ok(Some(reason))` — degraded — within the hour before that.
+    pub fn health(&self) -> Result<Option<String>> {
         let earliest = self.earliest_expiry.load(Ordering::Relaxed);
-        let horizon = self.clock.now() + delta(DEGRADED_WITHIN);
-        if earliest <= horizon.timestamp() {
-            let at = DateTime::<Utc>::from_timestamp(earliest, 0).unwrap_or_default();
+        if earliest == i64::MAX {
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        let at = DateTime::<Utc>::from_timestamp(earliest, 0).unwrap_or_default();
+        let advice = "no successor could be certified: check that the root key (Cloud KMS) answers";
+        if earliest <= now.timestamp() {
             return Err(Error::unavailable(
                 Dependency::Signer,
-                format!(
-                    "a tenant signing key's certificate expires at {at} and no successor could \
-                     be certified: check that the root key (Cloud KMS) answers"
-                ),
+                format!("a tenant signing key's certificate expired at {at} and {advice}"),
             ));
         }
-        Ok(())
+        if earliest <= (now + delta(DEGRADED_WITHIN)).timestamp() {
+            return Ok(Some(format!(
+                "a tenant signing key's certificate expires at {at} and {advice}"
+            )));
+        }
+        Ok(None)
     }
 }

@@ -43,6 +43,9 @@ pub(super) struct Ring {
     pub(super) signers: HashMap<String, Arc<LocalSigner>>,
     /// Whether this replica signs for the tenant (else the ring only serves its JWKS).
     pub(super) signs: bool,
+    /// When this replica last signed for the tenant (Unix seconds): a tenant idle for a
+    /// rotation is no longer rotated here, so idle tenants cost the root nothing.
+    pub(super) last_used: AtomicI64,
 }
 
 impl Ring {
@@ -56,19 +59,28 @@ impl Ring {
             .find_map(|k| self.signers.get(k.kid()).cloned())
     }
 
-    /// The key signing at `now`: the newest unrevoked active one, unless its certificate has
-    /// expired.
+    /// The key signing at `now`: the newest unrevoked active one (its certificate may have
+    /// expired, if the root could not certify a successor).
     pub(super) fn current(&self, now: DateTime<Utc>) -> Option<&TenantKey> {
         self.keys
             .iter()
             .rev()
             .find(|k| !k.is_revoked() && k.activates_at <= now)
-            .filter(|k| k.expires_at > now)
     }
 
     /// The newest unrevoked key, active or not.
     pub(super) fn newest(&self) -> Option<&TenantKey> {
         self.keys.iter().rev().find(|k| !k.is_revoked())
+    }
+
+    /// The ring without private halves: it only serves the tenant's key set.
+    pub(super) fn demoted(&self) -> Ring {
+        Ring {
+            keys: self.keys.clone(),
+            signers: HashMap::new(),
+            signs: false,
+            last_used: AtomicI64::new(self.last_used.load(Ordering::Relaxed)),
+        }
     }
 
     pub(super) fn next_generation(&self) -> u32 {
@@ -174,7 +186,10 @@ impl TenantKeys {
         expires: DateTime<Utc>,
     ) -> Result<Arc<LocalSigner>> {
         let now = self.clock.now();
-        if let Some(signer) = self.rings.get(&tenant).and_then(|r| r.signer(now, expires)) {
+        if let Some(ring) = self.rings.get(&tenant)
+            && let Some(signer) = ring.signer(now, expires)
+        {
+            ring.last_used.store(now.timestamp(), Ordering::Relaxed);
             return Ok(signer);
         }
         let lock = self.lock_of(tenant);
@@ -273,10 +288,16 @@ impl TenantKeys {
                 }
             }
         }
+        let signs = unwrap || held.as_ref().is_some_and(|r| r.signs);
+        let last_used = match held.as_ref().filter(|r| r.signs) {
+            Some(held) => held.last_used.load(Ordering::Relaxed),
+            None => now.timestamp(),
+        };
         Ok(Ring {
             keys,
             signers,
-            signs: unwrap || held.is_some_and(|r| r.signs),
+            signs,
+            last_used: AtomicI64::new(last_used),
         })
     }
 
@@ -362,7 +383,10 @@ impl TenantKeys {
         ring.signers.insert(key.kid().to_owned(), signer);
         ring.keys.push(key);
         ring.keys.sort_by_key(|k| k.generation);
-        ring.signs = true;
+        if !ring.signs {
+            ring.signs = true;
+            ring.last_used = AtomicI64::new(self.clock.now().timestamp());
+        }
         self.rings.insert(tenant, Arc::new(ring));
     }
 }

@@ -4,11 +4,12 @@
 //!  made (published)     activates          retires (successor activates)     expires
 //!  |---- lead ----------|----------- rotation ----------|------------ overlap -----------|
 //! ```
-//! A successor is made `lead` (half a rotation) before it activates, so every replica and
-//! every client's cached key set knows it long before its first lease. A certificate outlives
-//! its key's retirement by `overlap` (at least the longest lease, and at least a rotation):
-//! every lease the key signed stays verifiable, and if the root cannot be reached to certify
-//! a successor the key goes on signing for that long.
+//! A successor is made about `lead` (half a rotation; an eighth less for some replicas and
+//! tenants, to spread the calls to the root) before it activates, so every replica and every
+//! client's cached key set knows it long before its first lease. A certificate outlives its
+//! key's retirement by `overlap` (a rotation plus the longest lease): every lease the key
+//! signed stays verifiable, and if the root cannot be reached to certify a successor, the key
+//! goes on signing leases of any length for another rotation.
 
 use std::time::Duration;
 
@@ -23,8 +24,8 @@ use crate::signer::SigningAlgorithm;
 /// use license_core::tenant_keys::TenantKeyConfig;
 /// let config = TenantKeyConfig::default();
 /// assert_eq!(config.rotation.as_secs(), 86_400);
-/// // A certificate covers the longest lease (24 h) after its key retires.
-/// assert_eq!(config.overlap().as_secs(), 86_400);
+/// // A certificate outlives its key's retirement by a rotation plus the longest lease (24 h).
+/// assert_eq!(config.overlap().as_secs(), 2 * 86_400);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TenantKeyConfig {
@@ -49,13 +50,14 @@ impl Default for TenantKeyConfig {
 /// The longest lease any key may have to cover.
 const LONGEST_LEASE: Duration = Duration::from_secs(LeasePolicy::MAX_TTL_SECONDS as u64);
 
-/// Readiness reports a degraded signer when a key's certificate expires within this.
+/// Readiness reports a degraded signer when a key's certificate expires within this (and an
+/// unavailable one once it has expired).
 pub const DEGRADED_WITHIN: Duration = Duration::from_secs(3600);
 
 impl TenantKeyConfig {
     /// How long a certificate outlives its key's retirement.
     pub fn overlap(&self) -> Duration {
-        self.rotation.max(LONGEST_LEASE)
+        self.rotation + LONGEST_LEASE
     }
 
     /// How long before it activates a successor is made and published.

@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
+use license_core::Readiness;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use tracing::warn;
 
 use super::ApiTags;
 use super::error::error_response;
@@ -16,9 +18,13 @@ pub struct HealthApi;
 
 /// A probe's answer.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Status {
-    /// `ok` or `ready`.
+    /// `ok` (liveness), `ready`, or `degraded` (ready, but `dependency` will soon fail).
     pub status: String,
+    /// With `degraded`: the dependency about to fail (`signer`: a tenant key's certificate
+    /// expires within the hour and the root, Cloud KMS, could not certify a successor).
+    pub dependency: Option<String>,
 }
 
 /// The process lives.
@@ -32,7 +38,8 @@ pub enum HealthOk {
 /// Ready for traffic.
 #[derive(ApiResponse, Debug)]
 pub enum ReadyOk {
-    /// The store, the seat ledger and the signer all answer.
+    /// The store and the seat ledger answer and every tenant key can sign (`ready`), or will
+    /// only for less than an hour more (`degraded`, naming the dependency).
     #[oai(status = 200)]
     Ok(Json<Status>),
 }
@@ -51,18 +58,30 @@ impl HealthApi {
     async fn health(&self) -> HealthOk {
         HealthOk::Ok(Json(Status {
             status: "ok".into(),
+            dependency: None,
         }))
     }
 
     /// Readiness
     ///
-    /// 200 only when the store, the seat ledger and the signer answer; otherwise 503 naming
-    /// the first that does not.
+    /// 200 only when the store and the seat ledger answer and the tenant keys can sign;
+    /// otherwise 503 naming the first that cannot. Calls no Cloud KMS method: the signer's
+    /// state is what the last key maintenance found.
     #[oai(path = "/ready/", method = "get", operation_id = "ready")]
     async fn ready(&self, state: Data<&Arc<AppState>>) -> Result<ReadyOk, ReadyError> {
-        state.service.check_ready().await?;
-        Ok(ReadyOk::Ok(Json(Status {
-            status: "ready".into(),
-        })))
+        let status = match state.service.check_ready().await? {
+            Readiness::Ready => Status {
+                status: "ready".into(),
+                dependency: None,
+            },
+            Readiness::Degraded { dependency, reason } => {
+                warn!(%dependency, %reason, "ready, but degraded");
+                Status {
+                    status: "degraded".into(),
+                    dependency: Some(dependency.to_string()),
+                }
+            }
+        };
+        Ok(ReadyOk::Ok(Json(status)))
     }
 }

@@ -77,10 +77,7 @@ pub enum JwksOk {
     /// The root key that certifies every tenant's signing keys, then root keys retired by a
     /// rotation whose certificates may still be live. Pin these in your application.
     #[oai(status = 200)]
-    Ok(
-        Json<JwksDto>,
-        #[oai(header = "Cache-Control")] String,
-    ),
+    Ok(Json<JwksDto>, #[oai(header = "Cache-Control")] String),
 }
 
 /// One tenant's signing keys.
@@ -103,10 +100,7 @@ pub struct TenantJwksDto {
 pub enum TenantJwksOk {
     /// The tenant's keys and their certificates (empty before its first lease).
     #[oai(status = 200)]
-    Ok(
-        Json<TenantJwksDto>,
-        #[oai(header = "Cache-Control")] String,
-    ),
+    Ok(Json<TenantJwksDto>, #[oai(header = "Cache-Control")] String),
 }
 
 error_response! {

@@ -80,8 +80,7 @@ impl SigningKeysApi {
     )]
     async fn rotate(
         &self,
-        #[oai(name = "X-Tenant-Id")]
-        auth: TenantAdminAuth,
+        #[oai(name = "X-Tenant-Id")] auth: TenantAdminAuth,
         state: Data<&Arc<AppState>>,
         body: Json<RotateSigningKeyRequest>,
     ) -> Result<SigningKeyRotated, AdminError> {

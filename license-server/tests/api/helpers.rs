@@ -9,7 +9,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use license_core::memory::{MemoryLedger, MemoryStore};
-use license_core::{Clock, LocalKeyWrapper, LocalSigner, ManualClock, SigningAlgorithm, SystemClock};
+use license_core::{
+    Clock, LocalKeyWrapper, LocalSigner, ManualClock, SigningAlgorithm, SystemClock,
+};
 use license_server::config::Secret;
 use license_server::data_dir::write_private_file;
 use license_server::keys::signing_key_path;
@@ -200,18 +202,34 @@ async fn spawn_on(
     ledger: Arc<MemoryLedger>,
     root: Vec<u8>,
 ) -> TestApp {
+    let signer = LocalSigner::from_pkcs8(SigningAlgorithm::EdDSA, &root).unwrap();
+    let wrapper = Arc::new(LocalKeyWrapper::for_root(&signer).unwrap());
+    let mut app = spawn_with_root(configure, clock, store, ledger, Arc::new(signer), wrapper).await;
+    app.root = root;
+    app
+}
+
+/// Starts a server on in-memory adapters whose root signer and key wrapper are given (Cloud
+/// KMS adapters on the fake KMS, say).
+pub async fn spawn_with_root(
+    configure: impl FnOnce(&mut Config),
+    clock: ManualClock,
+    store: Arc<MemoryStore>,
+    ledger: Arc<MemoryLedger>,
+    signer: Arc<dyn license_core::Signer>,
+    wrapper: Arc<dyn license_core::KeyWrapper>,
+) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
     let mut config = test_config(data_dir.path());
     configure(&mut config);
 
     // The server's one clock; the test keeps `clock`, a handle on the same time.
     let server_clock: Arc<dyn Clock> = Arc::new(clock.clone());
-    let signer = LocalSigner::from_pkcs8(SigningAlgorithm::EdDSA, &root).unwrap();
     let adapters = Adapters {
         store: store.clone(),
         ledger: ledger.clone(),
-        wrapper: Arc::new(LocalKeyWrapper::for_root(&signer).unwrap()),
-        signer: Arc::new(signer),
+        signer,
+        wrapper,
     };
     let app = App::new(config, adapters, server_clock);
     let (api, state, stop) = serve(app).await;
@@ -221,7 +239,7 @@ async fn spawn_on(
         store,
         ledger,
         state,
-        root,
+        root: Vec::new(),
         _stop: stop,
         _data_dir: data_dir,
     }
@@ -336,7 +354,10 @@ impl Api {
             .headers()
             .iter()
             .map(|(name, value)| {
-                (name.as_str().to_owned(), value.to_str().unwrap_or("").to_owned())
+                (
+                    name.as_str().to_owned(),
+                    value.to_str().unwrap_or("").to_owned(),
+                )
             })
             .collect();
         let text = response.text().await.unwrap();
@@ -385,8 +406,14 @@ impl Api {
         let published: license_core::TenantJwks =
             serde_json::from_value(self.tenant_jwks(tenant_id).await.expect(200).body).unwrap();
         let tenant = tenant_id.parse().unwrap();
-        license_core::TokenVerifier::pinned(&roots, &published, "license-server", tenant, chrono::Utc::now())
-            .unwrap()
+        license_core::TokenVerifier::pinned(
+            &roots,
+            &published,
+            "license-server",
+            tenant,
+            chrono::Utc::now(),
+        )
+        .unwrap()
     }
 
     pub async fn rotate_signing_key(&self, caller: &Caller, revoke_previous: bool) -> Reply {

@@ -36,7 +36,11 @@ async fn chunked_post(app: &TestApp, path: &str, token: &str, body: &str) -> Rep
         .split_once("\r\n\r\n")
         .and_then(|(_, body)| serde_json::from_str(body).ok())
         .unwrap_or_default();
-    Reply { status, body }
+    Reply {
+        status,
+        body,
+        headers: Default::default(),
+    }
 }
 
 #[track_caller]

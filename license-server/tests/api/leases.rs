@@ -233,7 +233,10 @@ async fn lease_tokens_verify_offline_against_the_published_keys() {
     let claims = verifier
         .verify(&lease.str("token"), app.clock_now())
         .unwrap();
-    assert_eq!(claims.aud.map(|t| t.to_string()), Some(acme.tenant_id.clone()));
+    assert_eq!(
+        claims.aud.map(|t| t.to_string()),
+        Some(acme.tenant_id.clone())
+    );
     assert_eq!(claims.sub.to_string(), lease.str("session_id"));
     assert_eq!(claims.lic.to_string(), acme.license_id);
     assert_eq!(claims.tid.to_string(), acme.tenant_id);

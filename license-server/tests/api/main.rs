@@ -12,6 +12,7 @@ mod failures;
 mod helpers;
 mod input;
 mod isolation;
+mod kms;
 mod leases;
 mod oidc;
 mod real_services;

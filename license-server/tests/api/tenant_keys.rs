@@ -24,20 +24,31 @@ fn kid(token: &str) -> String {
 async fn a_lease_of_tenant_b_fails_with_tenant_a_s_keys() {
     let app = spawn_app().await;
     let a = app
-        .fixture_with("Vendor A", json!({ "product": "CAD", "seats_total": 2, "entitlements": ["pro"] }))
+        .fixture_with(
+            "Vendor A",
+            json!({ "product": "CAD", "seats_total": 2, "entitlements": ["pro"] }),
+        )
         .await;
     let b = app
         .fixture_with(
             "Vendor B",
             json!({ "product": "Other", "seats_total": 2, "entitlements": ["pro", "enterprise"],
-                    "lease": { "ttl_seconds": 86400, "heartbeat_interval_seconds": 3600 } }),
+                    "ttl_seconds": 86400, "heartbeat_interval_seconds": 3600 }),
         )
         .await;
-    let a_lease = app.acquire(&a.client, &a.license_key, "customer-ws-1").await.expect(200);
-    let b_lease = app.acquire(&b.client, &b.license_key, "customer-ws-1").await.expect(200);
+    let a_lease = app
+        .acquire(&a.client, &a.license_key, "customer-ws-1")
+        .await
+        .expect(200);
+    let b_lease = app
+        .acquire(&b.client, &b.license_key, "customer-ws-1")
+        .await
+        .expect(200);
 
     let for_a = app.pinned_verifier(&a.tenant_id).await;
-    let claims = for_a.verify(&a_lease.str("token"), app.clock_now()).unwrap();
+    let claims = for_a
+        .verify(&a_lease.str("token"), app.clock_now())
+        .unwrap();
     assert_eq!(claims.tid.to_string(), a.tenant_id);
     assert!(matches!(
         for_a.verify(&b_lease.str("token"), app.clock_now()),
@@ -50,7 +61,10 @@ async fn a_lease_of_tenant_b_fails_with_tenant_a_s_keys() {
     assert_eq!(set_a.body["keys"].as_array().unwrap().len(), 1);
     assert_eq!(set_a.body["certificates"].as_array().unwrap().len(), 1);
     assert_ne!(set_a.body["keys"][0]["kid"], set_b.body["keys"][0]["kid"]);
-    assert_eq!(kid(&b_lease.str("token")), set_b.body["keys"][0]["kid"].as_str().unwrap());
+    assert_eq!(
+        kid(&b_lease.str("token")),
+        set_b.body["keys"][0]["kid"].as_str().unwrap()
+    );
     assert_eq!(set_a.headers["cache-control"], "public, max-age=300");
     // The root signs no lease: no lease's kid is in the root set.
     let roots = app.jwks().await.expect(200);
@@ -80,11 +94,19 @@ async fn replicas_sign_a_tenant_s_leases_with_one_key() {
     let first = spawn_app().await;
     let second = spawn_replica_of(&first, |_| {}).await;
     let a = first.fixture("Vendor A", 2).await;
-    let lease = first.acquire(&a.client, &a.license_key, "ws-1").await.expect(200);
-    let beat = second.heartbeat(&a.client, &lease.str("session_id")).await.expect(200);
+    let lease = first
+        .acquire(&a.client, &a.license_key, "ws-1")
+        .await
+        .expect(200);
+    let beat = second
+        .heartbeat(&a.client, &lease.str("session_id"))
+        .await
+        .expect(200);
     assert_eq!(kid(&lease.str("token")), kid(&beat.str("token")));
     let verifier = second.pinned_verifier(&a.tenant_id).await;
-    verifier.verify(&beat.str("token"), second.clock_now()).unwrap();
+    verifier
+        .verify(&beat.str("token"), second.clock_now())
+        .unwrap();
 }
 
 #[tokio::test]
@@ -92,8 +114,14 @@ async fn an_admin_rotation_revokes_a_leaked_key_on_every_replica() {
     let first = spawn_app().await;
     let second = spawn_replica_of(&first, |_| {}).await;
     let a = first.fixture("Vendor A", 2).await;
-    let lease = first.acquire(&a.client, &a.license_key, "ws-1").await.expect(200);
-    second.heartbeat(&a.client, &lease.str("session_id")).await.expect(200);
+    let lease = first
+        .acquire(&a.client, &a.license_key, "ws-1")
+        .await
+        .expect(200);
+    second
+        .heartbeat(&a.client, &lease.str("session_id"))
+        .await
+        .expect(200);
     let leaked = kid(&lease.str("token"));
 
     // Client keys may not; the tenant's admin may.
@@ -112,14 +140,27 @@ async fn an_admin_rotation_revokes_a_leaked_key_on_every_replica() {
         .iter()
         .map(|k| k["kid"].as_str().unwrap())
         .collect();
-    assert_eq!(kids, [new_kid.as_str()], "the leaked key is no longer published");
+    assert_eq!(
+        kids,
+        [new_kid.as_str()],
+        "the leaked key is no longer published"
+    );
     let verifier = first.pinned_verifier(&a.tenant_id).await;
-    assert!(verifier.verify(&lease.str("token"), first.clock_now()).is_err());
+    assert!(
+        verifier
+            .verify(&lease.str("token"), first.clock_now())
+            .is_err()
+    );
     // The other replica switches at its next maintenance step.
     second.state.service.tenant_keys().maintain_once().await;
-    let beat = second.heartbeat(&a.client, &lease.str("session_id")).await.expect(200);
+    let beat = second
+        .heartbeat(&a.client, &lease.str("session_id"))
+        .await
+        .expect(200);
     assert_eq!(kid(&beat.str("token")), new_kid);
-    verifier.verify(&beat.str("token"), second.clock_now()).unwrap();
+    verifier
+        .verify(&beat.str("token"), second.clock_now())
+        .unwrap();
     // Audited.
     let audit = first.audit(&a.admin).await.expect(200);
     let actions: Vec<&str> = audit.body["items"]
