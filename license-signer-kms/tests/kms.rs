@@ -85,7 +85,8 @@ async fn issue_and_verify(signer: &KmsSigner, algorithm: SigningAlgorithm) {
     };
     let mut validation = jsonwebtoken::Validation::new(jose_alg);
     validation.set_issuer(&[ISSUER]);
-    validation.set_required_spec_claims(&["exp", "nbf", "iss", "sub"]);
+    validation.set_audience(&[tenant().to_string()]);
+    validation.set_required_spec_claims(&["exp", "nbf", "iss", "sub", "aud"]);
     validation.validate_nbf = true;
     let decoded = jsonwebtoken::decode::<LeaseClaims>(&token, &key, &validation).unwrap();
     assert_eq!(decoded.claims, claims);

@@ -54,12 +54,18 @@ pub async fn key_times_keep_microseconds(store: &dyn Store) {
     let mut k = key(a.id, 1, 8, base);
     k.expires_at = base + TimeDelta::nanoseconds(123_456_789);
     store.insert_tenant_key(&k, None).await.unwrap();
+    // A newer key, so the first is not kept back as the newest.
+    store
+        .insert_tenant_key(&key(a.id, 2, 9, base), None)
+        .await
+        .unwrap();
     let just_before = base + TimeDelta::microseconds(123_455);
     let got = store.tenant_keys(a.id, just_before).await.unwrap();
-    assert_eq!(got.len(), 1);
+    assert_eq!(got.len(), 2);
     assert_eq!(got[0].expires_at, base + TimeDelta::microseconds(123_456));
     let at_expiry = base + TimeDelta::microseconds(123_456);
-    assert!(store.tenant_keys(a.id, at_expiry).await.unwrap().is_empty());
+    let later = store.tenant_keys(a.id, at_expiry).await.unwrap();
+    assert_eq!(later.iter().map(|k| k.generation).collect::<Vec<_>>(), [2]);
 }
 
 /// Every tenant key behaviour, in turn.

@@ -15,6 +15,11 @@ output "signer_url" {
   value       = module.stack.signer_url
 }
 
+output "signer_wrap_key_url" {
+  description = "Overlay: LICENSE_SIGNER__WRAP_KEY."
+  value       = module.stack.signer_wrap_key_url
+}
+
 output "kms_wrap_key" {
   description = "Name of the crypto key that wraps tenant signing keys (for the server's key-wrapping setting and gcloud kms commands)."
   value       = module.stack.kms_wrap_key

@@ -15,6 +15,11 @@ output "signer_url" {
   value       = module.kms.signer_url
 }
 
+output "signer_wrap_key_url" {
+  description = "The server's LICENSE_SIGNER__WRAP_KEY: gcpkms:// + the wrapping crypto key's name."
+  value       = "gcpkms://${module.kms.wrap_crypto_key_id}"
+}
+
 output "kms_wrap_key" {
   description = "Name of the symmetric key that wraps tenant signing keys (the crypto key, not a version)."
   value       = module.kms.wrap_crypto_key_id
