@@ -119,12 +119,6 @@ pub trait Signer: Send + Sync + fmt::Debug {
     /// The JWS signature of `message` (the `header.payload` signing input), in JWS form: raw
     /// `r‖s` for ES256.
     async fn sign(&self, message: &[u8]) -> Result<Vec<u8>>;
-
-    /// Whether the signer can sign now, for readiness probes, without spending a signature
-    /// where signatures cost quota. A key in memory is always ready: the default.
-    async fn check(&self) -> Result<()> {
-        Ok(())
-    }
 }
 
 /// The one place a `PublicJwk` is built from key material, so every signer publishes the same

@@ -90,8 +90,9 @@ impl KmsSigner {
         &self.key_version
     }
 
-    /// Fetches the public key again and checks it is still the cached one, for a readiness
-    /// probe: costs one `getPublicKey` call, no signing quota.
+    /// Fetches the public key again and checks it is still the cached one, for diagnostics:
+    /// costs one `getPublicKey` call, no signing quota. Readiness does not call it: no probe
+    /// reaches KMS (ADR 0019).
     pub async fn check(&self) -> Result<()> {
         let fresh = fetch_public_key(&self.client, &self.key_version, self.algorithm).await?;
         if fresh.jwk != self.public.jwk {
@@ -206,9 +207,5 @@ impl Signer for KmsSigner {
     #[tracing::instrument(name = "kms_sign", skip_all, fields(kid = %self.public.jwk.kid))]
     async fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
         self.sign_checked(message).await
-    }
-
-    async fn check(&self) -> Result<()> {
-        KmsSigner::check(self).await
     }
 }

@@ -103,7 +103,8 @@ impl KmsKeyWrapper {
         Ok(wrapper)
     }
 
-    /// Encrypts and decrypts a small probe (no secret), for start-up and readiness: costs one
+    /// Encrypts and decrypts a small probe (no secret), at start-up (readiness never reaches
+    /// KMS): costs one
     /// `encrypt` and one `decrypt` call. The role the wrapper needs allows both; reading the
     /// key's metadata would need another one.
     pub async fn check(&self) -> Result<()> {

@@ -12,9 +12,9 @@ use tracing::warn;
 
 use super::record::TenantKey;
 use super::ring::TenantKeys;
-use super::timeline::{DEGRADED_WITHIN, delta};
+use super::timeline::{DEGRADED_WITHIN, LONGEST_LEASE, delta};
 use crate::audit::{Actor, AuditEvent};
-use crate::error::{Dependency, Error, Result};
+use crate::error::{Error, Result};
 use crate::ids::TenantId;
 
 /// What one maintenance step did.
@@ -65,24 +65,26 @@ impl TenantKeys {
                 outcome.failed += 1;
             }
         }
+        // First, in memory: idle tenants, and how the keys in use stand (for readiness, before
+        // any slow call to the root below).
+        let idle_after = delta(self.config.rotation).num_seconds();
         let mut earliest = i64::MAX;
-        let signing: Vec<TenantId> = self
+        let mut due = Vec::new();
+        let signing: Vec<(TenantId, Arc<super::ring::Ring>)> = self
             .rings
             .iter()
             .filter(|(_, ring)| ring.signs)
-            .map(|(tenant, _)| *tenant)
+            .map(|(tenant, ring)| (*tenant, ring))
             .collect();
-        let idle_after = delta(self.config.rotation).num_seconds();
-        for tenant in signing {
-            let Some(ring) = self.rings.get(&tenant) else {
-                continue;
-            };
+        for (tenant, ring) in signing {
             if now.timestamp() - ring.last_used.load(Ordering::Relaxed) > idle_after {
                 // Idle for a rotation: stop rotating its key here; its next lease reloads.
                 self.rings.insert(tenant, Arc::new(ring.demoted()));
                 continue;
             }
             let Some(current) = ring.current(now) else {
+                // Revoked and not replaced: its leases fail until the root answers.
+                earliest = i64::MIN;
                 continue;
             };
             earliest = earliest.min(current.expires_at.timestamp());
@@ -90,18 +92,26 @@ impl TenantKeys {
                 .newest()
                 .is_some_and(|n| n.generation > current.generation);
             if !has_successor && now >= self.successor_due(current) {
-                match self.make_successor(tenant).await {
-                    Ok(true) => outcome.created += 1,
-                    Ok(false) => {}
-                    Err(e) => {
-                        warn!(tenant_id = %tenant, error = %e, "making the next tenant key failed; the current one signs on");
-                        self.stats.rotation_failures.fetch_add(1, Ordering::Relaxed);
-                        outcome.failed += 1;
+                due.push(tenant);
+            }
+        }
+        self.earliest_expiry.store(earliest, Ordering::Relaxed);
+        // Then the successors due, one root signature each. The first time the root does not
+        // answer, the rest wait for the next step: no use spending a spent quota.
+        for tenant in due {
+            match self.make_successor(tenant).await {
+                Ok(true) => outcome.created += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    warn!(tenant_id = %tenant, error = %e, "making the next tenant key failed; the current one signs on");
+                    self.stats.rotation_failures.fetch_add(1, Ordering::Relaxed);
+                    outcome.failed += 1;
+                    if matches!(e, Error::Unavailable { .. }) {
+                        break;
                     }
                 }
             }
         }
-        self.earliest_expiry.store(earliest, Ordering::Relaxed);
         outcome
     }
 
@@ -145,7 +155,14 @@ impl TenantKeys {
             self.rings.insert(tenant, Arc::new(ring));
             return Ok(false);
         }
-        let activates_at = current.retires_at.max(now);
+        // Normally its predecessor's retirement. Made late (the root was down, or the tenant
+        // was idle), it is still published ahead when the current key can wait: until a lead
+        // from now, as long as it still covers the longest lease.
+        let latest = current.expires_at - delta(LONGEST_LEASE);
+        let activates_at = current
+            .retires_at
+            .max((now + delta(self.config.lead())).min(latest))
+            .max(now);
         match self
             .create(tenant, ring.next_generation(), activates_at, None)
             .await
@@ -207,29 +224,23 @@ impl TenantKeys {
         Ok(key)
     }
 
-    /// How the keys this replica signs with stand, as of the last maintenance step. Memory
-    /// only: readiness probes never reach the root. `Unavailable(Signer)` once a tenant's key
-    /// has no valid certificate and no successor could be certified (its leases fail until the
-    /// root answers); `Ok(Some(reason))` — degraded — within the hour before that.
-    pub fn health(&self) -> Result<Option<String>> {
+    /// How the keys this replica signs with stand, as of the last maintenance step (memory
+    /// only: readiness probes never reach the root). `Some(reason)` — degraded — when a
+    /// tenant it signs for has no key left, or a key whose certificate will soon not cover the
+    /// longest lease and no successor could be certified. Never a failure: every replica
+    /// shares the root, so taking replicas out of service would not help.
+    pub fn health(&self) -> Option<String> {
         let earliest = self.earliest_expiry.load(Ordering::Relaxed);
         if earliest == i64::MAX {
-            return Ok(None);
+            return None;
+        }
+        let advice = "no successor could be certified: check that the root key (Cloud KMS) answers";
+        if earliest == i64::MIN {
+            return Some(format!("a tenant's signing keys were revoked and {advice}"));
         }
         let now = self.clock.now();
         let at = DateTime::<Utc>::from_timestamp(earliest, 0).unwrap_or_default();
-        let advice = "no successor could be certified: check that the root key (Cloud KMS) answers";
-        if earliest <= now.timestamp() {
-            return Err(Error::unavailable(
-                Dependency::Signer,
-                format!("a tenant signing key's certificate expired at {at} and {advice}"),
-            ));
-        }
-        if earliest <= (now + delta(DEGRADED_WITHIN)).timestamp() {
-            return Ok(Some(format!(
-                "a tenant signing key's certificate expires at {at} and {advice}"
-            )));
-        }
-        Ok(None)
+        (earliest <= (now + delta(DEGRADED_WITHIN)).timestamp())
+            .then(|| format!("a tenant signing key's certificate expires at {at} and {advice}"))
     }
 }

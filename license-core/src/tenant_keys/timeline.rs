@@ -48,11 +48,13 @@ impl Default for TenantKeyConfig {
 }
 
 /// The longest lease any key may have to cover.
-const LONGEST_LEASE: Duration = Duration::from_secs(LeasePolicy::MAX_TTL_SECONDS as u64);
+pub(crate) const LONGEST_LEASE: Duration = Duration::from_secs(LeasePolicy::MAX_TTL_SECONDS as u64);
 
-/// Readiness reports a degraded signer when a key's certificate expires within this (and an
-/// unavailable one once it has expired).
-pub const DEGRADED_WITHIN: Duration = Duration::from_secs(3600);
+/// Readiness reports a degraded signer when a key's certificate expires within this: the
+/// longest lease plus an hour, so a license with 24-hour leases is warned of before its
+/// leases start to fail.
+pub const DEGRADED_WITHIN: Duration =
+    Duration::from_secs(LeasePolicy::MAX_TTL_SECONDS as u64 + 3600);
 
 impl TenantKeyConfig {
     /// How long a certificate outlives its key's retirement.

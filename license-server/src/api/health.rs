@@ -22,8 +22,9 @@ pub struct HealthApi;
 pub struct Status {
     /// `ok` (liveness), `ready`, or `degraded` (ready, but `dependency` will soon fail).
     pub status: String,
-    /// With `degraded`: the dependency about to fail (`signer`: a tenant key's certificate
-    /// expires within the hour and the root, Cloud KMS, could not certify a successor).
+    /// With `degraded`: the dependency in trouble (`signer`: a tenant's key will soon not
+    /// cover the longest lease, or was revoked, and the root — Cloud KMS — could not certify
+    /// a successor; leases that would outlive the key's certificate get 503 meanwhile).
     pub dependency: Option<String>,
 }
 
@@ -38,8 +39,9 @@ pub enum HealthOk {
 /// Ready for traffic.
 #[derive(ApiResponse, Debug)]
 pub enum ReadyOk {
-    /// The store and the seat ledger answer and every tenant key can sign (`ready`), or will
-    /// only for less than an hour more (`degraded`, naming the dependency).
+    /// The store and the seat ledger answer; `ready`, or `degraded` when the signer is in
+    /// trouble (naming it). A signer in trouble never fails readiness: every replica shares
+    /// the root, so taking replicas out of service would not help.
     #[oai(status = 200)]
     Ok(Json<Status>),
 }
@@ -64,9 +66,10 @@ impl HealthApi {
 
     /// Readiness
     ///
-    /// 200 only when the store and the seat ledger answer and the tenant keys can sign;
-    /// otherwise 503 naming the first that cannot. Calls no Cloud KMS method: the signer's
-    /// state is what the last key maintenance found.
+    /// 200 when the store and the seat ledger answer (`ready`, or `degraded` naming the
+    /// signer when the root could not certify tenant keys that are due); otherwise 503 naming
+    /// the first that does not. Calls no Cloud KMS method: the signer's state is what the
+    /// last key maintenance found.
     #[oai(path = "/ready/", method = "get", operation_id = "ready")]
     async fn ready(&self, state: Data<&Arc<AppState>>) -> Result<ReadyOk, ReadyError> {
         let status = match state.service.check_ready().await? {

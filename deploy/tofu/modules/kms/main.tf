@@ -1,8 +1,9 @@
-# Cloud KMS: the key that signs lease tokens (RS256 = RSA_SIGN_PKCS1_4096_SHA256, DESIGN.md §6),
-# and the symmetric key that wraps tenant signing keys stored in the database.
-# The private key never leaves KMS; clients verify offline with the public key from the JWKS.
-# Destroying this key would invalidate every lease token a customer still holds, so OpenTofu
-# refuses to (prevent_destroy), and KMS keeps destroyed versions for 30 days besides.
+# Cloud KMS: the root key that certifies every tenant's lease-signing key (RS256 =
+# RSA_SIGN_PKCS1_4096_SHA256, ADR 0019), and the symmetric key that wraps tenant signing keys
+# stored in the database. Private keys never leave KMS; applications pin the root's public key
+# from /.well-known/jwks.json. Destroying the root would invalidate every certificate, and so
+# every lease a customer still holds, so OpenTofu refuses to (prevent_destroy), and KMS keeps
+# destroyed versions for 30 days besides.
 
 terraform {
   required_providers {
@@ -19,9 +20,9 @@ resource "google_kms_key_ring" "this" {
   location = var.location
 }
 
-# No rotation_period: KMS rotates only symmetric keys automatically. Rotating this key means a
+# No rotation_period: KMS rotates only symmetric keys automatically. Rotating the root means a
 # new key version, a new LICENSE_SIGNER__URL, and keeping the old public key in the JWKS until
-# the leases it signed have expired (docs/deploy.md).
+# the certificates it signed have expired (docs/runbooks/root-key-rotation.md).
 resource "google_kms_crypto_key" "lease_signing" {
   name     = var.key_name
   key_ring = google_kms_key_ring.this.id
