@@ -283,7 +283,7 @@ def test_another_tenants_lease_fails_the_readme_verification(server: Server, ten
     with pytest.raises(jwt.InvalidAudienceError):
         jwt.decode(b_lease.token, b_key, algorithms=[b_key.algorithm_name], issuer=ISSUER, audience=str(tenant.id))
     # B's key set does not pass as A's: its certificates name B.
-    with pytest.raises(jwt.InvalidSubjectError):
+    with pytest.raises(jwt.exceptions.InvalidSubjectError):
         tenant_keys_for(b_api, str(other.tenant.id), str(tenant.id))
 
 
