@@ -348,3 +348,41 @@ fn the_audit_log_records_admin_changes() {
         .run(&["audit", "--limit", "0"])
         .fails(1, "(invalid_input)");
 }
+
+#[test]
+fn a_signing_key_rotation_with_revocation_makes_old_leases_fail_verification() {
+    let fixture = Fixture::new(2);
+    let lease = fixture.acquire("ws-1");
+    let token = lease["token"].as_str().unwrap().to_owned();
+    let verify = |token: &str| {
+        fixture
+            .server
+            .cli()
+            .run(&["verify", token, "--tenant", &fixture.tenant])
+    };
+    verify(&token).success();
+
+    // A manual rotation keeps the old key published: the lease still verifies.
+    let kept = fixture.admin().run(&["signing-key", "rotate"]).success();
+    assert!(kept.stdout.contains("generation:"), "{}", kept.stdout);
+    assert!(
+        kept.stdout.contains("earlier keys stay published"),
+        "{}",
+        kept.stdout
+    );
+    verify(&token).success();
+
+    // After a leak: the earlier keys are revoked, the lease no longer verifies (exit 4).
+    let revoked = fixture
+        .admin()
+        .run(&["-o", "json", "signing-key", "rotate", "--revoke-previous"])
+        .success()
+        .json();
+    assert_eq!(revoked["generation"], 3);
+    verify(&token).fails(4, "unknown key id");
+    // A client key may not rotate.
+    fixture
+        .client()
+        .run(&["signing-key", "rotate"])
+        .fails(1, "(forbidden)");
+}
