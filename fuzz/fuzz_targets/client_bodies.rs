@@ -8,8 +8,8 @@ use std::sync::{Arc, LazyLock};
 use libfuzzer_sys::fuzz_target;
 use license_core::memory::{MemoryLedger, MemoryStore};
 use license_core::{
-    Actor, Clock, LicenseKey, LocalSigner, NewLicense, Scope, SeatCount, SigningAlgorithm,
-    SystemClock,
+    Actor, Clock, LicenseKey, LocalKeyWrapper, LocalSigner, NewLicense, Scope, SeatCount,
+    SigningAlgorithm, SystemClock,
 };
 use license_server::config::Secret;
 use license_server::{Adapters, AppState, Config, routes};
@@ -37,12 +37,12 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         .unwrap_or_else(|e| panic!("runtime: {e}"));
     let (app, bearer) = runtime.block_on(async {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let root = LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap_or_else(|e| panic!("{e}"));
         let adapters = Adapters {
             store: Arc::new(MemoryStore::default()),
             ledger: Arc::new(MemoryLedger::new(clock.clone())),
-            signer: Arc::new(
-                LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap_or_else(|e| panic!("{e}")),
-            ),
+            wrapper: Arc::new(LocalKeyWrapper::for_root(&root).unwrap_or_else(|e| panic!("{e}"))),
+            signer: Arc::new(root),
         };
         let config = Config::default();
         let state = AppState::new(&config, adapters, Vec::new(), clock, Secret::new("op-fuzz"))
@@ -51,20 +51,32 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         let tenant = tenant.unwrap_or_else(|e| panic!("{e}"));
         let mut new = NewLicense::new("Fuzz", SeatCount::new(3).unwrap_or_else(|e| panic!("{e}")));
         new.key = LicenseKey::parse("FUZZ-KEY-0001").ok();
-        let license = state.admin.create_license(tenant.id, new, &Actor::Operator).await;
+        let license = state
+            .admin
+            .create_license(tenant.id, new, &Actor::Operator)
+            .await;
         license.unwrap_or_else(|e| panic!("{e}"));
-        let key = state.admin.create_api_key(tenant.id, "fuzz", vec![Scope::Client], &Actor::Operator);
+        let key =
+            state
+                .admin
+                .create_api_key(tenant.id, "fuzz", vec![Scope::Client], &Actor::Operator);
         let (_, secret) = key.await.unwrap_or_else(|e| panic!("{e}"));
         (
             routes(Arc::new(state)).map_to_response().boxed(),
             format!("Bearer {}", secret.expose()),
         )
     });
-    Fixture { runtime, app, bearer }
+    Fixture {
+        runtime,
+        app,
+        bearer,
+    }
 });
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, body)) = data.split_first() else { return };
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
     let f = &*FIXTURE;
     let request = Request::builder()
         .method(Method::POST)
@@ -77,5 +89,9 @@ fuzz_target!(|data: &[u8]| {
         Ok(response) => response.status(),
         Err(error) => error.status(),
     };
-    assert!(!status.is_server_error(), "{status} for body {:?}", String::from_utf8_lossy(body));
+    assert!(
+        !status.is_server_error(),
+        "{status} for body {:?}",
+        String::from_utf8_lossy(body)
+    );
 });

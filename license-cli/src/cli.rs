@@ -381,10 +381,10 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "ID")]
     pub license: Option<String>,
     /// The tenant's key set: a file, or an http(s) URL
-    /// [default: <server>/api/v1/tenants/<tenant>/jwks.json].
+    /// [default: SERVER/api/v1/tenants/TENANT/jwks.json].
     #[arg(long, value_name = "FILE|URL")]
     pub jwks: Option<String>,
-    /// Root keys to pin (a file, or <server>/.well-known/jwks.json): only tenant keys whose
+    /// Root keys to pin (a file, or SERVER/.well-known/jwks.json): only tenant keys whose
     /// certificate they sign are trusted. Without it, the key set is trusted as read.
     #[arg(long, value_name = "FILE|URL")]
     pub root: Option<String>,

@@ -62,7 +62,6 @@ pub mod events;
 pub mod flush;
 /// Heartbeat: renew a seat (no store call when it succeeds, one ledger call, one signature).
 pub mod heartbeat;
-/// The hot path's caches and bounds: license policy, session directory, write-behind.
 pub mod hot_path;
 /// Typed UUID identifiers.
 pub mod ids;

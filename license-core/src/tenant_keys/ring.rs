@@ -1,7 +1,8 @@
 //! [`TenantKeys`]: a replica's keys for the tenants it signs for. The hot path reads memory
 //! only: a lease is signed with the tenant's current key, unwrapped once per replica. The
 //! store is read, and the root and the wrapper called, only when a tenant is first seen, when
-//! a key is made, and when another replica made or revoked one ([`maintain`](super::maintain)).
+//! a key is made, and when another replica made or revoked one
+//! ([`maintain`](crate::tenant_keys::maintain)).
 
 use std::collections::HashMap;
 use std::sync::Arc;
