@@ -36,7 +36,7 @@ pub struct TenantKeyStats {
 }
 
 /// One tenant's keys as this replica holds them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Ring {
     /// Unexpired keys, by generation.
     pub(super) keys: Vec<TenantKey>,
