@@ -220,12 +220,11 @@ pub async fn serve(
 /// shape, trailing-slash normalisation and the request metrics.
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let api = api::service();
-    let spec = api.spec_endpoint();
     let docs = api.rapidoc();
     let limit = state.body_limit;
     let observed = state.clone();
     Route::new()
-        .at("/openapi.json", spec)
+        .at("/openapi.json", get(openapi_document))
         .nest("/docs", docs)
         .at("/metrics", get(metrics))
         .nest("/", api)
@@ -236,6 +235,16 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
         .with(NormalizePath::new(TrailingSlash::Trim))
         .around(move |ep, req| observe(observed.clone(), ep, req))
         .data(state)
+}
+
+/// The document `license-server openapi` prints (with its public operations declared).
+#[handler]
+fn openapi_document() -> Response {
+    // Built once: the document never changes while the process runs.
+    static DOCUMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(api::spec);
+    Response::builder()
+        .content_type("application/json; charset=utf-8")
+        .body(DOCUMENT.as_str())
 }
 
 #[handler]
