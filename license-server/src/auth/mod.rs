@@ -240,19 +240,17 @@ impl Authenticator {
         scope: Scope,
         other: Scope,
     ) -> Result<license_core::ApiKey, ApiError> {
+        // A malformed key (prefix, tenant, length, alphabet) is refused here, before any
+        // cache or store.
         let secret = ApiKeySecret::parse(credential).map_err(|_| ApiError::unauthenticated())?;
-        match self.admin.authenticate_api_key(&secret, scope).await {
-            Ok(key) => Ok(key),
-            Err(Error::NotFound(_)) => {
-                match self.admin.authenticate_api_key(&secret, other).await {
-                    Ok(_) => Err(ApiError::forbidden(match scope {
-                        Scope::Admin => "this API key lacks the admin scope",
-                        Scope::Client => "this API key lacks the client scope",
-                    })),
-                    Err(Error::NotFound(_)) => Err(ApiError::unauthenticated()),
-                    Err(e) => Err(self.cannot_check(e)),
-                }
-            }
+        // One check, whatever the scopes: an unknown key costs at most one store lookup.
+        match self.admin.identify_api_key(&secret).await {
+            Ok(key) if key.allows(scope) => Ok(key),
+            Ok(key) if key.allows(other) => Err(ApiError::forbidden(match scope {
+                Scope::Admin => "this API key lacks the admin scope",
+                Scope::Client => "this API key lacks the client scope",
+            })),
+            Ok(_) | Err(Error::NotFound(_)) => Err(ApiError::unauthenticated()),
             Err(e) => Err(self.cannot_check(e)),
         }
     }

@@ -2,10 +2,10 @@
 //! whose per-client state lives in a bounded `moka` cache, on the app's injected clock.
 //!
 //! A failure budget cannot be consulted before a request's outcome is known, so it is spent
-//! after the fact: the failure that finds it empty *blocks* the client until the budget has
-//! room again (governor's `NotUntil`), and while blocked every request of the client that can
-//! be blocked is refused before it reaches the endpoint. A refused request spends nothing, so
-//! the budget refills and a persistent client gets exactly the budget's rate of failures.
+//! after the fact: the failure that spends the last of it *blocks* the client until the budget
+//! has room again (governor's `NotUntil`), and while blocked every request of the client that
+//! can be blocked is refused before it reaches the endpoint. A refused request spends nothing,
+//! so the budget refills and a persistent client gets exactly the budget's rate of failures.
 
 use std::hash::Hash;
 use std::num::NonZeroU32;
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use governor::clock::Clock as GovernorClock;
-use governor::middleware::NoOpMiddleware;
+use governor::middleware::{NoOpMiddleware, StateInformationMiddleware};
 use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed, StateStore};
 use governor::{Quota, RateLimiter};
@@ -85,7 +85,21 @@ impl<K: ClientKey> StateStore for Store<K> {
     }
 }
 
-type Limiter<K> = RateLimiter<K, Store<K>, InjectedClock, NoOpMiddleware<Nanos>>;
+type Limiter<K, MW = NoOpMiddleware<Nanos>> = RateLimiter<K, Store<K>, InjectedClock, MW>;
+
+/// A limiter of one budget of the clients in `clients`.
+fn limiter<K: ClientKey>(
+    clients: &Cache<K, Arc<ClientState>>,
+    clock: &InjectedClock,
+    quota: Quota,
+    budget: fn(&ClientState) -> &InMemoryState,
+) -> Limiter<K> {
+    let store = Store {
+        clients: clients.clone(),
+        budget,
+    };
+    RateLimiter::new(quota, store, clock.clone())
+}
 
 /// Why a request was refused, and how long the client should wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,7 +114,8 @@ pub(super) enum Refusal {
 pub(super) struct Budgets<K: ClientKey> {
     clients: Cache<K, Arc<ClientState>>,
     requests: Option<Limiter<K>>,
-    failures: Option<Limiter<K>>,
+    /// Says how much is left after each failure, so the last one blocks at once.
+    failures: Option<Limiter<K, StateInformationMiddleware>>,
     clock: InjectedClock,
 }
 
@@ -127,16 +142,14 @@ impl<K: ClientKey> Budgets<K> {
             .max_capacity(capacity)
             .time_to_idle(IDLE)
             .build();
-        let limiter = |quota: Quota, budget: fn(&ClientState) -> &InMemoryState| {
-            let store = Store {
-                clients: clients.clone(),
-                budget,
-            };
-            RateLimiter::new(quota, store, clock.clone())
-        };
         Self {
-            requests: requests.map(|n| limiter(Quota::per_second(n), |c| &c.requests)),
-            failures: failures.map(|n| limiter(Quota::per_minute(n), |c| &c.failures)),
+            requests: requests.map(|n| {
+                limiter(&clients, &clock, Quota::per_second(n), |c| &c.requests)
+            }),
+            failures: failures.map(|n| {
+                limiter(&clients, &clock, Quota::per_minute(n), |c| &c.failures)
+                    .with_middleware::<StateInformationMiddleware>()
+            }),
             clients,
             clock,
         }
@@ -162,22 +175,35 @@ impl<K: ClientKey> Budgets<K> {
         }
     }
 
-    /// A failure by `key`: it takes one from the client's failure budget; when none is left
-    /// the client is blocked until the budget has room again, and the wait is returned.
+    /// A failure by `key`: it takes one from the client's failure budget, and the one that
+    /// takes the last blocks the client until the budget has room again. A failure that
+    /// found nothing left (concurrent failures raced past the block) is refused: the wait.
     pub(super) fn fail(&self, key: &K) -> Result<(), Duration> {
         let Some(failures) = &self.failures else {
             return Ok(());
         };
-        failures.check_key(key).map_err(|not_until| {
-            let now = self.clock.now();
-            let until = not_until.earliest_possible();
-            if let Some(client) = self.clients.get(key) {
-                client
-                    .blocked_until
-                    .fetch_max(u64::from(until), Ordering::AcqRel);
+        match failures.check_key(key) {
+            Ok(left) if left.remaining_burst_capacity() > 0 => Ok(()),
+            Ok(_) => {
+                // Nothing left: this check cannot fit, so it spends nothing and says until when.
+                if let Err(not_until) = failures.check_key(key) {
+                    self.block(key, not_until.earliest_possible());
+                }
+                Ok(())
             }
-            not_until.wait_time_from(now)
-        })
+            Err(not_until) => {
+                self.block(key, not_until.earliest_possible());
+                Err(not_until.wait_time_from(self.clock.now()))
+            }
+        }
+    }
+
+    fn block(&self, key: &K, until: Nanos) {
+        if let Some(client) = self.clients.get(key) {
+            client
+                .blocked_until
+                .fetch_max(u64::from(until), Ordering::AcqRel);
+        }
     }
 
     /// Clients tracked now (pending evictions applied).
@@ -229,12 +255,15 @@ mod tests {
             budgets.admit(&1, true).unwrap();
             budgets.fail(&1).unwrap();
         }
-        budgets.admit(&1, true).unwrap();
-        let wait = budgets.fail(&1).unwrap_err();
-        assert_eq!(wait, Duration::from_secs(20), "a minute's three, one per 20 s");
         assert_eq!(
             budgets.admit(&1, true),
-            Err(Refusal::Failures(Duration::from_secs(20)))
+            Err(Refusal::Failures(Duration::from_secs(20))),
+            "the third of a minute's three blocks at once; one more every 20 s"
+        );
+        assert_eq!(
+            budgets.fail(&1),
+            Err(Duration::from_secs(20)),
+            "a failure racing past the block is refused"
         );
         budgets.admit(&1, false).unwrap();
         budgets.admit(&2, true).unwrap();
@@ -247,7 +276,11 @@ mod tests {
         clock.advance(TimeDelta::seconds(1));
         budgets.admit(&1, true).unwrap();
         budgets.fail(&1).unwrap();
-        assert!(budgets.fail(&1).is_err(), "one refilled, one spent");
+        assert_eq!(
+            budgets.admit(&1, true),
+            Err(Refusal::Failures(Duration::from_secs(20))),
+            "one refilled, one spent, blocked again"
+        );
     }
 
     #[test]

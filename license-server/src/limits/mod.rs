@@ -9,8 +9,9 @@
 //! - **Failures**, counted from the response: 401 on any route, 404 on the client routes and
 //!   the public tenant key sets. A client (address or credential) out of failures is blocked:
 //!   every request it makes gets 429 before reaching the endpoint until its budget has room
-//!   again (`limits.failures_per_minute_per_*`). The failure that finds the budget empty is
-//!   answered 429 too, so no more than the budget's failures are ever answered.
+//!   again (`limits.failures_per_minute_per_*`); the failure that spends the last of the
+//!   budget blocks at once, so no more than the budget's failures are ever answered (one
+//!   that raced past the block is answered 429 too).
 //! - **Never blocked for failures:** heartbeat and release, which hold a seat already
 //!   granted (a client behind a blocked NAT keeps its seat; session ids are random, so they
 //!   cannot be guessed), and readiness. **Never limited:** liveness, the root JWKS, `/metrics`
@@ -263,7 +264,8 @@ pub async fn rate_limit<E: Endpoint>(
     if !failed {
         return Ok(response);
     }
-    // Both budgets are spent; the first one found empty answers.
+    // Both budgets are spent; a failure that found one empty (it raced past the block) is
+    // answered 429, so no client ever sees more failures than its budget.
     let mut refusal = None;
     if let Err(wait) = limits.addresses.fail(&address) {
         debug!(%address, "client address blocked for failures");
