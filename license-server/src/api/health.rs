@@ -74,10 +74,7 @@ impl HealthApi {
     /// its answer, so calling it often costs no more store or ledger pings.
     #[oai(path = "/ready/", method = "get", operation_id = "ready")]
     async fn ready(&self, state: Data<&Arc<AppState>>) -> Result<ReadyOk, ReadyError> {
-        let readiness = state
-            .ready
-            .answer(|| state.service.check_ready())
-            .await?;
+        let readiness = state.ready.answer(|| state.service.check_ready()).await?;
         let status = match readiness {
             Readiness::Ready => Status {
                 status: "ready".into(),

@@ -154,15 +154,15 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "limits.failures_per_minute_per_address",
-        "Failures a minute from one client address (401 anywhere; 404 on the client routes and public tenant key sets), burst a minute's worth; beyond it the address gets 429 until the budget refills (0: unlimited).",
+        "Failures a minute from one client address (401 anywhere; 404 of acquire, validate and the public tenant key sets), burst a minute's worth; beyond it the address gets 429 until the budget refills, except on heartbeat and release (0: unlimited).",
     ),
     (
         "limits.failures_per_minute_per_credential",
-        "Failures a minute by one authenticated credential (404 on the client routes), burst a minute's worth; beyond it the credential gets 429 until the budget refills (0: unlimited).",
+        "Failures a minute by one authenticated credential (404 of acquire and validate), burst a minute's worth; beyond it the credential gets 429 until the budget refills, except on heartbeat and release (0: unlimited).",
     ),
     (
         "limits.tracked_clients",
-        "Most client addresses, and separately most credentials, whose budgets are kept (least recently used forgotten first).",
+        "Most client addresses, and separately most credentials, whose budgets are kept (about 420 bytes each; the least used are forgotten first).",
     ),
     (
         "limits.ready_cache_millis",

@@ -26,14 +26,14 @@ pub struct LimitsConfig {
     /// one second's worth. 0: unlimited.
     pub requests_per_second_per_credential: u32,
     /// Failures a minute from one client address, with a burst of a minute's worth: 401s on
-    /// any route and 404s on the client routes and the public tenant key sets. Beyond it the
-    /// address gets 429 until the budget refills. 0: unlimited.
+    /// any route, 404s of acquire, validate and the public tenant key sets. Beyond it the
+    /// address gets 429 (but for heartbeat and release) until the budget refills. 0: unlimited.
     pub failures_per_minute_per_address: u32,
-    /// Failures a minute by one authenticated credential (404s on the client routes), with a
-    /// burst of a minute's worth. 0: unlimited.
+    /// Failures a minute by one authenticated credential (404s of acquire and validate), with
+    /// a burst of a minute's worth. 0: unlimited.
     pub failures_per_minute_per_credential: u32,
     /// Most client addresses, and separately most credentials, whose budgets are tracked
-    /// (the least recently used are forgotten first).
+    /// (about 420 bytes each); the least used are forgotten first.
     pub tracked_clients: u64,
     /// Milliseconds a successful readiness answer is shared by every caller; concurrent
     /// callers always share one probe. 0: every call probes the store and the ledger.
@@ -50,7 +50,7 @@ impl Default for LimitsConfig {
             requests_per_second_per_credential: 2_000,
             failures_per_minute_per_address: 60,
             failures_per_minute_per_credential: 600,
-            tracked_clients: 100_000,
+            tracked_clients: 50_000,
             ready_cache_millis: 1_000,
         }
     }

@@ -143,9 +143,8 @@ impl<K: ClientKey> Budgets<K> {
             .time_to_idle(IDLE)
             .build();
         Self {
-            requests: requests.map(|n| {
-                limiter(&clients, &clock, Quota::per_second(n), |c| &c.requests)
-            }),
+            requests: requests
+                .map(|n| limiter(&clients, &clock, Quota::per_second(n), |c| &c.requests)),
             failures: failures.map(|n| {
                 limiter(&clients, &clock, Quota::per_minute(n), |c| &c.failures)
                     .with_middleware::<StateInformationMiddleware>()

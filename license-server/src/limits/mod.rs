@@ -6,15 +6,16 @@
 //!   /64): `limits.requests_per_second_per_address`, checked before the endpoint.
 //! - **Per credential** (API key, OIDC subject, operator), once the credential check has
 //!   identified it: `limits.requests_per_second_per_credential`.
-//! - **Failures**, counted from the response: 401 on any route, 404 on the client routes and
-//!   the public tenant key sets. A client (address or credential) out of failures is blocked:
+//! - **Failures**, counted from the response: 401 on any route, 404 on acquire, validate and
+//!   the public tenant key sets (where a guess names a license key, a session or a tenant). A client (address or credential) out of failures is blocked:
 //!   every request it makes gets 429 before reaching the endpoint until its budget has room
 //!   again (`limits.failures_per_minute_per_*`); the failure that spends the last of the
 //!   budget blocks at once, so no more than the budget's failures are ever answered (one
 //!   that raced past the block is answered 429 too).
-//! - **Never blocked for failures:** heartbeat and release, which hold a seat already
-//!   granted (a client behind a blocked NAT keeps its seat; session ids are random, so they
-//!   cannot be guessed), and readiness. **Never limited:** liveness, the root JWKS, `/metrics`
+//! - **Never blocked for failures, and their 404s are none:** heartbeat and release, which act
+//!   on a seat already granted (a client behind a blocked NAT keeps its seat; a mass loss of
+//!   sessions does not block the re-acquires; session ids are random, nothing to guess), and
+//!   readiness. **Never limited:** liveness, the root JWKS, `/metrics`
 //!   and the API documents, which answer from memory.
 //!
 //! A refusal is `429 rate_limited` with `Retry-After` (seconds, rounded up) and touches no
@@ -127,10 +128,9 @@ impl RoutePolicy {
             }
             _ if path == "/docs" || path.starts_with("/docs/") => policy(false, false, false),
             // A seat already granted, and the readiness probe: never blocked.
-            "/api/v1/licenses/heartbeat" | "/api/v1/licenses/release" => {
-                policy(true, false, true)
+            "/api/v1/licenses/heartbeat" | "/api/v1/licenses/release" | "/api/v1/ready" => {
+                policy(true, false, false)
             }
-            "/api/v1/ready" => policy(true, false, false),
             // Reachable by outsiders, naming a record: license keys, sessions, tenants.
             _ if path.starts_with("/api/v1/licenses/") || path.starts_with("/api/v1/tenants/") => {
                 policy(true, true, true)
@@ -165,10 +165,7 @@ impl Limits {
         let capacity = config.tracked_clients;
         Self {
             enabled: config.enabled,
-            source: AddressSource::new(
-                config.client_address_header(),
-                config.client_address_hops,
-            ),
+            source: AddressSource::new(config.client_address_header(), config.client_address_hops),
             addresses: Budgets::new(
                 NonZeroU32::new(config.requests_per_second_per_address),
                 NonZeroU32::new(config.failures_per_minute_per_address),
@@ -264,22 +261,26 @@ pub async fn rate_limit<E: Endpoint>(
     if !failed {
         return Ok(response);
     }
-    // Both budgets are spent; a failure that found one empty (it raced past the block) is
-    // answered 429, so no client ever sees more failures than its budget.
+    // Both budgets are spent; on a route that can be blocked, a failure that found one empty
+    // (it raced past the block) is answered 429, so no client ever sees more failures answered
+    // than its budget. A route that is never blocked keeps its answer.
     let mut refusal = None;
     if let Err(wait) = limits.addresses.fail(&address) {
         debug!(%address, "client address blocked for failures");
         refusal = Some((Budget::AddressFailures, wait));
     }
-    if let Some(credential) = credential.get().filter(|_| status != StatusCode::UNAUTHORIZED) {
+    if let Some(credential) = credential
+        .get()
+        .filter(|_| status != StatusCode::UNAUTHORIZED)
+    {
         if let Err(wait) = limits.credentials.fail(credential) {
             debug!("credential blocked for failures");
             refusal = refusal.or(Some((Budget::CredentialFailures, wait)));
         }
     }
     Ok(match refusal {
-        Some((budget, wait)) => limits.refuse(budget, wait),
-        None => response,
+        Some((budget, wait)) if policy.blockable => limits.refuse(budget, wait),
+        _ => response,
     })
 }
 
@@ -300,12 +301,16 @@ mod tests {
     fn routes_are_limited_blocked_and_failed_as_documented() {
         let acquire = RoutePolicy::of("/api/v1/licenses/acquire");
         assert!(acquire.limited && acquire.blockable && acquire.not_found_fails);
-        for seat_held in ["/api/v1/licenses/heartbeat", "/api/v1/licenses/release/"] {
-            let policy = RoutePolicy::of(seat_held);
-            assert!(policy.limited && !policy.blockable && policy.not_found_fails);
+        for never_blocked in [
+            "/api/v1/licenses/heartbeat",
+            "/api/v1/licenses/release/",
+            "/api/v1/ready/",
+        ] {
+            let policy = RoutePolicy::of(never_blocked);
+            assert!(policy.limited && !policy.blockable && !policy.not_found_fails);
         }
-        let ready = RoutePolicy::of("/api/v1/ready/");
-        assert!(ready.limited && !ready.blockable);
+        let validate = RoutePolicy::of("/api/v1/licenses/validate");
+        assert!(validate.blockable && validate.not_found_fails);
         let tenant_keys = RoutePolicy::of("/api/v1/tenants/0190/jwks.json");
         assert!(tenant_keys.blockable && tenant_keys.not_found_fails);
         let admin = RoutePolicy::of("/api/v1/admin/licenses/x");

@@ -125,7 +125,10 @@ mod tests {
         assert_eq!(probe.calls(), 3, "failures are probed again");
 
         probe.ready.store(true, Ordering::SeqCst);
-        assert!(cache.answer(|| probe.run()).await.is_ok(), "recovery at once");
+        assert!(
+            cache.answer(|| probe.run()).await.is_ok(),
+            "recovery at once"
+        );
     }
 
     #[tokio::test]

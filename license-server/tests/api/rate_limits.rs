@@ -100,7 +100,11 @@ async fn enumerating_license_keys_is_cut_off_after_the_failure_budget() {
         1_000 - count(404) - count(429)
     );
     assert_eq!(count(404), budget as usize, "no more 404s than the budget");
-    assert_eq!(count(429), 1_000 - budget as usize, "every other attempt refused");
+    assert_eq!(
+        count(429),
+        1_000 - budget as usize,
+        "every other attempt refused"
+    );
     assert_eq!(statuses[777], 429, "the right key was refused unread");
     assert!(statuses[..budget as usize].iter().all(|s| *s == 404));
     assert_eq!(
@@ -123,7 +127,10 @@ async fn a_fleet_behind_one_address_at_a_normal_rate_is_never_limited() {
     // machines heartbeating every five seconds, plus a few honest mistakes.
     let app = limited(|_| {}).await;
     let acme = app
-        .fixture_with("Acme", json!({ "product": "CAD Pro", "seats_total": 1_000 }))
+        .fixture_with(
+            "Acme",
+            json!({ "product": "CAD Pro", "seats_total": 1_000 }),
+        )
         .await;
     let machines: Vec<String> = (0..1_000).map(|n| format!("machine-{n:04}")).collect();
     let sessions: Vec<String> = futures::future::join_all(machines.iter().map(|hwid| async {
@@ -163,12 +170,22 @@ async fn retry_after_is_honoured_and_then_requests_pass_again() {
     let app = limited(|config| config.limits.failures_per_minute_per_address = 3).await;
     let acme = guessable_license(&app, "ACME-PRO-2026-0003").await;
     for n in 0..3 {
-        acquire_via(&app, &acme.client, &format!("ACME-PRO-2026-{n:04}"), "m", None)
-            .await
-            .expect_error(404, "license_not_found");
+        acquire_via(
+            &app,
+            &acme.client,
+            &format!("ACME-PRO-2026-{n:04}"),
+            "m",
+            None,
+        )
+        .await
+        .expect_error(404, "license_not_found");
     }
     let wrong = acquire_via(&app, &acme.client, "ACME-PRO-2026-0004", "m", None).await;
-    assert_eq!(retry_after(wrong), 20, "the failure over the budget is refused");
+    assert_eq!(
+        retry_after(wrong),
+        20,
+        "the failure over the budget is refused"
+    );
     let right = acquire_via(&app, &acme.client, &acme.license_key, "m", None).await;
     assert_eq!(retry_after(right), 20, "blocked: even the right key");
 
@@ -204,9 +221,15 @@ async fn the_credential_failure_budget_holds_across_addresses_and_spares_held_se
     // Ten addresses, each within its own budget, spend the credential's ten failures…
     for n in 0..10 {
         let address = format!("203.0.113.{n}");
-        acquire_via(&app, &acme.client, "ACME-PRO-2026-0000", "m", Some(&address))
-            .await
-            .expect_error(404, "license_not_found");
+        acquire_via(
+            &app,
+            &acme.client,
+            "ACME-PRO-2026-0000",
+            "m",
+            Some(&address),
+        )
+        .await
+        .expect_error(404, "license_not_found");
     }
     // …so the eleventh address gets 429, the right key too, whatever the address.
     let refused = acquire_via(
@@ -244,6 +267,36 @@ async fn the_credential_failure_budget_holds_across_addresses_and_spares_held_se
 }
 
 #[tokio::test]
+async fn lost_sessions_are_no_failures_and_heartbeats_are_never_blocked() {
+    let app = limited(|config| config.limits.failures_per_minute_per_address = 2).await;
+    let acme = app.fixture("Acme", 2).await;
+    let held = app
+        .acquire(&acme.client, &acme.license_key, "m1")
+        .await
+        .expect(200)
+        .str("session_id");
+    // A mass loss of sessions (a store restored, say): every heartbeat answers 404, and the
+    // clients' re-acquires are not blocked for it.
+    for _ in 0..10 {
+        let lost = uuid::Uuid::now_v7().to_string();
+        app.heartbeat(&acme.client, &lost)
+            .await
+            .expect_error(404, "session_not_found");
+    }
+    app.acquire(&acme.client, &acme.license_key, "m2")
+        .await
+        .expect(200);
+    // An address blocked for wrong license keys still renews and releases the seats it holds.
+    for n in 0..3 {
+        app.acquire(&acme.client, &format!("WRONG-KEY-{n}"), "m3")
+            .await;
+    }
+    assert!(retry_after(app.acquire(&acme.client, &acme.license_key, "m3").await) >= 1);
+    app.heartbeat(&acme.client, &held).await.expect(200);
+    app.release(&acme.client, &held).await.expect(200);
+}
+
+#[tokio::test]
 async fn the_per_credential_request_budget_refills_each_second() {
     let app = limited(|config| config.limits.requests_per_second_per_credential = 5).await;
     let acme = app.fixture("Acme", 2).await;
@@ -276,7 +329,10 @@ async fn a_forwarded_for_header_is_believed_only_when_configured() {
             .expect_error(404, "license_not_found");
     }
     let spoofed = acquire_via(&app, &acme.client, "WRONG-KEY-1", "m", Some("203.0.113.99")).await;
-    assert!(retry_after(spoofed) >= 1, "a made-up address got a fresh budget");
+    assert!(
+        retry_after(spoofed) >= 1,
+        "a made-up address got a fresh budget"
+    );
 
     // Configured: the right-most entry (the proxy's) is the client; entries to its left are
     // the client's own writing and are ignored.
@@ -301,7 +357,10 @@ async fn a_forwarded_for_header_is_believed_only_when_configured() {
         Some("198.51.100.1, 203.0.113.7"),
     )
     .await;
-    assert!(retry_after(prepended) >= 1, "a spoofed left entry is ignored");
+    assert!(
+        retry_after(prepended) >= 1,
+        "a spoofed left entry is ignored"
+    );
     acquire_via(&app, &acme.client, "WRONG-KEY-1", "m", Some("203.0.113.8"))
         .await
         .expect_error(404, "license_not_found");
@@ -369,7 +428,10 @@ async fn malformed_api_keys_cost_no_store_lookup_and_a_repeated_unknown_key_one(
             .await
             .expect_error(401, "unauthenticated");
     }
-    assert_eq!(app.metric("license_api_key_lookups_total").await, lookups + 1);
+    assert_eq!(
+        app.metric("license_api_key_lookups_total").await,
+        lookups + 1
+    );
 }
 
 #[tokio::test]
