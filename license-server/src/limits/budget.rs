@@ -158,12 +158,13 @@ impl<K: ClientKey> Budgets<K> {
     /// request cannot be blocked), else it takes one from the client's request budget.
     pub(super) fn admit(&self, key: &K, blockable: bool) -> Result<(), Refusal> {
         let now = self.clock.now();
-        if blockable && self.failures.is_some() {
-            if let Some(client) = self.clients.get(key) {
-                let until = Nanos::from(client.blocked_until.load(Ordering::Acquire));
-                if until > now {
-                    return Err(Refusal::Failures(until.saturating_sub(now).into()));
-                }
+        if blockable
+            && self.failures.is_some()
+            && let Some(client) = self.clients.get(key)
+        {
+            let until = Nanos::from(client.blocked_until.load(Ordering::Acquire));
+            if until > now {
+                return Err(Refusal::Failures(until.saturating_sub(now).into()));
             }
         }
         match &self.requests {

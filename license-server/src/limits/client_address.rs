@@ -69,13 +69,13 @@ impl AddressSource {
     fn client_of(&self, headers: &HeaderMap, peer: Option<IpAddr>) -> ClientAddress {
         self.header
             .as_ref()
-            .and_then(|name| self.from_header(headers, name))
+            .and_then(|name| self.entry_in(headers, name))
             .or(peer)
             .map_or(ClientAddress::Unknown, ClientAddress::from)
     }
 
     /// The `hops`-th entry from the right of every `name` header, in order.
-    fn from_header(&self, headers: &HeaderMap, name: &HeaderName) -> Option<IpAddr> {
+    fn entry_in(&self, headers: &HeaderMap, name: &HeaderName) -> Option<IpAddr> {
         let mut entries = Vec::new();
         for value in headers.get_all(name) {
             entries.extend(value.to_str().ok()?.split(',').map(str::trim));

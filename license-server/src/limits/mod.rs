@@ -266,17 +266,18 @@ pub async fn rate_limit<E: Endpoint>(
     // than its budget. A route that is never blocked keeps its answer.
     let mut refusal = None;
     if let Err(wait) = limits.addresses.fail(&address) {
-        debug!(%address, "client address blocked for failures");
+        debug!(%address, "a failure over the address's budget");
         refusal = Some((Budget::AddressFailures, wait));
     }
-    if let Some(credential) = credential
+    // A 401 has no identified credential; the guard keeps it that way.
+    let identified = credential
         .get()
-        .filter(|_| status != StatusCode::UNAUTHORIZED)
+        .filter(|_| status != StatusCode::UNAUTHORIZED);
+    if let Some(credential) = identified
+        && let Err(wait) = limits.credentials.fail(credential)
     {
-        if let Err(wait) = limits.credentials.fail(credential) {
-            debug!("credential blocked for failures");
-            refusal = refusal.or(Some((Budget::CredentialFailures, wait)));
-        }
+        debug!("a failure over the credential's budget");
+        refusal = refusal.or(Some((Budget::CredentialFailures, wait)));
     }
     Ok(match refusal {
         Some((budget, wait)) if policy.blockable => limits.refuse(budget, wait),
