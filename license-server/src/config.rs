@@ -16,10 +16,13 @@ use serde::{Deserialize, Serialize};
 pub mod example;
 /// Defaults → file → environment → flags, merged by figment, which remembers each value's layer.
 pub mod layers;
+/// `[limits]`: request and failure budgets, the client address, the readiness cache.
+pub mod limits;
 /// A bad setting, named by TOML key and environment variable, and the error listing them.
 pub mod problem;
 
 pub use layers::{ConfigError, Loaded, Origin, Sources};
+pub use limits::LimitsConfig;
 
 /// The store used when nothing is configured: empty means the embedded SQLite file
 /// `license.db` in `data_dir`.
@@ -105,6 +108,8 @@ pub struct Config {
     pub reaper: ReaperConfig,
     /// The hot path's caches and write-behind (ADR 0017).
     pub hot_path: HotPathSettings,
+    /// Rate limits per client address and credential (ADR 0021).
+    pub limits: LimitsConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -121,6 +126,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             reaper: ReaperConfig::default(),
             hot_path: HotPathSettings::default(),
+            limits: LimitsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -578,6 +584,7 @@ impl Config {
             "auth.oidc.tenant_claim",
             "must not be empty",
         );
+        problems.extend(self.limits.problems());
         problems
     }
 }

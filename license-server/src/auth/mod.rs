@@ -13,6 +13,9 @@
 //! or the identity provider did not answer, or this replica refuses more store lookups of API
 //! keys it has not cached (`auth.miss_lookups_per_second`; see `AdminService`'s key cache).
 //!
+//! Once identified, a credential spends its request budget and is refused with 429 while it
+//! is blocked for failures (`crate::limits`).
+//!
 //! Verified credentials are cached in process (`auth.cache_seconds`, `auth.cache_capacity`):
 //! API-key records by `AdminService`, accepted ID tokens by `oidc::OidcVerifier`.
 
@@ -31,6 +34,7 @@ use tracing::{debug, warn};
 
 use crate::api::error::ApiError;
 use crate::config::Secret;
+use crate::limits::Credential;
 use crate::state::AppState;
 
 /// ID tokens from an OpenID Connect provider.
@@ -236,19 +240,17 @@ impl Authenticator {
         scope: Scope,
         other: Scope,
     ) -> Result<license_core::ApiKey, ApiError> {
+        // A malformed key (prefix, tenant, length, alphabet) is refused here, before any
+        // cache or store.
         let secret = ApiKeySecret::parse(credential).map_err(|_| ApiError::unauthenticated())?;
-        match self.admin.authenticate_api_key(&secret, scope).await {
-            Ok(key) => Ok(key),
-            Err(Error::NotFound(_)) => {
-                match self.admin.authenticate_api_key(&secret, other).await {
-                    Ok(_) => Err(ApiError::forbidden(match scope {
-                        Scope::Admin => "this API key lacks the admin scope",
-                        Scope::Client => "this API key lacks the client scope",
-                    })),
-                    Err(Error::NotFound(_)) => Err(ApiError::unauthenticated()),
-                    Err(e) => Err(self.cannot_check(e)),
-                }
-            }
+        // One check, whatever the scopes: an unknown key costs at most one store lookup.
+        match self.admin.identify_api_key(&secret).await {
+            Ok(key) if key.allows(scope) => Ok(key),
+            Ok(key) if key.allows(other) => Err(ApiError::forbidden(match scope {
+                Scope::Admin => "this API key lacks the admin scope",
+                Scope::Client => "this API key lacks the client scope",
+            })),
+            Ok(_) | Err(Error::NotFound(_)) => Err(ApiError::unauthenticated()),
             Err(e) => Err(self.cannot_check(e)),
         }
     }
@@ -301,7 +303,11 @@ pub struct ClientAuth(pub ClientPrincipal);
 
 async fn client_checker(req: &Request, bearer: Bearer) -> poem::Result<ClientPrincipal> {
     let state = state(req)?;
-    state.auth.client(&bearer.token).await.map_err(refusal)
+    let principal = state.auth.client(&bearer.token).await.map_err(refusal)?;
+    state
+        .limits
+        .admit_credential(req, Credential::from(&principal))?;
+    Ok(principal)
 }
 
 /// `Authorization: Bearer <credential>` on the admin routes: a tenant API key with the `admin`
@@ -318,11 +324,15 @@ async fn admin_checker(req: &Request, bearer: Bearer) -> poem::Result<AdminPrinc
     let state = state(req)?;
     // Parsed before the credential is checked: a malformed header is a 400 whoever calls.
     let named = tenant_header(req).map_err(refusal)?;
-    state
+    let principal = state
         .auth
         .admin(&bearer.token, named)
         .await
-        .map_err(refusal)
+        .map_err(refusal)?;
+    state
+        .limits
+        .admit_credential(req, Credential::from(&principal))?;
+    Ok(principal)
 }
 
 /// The tenant named in `X-Tenant-Id`: `None` without the header, 400 naming it unless it is

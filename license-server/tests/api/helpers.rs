@@ -145,6 +145,11 @@ fn test_config(data_dir: &Path) -> Config {
     config.server.listen = "127.0.0.1:0".parse().unwrap();
     config.auth.operator_token = Secret::new(OPERATOR_TOKEN);
     config.reaper.enabled = false;
+    // Rate limits are tested in rate_limits.rs; elsewhere tests send hundreds of failing
+    // requests from one address on a clock that stands still, and expect readiness to follow
+    // a dependency switched off at once.
+    config.limits.enabled = false;
+    config.limits.ready_cache_millis = 0;
     config
 }
 
