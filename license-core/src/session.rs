@@ -70,12 +70,14 @@ impl fmt::Display for HardwareId {
 }
 
 /// The e-mail address of the person using the application (for usage reports): at most
-/// 254 characters, one `@`, no spaces or control characters.
+/// 254 bytes, one `@`, no spaces, and [readable](crate::text) (no control, bidirectional or
+/// invisible formatting characters).
 ///
 /// ```
 /// use license_core::UserEmail;
 /// assert!(UserEmail::parse("ada@example.com").is_ok());
 /// assert!(UserEmail::parse("not an email").is_err());
+/// assert!(UserEmail::parse("ada@\u{202E}moc.elpmaxe").is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -95,6 +97,7 @@ impl UserEmail {
                 "must look like name@domain (at most 254 characters)",
             ));
         }
+        crate::text::check_readable("user_email", email)?;
         Ok(Self(email.to_owned()))
     }
 
