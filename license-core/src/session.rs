@@ -86,6 +86,7 @@ pub struct UserEmail(String);
 impl UserEmail {
     /// Validates an address (shape only; nothing is sent to it).
     pub fn parse(email: &str) -> Result<Self> {
+        crate::text::check_readable("user_email", email)?;
         let ok = email.len() <= 254
             && email.matches('@').count() == 1
             && !email.starts_with('@')
@@ -97,7 +98,6 @@ impl UserEmail {
                 "must look like name@domain (at most 254 characters)",
             ));
         }
-        crate::text::check_readable("user_email", email)?;
         Ok(Self(email.to_owned()))
     }
 
