@@ -140,7 +140,13 @@ mod tests {
             let key = LicenseKey::parse(key).unwrap();
             let e = key.ensure_strong().unwrap_err();
             assert!(
-                matches!(e, Error::InvalidInput { field: "license_key", .. }),
+                matches!(
+                    e,
+                    Error::InvalidInput {
+                        field: "license_key",
+                        ..
+                    }
+                ),
                 "{key:?}: {e:?}"
             );
         }
@@ -155,13 +161,21 @@ mod tests {
             "q8Zr2VtLx9PmK4cW7nHs",
         ] {
             let key = LicenseKey::parse(key).unwrap();
-            assert!(key.ensure_strong().is_ok(), "{key:?}: {}", key.estimated_bits());
+            assert!(
+                key.ensure_strong().is_ok(),
+                "{key:?}: {}",
+                key.estimated_bits()
+            );
         }
     }
 
     #[test]
     fn letters_digits_cases_and_predictable_characters_weigh_as_documented() {
-        assert_eq!(bits("QWRT-PLMK"), 37, "8 letters × log2 26, separators nothing");
+        assert_eq!(
+            bits("QWRT-PLMK"),
+            37,
+            "8 letters × log2 26, separators nothing"
+        );
         assert_eq!(bits("90817263"), 26, "8 digits × log2 10");
         assert_eq!(bits("13572468"), 26, "steps of two are no run: all count");
         assert_eq!(bits("12345678"), 6, "a run: only the first two count");

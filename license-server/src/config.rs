@@ -708,7 +708,10 @@ mod tests {
         let problems = config.validate();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].key, "auth.operator_token");
-        assert!(!problems[0].reason.contains(&"x".repeat(31)), "never the token");
+        assert!(
+            !problems[0].reason.contains(&"x".repeat(31)),
+            "never the token"
+        );
         config.auth.operator_token = Secret::new("x".repeat(32));
         assert!(config.validate().is_empty());
     }

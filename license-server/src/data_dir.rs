@@ -196,7 +196,10 @@ mod tests {
             ensure_data_dir(&dir).unwrap();
             ensure_private_database(&db).unwrap();
         });
-        assert!(again.is_empty(), "nothing to change, nothing said: {again:?}");
+        assert!(
+            again.is_empty(),
+            "nothing to change, nothing said: {again:?}"
+        );
     }
 
     /// The JSON log lines `f` writes.

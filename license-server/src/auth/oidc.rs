@@ -435,14 +435,21 @@ mod tests {
             json!({ "aud": ours, "azp": "android-client" }),
             json!({ "aud": [ours, "other"], "azp": ours }),
         ] {
-            assert_eq!(check_authorized_party(&claims(accepted.clone()), ours), Ok(()), "{accepted}");
+            assert_eq!(
+                check_authorized_party(&claims(accepted.clone()), ours),
+                Ok(()),
+                "{accepted}"
+            );
         }
         for refused in [
             json!({ "aud": [ours, "other"] }),
             json!({ "aud": [ours, "other"], "azp": "other" }),
             json!({ "aud": [ours, "other"], "azp": 42 }),
         ] {
-            assert!(check_authorized_party(&claims(refused.clone()), ours).is_err(), "{refused}");
+            assert!(
+                check_authorized_party(&claims(refused.clone()), ours).is_err(),
+                "{refused}"
+            );
         }
     }
 

@@ -15,8 +15,8 @@ use crate::helpers::{Reply, spawn_app};
 /// Characters that change how text around them reads, or hide: bidi overrides, isolates and
 /// marks, zero-width and other invisible formatting characters, controls, separators.
 const HIDDEN: [char; 12] = [
-    '\u{202E}', '\u{202A}', '\u{2066}', '\u{2069}', '\u{200E}', '\u{061C}', '\u{200B}',
-    '\u{200D}', '\u{FEFF}', '\u{00AD}', '\u{0007}', '\u{2028}',
+    '\u{202E}', '\u{202A}', '\u{2066}', '\u{2069}', '\u{200E}', '\u{061C}', '\u{200B}', '\u{200D}',
+    '\u{FEFF}', '\u{00AD}', '\u{0007}', '\u{2028}',
 ];
 
 #[track_caller]
@@ -29,7 +29,10 @@ fn assert_refused(reply: &Reply, field: &str, c: char) {
         message.contains(&format!("U+{:04X}", u32::from(c))),
         "{message}"
     );
-    assert!(!message.contains(c), "the message names the character, never carries it");
+    assert!(
+        !message.contains(c),
+        "the message names the character, never carries it"
+    );
 }
 
 fn count(reply: Reply) -> usize {
@@ -78,7 +81,12 @@ async fn names_and_emails_with_hidden_characters_are_400_naming_the_field_and_ch
     );
 
     // Text in any script, with ordinary punctuation and symbols, is welcome.
-    for name in ["Zürich GmbH & Co. KG", "株式会社アクメ", "شركة أكمي", "CAD — Pro™"] {
+    for name in [
+        "Zürich GmbH & Co. KG",
+        "株式会社アクメ",
+        "شركة أكمي",
+        "CAD — Pro™",
+    ] {
         app.create_tenant(&operator, name).await.expect(201);
         app.create_license(&acme.admin, json!({ "product": name, "seats_total": 1 }))
             .await
@@ -117,7 +125,11 @@ async fn a_guessable_chosen_key_is_refused_unless_the_vendor_allows_it() {
     let acme = app.fixture("Acme", 1).await;
     assert_eq!(key_origin(&app, &acme.admin).await, "generated");
 
-    for weak in ["ACME-PRO-2026-0001", "ACME-PRO-2026-0417", "AcmePro-2026-00417"] {
+    for weak in [
+        "ACME-PRO-2026-0001",
+        "ACME-PRO-2026-0417",
+        "AcmePro-2026-00417",
+    ] {
         let refused = app
             .create_license(
                 &acme.admin,
@@ -130,7 +142,11 @@ async fn a_guessable_chosen_key_is_refused_unless_the_vendor_allows_it() {
         assert!(message.contains("allow_weak_key"), "{message}");
         assert!(!message.contains(weak), "the key is not echoed: {message}");
     }
-    assert_eq!(count(app.list_licenses(&acme.admin, "").await), 1, "nothing created");
+    assert_eq!(
+        count(app.list_licenses(&acme.admin, "").await),
+        1,
+        "nothing created"
+    );
 
     // Explicitly allowed (a key already in customers' hands): created, and the audit says so.
     let allowed = app
@@ -183,7 +199,13 @@ impl Drop for Running {
 fn server(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_license-server"));
     command
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--data-dir"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .env_remove("LICENSE_CONFIG")
         .envs(env.iter().copied())
@@ -200,7 +222,13 @@ fn exit_within(mut command: Command, limit: Duration) -> Option<(ExitStatus, Str
     while start.elapsed() < limit {
         if let Some(status) = child.0.try_wait().unwrap() {
             let mut stderr = String::new();
-            child.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+            child
+                .0
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
             return Some((status, stderr));
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -212,7 +240,10 @@ fn exit_within(mut command: Command, limit: Duration) -> Option<(ExitStatus, Str
 fn a_configured_operator_token_shorter_than_32_characters_stops_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let token = "op_short-but-secret";
-    let command = server(&dir.path().join("data"), &[("LICENSE_AUTH__OPERATOR_TOKEN", token)]);
+    let command = server(
+        &dir.path().join("data"),
+        &[("LICENSE_AUTH__OPERATOR_TOKEN", token)],
+    );
     let (status, stderr) =
         exit_within(command, Duration::from_secs(30)).expect("the server refuses to start");
     assert!(!status.success());
@@ -221,7 +252,10 @@ fn a_configured_operator_token_shorter_than_32_characters_stops_the_start() {
         "{stderr}"
     );
     assert!(stderr.contains("at least 32 characters"), "{stderr}");
-    assert!(!stderr.contains(token), "the token is never printed: {stderr}");
+    assert!(
+        !stderr.contains(token),
+        "the token is never printed: {stderr}"
+    );
 }
 
 #[cfg(unix)]
@@ -260,7 +294,11 @@ fn the_data_directory_and_the_database_are_owner_only_after_start_with_a_warning
     assert_eq!(mode(&db), 0o600);
     for companion in ["license.db-wal", "license.db-shm"] {
         let path = data_dir.join(companion);
-        assert_eq!(mode(&path), 0o600, "{companion} (the server runs in WAL mode)");
+        assert_eq!(
+            mode(&path),
+            0o600,
+            "{companion} (the server runs in WAL mode)"
+        );
     }
     assert_eq!(
         changed,

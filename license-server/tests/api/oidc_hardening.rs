@@ -6,8 +6,8 @@ use license_server::Config;
 use license_server::config::Sources;
 use serde_json::json;
 
-use crate::oidc::{AUDIENCE, ISSUER, IdentityProvider, app_trusting};
 use crate::helpers::Caller;
+use crate::oidc::{AUDIENCE, ISSUER, IdentityProvider, app_trusting};
 
 #[tokio::test]
 async fn a_token_for_several_audiences_must_name_us_in_azp() {
@@ -21,7 +21,8 @@ async fn a_token_for_several_audiences_must_name_us_in_azp() {
         idp.token(t, json!({ "aud": several })).await,
         idp.token(t, json!({ "aud": several, "azp": "another-client" }))
             .await,
-        idp.token(t, json!({ "aud": several, "azp": [AUDIENCE] })).await,
+        idp.token(t, json!({ "aud": several, "azp": [AUDIENCE] }))
+            .await,
     ];
     for (i, token) in refused.into_iter().enumerate() {
         app.acquire(&Caller::bearer(token), &acme.license_key, &format!("r{i}"))
@@ -41,7 +42,8 @@ async fn a_token_for_several_audiences_must_name_us_in_azp() {
     );
 
     let accepted = [
-        idp.token(t, json!({ "aud": several, "azp": AUDIENCE })).await,
+        idp.token(t, json!({ "aud": several, "azp": AUDIENCE }))
+            .await,
         idp.token(t, json!({ "aud": [AUDIENCE] })).await,
         // One audience: `azp` may name the presenting app (Google Sign-In does).
         idp.token(t, json!({ "aud": AUDIENCE, "azp": "android-app" }))
@@ -65,7 +67,9 @@ async fn a_subject_with_hidden_characters_is_401() {
             .await
             .expect_error(401, "unauthenticated");
     }
-    let token = idp.token(&acme.tenant_id, json!({ "sub": "user-42" })).await;
+    let token = idp
+        .token(&acme.tenant_id, json!({ "sub": "user-42" }))
+        .await;
     app.acquire(&Caller::bearer(token), &acme.license_key, "m1")
         .await
         .expect(200);
