@@ -54,7 +54,9 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         let tenant = state.admin.create_tenant("Fuzz", &Actor::Operator).await;
         let tenant = tenant.unwrap_or_else(|e| panic!("{e}"));
         let mut new = NewLicense::new("Fuzz", SeatCount::new(3).unwrap_or_else(|e| panic!("{e}")));
+        // The seeds name this key: short and guessable on purpose.
         new.key = LicenseKey::parse("FUZZ-KEY-0001").ok();
+        new.allow_weak_key = true;
         let license = state
             .admin
             .create_license(tenant.id, new, &Actor::Operator)

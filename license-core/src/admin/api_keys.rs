@@ -13,6 +13,7 @@ use crate::api_key::{ApiKey, ApiKeySecret, Scope};
 use crate::audit::Actor;
 use crate::error::{Error, Resource, Result};
 use crate::ids::{ApiKeyId, TenantId};
+use crate::text;
 
 impl AdminService {
     /// Creates an API key; the returned secret is shown once and never stored.
@@ -23,13 +24,7 @@ impl AdminService {
         scopes: Vec<Scope>,
         actor: &Actor,
     ) -> Result<(ApiKey, ApiKeySecret)> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                "name",
-                "must be 1 to 128 printable characters",
-            ));
-        }
+        let name = text::parse_name("name", name, ApiKey::MAX_NAME_LEN)?;
         if scopes.is_empty() {
             return Err(Error::invalid("scopes", "name at least one scope"));
         }

@@ -144,7 +144,8 @@ impl OncePerSecond {
 pub struct Authenticator {
     admin: Arc<AdminService>,
     store: Arc<dyn Store>,
-    operator_token: Secret,
+    /// SHA-256 of the operator token (`None`: no operator credential).
+    operator_digest: Option<[u8; 32]>,
     oidc: Option<oidc::OidcVerifier>,
     unavailable_log: OncePerSecond,
 }
@@ -160,7 +161,8 @@ impl Authenticator {
         Self {
             admin,
             store,
-            operator_token,
+            operator_digest: (!operator_token.is_empty())
+                .then(|| sha256(operator_token.expose().as_bytes())),
             oidc,
             unavailable_log: OncePerSecond::new(),
         }
@@ -267,14 +269,25 @@ impl Authenticator {
         ApiError::retry_later(&dependency.to_string())
     }
 
+    /// Whether `credential` is the operator token. Digests of equal length are compared in
+    /// constant time, so neither the token's content nor its length shows in the timing (a
+    /// direct comparison returns at once on a length mismatch).
     fn is_operator(&self, credential: &str) -> bool {
-        !self.operator_token.is_empty()
-            && aws_lc_rs::constant_time::verify_slices_are_equal(
-                credential.as_bytes(),
-                self.operator_token.expose().as_bytes(),
+        self.operator_digest.is_some_and(|expected| {
+            aws_lc_rs::constant_time::verify_slices_are_equal(
+                &sha256(credential.as_bytes()),
+                &expected,
             )
             .is_ok()
+        })
     }
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
 }
 
 /// A failed check as the response it renders to; a 503 says when to retry.
@@ -414,6 +427,35 @@ mod tests {
             Some(value) => builder.header(TENANT_HEADER, value).finish(),
             None => builder.finish(),
         }
+    }
+
+    fn authenticator(operator_token: &str) -> Authenticator {
+        use license_core::SystemClock;
+        use license_core::memory::MemoryStore;
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+        let admin = Arc::new(AdminService::new(store.clone(), Arc::new(SystemClock)));
+        Authenticator::new(admin, store, Secret::new(operator_token), None)
+    }
+
+    #[test]
+    fn only_the_very_operator_token_is_the_operator() {
+        let token = "op_0123456789abcdefghijklmnopqrstuvwxyz";
+        let auth = authenticator(token);
+        assert!(auth.is_operator(token));
+        for wrong in [
+            "",
+            "op_",
+            &token[..token.len() - 1],
+            &format!("{token}x"),
+            "op_0123456789abcdefghijklmnopqrstuvwxyZ",
+        ] {
+            assert!(!auth.is_operator(wrong), "{wrong:?}");
+        }
+        let none = authenticator("");
+        assert!(
+            !none.is_operator(""),
+            "no operator credential: nothing matches"
+        );
     }
 
     #[test]

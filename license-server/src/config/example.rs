@@ -73,7 +73,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "auth.operator_token",
-        "The operator's bearer token (empty: generated into <data_dir>/operator-token on first start).",
+        "The operator's bearer token, at least 32 characters (empty: generated into <data_dir>/operator-token on first start).",
     ),
     (
         "auth.cache_seconds",
@@ -89,7 +89,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "auth.oidc.jwks_url",
-        "JWKS URL of the identity provider whose ID tokens the client routes accept (empty: OIDC off).",
+        "JWKS URL of the identity provider whose ID tokens the client routes accept: https://, or http:// on loopback only (empty: OIDC off).",
     ),
     (
         "auth.oidc.issuer",
@@ -97,7 +97,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "auth.oidc.audience",
-        "Required `aud` of ID tokens (Google Identity Platform: the project id).",
+        "Required `aud` of ID tokens (Google Identity Platform: the project id); a token for several audiences must name it in `azp`.",
     ),
     (
         "auth.oidc.tenant_claim",

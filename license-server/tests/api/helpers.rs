@@ -20,7 +20,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-pub const OPERATOR_TOKEN: &str = "op_test-operator-token";
+pub const OPERATOR_TOKEN: &str = "op_test-operator-token-at-least-32-characters";
 
 /// An HTTP answer: status and JSON body (`Null` when empty or not JSON).
 #[derive(Debug, Clone)]

@@ -15,8 +15,8 @@ use tokio::sync::oneshot;
 
 use crate::helpers::{Caller, TestApp, spawn_app_with};
 
-const ISSUER: &str = "https://securetoken.google.com/acme-project";
-const AUDIENCE: &str = "acme-project";
+pub(crate) const ISSUER: &str = "https://securetoken.google.com/acme-project";
+pub(crate) const AUDIENCE: &str = "acme-project";
 
 /// What the JWKS endpoint serves, and how often it was asked.
 #[derive(Default)]
@@ -26,7 +26,7 @@ struct Published {
 }
 
 /// A JWKS endpoint on loopback, counting downloads. Stops when dropped.
-struct IdentityProvider {
+pub(crate) struct IdentityProvider {
     signer: LocalSigner,
     addr: SocketAddr,
     published: Arc<Published>,
@@ -40,7 +40,7 @@ fn jwks(Data(published): Data<&Arc<Published>>) -> Json<Value> {
 }
 
 impl IdentityProvider {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let signer = LocalSigner::generate(SigningAlgorithm::RS256).unwrap();
         let published = Arc::new(Published::default());
         let acceptor = TcpListener::bind("127.0.0.1:0")
@@ -80,12 +80,12 @@ impl IdentityProvider {
         self.published.fetches.load(Ordering::SeqCst)
     }
 
-    fn jwks_url(&self) -> String {
+    pub(crate) fn jwks_url(&self) -> String {
         format!("http://{}/jwks", self.addr)
     }
 
     /// An RS256 ID token with `claims` merged over valid defaults for `tenant`.
-    async fn token(&self, tenant: &str, claims: Value) -> String {
+    pub(crate) async fn token(&self, tenant: &str, claims: Value) -> String {
         self.token_signed_by(&self.signer, tenant, claims).await
     }
 
@@ -109,7 +109,7 @@ impl IdentityProvider {
     }
 }
 
-async fn app_trusting(idp: &IdentityProvider) -> TestApp {
+pub(crate) async fn app_trusting(idp: &IdentityProvider) -> TestApp {
     app_trusting_with_refresh(idp, 60).await
 }
 
