@@ -23,6 +23,11 @@ use crate::auth::oidc::OidcStats;
 use crate::events::{LogQueue, MetricsSink, OutcomeLabels, TypeLabels};
 use crate::state::AppState;
 
+/// The transport's connection metrics.
+mod connections;
+
+pub use connections::ConnectionMetrics;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     operation: &'static str,
@@ -51,6 +56,7 @@ pub struct Metrics {
     events: Family<TypeLabels, Counter>,
     reaper_passes: Family<OutcomeLabels, Counter>,
     reaped: Counter,
+    connections: ConnectionMetrics,
 }
 
 impl fmt::Debug for Metrics {
@@ -111,6 +117,7 @@ impl Metrics {
             "Sessions the reaper marked expired",
             reaped.clone(),
         );
+        let connections = ConnectionMetrics::register(&mut registry);
         Self {
             registry,
             requests,
@@ -120,7 +127,13 @@ impl Metrics {
             events,
             reaper_passes,
             reaped,
+            connections,
         }
+    }
+
+    /// The connection metrics, for the transport.
+    pub fn connections(&self) -> ConnectionMetrics {
+        self.connections.clone()
     }
 
     /// The event sink that feeds the outcome counters.

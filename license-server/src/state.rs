@@ -28,6 +28,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// How long a request body may take to arrive once its head has.
+    pub body_read_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -82,6 +84,7 @@ impl AppState {
             metrics,
             clock,
             body_limit: usize::try_from(config.server.body_limit_bytes).unwrap_or(usize::MAX),
+            body_read_timeout: config.server.body_read_timeout(),
         })
     }
 }
