@@ -17,4 +17,5 @@ mod leases;
 mod oidc;
 mod real_services;
 mod shutdown;
+mod slow_clients;
 mod tenant_keys;
