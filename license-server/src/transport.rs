@@ -1,6 +1,7 @@
 //! The HTTP/1.1 transport under the poem app: accepting connections up to
-//! `server.max_connections`, serving each with hyper, cutting slow clients (a request head
-//! slower than `server.header_read_timeout_seconds`, a kept-alive connection idle longer than
+//! `server.max_connections` (idle kept-alive connections give their slot up when all are
+//! taken), serving each with hyper, cutting slow clients (a request head slower than
+//! `server.header_read_timeout_seconds`, a kept-alive connection idle longer than
 //! `server.keep_alive_idle_seconds`), and the graceful shutdown. Why it is not poem's own
 //! server: ADR 0020.
 
@@ -20,7 +21,7 @@ use poem::http::uri::Scheme;
 use poem::web::{LocalAddr, RemoteAddr};
 use poem::{Endpoint, Request};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tracing::{debug, info, warn};
 
 use crate::metrics::ConnectionMetrics;
@@ -40,7 +41,8 @@ pub struct ConnectionLimits {
     pub header_read: Duration,
     /// How long a kept-alive connection may wait for the first byte of its next request.
     pub keep_alive_idle: Duration,
-    /// Most connections open at once; past it the listener is not read until one closes.
+    /// Most connections open at once; past it idle kept-alive connections are closed, and
+    /// the listener is not read until one closes.
     pub max_connections: u32,
     /// How long in-flight requests get after the shutdown signal.
     pub shutdown_grace: Duration,
@@ -88,13 +90,14 @@ pub async fn serve<E>(
         limits,
         metrics,
         stopped,
+        shed: Arc::new(Notify::new()),
     };
 
     tokio::pin!(shutdown);
     loop {
         let slot = tokio::select! {
             () = &mut shutdown => break,
-            slot = take_slot(&slots, &connections.metrics) => slot,
+            slot = take_slot(&slots, &connections) => slot,
         };
         let Some(slot) = slot else { break };
         tokio::select! {
@@ -127,22 +130,21 @@ pub async fn serve<E>(
 
 /// A free connection slot: at once, or once a connection closes. `None` only if the
 /// semaphore was closed, which nothing does.
-async fn take_slot(
+async fn take_slot<E>(
     slots: &Arc<Semaphore>,
-    metrics: &ConnectionMetrics,
+    connections: &Connections<E>,
 ) -> Option<OwnedSemaphorePermit> {
-    let permit = match slots.clone().try_acquire_owned() {
-        Ok(permit) => permit,
-        Err(_) => {
-            // Backpressure: the listener is not read, so new connections wait in the
-            // kernel's listen queue (or are refused by it when that is full) until a slot
-            // frees; a timeout frees one within `header_read` of an attacker's connection.
-            metrics.limit_reached();
-            debug!("server.max_connections reached: waiting for a connection to close");
-            slots.clone().acquire_owned().await.ok()?
-        }
-    };
-    Some(permit)
+    if let Ok(permit) = slots.clone().try_acquire_owned() {
+        return Some(permit);
+    }
+    // Backpressure: the listener is not read, so new connections wait in the kernel's listen
+    // queue (or are refused by it when that is full) until a slot frees. Idle kept-alive
+    // connections give theirs up at once (as nginx reuses its keep-alive connections), and
+    // the timeouts free the others: a slow client holds one at most `header_read`.
+    connections.metrics.limit_reached();
+    debug!("server.max_connections reached: closing idle connections, waiting for a slot");
+    connections.shed.notify_waiters();
+    slots.clone().acquire_owned().await.ok()
 }
 
 /// An accept that failed. A connection reset before its accept is the client's business;
@@ -190,6 +192,8 @@ struct Connections<E> {
     limits: ConnectionLimits,
     metrics: ConnectionMetrics,
     stopped: watch::Receiver<Stop>,
+    /// Told when every slot is taken: idle connections close.
+    shed: Arc<Notify>,
 }
 
 impl<E: Endpoint + 'static> Connections<E> {
@@ -219,6 +223,7 @@ impl<E: Endpoint + 'static> Connections<E> {
         let limits = self.limits;
         let metrics = self.metrics.clone();
         let mut stopped = self.stopped.clone();
+        let shed = self.shed.clone();
         tokio::spawn(async move {
             let _slot = slot;
             tokio::pin!(conn);
@@ -227,10 +232,15 @@ impl<E: Endpoint + 'static> Connections<E> {
                     ended = supervise(conn.as_mut(), &tracker, &limits) => {
                         if let Ended::TimedOut(phase) = ended {
                             debug!(remote_addr = %remote, phase = phase.name(), "slow client cut");
-                            metrics.timed_out(phase.name());
+                            metrics.cut(phase.name());
                         }
                         return;
                     }
+                    // Gracefully: a response still being flushed is finished first.
+                    () = shed.notified() => if tracker.is_idle() {
+                        metrics.cut("shed");
+                        conn.as_mut().graceful_shutdown();
+                    },
                     changed = stopped.changed() => match changed.map(|()| *stopped.borrow_and_update()) {
                         Ok(Stop::Serve) => {}
                         Ok(Stop::Drain) => conn.as_mut().graceful_shutdown(),

@@ -1,5 +1,5 @@
 //! The transport's metrics: connections open and accepted, waits at `server.max_connections`,
-//! and slow clients cut by a timeout, by phase.
+//! and connections the server cut, by reason.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -8,8 +8,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct PhaseLabels {
-    phase: &'static str,
+struct ReasonLabels {
+    reason: &'static str,
 }
 
 /// Handles on the connection metrics; clones count into the same series.
@@ -18,7 +18,7 @@ pub struct ConnectionMetrics {
     open: Gauge,
     accepted: Counter,
     limit_waits: Counter,
-    timed_out: Family<PhaseLabels, Counter>,
+    cut: Family<ReasonLabels, Counter>,
 }
 
 impl ConnectionMetrics {
@@ -41,9 +41,9 @@ impl ConnectionMetrics {
             metrics.limit_waits.clone(),
         );
         registry.register(
-            "license_http_connections_timed_out",
-            "Connections cut by a timeout, by phase: header (server.header_read_timeout_seconds), body (408, server.body_read_timeout_seconds), idle (server.keep_alive_idle_seconds)",
-            metrics.timed_out.clone(),
+            "license_http_connections_cut",
+            "Connections the server closed, by reason: header (server.header_read_timeout_seconds), body (408, server.body_read_timeout_seconds), idle (server.keep_alive_idle_seconds), shed (idle while every slot was taken)",
+            metrics.cut.clone(),
         );
         metrics
     }
@@ -64,8 +64,8 @@ impl ConnectionMetrics {
         self.limit_waits.inc();
     }
 
-    /// A connection was cut in `phase` (`header`, `body` or `idle`).
-    pub fn timed_out(&self, phase: &'static str) {
-        self.timed_out.get_or_create(&PhaseLabels { phase }).inc();
+    /// The server closed a connection for `reason` (`header`, `body`, `idle` or `shed`).
+    pub fn cut(&self, reason: &'static str) {
+        self.cut.get_or_create(&ReasonLabels { reason }).inc();
     }
 }

@@ -44,7 +44,7 @@ pub async fn read_body<E: Endpoint>(
             remote_addr = %req.remote_addr(),
             "request body not in after server.body_read_timeout_seconds"
         );
-        limits.metrics.timed_out("body");
+        limits.metrics.cut("body");
         let mut response = ApiError::request_timeout().into_response();
         // The rest of the body may still come: this connection carries no further request.
         response

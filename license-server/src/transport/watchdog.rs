@@ -34,7 +34,8 @@ pub(super) enum Phase {
 }
 
 impl Phase {
-    /// The label of a connection cut in this phase (`license_http_connections_timed_out`).
+    /// The reason a connection cut in this phase is counted under
+    /// (`license_http_connections_cut`).
     pub(super) fn name(self) -> &'static str {
         match self {
             Self::Head => "header",
@@ -70,6 +71,11 @@ impl Tracker {
             phase: AtomicU8::new(Phase::Head as u8),
             since: AtomicU64::new(0),
         }
+    }
+
+    /// Whether the connection waits for its next request (so closing it loses nothing).
+    pub(super) fn is_idle(&self) -> bool {
+        self.phase() == Phase::Idle
     }
 
     fn phase(&self) -> Phase {

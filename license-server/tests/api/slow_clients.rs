@@ -139,10 +139,10 @@ async fn stalled_heads_and_bodies_are_cut_within_their_timeouts_while_others_are
 
     // Served while a hundred clients stall (none of them cut yet).
     app.health().await.expect(200);
-    let cut = |phase: &str| {
+    let cut = |reason: &str| {
         metric(
             &app,
-            &format!("license_http_connections_timed_out_total{{phase=\"{phase}\"}}"),
+            &format!("license_http_connections_cut_total{{reason=\"{reason}\"}}"),
         )
     };
     assert_eq!(cut("header") + cut("body"), 0.0);
@@ -199,7 +199,7 @@ async fn a_head_trickled_a_byte_at_a_time_is_cut_at_the_header_timeout() {
     assert!(cut >= Duration::from_secs(2) - EARLY, "cut after {cut:?}");
     assert!(sent >= 5, "bytes kept coming until the deadline: {sent}");
     assert_eq!(
-        metric(&app, "license_http_connections_timed_out_total{phase=\"header\"}"),
+        metric(&app, "license_http_connections_cut_total{reason=\"header\"}"),
         1.0
     );
 }
@@ -212,7 +212,7 @@ async fn an_idle_kept_alive_connection_is_closed_at_the_idle_timeout() {
     until_closed(&mut stream, Duration::from_secs(1) + SLACK).await;
     assert!(answered.elapsed() >= Duration::from_secs(1) - EARLY);
     assert_eq!(
-        metric(&app, "license_http_connections_timed_out_total{phase=\"idle\"}"),
+        metric(&app, "license_http_connections_cut_total{reason=\"idle\"}"),
         1.0
     );
 }
@@ -233,9 +233,11 @@ async fn a_kept_alive_connection_outlives_the_header_timeout_until_the_idle_time
 #[tokio::test]
 async fn past_max_connections_a_connection_waits_until_one_closes() {
     let app = spawn_app_with(|c| c.server.max_connections = 2).await;
-    let first = kept_alive(app.addr).await;
-    let _second = kept_alive(app.addr).await;
-    assert_eq!(metric(&app, "license_http_connections_open"), 2.0);
+    // Two clients owing their heads hold both slots (for up to the 10 s head timeout).
+    let mut first = connect(app.addr).await;
+    first.write_all(HALF_HEAD).await.unwrap();
+    let mut second = connect(app.addr).await;
+    second.write_all(HALF_HEAD).await.unwrap();
 
     // The kernel completes the handshake, but the server does not accept it yet.
     let mut third = connect(app.addr).await;
@@ -245,14 +247,46 @@ async fn past_max_connections_a_connection_waits_until_one_closes() {
     assert!(early.is_err(), "served past max_connections: {early:?}");
     assert!(metric(&app, "license_http_connection_limit_waits_total") >= 1.0);
     assert_eq!(metric(&app, "license_http_connections_open"), 2.0);
+    assert_eq!(metric(&app, "license_http_connections_accepted_total"), 2.0);
 
     drop(first);
     let reply = tokio::time::timeout(SLACK, read_response(&mut third))
         .await
         .expect("served once a connection closed");
     assert_eq!(reply.status, 200);
-    assert_eq!(metric(&app, "license_http_connections_open"), 2.0);
     assert_eq!(metric(&app, "license_http_connections_accepted_total"), 3.0);
+    second.write_all(b": 1\r\n\r\n").await.unwrap();
+    assert_eq!(
+        read_response(&mut second).await.status,
+        200,
+        "the other waiting client was not disturbed"
+    );
+}
+
+#[tokio::test]
+async fn at_max_connections_idle_kept_alive_connections_give_their_slot_up() {
+    let app = spawn_app_with(|c| c.server.max_connections = 2).await;
+    let mut idle = kept_alive(app.addr).await;
+    let mut owing = connect(app.addr).await;
+    owing.write_all(HALF_HEAD).await.unwrap();
+
+    let mut third = connect(app.addr).await;
+    third.write_all(HEALTH).await.unwrap();
+    let reply = tokio::time::timeout(SLACK, read_response(&mut third))
+        .await
+        .expect("served at once: the idle connection made room");
+    assert_eq!(reply.status, 200);
+    until_closed(&mut idle, SLACK).await;
+    assert_eq!(
+        metric(&app, "license_http_connections_cut_total{reason=\"shed\"}"),
+        1.0
+    );
+    owing.write_all(b": 1\r\n\r\n").await.unwrap();
+    assert_eq!(
+        read_response(&mut owing).await.status,
+        200,
+        "a connection in the middle of a request is never shed"
+    );
 }
 
 #[tokio::test]
