@@ -207,6 +207,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     ensure_data_dir(&config.data_dir)?;
+    transport::open_files::fit(config.server.max_connections);
     // The one clock of the process: the adapters and the app share it.
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let adapters = build_adapters(&config, clock.clone()).await?;

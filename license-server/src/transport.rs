@@ -28,6 +28,8 @@ use crate::metrics::ConnectionMetrics;
 
 /// The request body: its size limit and its read deadline (a poem middleware).
 pub mod body;
+/// The open-files limit, raised to fit `server.max_connections`.
+pub mod open_files;
 /// Where each connection is (a head arriving, a request answered, idle) and its deadline.
 mod watchdog;
 
