@@ -145,8 +145,9 @@ pub struct ServerConfig {
     pub header_read_timeout_seconds: u64,
     /// Seconds a request body may take to arrive in full once its head has; then 408.
     pub body_read_timeout_seconds: u64,
-    /// Seconds a kept-alive connection may wait for its next request; then it is closed.
-    /// Keep it above the idle timeout of a proxy that pools connections to the server.
+    /// Seconds a kept-alive connection may wait for its next request, and a client may take
+    /// to read a response; then it is closed. Keep it above the idle timeout of a proxy that
+    /// pools connections to the server.
     pub keep_alive_idle_seconds: u64,
     /// Most connections open at once; past it the server accepts no more until one closes.
     pub max_connections: u32,

@@ -1,9 +1,9 @@
 //! The HTTP/1.1 transport under the poem app: accepting connections up to
 //! `server.max_connections` (idle kept-alive connections give their slot up when all are
 //! taken), serving each with hyper, cutting slow clients (a request head slower than
-//! `server.header_read_timeout_seconds`, a kept-alive connection idle longer than
-//! `server.keep_alive_idle_seconds`), and the graceful shutdown. Why it is not poem's own
-//! server: ADR 0020.
+//! `server.header_read_timeout_seconds`; a kept-alive connection idle, or a response not
+//! taken, for longer than `server.keep_alive_idle_seconds`), and the graceful shutdown. Why it
+//! is not poem's own server: ADR 0020.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -216,6 +216,7 @@ impl<E: Endpoint + 'static> Connections<E> {
                 async move {
                     let response: hyper::Response<BoxBody<Bytes, io::Error>> =
                         endpoint.get_response(request).await.into();
+                    tracker.response_ready();
                     Ok::<_, Infallible>(response.map(|body| WatchedBody::new(body, tracker)))
                 }
             })

@@ -45,7 +45,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "server.keep_alive_idle_seconds",
-        "Seconds a kept-alive connection may wait for its next request before it is closed; keep it above the idle timeout of a proxy pooling connections to the server (ingress-nginx: 60 s).",
+        "Seconds a kept-alive connection may wait for its next request, and a client may take to read a response, before it is closed; keep it above the idle timeout of a proxy pooling connections to the server (ingress-nginx: 60 s).",
     ),
     (
         "server.max_connections",

@@ -42,7 +42,7 @@ impl ConnectionMetrics {
         );
         registry.register(
             "license_http_connections_cut",
-            "Connections the server closed, by reason: header (server.header_read_timeout_seconds), body (408, server.body_read_timeout_seconds), idle (server.keep_alive_idle_seconds), shed (idle while every slot was taken)",
+            "Connections the server closed, by reason: header (server.header_read_timeout_seconds), body (408, server.body_read_timeout_seconds), idle (server.keep_alive_idle_seconds waiting for the next request, or for the client to read a response), shed (idle while every slot was taken)",
             metrics.cut.clone(),
         );
         metrics

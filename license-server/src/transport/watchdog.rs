@@ -1,9 +1,9 @@
 //! A connection's phase and the deadline that goes with it, as Go's and Envoy's servers
 //! have them: a request head must arrive within `header_read` of the accept, or of the first
 //! byte of a kept-alive connection's next request; a kept-alive connection may wait
-//! `keep_alive_idle` for that first byte; while a request is answered there is no connection
-//! deadline (its body has its own, in `body`). hyper has one timer for both waits, started
-//! when the previous response ends (ADR 0020).
+//! `keep_alive_idle` for that first byte, and a client gets as long to take a response; while
+//! a request is handled there is no connection deadline (its body has its own, in `body`).
+//! hyper has one timer for the idle wait and the head together (ADR 0020).
 //!
 //! The socket ([`WatchedIo`]), the service and the response body ([`WatchedBody`]) move the
 //! phase; all three run inside the connection future, so [`supervise`] reads a fresh phase
@@ -27,8 +27,10 @@ use super::ConnectionLimits;
 pub(super) enum Phase {
     /// A request head is due: the connection is new, or bytes of its next request came.
     Head,
-    /// A request is being answered.
+    /// A request is being handled.
     Busy,
+    /// Its response is being written (the client has to read it).
+    Writing,
     /// Kept alive between requests, nothing of the next one yet.
     Idle,
 }
@@ -40,7 +42,9 @@ impl Phase {
         match self {
             Self::Head => "header",
             Self::Busy => "busy",
-            Self::Idle => "idle",
+            // Waiting on the client either way: a response hyper has taken from its body but
+            // not yet flushed counts as idle already.
+            Self::Writing | Self::Idle => "idle",
         }
     }
 
@@ -48,6 +52,7 @@ impl Phase {
         match value {
             0 => Self::Head,
             1 => Self::Busy,
+            2 => Self::Writing,
             _ => Self::Idle,
         }
     }
@@ -100,6 +105,11 @@ impl Tracker {
         self.enter(Phase::Busy);
     }
 
+    /// The endpoint answered: hyper writes the response from now.
+    pub(super) fn response_ready(&self) {
+        self.enter(Phase::Writing);
+    }
+
     /// hyper is done with a response body (written, or the connection is going).
     fn response_done(&self) {
         self.enter(Phase::Idle);
@@ -110,7 +120,7 @@ impl Tracker {
         let phase = self.phase();
         let allowed = match phase {
             Phase::Head => limits.header_read,
-            Phase::Idle => limits.keep_alive_idle,
+            Phase::Idle | Phase::Writing => limits.keep_alive_idle,
             Phase::Busy => return None,
         };
         let since = std::time::Duration::from_nanos(self.since.load(Ordering::Relaxed));
@@ -289,6 +299,8 @@ mod tests {
         );
         tracker.request_started();
         assert_eq!(tracker.deadline(&limits()), None, "no deadline while busy");
+        let writing = starts_during(&tracker, Tracker::response_ready, 75);
+        assert_eq!(writing, Phase::Writing, "keep_alive_idle to take the response");
         let idle = starts_during(&tracker, Tracker::response_done, 75);
         assert_eq!(idle, Phase::Idle, "kept alive: keep_alive_idle from the response");
         tracker.bytes_arrived();

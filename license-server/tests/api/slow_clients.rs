@@ -218,6 +218,24 @@ async fn an_idle_kept_alive_connection_is_closed_at_the_idle_timeout() {
 }
 
 #[tokio::test]
+async fn a_client_that_does_not_read_its_responses_is_cut_at_the_idle_timeout() {
+    let app = spawn_with_timeouts(10, 30, 1).await;
+    // Fifty pipelined requests for the 150 kB document, and nothing read: the kernel's
+    // buffers fill and the server waits on the client to take the rest.
+    let mut stream = connect(app.addr).await;
+    let ask = b"GET /openapi.json HTTP/1.1\r\nHost: localhost\r\n\r\n".repeat(50);
+    stream.write_all(&ask).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1) + SLACK).await;
+    assert_eq!(
+        metric(&app, "license_http_connections_cut_total{reason=\"idle\"}"),
+        1.0,
+        "the responses were not taken within server.keep_alive_idle_seconds"
+    );
+    let read = until_closed(&mut stream, SLACK).await;
+    assert!(read.len() < 50 * 150_000, "cut before the end: {}", read.len());
+}
+
+#[tokio::test]
 async fn a_kept_alive_connection_outlives_the_header_timeout_until_the_idle_timeout() {
     // A proxy pooling connections must not find them closed at the (shorter) head timeout.
     let app = spawn_with_timeouts(1, 30, 3).await;
