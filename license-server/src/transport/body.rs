@@ -47,9 +47,10 @@ pub async fn read_body<E: Endpoint>(
         limits.metrics.cut("body");
         let mut response = ApiError::request_timeout().into_response();
         // The rest of the body may still come: this connection carries no further request.
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
         return Err(poem::Error::from_response(response));
     };
     req.set_body(body?);

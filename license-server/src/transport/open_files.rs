@@ -51,6 +51,9 @@ mod tests {
         let in_force = fit(10_000).unwrap();
         let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
         assert_eq!(in_force, soft);
-        assert_eq!(soft, hard, "nothing stops an unprivileged raise to the hard limit");
+        assert_eq!(
+            soft, hard,
+            "nothing stops an unprivileged raise to the hard limit"
+        );
     }
 }

@@ -277,8 +277,8 @@ mod tests {
         }
     }
 
-    /// Runs `step`, returning the phase it leads to and its deadline less `allowed`, which
-    /// must fall within the call.
+    /// Runs `step` and returns the phase it leads to, whose start (its deadline less
+    /// `allowed` seconds) must fall within the call.
     fn starts_during(tracker: &Tracker, step: impl FnOnce(&Tracker), allowed: u64) -> Phase {
         let before = Instant::now();
         step(tracker);
@@ -300,9 +300,17 @@ mod tests {
         tracker.request_started();
         assert_eq!(tracker.deadline(&limits()), None, "no deadline while busy");
         let writing = starts_during(&tracker, Tracker::response_ready, 75);
-        assert_eq!(writing, Phase::Writing, "keep_alive_idle to take the response");
+        assert_eq!(
+            writing,
+            Phase::Writing,
+            "keep_alive_idle to take the response"
+        );
         let idle = starts_during(&tracker, Tracker::response_done, 75);
-        assert_eq!(idle, Phase::Idle, "kept alive: keep_alive_idle from the response");
+        assert_eq!(
+            idle,
+            Phase::Idle,
+            "kept alive: keep_alive_idle from the response"
+        );
         tracker.bytes_arrived();
         let head = tracker.deadline(&limits());
         assert_eq!(head.map(|(phase, _)| phase), Some(Phase::Head));
@@ -316,6 +324,10 @@ mod tests {
         tracker.request_started();
         tracker.response_done();
         let next = starts_during(&tracker, Tracker::bytes_arrived, 10);
-        assert_eq!(next, Phase::Head, "header_read from the first byte after idle");
+        assert_eq!(
+            next,
+            Phase::Head,
+            "header_read from the first byte after idle"
+        );
     }
 }

@@ -185,7 +185,11 @@ async fn a_head_trickled_a_byte_at_a_time_is_cut_at_the_header_timeout() {
             started.elapsed() < Duration::from_secs(2) + SLACK,
             "still open"
         );
-        if stream.write_all(&head.as_bytes()[sent..=sent]).await.is_err() {
+        if stream
+            .write_all(&head.as_bytes()[sent..=sent])
+            .await
+            .is_err()
+        {
             break started.elapsed();
         }
         sent += 1;
@@ -199,7 +203,10 @@ async fn a_head_trickled_a_byte_at_a_time_is_cut_at_the_header_timeout() {
     assert!(cut >= Duration::from_secs(2) - EARLY, "cut after {cut:?}");
     assert!(sent >= 5, "bytes kept coming until the deadline: {sent}");
     assert_eq!(
-        metric(&app, "license_http_connections_cut_total{reason=\"header\"}"),
+        metric(
+            &app,
+            "license_http_connections_cut_total{reason=\"header\"}"
+        ),
         1.0
     );
 }
@@ -232,7 +239,11 @@ async fn a_client_that_does_not_read_its_responses_is_cut_at_the_idle_timeout() 
         "the responses were not taken within server.keep_alive_idle_seconds"
     );
     let read = until_closed(&mut stream, SLACK).await;
-    assert!(read.len() < 50 * 150_000, "cut before the end: {}", read.len());
+    assert!(
+        read.len() < 50 * 150_000,
+        "cut before the end: {}",
+        read.len()
+    );
 }
 
 #[tokio::test]
