@@ -30,7 +30,8 @@ use crate::metrics::ConnectionMetrics;
 pub mod body;
 /// The open-files limit, raised to fit `server.max_connections`.
 pub mod open_files;
-/// Where each connection is (a head arriving, a request answered, idle) and its deadline.
+/// Where each connection is (a head arriving, a request handled, a response written, idle)
+/// and its deadline.
 mod watchdog;
 
 use watchdog::{Ended, Tracker, WatchedBody, WatchedIo, supervise};
@@ -41,7 +42,8 @@ pub struct ConnectionLimits {
     /// How long a request head may take: from the accept, or from the first byte of a
     /// kept-alive connection's next request.
     pub header_read: Duration,
-    /// How long a kept-alive connection may wait for the first byte of its next request.
+    /// How long a kept-alive connection may wait for the first byte of its next request, and
+    /// a client may take to read a response.
     pub keep_alive_idle: Duration,
     /// Most connections open at once; past it idle kept-alive connections are closed, and
     /// the listener is not read until one closes.
