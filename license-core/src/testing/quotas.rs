@@ -1,7 +1,7 @@
 //! The quota part of the store contract: what a tenant holds is counted exactly, a change over
 //! a quota is refused with nothing written, and concurrent changes cannot overshoot together.
 
-use futures::future::join;
+use futures::future::join_all;
 
 use super::store::{assert_not_found, audit, license, now, ok, tenant};
 use crate::api_key::{ApiKey, ApiKeySecret, Scope};
@@ -197,9 +197,11 @@ pub(super) async fn quotas(store: &dyn Store) {
     );
 }
 
-/// Two concurrent creates with room for one: exactly one is stored, whichever store serves
-/// them (the check and the insert are one atomic step).
+/// Concurrent creates with room for one: exactly one is stored, whichever store serves them
+/// (the check and the insert are one atomic step). Each round first opens as many pooled
+/// connections as it then races on, so the creates really overlap.
 pub(super) async fn concurrent_creates_cannot_overshoot_a_quota(store: &dyn Store) {
+    const RACERS: usize = 6;
     let one_each = TenantQuotas {
         max_licenses: 1,
         max_api_keys: 1,
@@ -207,21 +209,30 @@ pub(super) async fn concurrent_creates_cannot_overshoot_a_quota(store: &dyn Stor
     };
     for round in 0..4 {
         let t = tenant(store, &format!("Race {round}")).await;
-        let x = sized(t.id, "RACE-KEY-0001", 1, 0);
-        let y = sized(t.id, "RACE-KEY-0002", 1, 0);
-        let (rx, ry) = join(create(store, &x, &one_each), create(store, &y, &one_each)).await;
-        assert!(
-            rx.is_ok() != ry.is_ok(),
-            "round {round}: exactly one license is created: {rx:?} {ry:?}"
+        let warm = join_all((0..RACERS).map(|_| store.tenant_usage_totals(t.id))).await;
+        assert!(warm.iter().all(Result::is_ok), "{warm:?}");
+
+        let licenses: Vec<License> = (0..RACERS)
+            .map(|i| sized(t.id, &format!("RACE-KEY-000{i}"), 1, 0))
+            .collect();
+        let created = join_all(licenses.iter().map(|l| create(store, l, &one_each))).await;
+        assert_eq!(
+            created.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "round {round}: exactly one license is created: {created:?}"
         );
-        for r in [rx, ry].into_iter().filter(Result::is_err) {
-            assert_refused(r, Quota::Licenses, 1, "the other license");
+        for r in created.into_iter().filter(Result::is_err) {
+            assert_refused(r, Quota::Licenses, 1, "the other licenses");
         }
-        let (kx, ky) = (api_key(t.id, "x"), api_key(t.id, "y"));
-        let (rx, ry) = join(add_key(store, &kx, &one_each), add_key(store, &ky, &one_each)).await;
-        assert!(
-            rx.is_ok() != ry.is_ok(),
-            "round {round}: exactly one key is created: {rx:?} {ry:?}"
+
+        let keys: Vec<ApiKey> = (0..RACERS)
+            .map(|i| api_key(t.id, &format!("racer {i}")))
+            .collect();
+        let created = join_all(keys.iter().map(|k| add_key(store, k, &one_each))).await;
+        assert_eq!(
+            created.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "round {round}: exactly one key is created: {created:?}"
         );
         assert_eq!(
             totals(store, t.id).await,
