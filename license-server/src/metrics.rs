@@ -51,6 +51,7 @@ pub struct Metrics {
     events: Family<TypeLabels, Counter>,
     reaper_passes: Family<OutcomeLabels, Counter>,
     reaped: Counter,
+    deleted: Counter,
 }
 
 impl fmt::Debug for Metrics {
@@ -76,6 +77,7 @@ impl Metrics {
         let events = Family::<TypeLabels, Counter>::default();
         let reaper_passes = Family::<OutcomeLabels, Counter>::default();
         let reaped = Counter::default();
+        let deleted = Counter::default();
         registry.register(
             "license_http_requests",
             "HTTP requests by operation id and status",
@@ -111,6 +113,11 @@ impl Metrics {
             "Sessions the reaper marked expired",
             reaped.clone(),
         );
+        registry.register(
+            "license_deleted_sessions",
+            "Ended sessions the reaper deleted after reaper.session_retention_days",
+            deleted.clone(),
+        );
         Self {
             registry,
             requests,
@@ -120,6 +127,7 @@ impl Metrics {
             events,
             reaper_passes,
             reaped,
+            deleted,
         }
     }
 
@@ -171,6 +179,7 @@ impl Metrics {
         let outcome = match result {
             Ok(done) => {
                 self.reaped.inc_by(done.expired);
+                self.deleted.inc_by(done.deleted);
                 "ok"
             }
             Err(_) => "error",

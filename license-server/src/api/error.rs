@@ -12,6 +12,7 @@
 //! | `NoSeatsAvailable` | 402 | `no_seats_available` |
 //! | wrong scope, operator-only route | 403 | `forbidden` |
 //! | `LicenseInactive` | 403 | `license_suspended` / `license_revoked` / `license_expired` |
+//! | `QuotaExceeded` | 403 | `quota_exceeded` (+ `quota`: `licenses`, `api_keys`, `seats`) |
 //! | `NotFound` (also another tenant's id) | 404 | `*_not_found` |
 //! | `Conflict` | 409 | `conflict` |
 //! | `SessionExpired` | 410 | `session_expired` |
@@ -40,6 +41,9 @@ pub struct ErrorBody {
     pub field: Option<String>,
     /// The dependency that failed (`store`, `ledger`, `signer`), for `unavailable`.
     pub dependency: Option<String>,
+    /// The quota the change would pass (`licenses`, `api_keys`, `seats`), for
+    /// `quota_exceeded`.
+    pub quota: Option<String>,
 }
 
 /// A status and an error body, before it becomes an operation's error response.
@@ -60,6 +64,7 @@ impl ApiError {
                 message: message.into(),
                 field: None,
                 dependency: None,
+                quota: None,
             },
         }
     }
@@ -137,6 +142,11 @@ impl From<Error> for ApiError {
                 Self::new(StatusCode::PAYMENT_REQUIRED, code, e.to_string())
             }
             Error::LicenseInactive(_) => Self::new(StatusCode::FORBIDDEN, code, e.to_string()),
+            Error::QuotaExceeded { quota, .. } => {
+                let mut api = Self::new(StatusCode::FORBIDDEN, code, e.to_string());
+                api.body.quota = Some(quota.as_str().to_owned());
+                api
+            }
             Error::NotFound(_) => Self::new(StatusCode::NOT_FOUND, code, e.to_string()),
             Error::Conflict(_) => Self::new(StatusCode::CONFLICT, code, e.to_string()),
             Error::SessionExpired => Self::new(StatusCode::GONE, code, e.to_string()),
@@ -172,7 +182,8 @@ fn dependency_name(dependency: Dependency) -> &'static str {
 /// - 400: a malformed body or parameter (framework), an invalid value (`InvalidInput`), a bad
 ///   `X-Tenant-Id`, a lease token that fails verification (`InvalidToken`).
 /// - 401: no credential or a bad one (the security scheme).
-/// - 403: a credential of the wrong kind or scope; an inactive license (`LicenseInactive`).
+/// - 403: a credential of the wrong kind or scope; an inactive license (`LicenseInactive`); a
+///   tenant quota the change would pass (`QuotaExceeded`).
 /// - 404: a record missing or another tenant's (`NotFound`), also a tenant named in
 ///   `X-Tenant-Id` that does not exist.
 /// - 409: a write that meets a unique constraint (`Conflict`), including the race of two
@@ -233,8 +244,9 @@ macro_rules! error_response {
             #[oai(status = 401)]
             Unauthorized(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
             /// The credential may not call this route (`forbidden`: wrong scope, operator
-            /// only), or the license is suspended, revoked or expired (`license_suspended`,
-            /// `license_revoked`, `license_expired`).
+            /// only), the license is suspended, revoked or expired (`license_suspended`,
+            /// `license_revoked`, `license_expired`), or the change would pass one of the
+            /// tenant's quotas (`quota_exceeded`, naming it in `quota`; nothing was changed).
             #[oai(status = 403)]
             Forbidden(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
             /// No such record for this tenant (`*_not_found`); another tenant's id answers
@@ -396,6 +408,14 @@ mod tests {
             ),
             (Error::NotFound(Resource::Session), 404, "session_not_found"),
             (Error::Conflict("dup".into()), 409, "conflict"),
+            (
+                Error::QuotaExceeded {
+                    quota: license_core::Quota::Seats,
+                    limit: 10,
+                },
+                403,
+                "quota_exceeded",
+            ),
             (Error::SessionExpired, 410, "session_expired"),
             (
                 Error::unavailable(Dependency::Ledger, "redis://secret@host refused"),
@@ -425,6 +445,17 @@ mod tests {
         assert!(!api.body.message.contains("secret"));
         let api = ApiError::from(Error::Internal("db row 7 is broken".into()));
         assert!(!api.body.message.contains("row 7"));
+    }
+
+    #[test]
+    fn a_quota_error_names_its_quota_and_limit() {
+        let api = ApiError::from(Error::QuotaExceeded {
+            quota: license_core::Quota::ApiKeys,
+            limit: 100,
+        });
+        assert_eq!(api.body.quota.as_deref(), Some("api_keys"));
+        assert!(api.body.message.contains("100"), "{}", api.body.message);
+        assert_eq!(api.body.field, None);
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod isolation;
 mod kms;
 mod leases;
 mod oidc;
+mod quotas;
 mod real_services;
 mod shutdown;
 mod tenant_keys;
