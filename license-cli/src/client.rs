@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::api::{
     AcquireRequest, ApiKey, AuditEvent, CreateApiKey, CreateLicense, CreatedApiKey, CreatedTenant,
-    Items, Lease, License, LicensePage, Released, Renewed, Session, SessionPage, SessionRequest, SigningKey,
-    Tenant, Usage,
+    Items, Lease, License, LicensePage, Released, Renewed, Session, SessionPage, SessionRequest,
+    SigningKey, Tenant, Usage,
 };
 use crate::config::Connection;
 

@@ -46,9 +46,10 @@ fn session_list_follows_every_page() {
         .collect();
     assert_eq!(default, ids);
     // The server's page cap is the flag's range.
-    let too_big = fixture
-        .admin()
-        .run(&["session", "list", &fixture.license_id, "--page-size", "501"]);
+    let too_big =
+        fixture
+            .admin()
+            .run(&["session", "list", &fixture.license_id, "--page-size", "501"]);
     assert_eq!(too_big.code, 2, "{}", too_big.stderr);
     assert!(too_big.stderr.contains("1..=500"), "{}", too_big.stderr);
 }

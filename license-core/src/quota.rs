@@ -91,8 +91,18 @@ impl TenantQuotas {
     /// blocks it from shrinking, suspending or revoking.
     pub fn check(&self, before: &TenantUsage, after: &TenantUsage) -> Result<()> {
         let checks = [
-            (Quota::Licenses, before.licenses, after.licenses, self.max_licenses),
-            (Quota::ApiKeys, before.api_keys, after.api_keys, self.max_api_keys),
+            (
+                Quota::Licenses,
+                before.licenses,
+                after.licenses,
+                self.max_licenses,
+            ),
+            (
+                Quota::ApiKeys,
+                before.api_keys,
+                after.api_keys,
+                self.max_api_keys,
+            ),
             (Quota::Seats, before.seats, after.seats, self.max_seats),
         ];
         for (quota, was, will, limit) in checks {

@@ -9,7 +9,9 @@
 
 use license_core::{Result, TenantId, TenantUsage};
 use sea_orm::sea_query::{Expr, Func, LockType};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+};
 
 use crate::entities::{api_keys, licenses, tenants};
 use crate::errors::{corrupt, db_err};
@@ -35,7 +37,10 @@ pub(crate) async fn usage(db: &impl ConnectionTrait, tenant: TenantId) -> Result
     );
     let (count, seats): (i64, i64) = licenses::Entity::find()
         .select_only()
-        .column_as(Expr::from(Func::count(Expr::col(licenses::Column::Id))), "licenses")
+        .column_as(
+            Expr::from(Func::count(Expr::col(licenses::Column::Id))),
+            "licenses",
+        )
         .column_as(seats, "seats")
         .filter(licenses::Column::TenantId.eq(tenant.as_uuid()))
         .into_tuple()

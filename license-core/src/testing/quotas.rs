@@ -49,7 +49,10 @@ fn assert_refused(r: crate::Result<()>, quota: Quota, limit: u64, what: &str) {
 }
 
 async fn totals(store: &dyn Store, tenant: TenantId) -> TenantUsage {
-    ok(store.tenant_usage_totals(tenant).await, "tenant_usage_totals")
+    ok(
+        store.tenant_usage_totals(tenant).await,
+        "tenant_usage_totals",
+    )
 }
 
 async fn create(store: &dyn Store, l: &License, quotas: &TenantQuotas) -> crate::Result<()> {
@@ -93,7 +96,12 @@ pub(super) async fn quotas(store: &dyn Store) {
 
     // Seats: 10 + 12 > 20, refused and not written; 10 + 10 fits exactly.
     let big = sized(a.id, "QUOTA-A-0003", 11, 1);
-    assert_refused(create(store, &big, &QUOTAS).await, Quota::Seats, 20, "seats");
+    assert_refused(
+        create(store, &big, &QUOTAS).await,
+        Quota::Seats,
+        20,
+        "seats",
+    );
     assert_not_found(
         store.get_license(a.id, big.id).await,
         Resource::License,
@@ -101,7 +109,10 @@ pub(super) async fn quotas(store: &dyn Store) {
     );
     assert_eq!(totals(store, a.id).await, expected, "nothing was written");
     let fits = sized(a.id, "QUOTA-A-0003", 9, 1);
-    ok(create(store, &fits, &QUOTAS).await, "exactly at the seat quota");
+    ok(
+        create(store, &fits, &QUOTAS).await,
+        "exactly at the seat quota",
+    );
 
     // Licenses: a fourth is refused whatever its size.
     let fourth = sized(a.id, "QUOTA-A-0004", 1, 0);
@@ -124,7 +135,12 @@ pub(super) async fn quotas(store: &dyn Store) {
     // Raising seats or overdraft over the quota is refused and changes nothing.
     let mut more = la.clone();
     more.seats = ok(SeatCount::new(7), "seats");
-    assert_refused(update(store, &more, &QUOTAS).await, Quota::Seats, 20, "raise");
+    assert_refused(
+        update(store, &more, &QUOTAS).await,
+        Quota::Seats,
+        20,
+        "raise",
+    );
     let mut more_overdraft = la.clone();
     more_overdraft.overdraft = 2;
     assert_refused(
@@ -153,7 +169,10 @@ pub(super) async fn quotas(store: &dyn Store) {
             seats: 16,
         }
     );
-    ok(update(store, &more, &QUOTAS).await, "raise within the freed seats");
+    ok(
+        update(store, &more, &QUOTAS).await,
+        "raise within the freed seats",
+    );
 
     // Over a lowered limit: shrinking and suspending pass, growing does not.
     let tight = TenantQuotas {
@@ -162,7 +181,10 @@ pub(super) async fn quotas(store: &dyn Store) {
     };
     let mut less = more.clone();
     less.seats = ok(SeatCount::new(6), "seats");
-    ok(update(store, &less, &tight).await, "shrink over a lowered limit");
+    ok(
+        update(store, &less, &tight).await,
+        "shrink over a lowered limit",
+    );
     let suspended = License {
         status: LicenseStatus::Suspended,
         ..less.clone()
@@ -176,7 +198,12 @@ pub(super) async fn quotas(store: &dyn Store) {
     ok(add_key(store, &k1, &QUOTAS).await, "key 1");
     ok(add_key(store, &k2, &QUOTAS).await, "key 2");
     let k3 = api_key(a.id, "three");
-    assert_refused(add_key(store, &k3, &QUOTAS).await, Quota::ApiKeys, 2, "keys");
+    assert_refused(
+        add_key(store, &k3, &QUOTAS).await,
+        Quota::ApiKeys,
+        2,
+        "keys",
+    );
     assert_not_found(
         store.find_api_key(a.id, &k3.prefix).await,
         Resource::ApiKey,
@@ -184,13 +211,22 @@ pub(super) async fn quotas(store: &dyn Store) {
     );
     let at = now();
     let event = audit(a.id, "api_key.revoke", at);
-    ok(store.revoke_api_key(a.id, k1.id, at, &event).await, "revoke");
+    ok(
+        store.revoke_api_key(a.id, k1.id, at, &event).await,
+        "revoke",
+    );
     assert_eq!(totals(store, a.id).await.api_keys, 1);
-    ok(add_key(store, &k3, &QUOTAS).await, "a revoked key frees its place");
+    ok(
+        add_key(store, &k3, &QUOTAS).await,
+        "a revoked key frees its place",
+    );
     assert_eq!(totals(store, a.id).await.api_keys, 2);
 
     // The other tenant has its own allowance.
-    ok(add_key(store, &api_key(b.id, "b"), &QUOTAS).await, "b's key");
+    ok(
+        add_key(store, &api_key(b.id, "b"), &QUOTAS).await,
+        "b's key",
+    );
     ok(
         create(store, &sized(b.id, "QUOTA-B-0001", 20, 0), &QUOTAS).await,
         "b's license",

@@ -209,8 +209,14 @@ pub(super) async fn ended_sessions_are_deleted_and_usage_kept(store: &dyn Store)
             "a deleted session",
         );
     }
-    ok(store.get_session(a.id, recent.id).await, "ended within the retention");
-    ok(store.get_session(a.id, live.id).await, "live, acquired long ago");
+    ok(
+        store.get_session(a.id, recent.id).await,
+        "ended within the retention",
+    );
+    ok(
+        store.get_session(a.id, live.id).await,
+        "live, acquired long ago",
+    );
     ok(store.get_session(b.id, theirs.id).await, "another tenant's");
     assert_eq!(
         ok(store.usage(a.id, l.id, day, day).await, "usage after"),

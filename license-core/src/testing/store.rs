@@ -19,7 +19,11 @@ pub(super) fn ok<T>(r: crate::Result<T>, what: &str) -> T {
     r.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
-pub(super) fn assert_not_found<T: std::fmt::Debug>(r: crate::Result<T>, resource: Resource, what: &str) {
+pub(super) fn assert_not_found<T: std::fmt::Debug>(
+    r: crate::Result<T>,
+    resource: Resource,
+    what: &str,
+) {
     match r {
         Err(Error::NotFound(found)) if found == resource => {}
         other => panic!(
@@ -159,7 +163,9 @@ async fn tenants_and_licenses(store: &dyn Store) {
     };
     assert!(
         matches!(
-            store.create_license(&dup, &UNLIMITED, &audit(a.id, "l", now())).await,
+            store
+                .create_license(&dup, &UNLIMITED, &audit(a.id, "l", now()))
+                .await,
             Err(Error::Conflict(_))
         ),
         "a duplicate key within a tenant is a conflict"

@@ -22,11 +22,11 @@
 
 use std::sync::Arc;
 
-use license_core::{Dependency, Error};
+use license_core::{Dependency, Error, Quota};
 use poem::http::StatusCode;
 use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OperationId};
+use poem_openapi::{Enum, Object, OperationId};
 use tracing::{debug, error, warn};
 
 /// The body of every error response.
@@ -41,9 +41,31 @@ pub struct ErrorBody {
     pub field: Option<String>,
     /// The dependency that failed (`store`, `ledger`, `signer`), for `unavailable`.
     pub dependency: Option<String>,
-    /// The quota the change would pass (`licenses`, `api_keys`, `seats`), for
-    /// `quota_exceeded`.
-    pub quota: Option<String>,
+    // The quota the change would pass, for `quota_exceeded` (plain comment: keeps a bare
+    // $ref for generators).
+    pub quota: Option<QuotaName>,
+}
+
+/// A tenant quota, as named in an error body.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum QuotaName {
+    /// Licenses (revoked ones included).
+    Licenses,
+    /// API keys that are not revoked.
+    ApiKeys,
+    /// Seats plus overdraft over licenses that are not revoked.
+    Seats,
+}
+
+impl From<Quota> for QuotaName {
+    fn from(quota: Quota) -> Self {
+        match quota {
+            Quota::Licenses => QuotaName::Licenses,
+            Quota::ApiKeys => QuotaName::ApiKeys,
+            Quota::Seats => QuotaName::Seats,
+        }
+    }
 }
 
 /// A status and an error body, before it becomes an operation's error response.
@@ -144,7 +166,7 @@ impl From<Error> for ApiError {
             Error::LicenseInactive(_) => Self::new(StatusCode::FORBIDDEN, code, e.to_string()),
             Error::QuotaExceeded { quota, .. } => {
                 let mut api = Self::new(StatusCode::FORBIDDEN, code, e.to_string());
-                api.body.quota = Some(quota.as_str().to_owned());
+                api.body.quota = Some(quota.into());
                 api
             }
             Error::NotFound(_) => Self::new(StatusCode::NOT_FOUND, code, e.to_string()),
@@ -410,7 +432,7 @@ mod tests {
             (Error::Conflict("dup".into()), 409, "conflict"),
             (
                 Error::QuotaExceeded {
-                    quota: license_core::Quota::Seats,
+                    quota: Quota::Seats,
                     limit: 10,
                 },
                 403,
@@ -450,10 +472,10 @@ mod tests {
     #[test]
     fn a_quota_error_names_its_quota_and_limit() {
         let api = ApiError::from(Error::QuotaExceeded {
-            quota: license_core::Quota::ApiKeys,
+            quota: Quota::ApiKeys,
             limit: 100,
         });
-        assert_eq!(api.body.quota.as_deref(), Some("api_keys"));
+        assert_eq!(api.body.quota, Some(QuotaName::ApiKeys));
         assert!(api.body.message.contains("100"), "{}", api.body.message);
         assert_eq!(api.body.field, None);
     }

@@ -34,10 +34,7 @@ fn items(reply: &Reply) -> Vec<Value> {
 
 async fn audit_actions(app: &TestApp, caller: &crate::helpers::Caller, action: &str) -> usize {
     let log = app.audit(caller).await.expect(200);
-    items(&log)
-        .iter()
-        .filter(|e| e["action"] == action)
-        .count()
+    items(&log).iter().filter(|e| e["action"] == action).count()
 }
 
 #[tokio::test]
@@ -50,7 +47,11 @@ async fn each_quota_refuses_with_403_naming_it_and_creates_nothing() {
     let over = json!({ "product": "CAD", "seats_total": 15, "overdraft": 6 });
     assert_quota(app.create_license(&acme.admin, over).await, "seats", 30);
     let listed = app.list_licenses(&acme.admin, "").await.expect(200);
-    assert_eq!(items(&listed).len(), 1, "the refused license was not created");
+    assert_eq!(
+        items(&listed).len(),
+        1,
+        "the refused license was not created"
+    );
     let fits = json!({ "product": "CAD", "seats_total": 15, "overdraft": 5 });
     let second = app.create_license(&acme.admin, fits).await.expect(201);
 
@@ -155,7 +156,12 @@ async fn a_license_at_the_largest_size_needs_a_quota_that_holds_it() {
 }
 
 /// Every page of the license's live sessions, following `next_cursor` with `limit`.
-async fn all_pages(app: &TestApp, caller: &crate::helpers::Caller, id: &str, limit: u32) -> Vec<Vec<Value>> {
+async fn all_pages(
+    app: &TestApp,
+    caller: &crate::helpers::Caller,
+    id: &str,
+    limit: u32,
+) -> Vec<Vec<Value>> {
     let mut pages = Vec::new();
     let mut query = format!("?limit={limit}");
     loop {
@@ -195,7 +201,11 @@ async fn the_sessions_list_comes_in_pages_each_session_once() {
         .await
         .expect(200);
     assert_eq!(items(&first).len(), 100);
-    assert!(first.body["next_cursor"].is_string(), "{}", first.body["next_cursor"]);
+    assert!(
+        first.body["next_cursor"].is_string(),
+        "{}",
+        first.body["next_cursor"]
+    );
 
     let pages = all_pages(&app, &acme.admin, &acme.license_id, 100).await;
     assert_eq!(
@@ -219,7 +229,10 @@ async fn the_sessions_list_comes_in_pages_each_session_once() {
         times.windows(2).all(|w| w[0] <= w[1]),
         "oldest acquired first"
     );
-    assert_eq!(pages, all_pages(&app, &acme.admin, &acme.license_id, 100).await);
+    assert_eq!(
+        pages,
+        all_pages(&app, &acme.admin, &acme.license_id, 100).await
+    );
 
     // The cap: 500 is the largest page; a larger limit, a zero limit or a made-up cursor is
     // refused.

@@ -114,7 +114,11 @@ pub async fn failed_change_leaves_no_audit_event(store: &dyn Store) {
         ..l.clone()
     };
     let err = store
-        .create_license(&dup, &TenantQuotas::UNLIMITED, &audit(a.id, "license.create"))
+        .create_license(
+            &dup,
+            &TenantQuotas::UNLIMITED,
+            &audit(a.id, "license.create"),
+        )
         .await
         .unwrap_err();
     let Error::Conflict(message) = &err else {
@@ -133,7 +137,11 @@ pub async fn failed_change_leaves_no_audit_event(store: &dyn Store) {
     let b_before = store.list_audit(b.id, 100).await.unwrap().len();
     assert!(matches!(
         store
-            .update_license(&foreign, &TenantQuotas::UNLIMITED, &audit(b.id, "license.update"))
+            .update_license(
+                &foreign,
+                &TenantQuotas::UNLIMITED,
+                &audit(b.id, "license.update")
+            )
             .await,
         Err(Error::NotFound(Resource::License))
     ));
@@ -147,7 +155,10 @@ pub async fn failed_change_leaves_no_audit_event(store: &dyn Store) {
         now(),
         json!({"seats": 10, "note": "ünïcode"}),
     );
-    store.update_license(&l, &TenantQuotas::UNLIMITED, &event).await.unwrap();
+    store
+        .update_license(&l, &TenantQuotas::UNLIMITED, &event)
+        .await
+        .unwrap();
     assert_eq!(store.list_audit(a.id, 1).await.unwrap(), vec![event]);
 }
 
@@ -304,7 +315,11 @@ pub async fn update_keeps_identity(store: &dyn Store) {
     changed.lease = LeasePolicy::new(600, 60).unwrap();
     changed.entitlements = vec![];
     store
-        .update_license(&changed, &TenantQuotas::UNLIMITED, &audit(a.id, "license.update"))
+        .update_license(
+            &changed,
+            &TenantQuotas::UNLIMITED,
+            &audit(a.id, "license.update"),
+        )
         .await
         .unwrap();
     let got = store.get_license(a.id, l.id).await.unwrap();
@@ -320,7 +335,11 @@ pub async fn writes_for_a_missing_tenant_are_not_found(store: &dyn Store) {
     let ghost = TenantId::new();
     assert!(matches!(
         store
-            .create_license(&license(ghost, "GHOST-KEY-01"), &TenantQuotas::UNLIMITED, &audit(ghost, "x"))
+            .create_license(
+                &license(ghost, "GHOST-KEY-01"),
+                &TenantQuotas::UNLIMITED,
+                &audit(ghost, "x")
+            )
             .await,
         Err(Error::NotFound(Resource::Tenant))
     ));
