@@ -119,6 +119,16 @@ pub struct LicensePage {
     pub next_after: Option<String>,
 }
 
+/// A page of a license's live sessions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionPage {
+    /// The sessions, oldest acquired first.
+    pub items: Vec<Session>,
+    /// The cursor to pass for the next page; absent on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
 /// One running application holding one seat.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {

@@ -252,10 +252,21 @@ pub struct LicenseUpdateArgs {
 /// `license session …`.
 #[derive(Debug, Subcommand)]
 pub enum SessionCommand {
-    /// List a license's live sessions.
-    List(LicenseIdArg),
+    /// List a license's live sessions (every page), oldest acquired first.
+    List(SessionListArgs),
     /// Force-release a session: its seat is free now.
     Release(SessionIdArg),
+}
+
+/// `license session list`.
+#[derive(Debug, Args)]
+pub struct SessionListArgs {
+    /// The license id.
+    #[arg(value_name = "LICENSE_ID")]
+    pub id: String,
+    /// Sessions fetched per request (1–500); every page is followed.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub page_size: u32,
 }
 
 /// A session id.

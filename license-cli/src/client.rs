@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::api::{
     AcquireRequest, ApiKey, AuditEvent, CreateApiKey, CreateLicense, CreatedApiKey, CreatedTenant,
-    Items, Lease, License, LicensePage, Released, Renewed, Session, SessionRequest, SigningKey,
-    Tenant, Usage,
+    Items, Lease, License, LicensePage, Released, Renewed, Session, SessionPage, SessionRequest,
+    SigningKey, Tenant, Usage,
 };
 use crate::config::Connection;
 
@@ -244,22 +244,50 @@ impl Client {
 
     // --- Admin: sessions, keys, usage, audit -------------------------------------------
 
-    /// A license's live sessions.
-    pub async fn list_sessions(&self, license_id: &str) -> Result<Vec<Session>> {
-        let list: Items<Session> = self
-            .get(
-                &[
-                    "api",
-                    "v1",
-                    "admin",
-                    "licenses",
-                    checked_id("license", license_id)?,
-                    "sessions",
-                ],
-                &[],
-            )
-            .await?;
-        Ok(list.items)
+    /// A license's live sessions, every page (`page_size` a request, following
+    /// `next_cursor`).
+    pub async fn list_sessions(&self, license_id: &str, page_size: u32) -> Result<Vec<Session>> {
+        let mut sessions = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .list_sessions_page(license_id, cursor.as_deref(), Some(page_size))
+                .await?;
+            sessions.extend(page.items);
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(sessions),
+            }
+        }
+    }
+
+    /// One page of a license's live sessions, after `cursor` (a previous page's
+    /// `next_cursor`).
+    pub async fn list_sessions_page(
+        &self,
+        license_id: &str,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<SessionPage> {
+        let mut query = Vec::new();
+        if let Some(cursor) = cursor {
+            query.push(("cursor", cursor.to_owned()));
+        }
+        if let Some(limit) = limit {
+            query.push(("limit", limit.to_string()));
+        }
+        self.get(
+            &[
+                "api",
+                "v1",
+                "admin",
+                "licenses",
+                checked_id("license", license_id)?,
+                "sessions",
+            ],
+            &query,
+        )
+        .await
     }
 
     /// Force-releases a session.

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::quota::Quota;
 use crate::token::TokenError;
 
 /// Result alias used throughout the crate and by every port.
@@ -92,6 +93,15 @@ pub enum Error {
     /// The change clashes with existing data (a duplicate key, say).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The change would take the tenant past one of its quotas (set by the operator).
+    /// Nothing was changed.
+    #[error("quota exceeded: a tenant may have at most {limit} {quota}")]
+    QuotaExceeded {
+        /// Which quota.
+        quota: Quota,
+        /// Its limit.
+        limit: u64,
+    },
     /// Input failed validation. Nothing was changed.
     #[error("invalid {field}: {reason}")]
     InvalidInput {
@@ -146,6 +156,7 @@ impl Error {
             Error::LicenseInactive(InactiveReason::Expired) => "license_expired",
             Error::SessionExpired => "session_expired",
             Error::Conflict(_) => "conflict",
+            Error::QuotaExceeded { .. } => "quota_exceeded",
             Error::InvalidInput { .. } => "invalid_input",
             Error::InvalidToken(_) => "invalid_token",
             Error::Unavailable { .. } => "unavailable",
@@ -166,6 +177,7 @@ impl Error {
             Error::LicenseInactive(_) => ErrorKind::LicenseInactive,
             Error::SessionExpired => ErrorKind::SessionExpired,
             Error::Conflict(_) => ErrorKind::Conflict,
+            Error::QuotaExceeded { .. } => ErrorKind::QuotaExceeded,
             Error::InvalidInput { .. } => ErrorKind::InvalidInput,
             Error::InvalidToken(_) => ErrorKind::InvalidToken,
             Error::Unavailable { .. } => ErrorKind::Unavailable,
@@ -195,6 +207,8 @@ pub enum ErrorKind {
     SessionExpired,
     /// [`Error::Conflict`].
     Conflict,
+    /// [`Error::QuotaExceeded`].
+    QuotaExceeded,
     /// [`Error::InvalidInput`].
     InvalidInput,
     /// [`Error::InvalidToken`].
@@ -207,12 +221,13 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, for exhaustive checks.
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 10] = [
         ErrorKind::NotFound,
         ErrorKind::NoSeatsAvailable,
         ErrorKind::LicenseInactive,
         ErrorKind::SessionExpired,
         ErrorKind::Conflict,
+        ErrorKind::QuotaExceeded,
         ErrorKind::InvalidInput,
         ErrorKind::InvalidToken,
         ErrorKind::Unavailable,
@@ -241,6 +256,10 @@ mod tests {
             Error::LicenseInactive(InactiveReason::Expired),
             Error::SessionExpired,
             Error::Conflict("x".into()),
+            Error::QuotaExceeded {
+                quota: Quota::Seats,
+                limit: 1,
+            },
             Error::invalid("x", "y"),
             Error::InvalidToken(TokenError::Expired),
             Error::unavailable(Dependency::Store, "down"),

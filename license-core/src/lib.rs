@@ -79,11 +79,16 @@ pub mod license;
 pub mod local_signer;
 /// In-memory adapters: the embedded default's ledger and the test store.
 pub mod memory;
+/// Keyset pagination: pages of licenses by id, of sessions by `(acquired_at, id)`.
+pub mod page;
+/// Per-tenant quotas on licenses, API keys and seats, and the rule that applies them.
+pub mod quota;
 /// Randomness from the OS.
 mod random;
 /// Readiness: whether the store, the ledger and the signer answer.
 pub mod readiness;
-/// Reap: mark sessions past their expiry as expired in the store.
+/// Reap: mark sessions past their expiry as expired in the store, and delete sessions that
+/// ended longer ago than the retention.
 pub mod reap;
 /// Rebuilding a ledger that lost its state, the retry every ledger call goes through, and
 /// the live seat count.
@@ -130,6 +135,8 @@ pub use events::{EventSink, SeatEvent, SeatEventKind};
 pub use ids::{ApiKeyId, AuditEventId, LicenseId, SessionId, TenantId};
 pub use license::{Entitlement, LeasePolicy, License, LicenseKey, LicenseStatus, SeatCount};
 pub use local_signer::LocalSigner;
+pub use page::SessionCursor;
+pub use quota::{Quota, TenantQuotas, TenantUsage};
 pub use readiness::Readiness;
 pub use reap::ReapOutcome;
 pub use seat_ledger::{

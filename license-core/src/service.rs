@@ -67,6 +67,8 @@ pub struct LicenseService {
     pub(crate) policy: Arc<PolicyCache>,
     pub(crate) directory: SessionDirectory,
     pub(crate) write_behind: WriteBehind,
+    /// How long ended sessions are kept before the reaper deletes them (`None`: for ever).
+    pub(crate) session_retention: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for LicenseService {
@@ -117,6 +119,7 @@ impl LicenseService {
             policy: Arc::new(PolicyCache::new(NO_POLICY_CACHE.policy_ttl)),
             directory: SessionDirectory::new(NO_POLICY_CACHE.directory_capacity),
             write_behind: WriteBehind::new(NO_POLICY_CACHE.max_write_lag),
+            session_retention: None,
         }
     }
 

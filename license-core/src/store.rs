@@ -6,7 +6,10 @@
 //! at that precision, so a value returned at creation equals the value read back later.
 //!
 //! Methods that change admin data take the [`AuditEvent`] describing the change, so an adapter
-//! writes both in one transaction and no change goes unrecorded.
+//! writes both in one transaction and no change goes unrecorded. Methods that add to what a
+//! tenant holds take its [`TenantQuotas`] too: the adapter reads the tenant's [`TenantUsage`]
+//! under a per-tenant lock and applies [`TenantQuotas::check`] in that same transaction, so
+//! concurrent changes cannot overshoot a quota together.
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -16,32 +19,12 @@ use crate::audit::AuditEvent;
 use crate::error::Result;
 use crate::ids::{ApiKeyId, LicenseId, SessionId, TenantId};
 use crate::license::{License, LicenseKey};
+pub use crate::page::{Page, SessionCursor};
+use crate::quota::{TenantQuotas, TenantUsage};
 use crate::session::{EndReason, Session};
 use crate::tenant::Tenant;
 use crate::tenant_keys::TenantKey;
 use crate::usage::UsageDay;
-
-/// Keyset pagination: items after `after` (ids are time-ordered), at most `limit` of them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Page<Id> {
-    /// Start after this id; `None` for the first page.
-    pub after: Option<Id>,
-    /// Page size (1–500).
-    pub limit: u32,
-}
-
-impl<Id> Page<Id> {
-    /// Largest page size.
-    pub const MAX_LIMIT: u32 = 500;
-
-    /// A page, with `limit` clamped to 1–500.
-    pub fn new(after: Option<Id>, limit: u32) -> Self {
-        Self {
-            after,
-            limit: limit.clamp(1, Self::MAX_LIMIT),
-        }
-    }
-}
 
 /// What a heartbeat does to a live session, decided by the use case from the session and its
 /// license ([`heartbeat::verdict`](crate::heartbeat::verdict)).
@@ -126,8 +109,16 @@ pub trait LicenseStore: Send + Sync {
     /// Every tenant, oldest first. Operator-only (the one listing across tenants).
     async fn list_tenants(&self) -> Result<Vec<Tenant>>;
 
-    /// Creates a license. `Conflict` when the tenant already has that key.
-    async fn create_license(&self, license: &License, audit: &AuditEvent) -> Result<()>;
+    /// Creates a license. `Conflict` when the tenant already has that key; `QuotaExceeded`
+    /// when the tenant would then hold more licenses or seats than `quotas` allow (checked
+    /// in the same transaction, under a per-tenant lock); `NotFound(Tenant)` when the tenant
+    /// does not exist.
+    async fn create_license(
+        &self,
+        license: &License,
+        quotas: &TenantQuotas,
+        audit: &AuditEvent,
+    ) -> Result<()>;
 
     /// One license by id.
     async fn get_license(&self, tenant: TenantId, id: LicenseId) -> Result<License>;
@@ -139,8 +130,19 @@ pub trait LicenseStore: Send + Sync {
     async fn list_licenses(&self, tenant: TenantId, page: Page<LicenseId>) -> Result<Vec<License>>;
 
     /// Replaces a license's mutable fields (seats, overdraft, status, expiry, lease policy,
-    /// entitlements, `updated_at`). `NotFound` when it is not the tenant's.
-    async fn update_license(&self, license: &License, audit: &AuditEvent) -> Result<()>;
+    /// entitlements, `updated_at`). `NotFound` when it is not the tenant's; `QuotaExceeded`
+    /// when the change raises the tenant's seats above `quotas` (checked as in
+    /// [`create_license`](Self::create_license)).
+    async fn update_license(
+        &self,
+        license: &License,
+        quotas: &TenantQuotas,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+
+    /// What the tenant holds, in the figures its quotas limit: licenses, API keys that are not
+    /// revoked, seats plus overdraft over licenses that are not revoked.
+    async fn tenant_usage_totals(&self, tenant: TenantId) -> Result<TenantUsage>;
 }
 
 /// Sessions and usage.
@@ -160,13 +162,36 @@ pub trait SessionStore: Send + Sync {
     /// One session, live or ended.
     async fn get_session(&self, tenant: TenantId, id: SessionId) -> Result<Session>;
 
-    /// The license's sessions that have not ended and expire after `after`.
+    /// The license's sessions that have not ended and expire after `after` (every one: what
+    /// a ledger rebuild needs).
     async fn live_sessions(
         &self,
         tenant: TenantId,
         license: LicenseId,
         after: DateTime<Utc>,
     ) -> Result<Vec<Session>>;
+
+    /// A page of [`live_sessions`](Self::live_sessions) (those expiring after `now`), ordered
+    /// by `(acquired_at, id)`, starting after `page.after`, at most `page.limit` of them.
+    async fn live_sessions_page(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        now: DateTime<Utc>,
+        page: Page<SessionCursor>,
+    ) -> Result<Vec<Session>>;
+
+    /// Deletes at most `limit` of the tenant's sessions that ended before `ended_before`, and
+    /// returns how many this call deleted. Live sessions are never deleted, and the daily
+    /// usage figures ([`usage`](Self::usage)) are kept apart from sessions, so deleting
+    /// changes no usage answer. Safe to run concurrently (each session is deleted once); an
+    /// adapter may cap a batch below `limit`; callers loop.
+    async fn delete_ended_sessions(
+        &self,
+        tenant: TenantId,
+        ended_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64>;
 
     /// Writes a batch of renewals and peaks in one transaction: each renewal only moves a
     /// session that has not ended forward (`expires_at` never goes back, so batches from
@@ -219,8 +244,16 @@ pub trait SessionStore: Send + Sync {
 /// Tenant API keys.
 #[async_trait]
 pub trait ApiKeyStore: Send + Sync {
-    /// Stores a new key record.
-    async fn create_api_key(&self, key: &ApiKey, audit: &AuditEvent) -> Result<()>;
+    /// Stores a new key record. `QuotaExceeded` when the tenant would then hold more keys
+    /// that are not revoked than `quotas` allow (checked in the same transaction, under the
+    /// per-tenant lock [`LicenseStore::create_license`] takes); `NotFound(Tenant)` when the
+    /// tenant does not exist.
+    async fn create_api_key(
+        &self,
+        key: &ApiKey,
+        quotas: &TenantQuotas,
+        audit: &AuditEvent,
+    ) -> Result<()>;
 
     /// The key with this lookup prefix (revoked ones included).
     async fn find_api_key(&self, tenant: TenantId, prefix: &str) -> Result<ApiKey>;

@@ -588,8 +588,8 @@ async fn a_zero_ttl_reads_the_store_on_every_request() {
 
 #[async_trait]
 impl ApiKeyStore for CountingStore {
-    async fn create_api_key(&self, k: &ApiKey, a: &AuditEvent) -> Result<()> {
-        self.inner.create_api_key(k, a).await
+    async fn create_api_key(&self, k: &ApiKey, q: &TenantQuotas, a: &AuditEvent) -> Result<()> {
+        self.inner.create_api_key(k, q, a).await
     }
     async fn find_api_key(&self, t: TenantId, p: &str) -> Result<ApiKey> {
         self.finds.fetch_add(1, Ordering::SeqCst);
@@ -633,8 +633,8 @@ impl LicenseStore for CountingStore {
     async fn list_tenants(&self) -> Result<Vec<Tenant>> {
         self.inner.list_tenants().await
     }
-    async fn create_license(&self, l: &License, a: &AuditEvent) -> Result<()> {
-        self.inner.create_license(l, a).await
+    async fn create_license(&self, l: &License, q: &TenantQuotas, a: &AuditEvent) -> Result<()> {
+        self.inner.create_license(l, q, a).await
     }
     async fn get_license(&self, t: TenantId, id: LicenseId) -> Result<License> {
         self.inner.get_license(t, id).await
@@ -645,8 +645,11 @@ impl LicenseStore for CountingStore {
     async fn list_licenses(&self, t: TenantId, p: Page<LicenseId>) -> Result<Vec<License>> {
         self.inner.list_licenses(t, p).await
     }
-    async fn update_license(&self, l: &License, a: &AuditEvent) -> Result<()> {
-        self.inner.update_license(l, a).await
+    async fn update_license(&self, l: &License, q: &TenantQuotas, a: &AuditEvent) -> Result<()> {
+        self.inner.update_license(l, q, a).await
+    }
+    async fn tenant_usage_totals(&self, t: TenantId) -> Result<TenantUsage> {
+        self.inner.tenant_usage_totals(t).await
     }
 }
 
@@ -665,6 +668,23 @@ impl SessionStore for CountingStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<Session>> {
         self.inner.live_sessions(t, l, now).await
+    }
+    async fn live_sessions_page(
+        &self,
+        t: TenantId,
+        l: LicenseId,
+        now: DateTime<Utc>,
+        p: Page<SessionCursor>,
+    ) -> Result<Vec<Session>> {
+        self.inner.live_sessions_page(t, l, now, p).await
+    }
+    async fn delete_ended_sessions(
+        &self,
+        t: TenantId,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64> {
+        self.inner.delete_ended_sessions(t, before, limit).await
     }
     async fn discard_session(&self, t: TenantId, id: SessionId) -> Result<()> {
         self.inner.discard_session(t, id).await

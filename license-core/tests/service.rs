@@ -344,7 +344,8 @@ async fn reaper_marks_expired_sessions_once() {
         w.service.reap_once(2).await.unwrap(),
         ReapOutcome {
             tenants: 1,
-            expired: 3
+            expired: 3,
+            deleted: 0
         }
     );
     assert_eq!(w.service.reap_once(2).await.unwrap().expired, 0);
@@ -545,8 +546,8 @@ impl LicenseStore for InsertFails {
     async fn list_tenants(&self) -> Result<Vec<Tenant>> {
         self.inner.list_tenants().await
     }
-    async fn create_license(&self, l: &License, a: &AuditEvent) -> Result<()> {
-        self.inner.create_license(l, a).await
+    async fn create_license(&self, l: &License, q: &TenantQuotas, a: &AuditEvent) -> Result<()> {
+        self.inner.create_license(l, q, a).await
     }
     async fn get_license(&self, t: TenantId, id: LicenseId) -> Result<License> {
         self.inner.get_license(t, id).await
@@ -557,8 +558,11 @@ impl LicenseStore for InsertFails {
     async fn list_licenses(&self, t: TenantId, p: Page<LicenseId>) -> Result<Vec<License>> {
         self.inner.list_licenses(t, p).await
     }
-    async fn update_license(&self, l: &License, a: &AuditEvent) -> Result<()> {
-        self.inner.update_license(l, a).await
+    async fn update_license(&self, l: &License, q: &TenantQuotas, a: &AuditEvent) -> Result<()> {
+        self.inner.update_license(l, q, a).await
+    }
+    async fn tenant_usage_totals(&self, t: TenantId) -> Result<TenantUsage> {
+        self.inner.tenant_usage_totals(t).await
     }
 }
 
@@ -580,6 +584,23 @@ impl SessionStore for InsertFails {
         now: DateTime<Utc>,
     ) -> Result<Vec<Session>> {
         self.inner.live_sessions(t, l, now).await
+    }
+    async fn live_sessions_page(
+        &self,
+        t: TenantId,
+        l: LicenseId,
+        now: DateTime<Utc>,
+        p: Page<SessionCursor>,
+    ) -> Result<Vec<Session>> {
+        self.inner.live_sessions_page(t, l, now, p).await
+    }
+    async fn delete_ended_sessions(
+        &self,
+        t: TenantId,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64> {
+        self.inner.delete_ended_sessions(t, before, limit).await
     }
     async fn discard_session(&self, t: TenantId, id: SessionId) -> Result<()> {
         self.inner.discard_session(t, id).await
@@ -622,8 +643,8 @@ impl SessionStore for InsertFails {
 
 #[async_trait]
 impl ApiKeyStore for InsertFails {
-    async fn create_api_key(&self, k: &ApiKey, a: &AuditEvent) -> Result<()> {
-        self.inner.create_api_key(k, a).await
+    async fn create_api_key(&self, k: &ApiKey, q: &TenantQuotas, a: &AuditEvent) -> Result<()> {
+        self.inner.create_api_key(k, q, a).await
     }
     async fn find_api_key(&self, t: TenantId, p: &str) -> Result<ApiKey> {
         self.inner.find_api_key(t, p).await

@@ -9,7 +9,7 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use license_core::{CredentialCacheConfig, SigningAlgorithm};
+use license_core::{CredentialCacheConfig, SigningAlgorithm, TenantQuotas};
 use serde::{Deserialize, Serialize};
 
 use crate::transport::ConnectionLimits;
@@ -106,8 +106,10 @@ pub struct Config {
     pub signer: SignerConfig,
     /// Credentials accepted by the API.
     pub auth: AuthConfig,
-    /// The background task that marks expired sessions.
+    /// The background task that marks expired sessions and deletes old ended ones.
     pub reaper: ReaperConfig,
+    /// What one tenant may hold (ADR 0022).
+    pub quotas: QuotasConfig,
     /// The hot path's caches and write-behind (ADR 0017).
     pub hot_path: HotPathSettings,
     /// Rate limits per client address and credential (ADR 0021).
@@ -127,6 +129,7 @@ impl Default for Config {
             signer: SignerConfig::default(),
             auth: AuthConfig::default(),
             reaper: ReaperConfig::default(),
+            quotas: QuotasConfig::default(),
             hot_path: HotPathSettings::default(),
             limits: LimitsConfig::default(),
             log: LogConfig::default(),
@@ -410,8 +413,11 @@ pub struct ReaperConfig {
     pub enabled: bool,
     /// Seconds between two passes.
     pub interval_seconds: u64,
-    /// Sessions marked expired per store call.
+    /// Sessions marked expired, or deleted, per store call.
     pub batch: u32,
+    /// Days an ended session is kept before the reaper deletes it (0: kept for ever). Daily
+    /// usage figures are kept apart and never deleted.
+    pub session_retention_days: u32,
 }
 
 impl Default for ReaperConfig {
@@ -420,6 +426,54 @@ impl Default for ReaperConfig {
             enabled: true,
             interval_seconds: 30,
             batch: 500,
+            session_retention_days: 90,
+        }
+    }
+}
+
+impl ReaperConfig {
+    /// Longest `session_retention_days`: a hundred years.
+    pub const MAX_RETENTION_DAYS: u32 = 36_500;
+
+    /// How long ended sessions are kept; `None` for ever.
+    pub fn session_retention(&self) -> Option<Duration> {
+        (self.session_retention_days > 0)
+            .then(|| Duration::from_secs(u64::from(self.session_retention_days) * 86_400))
+    }
+}
+
+/// Per-tenant quotas: every tenant is held to the same limits. A change that would pass one
+/// answers 403 `quota_exceeded` naming it, and changes nothing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuotasConfig {
+    /// Most licenses a tenant may have (revoked ones included: they stay on record).
+    pub max_licenses_per_tenant: u64,
+    /// Most API keys a tenant may have that are not revoked (revoking one frees its place).
+    pub max_api_keys_per_tenant: u64,
+    /// Most live seats a tenant's licenses may allow together: `seats_total` plus `overdraft`,
+    /// summed over its licenses that are not revoked.
+    pub max_seats_per_tenant: u64,
+}
+
+impl Default for QuotasConfig {
+    fn default() -> Self {
+        let core = TenantQuotas::DEFAULT;
+        Self {
+            max_licenses_per_tenant: core.max_licenses,
+            max_api_keys_per_tenant: core.max_api_keys,
+            max_seats_per_tenant: core.max_seats,
+        }
+    }
+}
+
+impl QuotasConfig {
+    /// The core's view of these settings.
+    pub fn core(&self) -> TenantQuotas {
+        TenantQuotas {
+            max_licenses: self.max_licenses_per_tenant,
+            max_api_keys: self.max_api_keys_per_tenant,
+            max_seats: self.max_seats_per_tenant,
         }
     }
 }
@@ -600,6 +654,27 @@ impl Config {
             (1..=10_000).contains(&self.reaper.batch),
             "reaper.batch",
             "must be between 1 and 10000",
+        );
+        check(
+            self.reaper.session_retention_days <= ReaperConfig::MAX_RETENTION_DAYS,
+            "reaper.session_retention_days",
+            "must be at most 36500 (0 keeps ended sessions for ever)",
+        );
+        let quotas = &self.quotas;
+        check(
+            (1..=10_000_000).contains(&quotas.max_licenses_per_tenant),
+            "quotas.max_licenses_per_tenant",
+            "must be between 1 and 10000000",
+        );
+        check(
+            (1..=100_000).contains(&quotas.max_api_keys_per_tenant),
+            "quotas.max_api_keys_per_tenant",
+            "must be between 1 and 100000 (a new tenant's first admin key needs one)",
+        );
+        check(
+            (1..=1_000_000_000_000).contains(&quotas.max_seats_per_tenant),
+            "quotas.max_seats_per_tenant",
+            "must be between 1 and 1000000000000",
         );
         let hot = &self.hot_path;
         check(
@@ -807,6 +882,32 @@ mod tests {
             Config::default().server.body_read_timeout(),
             Duration::from_secs(30)
         );
+    }
+
+    #[test]
+    fn quotas_and_retention_are_checked_by_key() {
+        let mut config = Config::default();
+        assert_eq!(config.quotas.core(), TenantQuotas::DEFAULT);
+        assert_eq!(
+            config.reaper.session_retention(),
+            Some(Duration::from_secs(90 * 86_400))
+        );
+        config.reaper.session_retention_days = 36_501;
+        config.quotas.max_licenses_per_tenant = 0;
+        config.quotas.max_api_keys_per_tenant = 0;
+        config.quotas.max_seats_per_tenant = 0;
+        let keys: Vec<_> = config.validate().into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "reaper.session_retention_days",
+                "quotas.max_licenses_per_tenant",
+                "quotas.max_api_keys_per_tenant",
+                "quotas.max_seats_per_tenant",
+            ]
+        );
+        config.reaper.session_retention_days = 0;
+        assert_eq!(config.reaper.session_retention(), None, "0 keeps them");
     }
 
     #[test]

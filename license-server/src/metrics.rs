@@ -75,6 +75,7 @@ pub struct Metrics {
     reaped: Counter,
     rate_limited: RateLimitCounter,
     connections: ConnectionMetrics,
+    deleted: Counter,
 }
 
 impl fmt::Debug for Metrics {
@@ -101,6 +102,7 @@ impl Metrics {
         let reaper_passes = Family::<OutcomeLabels, Counter>::default();
         let reaped = Counter::default();
         let rate_limited = RateLimitCounter::default();
+        let deleted = Counter::default();
         registry.register(
             "license_http_requests",
             "HTTP requests by operation id and status",
@@ -141,6 +143,11 @@ impl Metrics {
             "Requests refused with 429 rate_limited, by the budget spent (address_requests, address_failures, credential_requests, credential_failures)",
             rate_limited.0.clone(),
         );
+        registry.register(
+            "license_deleted_sessions",
+            "Ended sessions the reaper deleted after reaper.session_retention_days",
+            deleted.clone(),
+        );
         let connections = ConnectionMetrics::register(&mut registry);
         Self {
             registry,
@@ -153,6 +160,7 @@ impl Metrics {
             reaped,
             rate_limited,
             connections,
+            deleted,
         }
     }
 
@@ -214,6 +222,7 @@ impl Metrics {
         let outcome = match result {
             Ok(done) => {
                 self.reaped.inc_by(done.expired);
+                self.deleted.inc_by(done.deleted);
                 "ok"
             }
             Err(_) => "error",

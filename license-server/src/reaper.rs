@@ -1,6 +1,7 @@
 //! The background reaper: a trivial interval loop around one step, `reap_step`, which
 //! tests call directly with a manual clock. Safe on every replica: marking a session expired
-//! is idempotent. (Seats need no reaping; the ledger frees them at TTL by itself.)
+//! is idempotent, and each old session is deleted once. (Seats need no reaping; the ledger
+//! frees them at TTL by itself.)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,8 @@ use tracing::{Span, debug, field, info, warn};
 use crate::config::ReaperConfig;
 use crate::state::AppState;
 
-/// One pass: marks every session past its expiry as expired, counts it in the metrics.
+/// One pass: marks every session past its expiry as expired, deletes sessions that ended
+/// longer ago than `reaper.session_retention_days`, counts both in the metrics.
 #[tracing::instrument(name = "reap", skip_all, fields(outcome = field::Empty))]
 pub async fn reap_step(state: &AppState, batch: u32) -> Result<ReapOutcome, license_core::Error> {
     let result = state.service.reap_once(batch).await;
@@ -22,11 +24,12 @@ pub async fn reap_step(state: &AppState, batch: u32) -> Result<ReapOutcome, lice
     match &result {
         Ok(done) => {
             span.record("outcome", "ok");
-            if done.expired > 0 {
+            if done.expired > 0 || done.deleted > 0 {
                 info!(
                     expired = done.expired,
+                    deleted = done.deleted,
                     tenants = done.tenants,
-                    "expired sessions marked"
+                    "expired sessions marked, old ended sessions deleted"
                 );
             } else {
                 debug!(tenants = done.tenants, "nothing to reap");

@@ -61,6 +61,7 @@ impl AppState {
             .with_retired_keys(retired_keys)
             .with_tenant_keys(adapters.wrapper, config.signer.tenant_keys())
             .with_hot_path(config.hot_path.core())
+            .with_session_retention(config.reaper.session_retention())
             .with_events(sinks.clone()),
         );
         metrics.watch(service.clone(), log_queue);
@@ -70,7 +71,8 @@ impl AppState {
         let admin = Arc::new(
             AdminService::new(adapters.store.clone(), clock.clone())
                 .with_events(admin_sinks)
-                .with_credential_cache(config.auth.credential_cache()),
+                .with_credential_cache(config.auth.credential_cache())
+                .with_quotas(config.quotas.core()),
         );
         let oidc = if config.auth.oidc.enabled() {
             Some(OidcVerifier::new(

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use license_core::{ApiKey, ApiKeyId, ApiKeyStore, AuditEvent, Error, Resource, Result, TenantId};
+use license_core::{
+    ApiKey, ApiKeyId, ApiKeyStore, AuditEvent, Error, Resource, Result, TenantId, TenantQuotas,
+};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
@@ -11,13 +13,23 @@ use crate::connect::{Access, SqlStore};
 use crate::entities::api_keys::{self, Column};
 use crate::entities::stored_time;
 use crate::errors::db_err;
-use crate::licenses::ensure_tenant;
+use crate::quotas;
 
 #[async_trait]
 impl ApiKeyStore for SqlStore {
-    async fn create_api_key(&self, key: &ApiKey, audit: &AuditEvent) -> Result<()> {
+    /// Under the tenant's lock (`quotas::lock_tenant`): count, check, insert, audit.
+    async fn create_api_key(
+        &self,
+        key: &ApiKey,
+        quotas: &TenantQuotas,
+        audit: &AuditEvent,
+    ) -> Result<()> {
         let txn = self.scoped(key.tenant_id, Access::Write).await?;
-        ensure_tenant(&txn, key.tenant_id).await?;
+        if !quotas::lock_tenant(&txn, key.tenant_id).await? {
+            return Err(Error::NotFound(Resource::Tenant));
+        }
+        let before = quotas::usage(&txn, key.tenant_id).await?;
+        quotas.check(&before, &before.with_api_key_created())?;
         api_keys::Entity::insert(api_keys::ActiveModel::from(key))
             .exec_without_returning(&txn)
             .await

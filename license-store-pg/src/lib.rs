@@ -39,7 +39,11 @@ mod errors;
 mod licenses;
 /// The schema migrations.
 mod migrations;
-/// Sessions and the reaper (`SessionStore`).
+/// The per-tenant lock and usage counts that quota checks run under.
+mod quotas;
+/// A license's live sessions in pages; deleting sessions past the retention.
+mod session_upkeep;
+/// Sessions, the reaper and retention (`SessionStore`).
 mod sessions;
 /// Readiness (`Store::ping`).
 mod store;

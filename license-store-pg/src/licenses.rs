@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use license_core::{
     AuditEvent, Error, License, LicenseId, LicenseKey, LicenseStore, Page, Resource, Result,
-    Tenant, TenantId,
+    Tenant, TenantId, TenantQuotas, TenantUsage,
 };
 use sea_orm::ActiveValue::NotSet;
 use sea_orm::{
@@ -14,6 +14,7 @@ use crate::audit::insert_audit;
 use crate::connect::{Access, SqlStore};
 use crate::entities::{licenses, tenants};
 use crate::errors::db_err;
+use crate::quotas;
 
 /// `NotFound(Tenant)` unless the tenant exists.
 pub(crate) async fn ensure_tenant(db: &impl ConnectionTrait, tenant: TenantId) -> Result<()> {
@@ -76,9 +77,20 @@ impl LicenseStore for SqlStore {
         Ok(rows.into_iter().map(tenants::Model::into_domain).collect())
     }
 
-    async fn create_license(&self, license: &License, audit: &AuditEvent) -> Result<()> {
-        let txn = self.scoped(license.tenant_id, Access::Write).await?;
-        ensure_tenant(&txn, license.tenant_id).await?;
+    /// Under the tenant's lock (`quotas::lock_tenant`): count, check, insert, audit.
+    async fn create_license(
+        &self,
+        license: &License,
+        quotas: &TenantQuotas,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let tenant = license.tenant_id;
+        let txn = self.scoped(tenant, Access::Write).await?;
+        if !quotas::lock_tenant(&txn, tenant).await? {
+            return Err(Error::NotFound(Resource::Tenant));
+        }
+        let before = quotas::usage(&txn, tenant).await?;
+        quotas.check(&before, &before.with_license_created(license))?;
         licenses::Entity::insert(licenses::ActiveModel::from(license))
             .exec_without_returning(&txn)
             .await
@@ -128,8 +140,28 @@ impl LicenseStore for SqlStore {
         rows.into_iter().map(licenses::Model::into_domain).collect()
     }
 
-    async fn update_license(&self, license: &License, audit: &AuditEvent) -> Result<()> {
-        let txn = self.scoped(license.tenant_id, Access::Write).await?;
+    /// Under the tenant's lock: count, read the license as stored, check, update, audit.
+    async fn update_license(
+        &self,
+        license: &License,
+        quotas: &TenantQuotas,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let tenant = license.tenant_id;
+        let txn = self.scoped(tenant, Access::Write).await?;
+        if !quotas::lock_tenant(&txn, tenant).await? {
+            return Err(Error::NotFound(Resource::License));
+        }
+        let before = quotas::usage(&txn, tenant).await?;
+        let stored = licenses::Entity::find()
+            .filter(licenses::Column::TenantId.eq(tenant.as_uuid()))
+            .filter(licenses::Column::Id.eq(license.id.as_uuid()))
+            .one(&txn)
+            .await
+            .map_err(db_err)?
+            .ok_or(Error::NotFound(Resource::License))?
+            .into_domain()?;
+        quotas.check(&before, &before.with_license_changed(&stored, license))?;
         // Identity (id, tenant, key) and `created_at` never change: leave them out of the SET.
         let changes = licenses::ActiveModel {
             id: NotSet,
@@ -150,5 +182,12 @@ impl LicenseStore for SqlStore {
         }
         insert_audit(&txn, license.tenant_id, audit).await?;
         txn.commit().await.map_err(db_err)
+    }
+
+    async fn tenant_usage_totals(&self, tenant: TenantId) -> Result<TenantUsage> {
+        let txn = self.scoped(tenant, Access::Read).await?;
+        let usage = quotas::usage(&txn, tenant).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(usage)
     }
 }

@@ -1,12 +1,14 @@
-//! Sessions and usage (`SessionStore`), including the reaper's batch update.
+//! Sessions and usage (`SessionStore`), including the reaper's batch update and the
+//! retention's batch delete.
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::BTreeMap;
 
 use license_core::{
-    AuditEvent, EndReason, Ended, Error, HeartbeatRecord, LicenseId, Resource, Result, Session,
-    SessionId, SessionStore, TenantId, UsageDay, UsagePeak, WriteBehindBatch,
+    AuditEvent, EndReason, Ended, Error, HeartbeatRecord, LicenseId, Page, Resource, Result,
+    Session, SessionCursor, SessionId, SessionStore, TenantId, UsageDay, UsagePeak,
+    WriteBehindBatch,
 };
 use sea_orm::prelude::Uuid;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
@@ -19,9 +21,9 @@ use crate::entities::sessions::{self, Column};
 use crate::entities::stored_time;
 use crate::errors::db_err;
 use crate::licenses::ensure_license;
-use crate::usage;
+use crate::{session_upkeep, usage};
 
-/// Most sessions one `expire_due` call marks.
+/// Most sessions one `expire_due` or `delete_ended_sessions` call marks or deletes.
 pub(crate) const MAX_REAP_BATCH: u32 = 10_000;
 
 /// Most renewals in one `UPDATE … FROM (VALUES …)`: three bind parameters each, well under
@@ -82,6 +84,25 @@ impl SessionStore for SqlStore {
             .map_err(db_err)?;
         txn.commit().await.map_err(db_err)?;
         rows.into_iter().map(sessions::Model::into_domain).collect()
+    }
+
+    async fn live_sessions_page(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        now: DateTime<Utc>,
+        page: Page<SessionCursor>,
+    ) -> Result<Vec<Session>> {
+        session_upkeep::live_page(self, tenant, license, now, page).await
+    }
+
+    async fn delete_ended_sessions(
+        &self,
+        tenant: TenantId,
+        ended_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64> {
+        session_upkeep::delete_ended(self, tenant, ended_before, limit).await
     }
 
     async fn discard_session(&self, tenant: TenantId, id: SessionId) -> Result<()> {

@@ -59,8 +59,8 @@ pub async fn session(
 ) -> Result<u8> {
     let client = Client::new(connection)?;
     match command {
-        SessionCommand::List(license) => {
-            let sessions = client.list_sessions(&license.id).await?;
+        SessionCommand::List(args) => {
+            let sessions = client.list_sessions(&args.id, args.page_size).await?;
             emit(format, &sessions, |sessions| {
                 let mut table = Table::new([
                     "ID",

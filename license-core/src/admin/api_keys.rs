@@ -17,6 +17,8 @@ use crate::text;
 
 impl AdminService {
     /// Creates an API key; the returned secret is shown once and never stored.
+    /// `QuotaExceeded` (nothing created) when the tenant already holds as many keys that are
+    /// not revoked as its quota allows: revoking one frees its place.
     pub async fn create_api_key(
         &self,
         tenant: TenantId,
@@ -50,7 +52,9 @@ impl AdminService {
             format!("api_key:{}", key.id),
             json!({ "name": key.name, "scopes": key.scopes }),
         );
-        self.store.create_api_key(&key, &audit).await?;
+        self.store
+            .create_api_key(&key, &self.quotas, &audit)
+            .await?;
         self.keys.created(&key, key.created_at);
         self.changed(&audit);
         Ok((key, secret))

@@ -1,5 +1,6 @@
 //! Admin use cases: tenants, licenses, API keys and usage. Each change is validated here and
-//! stored together with its audit event.
+//! stored together with its audit event; changes that add to what a tenant holds are held to
+//! its [`TenantQuotas`], which the store applies in the same transaction.
 
 use std::sync::Arc;
 
@@ -12,6 +13,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::events::{EventSink, EventSinks, SeatEvent};
 use crate::ids::{LicenseId, TenantId};
 use crate::license::{Entitlement, LeasePolicy, License, LicenseKey, LicenseStatus, SeatCount};
+use crate::page::SessionCursor;
+use crate::quota::{TenantQuotas, TenantUsage};
+use crate::session::Session;
 use crate::store::{Page, Store};
 use crate::tenant::Tenant;
 use crate::usage::UsageDay;
@@ -86,6 +90,7 @@ pub const ERRORS: &[ErrorKind] = &[
     ErrorKind::InvalidInput,
     ErrorKind::NotFound,
     ErrorKind::Conflict,
+    ErrorKind::QuotaExceeded,
     ErrorKind::Unavailable,
     ErrorKind::Internal,
 ];
@@ -97,19 +102,35 @@ pub struct AdminService {
     clock: Arc<dyn Clock>,
     events: Arc<dyn EventSink>,
     keys: key_cache::KeyCache,
+    quotas: TenantQuotas,
 }
 
 impl AdminService {
     /// Builds the service. Admin changes are events too, once [`with_events`](Self::with_events)
     /// names a sink. API keys are cached as [`CredentialCacheConfig::DEFAULT`] says until
-    /// [`with_credential_cache`](Self::with_credential_cache) says otherwise.
+    /// [`with_credential_cache`](Self::with_credential_cache) says otherwise. Tenants are held
+    /// to [`TenantQuotas::DEFAULT`] until [`with_quotas`](Self::with_quotas).
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         Self {
             keys: key_cache::KeyCache::new(CredentialCacheConfig::DEFAULT, clock.clone()),
             store,
             clock,
             events: Arc::new(EventSinks::none()),
+            quotas: TenantQuotas::DEFAULT,
         }
+    }
+
+    /// Holds every tenant to `quotas`.
+    pub fn with_quotas(mut self, quotas: TenantQuotas) -> Self {
+        self.quotas = quotas;
+        self
+    }
+
+    /// The quotas every tenant is held to, and what `tenant` holds now.
+    pub async fn quota_usage(&self, tenant: TenantId) -> Result<(TenantQuotas, TenantUsage)> {
+        self.store.get_tenant(tenant).await?;
+        let usage = self.store.tenant_usage_totals(tenant).await?;
+        Ok((self.quotas, usage))
     }
 
     /// Bounds the API-key cache with `config` (an empty cache: call before serving).
@@ -173,7 +194,9 @@ impl AdminService {
     }
 
     /// Creates a license for `tenant`. A chosen key too easy to guess is refused
-    /// (`invalid_input` naming `license_key`) unless [`NewLicense::allow_weak_key`] is set.
+    /// (`invalid_input` naming `license_key`) unless [`NewLicense::allow_weak_key`] is set;
+    /// `QuotaExceeded` (nothing created) when the tenant would then hold more licenses, or more
+    /// seats plus overdraft, than its quotas allow.
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -232,7 +255,9 @@ impl AdminService {
                 "key": origin,
             }),
         );
-        self.store.create_license(&license, &audit).await?;
+        self.store
+            .create_license(&license, &self.quotas, &audit)
+            .await?;
         self.changed(&audit);
         Ok(license)
     }
@@ -251,7 +276,8 @@ impl AdminService {
         self.store.list_licenses(tenant, page).await
     }
 
-    /// Changes a license's terms.
+    /// Changes a license's terms. `QuotaExceeded` (nothing changed) when new seats or
+    /// overdraft would raise the tenant's seats above its quota.
     pub async fn update_license(
         &self,
         tenant: TenantId,
@@ -290,7 +316,9 @@ impl AdminService {
                 "entitlements": license.entitlements,
             }),
         );
-        self.store.update_license(&license, &audit).await?;
+        self.store
+            .update_license(&license, &self.quotas, &audit)
+            .await?;
         self.changed(&audit);
         Ok(license)
     }
@@ -320,7 +348,9 @@ impl AdminService {
             format!("license:{id}"),
             json!({ "from": previous.as_str(), "to": status.as_str() }),
         );
-        self.store.update_license(&license, &audit).await?;
+        self.store
+            .update_license(&license, &self.quotas, &audit)
+            .await?;
         self.changed(&audit);
         Ok(license)
     }
@@ -347,15 +377,17 @@ impl AdminService {
         self.store.list_audit(tenant, limit.clamp(1, 500)).await
     }
 
-    /// The license's live sessions (after checking the license is the tenant's).
+    /// A page of the license's live sessions, oldest acquired first (after checking the
+    /// license is the tenant's). Pass the last session's [`SessionCursor::after`] for the next.
     pub async fn live_sessions(
         &self,
         tenant: TenantId,
         license: LicenseId,
-    ) -> Result<Vec<crate::session::Session>> {
+        page: Page<SessionCursor>,
+    ) -> Result<Vec<Session>> {
         self.store.get_license(tenant, license).await?;
         self.store
-            .live_sessions(tenant, license, self.clock.now())
+            .live_sessions_page(tenant, license, self.clock.now(), page)
             .await
     }
 }

@@ -8,7 +8,7 @@ use crate::audit::AuditEvent;
 use crate::error::{Error, Resource, Result};
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::session::{EndReason, Session};
-use crate::store::{Ended, SessionStore, WriteBehindBatch};
+use crate::store::{Ended, Page, SessionCursor, SessionStore, WriteBehindBatch};
 use crate::usage::UsageDay;
 
 #[async_trait]
@@ -55,6 +55,52 @@ impl SessionStore for MemoryStore {
             .filter(|s| s.tenant_id == tenant && s.license_id == license && s.is_live(after))
             .cloned()
             .collect())
+    }
+
+    async fn live_sessions_page(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        now: DateTime<Utc>,
+        page: Page<SessionCursor>,
+    ) -> Result<Vec<Session>> {
+        let data = self.lock()?;
+        let mut live: Vec<&Session> = data
+            .sessions
+            .values()
+            .filter(|s| {
+                s.tenant_id == tenant
+                    && s.license_id == license
+                    && s.is_live(now)
+                    && page.after.is_none_or(|after| after.precedes(s))
+            })
+            .collect();
+        live.sort_unstable_by_key(|s| (s.acquired_at, s.id));
+        Ok(live
+            .into_iter()
+            .take(page.limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_ended_sessions(
+        &self,
+        tenant: TenantId,
+        ended_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64> {
+        let mut data = self.lock()?;
+        let due: Vec<SessionId> = data
+            .sessions
+            .values()
+            .filter(|s| s.tenant_id == tenant && s.ended_at.is_some_and(|at| at < ended_before))
+            .take(limit as usize)
+            .map(|s| s.id)
+            .collect();
+        for id in &due {
+            data.sessions.remove(id);
+        }
+        Ok(due.len() as u64)
     }
 
     async fn discard_session(&self, tenant: TenantId, id: SessionId) -> Result<()> {

@@ -10,6 +10,7 @@ use crate::audit::AuditEvent;
 use crate::error::{Dependency, Error, Resource, Result};
 use crate::ids::{ApiKeyId, LicenseId, SessionId, TenantId};
 use crate::license::{License, LicenseKey};
+use crate::quota::{TenantQuotas, TenantUsage};
 use crate::session::Session;
 use crate::store::{ApiKeyStore, AuditLog, LicenseStore, Page, Store};
 use crate::tenant::Tenant;
@@ -48,6 +49,24 @@ impl MemoryStore {
             ));
         }
         Ok(self.data.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Data {
+    /// What `tenant` holds, in the figures its quotas limit (read under the store's one lock,
+    /// so a check and the write after it are atomic).
+    fn tenant_usage(&self, tenant: TenantId) -> TenantUsage {
+        let mut usage = TenantUsage::default();
+        for license in self.licenses.values().filter(|l| l.tenant_id == tenant) {
+            usage.licenses += 1;
+            usage.seats += TenantUsage::seats_of(license);
+        }
+        usage.api_keys = self
+            .api_keys
+            .values()
+            .filter(|k| k.tenant_id == tenant && k.revoked_at.is_none())
+            .count() as u64;
+        usage
     }
 }
 
@@ -91,11 +110,18 @@ impl LicenseStore for MemoryStore {
         Ok(self.lock()?.tenants.values().cloned().collect())
     }
 
-    async fn create_license(&self, license: &License, audit: &AuditEvent) -> Result<()> {
+    async fn create_license(
+        &self,
+        license: &License,
+        quotas: &TenantQuotas,
+        audit: &AuditEvent,
+    ) -> Result<()> {
         let mut data = self.lock()?;
         if !data.tenants.contains_key(&license.tenant_id) {
             return Err(Error::NotFound(Resource::Tenant));
         }
+        let before = data.tenant_usage(license.tenant_id);
+        quotas.check(&before, &before.with_license_created(license))?;
         if data
             .licenses
             .values()
@@ -139,8 +165,14 @@ impl LicenseStore for MemoryStore {
             .collect())
     }
 
-    async fn update_license(&self, license: &License, audit: &AuditEvent) -> Result<()> {
+    async fn update_license(
+        &self,
+        license: &License,
+        quotas: &TenantQuotas,
+        audit: &AuditEvent,
+    ) -> Result<()> {
         let mut data = self.lock()?;
+        let before = data.tenant_usage(license.tenant_id);
         let stored = data
             .licenses
             .get_mut(&license.id)
@@ -154,6 +186,7 @@ impl LicenseStore for MemoryStore {
             created_at,
             ..
         } = stored.clone();
+        quotas.check(&before, &before.with_license_changed(stored, license))?;
         *stored = License {
             id,
             tenant_id,
@@ -164,15 +197,26 @@ impl LicenseStore for MemoryStore {
         data.audit.push(audit.clone());
         Ok(())
     }
+
+    async fn tenant_usage_totals(&self, tenant: TenantId) -> Result<TenantUsage> {
+        Ok(self.lock()?.tenant_usage(tenant))
+    }
 }
 
 #[async_trait]
 impl ApiKeyStore for MemoryStore {
-    async fn create_api_key(&self, key: &ApiKey, audit: &AuditEvent) -> Result<()> {
+    async fn create_api_key(
+        &self,
+        key: &ApiKey,
+        quotas: &TenantQuotas,
+        audit: &AuditEvent,
+    ) -> Result<()> {
         let mut data = self.lock()?;
         if !data.tenants.contains_key(&key.tenant_id) {
             return Err(Error::NotFound(Resource::Tenant));
         }
+        let before = data.tenant_usage(key.tenant_id);
+        quotas.check(&before, &before.with_api_key_created())?;
         if data
             .api_keys
             .values()

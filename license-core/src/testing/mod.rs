@@ -5,6 +5,10 @@
 
 /// The `SeatLedger` contract.
 mod ledger;
+/// The quota part of the `Store` contract: usage totals, refusals, no overshoot.
+mod quotas;
+/// Pages of live sessions, and deleting ended ones, in the `Store` contract.
+mod session_pages;
 /// The `Store` contract.
 mod store;
 /// The `TenantKeyStore` part of the `Store` contract.

@@ -13,11 +13,17 @@ use crate::session::{EndReason, HardwareId, Session, UserEmail};
 use crate::store::{HeartbeatRecord, Page, Store, UsagePeak, WriteBehindBatch};
 use crate::tenant::Tenant;
 
+const UNLIMITED: crate::quota::TenantQuotas = crate::quota::TenantQuotas::UNLIMITED;
+
 pub(super) fn ok<T>(r: crate::Result<T>, what: &str) -> T {
     r.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
-fn assert_not_found<T: std::fmt::Debug>(r: crate::Result<T>, resource: Resource, what: &str) {
+pub(super) fn assert_not_found<T: std::fmt::Debug>(
+    r: crate::Result<T>,
+    resource: Resource,
+    what: &str,
+) {
     match r {
         Err(Error::NotFound(found)) if found == resource => {}
         other => panic!(
@@ -57,7 +63,7 @@ pub(super) async fn tenant(store: &dyn Store, name: &str) -> Tenant {
     t
 }
 
-fn license(tenant: TenantId, key: &str, seats: u32) -> License {
+pub(super) fn license(tenant: TenantId, key: &str, seats: u32) -> License {
     let at = now();
     License {
         id: LicenseId::new(),
@@ -75,7 +81,7 @@ fn license(tenant: TenantId, key: &str, seats: u32) -> License {
     }
 }
 
-fn session(l: &License, hw: &str, expires_at: DateTime<Utc>) -> Session {
+pub(super) fn session(l: &License, hw: &str, expires_at: DateTime<Utc>) -> Session {
     let at = now();
     Session {
         id: SessionId::new(),
@@ -102,6 +108,10 @@ pub async fn store_contract(store: Arc<dyn Store>) {
     api_keys(store).await;
     audit_log(store).await;
     super::tenant_keys::tenant_keys(store).await;
+    super::quotas::quotas(store).await;
+    super::quotas::concurrent_creates_cannot_overshoot_a_quota(store).await;
+    super::session_pages::live_sessions_come_in_pages(store).await;
+    super::session_pages::ended_sessions_are_deleted_and_usage_kept(store).await;
 }
 
 async fn tenants_and_licenses(store: &dyn Store) {
@@ -130,7 +140,7 @@ async fn tenants_and_licenses(store: &dyn Store) {
     let la = license(a.id, "ACME-KEY-0001", 5);
     ok(
         store
-            .create_license(&la, &audit(a.id, "license.create", now()))
+            .create_license(&la, &UNLIMITED, &audit(a.id, "license.create", now()))
             .await,
         "create_license",
     );
@@ -143,7 +153,7 @@ async fn tenants_and_licenses(store: &dyn Store) {
     let lb = license(b.id, "ACME-KEY-0001", 2);
     ok(
         store
-            .create_license(&lb, &audit(b.id, "license.create", now()))
+            .create_license(&lb, &UNLIMITED, &audit(b.id, "license.create", now()))
             .await,
         "same key, other tenant",
     );
@@ -153,7 +163,9 @@ async fn tenants_and_licenses(store: &dyn Store) {
     };
     assert!(
         matches!(
-            store.create_license(&dup, &audit(a.id, "l", now())).await,
+            store
+                .create_license(&dup, &UNLIMITED, &audit(a.id, "l", now()))
+                .await,
             Err(Error::Conflict(_))
         ),
         "a duplicate key within a tenant is a conflict"
@@ -187,7 +199,7 @@ async fn tenants_and_licenses(store: &dyn Store) {
     changed.updated_at = now() + TimeDelta::seconds(5);
     ok(
         store
-            .update_license(&changed, &audit(a.id, "license.update", now()))
+            .update_license(&changed, &UNLIMITED, &audit(a.id, "license.update", now()))
             .await,
         "update_license",
     );
@@ -201,7 +213,7 @@ async fn tenants_and_licenses(store: &dyn Store) {
     };
     assert_not_found(
         store
-            .update_license(&foreign, &audit(b.id, "x", now()))
+            .update_license(&foreign, &UNLIMITED, &audit(b.id, "x", now()))
             .await,
         Resource::License,
         "update foreign",
@@ -218,7 +230,7 @@ async fn tenants_and_licenses(store: &dyn Store) {
         let l = license(a.id, &format!("ACME-KEY-000{i}"), 1);
         ok(
             store
-                .create_license(&l, &audit(a.id, "license.create", now()))
+                .create_license(&l, &UNLIMITED, &audit(a.id, "license.create", now()))
                 .await,
             "create",
         );
@@ -247,14 +259,14 @@ async fn sessions_and_usage(store: &dyn Store) {
     let la = license(a.id, "INIT-KEY-0001", 3);
     ok(
         store
-            .create_license(&la, &audit(a.id, "license.create", now()))
+            .create_license(&la, &UNLIMITED, &audit(a.id, "license.create", now()))
             .await,
         "license",
     );
     let lb = license(b.id, "UMBR-KEY-0001", 3);
     ok(
         store
-            .create_license(&lb, &audit(b.id, "license.create", now()))
+            .create_license(&lb, &UNLIMITED, &audit(b.id, "license.create", now()))
             .await,
         "license b",
     );
@@ -495,7 +507,7 @@ async fn concurrent_reapers_count_each_session_once(store: &dyn Store) {
     let l = license(a.id, "HOOLI-KEY-001", 100);
     ok(
         store
-            .create_license(&l, &audit(a.id, "license.create", now()))
+            .create_license(&l, &UNLIMITED, &audit(a.id, "license.create", now()))
             .await,
         "license",
     );
@@ -546,7 +558,7 @@ async fn api_keys(store: &dyn Store) {
     };
     ok(
         store
-            .create_api_key(&key, &audit(a.id, "api_key.create", now()))
+            .create_api_key(&key, &UNLIMITED, &audit(a.id, "api_key.create", now()))
             .await,
         "create key",
     );

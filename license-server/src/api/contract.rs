@@ -6,8 +6,8 @@
 //! fails to compile `example` until it has a status.
 
 use license_core::{
-    Dependency, Error, ErrorKind, InactiveReason, Resource, TokenError, acquire, admin, heartbeat,
-    keys, readiness, rebuild, release, revoke, validate,
+    Dependency, Error, ErrorKind, InactiveReason, Quota, Resource, TokenError, acquire, admin,
+    heartbeat, keys, readiness, rebuild, release, revoke, validate,
 };
 
 use super::error::{ApiError, BASE_STATUSES, is_base_status};
@@ -46,6 +46,7 @@ const OPERATIONS: &[(&str, &[&[ErrorKind]])] = &[
         &[PARSING, rebuild::ERRORS, admin::ERRORS],
     ),
     ("list_audit_events", &[PARSING, admin::ERRORS]),
+    ("get_quotas", &[admin::ERRORS]),
 ];
 
 /// One error of each kind (the match is exhaustive: a new kind needs a line here).
@@ -56,6 +57,10 @@ fn example(kind: ErrorKind) -> Error {
         ErrorKind::LicenseInactive => Error::LicenseInactive(InactiveReason::Suspended),
         ErrorKind::SessionExpired => Error::SessionExpired,
         ErrorKind::Conflict => Error::Conflict("dup".into()),
+        ErrorKind::QuotaExceeded => Error::QuotaExceeded {
+            quota: Quota::Licenses,
+            limit: 1,
+        },
         ErrorKind::InvalidInput => Error::invalid("field", "bad"),
         ErrorKind::InvalidToken => Error::InvalidToken(TokenError::Expired),
         ErrorKind::Unavailable => Error::unavailable(Dependency::Store, "down"),
@@ -162,6 +167,10 @@ fn every_status_a_domain_error_maps_to_is_base_or_declared_as_an_extra() {
         Error::LicenseInactive(InactiveReason::Suspended),
         Error::NotFound(Resource::License),
         Error::Conflict("dup".into()),
+        Error::QuotaExceeded {
+            quota: Quota::Seats,
+            limit: 1,
+        },
         Error::SessionExpired,
         Error::unavailable(Dependency::Store, "down"),
         Error::Internal("bug".into()),

@@ -12,6 +12,7 @@
 //! | `NoSeatsAvailable` | 402 | `no_seats_available` |
 //! | wrong scope, operator-only route | 403 | `forbidden` |
 //! | `LicenseInactive` | 403 | `license_suspended` / `license_revoked` / `license_expired` |
+//! | `QuotaExceeded` | 403 | `quota_exceeded` (+ `quota`: `licenses`, `api_keys`, `seats`) |
 //! | `NotFound` (also another tenant's id) | 404 | `*_not_found` |
 //! | `Conflict` | 409 | `conflict` |
 //! | body not in within `server.body_read_timeout_seconds` | 408 | `request_timeout` |
@@ -23,11 +24,11 @@
 
 use std::sync::Arc;
 
-use license_core::{Dependency, Error};
+use license_core::{Dependency, Error, Quota};
 use poem::http::StatusCode;
 use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OperationId};
+use poem_openapi::{Enum, Object, OperationId};
 use tracing::{debug, error, warn};
 
 /// The body of every error response.
@@ -42,6 +43,31 @@ pub struct ErrorBody {
     pub field: Option<String>,
     /// The dependency that failed (`store`, `ledger`, `signer`), for `unavailable`.
     pub dependency: Option<String>,
+    // The quota the change would pass, for `quota_exceeded` (plain comment: keeps a bare
+    // $ref for generators).
+    pub quota: Option<QuotaName>,
+}
+
+/// A tenant quota, as named in an error body.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum QuotaName {
+    /// Licenses (revoked ones included).
+    Licenses,
+    /// API keys that are not revoked.
+    ApiKeys,
+    /// Seats plus overdraft over licenses that are not revoked.
+    Seats,
+}
+
+impl From<Quota> for QuotaName {
+    fn from(quota: Quota) -> Self {
+        match quota {
+            Quota::Licenses => QuotaName::Licenses,
+            Quota::ApiKeys => QuotaName::ApiKeys,
+            Quota::Seats => QuotaName::Seats,
+        }
+    }
 }
 
 /// A status and an error body, before it becomes an operation's error response.
@@ -62,6 +88,7 @@ impl ApiError {
                 message: message.into(),
                 field: None,
                 dependency: None,
+                quota: None,
             },
         }
     }
@@ -158,6 +185,11 @@ impl From<Error> for ApiError {
                 Self::new(StatusCode::PAYMENT_REQUIRED, code, e.to_string())
             }
             Error::LicenseInactive(_) => Self::new(StatusCode::FORBIDDEN, code, e.to_string()),
+            Error::QuotaExceeded { quota, .. } => {
+                let mut api = Self::new(StatusCode::FORBIDDEN, code, e.to_string());
+                api.body.quota = Some(quota.into());
+                api
+            }
             Error::NotFound(_) => Self::new(StatusCode::NOT_FOUND, code, e.to_string()),
             Error::Conflict(_) => Self::new(StatusCode::CONFLICT, code, e.to_string()),
             Error::SessionExpired => Self::new(StatusCode::GONE, code, e.to_string()),
@@ -193,7 +225,8 @@ fn dependency_name(dependency: Dependency) -> &'static str {
 /// - 400: a malformed body or parameter (framework), an invalid value (`InvalidInput`), a bad
 ///   `X-Tenant-Id`, a lease token that fails verification (`InvalidToken`).
 /// - 401: no credential or a bad one (the security scheme).
-/// - 403: a credential of the wrong kind or scope; an inactive license (`LicenseInactive`).
+/// - 403: a credential of the wrong kind or scope; an inactive license (`LicenseInactive`); a
+///   tenant quota the change would pass (`QuotaExceeded`).
 /// - 404: a record missing or another tenant's (`NotFound`), also a tenant named in
 ///   `X-Tenant-Id` that does not exist.
 /// - 408: a body that does not arrive within `server.body_read_timeout_seconds` (middleware).
@@ -257,8 +290,9 @@ macro_rules! error_response {
             #[oai(status = 401)]
             Unauthorized(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
             /// The credential may not call this route (`forbidden`: wrong scope, operator
-            /// only), or the license is suspended, revoked or expired (`license_suspended`,
-            /// `license_revoked`, `license_expired`).
+            /// only), the license is suspended, revoked or expired (`license_suspended`,
+            /// `license_revoked`, `license_expired`), or the change would pass one of the
+            /// tenant's quotas (`quota_exceeded`, naming it in `quota`; nothing was changed).
             #[oai(status = 403)]
             Forbidden(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
             /// No such record for this tenant (`*_not_found`); another tenant's id answers
@@ -432,6 +466,14 @@ mod tests {
             ),
             (Error::NotFound(Resource::Session), 404, "session_not_found"),
             (Error::Conflict("dup".into()), 409, "conflict"),
+            (
+                Error::QuotaExceeded {
+                    quota: Quota::Seats,
+                    limit: 10,
+                },
+                403,
+                "quota_exceeded",
+            ),
             (Error::SessionExpired, 410, "session_expired"),
             (
                 Error::unavailable(Dependency::Ledger, "redis://secret@host refused"),
@@ -461,6 +503,17 @@ mod tests {
         assert!(!api.body.message.contains("secret"));
         let api = ApiError::from(Error::Internal("db row 7 is broken".into()));
         assert!(!api.body.message.contains("row 7"));
+    }
+
+    #[test]
+    fn a_quota_error_names_its_quota_and_limit() {
+        let api = ApiError::from(Error::QuotaExceeded {
+            quota: Quota::ApiKeys,
+            limit: 100,
+        });
+        assert_eq!(api.body.quota, Some(QuotaName::ApiKeys));
+        assert!(api.body.message.contains("100"), "{}", api.body.message);
+        assert_eq!(api.body.field, None);
     }
 
     #[test]

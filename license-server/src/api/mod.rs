@@ -23,6 +23,8 @@ pub mod jwks;
 pub mod leases;
 /// Admin: licenses.
 pub mod licenses;
+/// Admin: the tenant's quotas and usage of them.
+pub mod quotas;
 /// Admin: live sessions and force-release.
 pub mod sessions;
 /// Admin: the tenant's signing key (rotation, revocation after a leak).
@@ -46,7 +48,7 @@ pub enum ApiTags {
     Sessions,
     /// Admin: API keys.
     ApiKeys,
-    /// Admin: usage figures.
+    /// Admin: usage figures and quotas.
     Usage,
     /// Admin: the audit log.
     Audit,
@@ -67,6 +69,7 @@ pub type Apis = (
     sessions::SessionsApi,
     api_keys::ApiKeysApi,
     usage::UsageApi,
+    quotas::QuotasApi,
     audit::AuditApi,
     signing_keys::SigningKeysApi,
     tenants::TenantsApi,
@@ -87,7 +90,7 @@ the `admin` scope or the operator credential. The operator names the tenant it a
 `X-Tenant-Id` header. Another tenant's ids answer 404, exactly like missing ones.
 
 **Errors** share one body: `{\"code\": \"no_seats_available\", \"message\": \"…\"}`, with \
-`field` for `invalid_input` and `dependency` for `unavailable`.";
+`field` for `invalid_input`, `dependency` for `unavailable` and `quota` for `quota_exceeded`.";
 
 /// The OpenAPI service (the document, and the routes).
 pub fn service() -> OpenApiService<Apis, ()> {
@@ -98,6 +101,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             sessions::SessionsApi,
             api_keys::ApiKeysApi,
             usage::UsageApi,
+            quotas::QuotasApi,
             audit::AuditApi,
             signing_keys::SigningKeysApi,
             tenants::TenantsApi,

@@ -1,11 +1,11 @@
-//! Admin: a license's live sessions, and force-releasing one.
+//! Admin: a license's live sessions, page by page, and force-releasing one.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use license_core::{AuditEvent, EndReason, LicenseId, Session, SessionId};
+use license_core::{AuditEvent, EndReason, LicenseId, Page, Session, SessionCursor, SessionId};
 use poem::web::Data;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde_json::json;
@@ -82,17 +82,20 @@ impl From<Session> for SessionDto {
     }
 }
 
-/// Live sessions.
+/// A page of live sessions, oldest acquired first.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SessionList {
     /// The sessions holding a seat now.
     pub items: Vec<SessionDto>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
 }
 
-/// The live sessions.
+/// A page of live sessions.
 #[derive(ApiResponse, Debug)]
 pub enum SessionListOk {
-    /// The license's live sessions.
+    /// The page.
     #[oai(status = 200)]
     Ok(Json<SessionList>),
 }
@@ -108,6 +111,9 @@ pub enum SessionReleased {
 #[OpenApi(prefix_path = "/api/v1/admin", tag = "ApiTags::Sessions")]
 impl SessionsApi {
     /// List a license's live sessions
+    ///
+    /// Keyset pagination, oldest acquired first: pass the previous page's `next_cursor` as
+    /// `cursor`. A session acquired while paging appears on a later page.
     #[oai(
         path = "/licenses/:license_id/sessions",
         method = "get",
@@ -120,14 +126,26 @@ impl SessionsApi {
         auth: TenantAdminAuth,
         state: Data<&Arc<AppState>>,
         license_id: Path<Uuid>,
+        /// Start after this point: the previous page's `next_cursor` (opaque).
+        #[oai(validator(max_length = 64))]
+        cursor: Query<Option<String>>,
+        /// Page size (1–500, default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<u32>>,
     ) -> Result<SessionListOk, AdminError> {
         let tenant = auth.0.tenant()?;
+        let after = cursor.0.as_deref().map(str::parse).transpose()?;
+        let page = Page::<SessionCursor>::new(after, limit.0.unwrap_or(100));
         let sessions = state
             .admin
-            .live_sessions(tenant, LicenseId::from_uuid(license_id.0))
+            .live_sessions(tenant, LicenseId::from_uuid(license_id.0), page)
             .await?;
+        let next_cursor = (sessions.len() == page.limit as usize)
+            .then(|| sessions.last().map(|s| SessionCursor::after(s).to_string()))
+            .flatten();
         Ok(SessionListOk::Ok(Json(SessionList {
             items: sessions.into_iter().map(SessionDto::from).collect(),
+            next_cursor,
         })))
     }
 

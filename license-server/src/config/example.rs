@@ -131,7 +131,26 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "reaper.interval_seconds",
         "Seconds between two reaper passes.",
     ),
-    ("reaper.batch", "Sessions marked expired per store call."),
+    (
+        "reaper.batch",
+        "Sessions marked expired, or deleted, per store call (one transaction).",
+    ),
+    (
+        "reaper.session_retention_days",
+        "Days an ended session is kept before the reaper deletes it (0: kept for ever); daily usage figures are kept apart and never deleted.",
+    ),
+    (
+        "quotas.max_licenses_per_tenant",
+        "Most licenses one tenant may have, revoked ones included; beyond it creating one answers 403 quota_exceeded (quota: licenses).",
+    ),
+    (
+        "quotas.max_api_keys_per_tenant",
+        "Most API keys one tenant may have that are not revoked (revoking one frees its place); beyond it 403 quota_exceeded (quota: api_keys).",
+    ),
+    (
+        "quotas.max_seats_per_tenant",
+        "Most live seats one tenant's licenses may allow together: seats_total plus overdraft over its licenses not revoked; a license created or changed past it answers 403 quota_exceeded (quota: seats).",
+    ),
     (
         "hot_path.policy_cache_seconds",
         "Seconds a replica answers from a cached license (changes through another replica apply within this; 0: no cache).",

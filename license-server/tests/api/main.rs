@@ -18,6 +18,7 @@ mod leases;
 mod oidc;
 mod oidc_hardening;
 mod rate_limits;
+mod quotas;
 mod real_services;
 mod shutdown;
 mod slow_clients;

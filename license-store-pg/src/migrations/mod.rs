@@ -10,6 +10,8 @@ mod m0001_create_tables;
 mod m0002_row_level_security;
 /// Tenant signing keys, their indexes and (PostgreSQL) row security.
 mod m0003_tenant_signing_keys;
+/// Indexes for paging live sessions and deleting ended ones.
+mod m0004_session_pages_and_retention;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -21,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_create_tables::Migration),
             Box::new(m0002_row_level_security::Migration),
             Box::new(m0003_tenant_signing_keys::Migration),
+            Box::new(m0004_session_pages_and_retention::Migration),
         ]
     }
 }

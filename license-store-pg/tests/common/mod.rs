@@ -9,6 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use license_core::{
     Actor, AuditEvent, EndReason, Entitlement, Error, HardwareId, LeasePolicy, License, LicenseId,
     LicenseKey, LicenseStatus, Resource, SeatCount, Session, SessionId, Store, Tenant, TenantId,
+    TenantQuotas,
 };
 use serde_json::json;
 
@@ -59,7 +60,7 @@ pub async fn tenant_with_license(store: &dyn Store) -> (Tenant, License) {
     let t = tenant(store).await;
     let l = license(t.id, "TEST-KEY-0001");
     store
-        .create_license(&l, &audit(t.id, "license.create"))
+        .create_license(&l, &TenantQuotas::UNLIMITED, &audit(t.id, "license.create"))
         .await
         .unwrap();
     (t, l)
@@ -113,7 +114,11 @@ pub async fn failed_change_leaves_no_audit_event(store: &dyn Store) {
         ..l.clone()
     };
     let err = store
-        .create_license(&dup, &audit(a.id, "license.create"))
+        .create_license(
+            &dup,
+            &TenantQuotas::UNLIMITED,
+            &audit(a.id, "license.create"),
+        )
         .await
         .unwrap_err();
     let Error::Conflict(message) = &err else {
@@ -132,7 +137,11 @@ pub async fn failed_change_leaves_no_audit_event(store: &dyn Store) {
     let b_before = store.list_audit(b.id, 100).await.unwrap().len();
     assert!(matches!(
         store
-            .update_license(&foreign, &audit(b.id, "license.update"))
+            .update_license(
+                &foreign,
+                &TenantQuotas::UNLIMITED,
+                &audit(b.id, "license.update")
+            )
             .await,
         Err(Error::NotFound(Resource::License))
     ));
@@ -146,7 +155,10 @@ pub async fn failed_change_leaves_no_audit_event(store: &dyn Store) {
         now(),
         json!({"seats": 10, "note": "ünïcode"}),
     );
-    store.update_license(&l, &event).await.unwrap();
+    store
+        .update_license(&l, &TenantQuotas::UNLIMITED, &event)
+        .await
+        .unwrap();
     assert_eq!(store.list_audit(a.id, 1).await.unwrap(), vec![event]);
 }
 
@@ -303,7 +315,11 @@ pub async fn update_keeps_identity(store: &dyn Store) {
     changed.lease = LeasePolicy::new(600, 60).unwrap();
     changed.entitlements = vec![];
     store
-        .update_license(&changed, &audit(a.id, "license.update"))
+        .update_license(
+            &changed,
+            &TenantQuotas::UNLIMITED,
+            &audit(a.id, "license.update"),
+        )
         .await
         .unwrap();
     let got = store.get_license(a.id, l.id).await.unwrap();
@@ -319,7 +335,11 @@ pub async fn writes_for_a_missing_tenant_are_not_found(store: &dyn Store) {
     let ghost = TenantId::new();
     assert!(matches!(
         store
-            .create_license(&license(ghost, "GHOST-KEY-01"), &audit(ghost, "x"))
+            .create_license(
+                &license(ghost, "GHOST-KEY-01"),
+                &TenantQuotas::UNLIMITED,
+                &audit(ghost, "x")
+            )
             .await,
         Err(Error::NotFound(Resource::Tenant))
     ));
