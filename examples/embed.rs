@@ -21,7 +21,13 @@ async fn main() -> Result<()> {
         .create_license(vendor.id, seats, &Actor::Operator)
         .await?;
     let lease = service
-        .acquire(vendor.id, &license.key, &HardwareId::parse("pc-1")?, None)
+        .acquire(
+            vendor.id,
+            &Actor::System,
+            &license.key,
+            &HardwareId::parse("pc-1")?,
+            None,
+        )
         .await?;
     // README:embed:end
     let claims = service
@@ -32,7 +38,7 @@ async fn main() -> Result<()> {
         "seat granted to {} until {} (session {})",
         claims.hwid, lease.session.expires_at, claims.sub
     );
-    service.release(vendor.id, lease.session.id).await?;
+    service.release(vendor.id, lease.session.id, &app()).await?;
     println!("seat released");
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use license_core::{
     AuditEvent, EndReason, Ended, Error, HeartbeatRecord, LicenseId, Resource, Result, Session,
-    SessionId, SessionStore, TenantId, UsageDay, UsagePeak, WriteBehindBatch,
+    SessionId, SessionSecretHash, SessionStore, TenantId, UsageDay, UsagePeak, WriteBehindBatch,
 };
 use sea_orm::prelude::Uuid;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
@@ -76,6 +76,8 @@ impl SessionStore for SqlStore {
             .filter(Column::LicenseId.eq(license.as_uuid()))
             .filter(Column::EndedAt.is_null())
             .filter(Column::ExpiresAt.gt(stored_time(after)))
+            // Session ids are random (ADR 0023): oldest first is by start, then id.
+            .order_by_asc(Column::AcquiredAt)
             .order_by_asc(Column::Id)
             .all(&txn)
             .await
@@ -150,7 +152,8 @@ impl SessionStore for SqlStore {
             .await
             .map_err(db_err)?
             .ok_or(Error::NotFound(Resource::Session))?;
-        if let Some(event) = audit {
+        // Only the call that ended it records the ending: a repeat changes nothing.
+        if let Some(event) = audit.filter(|_| updated.rows_affected > 0) {
             insert_audit(&txn, tenant, event).await?;
         }
         txn.commit().await.map_err(db_err)?;
@@ -158,6 +161,26 @@ impl SessionStore for SqlStore {
             session: row.into_domain()?,
             by_this_call: updated.rows_affected > 0,
         })
+    }
+
+    async fn set_session_secret(
+        &self,
+        tenant: TenantId,
+        id: SessionId,
+        hash: &SessionSecretHash,
+    ) -> Result<()> {
+        let txn = self.scoped(tenant, Access::Write).await?;
+        let updated = sessions::Entity::update_many()
+            .col_expr(Column::SecretHash, Expr::value(hash.to_hex()))
+            .filter(Column::TenantId.eq(tenant.as_uuid()))
+            .filter(Column::Id.eq(id.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        if updated.rows_affected == 0 {
+            return Err(Error::NotFound(Resource::Session));
+        }
+        txn.commit().await.map_err(db_err)
     }
 
     /// Two statements in one transaction:

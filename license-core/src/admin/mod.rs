@@ -43,6 +43,8 @@ pub struct NewLicense {
     pub lease: LeasePolicy,
     /// Features granted.
     pub entitlements: Vec<Entitlement>,
+    /// Whether each session gets a secret its heartbeats and releases must present.
+    pub require_session_secret: bool,
 }
 
 impl NewLicense {
@@ -56,6 +58,7 @@ impl NewLicense {
             expires_at: None,
             lease: LeasePolicy::default(),
             entitlements: Vec::new(),
+            require_session_secret: false,
         }
     }
 }
@@ -74,6 +77,9 @@ pub struct LicenseChange {
     pub lease: Option<LeasePolicy>,
     /// New entitlements (in tokens from the next heartbeat).
     pub entitlements: Option<Vec<Entitlement>>,
+    /// Whether sessions acquired from now on get a secret (a session keeps the choice made at
+    /// its acquire, so no running client is locked out).
+    pub require_session_secret: Option<bool>,
 }
 
 /// What the admin use cases can return.
@@ -190,6 +196,7 @@ impl AdminService {
             expires_at: new.expires_at,
             lease: new.lease,
             entitlements: new.entitlements,
+            require_session_secret: new.require_session_secret,
             created_at: now,
             updated_at: now,
         };
@@ -199,7 +206,12 @@ impl AdminService {
             actor,
             "license.create",
             format!("license:{}", license.id),
-            json!({ "product": license.product, "seats": license.seats.get(), "overdraft": license.overdraft }),
+            json!({
+                "product": license.product,
+                "seats": license.seats.get(),
+                "overdraft": license.overdraft,
+                "require_session_secret": license.require_session_secret,
+            }),
         );
         self.store.create_license(&license, &audit).await?;
         self.changed(&audit);
@@ -244,6 +256,9 @@ impl AdminService {
         if let Some(entitlements) = change.entitlements {
             license.entitlements = entitlements;
         }
+        if let Some(required) = change.require_session_secret {
+            license.require_session_secret = required;
+        }
         license.validate()?;
         license.updated_at = self.clock.now();
         let audit = self.event(
@@ -257,6 +272,7 @@ impl AdminService {
                 "expires_at": license.expires_at,
                 "ttl_seconds": license.lease.ttl_seconds(),
                 "entitlements": license.entitlements,
+                "require_session_secret": license.require_session_secret,
             }),
         );
         self.store.update_license(&license, &audit).await?;

@@ -17,7 +17,11 @@ pub(super) fn ok<T>(r: crate::Result<T>, what: &str) -> T {
     r.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
-fn assert_not_found<T: std::fmt::Debug>(r: crate::Result<T>, resource: Resource, what: &str) {
+pub(super) fn assert_not_found<T: std::fmt::Debug>(
+    r: crate::Result<T>,
+    resource: Resource,
+    what: &str,
+) {
     match r {
         Err(Error::NotFound(found)) if found == resource => {}
         other => panic!(
@@ -57,7 +61,7 @@ pub(super) async fn tenant(store: &dyn Store, name: &str) -> Tenant {
     t
 }
 
-fn license(tenant: TenantId, key: &str, seats: u32) -> License {
+pub(super) fn license(tenant: TenantId, key: &str, seats: u32) -> License {
     let at = now();
     License {
         id: LicenseId::new(),
@@ -70,12 +74,13 @@ fn license(tenant: TenantId, key: &str, seats: u32) -> License {
         expires_at: Some(at + TimeDelta::days(30)),
         lease: ok(LeasePolicy::new(300, 100), "lease"),
         entitlements: vec![ok(crate::license::Entitlement::parse("pro"), "ent")],
+        require_session_secret: false,
         created_at: at,
         updated_at: at,
     }
 }
 
-fn session(l: &License, hw: &str, expires_at: DateTime<Utc>) -> Session {
+pub(super) fn session(l: &License, hw: &str, expires_at: DateTime<Utc>) -> Session {
     let at = now();
     Session {
         id: SessionId::new(),
@@ -88,6 +93,8 @@ fn session(l: &License, hw: &str, expires_at: DateTime<Utc>) -> Session {
         expires_at,
         ended_at: None,
         end_reason: None,
+        holder: Some(Actor::ApiKey(ApiKeyId::new())),
+        secret_hash: None,
     }
 }
 
@@ -102,6 +109,7 @@ pub async fn store_contract(store: Arc<dyn Store>) {
     api_keys(store).await;
     audit_log(store).await;
     super::tenant_keys::tenant_keys(store).await;
+    super::holder::holders_and_secrets(store).await;
 }
 
 async fn tenants_and_licenses(store: &dyn Store) {

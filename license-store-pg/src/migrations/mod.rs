@@ -10,6 +10,8 @@ mod m0001_create_tables;
 mod m0002_row_level_security;
 /// Tenant signing keys, their indexes and (PostgreSQL) row security.
 mod m0003_tenant_signing_keys;
+/// Session holders and secrets, and the license setting that asks for secrets.
+mod m0005_session_holders;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -21,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_create_tables::Migration),
             Box::new(m0002_row_level_security::Migration),
             Box::new(m0003_tenant_signing_keys::Migration),
+            Box::new(m0005_session_holders::Migration),
         ]
     }
 }
