@@ -12,8 +12,8 @@
 //! | `NoSeatsAvailable` | 402 | `no_seats_available` |
 //! | wrong scope, operator-only route | 403 | `forbidden` |
 //! | `LicenseInactive` | 403 | `license_suspended` / `license_revoked` / `license_expired` |
-//! | `NotFound` (also another tenant's id) | 404 | `*_not_found` |
-//! | `Conflict` | 409 | `conflict` |
+//! | `NotFound` (also another tenant's id, or a session the caller does not hold) | 404 | `*_not_found` |
+//! | `Conflict` (also acquire of a machine whose seat is another user's session) | 409 | `conflict` |
 //! | `SessionExpired` | 410 | `session_expired` |
 //! | body over the limit | 413 | `payload_too_large` |
 //! | `Unavailable` | 503 | `unavailable` (+ `dependency`) |
@@ -237,12 +237,14 @@ macro_rules! error_response {
             /// `license_revoked`, `license_expired`).
             #[oai(status = 403)]
             Forbidden(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
-            /// No such record for this tenant (`*_not_found`); another tenant's id answers
-            /// the same.
+            /// No such record for this tenant (`*_not_found`); another tenant's id, or a
+            /// session the caller does not hold (another user's, or without its
+            /// `session_secret`), answers the same.
             #[oai(status = 404)]
             NotFound(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
-            /// The change clashes with existing data, or with a concurrent request that made
-            /// it first (`conflict`).
+            /// The change clashes with existing data (on acquire: the machine's seat is
+            /// another user's session), or with a concurrent request that made it first
+            /// (`conflict`).
             #[oai(status = 409)]
             Conflict(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
             /// The body is larger than the limit (`payload_too_large`).

@@ -10,6 +10,7 @@ mod credential_cache;
 mod docs;
 mod failures;
 mod helpers;
+mod holder;
 mod input;
 mod isolation;
 mod kms;

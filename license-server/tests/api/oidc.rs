@@ -25,8 +25,9 @@ struct Published {
     fetches: AtomicUsize,
 }
 
-/// A JWKS endpoint on loopback, counting downloads. Stops when dropped.
-struct IdentityProvider {
+/// A JWKS endpoint on loopback, counting downloads. Stops when dropped. (Shared with the
+/// holder tests.)
+pub(crate) struct IdentityProvider {
     signer: LocalSigner,
     addr: SocketAddr,
     published: Arc<Published>,
@@ -40,7 +41,7 @@ fn jwks(Data(published): Data<&Arc<Published>>) -> Json<Value> {
 }
 
 impl IdentityProvider {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let signer = LocalSigner::generate(SigningAlgorithm::RS256).unwrap();
         let published = Arc::new(Published::default());
         let acceptor = TcpListener::bind("127.0.0.1:0")
@@ -85,7 +86,7 @@ impl IdentityProvider {
     }
 
     /// An RS256 ID token with `claims` merged over valid defaults for `tenant`.
-    async fn token(&self, tenant: &str, claims: Value) -> String {
+    pub(crate) async fn token(&self, tenant: &str, claims: Value) -> String {
         self.token_signed_by(&self.signer, tenant, claims).await
     }
 
@@ -109,7 +110,7 @@ impl IdentityProvider {
     }
 }
 
-async fn app_trusting(idp: &IdentityProvider) -> TestApp {
+pub(crate) async fn app_trusting(idp: &IdentityProvider) -> TestApp {
     app_trusting_with_refresh(idp, 60).await
 }
 
