@@ -286,6 +286,14 @@ pub struct ClientSessionArgs {
     pub session_secret: Option<String>,
 }
 
+impl ClientSessionArgs {
+    /// The secret to send: none when absent or empty (`LICENSE_SESSION_SECRET=` in a script
+    /// whose license asks for none).
+    pub fn secret(&self) -> Option<&str> {
+        self.session_secret.as_deref().filter(|s| !s.is_empty())
+    }
+}
+
 /// What an API key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ScopeArg {

@@ -56,9 +56,7 @@ pub async fn heartbeat(
     format: OutputFormat,
 ) -> Result<u8> {
     let client = Client::new(connection)?;
-    let renewed = client
-        .heartbeat(&args.id, args.session_secret.as_deref())
-        .await?;
+    let renewed = client.heartbeat(&args.id, args.secret()).await?;
     emit(format, &renewed, |r| {
         let mut fields = Fields::new();
         fields
@@ -76,9 +74,7 @@ pub async fn release(
     format: OutputFormat,
 ) -> Result<u8> {
     let client = Client::new(connection)?;
-    let released = client
-        .release(&args.id, args.session_secret.as_deref())
-        .await?;
+    let released = client.release(&args.id, args.secret()).await?;
     emit(format, &released, |r| {
         format!("session {} released at {}", args.id, time(&r.released_at))
     })?;
