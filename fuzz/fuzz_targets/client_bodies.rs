@@ -44,13 +44,19 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
             wrapper: Arc::new(LocalKeyWrapper::for_root(&root).unwrap_or_else(|e| panic!("{e}"))),
             signer: Arc::new(root),
         };
-        let config = Config::default();
+        let mut config = Config::default();
+        // One in-process client sending thousands of bodies a second, most with a wrong key:
+        // the rate limits (tested in license-server's rate_limits.rs) would answer nearly all
+        // of them 429 before parsing, and hide what this target explores.
+        config.limits.enabled = false;
         let state = AppState::new(&config, adapters, Vec::new(), clock, Secret::new("op-fuzz"))
             .unwrap_or_else(|e| panic!("state: {e}"));
         let tenant = state.admin.create_tenant("Fuzz", &Actor::Operator).await;
         let tenant = tenant.unwrap_or_else(|e| panic!("{e}"));
         let mut new = NewLicense::new("Fuzz", SeatCount::new(3).unwrap_or_else(|e| panic!("{e}")));
+        // The seeds name this key: short and guessable on purpose.
         new.key = LicenseKey::parse("FUZZ-KEY-0001").ok();
+        new.allow_weak_key = true;
         let license = state
             .admin
             .create_license(tenant.id, new, &Actor::Operator)

@@ -178,9 +178,13 @@ pub struct LicenseCreateArgs {
     /// Extra seats tolerated above --seats.
     #[arg(long)]
     pub overdraft: Option<u32>,
-    /// The key clients present (8–64 of A–Z a–z 0–9 - _); generated when absent.
+    /// The key clients present (8–64 of A–Z a–z 0–9 - _); generated when absent. A chosen
+    /// key must be hard to guess (about 20 random letters and digits).
     #[arg(long = "key", value_name = "LICENSE_KEY")]
     pub license_key: Option<String>,
+    /// Accept a chosen --key that is easy to guess (one already in customers' hands).
+    #[arg(long, requires = "license_key")]
+    pub allow_weak_key: bool,
     /// No seats after this instant (RFC 3339, e.g. 2027-01-01T00:00:00Z); perpetual if absent.
     #[arg(long, value_name = "TIME")]
     pub expires_at: Option<String>,

@@ -78,7 +78,7 @@ fn a_license_goes_through_its_whole_lifecycle() {
     assert!(
         shown
             .stdout
-            .contains("license key:        CADPRO-TEST-0001"),
+            .contains("license key:        CADPRO-7QX2M-9KD4P-VTH8W"),
         "{}",
         shown.stdout
     );
@@ -90,7 +90,7 @@ fn a_license_goes_through_its_whole_lifecycle() {
             .lines()
             .nth(1)
             .unwrap()
-            .contains("CADPRO-TEST-0001"),
+            .contains("CADPRO-7QX2M-9KD4P-VTH8W"),
         "{}",
         list.stdout
     );

@@ -66,19 +66,22 @@ fn other_tenants_lease(fixture: &Fixture) -> (String, String) {
         .unwrap()
         .to_owned();
     let as_admin = || fixture.server.cli().env("LICENSE_TOKEN", &admin);
+    let create = [
+        "license",
+        "create",
+        "--product",
+        "Other",
+        "--seats",
+        "1",
+        "--key",
+        "GLOBEX-0001",
+        "--entitlement",
+        "enterprise",
+    ];
+    // A serial-number key is refused, unless the vendor says it wants it.
+    as_admin().run(&create).fails(1, "license_key");
     as_admin()
-        .run(&[
-            "license",
-            "create",
-            "--product",
-            "Other",
-            "--seats",
-            "1",
-            "--key",
-            "GLOBEX-0001",
-            "--entitlement",
-            "enterprise",
-        ])
+        .run(&[&create[..], &["--allow-weak-key"]].concat())
         .success();
     let client = as_admin()
         .run(&["-o", "json", "api-key", "create", "--name", "c"])
@@ -299,7 +302,7 @@ fn keys_generate_writes_a_private_key_that_the_server_signs_with() {
             "--seats",
             "1",
             "--key",
-            "KEYTEST-01",
+            "KEYTEST-7QX2M-9KD4P-VTH8W",
         ])
         .success();
     let client = as_admin()
@@ -314,7 +317,7 @@ fn keys_generate_writes_a_private_key_that_the_server_signs_with() {
             "json",
             "acquire",
             "--license-key",
-            "KEYTEST-01",
+            "KEYTEST-7QX2M-9KD4P-VTH8W",
             "--hardware-id",
             "h",
         ])

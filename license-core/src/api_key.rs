@@ -55,7 +55,7 @@ pub struct ApiKey {
     pub id: ApiKeyId,
     /// The tenant it acts for.
     pub tenant_id: TenantId,
-    /// A label chosen by its creator.
+    /// A label chosen by its creator (1–128 characters, [readable](crate::text)).
     pub name: String,
     /// First 8 characters of the secret part: finds the record.
     pub prefix: String,
@@ -72,6 +72,9 @@ pub struct ApiKey {
 }
 
 impl ApiKey {
+    /// Longest name, in characters.
+    pub const MAX_NAME_LEN: usize = 128;
+
     /// Whether the key authenticates requests needing `scope`.
     pub fn allows(&self, scope: Scope) -> bool {
         self.revoked_at.is_none() && self.scopes.contains(&scope)

@@ -72,6 +72,8 @@ pub mod hot_path;
 pub mod ids;
 /// Compact JWS: signing through the `Signer` port, checking with the key's pinned algorithm.
 mod jws;
+/// How guessable a chosen license key is: `LicenseKey::estimated_bits` and `ensure_strong`.
+mod key_strength;
 /// Keys: the JWKS clients verify lease tokens with, retired keys included.
 pub mod keys;
 /// Lease policies: TTL and heartbeat interval.
@@ -113,6 +115,8 @@ pub mod tenant_keys;
 /// Port contract tests every adapter runs (feature `testing`).
 #[cfg(feature = "testing")]
 pub mod testing;
+/// Text people read: no control, bidirectional or invisible formatting characters.
+pub mod text;
 /// Lease tokens: claims, issuing and offline verification.
 pub mod token;
 /// Usage figures.

@@ -10,7 +10,8 @@ use crate::ids::{LicenseId, TenantId};
 pub use crate::lease_policy::LeasePolicy;
 
 /// The secret-ish key a customer types into the application: 8–64 characters of
-/// `A–Z a–z 0–9 - _`.
+/// `A–Z a–z 0–9 - _`. [`LicenseKey::parse`] checks the shape only; a key a vendor chooses
+/// must also be hard to guess ([`LicenseKey::ensure_strong`]), generated ones are.
 ///
 /// ```
 /// use license_core::LicenseKey;
@@ -224,7 +225,7 @@ pub struct License {
     pub tenant_id: TenantId,
     /// The key clients present.
     pub key: LicenseKey,
-    /// Product name, free text (1–128 characters).
+    /// Product name, free text (1–128 characters, [readable](crate::text)).
     pub product: String,
     /// Seats sold.
     pub seats: SeatCount,
@@ -251,6 +252,8 @@ pub struct License {
 impl License {
     /// Most overdraft a license may grant, as a multiple of its seats.
     pub const MAX_OVERDRAFT_FACTOR: u32 = 10;
+    /// Longest product name, in characters.
+    pub const MAX_PRODUCT_LEN: usize = 128;
 
     /// Most live sessions at once: seats plus overdraft.
     pub fn seat_limit(&self) -> u32 {
@@ -288,13 +291,7 @@ impl License {
 
     /// Validates the fields that have no type of their own.
     pub fn validate(&self) -> Result<()> {
-        let product_len = self.product.chars().count();
-        if product_len == 0 || product_len > 128 || self.product.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                "product",
-                "must be 1 to 128 printable characters",
-            ));
-        }
+        crate::text::parse_name("product", &self.product, Self::MAX_PRODUCT_LEN)?;
         if self.overdraft > self.seats.get().saturating_mul(Self::MAX_OVERDRAFT_FACTOR) {
             return Err(Error::invalid(
                 "overdraft",

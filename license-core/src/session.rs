@@ -72,12 +72,14 @@ impl fmt::Display for HardwareId {
 }
 
 /// The e-mail address of the person using the application (for usage reports): at most
-/// 254 characters, one `@`, no spaces or control characters.
+/// 254 bytes, one `@`, no spaces, and [readable](crate::text) (no control, bidirectional or
+/// invisible formatting characters).
 ///
 /// ```
 /// use license_core::UserEmail;
 /// assert!(UserEmail::parse("ada@example.com").is_ok());
 /// assert!(UserEmail::parse("not an email").is_err());
+/// assert!(UserEmail::parse("ada@\u{202E}moc.elpmaxe").is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -86,6 +88,7 @@ pub struct UserEmail(String);
 impl UserEmail {
     /// Validates an address (shape only; nothing is sent to it).
     pub fn parse(email: &str) -> Result<Self> {
+        crate::text::check_readable("user_email", email)?;
         let ok = email.len() <= 254
             && email.matches('@').count() == 1
             && !email.starts_with('@')

@@ -403,6 +403,66 @@ async fn a_wrong_key_retried_reaches_the_store_once_per_ttl() {
 }
 
 #[tokio::test]
+async fn an_unknown_key_is_identified_with_at_most_one_store_read_even_without_a_cache() {
+    // The server asks once whatever the scopes (401 or 403): a key no one made costs one
+    // read, then none while the cache remembers it missing…
+    let r = replicas();
+    let made_up = ApiKeySecret::generate(r.tenant).unwrap();
+    for _ in 0..10 {
+        assert!(refused(r.b.identify_api_key(&made_up).await));
+    }
+    assert_eq!((r.store.finds(), r.store.touches()), (1, 0));
+
+    // …and without a cache, one read per request, not one per scope.
+    let r = replicas_with(CredentialCacheConfig {
+        ttl: Duration::ZERO,
+        ..CredentialCacheConfig::DEFAULT
+    });
+    let made_up = ApiKeySecret::generate(r.tenant).unwrap();
+    for _ in 0..3 {
+        assert!(refused(r.b.identify_api_key(&made_up).await));
+    }
+    assert_eq!(r.store.finds(), 3);
+}
+
+#[tokio::test]
+async fn a_key_is_identified_whatever_its_scopes_and_a_revoked_one_is_not() {
+    let r = replicas();
+    let (key, secret) = r.key(r.tenant).await;
+    assert_eq!(r.b.identify_api_key(&secret).await.unwrap().id, key.id);
+    assert!(refused(
+        r.b.authenticate_api_key(&secret, Scope::Admin).await
+    ));
+    assert!(refused(r.b.identify_api_key(&same_prefix(&secret)).await));
+    r.b.revoke_api_key(r.tenant, key.id, &Actor::Operator)
+        .await
+        .unwrap();
+    assert!(refused(r.b.identify_api_key(&secret).await));
+    assert_eq!(r.store.finds(), 1);
+}
+
+#[test]
+fn malformed_keys_never_become_secrets_so_no_check_can_reach_the_store() {
+    let tenant = uuid::Uuid::now_v7().simple().to_string();
+    let good = format!("lk_{tenant}_{}", "A".repeat(43));
+    assert!(ApiKeySecret::parse(&good).is_ok());
+    for bad in [
+        format!("LK_{tenant}_{}", "A".repeat(43)),
+        format!("lk-{tenant}_{}", "A".repeat(43)),
+        format!("lk_{tenant}_{}", "A".repeat(42)),
+        format!("lk_{tenant}_{}", "A".repeat(44)),
+        format!("lk_{tenant}_{}+", "A".repeat(42)),
+        format!("lk_{tenant}_{}=", "A".repeat(42)),
+        format!("lk_not-a-tenant_{}", "A".repeat(43)),
+        format!("lk_{tenant}{}", "A".repeat(43)),
+        "lk_".to_owned(),
+        String::new(),
+    ] {
+        assert!(ApiKeySecret::parse(&bad).is_err(), "{bad}");
+    }
+}
+
+#[tokio::test]
 async fn misses_over_a_tenants_budget_are_unavailable_and_spare_other_tenants() {
     let r = replicas_with(CredentialCacheConfig {
         ttl: TTL,

@@ -17,7 +17,7 @@ use license_store_pg::SqlStore;
 use tracing::warn;
 
 use crate::config::{Config, Secret, layers::env_var, url_scheme};
-use crate::data_dir::ensure_data_dir;
+use crate::data_dir::{DATABASE_FILE, ensure_data_dir, ensure_private_database};
 use crate::keys;
 
 /// The three adapters the use cases run on.
@@ -199,16 +199,21 @@ pub(crate) fn kms_key_version(url: &str) -> Option<&str> {
     }
 }
 
-/// The configured store URL; empty means the embedded SQLite file in the data directory.
+/// The configured store URL; empty means the embedded SQLite file in the data directory,
+/// which is made owner-only (created so, or put back so) before it is opened.
 fn store_url(config: &Config) -> Result<String, ComposeError> {
     if !config.store.url.is_empty() {
         return Ok(config.store.url.expose().to_owned());
     }
     ensure_data_dir(&config.data_dir)?;
-    Ok(format!(
-        "sqlite://{}?mode=rwc",
-        config.data_dir.join("license.db").display()
-    ))
+    let db = embedded_database(config);
+    ensure_private_database(&db)?;
+    Ok(format!("sqlite://{}?mode=rwc", db.display()))
+}
+
+/// The embedded SQLite file: `license.db` in the data directory.
+fn embedded_database(config: &Config) -> PathBuf {
+    config.data_dir.join(DATABASE_FILE)
 }
 
 /// Connects the SQL store and brings its schema up to date (idempotent; under an advisory
@@ -232,7 +237,15 @@ async fn build_store(config: &Config) -> Result<Arc<dyn Store>, ComposeError> {
             );
             Ok(Arc::new(MemoryStore::default()))
         }
-        StoreKind::Sql => Ok(Arc::new(connect_sql(&url).await?)),
+        StoreKind::Sql => {
+            let store = connect_sql(&url).await?;
+            if config.store.url.is_empty() {
+                // The log files opening made: owner-only like the database (a no-op unless
+                // one was left behind, open, by an earlier run).
+                ensure_private_database(&embedded_database(config))?;
+            }
+            Ok(Arc::new(store))
+        }
     }
 }
 
@@ -424,6 +437,43 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("`signer.url`"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_embedded_database_and_its_directory_are_owner_only_after_start() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let set = |p: &std::path::Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        let root = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: root.path().join("data"),
+            ..Config::default()
+        };
+        // First start: everything created owner-only, the log files included.
+        let first = build_adapters(&config, clock()).await.unwrap();
+        let db = config.data_dir.join(DATABASE_FILE);
+        let wal = config.data_dir.join("license.db-wal");
+        assert!(wal.exists(), "the store runs in WAL mode");
+        assert_eq!(mode(&config.data_dir), 0o700);
+        assert_eq!(mode(&db), 0o600);
+        assert_eq!(mode(&wal), 0o600);
+        drop(first);
+
+        // Loosened by hand (or by an older server): put back on the next start.
+        set(&config.data_dir, 0o755);
+        set(&db, 0o644);
+        build_adapters(&config, clock()).await.unwrap();
+        assert_eq!(mode(&config.data_dir), 0o700);
+        assert_eq!(mode(&db), 0o600);
+        for companion in ["license.db-wal", "license.db-shm"] {
+            let path = config.data_dir.join(companion);
+            if path.exists() {
+                assert_eq!(mode(&path), 0o600, "{companion}");
+            }
+        }
     }
 
     #[tokio::test]

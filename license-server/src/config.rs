@@ -16,10 +16,13 @@ use serde::{Deserialize, Serialize};
 pub mod example;
 /// Defaults → file → environment → flags, merged by figment, which remembers each value's layer.
 pub mod layers;
+/// `[limits]`: request and failure budgets, the client address, the readiness cache.
+pub mod limits;
 /// A bad setting, named by TOML key and environment variable, and the error listing them.
 pub mod problem;
 
 pub use layers::{ConfigError, Loaded, Origin, Sources};
+pub use limits::LimitsConfig;
 
 /// The store used when nothing is configured: empty means the embedded SQLite file
 /// `license.db` in `data_dir`.
@@ -105,6 +108,8 @@ pub struct Config {
     pub reaper: ReaperConfig,
     /// The hot path's caches and write-behind (ADR 0017).
     pub hot_path: HotPathSettings,
+    /// Rate limits per client address and credential (ADR 0021).
+    pub limits: LimitsConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -121,6 +126,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             reaper: ReaperConfig::default(),
             hot_path: HotPathSettings::default(),
+            limits: LimitsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -250,7 +256,8 @@ impl Default for SignerConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    /// The operator's bearer token (empty: generated into `<data_dir>/operator-token`).
+    /// The operator's bearer token, at least 32 characters (empty: generated into
+    /// `<data_dir>/operator-token`).
     pub operator_token: Secret,
     /// Seconds a verified credential is trusted without the store (API keys) or a signature
     /// check (ID tokens): a key revoked on another replica works here at most this long.
@@ -281,6 +288,8 @@ impl Default for AuthConfig {
 impl AuthConfig {
     /// Longest `cache_seconds`: the revocation window stays short.
     pub const MAX_CACHE_SECONDS: u64 = 300;
+    /// Shortest `operator_token`, in characters: the token guards every tenant.
+    pub const MIN_OPERATOR_TOKEN_LEN: usize = 32;
 
     /// How long a verified credential is trusted.
     pub fn cache_ttl(&self) -> Duration {
@@ -303,11 +312,13 @@ impl AuthConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OidcConfig {
-    /// Where the identity provider publishes its keys (empty: OIDC off).
+    /// Where the identity provider publishes its keys: an `https://` URL, `http://` only on
+    /// loopback (empty: OIDC off).
     pub jwks_url: String,
     /// Required `iss` (Google Identity Platform: `https://securetoken.google.com/<project>`).
     pub issuer: String,
-    /// Required `aud` (Google Identity Platform: the project id).
+    /// Required `aud` (Google Identity Platform: the project id); a token for several
+    /// audiences must also name it in `azp`.
     pub audience: String,
     /// The claim holding the tenant id.
     pub tenant_claim: String,
@@ -331,6 +342,29 @@ impl OidcConfig {
     /// Whether end-user ID tokens are accepted.
     pub fn enabled(&self) -> bool {
         !self.jwks_url.is_empty()
+    }
+}
+
+/// Whether the key set may be fetched from `url`: over HTTPS, or over plain HTTP from this
+/// machine only (a test's identity provider), where nobody on the network can swap the keys.
+fn jwks_url_is_safe(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
+        return false;
+    };
+    match url.scheme() {
+        "https" => true,
+        "http" => {
+            host.eq_ignore_ascii_case("localhost")
+                || host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => false,
     }
 }
 
@@ -555,12 +589,20 @@ impl Config {
             "auth.miss_lookups_per_second",
             "must be between 1 and 100000",
         );
+        check(
+            self.auth.operator_token.is_empty()
+                || self.auth.operator_token.expose().chars().count()
+                    >= AuthConfig::MIN_OPERATOR_TOKEN_LEN,
+            "auth.operator_token",
+            "must be at least 32 characters (e.g. `openssl rand -base64 32`), or empty to have \
+             one generated into <data_dir>/operator-token",
+        );
         let oidc = &self.auth.oidc;
         if oidc.enabled() {
             check(
-                oidc.jwks_url.starts_with("https://") || oidc.jwks_url.starts_with("http://"),
+                jwks_url_is_safe(&oidc.jwks_url),
                 "auth.oidc.jwks_url",
-                "must start with https:// (or http:// for a local test server)",
+                "must be an https:// URL (http:// only on loopback: 127.0.0.1, [::1], localhost)",
             );
             check(
                 !oidc.issuer.is_empty(),
@@ -578,6 +620,7 @@ impl Config {
             "auth.oidc.tenant_claim",
             "must not be empty",
         );
+        problems.extend(self.limits.problems());
         problems
     }
 }
@@ -636,6 +679,48 @@ mod tests {
             Config::default().auth.credential_cache(),
             CredentialCacheConfig::DEFAULT
         );
+    }
+
+    #[test]
+    fn the_key_set_is_fetched_over_https_or_from_loopback_only() {
+        for ok in [
+            "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com",
+            "https://idp.example:8443/jwks",
+            "http://127.0.0.1:4000/jwks",
+            "http://127.8.9.10/jwks",
+            "http://localhost:4000/jwks",
+            "http://LOCALHOST/jwks",
+            "http://[::1]:4000/jwks",
+        ] {
+            assert!(jwks_url_is_safe(ok), "{ok}");
+        }
+        for refused in [
+            "http://idp.example/jwks",
+            "http://10.0.0.1/jwks",
+            "http://localhost.evil.example/jwks",
+            "http://127.0.0.1.nip.io/jwks",
+            "ftp://idp.example/jwks",
+            "idp.example/jwks",
+            "https://",
+            "file:///etc/jwks.json",
+        ] {
+            assert!(!jwks_url_is_safe(refused), "{refused}");
+        }
+    }
+
+    #[test]
+    fn a_configured_operator_token_has_at_least_32_characters() {
+        let mut config = Config::default();
+        config.auth.operator_token = Secret::new("x".repeat(31));
+        let problems = config.validate();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key, "auth.operator_token");
+        assert!(
+            !problems[0].reason.contains(&"x".repeat(31)),
+            "never the token"
+        );
+        config.auth.operator_token = Secret::new("x".repeat(32));
+        assert!(config.validate().is_empty());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use tracing::info;
 
 use crate::compose::{ComposeError, kms_key_version, kms_signer};
 use crate::config::Config;
-use crate::data_dir::{ensure_data_dir, write_private_file};
+use crate::data_dir::{ensure_data_dir, ensure_private_file, write_private_file};
 
 /// The signing key's file in the data directory, per algorithm.
 pub fn signing_key_path(data_dir: &Path, algorithm: SigningAlgorithm) -> PathBuf {
@@ -32,6 +32,7 @@ pub fn load_or_generate_key(
     };
     match std::fs::read(&path) {
         Ok(pkcs8) => {
+            ensure_private_file(&path);
             let signer = LocalSigner::from_pkcs8(algorithm, &pkcs8).map_err(adapter)?;
             info!(path = %path.display(), kid = signer.key_id(), "loaded the local signing key");
             Ok(signer)

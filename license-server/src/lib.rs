@@ -66,6 +66,8 @@ pub mod flusher;
 pub mod key_maintainer;
 /// Key material: the local signing key and the retired keys still published.
 pub mod keys;
+/// Rate limits per client address and credential; the shared readiness answer.
+pub mod limits;
 /// Prometheus metrics and the request middleware.
 pub mod metrics;
 /// The background reaper.

@@ -34,6 +34,23 @@ struct OperationLabels {
     operation: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BudgetLabels {
+    budget: &'static str,
+}
+
+/// Requests refused with 429 `rate_limited`, by the budget that was spent (`limits`).
+#[derive(Clone, Debug, Default)]
+pub struct RateLimitCounter(Family<BudgetLabels, Counter>);
+
+impl RateLimitCounter {
+    /// Counts one refusal by `budget` (`address_requests`, `address_failures`,
+    /// `credential_requests`, `credential_failures`).
+    pub fn inc(&self, budget: &'static str) {
+        self.0.get_or_create(&BudgetLabels { budget }).inc();
+    }
+}
+
 type LatencyFamily = Family<OperationLabels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -51,6 +68,7 @@ pub struct Metrics {
     events: Family<TypeLabels, Counter>,
     reaper_passes: Family<OutcomeLabels, Counter>,
     reaped: Counter,
+    rate_limited: RateLimitCounter,
 }
 
 impl fmt::Debug for Metrics {
@@ -76,6 +94,7 @@ impl Metrics {
         let events = Family::<TypeLabels, Counter>::default();
         let reaper_passes = Family::<OutcomeLabels, Counter>::default();
         let reaped = Counter::default();
+        let rate_limited = RateLimitCounter::default();
         registry.register(
             "license_http_requests",
             "HTTP requests by operation id and status",
@@ -111,6 +130,11 @@ impl Metrics {
             "Sessions the reaper marked expired",
             reaped.clone(),
         );
+        registry.register(
+            "license_rate_limited",
+            "Requests refused with 429 rate_limited, by the budget spent (address_requests, address_failures, credential_requests, credential_failures)",
+            rate_limited.0.clone(),
+        );
         Self {
             registry,
             requests,
@@ -120,7 +144,13 @@ impl Metrics {
             events,
             reaper_passes,
             reaped,
+            rate_limited,
         }
+    }
+
+    /// The counter of rate-limited requests, for the limits.
+    pub fn rate_limits(&self) -> RateLimitCounter {
+        self.rate_limited.clone()
     }
 
     /// The event sink that feeds the outcome counters.

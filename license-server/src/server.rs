@@ -26,6 +26,7 @@ use crate::data_dir::ensure_data_dir;
 use crate::flusher;
 use crate::key_maintainer;
 use crate::keys::load_retired_keys;
+use crate::limits::rate_limit;
 use crate::metrics::observe;
 use crate::reaper;
 use crate::state::AppState;
@@ -217,15 +218,16 @@ pub async fn serve(
 
 /// Every route: the API (`/api/v1/…`, `/.well-known/jwks.json`), the OpenAPI document
 /// (`/openapi.json`), the docs page (`/docs`) and `/metrics`, behind the body limit, the error
-/// shape, trailing-slash normalisation and the request metrics.
+/// shape, trailing-slash normalisation, the rate limits (which see every response, and refuse
+/// before the body is read) and the request metrics.
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let api = api::service();
-    let spec = api.spec_endpoint();
     let docs = api.rapidoc();
     let limit = state.body_limit;
     let observed = state.clone();
+    let limited = state.clone();
     Route::new()
-        .at("/openapi.json", spec)
+        .at("/openapi.json", get(openapi_document))
         .nest("/docs", docs)
         .at("/metrics", get(metrics))
         .nest("/", api)
@@ -234,8 +236,19 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
         .around(shape_errors)
         // `/api/v1/health/` (the original contract) and `/api/v1/health` are the same route.
         .with(NormalizePath::new(TrailingSlash::Trim))
+        .around(move |ep, req| rate_limit(limited.clone(), ep, req))
         .around(move |ep, req| observe(observed.clone(), ep, req))
         .data(state)
+}
+
+/// The document `license-server openapi` prints (with its public operations declared).
+#[handler]
+fn openapi_document() -> Response {
+    // Built once: the document never changes while the process runs.
+    static DOCUMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(api::spec);
+    Response::builder()
+        .content_type("application/json; charset=utf-8")
+        .body(DOCUMENT.as_str())
 }
 
 #[handler]

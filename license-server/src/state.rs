@@ -1,5 +1,5 @@
-//! What every request handler shares: the use cases, the authenticator, the metrics and the
-//! clock. Built once from the adapters; handlers reach it as request data.
+//! What every request handler shares: the use cases, the authenticator, the metrics, the rate
+//! limits and the clock. Built once from the adapters; handlers reach it as request data.
 
 use std::sync::Arc;
 
@@ -11,6 +11,8 @@ use crate::auth::oidc::{OidcError, OidcVerifier};
 use crate::compose::Adapters;
 use crate::config::{Config, Secret};
 use crate::events;
+use crate::limits::Limits;
+use crate::limits::ready::ReadyCache;
 use crate::metrics::Metrics;
 
 /// The shared state of the app.
@@ -28,6 +30,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Request and failure budgets per client address and credential.
+    pub limits: Limits,
+    /// The readiness answer, shared among callers.
+    pub ready: ReadyCache,
 }
 
 impl AppState {
@@ -75,6 +81,11 @@ impl AppState {
         };
         let auth = Authenticator::new(admin.clone(), adapters.store, operator_token, oidc);
         metrics.watch_auth(admin.clone(), auth.oidc_stats());
+        let limits = Limits::new(&config.limits, clock.clone(), metrics.rate_limits());
+        let ready = ReadyCache::new(
+            std::time::Duration::from_millis(config.limits.ready_cache_millis),
+            clock.clone(),
+        );
         Ok(Self {
             service,
             admin,
@@ -82,6 +93,8 @@ impl AppState {
             metrics,
             clock,
             body_limit: usize::try_from(config.server.body_limit_bytes).unwrap_or(usize::MAX),
+            limits,
+            ready,
         })
     }
 }

@@ -41,6 +41,7 @@ fn new_license(args: LicenseCreateArgs) -> Result<CreateLicense> {
         seats_total: args.seats,
         overdraft: args.overdraft,
         license_key: args.license_key,
+        allow_weak_key: args.allow_weak_key,
         expires_at: args.expires_at.as_deref().map(parse_time).transpose()?,
         ttl_seconds: args.ttl,
         heartbeat_interval_seconds: args.heartbeat_interval,

@@ -369,7 +369,7 @@ impl Fixture {
             .as_str()
             .expect("admin key secret")
             .to_owned();
-        let license_key = "CADPRO-TEST-0001".to_owned();
+        let license_key = "CADPRO-7QX2M-9KD4P-VTH8W".to_owned();
         let license = server
             .cli()
             .env("LICENSE_TOKEN", &admin_key)

@@ -13,6 +13,7 @@ use crate::api_key::{ApiKey, ApiKeySecret, Scope};
 use crate::audit::Actor;
 use crate::error::{Error, Resource, Result};
 use crate::ids::{ApiKeyId, TenantId};
+use crate::text;
 
 impl AdminService {
     /// Creates an API key; the returned secret is shown once and never stored.
@@ -23,13 +24,7 @@ impl AdminService {
         scopes: Vec<Scope>,
         actor: &Actor,
     ) -> Result<(ApiKey, ApiKeySecret)> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                "name",
-                "must be 1 to 128 printable characters",
-            ));
-        }
+        let name = text::parse_name("name", name, ApiKey::MAX_NAME_LEN)?;
         if scopes.is_empty() {
             return Err(Error::invalid("scopes", "name at least one scope"));
         }
@@ -99,6 +94,18 @@ impl AdminService {
         secret: &ApiKeySecret,
         scope: Scope,
     ) -> Result<ApiKey> {
+        let key = self.identify_api_key(secret).await?;
+        if !key.allows(scope) {
+            return Err(Error::NotFound(Resource::ApiKey));
+        }
+        Ok(key)
+    }
+
+    /// The record of the valid, unrevoked key `secret` is, whatever its scopes: one check for
+    /// a caller that tells a key lacking a scope (403) from no key at all (401), so an unknown
+    /// key costs at most one store lookup however many scopes are asked about. Fails like
+    /// [`authenticate_api_key`](Self::authenticate_api_key).
+    pub async fn identify_api_key(&self, secret: &ApiKeySecret) -> Result<ApiKey> {
         let now = self.clock.now();
         let entry = match self.keys.check(secret, now) {
             Verdict::Known(entry) => entry,
@@ -106,7 +113,7 @@ impl AdminService {
             Verdict::Stale | Verdict::Unknown => self.look_up_api_key(secret, now).await?,
         };
         let key = &entry.key;
-        if !key.matches(secret) || !key.allows(scope) {
+        if !key.matches(secret) || key.revoked_at.is_some() {
             return Err(Error::NotFound(Resource::ApiKey));
         }
         if entry.claim_touch(now) {

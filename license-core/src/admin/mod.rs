@@ -35,8 +35,12 @@ pub struct NewLicense {
     pub seats: SeatCount,
     /// Extra seats tolerated.
     pub overdraft: u32,
-    /// The key clients will present; generated when `None`.
+    /// The key clients will present; generated when `None`. A chosen key must reach
+    /// [`LicenseKey::MIN_CHOSEN_BITS`] unless `allow_weak_key` is set.
     pub key: Option<LicenseKey>,
+    /// Accept a chosen `key` below the minimum strength (keys already in customers' hands,
+    /// say); recorded in the audit event. Ignored for generated keys.
+    pub allow_weak_key: bool,
     /// Expiry; perpetual when `None`.
     pub expires_at: Option<DateTime<Utc>>,
     /// TTL and heartbeat interval.
@@ -55,6 +59,7 @@ impl NewLicense {
             seats,
             overdraft: 0,
             key: None,
+            allow_weak_key: false,
             expires_at: None,
             lease: LeasePolicy::default(),
             entitlements: Vec::new(),
@@ -173,7 +178,23 @@ impl AdminService {
         self.store.list_tenants().await
     }
 
-    /// Creates a license for `tenant`.
+    /// Creates a license for `tenant`. A chosen key too easy to guess is refused
+    /// (`invalid_input` naming `license_key`) unless [`NewLicense::allow_weak_key`] is set.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use license_core::{memory::MemoryStore, *};
+    /// # futures::executor::block_on(async {
+    /// let admin = AdminService::new(Arc::new(MemoryStore::default()), Arc::new(SystemClock));
+    /// let tenant = admin.create_tenant("Acme", &Actor::Operator).await?;
+    /// let mut new = NewLicense::new("CAD Pro", SeatCount::new(5)?);
+    /// new.key = Some(LicenseKey::parse("ACME-PRO-2026-0001")?);
+    /// let refused = admin.create_license(tenant.id, new.clone(), &Actor::Operator).await;
+    /// assert_eq!(refused.unwrap_err().code(), "invalid_input");
+    /// new.allow_weak_key = true;
+    /// assert!(admin.create_license(tenant.id, new, &Actor::Operator).await.is_ok());
+    /// # Ok::<(), Error>(()) }).unwrap();
+    /// ```
     pub async fn create_license(
         &self,
         tenant: TenantId,
@@ -181,9 +202,13 @@ impl AdminService {
         actor: &Actor,
     ) -> Result<License> {
         let now = self.clock.now();
-        let key = match new.key {
-            Some(key) => key,
-            None => LicenseKey::generate()?,
+        let (key, origin) = match new.key {
+            Some(key) => match key.ensure_strong() {
+                Ok(()) => (key, "chosen"),
+                Err(_) if new.allow_weak_key => (key, "weak"),
+                Err(e) => return Err(e),
+            },
+            None => (LicenseKey::generate()?, "generated"),
         };
         let license = License {
             id: LicenseId::new(),
@@ -211,6 +236,8 @@ impl AdminService {
                 "seats": license.seats.get(),
                 "overdraft": license.overdraft,
                 "require_session_secret": license.require_session_secret,
+                // generated, chosen, or weak: chosen below the minimum with allow_weak_key.
+                "key": origin,
             }),
         );
         self.store.create_license(&license, &audit).await?;

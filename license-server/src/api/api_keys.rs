@@ -106,7 +106,8 @@ impl CreatedApiKey {
 #[derive(Object, Debug)]
 #[oai(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
-    /// A label (1–128 characters).
+    /// A label (1–128 characters; no control, bidirectional or invisible formatting
+    /// characters).
     #[oai(validator(min_length = 1, max_length = 128))]
     pub name: Text,
     /// What it may do: `client`, `admin` or both.

@@ -16,6 +16,7 @@
 //! | `Conflict` (also acquire of a machine whose seat is another user's session) | 409 | `conflict` |
 //! | `SessionExpired` | 410 | `session_expired` |
 //! | body over the limit | 413 | `payload_too_large` |
+//! | too many requests or failures from one client (`limits`, ADR 0021) | 429 | `rate_limited` (+ `Retry-After`) |
 //! | `Unavailable` | 503 | `unavailable` (+ `dependency`) |
 //! | `Internal`, anything unexpected | 500 | `internal` |
 
@@ -83,6 +84,16 @@ impl ApiError {
         let mut e = Self::new(StatusCode::BAD_REQUEST, "invalid_input", message);
         e.body.field = Some(field.to_owned());
         e
+    }
+
+    /// 429: this client address or credential spent a request or failure budget; the
+    /// response carries `Retry-After: seconds` (set by the caller, `limits`).
+    pub fn rate_limited(seconds: u64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests or failures from this client; retry in {seconds} s"),
+        )
     }
 
     /// 503: a dependency outside the three ports (the identity provider) did not answer.
@@ -178,13 +189,15 @@ fn dependency_name(dependency: Dependency) -> &'static str {
 /// - 409: a write that meets a unique constraint (`Conflict`), including the race of two
 ///   requests inserting the same row, which any writing call can meet.
 /// - 413, 415: the body limit and the JSON payload (framework).
+/// - 429: a request or failure budget of the client address or credential is spent
+///   (`limits`), with `Retry-After`.
 /// - 500: a bug (`Internal`), and the fallback for a status an operation does not declare.
 /// - 503: a dependency that does not answer (`Unavailable`, the identity provider).
 ///
 /// Not here: 402 (`NoSeatsAvailable`) and 410 (`SessionExpired`) come from one use case each,
 /// so only their operations list them as extras; 405 is answered by the router before any
 /// operation is chosen.
-pub const BASE_STATUSES: [u16; 9] = [400, 401, 403, 404, 409, 413, 415, 500, 503];
+pub const BASE_STATUSES: [u16; 10] = [400, 401, 403, 404, 409, 413, 415, 429, 500, 503];
 
 /// Whether `status` is one of [`BASE_STATUSES`] (a `const fn`, so `error_response!` can
 /// refuse an extra that repeats one at compile time).
@@ -253,6 +266,11 @@ macro_rules! error_response {
             /// The body is not `application/json` (`unsupported_media_type`).
             #[oai(status = 415)]
             UnsupportedMediaType(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
+            /// Too many requests, or too many failures (401, 404 of a client route), from this
+            /// client address or credential (`rate_limited`): retry after the seconds in the
+            /// `Retry-After` header. Nothing was done.
+            #[oai(status = 429)]
+            TooManyRequests(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
             $(
                 $(#[$vmeta])*
                 #[oai(status = $status)]
@@ -285,6 +303,7 @@ macro_rules! error_response {
                     409 => Self::Conflict(body),
                     413 => Self::PayloadTooLarge(body),
                     415 => Self::UnsupportedMediaType(body),
+                    429 => Self::TooManyRequests(body),
                     500 => Self::Internal(body),
                     503 => Self::Unavailable(body),
                     $( $status => Self::$variant(body), )*

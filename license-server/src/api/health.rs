@@ -69,10 +69,13 @@ impl HealthApi {
     /// 200 when the store and the seat ledger answer (`ready`, or `degraded` naming the
     /// signer when the root could not certify tenant keys that are due); otherwise 503 naming
     /// the first that does not. Calls no Cloud KMS method: the signer's state is what the
-    /// last key maintenance found.
+    /// last key maintenance found. A 200 is shared by every caller for
+    /// `limits.ready_cache_millis` (1 s by default), and calls made while a probe runs share
+    /// its answer, so calling it often costs no more store or ledger pings.
     #[oai(path = "/ready/", method = "get", operation_id = "ready")]
     async fn ready(&self, state: Data<&Arc<AppState>>) -> Result<ReadyOk, ReadyError> {
-        let status = match state.service.check_ready().await? {
+        let readiness = state.ready.answer(|| state.service.check_ready()).await?;
+        let status = match readiness {
             Readiness::Ready => Status {
                 status: "ready".into(),
                 dependency: None,

@@ -31,7 +31,8 @@ pub struct AcquireRequest {
     /// idempotent per license and hardware id.
     #[oai(validator(min_length = 1, max_length = 128))]
     pub hardware_id: Text,
-    /// Who uses the application, for usage reports.
+    /// Who uses the application, for usage reports: an e-mail address (no spaces, control,
+    /// bidirectional or invisible formatting characters).
     #[oai(validator(max_length = 254))]
     pub user_email: Option<Text>,
 }

@@ -107,7 +107,8 @@ impl From<License> for LicenseDto {
 #[derive(Object, Debug)]
 #[oai(deny_unknown_fields)]
 pub struct CreateLicenseRequest {
-    /// Product name (1–128 characters).
+    /// Product name (1–128 characters; no control, bidirectional or invisible formatting
+    /// characters).
     #[oai(validator(min_length = 1, max_length = 128))]
     pub product: Text,
     /// Seats sold (1–1,000,000).
@@ -116,9 +117,16 @@ pub struct CreateLicenseRequest {
     /// Extra seats tolerated above `seats_total` (at most 10 × seats). Default 0.
     #[oai(default)]
     pub overdraft: u32,
-    /// The key clients will present (8–64 of `A–Z a–z 0–9 - _`); generated when absent.
+    /// The key clients will present (8–64 of `A–Z a–z 0–9 - _`); generated when absent
+    /// (recommended: 100 random bits). A chosen key must be hard to guess — at least 64 bits
+    /// by a conservative estimate, about 20 random letters and digits — else 400 naming
+    /// `license_key`, unless `allow_weak_key` is true.
     #[oai(validator(min_length = 8, max_length = 64))]
     pub license_key: Option<Text>,
+    /// Accept a chosen `license_key` that is easy to guess (`ACME-PRO-2026-0001`), e.g. keys
+    /// already in customers' hands; the audit event records it. Default false.
+    #[oai(default)]
+    pub allow_weak_key: bool,
     /// No seats after this instant; perpetual when absent.
     pub expires_at: Option<DateTime<Utc>>,
     /// Seconds a seat is held without a heartbeat (1–86400). Default 360.
@@ -223,6 +231,7 @@ impl LicensesApi {
             .as_deref()
             .map(LicenseKey::parse)
             .transpose()?;
+        new.allow_weak_key = body.allow_weak_key;
         new.expires_at = body.expires_at;
         new.lease = LeasePolicy::new(
             body.ttl_seconds.unwrap_or(defaults.ttl_seconds()),

@@ -2,7 +2,7 @@
 //! poem-openapi service. Handlers authenticate through a security scheme, call one use case
 //! and map its result; the error mapping lives in `error` alone.
 
-use poem_openapi::{OpenApiService, Tags};
+use poem_openapi::{LicenseObject, OpenApiService, ServerObject, Tags};
 
 /// Admin: API keys.
 pub mod api_keys;
@@ -108,9 +108,37 @@ pub fn service() -> OpenApiService<Apis, ()> {
         env!("CARGO_PKG_VERSION"),
     )
     .description(DESCRIPTION)
+    .license(
+        LicenseObject::new("Apache-2.0 OR MIT")
+            .url("https://github.com/floating-license/license-server#license"),
+    )
+    // Relative: the document is served by the server it describes, whatever its address.
+    .server(ServerObject::new("/").description("this server"))
 }
 
-/// The OpenAPI document as JSON (what `license-server openapi` prints).
+/// The OpenAPI document as JSON (what `license-server openapi` prints and `/openapi.json`
+/// serves).
 pub fn spec() -> String {
-    service().spec()
+    let raw = service().spec();
+    declare_public_operations(&raw).unwrap_or(raw)
+}
+
+/// Gives every operation without a security requirement an explicit `security: []`.
+/// poem-openapi leaves the key out for operations that take no credential (health, ready,
+/// the key sets); a reader, a generator or a linter cannot tell "public" from "forgotten"
+/// then, so the document says it. `None` only if poem-openapi's own JSON did not parse.
+fn declare_public_operations(raw: &str) -> Option<String> {
+    let mut doc: serde_json::Value = serde_json::from_str(raw).ok()?;
+    let paths = doc.get_mut("paths")?.as_object_mut()?;
+    for operation in paths
+        .values_mut()
+        .filter_map(serde_json::Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(serde_json::Value::as_object_mut)
+    {
+        operation
+            .entry("security")
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    }
+    serde_json::to_string_pretty(&doc).ok()
 }

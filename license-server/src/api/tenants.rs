@@ -46,7 +46,8 @@ impl From<Tenant> for TenantDto {
 #[derive(Object, Debug)]
 #[oai(deny_unknown_fields)]
 pub struct CreateTenantRequest {
-    /// Display name, unique across the server (1–128 characters).
+    /// Display name, unique across the server (1–128 characters; no control, bidirectional or
+    /// invisible formatting characters).
     #[oai(validator(min_length = 1, max_length = 128))]
     pub name: Text,
 }

@@ -13,6 +13,9 @@
 //! or the identity provider did not answer, or this replica refuses more store lookups of API
 //! keys it has not cached (`auth.miss_lookups_per_second`; see `AdminService`'s key cache).
 //!
+//! Once identified, a credential spends its request budget and is refused with 429 while it
+//! is blocked for failures (`crate::limits`).
+//!
 //! Verified credentials are cached in process (`auth.cache_seconds`, `auth.cache_capacity`):
 //! API-key records by `AdminService`, accepted ID tokens by `oidc::OidcVerifier`.
 
@@ -31,6 +34,7 @@ use tracing::{debug, warn};
 
 use crate::api::error::ApiError;
 use crate::config::Secret;
+use crate::limits::Credential;
 use crate::state::AppState;
 
 /// ID tokens from an OpenID Connect provider.
@@ -140,7 +144,8 @@ impl OncePerSecond {
 pub struct Authenticator {
     admin: Arc<AdminService>,
     store: Arc<dyn Store>,
-    operator_token: Secret,
+    /// SHA-256 of the operator token (`None`: no operator credential).
+    operator_digest: Option<[u8; 32]>,
     oidc: Option<oidc::OidcVerifier>,
     unavailable_log: OncePerSecond,
 }
@@ -156,7 +161,8 @@ impl Authenticator {
         Self {
             admin,
             store,
-            operator_token,
+            operator_digest: (!operator_token.is_empty())
+                .then(|| sha256(operator_token.expose().as_bytes())),
             oidc,
             unavailable_log: OncePerSecond::new(),
         }
@@ -236,19 +242,17 @@ impl Authenticator {
         scope: Scope,
         other: Scope,
     ) -> Result<license_core::ApiKey, ApiError> {
+        // A malformed key (prefix, tenant, length, alphabet) is refused here, before any
+        // cache or store.
         let secret = ApiKeySecret::parse(credential).map_err(|_| ApiError::unauthenticated())?;
-        match self.admin.authenticate_api_key(&secret, scope).await {
-            Ok(key) => Ok(key),
-            Err(Error::NotFound(_)) => {
-                match self.admin.authenticate_api_key(&secret, other).await {
-                    Ok(_) => Err(ApiError::forbidden(match scope {
-                        Scope::Admin => "this API key lacks the admin scope",
-                        Scope::Client => "this API key lacks the client scope",
-                    })),
-                    Err(Error::NotFound(_)) => Err(ApiError::unauthenticated()),
-                    Err(e) => Err(self.cannot_check(e)),
-                }
-            }
+        // One check, whatever the scopes: an unknown key costs at most one store lookup.
+        match self.admin.identify_api_key(&secret).await {
+            Ok(key) if key.allows(scope) => Ok(key),
+            Ok(key) if key.allows(other) => Err(ApiError::forbidden(match scope {
+                Scope::Admin => "this API key lacks the admin scope",
+                Scope::Client => "this API key lacks the client scope",
+            })),
+            Ok(_) | Err(Error::NotFound(_)) => Err(ApiError::unauthenticated()),
             Err(e) => Err(self.cannot_check(e)),
         }
     }
@@ -265,14 +269,25 @@ impl Authenticator {
         ApiError::retry_later(&dependency.to_string())
     }
 
+    /// Whether `credential` is the operator token. Digests of equal length are compared in
+    /// constant time, so neither the token's content nor its length shows in the timing (a
+    /// direct comparison returns at once on a length mismatch).
     fn is_operator(&self, credential: &str) -> bool {
-        !self.operator_token.is_empty()
-            && aws_lc_rs::constant_time::verify_slices_are_equal(
-                credential.as_bytes(),
-                self.operator_token.expose().as_bytes(),
+        self.operator_digest.is_some_and(|expected| {
+            aws_lc_rs::constant_time::verify_slices_are_equal(
+                &sha256(credential.as_bytes()),
+                &expected,
             )
             .is_ok()
+        })
     }
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
 }
 
 /// A failed check as the response it renders to; a 503 says when to retry.
@@ -301,7 +316,11 @@ pub struct ClientAuth(pub ClientPrincipal);
 
 async fn client_checker(req: &Request, bearer: Bearer) -> poem::Result<ClientPrincipal> {
     let state = state(req)?;
-    state.auth.client(&bearer.token).await.map_err(refusal)
+    let principal = state.auth.client(&bearer.token).await.map_err(refusal)?;
+    state
+        .limits
+        .admit_credential(req, Credential::from(&principal))?;
+    Ok(principal)
 }
 
 /// `Authorization: Bearer <credential>` on the admin routes: a tenant API key with the `admin`
@@ -318,11 +337,15 @@ async fn admin_checker(req: &Request, bearer: Bearer) -> poem::Result<AdminPrinc
     let state = state(req)?;
     // Parsed before the credential is checked: a malformed header is a 400 whoever calls.
     let named = tenant_header(req).map_err(refusal)?;
-    state
+    let principal = state
         .auth
         .admin(&bearer.token, named)
         .await
-        .map_err(refusal)
+        .map_err(refusal)?;
+    state
+        .limits
+        .admit_credential(req, Credential::from(&principal))?;
+    Ok(principal)
 }
 
 /// The tenant named in `X-Tenant-Id`: `None` without the header, 400 naming it unless it is
@@ -404,6 +427,35 @@ mod tests {
             Some(value) => builder.header(TENANT_HEADER, value).finish(),
             None => builder.finish(),
         }
+    }
+
+    fn authenticator(operator_token: &str) -> Authenticator {
+        use license_core::SystemClock;
+        use license_core::memory::MemoryStore;
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+        let admin = Arc::new(AdminService::new(store.clone(), Arc::new(SystemClock)));
+        Authenticator::new(admin, store, Secret::new(operator_token), None)
+    }
+
+    #[test]
+    fn only_the_very_operator_token_is_the_operator() {
+        let token = "op_0123456789abcdefghijklmnopqrstuvwxyz";
+        let auth = authenticator(token);
+        assert!(auth.is_operator(token));
+        for wrong in [
+            "",
+            "op_",
+            &token[..token.len() - 1],
+            &format!("{token}x"),
+            "op_0123456789abcdefghijklmnopqrstuvwxyZ",
+        ] {
+            assert!(!auth.is_operator(wrong), "{wrong:?}");
+        }
+        let none = authenticator("");
+        assert!(
+            !none.is_operator(""),
+            "no operator credential: nothing matches"
+        );
     }
 
     #[test]

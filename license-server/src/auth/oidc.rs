@@ -91,10 +91,7 @@ impl VerifiedTokens {
     }
 
     fn digest(token: &str) -> [u8; 32] {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-        let mut out = [0u8; 32];
-        out.copy_from_slice(digest.as_ref());
-        out
+        super::sha256(token.as_bytes())
     }
 
     /// The identity of `token` if it was accepted and is still within its bound at `now_ms`.
@@ -156,8 +153,11 @@ impl OidcVerifier {
         cache_ttl: Duration,
         cache_capacity: u64,
     ) -> Result<Self, OidcError> {
+        // An https:// key set is never fetched over plain HTTP, not even after a redirect
+        // (config validation allows http:// on loopback only, for tests).
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
+            .https_only(config.jwks_url.starts_with("https://"))
             .build()
             .map_err(|e| OidcError::Unavailable(format!("HTTP client: {e}")))?;
         Ok(Self {
@@ -211,12 +211,16 @@ impl OidcVerifier {
         validation.leeway = LEEWAY_SECONDS;
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
             .map_err(|e| rejected(&e.to_string()))?;
+        check_authorized_party(&data.claims, &self.config.audience).map_err(rejected)?;
         let subject = data
             .claims
             .get("sub")
             .and_then(Value::as_str)
             .ok_or_else(|| rejected("sub is not a string"))?
             .to_owned();
+        // The subject is the audit log's actor (`user:<sub>`), which people read.
+        license_core::text::check_readable("sub", &subject)
+            .map_err(|_| rejected("sub holds a control or invisible character"))?;
         let tenant = data
             .claims
             .get(&self.config.tenant_claim)
@@ -315,6 +319,25 @@ impl OidcVerifier {
     }
 }
 
+/// OpenID Connect Core §3.1.3.7: a token for several audiences names the party it was issued
+/// to in `azp`, and that party must be us; otherwise a token minted for another client that
+/// merely lists us among its audiences would be accepted. A token with one audience needs no
+/// `azp` (Google Sign-In puts the app's own client id there, which differs from the backend's).
+fn check_authorized_party(claims: &Map<String, Value>, audience: &str) -> Result<(), &'static str> {
+    let several = claims
+        .get("aud")
+        .and_then(Value::as_array)
+        .is_some_and(|audiences| audiences.len() > 1);
+    if !several {
+        return Ok(());
+    }
+    match claims.get("azp").and_then(Value::as_str) {
+        Some(azp) if azp == audience => Ok(()),
+        Some(_) => Err("azp is not the configured audience"),
+        None => Err("a token for several audiences must name azp"),
+    }
+}
+
 /// The one algorithm a key verifies: its `alg` if it names an asymmetric one, else the usual
 /// algorithm of its key type. Symmetric (`oct`) keys are never accepted.
 fn pinned_algorithm(jwk: &Jwk) -> Option<Algorithm> {
@@ -363,6 +386,8 @@ fn pinned_algorithm(jwk: &Jwk) -> Option<Algorithm> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn identity() -> OidcIdentity {
@@ -398,6 +423,34 @@ mod tests {
         // A token already past its exp (accepted within the leeway) is not cached.
         tokens.insert("late", identity(), NOW / 1000 - 10, NOW);
         assert_eq!(tokens.get("late", NOW), None);
+    }
+
+    #[test]
+    fn several_audiences_need_azp_naming_ours() {
+        let claims = |v: Value| v.as_object().unwrap().clone();
+        let ours = "acme-project";
+        for accepted in [
+            json!({ "aud": ours }),
+            json!({ "aud": [ours] }),
+            json!({ "aud": ours, "azp": "android-client" }),
+            json!({ "aud": [ours, "other"], "azp": ours }),
+        ] {
+            assert_eq!(
+                check_authorized_party(&claims(accepted.clone()), ours),
+                Ok(()),
+                "{accepted}"
+            );
+        }
+        for refused in [
+            json!({ "aud": [ours, "other"] }),
+            json!({ "aud": [ours, "other"], "azp": "other" }),
+            json!({ "aud": [ours, "other"], "azp": 42 }),
+        ] {
+            assert!(
+                check_authorized_party(&claims(refused.clone()), ours).is_err(),
+                "{refused}"
+            );
+        }
     }
 
     #[test]

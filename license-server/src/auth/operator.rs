@@ -7,8 +7,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::compose::ComposeError;
-use crate::config::{Config, Secret};
-use crate::data_dir::{ensure_data_dir, write_private_file};
+use crate::config::{AuthConfig, Config, Secret};
+use crate::data_dir::{ensure_data_dir, ensure_private_file, write_private_file};
 
 /// The file name of a generated operator token, inside the data directory.
 pub const OPERATOR_TOKEN_FILE: &str = "operator-token";
@@ -54,11 +54,18 @@ fn read_or_create(path: &Path) -> Result<Secret, ComposeError> {
         path: path.to_owned(),
         source,
     };
+    ensure_private_file(path);
     match std::fs::read_to_string(path) {
-        Ok(text) if !text.trim().is_empty() => Ok(Secret::new(text.trim())),
-        Ok(_) => Err(io(
+        Ok(text) if text.trim().chars().count() >= AuthConfig::MIN_OPERATOR_TOKEN_LEN => {
+            Ok(Secret::new(text.trim()))
+        }
+        Ok(text) if text.trim().is_empty() => Err(io(
             "the operator token file is empty; delete it to generate a new one:",
             std::io::Error::other("empty file"),
+        )),
+        Ok(_) => Err(io(
+            "the operator token file holds fewer than 32 characters; delete it to generate a new one:",
+            std::io::Error::other("token too short"),
         )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let token = generate().map_err(|e| io("cannot generate the operator token", e))?;
@@ -107,13 +114,28 @@ mod tests {
     }
 
     #[test]
+    fn a_token_file_shorter_than_the_minimum_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().join("data"),
+            ..Config::default()
+        };
+        ensure_data_dir(&config.data_dir).unwrap();
+        let path = config.data_dir.join(OPERATOR_TOKEN_FILE);
+        std::fs::write(&path, "op_short\n").unwrap();
+        let e = resolve(&config).unwrap_err().to_string();
+        assert!(e.contains("fewer than 32 characters"), "{e}");
+        assert!(!e.contains("op_short"), "never the token: {e}");
+    }
+
+    #[test]
     fn a_configured_token_wins_and_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config {
             data_dir: dir.path().join("data"),
             ..Config::default()
         };
-        config.auth.operator_token = Secret::new("op_configured");
+        config.auth.operator_token = Secret::new("op_configured-and-at-least-32-chars");
         let credential = resolve(&config).unwrap();
         assert_eq!(credential.source, OperatorSource::Config);
         assert!(!config.data_dir.exists());

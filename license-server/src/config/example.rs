@@ -73,7 +73,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "auth.operator_token",
-        "The operator's bearer token (empty: generated into <data_dir>/operator-token on first start).",
+        "The operator's bearer token, at least 32 characters (empty: generated into <data_dir>/operator-token on first start).",
     ),
     (
         "auth.cache_seconds",
@@ -89,7 +89,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "auth.oidc.jwks_url",
-        "JWKS URL of the identity provider whose ID tokens the client routes accept (empty: OIDC off).",
+        "JWKS URL of the identity provider whose ID tokens the client routes accept: https://, or http:// on loopback only (empty: OIDC off).",
     ),
     (
         "auth.oidc.issuer",
@@ -97,7 +97,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "auth.oidc.audience",
-        "Required `aud` of ID tokens (Google Identity Platform: the project id).",
+        "Required `aud` of ID tokens (Google Identity Platform: the project id); a token for several audiences must name it in `azp`.",
     ),
     (
         "auth.oidc.tenant_claim",
@@ -131,6 +131,42 @@ pub const SETTINGS: &[(&str, &str)] = &[
     (
         "hot_path.max_write_lag_seconds",
         "Seconds a renewal may wait unwritten before heartbeats answer 503 (the store is down).",
+    ),
+    (
+        "limits.enabled",
+        "Whether requests are rate-limited at all (false: no budget is checked or counted; ADR 0021).",
+    ),
+    (
+        "limits.client_address_header",
+        "Header a trusted reverse proxy sets to the client's address (X-Forwarded-For); empty: the TCP peer address. Set it only when every request passes that proxy, or clients can pick their own address.",
+    ),
+    (
+        "limits.client_address_hops",
+        "Which entry of client_address_header is the client, counted from the right: 1 = the right-most (nginx); 2 behind Google Cloud's external Application Load Balancer (it appends `<client>, <load balancer>`).",
+    ),
+    (
+        "limits.requests_per_second_per_address",
+        "Requests a second from one client address (IPv6: per /64), burst one second's worth; beyond it 429 rate_limited with Retry-After (0: unlimited).",
+    ),
+    (
+        "limits.requests_per_second_per_credential",
+        "Requests a second by one credential (API key, OIDC subject, operator), burst one second's worth (0: unlimited).",
+    ),
+    (
+        "limits.failures_per_minute_per_address",
+        "Failures a minute from one client address (401 anywhere; 404 of acquire, validate and the public tenant key sets), burst a minute's worth; beyond it the address gets 429 until the budget refills, except on heartbeat and release (0: unlimited).",
+    ),
+    (
+        "limits.failures_per_minute_per_credential",
+        "Failures a minute by one authenticated credential (404 of acquire and validate), burst a minute's worth; beyond it the credential gets 429 until the budget refills, except on heartbeat and release (0: unlimited).",
+    ),
+    (
+        "limits.tracked_clients",
+        "Most client addresses, and separately most credentials, whose budgets are kept (about 420 bytes each; the least used are forgotten first).",
+    ),
+    (
+        "limits.ready_cache_millis",
+        "Milliseconds a successful /api/v1/ready answer is shared by every caller (concurrent calls always share one probe; 0: probe on every call).",
     ),
     (
         "log.format",

@@ -127,7 +127,7 @@ async fn license_terms_change_and_every_change_is_audited() {
         .fixture_with(
             "Acme",
             json!({
-                "product": "CAD", "seats_total": 2, "overdraft": 1, "license_key": "ACME-CAD-0001",
+                "product": "CAD", "seats_total": 2, "overdraft": 1, "license_key": "ACME-CAD-7QX2M-9KD4P-VTH8W",
                 "expires_at": "2099-01-01T00:00:00Z", "ttl_seconds": 600,
                 "heartbeat_interval_seconds": 200, "entitlements": ["pro"]
             }),
@@ -137,7 +137,7 @@ async fn license_terms_change_and_every_change_is_audited() {
         .get_license(&acme.admin, &acme.license_id)
         .await
         .expect(200);
-    assert_eq!(license.body["license_key"], "ACME-CAD-0001");
+    assert_eq!(license.body["license_key"], "ACME-CAD-7QX2M-9KD4P-VTH8W");
     assert_eq!(license.body["overdraft"], 1);
     assert_eq!(license.body["ttl_seconds"], 600);
     assert_eq!(license.body["entitlements"], json!(["pro"]));

@@ -20,7 +20,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-pub const OPERATOR_TOKEN: &str = "op_test-operator-token";
+pub const OPERATOR_TOKEN: &str = "op_test-operator-token-at-least-32-characters";
 
 /// An HTTP answer: status and JSON body (`Null` when empty or not JSON).
 #[derive(Debug, Clone)]
@@ -145,6 +145,11 @@ fn test_config(data_dir: &Path) -> Config {
     config.server.listen = "127.0.0.1:0".parse().unwrap();
     config.auth.operator_token = Secret::new(OPERATOR_TOKEN);
     config.reaper.enabled = false;
+    // Rate limits are tested in rate_limits.rs; elsewhere tests send hundreds of failing
+    // requests from one address on a clock that stands still, and expect readiness to follow
+    // a dependency switched off at once.
+    config.limits.enabled = false;
+    config.limits.ready_cache_millis = 0;
     config
 }
 

@@ -15,8 +15,8 @@ use tokio::sync::oneshot;
 
 use crate::helpers::{Caller, TestApp, spawn_app_with};
 
-const ISSUER: &str = "https://securetoken.google.com/acme-project";
-const AUDIENCE: &str = "acme-project";
+pub(crate) const ISSUER: &str = "https://securetoken.google.com/acme-project";
+pub(crate) const AUDIENCE: &str = "acme-project";
 
 /// What the JWKS endpoint serves, and how often it was asked.
 #[derive(Default)]
@@ -81,7 +81,7 @@ impl IdentityProvider {
         self.published.fetches.load(Ordering::SeqCst)
     }
 
-    fn jwks_url(&self) -> String {
+    pub(crate) fn jwks_url(&self) -> String {
         format!("http://{}/jwks", self.addr)
     }
 
