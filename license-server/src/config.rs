@@ -12,6 +12,8 @@ use std::time::Duration;
 use license_core::{CredentialCacheConfig, SigningAlgorithm};
 use serde::{Deserialize, Serialize};
 
+use crate::transport::ConnectionLimits;
+
 /// The commented defaults printed by `license-server config example`.
 pub mod example;
 /// Defaults → file → environment → flags, merged by figment, which remembers each value's layer.
@@ -144,6 +146,17 @@ pub struct ServerConfig {
     pub body_limit_bytes: u64,
     /// Seconds in-flight requests get to finish after SIGTERM.
     pub shutdown_grace_seconds: u64,
+    /// Seconds a request head (request line and headers) may take to arrive, from a new
+    /// connection's accept or from a kept-alive connection's first byte; then it is closed.
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a request body may take to arrive in full once its head has; then 408.
+    pub body_read_timeout_seconds: u64,
+    /// Seconds a kept-alive connection may wait for its next request, and a client may take
+    /// to read a response; then it is closed. Keep it above the idle timeout of a proxy that
+    /// pools connections to the server.
+    pub keep_alive_idle_seconds: u64,
+    /// Most connections open at once; past it the server accepts no more until one closes.
+    pub max_connections: u32,
 }
 
 impl Default for ServerConfig {
@@ -153,7 +166,28 @@ impl Default for ServerConfig {
             public_url: String::new(),
             body_limit_bytes: 64 * 1024,
             shutdown_grace_seconds: 30,
+            header_read_timeout_seconds: 10,
+            body_read_timeout_seconds: 30,
+            keep_alive_idle_seconds: 75,
+            max_connections: 10_000,
         }
+    }
+}
+
+impl ServerConfig {
+    /// The connection bounds these settings describe (ADR 0020).
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_read: Duration::from_secs(self.header_read_timeout_seconds),
+            keep_alive_idle: Duration::from_secs(self.keep_alive_idle_seconds),
+            max_connections: self.max_connections,
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
+        }
+    }
+
+    /// How long a request body may take to arrive.
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_read_timeout_seconds)
     }
 }
 
@@ -497,6 +531,26 @@ impl Config {
             "must be at most 3600",
         );
         check(
+            (1..=300).contains(&self.server.header_read_timeout_seconds),
+            "server.header_read_timeout_seconds",
+            "must be between 1 and 300",
+        );
+        check(
+            (1..=600).contains(&self.server.body_read_timeout_seconds),
+            "server.body_read_timeout_seconds",
+            "must be between 1 and 600",
+        );
+        check(
+            (1..=3600).contains(&self.server.keep_alive_idle_seconds),
+            "server.keep_alive_idle_seconds",
+            "must be between 1 and 3600",
+        );
+        check(
+            (1..=1_000_000).contains(&self.server.max_connections),
+            "server.max_connections",
+            "must be between 1 and 1000000",
+        );
+        check(
             self.server.public_url.is_empty()
                 || self.server.public_url.starts_with("http://")
                 || self.server.public_url.starts_with("https://"),
@@ -721,6 +775,38 @@ mod tests {
         );
         config.auth.operator_token = Secret::new("x".repeat(32));
         assert!(config.validate().is_empty());
+    }
+
+    #[test]
+    fn slow_client_bounds_are_checked_by_key() {
+        let mut config = Config::default();
+        config.server.header_read_timeout_seconds = 0;
+        config.server.body_read_timeout_seconds = 601;
+        config.server.keep_alive_idle_seconds = 0;
+        config.server.max_connections = 0;
+        let keys: Vec<_> = config.validate().into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "server.header_read_timeout_seconds",
+                "server.body_read_timeout_seconds",
+                "server.keep_alive_idle_seconds",
+                "server.max_connections"
+            ]
+        );
+        config.server.header_read_timeout_seconds = 1;
+        config.server.body_read_timeout_seconds = 1;
+        config.server.keep_alive_idle_seconds = 1;
+        config.server.max_connections = 1;
+        assert!(config.validate().is_empty(), "the minimums are valid");
+        let limits = Config::default().server.connection_limits();
+        assert_eq!(limits.header_read, Duration::from_secs(10));
+        assert_eq!(limits.keep_alive_idle, Duration::from_secs(75));
+        assert_eq!(limits.max_connections, 10_000);
+        assert_eq!(
+            Config::default().server.body_read_timeout(),
+            Duration::from_secs(30)
+        );
     }
 
     #[test]

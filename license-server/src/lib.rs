@@ -78,6 +78,8 @@ pub mod server;
 pub mod state;
 /// Logging set-up (JSON for Cloud Logging, or pretty).
 pub mod telemetry;
+/// Connections under the app: limits, slow-client timeouts, the request body, shutdown.
+pub mod transport;
 
 pub use compose::{Adapters, build_adapters};
 pub use config::Config;

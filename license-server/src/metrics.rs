@@ -23,6 +23,11 @@ use crate::auth::oidc::OidcStats;
 use crate::events::{LogQueue, MetricsSink, OutcomeLabels, TypeLabels};
 use crate::state::AppState;
 
+/// The transport's connection metrics.
+mod connections;
+
+pub use connections::ConnectionMetrics;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     operation: &'static str,
@@ -69,6 +74,7 @@ pub struct Metrics {
     reaper_passes: Family<OutcomeLabels, Counter>,
     reaped: Counter,
     rate_limited: RateLimitCounter,
+    connections: ConnectionMetrics,
 }
 
 impl fmt::Debug for Metrics {
@@ -135,6 +141,7 @@ impl Metrics {
             "Requests refused with 429 rate_limited, by the budget spent (address_requests, address_failures, credential_requests, credential_failures)",
             rate_limited.0.clone(),
         );
+        let connections = ConnectionMetrics::register(&mut registry);
         Self {
             registry,
             requests,
@@ -145,12 +152,18 @@ impl Metrics {
             reaper_passes,
             reaped,
             rate_limited,
+            connections,
         }
     }
 
     /// The counter of rate-limited requests, for the limits.
     pub fn rate_limits(&self) -> RateLimitCounter {
         self.rate_limited.clone()
+    }
+
+    /// The connection metrics, for the transport.
+    pub fn connections(&self) -> ConnectionMetrics {
+        self.connections.clone()
     }
 
     /// The event sink that feeds the outcome counters.

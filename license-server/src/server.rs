@@ -1,6 +1,6 @@
 //! Putting it together: the routes and middleware around the API, binding the listener,
-//! the reaper, and graceful shutdown (stop accepting, let in-flight requests finish, stop the
-//! reaper, return).
+//! the background tasks, and graceful shutdown (stop accepting, let in-flight requests finish,
+//! stop the tasks, return). Connections themselves are the transport's (`transport`).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -8,11 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use license_core::{Clock, SystemClock};
-use poem::http::{StatusCode, header};
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::{CatchPanic, NormalizePath, TrailingSlash};
 use poem::web::Data;
-use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
+use poem::{Endpoint, EndpointExt, Response, Route, get, handler};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::info;
 
@@ -30,6 +29,7 @@ use crate::limits::rate_limit;
 use crate::metrics::observe;
 use crate::reaper;
 use crate::state::AppState;
+use crate::transport::{self, body};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -86,19 +86,13 @@ impl App {
             operator.token.clone(),
         )?);
         let addr = self.config.server.listen;
-        let acceptor = TcpListener::bind(addr)
-            .into_acceptor()
-            .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
-        let local_addr = acceptor
-            .local_addr()
-            .iter()
-            .find_map(|a| a.0.as_socket_addr().copied())
-            .unwrap_or(addr);
+        let bind_error = |source| ServeError::Bind { addr, source };
+        let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
         Ok(BoundApp {
             config: self.config,
             state,
-            acceptor,
+            listener,
             local_addr,
             operator,
         })
@@ -109,7 +103,7 @@ impl App {
 pub struct BoundApp {
     config: Config,
     state: Arc<AppState>,
-    acceptor: TcpAcceptor,
+    listener: TcpListener,
     local_addr: SocketAddr,
     operator: OperatorCredential,
 }
@@ -159,7 +153,7 @@ impl BoundApp {
 
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
     /// (at most `server.shutdown_grace_seconds`), stops the reaper and flushes the last
-    /// renewals to the store.
+    /// renewals to the store. Connections are bounded by the `[server]` limits (ADR 0020).
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -185,10 +179,16 @@ impl BoundApp {
             refresh,
             stop.subscribe(),
         ));
-        let grace = Duration::from_secs(self.config.server.shutdown_grace_seconds);
-        let result = poem::Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(routes(self.state), shutdown, Some(grace))
-            .await;
+        let limits = self.config.server.connection_limits();
+        let connections = self.state.metrics.connections();
+        transport::serve(
+            self.listener,
+            routes(self.state),
+            limits,
+            connections,
+            shutdown,
+        )
+        .await;
         let _ = stop.send(true);
         if let Some(reaper) = reaper {
             let _ = reaper.await;
@@ -198,7 +198,7 @@ impl BoundApp {
         let _ = stop_flusher.send(true);
         let _ = flusher.await;
         info!("license-server stopped");
-        result.map_err(ServeError::Io)
+        Ok(())
     }
 }
 
@@ -208,6 +208,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     ensure_data_dir(&config.data_dir)?;
+    transport::open_files::fit(config.server.max_connections);
     // The one clock of the process: the adapters and the app share it.
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let adapters = build_adapters(&config, clock.clone()).await?;
@@ -217,13 +218,17 @@ pub async fn serve(
 }
 
 /// Every route: the API (`/api/v1/…`, `/.well-known/jwks.json`), the OpenAPI document
-/// (`/openapi.json`), the docs page (`/docs`) and `/metrics`, behind the body limit, the error
-/// shape, trailing-slash normalisation, the rate limits (which see every response, and refuse
-/// before the body is read) and the request metrics.
+/// (`/openapi.json`), the docs page (`/docs`) and `/metrics`, behind the body's limit and read
+/// deadline, the error shape, trailing-slash normalisation, the rate limits (which see every
+/// response, and refuse before the body is read) and the request metrics.
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let api = api::service();
     let docs = api.rapidoc();
-    let limit = state.body_limit;
+    let body_limits = Arc::new(body::BodyLimits {
+        max_bytes: state.body_limit,
+        read_timeout: state.body_read_timeout,
+        metrics: state.metrics.connections(),
+    });
     let observed = state.clone();
     let limited = state.clone();
     Route::new()
@@ -231,7 +236,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
         .nest("/docs", docs)
         .at("/metrics", get(metrics))
         .nest("/", api)
-        .around(move |ep, req| limit_body(ep, req, limit))
+        .around(move |ep, req| body::read_body(ep, req, body_limits.clone()))
         .with(CatchPanic::new().with_handler(panic_response))
         .around(shape_errors)
         // `/api/v1/health/` (the original contract) and `/api/v1/health` are the same route.
@@ -256,24 +261,4 @@ fn metrics(state: Data<&Arc<AppState>>) -> Response {
     Response::builder()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render())
-}
-
-/// Reads the body up front, refusing more than `limit` bytes with 413 whether or not the
-/// client declared a length.
-async fn limit_body<E: Endpoint>(
-    next: Arc<E>,
-    mut req: Request,
-    limit: usize,
-) -> poem::Result<Response> {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return Err(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE));
-    }
-    let body = req.take_body().into_bytes_limit(limit).await?;
-    req.set_body(body);
-    next.call(req).await.map(IntoResponse::into_response)
 }

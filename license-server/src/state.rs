@@ -34,6 +34,8 @@ pub struct AppState {
     pub limits: Limits,
     /// The readiness answer, shared among callers.
     pub ready: ReadyCache,
+    /// How long a request body may take to arrive once its head has.
+    pub body_read_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -95,6 +97,7 @@ impl AppState {
             body_limit: usize::try_from(config.server.body_limit_bytes).unwrap_or(usize::MAX),
             limits,
             ready,
+            body_read_timeout: config.server.body_read_timeout(),
         })
     }
 }

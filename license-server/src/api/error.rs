@@ -14,6 +14,7 @@
 //! | `LicenseInactive` | 403 | `license_suspended` / `license_revoked` / `license_expired` |
 //! | `NotFound` (also another tenant's id, or a session the caller does not hold) | 404 | `*_not_found` |
 //! | `Conflict` (also acquire of a machine whose seat is another user's session) | 409 | `conflict` |
+//! | body not in within `server.body_read_timeout_seconds` | 408 | `request_timeout` |
 //! | `SessionExpired` | 410 | `session_expired` |
 //! | body over the limit | 413 | `payload_too_large` |
 //! | too many requests or failures from one client (`limits`, ADR 0021) | 429 | `rate_limited` (+ `Retry-After`) |
@@ -113,6 +114,15 @@ impl ApiError {
         e
     }
 
+    /// 408: the request body did not arrive in time (the connection closes after it).
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body did not arrive in time",
+        )
+    }
+
     fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -186,6 +196,7 @@ fn dependency_name(dependency: Dependency) -> &'static str {
 /// - 403: a credential of the wrong kind or scope; an inactive license (`LicenseInactive`).
 /// - 404: a record missing or another tenant's (`NotFound`), also a tenant named in
 ///   `X-Tenant-Id` that does not exist.
+/// - 408: a body that does not arrive within `server.body_read_timeout_seconds` (middleware).
 /// - 409: a write that meets a unique constraint (`Conflict`), including the race of two
 ///   requests inserting the same row, which any writing call can meet.
 /// - 413, 415: the body limit and the JSON payload (framework).
@@ -197,7 +208,7 @@ fn dependency_name(dependency: Dependency) -> &'static str {
 /// Not here: 402 (`NoSeatsAvailable`) and 410 (`SessionExpired`) come from one use case each,
 /// so only their operations list them as extras; 405 is answered by the router before any
 /// operation is chosen.
-pub const BASE_STATUSES: [u16; 10] = [400, 401, 403, 404, 409, 413, 415, 429, 500, 503];
+pub const BASE_STATUSES: [u16; 11] = [400, 401, 403, 404, 408, 409, 413, 415, 429, 500, 503];
 
 /// Whether `status` is one of [`BASE_STATUSES`] (a `const fn`, so `error_response!` can
 /// refuse an extra that repeats one at compile time).
@@ -255,6 +266,10 @@ macro_rules! error_response {
             /// `session_secret`), answers the same.
             #[oai(status = 404)]
             NotFound(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
+            /// The body did not arrive within the server's read timeout
+            /// (`request_timeout`); the connection is closed. Nothing was changed.
+            #[oai(status = 408)]
+            RequestTimeout(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
             /// The change clashes with existing data (on acquire: the machine's seat is
             /// another user's session), or with a concurrent request that made it first
             /// (`conflict`).
@@ -300,6 +315,7 @@ macro_rules! error_response {
                     401 => Self::Unauthorized(body),
                     403 => Self::Forbidden(body),
                     404 => Self::NotFound(body),
+                    408 => Self::RequestTimeout(body),
                     409 => Self::Conflict(body),
                     413 => Self::PayloadTooLarge(body),
                     415 => Self::UnsupportedMediaType(body),
@@ -370,6 +386,7 @@ fn framework_error_response(err: poem::Error) -> Response {
                 "method_not_allowed",
                 "method not allowed on this route",
             ),
+            StatusCode::REQUEST_TIMEOUT => ApiError::request_timeout(),
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
                 status,
                 "payload_too_large",

@@ -36,6 +36,22 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.",
     ),
     (
+        "server.header_read_timeout_seconds",
+        "Seconds a request's head (request line and headers) may take to arrive, from a new connection's accept or a kept-alive connection's first byte; then the connection is closed.",
+    ),
+    (
+        "server.body_read_timeout_seconds",
+        "Seconds a request body may take to arrive in full once its head has; then 408 request_timeout and the connection is closed.",
+    ),
+    (
+        "server.keep_alive_idle_seconds",
+        "Seconds a kept-alive connection may wait for its next request, and a client may take to read a response, before it is closed; keep it above the idle timeout of a proxy pooling connections to the server (ingress-nginx: 60 s).",
+    ),
+    (
+        "server.max_connections",
+        "Most connections open at once; past it new connections wait in the listen queue until one closes.",
+    ),
+    (
         "store.url",
         "Durable store: empty = the SQLite file license.db in data_dir; sqlite://<file>?mode=rwc, postgres://user:password@host/db, or memory:// (nothing kept).",
     ),

@@ -21,4 +21,5 @@ mod oidc_hardening;
 mod rate_limits;
 mod real_services;
 mod shutdown;
+mod slow_clients;
 mod tenant_keys;
