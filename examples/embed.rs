@@ -20,8 +20,10 @@ async fn main() -> Result<()> {
     let license = admin
         .create_license(vendor.id, seats, &Actor::Operator)
         .await?;
+    let app = Caller::new(Actor::System); // this process holds the seat (a server names the caller)
+    let hw = HardwareId::parse("pc-1")?;
     let lease = service
-        .acquire(vendor.id, &license.key, &HardwareId::parse("pc-1")?, None)
+        .acquire(vendor.id, &app.actor, &license.key, &hw, None)
         .await?;
     // README:embed:end
     let claims = service
@@ -32,7 +34,7 @@ async fn main() -> Result<()> {
         "seat granted to {} until {} (session {})",
         claims.hwid, lease.session.expires_at, claims.sub
     );
-    service.release(vendor.id, lease.session.id).await?;
+    service.release(vendor.id, lease.session.id, &app).await?;
     println!("seat released");
     Ok(())
 }

@@ -73,6 +73,9 @@ pub struct License {
     /// Features granted.
     #[serde(default)]
     pub entitlements: Vec<String>,
+    /// Whether each session gets a secret its heartbeats and releases must present.
+    #[serde(default)]
+    pub require_session_secret: bool,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -107,6 +110,9 @@ pub struct CreateLicense {
     /// Features granted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub entitlements: Vec<String>,
+    /// Give each session a secret (server default: no).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub require_session_secret: bool,
 }
 
 /// A page of licenses.
@@ -153,6 +159,9 @@ pub struct Session {
     /// Why it ended.
     #[serde(default)]
     pub end_reason: Option<String>,
+    /// Who acquired it (`user:<subject>`, `api_key:<id>`, `system`).
+    #[serde(default)]
+    pub holder: Option<String>,
 }
 
 /// An API key (never its secret).
@@ -275,6 +284,9 @@ pub struct Lease {
     pub heartbeat_interval_seconds: u32,
     /// The signed lease token.
     pub token: String,
+    /// The session's secret, when its license requires one: heartbeats and releases send it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_secret: Option<String>,
 }
 
 /// A session to renew or release.
@@ -282,6 +294,9 @@ pub struct Lease {
 pub struct SessionRequest<'a> {
     /// The session id.
     pub session_id: &'a str,
+    /// Its secret, for sessions that have one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_secret: Option<&'a str>,
 }
 
 /// A renewed seat.

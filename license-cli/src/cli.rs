@@ -94,9 +94,9 @@ pub enum Command {
     /// Take a seat (client).
     Acquire(AcquireArgs),
     /// Renew a seat (client).
-    Heartbeat(SessionIdArg),
+    Heartbeat(ClientSessionArgs),
     /// Release a seat (client).
-    Release(SessionIdArg),
+    Release(ClientSessionArgs),
     /// Hold a seat while a command runs: acquire, heartbeat, release when it exits.
     ///
     /// Heartbeats follow the server's interval; a lost seat is acquired again. Ctrl-C reaches
@@ -197,6 +197,10 @@ pub struct LicenseCreateArgs {
     /// A feature granted (repeat for several).
     #[arg(long = "entitlement", value_name = "NAME")]
     pub entitlements: Vec<String>,
+    /// Give each session a secret that its heartbeats and releases must present (for apps
+    /// that share one client API key).
+    #[arg(long)]
+    pub require_session_secret: bool,
 }
 
 /// `license license list`.
@@ -247,6 +251,9 @@ pub struct LicenseUpdateArgs {
     /// Remove every entitlement.
     #[arg(long)]
     pub clear_entitlements: bool,
+    /// Whether sessions acquired from now on get a secret (running ones keep theirs).
+    #[arg(long, value_name = "BOOL")]
+    pub require_session_secret: Option<bool>,
 }
 
 /// `license session …`.
@@ -275,6 +282,31 @@ pub struct SessionIdArg {
     /// The session id.
     #[arg(value_name = "SESSION_ID")]
     pub id: String,
+}
+
+/// A session of this client: its id and, when its license requires one, its secret.
+#[derive(Debug, Args)]
+pub struct ClientSessionArgs {
+    /// The session id.
+    #[arg(value_name = "SESSION_ID")]
+    pub id: String,
+    /// The session secret acquire printed, for licenses that require one (prefer the
+    /// environment variable: other users can see command lines).
+    #[arg(
+        long,
+        env = "LICENSE_SESSION_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub session_secret: Option<String>,
+}
+
+impl ClientSessionArgs {
+    /// The secret to send: none when absent or empty (`LICENSE_SESSION_SECRET=` in a script
+    /// whose license asks for none).
+    pub fn secret(&self) -> Option<&str> {
+        self.session_secret.as_deref().filter(|s| !s.is_empty())
+    }
 }
 
 /// What an API key may do.

@@ -384,22 +384,28 @@ impl Client {
             .await
     }
 
-    /// Renews a seat.
-    pub async fn heartbeat(&self, session_id: &str) -> Result<Renewed> {
+    /// Renews a seat; `secret` is the session's, for sessions that have one.
+    pub async fn heartbeat(&self, session_id: &str, secret: Option<&str>) -> Result<Renewed> {
         let session_id = checked_id("session", session_id)?;
         self.post(
             &["api", "v1", "licenses", "heartbeat"],
-            &SessionRequest { session_id },
+            &SessionRequest {
+                session_id,
+                session_secret: secret,
+            },
         )
         .await
     }
 
-    /// Releases a seat.
-    pub async fn release(&self, session_id: &str) -> Result<Released> {
+    /// Releases a seat; `secret` is the session's, for sessions that have one.
+    pub async fn release(&self, session_id: &str, secret: Option<&str>) -> Result<Released> {
         let session_id = checked_id("session", session_id)?;
         self.post(
             &["api", "v1", "licenses", "release"],
-            &SessionRequest { session_id },
+            &SessionRequest {
+                session_id,
+                session_secret: secret,
+            },
         )
         .await
     }

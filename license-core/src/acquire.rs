@@ -11,8 +11,10 @@ use std::sync::atomic::Ordering;
 use chrono::{DateTime, Utc};
 use tracing::warn;
 
+use crate::audit::Actor;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{DenialReason, SeatEventKind};
+use crate::holder::{SessionSecret, holder_admits};
 use crate::ids::{SessionId, TenantId};
 use crate::license::{License, LicenseKey};
 use crate::rebuild::{MAX_LEDGER_ATTEMPTS, kept_losing_state};
@@ -26,23 +28,29 @@ pub const ERRORS: &[ErrorKind] = &[
     ErrorKind::NotFound,
     ErrorKind::LicenseInactive,
     ErrorKind::NoSeatsAvailable,
-    // A session-id clash in the store: practically never with v7 ids, but declared.
+    // The machine's seat is held by a session another person acquired (ADR 0023); or a
+    // session-id clash in the store (122 random bits: practically never, but declared).
     ErrorKind::Conflict,
     ErrorKind::Unavailable,
     ErrorKind::Internal,
 ];
 
 impl LicenseService {
-    /// Takes a seat on the license with `key` for the machine `hardware_id`.
+    /// Takes a seat on the license with `key` for the machine `hardware_id`, for `holder`
+    /// (the identity of the caller's credential; see [`holder`](crate::holder)). When the
+    /// license requires session secrets, the lease carries one ([`Lease::secret`]).
     ///
     /// Idempotent per `(license, hardware_id)`: while the machine holds a live seat, a retry
     /// returns that session with a fresh token and takes no second seat
-    /// ([`Lease::new_seat`] is `false`).
+    /// ([`Lease::new_seat`] is `false`), and a new secret if the session has one (the retry
+    /// never saw the first; the old one stops working). A session a person acquired is
+    /// returned to that person only: another gets `conflict`.
     ///
     /// Errors: see [`ERRORS`]. Emits `granted`, `held` or `denied`.
     pub async fn acquire(
         &self,
         tenant: TenantId,
+        holder: &Actor,
         key: &LicenseKey,
         hardware_id: &HardwareId,
         user_email: Option<UserEmail>,
@@ -70,10 +78,16 @@ impl LicenseService {
                 self.clock.now(),
                 expires_at,
             )
+            .held_by(holder.clone())
         };
+        let secret = license
+            .require_session_secret
+            .then(SessionSecret::generate)
+            .transpose()?;
 
         for _ in 0..MAX_LEDGER_ATTEMPTS {
-            let session = start(SessionId::new(), self.clock.now() + license.lease.ttl());
+            let session = start(SessionId::new(), self.clock.now() + license.lease.ttl())
+                .with_secret(secret.as_ref().map(SessionSecret::hash));
             self.sessions.insert_session(&session, 0).await?;
             let request = SeatRequest {
                 session_id: session.id,
@@ -94,9 +108,11 @@ impl LicenseService {
             };
             match outcome {
                 AcquireOutcome::Granted { expires_at, in_use } => {
-                    return self
+                    let mut lease = self
                         .granted(&license, session, expires_at, Some(in_use))
-                        .await;
+                        .await?;
+                    lease.secret = secret;
+                    return Ok(lease);
                 }
                 // A rebuild ran between our record and our script and restored it as a seat:
                 // no limit was checked for it. Give it back and ask again.
@@ -110,6 +126,15 @@ impl LicenseService {
                     self.discard(&ledger_key, &session).await;
                     match self.existing_session(start(held, expires_at)).await? {
                         Some(session) => {
+                            if !holder_admits(session.holder.as_ref(), holder) {
+                                let reason = DenialReason::HeldByAnotherUser;
+                                self.emit_denial(&license, hardware_id, reason);
+                                return Err(Error::Conflict(
+                                    "this machine's seat on the license is held by another user; \
+                                     give each user of a shared machine their own hardware_id"
+                                        .into(),
+                                ));
+                            }
                             if let Some(lease) = self.held(&license, session).await? {
                                 return Ok(lease);
                             }
@@ -170,7 +195,8 @@ impl LicenseService {
     }
 
     /// Hands the machine's live session back, renewed (a rebuilt ledger may hold it with the
-    /// rebuild's slack; the lease gets an ordinary TTL, and the store learns it).
+    /// rebuild's slack; the lease gets an ordinary TTL, and the store learns it), with a new
+    /// secret if it has one or its license now asks for one.
     /// `None`: the seat was freed meanwhile; the caller asks again.
     async fn held(&self, license: &License, mut session: Session) -> Result<Option<Lease>> {
         let key = ledger_key(license);
@@ -182,6 +208,17 @@ impl LicenseService {
             return Ok(None);
         };
         session.expires_at = renewed;
+        let secret = if session.secret_hash.is_some() || license.require_session_secret {
+            let secret = SessionSecret::generate()?;
+            let hash = secret.hash();
+            self.sessions
+                .set_session_secret(session.tenant_id, session.id, &hash)
+                .await?;
+            session.secret_hash = Some(hash);
+            Some(secret)
+        } else {
+            None
+        };
         let now = self.clock.now();
         session.last_heartbeat_at = now;
         self.write_behind.heartbeat(HeartbeatRecord {
@@ -192,7 +229,9 @@ impl LicenseService {
         });
         self.directory.remember(&session);
         self.emit(self.session_event(&session, SeatEventKind::Held));
-        self.lease(license, session, false).await.map(Some)
+        let mut lease = self.lease(license, session, false).await?;
+        lease.secret = secret;
+        Ok(Some(lease))
     }
 
     /// Deletes the record of a seat the ledger did not grant, and frees the seat in case a

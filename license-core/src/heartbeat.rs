@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::SeatEventKind;
+use crate::holder::Caller;
 use crate::ids::{SessionId, TenantId};
 use crate::license::License;
 use crate::seat_ledger::{LedgerKey, RenewOutcome, SeatRef};
@@ -49,6 +50,7 @@ pub const ERRORS: &[ErrorKind] = &[
 ///     expires_at: None,
 ///     lease: LeasePolicy::default(),
 ///     entitlements: vec![],
+///     require_session_secret: false,
 ///     created_at: now,
 ///     updated_at: now,
 /// };
@@ -76,14 +78,24 @@ pub fn verdict(license: &License, now: DateTime<Utc>) -> HeartbeatVerdict {
 impl LicenseService {
     /// Renews a live session's seat and returns a fresh token.
     ///
+    /// Only `caller` may: the person who acquired the session (if a person did), with its
+    /// secret (if it has one); anyone else gets `session_not_found`, as for an unknown id
+    /// ([`holder`](crate::holder)). The check needs no store call while this replica remembers
+    /// the session.
+    ///
     /// Errors: see [`ERRORS`]: `session_expired` means the seat was reclaimed (acquire again);
     /// an inactive license ends the session; `unavailable` (store) when this replica could not
     /// write renewals for longer than the write lag. Emits `renewed`, `expired` or `revoked`.
-    pub async fn heartbeat(&self, tenant: TenantId, session_id: SessionId) -> Result<Lease> {
+    pub async fn heartbeat(
+        &self,
+        tenant: TenantId,
+        session_id: SessionId,
+        caller: &Caller,
+    ) -> Result<Lease> {
         let now = self.clock.now();
         let session = self
             .directory
-            .find(self.sessions.as_ref(), tenant, session_id)
+            .find_for(self.sessions.as_ref(), tenant, session_id, caller)
             .await?;
         if session.ended_at.is_some() {
             return Err(self.already_ended(&session).await);

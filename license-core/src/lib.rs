@@ -24,8 +24,11 @@
 //!     .create_license(tenant.id, NewLicense::new("CAD Pro", SeatCount::new(1)?), &Actor::Operator)
 //!     .await?;
 //!
+//! // The embedding application itself is the caller here (a server names the credential's
+//! // identity, and only that caller may renew or release the session).
+//! let app = Caller::new(Actor::System);
 //! let hw = HardwareId::parse("laptop-1")?;
-//! let lease = service.acquire(tenant.id, &license.key, &hw, None).await?;
+//! let lease = service.acquire(tenant.id, &app.actor, &license.key, &hw, None).await?;
 //! // The application pins the root and checks the tenant's published keys against it.
 //! let published = service.tenant_jwks(tenant.id).await?;
 //! let root_keys = Jwks { keys: vec![root.public_jwk()] };
@@ -35,10 +38,10 @@
 //!
 //! // One seat: a second machine is refused until the first releases.
 //! let other = HardwareId::parse("laptop-2")?;
-//! let refused = service.acquire(tenant.id, &license.key, &other, None).await;
+//! let refused = service.acquire(tenant.id, &app.actor, &license.key, &other, None).await;
 //! assert_eq!(refused.unwrap_err().code(), "no_seats_available");
-//! service.release(tenant.id, lease.session.id).await?;
-//! assert!(service.acquire(tenant.id, &license.key, &other, None).await.is_ok());
+//! service.release(tenant.id, lease.session.id, &app).await?;
+//! assert!(service.acquire(tenant.id, &app.actor, &license.key, &other, None).await.is_ok());
 //! # Ok::<(), Error>(()) }).unwrap();
 //! ```
 
@@ -62,6 +65,8 @@ pub mod events;
 pub mod flush;
 /// Heartbeat: renew a seat (no store call when it succeeds, one ledger call, one signature).
 pub mod heartbeat;
+/// Who may touch a session: its holder (the credential that acquired it) and its secret.
+pub mod holder;
 pub mod hot_path;
 /// Typed UUID identifiers.
 pub mod ids;
@@ -132,6 +137,7 @@ pub use audit::{Actor, AuditEvent};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Dependency, Error, ErrorKind, InactiveReason, Resource, Result};
 pub use events::{EventSink, SeatEvent, SeatEventKind};
+pub use holder::{Caller, SessionSecret, SessionSecretHash};
 pub use ids::{ApiKeyId, AuditEventId, LicenseId, SessionId, TenantId};
 pub use license::{Entitlement, LeasePolicy, License, LicenseKey, LicenseStatus, SeatCount};
 pub use local_signer::LocalSigner;

@@ -239,6 +239,10 @@ pub struct License {
     pub lease: LeasePolicy,
     /// Features clients may enable; copied into every lease token.
     pub entitlements: Vec<Entitlement>,
+    /// Whether acquire hands each new session a secret that its heartbeats and releases must
+    /// present (for applications sharing one client API key; see [`holder`](crate::holder)).
+    #[serde(default)]
+    pub require_session_secret: bool,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -266,7 +270,7 @@ impl License {
     /// #     key: LicenseKey::parse("ACME-0000-0001").unwrap(), product: "CAD".into(),
     /// #     seats: SeatCount::new(2).unwrap(), overdraft: 0, status: LicenseStatus::Active,
     /// #     expires_at: None, lease: LeasePolicy::default(), entitlements: vec![],
-    /// #     created_at: now, updated_at: now };
+    /// #     require_session_secret: false, created_at: now, updated_at: now };
     /// assert!(license.ensure_usable(now).is_ok());
     /// license.status = LicenseStatus::Suspended;
     /// assert_eq!(license.ensure_usable(now).unwrap_err().code(), "license_suspended");

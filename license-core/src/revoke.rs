@@ -16,8 +16,9 @@ pub const ERRORS: &[ErrorKind] = &[
 ];
 
 impl LicenseService {
-    /// An administrator ends a session (force release); `audit` is written with the change.
-    /// Emits `revoked` and the admin change.
+    /// An administrator ends a session (force release), whoever holds it; `audit` is written
+    /// with the change. Emits `revoked` and the admin change. Ending an ended session changes
+    /// nothing and records nothing.
     ///
     /// Errors: see [`ERRORS`].
     pub async fn revoke_session(
@@ -31,8 +32,8 @@ impl LicenseService {
             .await?;
         if ended.by_this_call {
             self.emit(self.session_event(&ended.session, SeatEventKind::Revoked));
+            self.emit(SeatEvent::admin_change(audit));
         }
-        self.emit(SeatEvent::admin_change(audit));
         Ok(ended.session)
     }
 }

@@ -12,6 +12,7 @@ use crate::audit::AuditEvent;
 use crate::clock::Clock;
 use crate::error::Result;
 use crate::events::{EventSink, EventSinks, SeatEvent, SeatEventKind};
+use crate::holder::SessionSecret;
 use crate::hot_path::{HotPathConfig, PolicyCache, SessionDirectory, WriteBehind};
 use crate::ids::SessionId;
 use crate::license::License;
@@ -34,6 +35,10 @@ pub struct Lease {
     pub heartbeat_interval_seconds: u32,
     /// Whether this call took the seat (`false`: the machine already held it, or a heartbeat).
     pub new_seat: bool,
+    /// The session secret its heartbeats and releases must present: only in the answer of the
+    /// acquire that made it (a retried acquire replaces it), and only when the license requires
+    /// one. Never given again; the store keeps only its hash.
+    pub secret: Option<SessionSecret>,
 }
 
 /// Counters the server exports as metrics.
@@ -192,8 +197,8 @@ impl LicenseService {
     ///     .create_license(tenant.id, NewLicense::new("CAD", SeatCount::new(1)?), &Actor::Operator)
     ///     .await?;
     /// let hw = HardwareId::parse("pc-1")?;
-    /// service.acquire(tenant.id, &license.key, &hw, None).await?;
-    /// service.acquire(tenant.id, &license.key, &hw, None).await?;
+    /// service.acquire(tenant.id, &Actor::System, &license.key, &hw, None).await?;
+    /// service.acquire(tenant.id, &Actor::System, &license.key, &hw, None).await?;
     /// // A fresh ledger is initialised from the store first: `rebuilt`.
     /// assert_eq!(events.names(), ["rebuilt", "granted", "held"]);
     /// # Ok::<(), Error>(()) }).unwrap();
@@ -284,6 +289,7 @@ impl LicenseService {
             token,
             heartbeat_interval_seconds: license.lease.heartbeat_interval_seconds(),
             new_seat,
+            secret: None,
         })
     }
 }

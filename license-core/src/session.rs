@@ -5,7 +5,9 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::audit::Actor;
 use crate::error::{Error, Result};
+use crate::holder::SessionSecretHash;
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::license::validate_token_chars;
 
@@ -179,6 +181,14 @@ pub struct Session {
     pub ended_at: Option<DateTime<Utc>>,
     /// Why it ended, if it has.
     pub end_reason: Option<EndReason>,
+    /// Who acquired it: the identity of the credential (an OIDC subject binds the session to
+    /// that person; see [`holder`](crate::holder)). `None` for sessions recorded before holders
+    /// were.
+    pub holder: Option<Actor>,
+    /// SHA-256 of its session secret, when its license required one at acquire. Never
+    /// serialised: it stays in the server.
+    #[serde(skip)]
+    pub secret_hash: Option<SessionSecretHash>,
 }
 
 impl Session {
@@ -219,7 +229,31 @@ impl Session {
             expires_at,
             ended_at: None,
             end_reason: None,
+            holder: None,
+            secret_hash: None,
         }
+    }
+
+    /// The same session, acquired by `holder`.
+    ///
+    /// ```
+    /// use license_core::*;
+    /// let now = chrono::Utc::now();
+    /// let hw = HardwareId::parse("pc-1")?;
+    /// let s = Session::start(SessionId::new(), TenantId::new(), LicenseId::new(), hw, None, now, now)
+    ///     .held_by(Actor::User("ada".into()));
+    /// assert_eq!(s.holder, Some(Actor::User("ada".into())));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn held_by(mut self, holder: Actor) -> Self {
+        self.holder = Some(holder);
+        self
+    }
+
+    /// The same session, guarded by the secret whose hash is `hash` (none: no secret).
+    pub fn with_secret(mut self, hash: Option<SessionSecretHash>) -> Self {
+        self.secret_hash = hash;
+        self
     }
 
     /// Whether the session still holds its seat at `now`.

@@ -17,6 +17,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::api_key::ApiKey;
 use crate::audit::AuditEvent;
 use crate::error::Result;
+use crate::holder::SessionSecretHash;
 use crate::ids::{ApiKeyId, LicenseId, SessionId, TenantId};
 use crate::license::{License, LicenseKey};
 pub use crate::page::{Page, SessionCursor};
@@ -163,7 +164,8 @@ pub trait SessionStore: Send + Sync {
     async fn get_session(&self, tenant: TenantId, id: SessionId) -> Result<Session>;
 
     /// The license's sessions that have not ended and expire after `after` (every one: what
-    /// a ledger rebuild needs).
+    /// a ledger rebuild needs), oldest first (by `acquired_at`, then id: session ids are
+    /// random, not time-ordered).
     async fn live_sessions(
         &self,
         tenant: TenantId,
@@ -198,9 +200,10 @@ pub trait SessionStore: Send + Sync {
     /// several replicas may land in any order); each peak only raises the day's peak.
     async fn flush_write_behind(&self, batch: &WriteBehindBatch) -> Result<()>;
 
-    /// Ends a session and returns it, in one call (release and revoke need nothing else).
-    /// Idempotent: a session that already ended is returned unchanged (first reason and time
-    /// win) with `by_this_call` false. `audit` is written with it when given.
+    /// Ends a session and returns it, in one call. Idempotent: a session that already ended is
+    /// returned unchanged (first reason and time win) with `by_this_call` false. `audit`, when
+    /// given, is written in the same transaction if this call ended the session (a repeated
+    /// release changes nothing, so it records nothing).
     async fn end_session(
         &self,
         tenant: TenantId,
@@ -209,6 +212,16 @@ pub trait SessionStore: Send + Sync {
         reason: EndReason,
         audit: Option<&AuditEvent>,
     ) -> Result<Ended>;
+
+    /// Replaces a session's secret hash (an acquire retried for the same machine hands the
+    /// client a new secret: it never saw the first). `NotFound` unless the session is the
+    /// tenant's.
+    async fn set_session_secret(
+        &self,
+        tenant: TenantId,
+        id: SessionId,
+        hash: &SessionSecretHash,
+    ) -> Result<()>;
 
     /// Marks at most `limit` of the license's sessions with `expires_at <= before` as expired
     /// (`ended_at = expires_at`) and returns how many this call marked. Safe to run

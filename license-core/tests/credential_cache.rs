@@ -702,6 +702,14 @@ impl SessionStore for CountingStore {
     ) -> Result<Ended> {
         self.inner.end_session(t, id, at, r, a).await
     }
+    async fn set_session_secret(
+        &self,
+        t: TenantId,
+        id: SessionId,
+        hash: &SessionSecretHash,
+    ) -> Result<()> {
+        self.inner.set_session_secret(t, id, hash).await
+    }
     async fn expire_due(
         &self,
         t: TenantId,

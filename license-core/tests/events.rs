@@ -63,13 +63,34 @@ async fn each_seat_outcome_is_one_event_with_its_ids() {
     let start = w.events.events().len();
 
     let hw = HardwareId::parse("pc-1").unwrap();
-    let lease = w.service.acquire(t, &l.key, &hw, None).await.unwrap();
-    w.service.acquire(t, &l.key, &hw, None).await.unwrap();
+    let lease = w
+        .service
+        .acquire(t, &Actor::System, &l.key, &hw, None)
+        .await
+        .unwrap();
+    w.service
+        .acquire(t, &Actor::System, &l.key, &hw, None)
+        .await
+        .unwrap();
     let other = HardwareId::parse("pc-2").unwrap();
-    assert!(w.service.acquire(t, &l.key, &other, None).await.is_err());
-    w.service.heartbeat(t, lease.session.id).await.unwrap();
-    w.service.release(t, lease.session.id).await.unwrap();
-    w.service.release(t, lease.session.id).await.unwrap();
+    assert!(
+        w.service
+            .acquire(t, &Actor::System, &l.key, &other, None)
+            .await
+            .is_err()
+    );
+    w.service
+        .heartbeat(t, lease.session.id, &app())
+        .await
+        .unwrap();
+    w.service
+        .release(t, lease.session.id, &app())
+        .await
+        .unwrap();
+    w.service
+        .release(t, lease.session.id, &app())
+        .await
+        .unwrap();
     assert_eq!(
         names_since(&w.events, start),
         ["granted", "held", "denied", "renewed", "released"],
@@ -106,9 +127,21 @@ async fn expiry_revocation_reaping_and_inactive_licenses_are_events() {
         .await
         .unwrap();
     let hw = |s: &str| HardwareId::parse(s).unwrap();
-    let a = w.service.acquire(t, &l.key, &hw("a"), None).await.unwrap();
-    let b = w.service.acquire(t, &l.key, &hw("b"), None).await.unwrap();
-    let c = w.service.acquire(t, &l.key, &hw("c"), None).await.unwrap();
+    let a = w
+        .service
+        .acquire(t, &Actor::System, &l.key, &hw("a"), None)
+        .await
+        .unwrap();
+    let b = w
+        .service
+        .acquire(t, &Actor::System, &l.key, &hw("b"), None)
+        .await
+        .unwrap();
+    let c = w
+        .service
+        .acquire(t, &Actor::System, &l.key, &hw("c"), None)
+        .await
+        .unwrap();
     let start = w.events.events().len();
 
     let audit = AuditEvent::new(
@@ -124,7 +157,7 @@ async fn expiry_revocation_reaping_and_inactive_licenses_are_events() {
         .await
         .unwrap();
     w.clock.advance(TimeDelta::seconds(360));
-    assert!(w.service.heartbeat(t, b.session.id).await.is_err());
+    assert!(w.service.heartbeat(t, b.session.id, &app()).await.is_err());
     // The store proves c dead only after the write-behind slack (a just-created license: the
     // longest TTL, ADR 0017).
     w.clock.advance(TimeDelta::days(2));
@@ -139,16 +172,28 @@ async fn expiry_revocation_reaping_and_inactive_licenses_are_events() {
     );
     let last = w.events.events().pop().unwrap();
     assert_eq!(last.kind, SeatEventKind::Reaped { sessions: 1 });
-    assert!(w.service.heartbeat(t, c.session.id).await.is_err(), "{c:?}");
+    assert!(
+        w.service.heartbeat(t, c.session.id, &app()).await.is_err(),
+        "{c:?}"
+    );
 
-    let d = w.service.acquire(t, &l.key, &hw("d"), None).await.unwrap();
+    let d = w
+        .service
+        .acquire(t, &Actor::System, &l.key, &hw("d"), None)
+        .await
+        .unwrap();
     w.admin
         .set_status(t, l.id, LicenseStatus::Suspended, &Actor::Operator)
         .await
         .unwrap();
     let start = w.events.events().len();
-    assert!(w.service.heartbeat(t, d.session.id).await.is_err());
-    assert!(w.service.acquire(t, &l.key, &hw("e"), None).await.is_err());
+    assert!(w.service.heartbeat(t, d.session.id, &app()).await.is_err());
+    assert!(
+        w.service
+            .acquire(t, &Actor::System, &l.key, &hw("e"), None)
+            .await
+            .is_err()
+    );
     assert_eq!(names_since(&w.events, start), ["revoked", "denied"]);
     let denied = w.events.events().pop().unwrap();
     assert_eq!(
@@ -158,4 +203,9 @@ async fn expiry_revocation_reaping_and_inactive_licenses_are_events() {
         }
     );
     let _: DateTime<Utc> = denied.at;
+}
+
+/// The caller in these tests: the embedding application itself (its sessions bind no one).
+fn app() -> Caller {
+    Caller::new(Actor::System)
 }

@@ -97,7 +97,7 @@ proptest! {
             match op {
                 Op::Acquire { client, license } => {
                     let l = &licenses[license];
-                    let result = block_on(service.acquire(tenant.id, &l.key, &hw[client], None));
+                    let result = block_on(service.acquire(tenant.id, &Actor::System, &l.key, &hw[client], None));
                     let mine = held.get(&(client, license)).filter(|(_, exp)| *exp > now).copied();
                     match (mine, result) {
                         (Some((id, _)), Ok(lease)) => {
@@ -134,7 +134,7 @@ proptest! {
                 }
                 Op::Heartbeat { client, license } => {
                     let Some(&(id, exp)) = held.get(&(client, license)) else { continue };
-                    let result = block_on(service.heartbeat(tenant.id, id));
+                    let result = block_on(service.heartbeat(tenant.id, id, &app()));
                     if restarted && exp <= now && result.is_ok() {
                         // A seat kept by the rebuild's slack: renewed, never freed meanwhile.
                         let lease = result.map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -151,8 +151,8 @@ proptest! {
                 }
                 Op::Release { client, license } => {
                     let Some((id, _)) = held.remove(&(client, license)) else { continue };
-                    prop_assert!(block_on(service.release(tenant.id, id)).is_ok());
-                    let after = block_on(service.heartbeat(tenant.id, id));
+                    prop_assert!(block_on(service.release(tenant.id, id, &app())).is_ok());
+                    let after = block_on(service.heartbeat(tenant.id, id, &app()));
                     prop_assert!(matches!(after, Err(Error::SessionExpired)), "a released session came back: {after:?}");
                 }
                 Op::Advance { seconds } => clock.advance(TimeDelta::seconds(seconds)),
@@ -185,4 +185,9 @@ proptest! {
             }
         }
     }
+}
+
+/// The caller in these tests: the embedding application itself (its sessions bind no one).
+fn app() -> Caller {
+    Caller::new(Actor::System)
 }

@@ -65,6 +65,7 @@ impl World {
         self.service
             .acquire(
                 self.tenant.id,
+                &Actor::System,
                 &license.key,
                 &HardwareId::parse(hw).unwrap(),
                 None,
@@ -88,7 +89,10 @@ async fn the_original_scenario_two_seats() {
         matches!(third, Err(Error::NoSeatsAvailable { limit: 2 })),
         "{third:?}"
     );
-    w.service.release(w.tenant.id, a.session.id).await.unwrap();
+    w.service
+        .release(w.tenant.id, a.session.id, &app())
+        .await
+        .unwrap();
     assert!(w.acquire(&l, "hw-c").await.is_ok());
     // The refusal was counted for the usage report; the peak arrives with the next flush.
     w.service.flush_write_behind().await.unwrap();
@@ -121,7 +125,7 @@ async fn heartbeat_renews_the_seat_and_signs_a_fresh_token() {
     w.advance(120);
     let renewed = w
         .service
-        .heartbeat(w.tenant.id, lease.session.id)
+        .heartbeat(w.tenant.id, lease.session.id, &app())
         .await
         .unwrap();
     assert_eq!(
@@ -154,7 +158,10 @@ async fn heartbeat_after_the_ttl_is_session_expired() {
     let l = w.license(1).await;
     let lease = w.acquire(&l, "hw-a").await.unwrap();
     w.advance(360);
-    let late = w.service.heartbeat(w.tenant.id, lease.session.id).await;
+    let late = w
+        .service
+        .heartbeat(w.tenant.id, lease.session.id, &app())
+        .await;
     assert!(matches!(late, Err(Error::SessionExpired)), "{late:?}");
     let stored = w
         .store
@@ -162,7 +169,10 @@ async fn heartbeat_after_the_ttl_is_session_expired() {
         .await
         .unwrap();
     assert_eq!(stored.end_reason, Some(EndReason::Expired));
-    let again = w.service.heartbeat(w.tenant.id, lease.session.id).await;
+    let again = w
+        .service
+        .heartbeat(w.tenant.id, lease.session.id, &app())
+        .await;
     assert!(
         matches!(again, Err(Error::SessionExpired)),
         "never back to life"
@@ -191,20 +201,22 @@ async fn release_is_idempotent_and_ends_the_session() {
     w.advance(5);
     let first = w
         .service
-        .release(w.tenant.id, lease.session.id)
+        .release(w.tenant.id, lease.session.id, &app())
         .await
         .unwrap();
     w.advance(5);
     let second = w
         .service
-        .release(w.tenant.id, lease.session.id)
+        .release(w.tenant.id, lease.session.id, &app())
         .await
         .unwrap();
     assert_eq!(first.ended_at, Some(start() + TimeDelta::seconds(5)));
     assert_eq!(second.ended_at, first.ended_at);
     assert_eq!(second.end_reason, Some(EndReason::Released));
     assert!(matches!(
-        w.service.heartbeat(w.tenant.id, lease.session.id).await,
+        w.service
+            .heartbeat(w.tenant.id, lease.session.id, &app())
+            .await,
         Err(Error::SessionExpired)
     ));
 }
@@ -221,7 +233,7 @@ async fn inactive_licenses_grant_nothing_and_end_live_sessions() {
         .unwrap();
     let refused = w.acquire(&l, "hw-b").await;
     assert_eq!(refused.unwrap_err().code(), "license_suspended");
-    let beat = w.service.heartbeat(t, lease.session.id).await;
+    let beat = w.service.heartbeat(t, lease.session.id, &app()).await;
     assert_eq!(beat.unwrap_err().code(), "license_suspended");
     let ended = w.store.get_session(t, lease.session.id).await.unwrap();
     assert_eq!(ended.end_reason, Some(EndReason::Revoked));
@@ -278,27 +290,33 @@ async fn foreign_ids_answer_like_missing_ones() {
         .await
         .unwrap();
     let hw = HardwareId::parse("hw-x").unwrap();
-    let by_key = w.service.acquire(other.id, &l.key, &hw, None).await;
+    let by_key = w
+        .service
+        .acquire(other.id, &Actor::System, &l.key, &hw, None)
+        .await;
     assert_eq!(by_key.unwrap_err().code(), "license_not_found");
     for result in [
         w.service
-            .heartbeat(other.id, lease.session.id)
+            .heartbeat(other.id, lease.session.id, &app())
             .await
             .map(drop),
         w.service
-            .release(other.id, lease.session.id)
+            .release(other.id, lease.session.id, &app())
             .await
             .map(drop),
         w.service.validate(other.id, &lease.token).await.map(drop),
     ] {
         assert_eq!(result.unwrap_err().code(), "session_not_found");
     }
-    let missing = w.service.heartbeat(w.tenant.id, SessionId::new()).await;
+    let missing = w
+        .service
+        .heartbeat(w.tenant.id, SessionId::new(), &app())
+        .await;
     assert_eq!(missing.unwrap_err().code(), "session_not_found");
     // Nothing changed for the owner.
     assert!(
         w.service
-            .heartbeat(w.tenant.id, lease.session.id)
+            .heartbeat(w.tenant.id, lease.session.id, &app())
             .await
             .is_ok()
     );
@@ -321,7 +339,7 @@ async fn a_lost_ledger_is_rebuilt_from_the_store() {
     );
     assert!(w.service.stats().ledger_rebuilds.load(Ordering::Relaxed) > before);
     w.ledger.lose_state();
-    let renewed = w.service.heartbeat(w.tenant.id, a.session.id).await;
+    let renewed = w.service.heartbeat(w.tenant.id, a.session.id, &app()).await;
     assert!(renewed.is_ok(), "heartbeat rebuilds too: {renewed:?}");
     assert_eq!(
         w.acquire(&l, "hw-a").await.unwrap().session.id,
@@ -359,7 +377,7 @@ async fn validate_checks_the_token_and_the_session() {
     let claims = w.service.validate(w.tenant.id, &lease.token).await.unwrap();
     assert_eq!((claims.sub, claims.lic), (lease.session.id, l.id));
     w.service
-        .release(w.tenant.id, lease.session.id)
+        .release(w.tenant.id, lease.session.id, &app())
         .await
         .unwrap();
     let after = w.service.validate(w.tenant.id, &lease.token).await;
@@ -394,7 +412,7 @@ async fn a_new_root_keeps_tenant_keys_published_and_certifies_the_next_ones() {
     // Its private half was wrapped under the old root's wrapper: the new service makes its
     // own key, certified by the new root.
     let renewed = service
-        .heartbeat(w.tenant.id, lease.session.id)
+        .heartbeat(w.tenant.id, lease.session.id, &app())
         .await
         .unwrap();
     let published = service.tenant_jwks(w.tenant.id).await.unwrap();
@@ -618,6 +636,14 @@ impl SessionStore for InsertFails {
     ) -> Result<Ended> {
         self.inner.end_session(t, id, at, r, a).await
     }
+    async fn set_session_secret(
+        &self,
+        t: TenantId,
+        id: SessionId,
+        hash: &SessionSecretHash,
+    ) -> Result<()> {
+        self.inner.set_session_secret(t, id, hash).await
+    }
     async fn expire_due(
         &self,
         t: TenantId,
@@ -736,7 +762,10 @@ async fn a_session_the_store_cannot_record_takes_no_seat() {
         .unwrap();
     let hw = HardwareId::parse("hw-a").unwrap();
     flaky.failing.store(true, Ordering::SeqCst);
-    let failed = w.service.acquire(tenant.id, &l.key, &hw, None).await;
+    let failed = w
+        .service
+        .acquire(tenant.id, &Actor::System, &l.key, &hw, None)
+        .await;
     assert!(
         matches!(
             failed,
@@ -758,7 +787,7 @@ async fn a_session_the_store_cannot_record_takes_no_seat() {
     let other = HardwareId::parse("hw-b").unwrap();
     assert!(
         w.service
-            .acquire(tenant.id, &l.key, &other, None)
+            .acquire(tenant.id, &Actor::System, &l.key, &other, None)
             .await
             .is_ok(),
         "the one seat is free"
@@ -858,4 +887,9 @@ async fn a_rebuild_right_after_a_grant_keeps_the_grant() {
         lossy.intruder_refused.load(Ordering::SeqCst),
         "the rebuilt ledger must still count the seat just granted"
     );
+}
+
+/// The caller in these tests: the embedding application itself (its sessions bind no one).
+fn app() -> Caller {
+    Caller::new(Actor::System)
 }

@@ -40,7 +40,9 @@ async fn five_hundred_concurrent_acquires_on_fifty_seats_grant_exactly_fifty() {
                 let key = license.key.clone();
                 tokio::spawn(async move {
                     let hw = HardwareId::parse(&format!("hw-{i}")).unwrap();
-                    service.acquire(tenant.id, &key, &hw, None).await
+                    service
+                        .acquire(tenant.id, &Actor::System, &key, &hw, None)
+                        .await
                 })
             })
             .collect();
@@ -64,7 +66,10 @@ async fn five_hundred_concurrent_acquires_on_fifty_seats_grant_exactly_fifty() {
     assert_eq!(service.live_seats(tenant.id, license.id).await.unwrap(), 50);
 
     for lease in &granted {
-        service.release(tenant.id, lease.session.id).await.unwrap();
+        service
+            .release(tenant.id, lease.session.id, &app())
+            .await
+            .unwrap();
     }
     let again = run(500, 550).await;
     assert_eq!(
@@ -72,4 +77,9 @@ async fn five_hundred_concurrent_acquires_on_fifty_seats_grant_exactly_fifty() {
         50,
         "after 50 releases, 50 more succeed"
     );
+}
+
+/// The caller in these tests: the embedding application itself (its sessions bind no one).
+fn app() -> Caller {
+    Caller::new(Actor::System)
 }

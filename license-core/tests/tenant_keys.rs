@@ -160,11 +160,11 @@ async fn each_tenant_has_its_own_key_and_one_tenant_s_lease_fails_for_another() 
     let (b, lb) = w.tenant_and_license("Globex", 5).await;
     // B's customer uses the hardware id of A's customer.
     let lease_a = service
-        .acquire(a.id, &la.key, &hw("ws-7"), None)
+        .acquire(a.id, &Actor::System, &la.key, &hw("ws-7"), None)
         .await
         .unwrap();
     let lease_b = service
-        .acquire(b.id, &lb.key, &hw("ws-7"), None)
+        .acquire(b.id, &Actor::System, &lb.key, &hw("ws-7"), None)
         .await
         .unwrap();
     let now = w.clock.now();
@@ -224,7 +224,7 @@ async fn a_token_with_the_right_signature_but_another_audience_is_refused() {
     let (service, _) = w.replica();
     let (a, la) = w.tenant_and_license("Acme", 5).await;
     let lease = service
-        .acquire(a.id, &la.key, &hw("ws-1"), None)
+        .acquire(a.id, &Actor::System, &la.key, &hw("ws-1"), None)
         .await
         .unwrap();
     let set = service.tenant_jwks(a.id).await.unwrap();
@@ -264,15 +264,21 @@ async fn the_root_signs_once_per_tenant_key_not_per_lease() {
     let (b, lb) = w.tenant_and_license("Globex", 50).await;
     for i in 0..40 {
         let lease = service
-            .acquire(a.id, &la.key, &hw(&format!("a-{i}")), None)
+            .acquire(a.id, &Actor::System, &la.key, &hw(&format!("a-{i}")), None)
             .await
             .unwrap();
-        service.heartbeat(a.id, lease.session.id).await.unwrap();
+        service
+            .heartbeat(a.id, lease.session.id, &app())
+            .await
+            .unwrap();
         let lease = service
-            .acquire(b.id, &lb.key, &hw(&format!("b-{i}")), None)
+            .acquire(b.id, &Actor::System, &lb.key, &hw(&format!("b-{i}")), None)
             .await
             .unwrap();
-        service.heartbeat(b.id, lease.session.id).await.unwrap();
+        service
+            .heartbeat(b.id, lease.session.id, &app())
+            .await
+            .unwrap();
     }
     // 160 leases: two root signatures (one certificate per tenant), two wraps, no unwrap.
     assert_eq!(w.root.signatures.load(Ordering::SeqCst), 2);
@@ -285,10 +291,13 @@ async fn the_root_signs_once_per_tenant_key_not_per_lease() {
     // A second replica loads the key (one unwrap) instead of making one.
     let (second, second_wrapper) = w.replica();
     let lease = second
-        .acquire(a.id, &la.key, &hw("a-late"), None)
+        .acquire(a.id, &Actor::System, &la.key, &hw("a-late"), None)
         .await
         .unwrap();
-    second.heartbeat(a.id, lease.session.id).await.unwrap();
+    second
+        .heartbeat(a.id, lease.session.id, &app())
+        .await
+        .unwrap();
     assert_eq!(w.root.signatures.load(Ordering::SeqCst), 2);
     assert_eq!(second_wrapper.wraps.load(Ordering::SeqCst), 0);
     assert_eq!(second_wrapper.unwraps.load(Ordering::SeqCst), 1);
@@ -310,7 +319,7 @@ async fn rotation_under_load_loses_no_verification() {
     let mut sessions = Vec::new();
     for i in 0..4 {
         let lease = replicas[i % 2]
-            .acquire(a.id, &la.key, &hw(&format!("ws-{i}")), None)
+            .acquire(a.id, &Actor::System, &la.key, &hw(&format!("ws-{i}")), None)
             .await
             .unwrap();
         sessions.push(lease.session.id);
@@ -332,7 +341,7 @@ async fn rotation_under_load_loses_no_verification() {
         let verifier = TokenVerifier::pinned(&w.roots(), &cached, ISSUER, a.id, now).unwrap();
         for (i, session) in sessions.iter().enumerate() {
             let renewed = replicas[(i + step) % 2]
-                .heartbeat(a.id, *session)
+                .heartbeat(a.id, *session, &app())
                 .await
                 .unwrap();
             let claims = verifier
@@ -373,10 +382,13 @@ async fn a_revoked_key_stops_signing_and_publishing_on_every_replica() {
     let (second, _) = w.replica();
     let (a, la) = w.tenant_and_license("Acme", 10).await;
     let lease = first
-        .acquire(a.id, &la.key, &hw("ws-1"), None)
+        .acquire(a.id, &Actor::System, &la.key, &hw("ws-1"), None)
         .await
         .unwrap();
-    second.heartbeat(a.id, lease.session.id).await.unwrap();
+    second
+        .heartbeat(a.id, lease.session.id, &app())
+        .await
+        .unwrap();
     let leaked = first.tenant_jwks(a.id).await.unwrap().keys.remove(0);
 
     let new = first
@@ -399,7 +411,10 @@ async fn a_revoked_key_stops_signing_and_publishing_on_every_replica() {
     );
     // The other replica switches at its next maintenance step.
     assert_eq!(second.tenant_keys().maintain_once().await.reloaded, 1);
-    let renewed = second.heartbeat(a.id, lease.session.id).await.unwrap();
+    let renewed = second
+        .heartbeat(a.id, lease.session.id, &app())
+        .await
+        .unwrap();
     assert_eq!(
         verifier.verify(&renewed.token, now).unwrap().sub,
         lease.session.id
@@ -420,7 +435,7 @@ async fn with_the_root_down_leases_are_signed_until_the_certificate_nears_expiry
     let keys = service.tenant_keys();
     let (a, la) = w.tenant_and_license("Acme", 10).await;
     let lease = service
-        .acquire(a.id, &la.key, &hw("ws-1"), None)
+        .acquire(a.id, &Actor::System, &la.key, &hw("ws-1"), None)
         .await
         .unwrap();
     w.root.down.store(true, Ordering::SeqCst);
@@ -428,7 +443,10 @@ async fn with_the_root_down_leases_are_signed_until_the_certificate_nears_expiry
     // even 24-hour leases.
     for _ in 0..(25 * 30) {
         w.advance(120);
-        service.heartbeat(a.id, lease.session.id).await.unwrap();
+        service
+            .heartbeat(a.id, lease.session.id, &app())
+            .await
+            .unwrap();
         keys.maintain_once().await;
     }
     assert!(keys.stats().rotation_failures.load(Ordering::SeqCst) > 0);
@@ -442,7 +460,7 @@ async fn with_the_root_down_leases_are_signed_until_the_certificate_nears_expiry
     // Within the hour before it expires, leases are still signed.
     w.advance(24 * 3600 + 9 * 60);
     service
-        .acquire(a.id, &la.key, &hw("ws-2"), None)
+        .acquire(a.id, &Actor::System, &la.key, &hw("ws-2"), None)
         .await
         .unwrap();
     keys.maintain_once().await;
@@ -461,7 +479,7 @@ async fn with_the_root_down_leases_are_signed_until_the_certificate_nears_expiry
     // (every replica shares the root: taking them out of service would not help).
     w.advance(50 * 60);
     let refused = service
-        .acquire(a.id, &la.key, &hw("ws-3"), None)
+        .acquire(a.id, &Actor::System, &la.key, &hw("ws-3"), None)
         .await
         .unwrap_err();
     assert!(
@@ -480,7 +498,7 @@ async fn with_the_root_down_leases_are_signed_until_the_certificate_nears_expiry
     // The root is back: the next lease makes a key, and readiness recovers.
     w.root.down.store(false, Ordering::SeqCst);
     let lease = service
-        .acquire(a.id, &la.key, &hw("ws-3"), None)
+        .acquire(a.id, &Actor::System, &la.key, &hw("ws-3"), None)
         .await
         .unwrap();
     keys.maintain_once().await;
@@ -495,7 +513,7 @@ async fn an_idle_tenant_s_key_is_not_rotated() {
     let keys = service.tenant_keys();
     let (a, la) = w.tenant_and_license("Acme", 10).await;
     service
-        .acquire(a.id, &la.key, &hw("ws-1"), None)
+        .acquire(a.id, &Actor::System, &la.key, &hw("ws-1"), None)
         .await
         .unwrap();
     // Three days without a lease: one successor while it was recently used, then nothing.
@@ -506,7 +524,7 @@ async fn an_idle_tenant_s_key_is_not_rotated() {
     assert!(w.root.signatures.load(Ordering::SeqCst) <= 2);
     // Its next lease still gets a key (made at once: the last one may have retired).
     let lease = service
-        .acquire(a.id, &la.key, &hw("ws-2"), None)
+        .acquire(a.id, &Actor::System, &la.key, &hw("ws-2"), None)
         .await
         .unwrap();
     let set = service.tenant_jwks(a.id).await.unwrap();
@@ -521,7 +539,7 @@ async fn a_key_wrapped_under_another_root_is_replaced_not_used() {
     let (service, _) = w.replica();
     let (a, la) = w.tenant_and_license("Acme", 10).await;
     service
-        .acquire(a.id, &la.key, &hw("ws-1"), None)
+        .acquire(a.id, &Actor::System, &la.key, &hw("ws-1"), None)
         .await
         .unwrap();
     // A replica whose wrapper is another (the root was replaced).
@@ -540,7 +558,7 @@ async fn a_key_wrapped_under_another_root_is_replaced_not_used() {
         w.config,
     );
     let lease = other
-        .acquire(a.id, &la.key, &hw("ws-2"), None)
+        .acquire(a.id, &Actor::System, &la.key, &hw("ws-2"), None)
         .await
         .unwrap();
     let set = other.tenant_jwks(a.id).await.unwrap();
@@ -568,4 +586,9 @@ async fn the_jwks_of_a_missing_tenant_is_not_found_and_makes_no_key() {
     let empty = service.tenant_jwks(a.id).await.unwrap();
     assert!(empty.keys.is_empty());
     assert_eq!(w.root.signatures.load(Ordering::SeqCst), 0);
+}
+
+/// The caller in these tests: the embedding application itself (its sessions bind no one).
+fn app() -> Caller {
+    Caller::new(Actor::System)
 }

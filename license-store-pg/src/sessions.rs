@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use license_core::{
     AuditEvent, EndReason, Ended, Error, HeartbeatRecord, LicenseId, Page, Resource, Result,
-    Session, SessionCursor, SessionId, SessionStore, TenantId, UsageDay, UsagePeak,
-    WriteBehindBatch,
+    Session, SessionCursor, SessionId, SessionSecretHash, SessionStore, TenantId, UsageDay,
+    UsagePeak, WriteBehindBatch,
 };
 use sea_orm::prelude::Uuid;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
@@ -78,6 +78,8 @@ impl SessionStore for SqlStore {
             .filter(Column::LicenseId.eq(license.as_uuid()))
             .filter(Column::EndedAt.is_null())
             .filter(Column::ExpiresAt.gt(stored_time(after)))
+            // Session ids are random (ADR 0023): oldest first is by start, then id.
+            .order_by_asc(Column::AcquiredAt)
             .order_by_asc(Column::Id)
             .all(&txn)
             .await
@@ -171,7 +173,8 @@ impl SessionStore for SqlStore {
             .await
             .map_err(db_err)?
             .ok_or(Error::NotFound(Resource::Session))?;
-        if let Some(event) = audit {
+        // Only the call that ended it records the ending: a repeat changes nothing.
+        if let Some(event) = audit.filter(|_| updated.rows_affected > 0) {
             insert_audit(&txn, tenant, event).await?;
         }
         txn.commit().await.map_err(db_err)?;
@@ -179,6 +182,26 @@ impl SessionStore for SqlStore {
             session: row.into_domain()?,
             by_this_call: updated.rows_affected > 0,
         })
+    }
+
+    async fn set_session_secret(
+        &self,
+        tenant: TenantId,
+        id: SessionId,
+        hash: &SessionSecretHash,
+    ) -> Result<()> {
+        let txn = self.scoped(tenant, Access::Write).await?;
+        let updated = sessions::Entity::update_many()
+            .col_expr(Column::SecretHash, Expr::value(hash.to_hex()))
+            .filter(Column::TenantId.eq(tenant.as_uuid()))
+            .filter(Column::Id.eq(id.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        if updated.rows_affected == 0 {
+            return Err(Error::NotFound(Resource::Session));
+        }
+        txn.commit().await.map_err(db_err)
     }
 
     /// Two statements in one transaction:

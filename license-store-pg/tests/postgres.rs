@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use chrono::TimeDelta;
 use futures::future::join;
 use license_core::testing::store_contract;
-use license_core::{EndReason, SessionStore, Store, TenantKeyStore};
+use license_core::{EndReason, LicenseStore, SessionStore, Store, TenantKeyStore};
 use license_store_pg::SqlStore;
 use license_testkit::postgres::PostgresServer;
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, TransactionTrait};
@@ -213,7 +213,7 @@ async fn migrations_are_idempotent_and_serialised_across_replicas() {
     let raw = Database::connect(&url).await.unwrap();
     assert_eq!(
         count(&raw, "seaql_migrations").await,
-        4,
+        5,
         "each migration once"
     );
     common::tenant_with_license(&two).await;
@@ -267,5 +267,70 @@ async fn debug_output_never_shows_credentials() {
     assert!(
         !shown.contains("hunter2") && !shown.contains("127.0.0.1"),
         "{shown}"
+    );
+}
+
+/// Rows written before m0005 (no holder, no secret hash, no `require_session_secret` given)
+/// read back as sessions bound to no one on licenses that ask for no secret.
+#[tokio::test]
+async fn rows_from_before_session_holders_are_bound_to_no_one() {
+    let (store, url) = fresh("holders").await;
+    let (a, la) = common::tenant_with_license(&store).await;
+    let raw = Database::connect(&url).await.unwrap();
+    let txn = raw.begin().await.unwrap();
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT set_config('app.tenant_id', $1, true)",
+        [a.id.to_string().into()],
+    ))
+    .await
+    .unwrap();
+    let old_license = uuid::Uuid::now_v7();
+    let old_session = uuid::Uuid::now_v7();
+    for (sql, row) in [
+        (
+            "INSERT INTO licenses (id, tenant_id, license_key, product, seats, overdraft, \
+             status, lease_ttl_seconds, heartbeat_interval_seconds, entitlements, created_at, \
+             updated_at) \
+             VALUES ($1, $2, 'OLD-KEY-0001', 'CAD', 1, 0, 'active', 360, 120, '[]', now(), now())",
+            old_license,
+        ),
+        (
+            "INSERT INTO sessions (id, tenant_id, license_id, hardware_id, acquired_at, \
+             last_heartbeat_at, expires_at) \
+             VALUES ($1, $2, $3, 'pc-1', now(), now(), now() + interval '5 minutes')",
+            old_session,
+        ),
+    ] {
+        let mut values = vec![row.into(), a.id.as_uuid().into()];
+        if row == old_session {
+            values.push(old_license.into());
+        }
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await
+        .unwrap();
+    }
+    txn.commit().await.unwrap();
+
+    let license = store
+        .get_license(a.id, license_core::LicenseId::from_uuid(old_license))
+        .await
+        .unwrap();
+    assert!(!license.require_session_secret);
+    let session = store
+        .get_session(a.id, license_core::SessionId::from_uuid(old_session))
+        .await
+        .unwrap();
+    assert_eq!((session.holder, session.secret_hash), (None, None));
+    assert!(
+        !store
+            .get_license(a.id, la.id)
+            .await
+            .unwrap()
+            .require_session_secret
     );
 }

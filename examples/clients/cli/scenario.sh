@@ -3,7 +3,8 @@
 # The original end-to-end scenario through the `license` CLI (the Rust client), against a live
 # embedded server on a free port in a temporary data directory:
 # acquire, acquire, a third acquire → exit 3 (no_seats_available), release one, the third → ok,
-# heartbeat, release, and a heartbeat of the released session → session_expired. Tokens are
+# heartbeat, release, and a heartbeat of the released session → session_expired; a license that
+# requires session secrets refuses a heartbeat without one. Tokens are
 # verified offline with `license verify`, pinned to the server's root keys and bound to the
 # tenant; another tenant's lease fails with exit 4. The README's Rust snippet
 # ("Call it from your language") is the README:rust region below, verbatim.
@@ -93,6 +94,7 @@ license_key=$two
 export LICENSE_SERVER=$server LICENSE_TOKEN=$client_key  # a tenant API key with the client scope
 lease=$(license -o json acquire --license-key "$license_key" --hardware-id pc-1)  # exit 3: no seat free
 session=$(jq -r .session_id <<<"$lease")
+export LICENSE_SESSION_SECRET=$(jq -r '.session_secret // empty' <<<"$lease")  # if the license asks for one
 jq -r .token <<<"$lease" | license verify - --tenant "$tenant_id" --root "$root_jwks"  # exit 4: not this tenant's
 license heartbeat "$session"  # every heartbeat_interval_seconds
 license release "$session"
@@ -127,6 +129,18 @@ check "the renewed token verifies" verify "$(jq -r .token <<<"$renewed")" >/dev/
 check "release the third" license release "$third_session" >/dev/null
 check "a released session's heartbeat" fails_with 1 "(session_expired)" license heartbeat "$third_session"
 check "release the second" license release "$(jq -r .session_id <<<"$second")" >/dev/null
+
+# A license that requires session secrets: acquire prints one, heartbeat and release need it.
+guarded_key=$(admin license create --product "CLI secrets" --seats 1 --require-session-secret | jq -r .license_key)
+guarded=$(acquire "$guarded_key" pc-9)
+guarded_session=$(jq -r .session_id <<<"$guarded")
+check "acquire prints the session secret" test -n "$(jq -r '.session_secret // empty' <<<"$guarded")"
+export LICENSE_SESSION_SECRET=
+check "without it the session is unknown" fails_with 1 "(session_not_found)" license heartbeat "$guarded_session"
+LICENSE_SESSION_SECRET=$(jq -r .session_secret <<<"$guarded")
+check "with it a heartbeat renews" license heartbeat "$guarded_session" >/dev/null
+check "and a release frees the seat" license release "$guarded_session" >/dev/null
+unset LICENSE_SESSION_SECRET
 
 # Another tenant's lease, for the same machine, fails tenant A's verification (exit 4).
 operator() { LICENSE_SERVER=$server LICENSE_TOKEN=$(cat "$work/data/operator-token") license -o json "$@"; }

@@ -36,7 +36,7 @@ def hold_a_seat(server: str, client_key: str, license_key: str, tenant_id: str, 
         raise RuntimeError(lease)
     key = tenant_keys(api, tenant_id, issuer)[jwt.get_unverified_header(lease.token)["kid"]]  # the kid picks the key,
     claims = jwt.decode(lease.token, key, algorithms=[key.algorithm_name], issuer=issuer, audience=tenant_id)  # the key the algorithm
-    session = SessionRequest(session_id=lease.session_id)
+    session = SessionRequest(session_id=lease.session_id, session_secret=lease.session_secret)  # a secret if the license asks
     heartbeat.sync(client=api, body=session)  # every lease.heartbeat_interval_seconds
     release.sync(client=api, body=session)
     return claims

@@ -66,6 +66,7 @@ pub async fn session(
                     "ID",
                     "HARDWARE ID",
                     "USER",
+                    "HOLDER",
                     "ACQUIRED",
                     "LAST HEARTBEAT",
                     "EXPIRES",
@@ -75,6 +76,7 @@ pub async fn session(
                         s.id.clone(),
                         s.hardware_id.clone(),
                         opt(s.user_email.as_deref()),
+                        opt(s.holder.as_deref()),
                         time(&s.acquired_at),
                         time(&s.last_heartbeat_at),
                         time(&s.expires_at),
@@ -98,6 +100,7 @@ fn session_fields(s: &Session) -> String {
         .add("license", &s.license_id)
         .add("hardware id", &s.hardware_id)
         .add("user", opt(s.user_email.as_deref()))
+        .add("holder", opt(s.holder.as_deref()))
         .add("acquired", time(&s.acquired_at))
         .add("last heartbeat", time(&s.last_heartbeat_at))
         .add("ended", opt_time(s.ended_at.as_ref()))

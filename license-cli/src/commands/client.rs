@@ -1,7 +1,7 @@
 //! Client commands: take, renew and release a seat, one call each.
 
 use crate::api::AcquireRequest;
-use crate::cli::{AcquireArgs, OutputFormat, SeatArgs, SessionIdArg};
+use crate::cli::{AcquireArgs, ClientSessionArgs, OutputFormat, SeatArgs};
 use crate::client::Client;
 use crate::config::Connection;
 use crate::error::Result;
@@ -39,19 +39,24 @@ pub async fn acquire(
                 format!("{} s", l.heartbeat_interval_seconds),
             )
             .add("token", &l.token);
+        if let Some(secret) = &l.session_secret {
+            // Shown once: heartbeat and release need it (--session-secret or
+            // LICENSE_SESSION_SECRET).
+            fields.add("session secret", secret);
+        }
         fields.render()
     })?;
     Ok(0)
 }
 
-/// `license heartbeat SESSION_ID`.
+/// `license heartbeat SESSION_ID [--session-secret S]`.
 pub async fn heartbeat(
     connection: &Connection,
-    args: SessionIdArg,
+    args: ClientSessionArgs,
     format: OutputFormat,
 ) -> Result<u8> {
     let client = Client::new(connection)?;
-    let renewed = client.heartbeat(&args.id).await?;
+    let renewed = client.heartbeat(&args.id, args.secret()).await?;
     emit(format, &renewed, |r| {
         let mut fields = Fields::new();
         fields
@@ -62,14 +67,14 @@ pub async fn heartbeat(
     Ok(0)
 }
 
-/// `license release SESSION_ID`.
+/// `license release SESSION_ID [--session-secret S]`.
 pub async fn release(
     connection: &Connection,
-    args: SessionIdArg,
+    args: ClientSessionArgs,
     format: OutputFormat,
 ) -> Result<u8> {
     let client = Client::new(connection)?;
-    let released = client.release(&args.id).await?;
+    let released = client.release(&args.id, args.secret()).await?;
     emit(format, &released, |r| {
         format!("session {} released at {}", args.id, time(&r.released_at))
     })?;

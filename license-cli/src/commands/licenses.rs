@@ -46,6 +46,7 @@ fn new_license(args: LicenseCreateArgs) -> Result<CreateLicense> {
         ttl_seconds: args.ttl,
         heartbeat_interval_seconds: args.heartbeat_interval,
         entitlements: args.entitlements,
+        require_session_secret: args.require_session_secret,
     })
 }
 
@@ -72,10 +73,14 @@ fn license_change(args: &LicenseUpdateArgs) -> Result<Value> {
     if args.clear_entitlements || !args.entitlements.is_empty() {
         change.insert("entitlements".into(), json!(args.entitlements));
     }
+    if let Some(required) = args.require_session_secret {
+        change.insert("require_session_secret".into(), json!(required));
+    }
     if change.is_empty() {
         return Err(Error::Usage(
             "nothing to change: pass --seats, --overdraft, --expires-at, --perpetual, --ttl, \
-             --heartbeat-interval, --entitlement or --clear-entitlements"
+             --heartbeat-interval, --entitlement, --clear-entitlements or \
+             --require-session-secret"
                 .into(),
         ));
     }
@@ -156,6 +161,14 @@ fn license_fields(l: &License) -> String {
             format!("{} s", l.heartbeat_interval_seconds),
         )
         .add("entitlements", list(&l.entitlements))
+        .add(
+            "session secrets",
+            if l.require_session_secret {
+                "required"
+            } else {
+                "no"
+            },
+        )
         .add("created", time(&l.created_at))
         .add("updated", time(&l.updated_at));
     fields.render()
@@ -190,11 +203,28 @@ mod tests {
             heartbeat_interval: None,
             entitlements: vec![],
             clear_entitlements: false,
+            require_session_secret: None,
         };
         assert_eq!(
             license_change(&args).unwrap(),
             json!({ "seats_total": 3, "expires_at": null })
         );
+        let secrets = LicenseUpdateArgs {
+            id: "x".into(),
+            seats: None,
+            perpetual: false,
+            require_session_secret: Some(true),
+            entitlements: vec![],
+            ..args
+        };
+        assert_eq!(
+            license_change(&secrets).unwrap(),
+            json!({ "require_session_secret": true })
+        );
+        let args = LicenseUpdateArgs {
+            require_session_secret: None,
+            ..secrets
+        };
         let nothing = LicenseUpdateArgs {
             seats: None,
             perpetual: false,

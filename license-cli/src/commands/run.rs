@@ -31,7 +31,10 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8> {
     let client = Client::new(connection)?;
     let request = acquire_request(&args.seat)?;
     let lease = client.acquire(&request).await?;
-    let mut session = lease.session_id;
+    let mut session = Held {
+        id: lease.session_id,
+        secret: lease.session_secret,
+    };
     let interval = Duration::from_secs(u64::from(lease.heartbeat_interval_seconds.max(1)));
     let say = |message: String| {
         if args.verbose {
@@ -39,7 +42,8 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8> {
         }
     };
     say(format!(
-        "seat acquired (session {session}, lease until {}, heartbeat every {} s)",
+        "seat acquired (session {}, lease until {}, heartbeat every {} s)",
+        session.id,
         time(&lease.expires_at),
         interval.as_secs()
     ));
@@ -58,7 +62,7 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8> {
     };
     let spawned = tokio::process::Command::new(program)
         .args(rest)
-        .env("LICENSE_SESSION_ID", &session)
+        .env("LICENSE_SESSION_ID", &session.id)
         .kill_on_drop(true)
         .spawn();
     let mut child = match spawned {
@@ -108,16 +112,27 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8> {
     }
 }
 
+/// The session holding the seat, and its secret if its license requires one (kept in this
+/// process only: the command gets the id, not the secret).
+#[derive(Debug)]
+struct Held {
+    id: String,
+    secret: Option<String>,
+}
+
 /// One heartbeat. A lost seat (expired or unknown session) is acquired again — acquire is
 /// idempotent per hardware id. Failures are reported and retried at the next interval; the
 /// command keeps running. Returns the session that holds the seat now.
 async fn keep_seat(
     client: &Client,
     request: &AcquireRequest,
-    session: String,
+    session: Held,
     verbose: bool,
-) -> String {
-    match client.heartbeat(&session).await {
+) -> Held {
+    match client
+        .heartbeat(&session.id, session.secret.as_deref())
+        .await
+    {
         Ok(renewed) => {
             if verbose {
                 eprintln!(
@@ -137,7 +152,10 @@ async fn keep_seat(
                         e.code().unwrap_or_default(),
                         lease.session_id
                     );
-                    lease.session_id
+                    Held {
+                        id: lease.session_id,
+                        secret: lease.session_secret,
+                    }
                 }
                 Err(again) => {
                     eprintln!(
@@ -154,15 +172,16 @@ async fn keep_seat(
     }
 }
 
-async fn release(client: &Client, session: &str, verbose: bool) {
-    match client.release(session).await {
+async fn release(client: &Client, session: &Held, verbose: bool) {
+    let id = &session.id;
+    match client.release(id, session.secret.as_deref()).await {
         Ok(_) => {
             if verbose {
-                eprintln!("license: seat released (session {session})");
+                eprintln!("license: seat released (session {id})");
             }
         }
         Err(e) => eprintln!(
-            "license: warning: cannot release session {session}: {e}; the seat frees itself at its TTL"
+            "license: warning: cannot release session {id}: {e}; the seat frees itself at its TTL"
         ),
     }
 }

@@ -51,6 +51,8 @@ pub struct NewLicense {
     pub lease: LeasePolicy,
     /// Features granted.
     pub entitlements: Vec<Entitlement>,
+    /// Whether each session gets a secret its heartbeats and releases must present.
+    pub require_session_secret: bool,
 }
 
 impl NewLicense {
@@ -65,6 +67,7 @@ impl NewLicense {
             expires_at: None,
             lease: LeasePolicy::default(),
             entitlements: Vec::new(),
+            require_session_secret: false,
         }
     }
 }
@@ -83,6 +86,9 @@ pub struct LicenseChange {
     pub lease: Option<LeasePolicy>,
     /// New entitlements (in tokens from the next heartbeat).
     pub entitlements: Option<Vec<Entitlement>>,
+    /// Whether sessions acquired from now on get a secret (a session keeps the choice made at
+    /// its acquire, so no running client is locked out).
+    pub require_session_secret: Option<bool>,
 }
 
 /// What the admin use cases can return.
@@ -238,6 +244,7 @@ impl AdminService {
             expires_at: new.expires_at,
             lease: new.lease,
             entitlements: new.entitlements,
+            require_session_secret: new.require_session_secret,
             created_at: now,
             updated_at: now,
         };
@@ -251,6 +258,7 @@ impl AdminService {
                 "product": license.product,
                 "seats": license.seats.get(),
                 "overdraft": license.overdraft,
+                "require_session_secret": license.require_session_secret,
                 // generated, chosen, or weak: chosen below the minimum with allow_weak_key.
                 "key": origin,
             }),
@@ -301,6 +309,9 @@ impl AdminService {
         if let Some(entitlements) = change.entitlements {
             license.entitlements = entitlements;
         }
+        if let Some(required) = change.require_session_secret {
+            license.require_session_secret = required;
+        }
         license.validate()?;
         license.updated_at = self.clock.now();
         let audit = self.event(
@@ -314,6 +325,7 @@ impl AdminService {
                 "expires_at": license.expires_at,
                 "ttl_seconds": license.lease.ttl_seconds(),
                 "entitlements": license.entitlements,
+                "require_session_secret": license.require_session_secret,
             }),
         );
         self.store

@@ -46,6 +46,8 @@ pub enum DenialReason {
     LicenseRevoked,
     /// The license is past its expiry.
     LicenseExpired,
+    /// The machine's seat is held by a session another person acquired (ADR 0023).
+    HeldByAnotherUser,
 }
 
 impl DenialReason {

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 
-use crate::error::Result;
+use crate::error::{Error, Resource, Result};
+use crate::holder::Caller;
 use crate::ids::{SessionId, TenantId};
 use crate::session::Session;
 use crate::store::SessionStore;
@@ -14,7 +15,8 @@ use crate::store::SessionStore;
 /// A session not heartbeated through this replica for this long is forgotten.
 const IDLE: Duration = Duration::from_secs(15 * 60);
 
-/// Sessions by id as they were granted (license, machine, user, start). Whether a session is
+/// Sessions by id as they were granted (license, machine, user, start, and who may touch them:
+/// holder and secret hash, so heartbeats check them without the store). Whether a session is
 /// still live is never read from here: the ledger says that.
 pub struct SessionDirectory {
     sessions: Cache<(TenantId, SessionId), Arc<Session>>,
@@ -45,20 +47,42 @@ impl SessionDirectory {
             .insert((session.tenant_id, session.id), Arc::new(session.clone()));
     }
 
-    /// The session, from memory or `store`. An ended session is returned as the store has it
-    /// and not remembered.
-    pub(crate) async fn find(
+    /// The session `caller` may touch: from memory when it admits the caller, else as the
+    /// store has it now (a retried acquire through another replica may have replaced its
+    /// secret), so a refusal costs a read and a success none. `NotFound` when it is missing or
+    /// does not admit the caller: the two answer alike.
+    pub(crate) async fn find_for(
+        &self,
+        store: &dyn SessionStore,
+        tenant: TenantId,
+        id: SessionId,
+        caller: &Caller,
+    ) -> Result<Arc<Session>> {
+        if let Some(session) = self.sessions.get(&(tenant, id))
+            && caller.may_touch(&session)
+        {
+            return Ok(session);
+        }
+        let session = self.load(store, tenant, id).await?;
+        if !caller.may_touch(&session) {
+            return Err(Error::NotFound(Resource::Session));
+        }
+        Ok(session)
+    }
+
+    /// The session as the store has it; remembered while it has not ended (an ended one is
+    /// forgotten).
+    async fn load(
         &self,
         store: &dyn SessionStore,
         tenant: TenantId,
         id: SessionId,
     ) -> Result<Arc<Session>> {
-        if let Some(session) = self.sessions.get(&(tenant, id)) {
-            return Ok(session);
-        }
         let session = Arc::new(store.get_session(tenant, id).await?);
         if session.ended_at.is_none() {
             self.sessions.insert((tenant, id), session.clone());
+        } else {
+            self.sessions.invalidate(&(tenant, id));
         }
         Ok(session)
     }

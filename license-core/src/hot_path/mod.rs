@@ -29,7 +29,7 @@ pub struct HotPathConfig {
     /// change made on another replica applies there within this time (at once on the replica
     /// that made it).
     pub policy_ttl: Duration,
-    /// Most sessions the directory remembers (about 300 bytes each).
+    /// Most sessions the directory remembers (about 400 bytes each).
     pub directory_capacity: u64,
     /// The longest a renewal may wait in this replica's write-behind buffer: while older ones
     /// are unflushed, heartbeats answer 503 instead of renewing, so the store is never further

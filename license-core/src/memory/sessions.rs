@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::store::{MemoryStore, usage_day};
 use crate::audit::AuditEvent;
 use crate::error::{Error, Resource, Result};
+use crate::holder::SessionSecretHash;
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::session::{EndReason, Session};
 use crate::store::{Ended, Page, SessionCursor, SessionStore, WriteBehindBatch};
@@ -48,13 +49,15 @@ impl SessionStore for MemoryStore {
         license: LicenseId,
         after: DateTime<Utc>,
     ) -> Result<Vec<Session>> {
-        Ok(self
+        let mut live: Vec<Session> = self
             .lock()?
             .sessions
             .values()
             .filter(|s| s.tenant_id == tenant && s.license_id == license && s.is_live(after))
             .cloned()
-            .collect())
+            .collect();
+        live.sort_by_key(|s| (s.acquired_at, s.id));
+        Ok(live)
     }
 
     async fn live_sessions_page(
@@ -161,13 +164,29 @@ impl SessionStore for MemoryStore {
             session.end_reason = Some(reason);
         }
         let session = session.clone();
-        if let Some(event) = audit {
+        if let Some(event) = audit.filter(|_| by_this_call) {
             data.audit.push(event.clone());
         }
         Ok(Ended {
             session,
             by_this_call,
         })
+    }
+
+    async fn set_session_secret(
+        &self,
+        tenant: TenantId,
+        id: SessionId,
+        hash: &SessionSecretHash,
+    ) -> Result<()> {
+        let mut data = self.lock()?;
+        let session = data
+            .sessions
+            .get_mut(&id)
+            .filter(|s| s.tenant_id == tenant)
+            .ok_or(Error::NotFound(Resource::Session))?;
+        session.secret_hash = Some(*hash);
+        Ok(())
     }
 
     async fn expire_due(

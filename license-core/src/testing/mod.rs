@@ -3,6 +3,8 @@
 //!
 //! Each contract panics with a message naming the broken rule.
 
+/// Session holders, secrets and release audits: part of the `Store` contract.
+mod holder;
 /// The `SeatLedger` contract.
 mod ledger;
 /// The quota part of the `Store` contract: usage totals, refusals, no overshoot.

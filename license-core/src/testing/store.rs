@@ -76,6 +76,7 @@ pub(super) fn license(tenant: TenantId, key: &str, seats: u32) -> License {
         expires_at: Some(at + TimeDelta::days(30)),
         lease: ok(LeasePolicy::new(300, 100), "lease"),
         entitlements: vec![ok(crate::license::Entitlement::parse("pro"), "ent")],
+        require_session_secret: false,
         created_at: at,
         updated_at: at,
     }
@@ -94,6 +95,8 @@ pub(super) fn session(l: &License, hw: &str, expires_at: DateTime<Utc>) -> Sessi
         expires_at,
         ended_at: None,
         end_reason: None,
+        holder: Some(Actor::ApiKey(ApiKeyId::new())),
+        secret_hash: None,
     }
 }
 
@@ -112,6 +115,7 @@ pub async fn store_contract(store: Arc<dyn Store>) {
     super::quotas::concurrent_creates_cannot_overshoot_a_quota(store).await;
     super::session_pages::live_sessions_come_in_pages(store).await;
     super::session_pages::ended_sessions_are_deleted_and_usage_kept(store).await;
+    super::holder::holders_and_secrets(store).await;
 }
 
 async fn tenants_and_licenses(store: &dyn Store) {

@@ -19,8 +19,8 @@ const PARSING: &[ErrorKind] = &[ErrorKind::InvalidInput];
 /// must be here.
 const OPERATIONS: &[(&str, &[&[ErrorKind]])] = &[
     ("acquire", &[PARSING, acquire::ERRORS]),
-    ("heartbeat", &[heartbeat::ERRORS]),
-    ("release", &[release::ERRORS]),
+    ("heartbeat", &[PARSING, heartbeat::ERRORS]),
+    ("release", &[PARSING, release::ERRORS]),
     ("validate", &[validate::ERRORS]),
     ("health", &[]),
     ("ready", &[readiness::ERRORS]),

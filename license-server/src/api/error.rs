@@ -13,8 +13,8 @@
 //! | wrong scope, operator-only route | 403 | `forbidden` |
 //! | `LicenseInactive` | 403 | `license_suspended` / `license_revoked` / `license_expired` |
 //! | `QuotaExceeded` | 403 | `quota_exceeded` (+ `quota`: `licenses`, `api_keys`, `seats`) |
-//! | `NotFound` (also another tenant's id) | 404 | `*_not_found` |
-//! | `Conflict` | 409 | `conflict` |
+//! | `NotFound` (also another tenant's id, or a session the caller does not hold) | 404 | `*_not_found` |
+//! | `Conflict` (also acquire of a machine whose seat is another user's session) | 409 | `conflict` |
 //! | body not in within `server.body_read_timeout_seconds` | 408 | `request_timeout` |
 //! | `SessionExpired` | 410 | `session_expired` |
 //! | body over the limit | 413 | `payload_too_large` |
@@ -295,16 +295,18 @@ macro_rules! error_response {
             /// tenant's quotas (`quota_exceeded`, naming it in `quota`; nothing was changed).
             #[oai(status = 403)]
             Forbidden(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
-            /// No such record for this tenant (`*_not_found`); another tenant's id answers
-            /// the same.
+            /// No such record for this tenant (`*_not_found`); another tenant's id, or a
+            /// session the caller does not hold (another user's, or without its
+            /// `session_secret`), answers the same.
             #[oai(status = 404)]
             NotFound(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
             /// The body did not arrive within the server's read timeout
             /// (`request_timeout`); the connection is closed. Nothing was changed.
             #[oai(status = 408)]
             RequestTimeout(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
-            /// The change clashes with existing data, or with a concurrent request that made
-            /// it first (`conflict`).
+            /// The change clashes with existing data (on acquire: the machine's seat is
+            /// another user's session), or with a concurrent request that made it first
+            /// (`conflict`).
             #[oai(status = 409)]
             Conflict(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
             /// The body is larger than the limit (`payload_too_large`).

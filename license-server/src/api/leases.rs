@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use license_core::{Error, HardwareId, LicenseKey, SessionId, UserEmail};
+use license_core::{Caller, Error, HardwareId, LicenseKey, SessionId, SessionSecret, UserEmail};
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -48,14 +48,36 @@ pub struct AcquireResponse {
     pub heartbeat_interval_seconds: u32,
     /// The signed lease token (compact JWS); verify it offline against `/.well-known/jwks.json`.
     pub token: String,
+    /// Only when the license requires session secrets: send it with every heartbeat and release
+    /// of this session. Shown once (a retried acquire for the same machine gets a new one, and
+    /// the old one stops working); the server keeps only a hash.
+    #[oai(skip_serializing_if_is_none)]
+    pub session_secret: Option<String>,
 }
 
-/// A session to renew, release or look up.
+/// A session to renew or release.
 #[derive(Object, Debug)]
 #[oai(deny_unknown_fields)]
 pub struct SessionRequest {
     /// The session id from acquire.
     pub session_id: Uuid,
+    /// The `session_secret` from acquire, for sessions that have one. A missing or wrong one
+    /// is answered like an unknown session (404).
+    #[oai(validator(max_length = 128))]
+    pub session_secret: Option<Text>,
+}
+
+impl SessionRequest {
+    /// Who asks: the credential's identity and the secret it presents (a malformed secret is a
+    /// 400 naming `session_secret`, whatever the session).
+    fn caller(&self, auth: &ClientAuth) -> license_core::Result<Caller> {
+        let secret = self
+            .session_secret
+            .as_deref()
+            .map(SessionSecret::parse)
+            .transpose()?;
+        Ok(Caller::new(auth.0.actor.clone()).with_secret(secret))
+    }
 }
 
 /// A renewed seat.
@@ -165,7 +187,10 @@ impl LeasesApi {
     ///
     /// Takes a seat on the license for this machine and returns a signed lease token.
     /// Idempotent per license and `hardware_id`: while the machine holds a live seat, a retry
-    /// returns that session (with a fresh token) and takes no second seat.
+    /// returns that session (with a fresh token, and a new `session_secret` if it has one) and
+    /// takes no second seat. The session is bound to the caller: acquired with an ID token, it
+    /// answers only to that user, and another user asking for the same machine gets 409
+    /// `conflict`.
     #[oai(path = "/acquire", method = "post", operation_id = "acquire")]
     #[tracing::instrument(name = "acquire", skip_all, fields(tenant_id = %auth.0.tenant, license_id = field::Empty, session_id = field::Empty, outcome = field::Empty))]
     async fn acquire(
@@ -184,7 +209,7 @@ impl LeasesApi {
                 .transpose()?;
             state
                 .service
-                .acquire(auth.0.tenant, &key, &hardware_id, email)
+                .acquire(auth.0.tenant, &auth.0.actor, &key, &hardware_id, email)
                 .await
         }
         .await;
@@ -210,13 +235,16 @@ impl LeasesApi {
             expires_at: lease.session.expires_at,
             heartbeat_interval_seconds: lease.heartbeat_interval_seconds,
             token: lease.token,
+            session_secret: lease.secret.map(|s| s.expose().to_owned()),
         })))
     }
 
     /// Renew a seat
     ///
     /// Extends the session's seat by the license's TTL and returns a fresh lease token.
-    /// `410 session_expired` means the seat was reclaimed: acquire again.
+    /// `410 session_expired` means the seat was reclaimed: acquire again. Only the session's
+    /// holder may renew it: the person who acquired it (when an ID token did), with its
+    /// `session_secret` (when it has one); anyone else gets 404, as for an unknown session.
     #[oai(path = "/heartbeat", method = "post", operation_id = "heartbeat")]
     #[tracing::instrument(name = "heartbeat", skip_all, fields(tenant_id = %auth.0.tenant, session_id = %body.session_id, outcome = field::Empty))]
     async fn heartbeat(
@@ -226,7 +254,15 @@ impl LeasesApi {
         body: Json<SessionRequest>,
     ) -> Result<HeartbeatOk, HeartbeatError> {
         let session_id = SessionId::from_uuid(body.session_id);
-        let result = state.service.heartbeat(auth.0.tenant, session_id).await;
+        let result = match body.caller(&auth) {
+            Ok(caller) => {
+                state
+                    .service
+                    .heartbeat(auth.0.tenant, session_id, &caller)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         let outcome = match &result {
             Ok(_) => "renewed",
             Err(e) => {
@@ -247,9 +283,10 @@ impl LeasesApi {
 
     /// Release a seat
     ///
-    /// Ends the session and frees its seat. Idempotent: releasing a session that has already
-    /// ended (released, expired or revoked) answers 200 with the time it ended, so a client
-    /// never treats a repeated release specially.
+    /// Ends the session and frees its seat, and records the release in the audit log.
+    /// Idempotent: releasing a session that has already ended (released, expired or revoked)
+    /// answers 200 with the time it ended, so a client never treats a repeated release
+    /// specially. Only the session's holder may release it, as for heartbeat (404 otherwise).
     #[oai(path = "/release", method = "post", operation_id = "release")]
     #[tracing::instrument(name = "release", skip_all, fields(tenant_id = %auth.0.tenant, session_id = %body.session_id))]
     async fn release(
@@ -259,7 +296,11 @@ impl LeasesApi {
         body: Json<SessionRequest>,
     ) -> Result<ReleaseOk, ReleaseError> {
         let session_id = SessionId::from_uuid(body.session_id);
-        let session = state.service.release(auth.0.tenant, session_id).await?;
+        let caller = body.caller(&auth)?;
+        let session = state
+            .service
+            .release(auth.0.tenant, session_id, &caller)
+            .await?;
         let released_at = session.ended_at.unwrap_or_else(|| state.clock.now());
         Ok(ReleaseOk::Ok(Json(ReleaseResponse { released_at })))
     }

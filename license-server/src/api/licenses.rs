@@ -70,6 +70,9 @@ pub struct LicenseDto {
     pub heartbeat_interval_seconds: u32,
     /// Features granted, copied into every lease token.
     pub entitlements: Vec<String>,
+    /// Whether acquire gives each new session a `session_secret` that its heartbeats and
+    /// releases must present (for apps that share one client API key).
+    pub require_session_secret: bool,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -93,6 +96,7 @@ impl From<License> for LicenseDto {
                 .iter()
                 .map(|e| e.as_str().to_owned())
                 .collect(),
+            require_session_secret: l.require_session_secret,
             created_at: l.created_at,
             updated_at: l.updated_at,
         }
@@ -134,6 +138,11 @@ pub struct CreateLicenseRequest {
     /// Features granted (at most 64 names of 1–64 `A–Z a–z 0–9 . _ : -`).
     #[oai(default, validator(max_items = 64))]
     pub entitlements: Vec<Text>,
+    /// Give each new session a `session_secret` that its heartbeats and releases must present:
+    /// for apps that share one client API key, so a session id alone (it is in every lease
+    /// token) renews or ends nothing. Default false.
+    #[oai(default)]
+    pub require_session_secret: bool,
 }
 
 /// A change to a license's terms. Absent fields stay as they are.
@@ -157,6 +166,9 @@ pub struct UpdateLicenseRequest {
     /// New entitlements (replace the old ones).
     #[oai(validator(max_items = 64))]
     pub entitlements: Option<Vec<Text>>,
+    /// Whether sessions acquired from now on get a `session_secret` (a running session keeps
+    /// what it was given at acquire).
+    pub require_session_secret: Option<bool>,
 }
 
 /// A page of licenses, oldest first.
@@ -227,6 +239,7 @@ impl LicensesApi {
                 .unwrap_or(defaults.heartbeat_interval_seconds()),
         )?;
         new.entitlements = entitlements(&body.entitlements)?;
+        new.require_session_secret = body.require_session_secret;
         let license = state
             .admin
             .create_license(tenant, new, &auth.0.actor())
@@ -286,8 +299,9 @@ impl LicensesApi {
 
     /// Change a license's terms
     ///
-    /// Seats, overdraft, expiry, TTL, heartbeat interval, entitlements. Sessions pick up the
-    /// new terms at their next heartbeat.
+    /// Seats, overdraft, expiry, TTL, heartbeat interval, entitlements, session secrets.
+    /// Sessions pick up the new terms at their next heartbeat (a session keeps the secret, or
+    /// none, it was given at acquire).
     #[oai(
         path = "/licenses/:license_id",
         method = "patch",
@@ -326,6 +340,7 @@ impl LicensesApi {
             },
             lease,
             entitlements: body.entitlements.as_deref().map(entitlements).transpose()?,
+            require_session_secret: body.require_session_secret,
         };
         let license = state
             .admin

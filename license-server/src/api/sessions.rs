@@ -64,6 +64,10 @@ pub struct SessionDto {
     pub ended_at: Option<DateTime<Utc>>,
     // Why it ended, if it has (plain comment: keeps a bare $ref for generators).
     pub end_reason: Option<EndReasonDto>,
+    /// Who acquired it: `user:<subject>` (an ID token: only that user may renew or release
+    /// it), `api_key:<id>` or `system`; absent for sessions from before holders were recorded.
+    /// (Its session secret, if any, is never shown.)
+    pub holder: Option<String>,
 }
 
 impl From<Session> for SessionDto {
@@ -78,6 +82,7 @@ impl From<Session> for SessionDto {
             expires_at: s.expires_at,
             ended_at: s.ended_at,
             end_reason: s.end_reason.map(EndReasonDto::from),
+            holder: s.holder.map(|h| h.to_label()),
         }
     }
 }

@@ -157,7 +157,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "hot_path.session_directory_capacity",
-        "Most sessions a replica remembers so heartbeats need no store read (about 300 bytes each).",
+        "Most sessions a replica remembers so heartbeats need no store read (about 400 bytes each).",
     ),
     (
         "hot_path.flush_interval_millis",

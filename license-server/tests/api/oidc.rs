@@ -25,7 +25,8 @@ struct Published {
     fetches: AtomicUsize,
 }
 
-/// A JWKS endpoint on loopback, counting downloads. Stops when dropped.
+/// A JWKS endpoint on loopback, counting downloads. Stops when dropped. (Shared with the
+/// holder tests.)
 pub(crate) struct IdentityProvider {
     signer: LocalSigner,
     addr: SocketAddr,

@@ -1,9 +1,8 @@
-use license_core::{Actor, ApiKeyId, AuditEvent, AuditEventId, TenantId};
+use license_core::{AuditEvent, AuditEventId, TenantId};
 use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
 
-use super::stored_time;
-use crate::errors::corrupt;
+use super::{actor_columns, actor_from_columns, stored_time};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "audit_events")]
@@ -29,15 +28,7 @@ impl ActiveModelBehavior for ActiveModel {}
 impl Model {
     pub(crate) fn into_domain(self) -> license_core::Result<AuditEvent> {
         const WHAT: &str = "audit event";
-        let actor = match (self.actor_kind.as_str(), self.actor_id) {
-            ("operator", None) => Actor::Operator,
-            ("system", None) => Actor::System,
-            ("user", Some(sub)) => Actor::User(sub),
-            ("api_key", Some(id)) => {
-                Actor::ApiKey(id.parse::<ApiKeyId>().map_err(|e| corrupt(WHAT, e))?)
-            }
-            (kind, _) => return Err(corrupt(WHAT, format!("actor kind {kind:?}"))),
-        };
+        let actor = actor_from_columns(WHAT, &self.actor_kind, self.actor_id)?;
         Ok(AuditEvent {
             id: AuditEventId::from_uuid(self.id),
             tenant_id: TenantId::from_uuid(self.tenant_id),
@@ -52,12 +43,7 @@ impl Model {
 
 impl From<&AuditEvent> for ActiveModel {
     fn from(e: &AuditEvent) -> Self {
-        let (kind, id) = match &e.actor {
-            Actor::Operator => ("operator", None),
-            Actor::System => ("system", None),
-            Actor::User(sub) => ("user", Some(sub.clone())),
-            Actor::ApiKey(key) => ("api_key", Some(key.to_string())),
-        };
+        let (kind, id) = actor_columns(&e.actor);
         ActiveModel {
             id: Set(e.id.as_uuid()),
             tenant_id: Set(e.tenant_id.as_uuid()),

@@ -22,6 +22,7 @@ pub struct Model {
     pub lease_ttl_seconds: i64,
     pub heartbeat_interval_seconds: i64,
     pub entitlements: Json,
+    pub require_session_secret: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -54,6 +55,7 @@ impl Model {
             )
             .map_err(|e| corrupt(WHAT, e))?,
             entitlements,
+            require_session_secret: self.require_session_secret,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -75,6 +77,7 @@ impl From<&License> for ActiveModel {
             lease_ttl_seconds: Set(i64::from(l.lease.ttl_seconds())),
             heartbeat_interval_seconds: Set(i64::from(l.lease.heartbeat_interval_seconds())),
             entitlements: Set(serde_json::json!(entitlements)),
+            require_session_secret: Set(l.require_session_secret),
             created_at: Set(stored_time(l.created_at)),
             updated_at: Set(stored_time(l.updated_at)),
         }

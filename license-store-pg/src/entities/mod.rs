@@ -40,3 +40,37 @@ pub(crate) fn string_list(
 ) -> license_core::Result<Vec<String>> {
     serde_json::from_value(json).map_err(|e| crate::errors::corrupt(what, e))
 }
+
+/// An actor as two columns: its kind (`operator`, `api_key`, `user`, `system`) and its id (the
+/// API key's id, the user's subject; `None` for the operator and the system). The audit log's
+/// actors and the sessions' holders are stored alike.
+pub(crate) fn actor_columns(actor: &license_core::Actor) -> (&'static str, Option<String>) {
+    use license_core::Actor;
+    match actor {
+        Actor::Operator => ("operator", None),
+        Actor::System => ("system", None),
+        Actor::User(sub) => ("user", Some(sub.clone())),
+        Actor::ApiKey(key) => ("api_key", Some(key.to_string())),
+    }
+}
+
+/// [`actor_columns`] read back.
+pub(crate) fn actor_from_columns(
+    what: &'static str,
+    kind: &str,
+    id: Option<String>,
+) -> license_core::Result<license_core::Actor> {
+    use license_core::{Actor, ApiKeyId};
+    Ok(match (kind, id) {
+        ("operator", None) => Actor::Operator,
+        ("system", None) => Actor::System,
+        ("user", Some(sub)) => Actor::User(sub),
+        ("api_key", Some(id)) => Actor::ApiKey(
+            id.parse::<ApiKeyId>()
+                .map_err(|e| crate::errors::corrupt(what, e))?,
+        ),
+        (kind, _) => {
+            return Err(crate::errors::corrupt(what, format!("actor kind {kind:?}")));
+        }
+    })
+}

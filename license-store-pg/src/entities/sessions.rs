@@ -1,8 +1,10 @@
-use license_core::{EndReason, HardwareId, LicenseId, Session, SessionId, TenantId, UserEmail};
+use license_core::{
+    EndReason, HardwareId, LicenseId, Session, SessionId, SessionSecretHash, TenantId, UserEmail,
+};
 use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
 
-use super::stored_time;
+use super::{actor_columns, actor_from_columns, stored_time};
 use crate::errors::corrupt;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -19,6 +21,12 @@ pub struct Model {
     pub expires_at: DateTimeUtc,
     pub ended_at: Option<DateTimeUtc>,
     pub end_reason: Option<String>,
+    /// The acquiring credential, as the audit log stores actors; both `None` for sessions from
+    /// before m0005.
+    pub holder_kind: Option<String>,
+    pub holder_id: Option<String>,
+    /// SHA-256 of the session secret, lower-case hex.
+    pub secret_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -48,12 +56,22 @@ impl Model {
                 .map(|r| EndReason::parse(&r))
                 .transpose()
                 .map_err(|e| corrupt(WHAT, e))?,
+            holder: self
+                .holder_kind
+                .map(|kind| actor_from_columns(WHAT, &kind, self.holder_id))
+                .transpose()?,
+            secret_hash: self
+                .secret_hash
+                .map(|h| SessionSecretHash::from_hex(&h))
+                .transpose()
+                .map_err(|e| corrupt(WHAT, e))?,
         })
     }
 }
 
 impl From<&Session> for ActiveModel {
     fn from(s: &Session) -> Self {
+        let holder = s.holder.as_ref().map(actor_columns);
         ActiveModel {
             id: Set(s.id.as_uuid()),
             tenant_id: Set(s.tenant_id.as_uuid()),
@@ -65,6 +83,9 @@ impl From<&Session> for ActiveModel {
             expires_at: Set(stored_time(s.expires_at)),
             ended_at: Set(s.ended_at.map(stored_time)),
             end_reason: Set(s.end_reason.map(|r| r.as_str().to_owned())),
+            holder_kind: Set(holder.as_ref().map(|(kind, _)| (*kind).to_owned())),
+            holder_id: Set(holder.and_then(|(_, id)| id)),
+            secret_hash: Set(s.secret_hash.map(|h| h.to_hex())),
         }
     }
 }

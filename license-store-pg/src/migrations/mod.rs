@@ -12,6 +12,8 @@ mod m0002_row_level_security;
 mod m0003_tenant_signing_keys;
 /// Indexes for paging live sessions and deleting ended ones.
 mod m0004_session_pages_and_retention;
+/// Session holders and secrets, and the license setting that asks for secrets.
+mod m0005_session_holders;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -24,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_row_level_security::Migration),
             Box::new(m0003_tenant_signing_keys::Migration),
             Box::new(m0004_session_pages_and_retention::Migration),
+            Box::new(m0005_session_holders::Migration),
         ]
     }
 }

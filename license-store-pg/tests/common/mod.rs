@@ -51,6 +51,7 @@ pub fn license(tenant: TenantId, key: &str) -> License {
         expires_at: None,
         lease: LeasePolicy::default(),
         entitlements: vec![Entitlement::parse("pro").unwrap()],
+        require_session_secret: false,
         created_at: at,
         updated_at: at,
     }
@@ -79,6 +80,8 @@ pub fn session(l: &License, hw: &str, expires_at: DateTime<Utc>) -> Session {
         expires_at,
         ended_at: None,
         end_reason: None,
+        holder: None,
+        secret_hash: None,
     }
 }
 

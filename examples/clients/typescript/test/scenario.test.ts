@@ -33,7 +33,7 @@ export async function holdASeat(server: string, clientKey: string, licenseKey: s
   const keys = await tenantKeys(api, tenantId, issuer);
   const key = keys.find((k) => k.kid === decodeProtectedHeader(lease.token).kid)!; // the kid picks the key,
   const { payload } = await jwtVerify(lease.token, createLocalJWKSet({ keys }), { issuer, audience: tenantId, algorithms: [key.alg!] }); // the key the algorithm
-  const session = { body: { session_id: lease.session_id } };
+  const session = { body: { session_id: lease.session_id, session_secret: lease.session_secret } }; // a secret if the license asks
   await api.POST("/api/v1/licenses/heartbeat", session); // every lease.heartbeat_interval_seconds
   await api.POST("/api/v1/licenses/release", session);
   return payload;

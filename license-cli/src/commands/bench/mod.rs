@@ -173,7 +173,10 @@ async fn one_client(
             break;
         }
         let started = Instant::now();
-        match client.heartbeat(&lease.session_id).await {
+        match client
+            .heartbeat(&lease.session_id, lease.session_secret.as_deref())
+            .await
+        {
             Ok(_) => run.latencies[HEARTBEAT].push(micros(started)),
             Err(e) => {
                 run.errors.push((HEARTBEAT, code_of(&e)));
@@ -182,7 +185,10 @@ async fn one_client(
         }
     }
     let started = Instant::now();
-    match client.release(&lease.session_id).await {
+    match client
+        .release(&lease.session_id, lease.session_secret.as_deref())
+        .await
+    {
         Ok(_) => run.latencies[RELEASE].push(micros(started)),
         Err(e) => {
             run.errors.push((RELEASE, code_of(&e)));
