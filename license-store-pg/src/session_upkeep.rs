@@ -5,13 +5,36 @@ use chrono::{DateTime, Utc};
 use license_core::{LicenseId, Page, Result, Session, SessionCursor, TenantId};
 use sea_orm::prelude::Uuid;
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
 
 use crate::connect::{Access, SqlStore};
 use crate::entities::sessions::{self, Column};
 use crate::entities::stored_time;
 use crate::errors::db_err;
 use crate::sessions::MAX_REAP_BATCH;
+
+/// The ids of at most `limit` sessions `query` selects, oldest by `order` first, locked for
+/// this transaction; rows another replica's batch holds are skipped (`FOR UPDATE SKIP
+/// LOCKED`), so two replicas' reapers never wait on, or handle, the same session.
+pub(crate) async fn lock_due(
+    txn: &DatabaseTransaction,
+    query: Select<sessions::Entity>,
+    order: Column,
+    limit: u32,
+) -> Result<Vec<Uuid>> {
+    query
+        .select_only()
+        .column(Column::Id)
+        .order_by_asc(order)
+        .limit(u64::from(limit))
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .into_tuple()
+        .all(txn)
+        .await
+        .map_err(db_err)
+}
 
 /// `… WHERE ended_at IS NULL AND expires_at > $now AND (acquired_at, id) > ($at, $id)
 /// ORDER BY acquired_at, id LIMIT $n`, on the partial index
@@ -65,19 +88,16 @@ pub(crate) async fn delete_ended(
 ) -> Result<u64> {
     let limit = std::cmp::min(limit, MAX_REAP_BATCH);
     let txn = store.scoped(tenant, Access::Write).await?;
-    let due: Vec<Uuid> = sessions::Entity::find()
-        .select_only()
-        .column(Column::Id)
-        .filter(Column::TenantId.eq(tenant.as_uuid()))
-        .filter(Column::EndedAt.is_not_null())
-        .filter(Column::EndedAt.lt(stored_time(ended_before)))
-        .order_by_asc(Column::EndedAt)
-        .limit(u64::from(limit))
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .into_tuple()
-        .all(&txn)
-        .await
-        .map_err(db_err)?;
+    let due = lock_due(
+        &txn,
+        sessions::Entity::find()
+            .filter(Column::TenantId.eq(tenant.as_uuid()))
+            .filter(Column::EndedAt.is_not_null())
+            .filter(Column::EndedAt.lt(stored_time(ended_before))),
+        Column::EndedAt,
+        limit,
+    )
+    .await?;
     if due.is_empty() {
         txn.commit().await.map_err(db_err)?;
         return Ok(0);

@@ -10,9 +10,8 @@ use license_core::{
     Session, SessionCursor, SessionId, SessionSecretHash, SessionStore, TenantId, UsageDay,
     UsagePeak, WriteBehindBatch,
 };
-use sea_orm::prelude::Uuid;
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, SqlErr};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 
 use crate::audit::insert_audit;
@@ -230,20 +229,17 @@ impl SessionStore for SqlStore {
     ) -> Result<u64> {
         let limit = limit.min(MAX_REAP_BATCH);
         let txn = self.scoped(tenant, Access::Write).await?;
-        let due: Vec<Uuid> = sessions::Entity::find()
-            .select_only()
-            .column(Column::Id)
-            .filter(Column::TenantId.eq(tenant.as_uuid()))
-            .filter(Column::LicenseId.eq(license.as_uuid()))
-            .filter(Column::EndedAt.is_null())
-            .filter(Column::ExpiresAt.lte(stored_time(before)))
-            .order_by_asc(Column::ExpiresAt)
-            .limit(u64::from(limit))
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .into_tuple()
-            .all(&txn)
-            .await
-            .map_err(db_err)?;
+        let due = session_upkeep::lock_due(
+            &txn,
+            sessions::Entity::find()
+                .filter(Column::TenantId.eq(tenant.as_uuid()))
+                .filter(Column::LicenseId.eq(license.as_uuid()))
+                .filter(Column::EndedAt.is_null())
+                .filter(Column::ExpiresAt.lte(stored_time(before))),
+            Column::ExpiresAt,
+            limit,
+        )
+        .await?;
         if due.is_empty() {
             txn.commit().await.map_err(db_err)?;
             return Ok(0);
