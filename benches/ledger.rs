@@ -28,6 +28,8 @@ fn request(i: u64) -> SeatRequest {
         hardware_id: HardwareId::parse(&format!("bench-{i}")).unwrap(),
         limit: LIMIT,
         ttl: TTL,
+        user: None,
+        borrow: None,
     }
 }
 
@@ -54,7 +56,7 @@ fn ledger_calls(c: &mut Criterion) {
         tenant_id: TenantId::new(),
         license_id: LicenseId::new(),
     };
-    runtime.block_on(ledger.rebuild(&key, &[])).unwrap();
+    runtime.block_on(ledger.rebuild(&key, &[], &[])).unwrap();
 
     let mut group = c.benchmark_group("ledger");
     group.throughput(Throughput::Elements(1));

@@ -74,6 +74,8 @@ fn request(machine: String) -> SeatRequest {
         hardware_id: HardwareId::parse(&machine).unwrap(),
         limit: LIMIT,
         ttl: TTL,
+        user: None,
+        borrow: None,
     }
 }
 
@@ -201,8 +203,8 @@ fn main() {
     };
 
     runtime.block_on(async {
-        ledger.rebuild(&small, &[]).await.unwrap();
-        ledger.rebuild(&big, &[]).await.unwrap();
+        ledger.rebuild(&small, &[], &[]).await.unwrap();
+        ledger.rebuild(&big, &[], &[]).await.unwrap();
         // Load the scripts before the baseline, so their cache is not counted as seats.
         let warm = request("warm-up".to_owned());
         grant(&ledger, &small, &warm).await;

@@ -34,6 +34,8 @@ fn claims(tenant: TenantId) -> LeaseClaims {
         iat: now,
         nbf: now,
         exp: now + 360,
+        ovd: false,
+        brw: false,
     }
 }
 

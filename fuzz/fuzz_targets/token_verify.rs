@@ -36,6 +36,8 @@ fn claims(now: DateTime<Utc>) -> LeaseClaims {
         iat: now.timestamp(),
         nbf: now.timestamp(),
         exp: now.timestamp() + 360,
+        ovd: false,
+        brw: false,
     }
 }
 

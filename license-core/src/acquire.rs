@@ -7,6 +7,7 @@
 //! deleted again. See ADR 0017.
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tracing::warn;
@@ -14,6 +15,7 @@ use tracing::warn;
 use crate::audit::Actor;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{DenialReason, SeatEventKind};
+use crate::evict::user_ref;
 use crate::holder::{SessionSecret, holder_admits};
 use crate::ids::{SessionId, TenantId};
 use crate::license::{License, LicenseKey};
@@ -22,12 +24,15 @@ use crate::seat_ledger::{AcquireOutcome, LedgerKey, SeatRef, SeatRequest};
 use crate::service::{Lease, LicenseService, ledger_key, seat_of, ttl_of};
 use crate::session::{HardwareId, Session, UserEmail};
 use crate::store::{HeartbeatRecord, UsagePeak};
+use crate::tenant_keys::timeline::delta;
 
 /// What acquire can return.
 pub const ERRORS: &[ErrorKind] = &[
     ErrorKind::NotFound,
     ErrorKind::LicenseInactive,
     ErrorKind::NoSeatsAvailable,
+    // The machine or person is held off after an eviction (ADR 0025).
+    ErrorKind::HeldOff,
     // The machine's seat is held by a session another person acquired (ADR 0023); or a
     // session-id clash in the store (122 random bits: practically never, but declared).
     ErrorKind::Conflict,
@@ -59,14 +64,31 @@ impl LicenseService {
             .policy
             .by_key(self.licenses.as_ref(), tenant, key)
             .await?;
+        self.take_seat(&license, holder, hardware_id, user_email, None)
+            .await
+    }
+
+    /// Acquire or borrow (`borrow`: the period, already checked against the license):
+    /// everything but finding the license.
+    pub(crate) async fn take_seat(
+        &self,
+        license: &License,
+        holder: &Actor,
+        hardware_id: &HardwareId,
+        user_email: Option<UserEmail>,
+        borrow: Option<Duration>,
+    ) -> Result<Lease> {
+        let tenant = license.tenant_id;
         if let Err(e) = license.ensure_usable(self.clock.now()) {
             if let Error::LicenseInactive(reason) = &e {
                 self.emit_denial(&license, hardware_id, DenialReason::inactive(*reason));
             }
             return Err(e);
         }
-        let ledger_key = ledger_key(&license);
-        let ttl = ttl_of(&license);
+        let ledger_key = ledger_key(license);
+        let ttl = borrow.unwrap_or_else(|| ttl_of(license));
+        let limit = self.seat_limit_now(license).await?;
+        let user = user_ref(Some(holder), user_email.as_ref());
         // This machine's session on this license, starting now.
         let start = |id: SessionId, expires_at: DateTime<Utc>| {
             Session::start(
@@ -79,6 +101,7 @@ impl LicenseService {
                 expires_at,
             )
             .held_by(holder.clone())
+            .borrowed(borrow.is_some())
         };
         let secret = license
             .require_session_secret
@@ -86,14 +109,16 @@ impl LicenseService {
             .transpose()?;
 
         for _ in 0..MAX_LEDGER_ATTEMPTS {
-            let session = start(SessionId::new(), self.clock.now() + license.lease.ttl())
+            let session = start(SessionId::new(), self.clock.now() + delta(ttl))
                 .with_secret(secret.as_ref().map(SessionSecret::hash));
             self.sessions.insert_session(&session, 0).await?;
             let request = SeatRequest {
                 session_id: session.id,
                 hardware_id: hardware_id.clone(),
-                limit: license.seat_limit(),
+                user: user.clone(),
+                limit,
                 ttl,
+                borrow: borrow.map(|_| license.rules.max_borrowed_seats.unwrap_or(u32::MAX)),
             };
             let outcome = match self
                 .with_rebuild(&ledger_key, || self.ledger.acquire(&ledger_key, &request))
@@ -109,7 +134,7 @@ impl LicenseService {
             match outcome {
                 AcquireOutcome::Granted { expires_at, in_use } => {
                     let mut lease = self
-                        .granted(&license, session, expires_at, Some(in_use))
+                        .granted(license, session, expires_at, Some(in_use))
                         .await?;
                     lease.secret = secret;
                     return Ok(lease);
@@ -128,14 +153,21 @@ impl LicenseService {
                         Some(session) => {
                             if !holder_admits(session.holder.as_ref(), holder) {
                                 let reason = DenialReason::HeldByAnotherUser;
-                                self.emit_denial(&license, hardware_id, reason);
+                                self.emit_denial(license, hardware_id, reason);
                                 return Err(Error::Conflict(
                                     "this machine's seat on the license is held by another user; \
                                      give each user of a shared machine their own hardware_id"
                                         .into(),
                                 ));
                             }
-                            if let Some(lease) = self.held(&license, session).await? {
+                            if borrow.is_some() && !session.borrowed {
+                                return Err(Error::Conflict(
+                                    "this machine holds a seat on the license now; release it \
+                                     (close the application), then borrow"
+                                        .into(),
+                                ));
+                            }
+                            if let Some(lease) = self.held(license, session).await? {
                                 return Ok(lease);
                             }
                         }
@@ -149,7 +181,19 @@ impl LicenseService {
                 }
                 AcquireOutcome::NoSeats => {
                     self.discard(&ledger_key, &session).await;
-                    return Err(self.refuse(&license, hardware_id).await);
+                    return Err(self.refuse(license, hardware_id, limit).await);
+                }
+                AcquireOutcome::NoBorrowSeats => {
+                    self.discard(&ledger_key, &session).await;
+                    self.emit_denial(license, hardware_id, DenialReason::BorrowLimit);
+                    return Err(Error::BorrowLimitReached {
+                        limit: license.rules.max_borrowed_seats.unwrap_or(limit),
+                    });
+                }
+                AcquireOutcome::Evicted { until, reason } => {
+                    self.discard(&ledger_key, &session).await;
+                    self.emit_denial(license, hardware_id, DenialReason::Evicted);
+                    return Err(Error::HeldOff { reason, until });
                 }
                 AcquireOutcome::Rebuild => {
                     self.discard(&ledger_key, &session).await;
@@ -179,18 +223,45 @@ impl LicenseService {
             });
         }
         session.expires_at = expires_at;
+        let over_by = in_use.map_or(0, |n| n.saturating_sub(license.seats.get()));
+        if over_by > 0 {
+            // Billable: the store must know before the client does. If it cannot learn it,
+            // the grant is withdrawn like any other that fails after the ledger's step.
+            if let Err(e) = self
+                .sessions
+                .mark_overdraft(session.tenant_id, session.id)
+                .await
+            {
+                self.stats.compensations.fetch_add(1, Ordering::Relaxed);
+                self.discard(&ledger_key(license), &session).await;
+                return Err(e);
+            }
+            session.overdraft = true;
+        }
         if let Some(in_use) = in_use {
             let peak = UsagePeak {
                 tenant_id: session.tenant_id,
                 license_id: session.license_id,
                 day: session.acquired_at.date_naive(),
                 in_use,
+                overdraft: over_by,
             };
             self.write_behind.peak(peak, session.acquired_at);
         }
         self.directory.remember(&session);
         let in_use = in_use.unwrap_or(0);
-        self.emit(self.session_event(&session, SeatEventKind::Granted { in_use }));
+        let kind = if session.borrowed {
+            SeatEventKind::Borrowed {
+                until: session.expires_at,
+                in_use,
+            }
+        } else {
+            SeatEventKind::Granted { in_use }
+        };
+        self.emit(self.session_event(&session, kind));
+        if over_by > 0 {
+            self.emit(self.session_event(&session, SeatEventKind::Overdraft { over_by }));
+        }
         self.lease(license, session, true).await
     }
 
@@ -199,6 +270,12 @@ impl LicenseService {
     /// secret if it has one or its license now asks for one.
     /// `None`: the seat was freed meanwhile; the caller asks again.
     async fn held(&self, license: &License, mut session: Session) -> Result<Option<Lease>> {
+        if session.borrowed {
+            // A borrowed seat keeps its end: a retried borrow gets the same lease back.
+            self.directory.remember(&session);
+            self.emit(self.session_event(&session, SeatEventKind::Held));
+            return self.lease(license, session, false).await.map(Some);
+        }
         let key = ledger_key(license);
         // Freed since the ledger named it (released or expired meanwhile): no lease for it.
         let Some(renewed) = self
@@ -249,7 +326,7 @@ impl LicenseService {
     }
 
     /// Counts a refusal for the usage report and says why there is no seat.
-    async fn refuse(&self, license: &License, hardware_id: &HardwareId) -> Error {
+    async fn refuse(&self, license: &License, hardware_id: &HardwareId, limit: u32) -> Error {
         let at = self.clock.now();
         if let Err(e) = self
             .sessions
@@ -260,9 +337,7 @@ impl LicenseService {
             warn!(error = %e, license_id = %license.id, "could not record a denial");
         }
         self.emit_denial(license, hardware_id, DenialReason::NoSeats);
-        Error::NoSeatsAvailable {
-            limit: license.seat_limit(),
-        }
+        Error::NoSeatsAvailable { limit }
     }
 
     fn emit_denial(&self, license: &License, hardware_id: &HardwareId, reason: DenialReason) {

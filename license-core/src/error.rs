@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
+
 use crate::quota::Quota;
 use crate::token::TokenError;
 
@@ -90,6 +92,29 @@ pub enum Error {
     /// The session's seat was reclaimed (TTL passed, released, or revoked): acquire again.
     #[error("session expired: acquire a new seat")]
     SessionExpired,
+    /// An administrator evicted the session: stop, and do not acquire again before any
+    /// hold-off ends.
+    #[error("evicted by an administrator: {reason}")]
+    SessionEvicted {
+        /// Why, as the administrator said it.
+        reason: String,
+        /// When the hold-off ends (`None`: no hold-off).
+        until: Option<DateTime<Utc>>,
+    },
+    /// The machine or person is held off after an eviction until `until`. Nothing changed.
+    #[error("evicted by an administrator until {until}: {reason}")]
+    HeldOff {
+        /// Why, as the administrator said it.
+        reason: String,
+        /// When the hold-off ends.
+        until: DateTime<Utc>,
+    },
+    /// A borrow, while the license's most borrowed seats are out. Nothing changed.
+    #[error("borrow limit reached: all {limit} seats this license may lend are borrowed")]
+    BorrowLimitReached {
+        /// Most seats borrowed at once.
+        limit: u32,
+    },
     /// The change clashes with existing data (a duplicate key, say).
     #[error("conflict: {0}")]
     Conflict(String),
@@ -155,6 +180,9 @@ impl Error {
             Error::LicenseInactive(InactiveReason::Revoked) => "license_revoked",
             Error::LicenseInactive(InactiveReason::Expired) => "license_expired",
             Error::SessionExpired => "session_expired",
+            // One code for both: the client stops either way; the status tells which.
+            Error::SessionEvicted { .. } | Error::HeldOff { .. } => "evicted",
+            Error::BorrowLimitReached { .. } => "borrow_limit_reached",
             Error::Conflict(_) => "conflict",
             Error::QuotaExceeded { .. } => "quota_exceeded",
             Error::InvalidInput { .. } => "invalid_input",
@@ -176,6 +204,9 @@ impl Error {
             Error::NoSeatsAvailable { .. } => ErrorKind::NoSeatsAvailable,
             Error::LicenseInactive(_) => ErrorKind::LicenseInactive,
             Error::SessionExpired => ErrorKind::SessionExpired,
+            Error::SessionEvicted { .. } => ErrorKind::SessionEvicted,
+            Error::HeldOff { .. } => ErrorKind::HeldOff,
+            Error::BorrowLimitReached { .. } => ErrorKind::BorrowLimitReached,
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::QuotaExceeded { .. } => ErrorKind::QuotaExceeded,
             Error::InvalidInput { .. } => ErrorKind::InvalidInput,
@@ -205,6 +236,12 @@ pub enum ErrorKind {
     LicenseInactive,
     /// [`Error::SessionExpired`].
     SessionExpired,
+    /// [`Error::SessionEvicted`].
+    SessionEvicted,
+    /// [`Error::HeldOff`].
+    HeldOff,
+    /// [`Error::BorrowLimitReached`].
+    BorrowLimitReached,
     /// [`Error::Conflict`].
     Conflict,
     /// [`Error::QuotaExceeded`].
@@ -221,11 +258,14 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, for exhaustive checks.
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::NotFound,
         ErrorKind::NoSeatsAvailable,
         ErrorKind::LicenseInactive,
         ErrorKind::SessionExpired,
+        ErrorKind::SessionEvicted,
+        ErrorKind::HeldOff,
+        ErrorKind::BorrowLimitReached,
         ErrorKind::Conflict,
         ErrorKind::QuotaExceeded,
         ErrorKind::InvalidInput,
@@ -255,6 +295,11 @@ mod tests {
             Error::LicenseInactive(InactiveReason::Revoked),
             Error::LicenseInactive(InactiveReason::Expired),
             Error::SessionExpired,
+            Error::SessionEvicted {
+                reason: "x".into(),
+                until: None,
+            },
+            Error::BorrowLimitReached { limit: 1 },
             Error::Conflict("x".into()),
             Error::QuotaExceeded {
                 quota: Quota::Seats,

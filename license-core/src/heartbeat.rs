@@ -17,13 +17,15 @@ use crate::ids::{SessionId, TenantId};
 use crate::license::License;
 use crate::seat_ledger::{LedgerKey, RenewOutcome, SeatRef};
 use crate::service::{Lease, LicenseService, ledger_key, seat_of, ttl_of};
-use crate::session::{EndReason, Session};
+use crate::session::{EndReason, Session, SessionEnd};
 use crate::store::{HeartbeatRecord, HeartbeatVerdict};
 
 /// What heartbeat can return.
 pub const ERRORS: &[ErrorKind] = &[
     ErrorKind::NotFound,
     ErrorKind::SessionExpired,
+    // An administrator evicted the session (ADR 0025).
+    ErrorKind::SessionEvicted,
     ErrorKind::LicenseInactive,
     ErrorKind::Unavailable,
     ErrorKind::Internal,
@@ -51,6 +53,7 @@ pub const ERRORS: &[ErrorKind] = &[
 ///     lease: LeasePolicy::default(),
 ///     entitlements: vec![],
 ///     require_session_secret: false,
+///     rules: SeatRules::default(),
 ///     created_at: now,
 ///     updated_at: now,
 /// };
@@ -100,6 +103,9 @@ impl LicenseService {
         if session.ended_at.is_some() {
             return Err(self.already_ended(&session).await);
         }
+        if session.borrowed {
+            return self.check_in(tenant, &session).await;
+        }
         let license = self
             .policy
             .by_id(self.licenses.as_ref(), tenant, session.license_id)
@@ -141,26 +147,40 @@ impl LicenseService {
             None => {
                 // The ledger reclaimed the seat (it expired, or was released or revoked through
                 // another replica): the store must not keep the session alive.
-                let ended = self
-                    .sessions
-                    .end_session(tenant, session_id, now, EndReason::Expired, None)
-                    .await?;
-                self.directory.forget(tenant, session_id);
+                let end = SessionEnd::new(now, EndReason::Expired);
+                let ended = self.end_in_store(tenant, session_id, &end, None).await?;
                 if ended.by_this_call {
                     self.emit(self.session_event(&ended.session, SeatEventKind::Expired));
                 }
-                Err(Error::SessionExpired)
+                Err(ended_error(&ended.session))
             }
         }
     }
 
     /// A heartbeat of a session the store has already ended (the reaper, or a release through
-    /// another replica): make sure the ledger does not hold its seat until the TTL.
+    /// another replica): make sure the ledger does not hold its seat until the TTL (a
+    /// lingering seat stays: the ledger leaves it).
     async fn already_ended(&self, session: &Session) -> Error {
         self.directory.forget(session.tenant_id, session.id);
         self.release_quietly(&crate::service::ledger_key_of(session), seat_of(session))
             .await;
-        Error::SessionExpired
+        ended_error(session)
+    }
+
+    /// A heartbeat of a borrowed session: a check-in. Its seat is not renewed (the borrow
+    /// keeps its end); the store says whether it was returned or revoked meanwhile (through
+    /// any replica), and a live one gets a fresh token with the same expiry.
+    async fn check_in(&self, tenant: TenantId, remembered: &Session) -> Result<Lease> {
+        let session = self.sessions.get_session(tenant, remembered.id).await?;
+        if session.ended_at.is_some() || session.expires_at <= self.clock.now() {
+            self.directory.forget(tenant, session.id);
+            return Err(ended_error(&session));
+        }
+        let license = self
+            .policy
+            .by_id(self.licenses.as_ref(), tenant, session.license_id)
+            .await?;
+        self.lease(&license, session, false).await
     }
 
     /// Renews in the ledger, rebuilding it first if it lost its state. `None`: no seat held.
@@ -178,5 +198,17 @@ impl LicenseService {
             RenewOutcome::Expired => None,
             RenewOutcome::Rebuild => return Err(crate::rebuild::kept_losing_state()),
         })
+    }
+}
+
+/// What a client holding an ended session is told: evicted (stop, with the reason and any
+/// hold-off), or expired (acquire again).
+pub(crate) fn ended_error(session: &Session) -> Error {
+    match (&session.end_reason, &session.eviction) {
+        (Some(EndReason::Evicted), Some(eviction)) => Error::SessionEvicted {
+            reason: eviction.reason.clone(),
+            until: eviction.hold_until,
+        },
+        _ => Error::SessionExpired,
     }
 }

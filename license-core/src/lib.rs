@@ -55,12 +55,16 @@ pub mod admin;
 pub mod api_key;
 /// Audit events: who changed what, when.
 pub mod audit;
+/// Borrow and return: a seat taken offline for a period.
+pub mod borrow;
 /// The `Clock` port, the system clock and a manual clock for tests.
 pub mod clock;
 /// The error type, its stable codes, and the kinds each use case declares.
 pub mod error;
 /// The event port: `SeatEvent`, sinks, and a bounded queue for slow consumers.
 pub mod events;
+/// Evict: an administrator ends a session and may hold its machine and person off.
+pub mod evict;
 /// Flushing the write-behind: renewals and peaks to the store, in one batch.
 pub mod flush;
 /// Heartbeat: renew a seat (no store call when it succeeds, one ledger call, one signature).
@@ -84,6 +88,8 @@ pub mod license;
 pub mod local_signer;
 /// In-memory adapters: the embedded default's ledger and the test store.
 pub mod memory;
+/// Overdraft as billable overage: marked grants, seat-minutes per day, the daily cap.
+pub mod overdraft;
 /// Keyset pagination: pages of licenses by id, of sessions by `(acquired_at, id)`.
 pub mod page;
 /// Per-tenant quotas on licenses, API keys and seats, and the rule that applies them.
@@ -100,10 +106,10 @@ pub mod reap;
 pub mod rebuild;
 /// Release: end a session and free its seat.
 pub mod release;
-/// Revoke: an administrator ends a session.
-pub mod revoke;
 /// The `SeatLedger` port.
 pub mod seat_ledger;
+/// Seat rules: borrowing, linger, minimum hold, overdraft cap.
+pub mod seat_rules;
 /// `LicenseService`: the ports the seat use cases share, and the steps they share.
 pub mod service;
 /// Sessions, hardware ids, user e-mails.
@@ -146,11 +152,12 @@ pub use quota::{Quota, TenantQuotas, TenantUsage};
 pub use readiness::Readiness;
 pub use reap::ReapOutcome;
 pub use seat_ledger::{
-    AcquireOutcome, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatLedger, SeatRef,
-    SeatRequest,
+    AcquireOutcome, Hold, HoldOff, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatKind,
+    SeatLedger, SeatRef, SeatRequest, UserRef,
 };
+pub use seat_rules::{SeatRules, SeatRulesChange};
 pub use service::{Lease, LicenseService, ServiceStats};
-pub use session::{EndReason, HardwareId, LiveSeat, Session, UserEmail};
+pub use session::{EndReason, Eviction, HardwareId, LiveSeat, Session, SessionEnd, UserEmail};
 pub use signer::{Jwks, PublicJwk, Signer, SigningAlgorithm};
 pub use store::{
     ApiKeyStore, AuditLog, Ended, HeartbeatRecord, HeartbeatVerdict, LicenseStore, Page,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, InactiveReason, Result};
 use crate::ids::{LicenseId, TenantId};
 pub use crate::lease_policy::LeasePolicy;
+use crate::seat_rules::SeatRules;
 
 /// The secret-ish key a customer types into the application: 8–64 characters of
 /// `A–Z a–z 0–9 - _`. [`LicenseKey::parse`] checks the shape only; a key a vendor chooses
@@ -243,6 +244,9 @@ pub struct License {
     /// present (for applications sharing one client API key; see [`holder`](crate::holder)).
     #[serde(default)]
     pub require_session_secret: bool,
+    /// Borrowing, linger, minimum hold and the overdraft cap.
+    #[serde(default)]
+    pub rules: SeatRules,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -270,7 +274,8 @@ impl License {
     /// #     key: LicenseKey::parse("ACME-0000-0001").unwrap(), product: "CAD".into(),
     /// #     seats: SeatCount::new(2).unwrap(), overdraft: 0, status: LicenseStatus::Active,
     /// #     expires_at: None, lease: LeasePolicy::default(), entitlements: vec![],
-    /// #     require_session_secret: false, created_at: now, updated_at: now };
+    /// #     require_session_secret: false, rules: SeatRules::default(),
+    /// #     created_at: now, updated_at: now };
     /// assert!(license.ensure_usable(now).is_ok());
     /// license.status = LicenseStatus::Suspended;
     /// assert_eq!(license.ensure_usable(now).unwrap_err().code(), "license_suspended");
@@ -304,6 +309,6 @@ impl License {
         if self.entitlements.len() > 64 {
             return Err(Error::invalid("entitlements", "at most 64 entries"));
         }
-        Ok(())
+        self.rules.validate(self.seats.get(), self.overdraft)
     }
 }

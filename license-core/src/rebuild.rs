@@ -14,9 +14,10 @@ use tracing::info;
 use crate::error::{Dependency, Error, ErrorKind, Result};
 use crate::events::SeatEvent;
 use crate::events::SeatEventKind;
+use crate::evict::user_ref;
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::license::LeasePolicy;
-use crate::seat_ledger::{AcquireOutcome, LedgerKey, LiveCount, RenewOutcome};
+use crate::seat_ledger::{AcquireOutcome, HoldOff, LedgerKey, LiveCount, RenewOutcome, SeatKind};
 use crate::service::{LicenseService, ledger_key, ttl_of};
 use crate::session::{HardwareId, LiveSeat};
 
@@ -79,7 +80,6 @@ impl LicenseService {
         Err(kept_losing_state())
     }
 
-    /// Restores a license's seats from the store's live sessions.
     /// Restores a license's seats from the store: every session the store cannot prove dead,
     /// each until the latest moment its seat could still be live (its stored expiry plus the
     /// write-behind slack: see [`HotPathConfig::proof_slack`](crate::hot_path::HotPathConfig::proof_slack)).
@@ -91,6 +91,8 @@ impl LicenseService {
     /// that no heartbeat or retry can take back (its client acquires again), so a zombie is
     /// never revived over the limit. So is every live session of a machine but its oldest (a
     /// newer one is an acquire in flight, which must find the older one held). See ADR 0017.
+    /// Borrowed seats come back borrowed; released seats still lingering, and eviction
+    /// hold-offs still in force, come back too (ADR 0025).
     async fn rebuild(&self, key: &LedgerKey) -> Result<()> {
         let now = self.clock.now();
         let license = self
@@ -121,7 +123,7 @@ impl LicenseService {
                 *entry = (session.acquired_at, session.id);
             }
         }
-        let seats: Vec<LiveSeat> = live
+        let mut seats: Vec<LiveSeat> = live
             .iter()
             .filter_map(|session| {
                 // The session's own last TTL, if the license's has since been shortened.
@@ -145,11 +147,45 @@ impl LicenseService {
                         session_id: session.id.shadow(),
                         hardware_id: HardwareId::shadow(session.id),
                         expires_at,
+                        kind: SeatKind::Held,
                     }
                 })
             })
             .collect();
-        let outcome = self.ledger.rebuild(key, &seats).await?;
+        // Released seats still lingering for their machine, unless the machine has taken its
+        // seat back since (its live session holds it).
+        for session in self
+            .sessions
+            .lingering_sessions(key.tenant_id, key.license_id, now)
+            .await?
+        {
+            if keeper.contains_key(&session.hardware_id) {
+                continue;
+            }
+            if let Some(until) = session.linger_until {
+                seats.push(LiveSeat {
+                    expires_at: until,
+                    kind: SeatKind::Lingering,
+                    ..LiveSeat::from(&session)
+                });
+            }
+        }
+        let holds: Vec<HoldOff> = self
+            .sessions
+            .held_off_sessions(key.tenant_id, key.license_id, now)
+            .await?
+            .iter()
+            .filter_map(|session| {
+                let eviction = session.eviction.as_ref()?;
+                Some(HoldOff {
+                    hardware_id: session.hardware_id.clone(),
+                    user: user_ref(session.holder.as_ref(), session.user_email.as_ref()),
+                    until: eviction.hold_until?,
+                    reason: eviction.reason.clone(),
+                })
+            })
+            .collect();
+        let outcome = self.ledger.rebuild(key, &seats, &holds).await?;
         self.stats.ledger_rebuilds.fetch_add(1, Ordering::Relaxed);
         let count = u32::try_from(seats.len()).unwrap_or(u32::MAX);
         self.emit(

@@ -10,7 +10,9 @@ use crate::events::SeatEventKind;
 use crate::holder::Caller;
 use crate::ids::{SessionId, TenantId};
 use crate::service::LicenseService;
-use crate::session::{EndReason, Session};
+use crate::service::{ledger_key_of, seat_of};
+use crate::session::{EndReason, Session, SessionEnd};
+use crate::tenant_keys::timeline::delta;
 
 /// What release can return.
 pub const ERRORS: &[ErrorKind] = &[
@@ -27,7 +29,8 @@ impl LicenseService {
     /// [`heartbeat`](Self::heartbeat); anyone else gets `session_not_found`. The audit log
     /// records the release (`session.release`, with the caller as actor) in the same store
     /// call. Idempotent: releasing again returns the same record (with the first `ended_at`)
-    /// and records nothing more. Emits `released` when this call ended it.
+    /// and records nothing more. Emits `released` when this call ended it. Under a license
+    /// with `linger_seconds` the seat stays this machine's that long (ADR 0025).
     ///
     /// Errors: see [`ERRORS`] (`unavailable`: retry, the call is idempotent).
     pub async fn release(
@@ -51,9 +54,40 @@ impl LicenseService {
                 "hardware_id": session.hardware_id.as_str(),
             }),
         );
-        let ended = self
-            .end(tenant, session_id, EndReason::Released, Some(&audit))
+        let license = self
+            .policy
+            .by_id(self.licenses.as_ref(), tenant, session.license_id)
             .await?;
+        let linger = license.rules.linger_seconds;
+        let ended = if linger == 0 || session.borrowed {
+            self.end(tenant, session_id, EndReason::Released, Some(&audit))
+                .await?
+        } else {
+            // The seat stays this machine's for the linger (ADR 0025): recorded in the store
+            // first (a rebuild restores it), then kept by the ledger.
+            let linger = std::time::Duration::from_secs(u64::from(linger));
+            let now = self.clock.now();
+            let end = SessionEnd {
+                linger_until: Some(now + delta(linger)),
+                ..SessionEnd::new(now, EndReason::Released)
+            };
+            let ended = self
+                .end_in_store(tenant, session_id, &end, Some(&audit))
+                .await?;
+            // Also on a retry, should the first call have failed at the ledger: `linger` does
+            // nothing to a seat that lingers already.
+            let left = ended.session.linger_until.map(|until| until - now);
+            if let Some(left) = left.and_then(|d| d.to_std().ok()).filter(|d| !d.is_zero()) {
+                self.ledger
+                    .linger(
+                        &ledger_key_of(&ended.session),
+                        seat_of(&ended.session),
+                        left,
+                    )
+                    .await?;
+            }
+            ended
+        };
         if ended.by_this_call {
             self.emit(self.session_event(&ended.session, SeatEventKind::Released));
         }

@@ -29,10 +29,60 @@ pub struct SeatRequest {
     pub session_id: SessionId,
     /// The machine asking: a live seat of the same machine is returned instead of a second one.
     pub hardware_id: HardwareId,
+    /// The person asking, as hold-offs name them ([`UserRef`]); `None` when unknown. A machine
+    /// or a person held off after an eviction gets [`AcquireOutcome::Evicted`].
+    pub user: Option<UserRef>,
     /// Most live seats allowed (seats plus overdraft).
     pub limit: u32,
-    /// How long the seat lives without renewal.
+    /// How long the seat lives without renewal (for a borrow: the borrow period).
     pub ttl: Duration,
+    /// `Some(max)`: a borrow, granted only while fewer than `max` borrowed seats are live
+    /// (else [`AcquireOutcome::NoBorrowSeats`]). A borrowed seat needs no renewal.
+    pub borrow: Option<u32>,
+}
+
+/// A person as the ledger's hold-offs name them: `email:<address>` or `sub:<OIDC subject>`
+/// (built by the use cases; adapters store a digest of it).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct UserRef(pub String);
+
+/// What kind of seat a live seat is: renewed by heartbeats, borrowed for a period, or
+/// lingering after its release for the machine that released it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SeatKind {
+    /// An ordinary seat, renewed by heartbeats.
+    #[default]
+    Held,
+    /// Borrowed until its expiry; counts against the license's borrow cap.
+    Borrowed,
+    /// Released, but kept for its machine until its expiry: an acquire of that machine takes
+    /// it over at once; everyone else sees it taken.
+    Lingering,
+}
+
+/// An eviction's hold-off as the admin asks for it: the evicted machine (and person) may not
+/// acquire for `duration`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hold {
+    /// The person held off too, when the session named one.
+    pub user: Option<UserRef>,
+    /// How long, from the ledger's now.
+    pub duration: Duration,
+    /// Why, as the administrator said it (returned to the held-off client).
+    pub reason: String,
+}
+
+/// A hold-off in force, as the store restores it into a rebuilt ledger.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HoldOff {
+    /// The evicted machine.
+    pub hardware_id: HardwareId,
+    /// The evicted person, when known.
+    pub user: Option<UserRef>,
+    /// When it ends.
+    pub until: DateTime<Utc>,
+    /// Why.
+    pub reason: String,
 }
 
 /// A seat held by a session: what renew and release name. The machine is part of it so a
@@ -82,6 +132,15 @@ pub enum AcquireOutcome {
     },
     /// Every seat is taken.
     NoSeats,
+    /// A borrow, while the license's most borrowed seats are live; nothing changed.
+    NoBorrowSeats,
+    /// The machine or the person is held off after an eviction; nothing changed.
+    Evicted {
+        /// When the hold-off ends.
+        until: DateTime<Utc>,
+        /// Why, as the administrator said it.
+        reason: String,
+    },
     /// The ledger lost its state for this license: rebuild it from the store, then retry.
     Rebuild,
 }
@@ -125,7 +184,11 @@ pub enum RebuildOutcome {
 /// - never more than `limit` live seats per key, whatever the concurrency;
 /// - a seat not renewed within its TTL is free again without any other call;
 /// - `acquire` with a hardware id (or session id) that holds a live seat returns
-///   [`AcquireOutcome::AlreadyHeld`] and takes no second seat;
+///   [`AcquireOutcome::AlreadyHeld`] and takes no second seat — except a [lingering](SeatKind)
+///   seat, which the acquire takes over (`Granted`, the count unchanged);
+/// - at most `borrow` borrowed seats at once; a borrowed seat is never shortened by `renew`;
+/// - after `evict` with a hold, `acquire` of that machine or person answers
+///   [`AcquireOutcome::Evicted`] until the hold ends;
 /// - after the backend lost its state, every call on that key answers `Rebuild` until
 ///   [`SeatLedger::rebuild`] has run, and `rebuild` only applies when the state is missing, so a
 ///   late rebuild from an older snapshot cannot drop seats granted since.
@@ -134,7 +197,8 @@ pub trait SeatLedger: Send + Sync + std::fmt::Debug {
     /// Takes a seat for `request.session_id`, or says why not.
     async fn acquire(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome>;
 
-    /// Extends a live seat by `ttl` from now.
+    /// Extends a live seat by `ttl` from now (a borrowed seat keeps the later of its expiry
+    /// and that; a lingering one is not renewed: `Expired`).
     async fn renew(
         &self,
         key: &LedgerKey,
@@ -142,15 +206,29 @@ pub trait SeatLedger: Send + Sync + std::fmt::Debug {
         ttl: Duration,
     ) -> Result<RenewOutcome>;
 
-    /// Frees a seat. Releasing a seat that is not held is not an error.
+    /// Frees a seat (a borrowed one too). Releasing a seat that is not held is not an error;
+    /// a lingering seat is left to linger.
     async fn release(&self, key: &LedgerKey, seat: SeatRef<'_>) -> Result<()>;
+
+    /// Frees a seat and, in the same step, holds its machine (and `hold.user`) off for
+    /// `hold.duration`. Holds off even when the session held no seat any more.
+    async fn evict(&self, key: &LedgerKey, seat: SeatRef<'_>, hold: &Hold) -> Result<()>;
+
+    /// Keeps a released seat for its machine for `linger` from now ([`SeatKind::Lingering`]).
+    /// `false` (nothing changed) when the session holds no live seat or it lingers already.
+    async fn linger(&self, key: &LedgerKey, seat: SeatRef<'_>, linger: Duration) -> Result<bool>;
 
     /// Seats in use now.
     async fn live_count(&self, key: &LedgerKey) -> Result<LiveCount>;
 
-    /// Restores a key's seats from the store's live sessions, if (and only if) the key's state
-    /// is missing.
-    async fn rebuild(&self, key: &LedgerKey, seats: &[LiveSeat]) -> Result<RebuildOutcome>;
+    /// Restores a key's seats (with their kinds) and hold-offs from the store, if (and only if)
+    /// the key's state is missing.
+    async fn rebuild(
+        &self,
+        key: &LedgerKey,
+        seats: &[LiveSeat],
+        holds: &[HoldOff],
+    ) -> Result<RebuildOutcome>;
 
     /// Whether the backend answers (for readiness).
     async fn ping(&self) -> Result<()>;

@@ -17,7 +17,7 @@ use crate::hot_path::{HotPathConfig, PolicyCache, SessionDirectory, WriteBehind}
 use crate::ids::SessionId;
 use crate::license::License;
 use crate::seat_ledger::{LedgerKey, SeatLedger, SeatRef};
-use crate::session::{EndReason, Session};
+use crate::session::{EndReason, Session, SessionEnd};
 use crate::signer::{PublicJwk, Signer};
 use crate::store::{Ended, LicenseStore, SessionStore, Store};
 use crate::tenant_keys::ring::ephemeral_wrapper;
@@ -236,14 +236,27 @@ impl LicenseService {
         reason: EndReason,
         audit: Option<&AuditEvent>,
     ) -> Result<Ended> {
-        let ended = self
-            .sessions
-            .end_session(tenant, session_id, self.clock.now(), reason, audit)
-            .await?;
-        self.directory.forget(tenant, session_id);
+        let end = SessionEnd::new(self.clock.now(), reason);
+        let ended = self.end_in_store(tenant, session_id, &end, audit).await?;
         self.ledger
             .release(&ledger_key_of(&ended.session), seat_of(&ended.session))
             .await?;
+        Ok(ended)
+    }
+
+    /// Ends a session in the store and forgets it on this replica; the caller frees the seat.
+    pub(crate) async fn end_in_store(
+        &self,
+        tenant: crate::ids::TenantId,
+        session_id: SessionId,
+        end: &SessionEnd,
+        audit: Option<&AuditEvent>,
+    ) -> Result<Ended> {
+        let ended = self
+            .sessions
+            .end_session(tenant, session_id, end, audit)
+            .await?;
+        self.directory.forget(tenant, session_id);
         Ok(ended)
     }
 
@@ -278,6 +291,8 @@ impl LicenseService {
             iat: now,
             nbf: now,
             exp: session.expires_at.timestamp(),
+            ovd: session.overdraft,
+            brw: session.borrowed,
         };
         let signer = self
             .keys

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::holder::SessionSecretHash;
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::license::validate_token_chars;
+use crate::seat_ledger::SeatKind;
 
 /// A stable fingerprint of the machine (or container) running the application:
 /// 1–128 characters of `A–Z a–z 0–9 . _ : - / + =` (hex, base64 and UUIDs all fit).
@@ -130,8 +131,11 @@ pub enum EndReason {
     Released,
     /// No heartbeat within the TTL.
     Expired,
-    /// An administrator force-released it, or the license was suspended or revoked.
+    /// The license was suspended or revoked (or, before evictions, an administrator ended it).
     Revoked,
+    /// An administrator evicted it (force release), maybe with a hold-off: see
+    /// [`Session::eviction`].
+    Evicted,
 }
 
 impl EndReason {
@@ -141,6 +145,7 @@ impl EndReason {
             EndReason::Released => "released",
             EndReason::Expired => "expired",
             EndReason::Revoked => "revoked",
+            EndReason::Evicted => "evicted",
         }
     }
 
@@ -150,9 +155,10 @@ impl EndReason {
             "released" => Ok(EndReason::Released),
             "expired" => Ok(EndReason::Expired),
             "revoked" => Ok(EndReason::Revoked),
+            "evicted" => Ok(EndReason::Evicted),
             _ => Err(Error::invalid(
                 "end_reason",
-                "must be released, expired or revoked",
+                "must be released, expired, revoked or evicted",
             )),
         }
     }
@@ -189,6 +195,61 @@ pub struct Session {
     /// serialised: it stays in the server.
     #[serde(skip)]
     pub secret_hash: Option<SessionSecretHash>,
+    /// Borrowed for offline work: `expires_at` is the borrow's end, no heartbeat is needed.
+    #[serde(default)]
+    pub borrowed: bool,
+    /// Granted beyond the license's `seats_total` (into its overdraft): billable overage.
+    #[serde(default)]
+    pub overdraft: bool,
+    /// After a release: the seat stays held for this machine until then (the license's
+    /// linger).
+    #[serde(default)]
+    pub linger_until: Option<DateTime<Utc>>,
+    /// After an eviction: why, and until when the machine and person are held off.
+    #[serde(default)]
+    pub eviction: Option<Eviction>,
+}
+
+/// Why an administrator evicted a session, and for how long its machine (and person) may not
+/// acquire again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Eviction {
+    /// Why, as the administrator said it (1–200 [readable](crate::text) characters).
+    pub reason: String,
+    /// The end of the hold-off; `None`: no hold-off (the client may acquire again at once).
+    pub hold_until: Option<DateTime<Utc>>,
+}
+
+/// How a session ends: what [`SessionStore::end_session`](crate::store::SessionStore::end_session)
+/// records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionEnd {
+    /// `ended_at`.
+    pub at: DateTime<Utc>,
+    /// Why.
+    pub reason: EndReason,
+    /// The seat lingers for its machine until then (releases of lingering licenses).
+    pub linger_until: Option<DateTime<Utc>>,
+    /// The eviction (reason [`EndReason::Evicted`] only).
+    pub eviction: Option<Eviction>,
+}
+
+impl SessionEnd {
+    /// An end at `at` for `reason`, with no linger and no eviction.
+    ///
+    /// ```
+    /// use license_core::{EndReason, SessionEnd};
+    /// let end = SessionEnd::new(chrono::Utc::now(), EndReason::Released);
+    /// assert!(end.linger_until.is_none() && end.eviction.is_none());
+    /// ```
+    pub fn new(at: DateTime<Utc>, reason: EndReason) -> Self {
+        Self {
+            at,
+            reason,
+            linger_until: None,
+            eviction: None,
+        }
+    }
 }
 
 impl Session {
@@ -231,6 +292,10 @@ impl Session {
             end_reason: None,
             holder: None,
             secret_hash: None,
+            borrowed: false,
+            overdraft: false,
+            linger_until: None,
+            eviction: None,
         }
     }
 
@@ -247,6 +312,12 @@ impl Session {
     /// ```
     pub fn held_by(mut self, holder: Actor) -> Self {
         self.holder = Some(holder);
+        self
+    }
+
+    /// The same session, borrowed (or not).
+    pub fn borrowed(mut self, borrowed: bool) -> Self {
+        self.borrowed = borrowed;
         self
     }
 
@@ -271,14 +342,23 @@ pub struct LiveSeat {
     pub hardware_id: HardwareId,
     /// When the seat frees itself.
     pub expires_at: DateTime<Utc>,
+    /// Held, borrowed or lingering.
+    pub kind: SeatKind,
 }
 
 impl From<&Session> for LiveSeat {
+    /// A live session's seat: borrowed if the session is, else held (a lingering seat is an
+    /// ended session's: see `rebuild`).
     fn from(s: &Session) -> Self {
         LiveSeat {
             session_id: s.id,
             hardware_id: s.hardware_id.clone(),
             expires_at: s.expires_at,
+            kind: if s.borrowed {
+                SeatKind::Borrowed
+            } else {
+                SeatKind::Held
+            },
         }
     }
 }

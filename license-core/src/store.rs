@@ -22,7 +22,7 @@ use crate::ids::{ApiKeyId, LicenseId, SessionId, TenantId};
 use crate::license::{License, LicenseKey};
 pub use crate::page::{Page, SessionCursor};
 use crate::quota::{TenantQuotas, TenantUsage};
-use crate::session::{EndReason, Session};
+use crate::session::{EndReason, Session, SessionEnd};
 use crate::tenant::Tenant;
 use crate::tenant_keys::TenantKey;
 use crate::usage::UsageDay;
@@ -71,6 +71,8 @@ pub struct UsagePeak {
     pub day: NaiveDate,
     /// Seats in use right after a grant.
     pub in_use: u32,
+    /// Of those, seats beyond the license's `seats_total` (in its overdraft).
+    pub overdraft: u32,
 }
 
 /// What the write-behind buffer hands the store in one call.
@@ -200,18 +202,60 @@ pub trait SessionStore: Send + Sync {
     /// several replicas may land in any order); each peak only raises the day's peak.
     async fn flush_write_behind(&self, batch: &WriteBehindBatch) -> Result<()>;
 
-    /// Ends a session and returns it, in one call. Idempotent: a session that already ended is
-    /// returned unchanged (first reason and time win) with `by_this_call` false. `audit`, when
-    /// given, is written in the same transaction if this call ended the session (a repeated
-    /// release changes nothing, so it records nothing).
+    /// Ends a session and returns it, in one call: `ended_at`, `end_reason`, and the linger
+    /// and eviction `end` names. Idempotent: a session that already ended is returned
+    /// unchanged (first end wins) with `by_this_call` false. `audit`, when given, is written in
+    /// the same transaction if this call ended the session (a repeated release changes
+    /// nothing, so it records nothing).
     async fn end_session(
         &self,
         tenant: TenantId,
         id: SessionId,
-        at: DateTime<Utc>,
-        reason: EndReason,
+        end: &SessionEnd,
         audit: Option<&AuditEvent>,
     ) -> Result<Ended>;
+
+    /// Marks a session as granted into its license's overdraft (`overdraft = true`).
+    /// `NotFound` unless the session is the tenant's.
+    async fn mark_overdraft(&self, tenant: TenantId, id: SessionId) -> Result<()>;
+
+    /// The license's ended sessions whose seat still lingers at `now` (`linger_until > now`):
+    /// what a ledger rebuild restores as lingering seats.
+    async fn lingering_sessions(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>>;
+
+    /// The license's evicted sessions whose hold-off is still in force at `now`
+    /// (`eviction.hold_until > now`): what a ledger rebuild restores as hold-offs.
+    async fn held_off_sessions(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>>;
+
+    /// A page of the license's live borrowed sessions (as
+    /// [`live_sessions_page`](Self::live_sessions_page), borrowed ones only).
+    async fn borrowed_sessions_page(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        now: DateTime<Utc>,
+        page: Page<SessionCursor>,
+    ) -> Result<Vec<Session>>;
+
+    /// The license's sessions granted into the overdraft that held their seat at some time in
+    /// `[from, to)`: acquired before `to`, and ended (or, if not ended, expiring) after `from`.
+    async fn overdraft_sessions(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Session>>;
 
     /// Replaces a session's secret hash (an acquire retried for the same machine hands the
     /// client a new secret: it never saw the first). `NotFound` unless the session is the

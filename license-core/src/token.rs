@@ -86,8 +86,15 @@ pub struct LeaseClaims {
     pub iat: i64,
     /// Not before.
     pub nbf: i64,
-    /// The lease's expiry: the client must stop (or heartbeat) before it.
+    /// The lease's expiry: the client must stop (or heartbeat) before it. For a borrowed
+    /// seat, the borrow's end.
     pub exp: i64,
+    /// The seat was granted into the license's overdraft (billable overage).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ovd: bool,
+    /// The seat is borrowed for offline work until `exp`: no heartbeat is due.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub brw: bool,
 }
 
 /// Signs `claims` into a compact JWS with `signer` (the tenant's key).
@@ -110,7 +117,7 @@ pub async fn issue(signer: &dyn Signer, claims: &LeaseClaims) -> Result<String> 
 /// let claims = LeaseClaims {
 ///     iss: "acme".into(), aud: Some(tenant), sub: SessionId::new(), tid: tenant,
 ///     lic: LicenseId::new(), hwid: "laptop-1".into(), ent: vec![], iat: now, nbf: now,
-///     exp: now + 360,
+///     exp: now + 360, ovd: false, brw: false,
 /// };
 /// let token = issue(&tenant_key, &claims).await?;
 /// let keys = Jwks { keys: vec![tenant_key.public_jwk()] };

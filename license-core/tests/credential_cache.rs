@@ -655,6 +655,44 @@ impl LicenseStore for CountingStore {
 
 #[async_trait]
 impl SessionStore for CountingStore {
+    async fn mark_overdraft(&self, t: TenantId, id: SessionId) -> Result<()> {
+        self.inner.mark_overdraft(t, id).await
+    }
+    async fn lingering_sessions(
+        &self,
+        t: TenantId,
+        l: LicenseId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>> {
+        self.inner.lingering_sessions(t, l, now).await
+    }
+    async fn held_off_sessions(
+        &self,
+        t: TenantId,
+        l: LicenseId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>> {
+        self.inner.held_off_sessions(t, l, now).await
+    }
+    async fn borrowed_sessions_page(
+        &self,
+        t: TenantId,
+        l: LicenseId,
+        now: DateTime<Utc>,
+        p: Page<SessionCursor>,
+    ) -> Result<Vec<Session>> {
+        self.inner.borrowed_sessions_page(t, l, now, p).await
+    }
+    async fn overdraft_sessions(
+        &self,
+        t: TenantId,
+        l: LicenseId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Session>> {
+        self.inner.overdraft_sessions(t, l, from, to).await
+    }
+
     async fn insert_session(&self, s: &Session, in_use: u32) -> Result<()> {
         self.inner.insert_session(s, in_use).await
     }
@@ -696,11 +734,10 @@ impl SessionStore for CountingStore {
         &self,
         t: TenantId,
         id: SessionId,
-        at: DateTime<Utc>,
-        r: EndReason,
+        end: &SessionEnd,
         a: Option<&AuditEvent>,
     ) -> Result<Ended> {
-        self.inner.end_session(t, id, at, r, a).await
+        self.inner.end_session(t, id, end, a).await
     }
     async fn set_session_secret(
         &self,

@@ -153,7 +153,7 @@ async fn expiry_revocation_reaping_and_inactive_licenses_are_events() {
         serde_json::json!({}),
     );
     w.service
-        .revoke_session(t, a.session.id, &audit)
+        .evict_session(t, a.session.id, &Default::default(), &audit)
         .await
         .unwrap();
     w.clock.advance(TimeDelta::seconds(360));
@@ -168,7 +168,7 @@ async fn expiry_revocation_reaping_and_inactive_licenses_are_events() {
     );
     assert_eq!(
         names_since(&w.events, start),
-        ["revoked", "admin_change", "expired", "reaped"]
+        ["evicted", "admin_change", "expired", "reaped"]
     );
     let last = w.events.events().pop().unwrap();
     assert_eq!(last.kind, SeatEventKind::Reaped { sessions: 1 });

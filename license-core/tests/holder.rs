@@ -341,11 +341,11 @@ async fn client_releases_are_audited_once_with_their_actor() {
         serde_json::json!({}),
     );
     w.service
-        .revoke_session(t, other.session.id, &audit)
+        .evict_session(t, other.session.id, &Default::default(), &audit)
         .await
         .unwrap();
     w.service
-        .revoke_session(t, other.session.id, &audit)
+        .evict_session(t, other.session.id, &Default::default(), &audit)
         .await
         .unwrap();
     let forced: Vec<_> = w

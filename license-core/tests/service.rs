@@ -477,6 +477,8 @@ async fn tokens_the_root_signed_before_tenant_keys_validate_until_they_expire() 
         iat: now,
         nbf: now,
         exp: lease.session.expires_at.timestamp(),
+        ovd: false,
+        brw: false,
     };
     let token = license_core::token::issue(&root, &legacy).await.unwrap();
     let claims = service.validate(w.tenant.id, &token).await.unwrap();
@@ -586,6 +588,44 @@ impl LicenseStore for InsertFails {
 
 #[async_trait]
 impl SessionStore for InsertFails {
+    async fn mark_overdraft(&self, t: TenantId, id: SessionId) -> Result<()> {
+        self.inner.mark_overdraft(t, id).await
+    }
+    async fn lingering_sessions(
+        &self,
+        t: TenantId,
+        l: LicenseId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>> {
+        self.inner.lingering_sessions(t, l, now).await
+    }
+    async fn held_off_sessions(
+        &self,
+        t: TenantId,
+        l: LicenseId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>> {
+        self.inner.held_off_sessions(t, l, now).await
+    }
+    async fn borrowed_sessions_page(
+        &self,
+        t: TenantId,
+        l: LicenseId,
+        now: DateTime<Utc>,
+        p: Page<SessionCursor>,
+    ) -> Result<Vec<Session>> {
+        self.inner.borrowed_sessions_page(t, l, now, p).await
+    }
+    async fn overdraft_sessions(
+        &self,
+        t: TenantId,
+        l: LicenseId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Session>> {
+        self.inner.overdraft_sessions(t, l, from, to).await
+    }
+
     async fn insert_session(&self, s: &Session, in_use: u32) -> Result<()> {
         if self.failing.load(Ordering::SeqCst) {
             return Err(Error::unavailable(Dependency::Store, "injected"));
@@ -630,11 +670,10 @@ impl SessionStore for InsertFails {
         &self,
         t: TenantId,
         id: SessionId,
-        at: DateTime<Utc>,
-        r: EndReason,
+        end: &SessionEnd,
         a: Option<&AuditEvent>,
     ) -> Result<Ended> {
-        self.inner.end_session(t, id, at, r, a).await
+        self.inner.end_session(t, id, end, a).await
     }
     async fn set_session_secret(
         &self,
@@ -826,7 +865,7 @@ impl SeatLedger for LossAfterGrant {
                 .live_sessions(key.tenant_id, key.license_id, start())
                 .await?;
             let seats: Vec<LiveSeat> = live.iter().map(LiveSeat::from).collect();
-            self.inner.rebuild(key, &seats).await?;
+            self.inner.rebuild(key, &seats, &[]).await?;
             let intruder = SeatRequest {
                 session_id: SessionId::new(),
                 hardware_id: HardwareId::parse("other-replica").unwrap(),
@@ -851,8 +890,24 @@ impl SeatLedger for LossAfterGrant {
     async fn live_count(&self, key: &LedgerKey) -> Result<LiveCount> {
         self.inner.live_count(key).await
     }
-    async fn rebuild(&self, key: &LedgerKey, seats: &[LiveSeat]) -> Result<RebuildOutcome> {
-        self.inner.rebuild(key, seats).await
+    async fn evict(&self, key: &LedgerKey, seat: SeatRef<'_>, hold: &Hold) -> Result<()> {
+        self.inner.evict(key, seat, hold).await
+    }
+    async fn linger(
+        &self,
+        key: &LedgerKey,
+        seat: SeatRef<'_>,
+        linger: std::time::Duration,
+    ) -> Result<bool> {
+        self.inner.linger(key, seat, linger).await
+    }
+    async fn rebuild(
+        &self,
+        key: &LedgerKey,
+        seats: &[LiveSeat],
+        holds: &[HoldOff],
+    ) -> Result<RebuildOutcome> {
+        self.inner.rebuild(key, seats, holds).await
     }
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await

@@ -27,6 +27,8 @@ fn claims(exp_in: i64) -> LeaseClaims {
         iat: now,
         nbf: now,
         exp: now + exp_in,
+        ovd: false,
+        brw: false,
     }
 }
 

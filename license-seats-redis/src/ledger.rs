@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use license_core::{
-    AcquireOutcome, Dependency, Error, LedgerKey, LiveCount, LiveSeat, RebuildOutcome,
-    RenewOutcome, Result, SeatLedger, SeatRef, SeatRequest,
+    AcquireOutcome, Dependency, Error, Hold, HoldOff, LedgerKey, LiveCount, LiveSeat,
+    RebuildOutcome, RenewOutcome, Result, SeatLedger, SeatRef, SeatRequest,
 };
 use redis::{RedisResult, ScriptInvocation, Value};
 use tokio::time::error::Elapsed;
@@ -261,7 +261,27 @@ impl SeatLedger for RedisLedger {
         scripts::live_count(&self.run(&invocation).await?)
     }
 
-    async fn rebuild(&self, key: &LedgerKey, seats: &[LiveSeat]) -> Result<RebuildOutcome> {
+    async fn evict(&self, key: &LedgerKey, seat: SeatRef<'_>, _hold: &Hold) -> Result<()> {
+        // TODO(#19 ledger): hold-offs in Lua.
+        self.release(key, seat).await
+    }
+
+    async fn linger(
+        &self,
+        _key: &LedgerKey,
+        _seat: SeatRef<'_>,
+        _linger: Duration,
+    ) -> Result<bool> {
+        // TODO(#19 ledger): linger in Lua.
+        Ok(false)
+    }
+
+    async fn rebuild(
+        &self,
+        key: &LedgerKey,
+        seats: &[LiveSeat],
+        _holds: &[HoldOff],
+    ) -> Result<RebuildOutcome> {
         let keys = LicenseKeys::new(key);
         let mut invocation = scripts::REBUILD.prepare_invoke();
         invocation.key(&keys.all()[..]).arg(grace_millis());

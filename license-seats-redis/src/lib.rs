@@ -27,13 +27,16 @@
 //!     hardware_id: HardwareId::parse("laptop-1")?,
 //!     limit: 5,
 //!     ttl: Duration::from_secs(360),
+//!     user: None,
+//!     borrow: None,
 //! };
 //! match ledger.acquire(&key, &request).await? {
 //!     AcquireOutcome::Granted { expires_at, in_use } => println!("{in_use} in use until {expires_at}"),
 //!     AcquireOutcome::AlreadyHeld { session_id, .. } => println!("{session_id} holds it already"),
-//!     AcquireOutcome::NoSeats => println!("every seat is taken"),
+//!     AcquireOutcome::NoSeats | AcquireOutcome::NoBorrowSeats => println!("every seat is taken"),
+//!     AcquireOutcome::Evicted { reason, .. } => println!("held off: {reason}"),
 //!     // Redis lost this license's state: the service rebuilds it from the store, then retries.
-//!     AcquireOutcome::Rebuild => { ledger.rebuild(&key, &[]).await?; }
+//!     AcquireOutcome::Rebuild => { ledger.rebuild(&key, &[], &[]).await?; }
 //! }
 //! # Ok(()) }
 //! ```

@@ -202,7 +202,7 @@ async fn a_killed_redis_fails_fast_and_the_same_ledger_recovers() {
                         }
                         Ok(AcquireOutcome::Rebuild) => {
                             // The restarted Redis is empty; this test's store holds nothing.
-                            let rebuilt = ledger.rebuild(&key, &[]).await;
+                            let rebuilt = ledger.rebuild(&key, &[], &[]).await;
                             assert!(
                                 rebuilt.is_ok() || rebuilt.as_ref().is_err_and(Error::is_retryable)
                             );

@@ -53,6 +53,8 @@ fn claims() -> LeaseClaims {
         iat: now,
         nbf: now,
         exp: now + 360,
+        ovd: false,
+        brw: false,
     }
 }
 

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use license_core::{
     AuditEvent, EndReason, Ended, Error, HeartbeatRecord, LicenseId, Page, Resource, Result,
-    Session, SessionCursor, SessionId, SessionSecretHash, SessionStore, TenantId, UsageDay,
-    UsagePeak, WriteBehindBatch,
+    Session, SessionCursor, SessionEnd, SessionId, SessionSecretHash, SessionStore, TenantId,
+    UsageDay, UsagePeak, WriteBehindBatch,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, SqlErr};
@@ -31,6 +31,53 @@ const FLUSH_CHUNK: usize = 5_000;
 
 #[async_trait]
 impl SessionStore for SqlStore {
+    async fn mark_overdraft(&self, _tenant: TenantId, _id: SessionId) -> Result<()> {
+        // TODO(#19 store)
+        Ok(())
+    }
+
+    async fn lingering_sessions(
+        &self,
+        _tenant: TenantId,
+        _license: LicenseId,
+        _now: DateTime<Utc>,
+    ) -> Result<Vec<Session>> {
+        // TODO(#19 store)
+        Ok(Vec::new())
+    }
+
+    async fn held_off_sessions(
+        &self,
+        _tenant: TenantId,
+        _license: LicenseId,
+        _now: DateTime<Utc>,
+    ) -> Result<Vec<Session>> {
+        // TODO(#19 store)
+        Ok(Vec::new())
+    }
+
+    async fn borrowed_sessions_page(
+        &self,
+        _tenant: TenantId,
+        _license: LicenseId,
+        _now: DateTime<Utc>,
+        _page: Page<SessionCursor>,
+    ) -> Result<Vec<Session>> {
+        // TODO(#19 store)
+        Ok(Vec::new())
+    }
+
+    async fn overdraft_sessions(
+        &self,
+        _tenant: TenantId,
+        _license: LicenseId,
+        _from: DateTime<Utc>,
+        _to: DateTime<Utc>,
+    ) -> Result<Vec<Session>> {
+        // TODO(#19 store)
+        Ok(Vec::new())
+    }
+
     /// `INSERT` the session, then raise the day's peak: one transaction, no read of the
     /// license. The `(tenant_id, license_id)` foreign key is what refuses another tenant's
     /// license, so its violation here means exactly that.
@@ -150,15 +197,15 @@ impl SessionStore for SqlStore {
         &self,
         tenant: TenantId,
         id: SessionId,
-        at: DateTime<Utc>,
-        reason: EndReason,
+        end: &SessionEnd,
         audit: Option<&AuditEvent>,
     ) -> Result<Ended> {
         let txn = self.scoped(tenant, Access::Write).await?;
         // The first end wins: a session that already ended is left as it is.
+        // TODO(#19 store): linger_until and eviction columns.
         let updated = sessions::Entity::update_many()
-            .col_expr(Column::EndedAt, Expr::value(stored_time(at)))
-            .col_expr(Column::EndReason, Expr::value(reason.as_str()))
+            .col_expr(Column::EndedAt, Expr::value(stored_time(end.at)))
+            .col_expr(Column::EndReason, Expr::value(end.reason.as_str()))
             .filter(Column::TenantId.eq(tenant.as_uuid()))
             .filter(Column::Id.eq(id.as_uuid()))
             .filter(Column::EndedAt.is_null())

@@ -15,6 +15,7 @@ use crate::ids::{LicenseId, TenantId};
 use crate::license::{Entitlement, LeasePolicy, License, LicenseKey, LicenseStatus, SeatCount};
 use crate::page::SessionCursor;
 use crate::quota::{TenantQuotas, TenantUsage};
+use crate::seat_rules::{SeatRules, SeatRulesChange};
 use crate::session::Session;
 use crate::store::{Page, Store};
 use crate::tenant::Tenant;
@@ -53,6 +54,8 @@ pub struct NewLicense {
     pub entitlements: Vec<Entitlement>,
     /// Whether each session gets a secret its heartbeats and releases must present.
     pub require_session_secret: bool,
+    /// Borrowing, linger, minimum hold, overdraft cap.
+    pub rules: SeatRules,
 }
 
 impl NewLicense {
@@ -68,6 +71,7 @@ impl NewLicense {
             lease: LeasePolicy::default(),
             entitlements: Vec::new(),
             require_session_secret: false,
+            rules: SeatRules::default(),
         }
     }
 }
@@ -89,6 +93,9 @@ pub struct LicenseChange {
     /// Whether sessions acquired from now on get a secret (a session keeps the choice made at
     /// its acquire, so no running client is locked out).
     pub require_session_secret: Option<bool>,
+    /// Changes to borrowing, linger, minimum hold, overdraft cap (apply to new grants,
+    /// releases and evictions; never to a seat already borrowed).
+    pub rules: SeatRulesChange,
 }
 
 /// What the admin use cases can return.
@@ -245,6 +252,7 @@ impl AdminService {
             lease: new.lease,
             entitlements: new.entitlements,
             require_session_secret: new.require_session_secret,
+            rules: new.rules,
             created_at: now,
             updated_at: now,
         };
@@ -259,6 +267,7 @@ impl AdminService {
                 "seats": license.seats.get(),
                 "overdraft": license.overdraft,
                 "require_session_secret": license.require_session_secret,
+                "rules": license.rules,
                 // generated, chosen, or weak: chosen below the minimum with allow_weak_key.
                 "key": origin,
             }),
@@ -312,6 +321,7 @@ impl AdminService {
         if let Some(required) = change.require_session_secret {
             license.require_session_secret = required;
         }
+        license.rules = change.rules.apply(license.rules);
         license.validate()?;
         license.updated_at = self.clock.now();
         let audit = self.event(
@@ -326,6 +336,7 @@ impl AdminService {
                 "ttl_seconds": license.lease.ttl_seconds(),
                 "entitlements": license.entitlements,
                 "require_session_secret": license.require_session_secret,
+                "rules": license.rules,
             }),
         );
         self.store
@@ -381,12 +392,51 @@ impl AdminService {
                 "must be on or after from, at most 366 days later",
             ));
         }
-        self.store.usage(tenant, license, from, to).await
+        let mut days = self.store.usage(tenant, license, from, to).await?;
+        let (start, end) = (
+            crate::overdraft::day_start(from),
+            crate::overdraft::after_day(to),
+        );
+        let sessions = self
+            .store
+            .overdraft_sessions(tenant, license, start, end)
+            .await?;
+        let minutes =
+            crate::overdraft::seat_minutes_by_day(&sessions, start, end, self.clock.now());
+        for (day, minutes) in minutes.into_iter().filter(|(_, m)| *m > 0) {
+            match days.iter_mut().find(|d| d.day == day) {
+                Some(usage) => usage.overdraft_seat_minutes = minutes,
+                None => days.push(UsageDay {
+                    license_id: license,
+                    day,
+                    peak_seats: 0,
+                    denials: 0,
+                    overdraft_peak: 0,
+                    overdraft_seat_minutes: minutes,
+                }),
+            }
+        }
+        days.sort_by_key(|d| d.day);
+        Ok(days)
     }
 
     /// The tenant's most recent audit events.
     pub async fn audit_log(&self, tenant: TenantId, limit: u32) -> Result<Vec<AuditEvent>> {
         self.store.list_audit(tenant, limit.clamp(1, 500)).await
+    }
+
+    /// A page of the license's live borrowed sessions, oldest acquired first (after checking
+    /// the license is the tenant's).
+    pub async fn borrowed_sessions(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        page: Page<SessionCursor>,
+    ) -> Result<Vec<Session>> {
+        self.store.get_license(tenant, license).await?;
+        self.store
+            .borrowed_sessions_page(tenant, license, self.clock.now(), page)
+            .await
     }
 
     /// A page of the license's live sessions, oldest acquired first (after checking the

@@ -3,8 +3,8 @@
 //! fails: a sink that cannot keep up drops the event and counts it.
 //!
 //! The JSON form of an event is a stable, documented schema (`docs/events.md`): a `type`
-//! (`granted`, `held`, `denied`, `renewed`, `released`, `expired`, `revoked`, `rebuilt`,
-//! `admin_change`), the instant, the tenant, and the ids the event concerns. New fields may be
+//! (`granted`, `held`, `denied`, `renewed`, `released`, `expired`, `revoked`, `evicted`,
+//! `borrowed`, `returned`, `overdraft`, `rebuilt`, `admin_change`), the instant, the tenant, and the ids the event concerns. New fields may be
 //! added; existing ones keep their name and meaning.
 //!
 //! ```
@@ -48,6 +48,10 @@ pub enum DenialReason {
     LicenseExpired,
     /// The machine's seat is held by a session another person acquired (ADR 0023).
     HeldByAnotherUser,
+    /// The machine or person is held off after an eviction (ADR 0025).
+    Evicted,
+    /// A borrow, while the license's most borrowed seats are out.
+    BorrowLimit,
 }
 
 impl DenialReason {
@@ -83,8 +87,31 @@ pub enum SeatEventKind {
     Released,
     /// A seat was reclaimed because its session stopped heartbeating (seen by a heartbeat).
     Expired,
-    /// A seat was taken back: by an administrator, or because its license became inactive.
+    /// A seat was taken back because its license became inactive.
     Revoked,
+    /// An administrator evicted a session (force release), maybe holding its machine and
+    /// person off.
+    Evicted {
+        /// Why, as the administrator said it.
+        reason: String,
+        /// Until when the machine and person may not acquire (`None`: no hold-off).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        hold_until: Option<DateTime<Utc>>,
+    },
+    /// A seat was borrowed for offline work until `until`.
+    Borrowed {
+        /// The borrow's end.
+        until: DateTime<Utc>,
+        /// Seats in use on the license right after the grant.
+        in_use: u32,
+    },
+    /// A borrowed seat was returned before its end.
+    Returned,
+    /// A grant went beyond the license's `seats_total`, into its overdraft (billable).
+    Overdraft {
+        /// Seats in use beyond `seats_total` right after the grant.
+        over_by: u32,
+    },
     /// A ledger that had lost its state was rebuilt from the store.
     Rebuilt {
         /// Seats restored.
@@ -117,6 +144,10 @@ impl SeatEventKind {
             SeatEventKind::Released => "released",
             SeatEventKind::Expired => "expired",
             SeatEventKind::Revoked => "revoked",
+            SeatEventKind::Evicted { .. } => "evicted",
+            SeatEventKind::Borrowed { .. } => "borrowed",
+            SeatEventKind::Returned => "returned",
+            SeatEventKind::Overdraft { .. } => "overdraft",
             SeatEventKind::Rebuilt { .. } => "rebuilt",
             SeatEventKind::Reaped { .. } => "reaped",
             SeatEventKind::AdminChange { .. } => "admin_change",

@@ -39,6 +39,7 @@ impl Pending {
         let slot = (peak.tenant_id, peak.license_id, peak.day);
         let entry = self.peaks.entry(slot).or_insert(peak);
         entry.in_use = entry.in_use.max(peak.in_use);
+        entry.overdraft = entry.overdraft.max(peak.overdraft);
     }
 
     fn mark(&mut self, at: DateTime<Utc>) {
@@ -195,6 +196,7 @@ mod tests {
             tenant_id: TenantId::from_uuid(uuid::Uuid::nil()),
             license_id: LicenseId::from_uuid(uuid::Uuid::nil()),
             day: t0.date_naive(),
+            overdraft: 0,
             in_use,
         };
         buffer.peak(peak(3), t0);

@@ -10,8 +10,8 @@ use crate::clock::Clock;
 use crate::error::{Dependency, Error, Result};
 use crate::ids::SessionId;
 use crate::seat_ledger::{
-    AcquireOutcome, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatLedger, SeatRef,
-    SeatRequest,
+    AcquireOutcome, Hold, HoldOff, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatLedger,
+    SeatRef, SeatRequest,
 };
 use crate::session::{HardwareId, LiveSeat};
 
@@ -227,7 +227,27 @@ impl SeatLedger for MemoryLedger {
         })
     }
 
-    async fn rebuild(&self, key: &LedgerKey, seats: &[LiveSeat]) -> Result<RebuildOutcome> {
+    async fn evict(&self, key: &LedgerKey, seat: SeatRef<'_>, _hold: &Hold) -> Result<()> {
+        // TODO(#19 ledger): hold-offs.
+        self.release(key, seat).await
+    }
+
+    async fn linger(
+        &self,
+        _key: &LedgerKey,
+        _seat: SeatRef<'_>,
+        _linger: Duration,
+    ) -> Result<bool> {
+        // TODO(#19 ledger): linger.
+        Ok(false)
+    }
+
+    async fn rebuild(
+        &self,
+        key: &LedgerKey,
+        seats: &[LiveSeat],
+        _holds: &[HoldOff],
+    ) -> Result<RebuildOutcome> {
         self.check_available()?;
         let now = self.clock.now();
         let mut licenses = self.lock();

@@ -8,7 +8,7 @@ use crate::audit::AuditEvent;
 use crate::error::{Error, Resource, Result};
 use crate::holder::SessionSecretHash;
 use crate::ids::{LicenseId, SessionId, TenantId};
-use crate::session::{EndReason, Session};
+use crate::session::{EndReason, Session, SessionEnd};
 use crate::store::{Ended, Page, SessionCursor, SessionStore, WriteBehindBatch};
 use crate::usage::UsageDay;
 
@@ -67,23 +67,66 @@ impl SessionStore for MemoryStore {
         now: DateTime<Utc>,
         page: Page<SessionCursor>,
     ) -> Result<Vec<Session>> {
-        let data = self.lock()?;
-        let mut live: Vec<&Session> = data
+        self.page_where(tenant, license, now, page, |_| true)
+    }
+
+    async fn borrowed_sessions_page(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        now: DateTime<Utc>,
+        page: Page<SessionCursor>,
+    ) -> Result<Vec<Session>> {
+        self.page_where(tenant, license, now, page, |s| s.borrowed)
+    }
+
+    async fn mark_overdraft(&self, tenant: TenantId, id: SessionId) -> Result<()> {
+        let mut data = self.lock()?;
+        let session = data
             .sessions
-            .values()
-            .filter(|s| {
-                s.tenant_id == tenant
-                    && s.license_id == license
-                    && s.is_live(now)
-                    && page.after.is_none_or(|after| after.precedes(s))
-            })
-            .collect();
-        live.sort_unstable_by_key(|s| (s.acquired_at, s.id));
-        Ok(live
-            .into_iter()
-            .take(page.limit as usize)
-            .cloned()
-            .collect())
+            .get_mut(&id)
+            .filter(|s| s.tenant_id == tenant)
+            .ok_or(Error::NotFound(Resource::Session))?;
+        session.overdraft = true;
+        Ok(())
+    }
+
+    async fn lingering_sessions(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>> {
+        self.sessions_where(tenant, license, |s| {
+            s.ended_at.is_some() && s.linger_until.is_some_and(|until| until > now)
+        })
+    }
+
+    async fn held_off_sessions(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>> {
+        self.sessions_where(tenant, license, |s| {
+            s.ended_at.is_some()
+                && s.eviction
+                    .as_ref()
+                    .and_then(|e| e.hold_until)
+                    .is_some_and(|until| until > now)
+        })
+    }
+
+    async fn overdraft_sessions(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Session>> {
+        self.sessions_where(tenant, license, |s| {
+            s.overdraft && s.acquired_at < to && s.ended_at.unwrap_or(s.expires_at) > from
+        })
     }
 
     async fn delete_ended_sessions(
@@ -139,6 +182,7 @@ impl SessionStore for MemoryStore {
                 let at = peak.day.and_time(chrono::NaiveTime::MIN).and_utc();
                 let day = usage_day(&mut data, peak.license_id, at);
                 day.peak_seats = day.peak_seats.max(peak.in_use);
+                day.overdraft_peak = day.overdraft_peak.max(peak.overdraft);
             }
         }
         Ok(())
@@ -148,8 +192,7 @@ impl SessionStore for MemoryStore {
         &self,
         tenant: TenantId,
         id: SessionId,
-        at: DateTime<Utc>,
-        reason: EndReason,
+        end: &SessionEnd,
         audit: Option<&AuditEvent>,
     ) -> Result<Ended> {
         let mut data = self.lock()?;
@@ -160,8 +203,10 @@ impl SessionStore for MemoryStore {
             .ok_or(Error::NotFound(Resource::Session))?;
         let by_this_call = session.ended_at.is_none();
         if by_this_call {
-            session.ended_at = Some(at);
-            session.end_reason = Some(reason);
+            session.ended_at = Some(end.at);
+            session.end_reason = Some(end.reason);
+            session.linger_until = end.linger_until;
+            session.eviction = end.eviction.clone();
         }
         let session = session.clone();
         if let Some(event) = audit.filter(|_| by_this_call) {
@@ -255,5 +300,41 @@ impl SessionStore for MemoryStore {
             .collect();
         days.sort_by_key(|u| u.day);
         Ok(days)
+    }
+}
+
+impl MemoryStore {
+    /// The license's sessions that pass `keep`, oldest acquired first.
+    fn sessions_where(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        keep: impl Fn(&Session) -> bool,
+    ) -> Result<Vec<Session>> {
+        let data = self.lock()?;
+        let mut found: Vec<Session> = data
+            .sessions
+            .values()
+            .filter(|s| s.tenant_id == tenant && s.license_id == license && keep(s))
+            .cloned()
+            .collect();
+        found.sort_unstable_by_key(|s| (s.acquired_at, s.id));
+        Ok(found)
+    }
+
+    /// A page of the license's live sessions that pass `keep`.
+    fn page_where(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        now: DateTime<Utc>,
+        page: Page<SessionCursor>,
+        keep: impl Fn(&Session) -> bool,
+    ) -> Result<Vec<Session>> {
+        let mut live = self.sessions_where(tenant, license, |s| {
+            s.is_live(now) && keep(s) && page.after.is_none_or(|after| after.precedes(s))
+        })?;
+        live.truncate(page.limit as usize);
+        Ok(live)
     }
 }

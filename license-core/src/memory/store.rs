@@ -83,6 +83,8 @@ pub(super) fn usage_day(
             day,
             peak_seats: 0,
             denials: 0,
+            overdraft_peak: 0,
+            overdraft_seat_minutes: 0,
         })
 }
 

@@ -16,6 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::license::LeasePolicy;
+use crate::seat_rules::SeatRules;
 use crate::signer::SigningAlgorithm;
 
 /// How tenant keys are made and rotated.
@@ -47,14 +48,21 @@ impl Default for TenantKeyConfig {
     }
 }
 
-/// The longest lease any key may have to cover.
-pub(crate) const LONGEST_LEASE: Duration = Duration::from_secs(LeasePolicy::MAX_TTL_SECONDS as u64);
+/// The longest lease any key may have to cover: a borrow's (14 days) is longer than any TTL,
+/// so a borrowed lease verifies offline to its end (ADR 0025).
+pub(crate) const LONGEST_LEASE: Duration = Duration::from_secs(max(
+    LeasePolicy::MAX_TTL_SECONDS as u64,
+    SeatRules::MAX_BORROW_SECONDS as u64,
+));
+
+const fn max(a: u64, b: u64) -> u64 {
+    if a > b { a } else { b }
+}
 
 /// Readiness reports a degraded signer when a key's certificate expires within this: the
-/// longest lease plus an hour, so a license with 24-hour leases is warned of before its
-/// leases start to fail.
-pub const DEGRADED_WITHIN: Duration =
-    Duration::from_secs(LeasePolicy::MAX_TTL_SECONDS as u64 + 3600);
+/// longest lease plus an hour, so a license with the longest leases (or borrows) is warned of
+/// before its leases start to fail.
+pub const DEGRADED_WITHIN: Duration = Duration::from_secs(LONGEST_LEASE.as_secs() + 3600);
 
 impl TenantKeyConfig {
     /// How long a certificate outlives its key's retirement.

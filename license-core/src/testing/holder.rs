@@ -6,6 +6,7 @@
 use chrono::TimeDelta;
 
 use super::store::{assert_not_found, audit, license, now, ok, session, tenant};
+use crate::SessionEnd;
 use crate::audit::{Actor, AuditEvent};
 use crate::error::Resource;
 use crate::holder::SessionSecret;
@@ -121,8 +122,7 @@ pub(super) async fn holders_and_secrets(store: &dyn Store) {
             .end_session(
                 a.id,
                 guarded.id,
-                t1,
-                EndReason::Released,
+                &SessionEnd::new(t1, EndReason::Released),
                 Some(&release(t1)),
             )
             .await,
@@ -134,8 +134,7 @@ pub(super) async fn holders_and_secrets(store: &dyn Store) {
             .end_session(
                 a.id,
                 guarded.id,
-                t1 + TimeDelta::seconds(1),
-                EndReason::Released,
+                &SessionEnd::new(t1 + TimeDelta::seconds(1), EndReason::Released),
                 Some(&release(t1 + TimeDelta::seconds(1))),
             )
             .await,

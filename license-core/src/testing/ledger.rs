@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use futures::future::{BoxFuture, join_all};
 
+use crate::SeatKind;
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::seat_ledger::{
     AcquireOutcome, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatLedger, SeatRef,
@@ -46,13 +47,15 @@ fn request(i: usize, limit: u32, ttl: Duration) -> SeatRequest {
         hardware_id: hw(i),
         limit,
         ttl,
+        user: None,
+        borrow: None,
     }
 }
 
 async fn initialised(ledger: &dyn SeatLedger) -> LedgerKey {
     let key = fresh_key();
     let outcome = ledger
-        .rebuild(&key, &[])
+        .rebuild(&key, &[], &[])
         .await
         .unwrap_or_else(|e| panic!("rebuild: {e}"));
     assert_eq!(
@@ -112,9 +115,9 @@ async fn unknown_key_asks_for_rebuild(ledger: &dyn SeatLedger) {
             .await
             .is_ok()
     );
-    let first = ledger.rebuild(&key, &[]).await;
+    let first = ledger.rebuild(&key, &[], &[]).await;
     assert!(matches!(first, Ok(RebuildOutcome::Rebuilt)), "{first:?}");
-    let second = ledger.rebuild(&key, &[]).await;
+    let second = ledger.rebuild(&key, &[], &[]).await;
     assert!(
         matches!(second, Ok(RebuildOutcome::AlreadyInitialised)),
         "{second:?}"
@@ -144,7 +147,7 @@ async fn grants_up_to_the_limit_and_no_more(ledger: &dyn SeatLedger) {
         ..key
     };
     ledger
-        .rebuild(&other, &[])
+        .rebuild(&other, &[], &[])
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(
@@ -295,7 +298,7 @@ async fn late_rebuild_does_not_drop_newer_seats(ledger: &dyn SeatLedger) {
         AcquireOutcome::Granted { .. }
     ));
     // A rebuild from an older (empty) snapshot arrives late: it must not free the seat.
-    let late = ledger.rebuild(&key, &[]).await;
+    let late = ledger.rebuild(&key, &[], &[]).await;
     assert!(
         matches!(late, Ok(RebuildOutcome::AlreadyInitialised)),
         "{late:?}"
@@ -322,13 +325,15 @@ async fn lost_state_is_rebuilt_from_live_seats(harness: &LedgerHarness) {
         session_id: SessionId::new(),
         hardware_id: hw(9),
         expires_at: expires_at - chrono::TimeDelta::hours(1),
+        kind: SeatKind::Held,
     };
     let live = LiveSeat {
         session_id: req.session_id,
         hardware_id: req.hardware_id.clone(),
         expires_at,
+        kind: SeatKind::Held,
     };
-    let rebuilt = ledger.rebuild(&key, &[live, long_gone]).await;
+    let rebuilt = ledger.rebuild(&key, &[live, long_gone], &[]).await;
     assert!(
         matches!(rebuilt, Ok(RebuildOutcome::Rebuilt)),
         "{rebuilt:?}"

@@ -4,6 +4,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures::future::join;
 
 use super::store::{assert_not_found, audit, license, now, ok, session, tenant};
+use crate::SessionEnd;
 use crate::error::Resource;
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::license::License;
@@ -80,7 +81,12 @@ pub(super) async fn live_sessions_come_in_pages(store: &dyn Store) {
     let event = audit(a.id, "session.end", t0);
     ok(
         store
-            .end_session(a.id, ended.id, t0, EndReason::Released, Some(&event))
+            .end_session(
+                a.id,
+                ended.id,
+                &SessionEnd::new(t0, EndReason::Released),
+                Some(&event),
+            )
             .await,
         "end",
     );
@@ -146,7 +152,7 @@ pub(super) async fn ended_sessions_are_deleted_and_usage_kept(store: &dyn Store)
         async move {
             ok(
                 store
-                    .end_session(tenant, id, at, EndReason::Released, None)
+                    .end_session(tenant, id, &SessionEnd::new(at, EndReason::Released), None)
                     .await,
                 "end",
             );

@@ -4,6 +4,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures::future::join;
 use serde_json::json;
 
+use crate::SeatRules;
+use crate::SessionEnd;
 use crate::api_key::{ApiKey, ApiKeySecret, Scope};
 use crate::audit::{Actor, AuditEvent};
 use crate::error::{Error, Resource};
@@ -77,6 +79,7 @@ pub(super) fn license(tenant: TenantId, key: &str, seats: u32) -> License {
         lease: ok(LeasePolicy::new(300, 100), "lease"),
         entitlements: vec![ok(crate::license::Entitlement::parse("pro"), "ent")],
         require_session_secret: false,
+        rules: SeatRules::default(),
         created_at: at,
         updated_at: at,
     }
@@ -97,6 +100,10 @@ pub(super) fn session(l: &License, hw: &str, expires_at: DateTime<Utc>) -> Sessi
         end_reason: None,
         holder: Some(Actor::ApiKey(ApiKeyId::new())),
         secret_hash: None,
+        borrowed: false,
+        overdraft: false,
+        linger_until: None,
+        eviction: None,
     }
 }
 
@@ -335,6 +342,7 @@ async fn sessions_and_usage(store: &dyn Store) {
             license_id: la.id,
             day: t0.date_naive(),
             in_use: 2,
+            overdraft: 0,
         }],
     };
     ok(store.flush_write_behind(&batch).await, "flush");
@@ -388,14 +396,14 @@ async fn sessions_and_usage(store: &dyn Store) {
     // Ending is idempotent: first reason and time win; an ended session refuses heartbeats.
     assert_not_found(
         store
-            .end_session(b.id, s2.id, t1, EndReason::Released, None)
+            .end_session(b.id, s2.id, &SessionEnd::new(t1, EndReason::Released), None)
             .await,
         Resource::Session,
         "end foreign",
     );
     let ended = ok(
         store
-            .end_session(a.id, s2.id, t1, EndReason::Released, None)
+            .end_session(a.id, s2.id, &SessionEnd::new(t1, EndReason::Released), None)
             .await,
         "end",
     );
@@ -409,8 +417,7 @@ async fn sessions_and_usage(store: &dyn Store) {
             .end_session(
                 a.id,
                 s2.id,
-                t1 + TimeDelta::seconds(9),
-                EndReason::Revoked,
+                &SessionEnd::new(t1 + TimeDelta::seconds(9), EndReason::Revoked),
                 None,
             )
             .await,

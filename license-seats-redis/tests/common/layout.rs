@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use license_core::{
     AcquireOutcome, LedgerKey, LicenseId, LiveCount, LiveSeat, RebuildOutcome, RenewOutcome,
-    SeatLedger, SeatRef, SessionId, TenantId,
+    SeatKind, SeatLedger, SeatRef, SessionId, TenantId,
 };
 
 use super::{Fixture, PARTS, hw, redis_key, request};
@@ -85,7 +85,7 @@ pub async fn keys_of_the_old_layout_are_never_read(fx: &Fixture) {
         AcquireOutcome::Rebuild
     );
     assert_eq!(
-        fx.ledger.rebuild(&key, &[]).await.unwrap(),
+        fx.ledger.rebuild(&key, &[], &[]).await.unwrap(),
         RebuildOutcome::Rebuilt
     );
     assert!(matches!(
@@ -150,11 +150,12 @@ pub async fn rebuild_gives_a_machine_one_seat(fx: &Fixture) {
         session_id: SessionId::new(),
         hardware_id: hw(machine),
         expires_at: now + chrono::TimeDelta::seconds(secs),
+        kind: SeatKind::Held,
     };
     let (earlier, later, other) = (seat("twice", 30), seat("twice", 60), seat("once", 30));
     let outcome = fx
         .ledger
-        .rebuild(&key, &[later.clone(), earlier.clone(), other])
+        .rebuild(&key, &[later.clone(), earlier.clone(), other], &[])
         .await
         .unwrap();
     assert_eq!(outcome, RebuildOutcome::Rebuilt);

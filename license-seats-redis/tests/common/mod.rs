@@ -64,7 +64,7 @@ impl Fixture {
             license_id: LicenseId::new(),
         };
         assert_eq!(
-            ledger.rebuild(&key, &[]).await.unwrap(),
+            ledger.rebuild(&key, &[], &[]).await.unwrap(),
             RebuildOutcome::Rebuilt
         );
         key
@@ -139,5 +139,7 @@ pub fn request(machine: &str, limit: u32, ttl: Duration) -> SeatRequest {
         hardware_id: hw(machine),
         limit,
         ttl,
+        user: None,
+        borrow: None,
     }
 }

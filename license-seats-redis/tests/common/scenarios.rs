@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use license_core::{
     AcquireOutcome, LedgerKey, LicenseId, LiveCount, LiveSeat, RebuildOutcome, RenewOutcome,
-    SeatLedger, SeatRef, SessionId, TenantId,
+    SeatKind, SeatLedger, SeatRef, SessionId, TenantId,
 };
 use license_seats_redis::RedisLedger;
 
@@ -269,6 +269,7 @@ pub async fn wiping_redis_mid_run_rebuilds_and_never_exceeds_the_limit(fx: &Fixt
                                 session_id: req.session_id,
                                 hardware_id: req.hardware_id.clone(),
                                 expires_at,
+                                kind: SeatKind::Held,
                             };
                             store.lock().unwrap().insert(req.session_id, seat);
                             if !confirm(ledger.as_ref(), &key, &store, &rebuilds, req.seat()).await
@@ -296,6 +297,10 @@ pub async fn wiping_redis_mid_run_rebuilds_and_never_exceeds_the_limit(fx: &Fixt
                                 .unwrap();
                         }
                         AcquireOutcome::NoSeats => tokio::task::yield_now().await,
+                        other
+                        @ (AcquireOutcome::NoBorrowSeats | AcquireOutcome::Evicted { .. }) => {
+                            panic!("no borrow and no eviction here: {other:?}")
+                        }
                         AcquireOutcome::Rebuild => {
                             rebuild_from(ledger.as_ref(), &key, &store, &rebuilds).await;
                         }
@@ -346,7 +351,7 @@ type Store = Mutex<HashMap<SessionId, LiveSeat>>;
 /// rebuilds that applied.
 async fn rebuild_from(ledger: &RedisLedger, key: &LedgerKey, store: &Store, count: &AtomicUsize) {
     let live: Vec<LiveSeat> = store.lock().unwrap().values().cloned().collect();
-    if ledger.rebuild(key, &live).await.unwrap() == RebuildOutcome::Rebuilt {
+    if ledger.rebuild(key, &live, &[]).await.unwrap() == RebuildOutcome::Rebuilt {
         count.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -384,12 +389,13 @@ pub async fn rebuild_skips_seats_already_past_expiry(fx: &Fixture) {
         session_id: SessionId::new(),
         hardware_id: hw(machine),
         expires_at,
+        kind: SeatKind::Held,
     };
     let live = seat("live", now + chrono::TimeDelta::seconds(60));
     let gone = seat("gone", now - chrono::TimeDelta::seconds(1));
     let outcome = fx
         .ledger
-        .rebuild(&key, &[live.clone(), gone])
+        .rebuild(&key, &[live.clone(), gone], &[])
         .await
         .unwrap();
     assert_eq!(outcome, RebuildOutcome::Rebuilt);

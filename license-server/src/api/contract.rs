@@ -7,7 +7,7 @@
 
 use license_core::{
     Dependency, Error, ErrorKind, InactiveReason, Quota, Resource, TokenError, acquire, admin,
-    heartbeat, keys, readiness, rebuild, release, revoke, validate,
+    evict, heartbeat, keys, readiness, rebuild, release, validate,
 };
 
 use super::error::{ApiError, BASE_STATUSES, is_base_status};
@@ -37,7 +37,7 @@ const OPERATIONS: &[(&str, &[&[ErrorKind]])] = &[
     ("reinstate_license", &[admin::ERRORS]),
     ("revoke_license", &[admin::ERRORS]),
     ("list_license_sessions", &[PARSING, admin::ERRORS]),
-    ("force_release_session", &[revoke::ERRORS]),
+    ("force_release_session", &[evict::ERRORS]),
     ("create_api_key", &[PARSING, admin::ERRORS]),
     ("list_api_keys", &[admin::ERRORS]),
     ("revoke_api_key", &[admin::ERRORS]),
@@ -56,6 +56,15 @@ fn example(kind: ErrorKind) -> Error {
         ErrorKind::NoSeatsAvailable => Error::NoSeatsAvailable { limit: 1 },
         ErrorKind::LicenseInactive => Error::LicenseInactive(InactiveReason::Suspended),
         ErrorKind::SessionExpired => Error::SessionExpired,
+        ErrorKind::SessionEvicted => Error::SessionEvicted {
+            reason: "audit".into(),
+            until: None,
+        },
+        ErrorKind::HeldOff => Error::HeldOff {
+            reason: "audit".into(),
+            until: chrono::Utc::now(),
+        },
+        ErrorKind::BorrowLimitReached => Error::BorrowLimitReached { limit: 1 },
         ErrorKind::Conflict => Error::Conflict("dup".into()),
         ErrorKind::QuotaExceeded => Error::QuotaExceeded {
             quota: Quota::Licenses,

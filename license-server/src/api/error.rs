@@ -193,6 +193,12 @@ impl From<Error> for ApiError {
             Error::NotFound(_) => Self::new(StatusCode::NOT_FOUND, code, e.to_string()),
             Error::Conflict(_) => Self::new(StatusCode::CONFLICT, code, e.to_string()),
             Error::SessionExpired => Self::new(StatusCode::GONE, code, e.to_string()),
+            // TODO(#19 http): Retry-After, reason fields.
+            Error::SessionEvicted { .. } => Self::new(StatusCode::GONE, code, e.to_string()),
+            Error::HeldOff { .. } => Self::new(StatusCode::FORBIDDEN, code, e.to_string()),
+            Error::BorrowLimitReached { .. } => {
+                Self::new(StatusCode::PAYMENT_REQUIRED, code, e.to_string())
+            }
             Error::Unavailable { dependency, reason } => {
                 warn!(%dependency, reason, "dependency unavailable");
                 let mut api = Self::new(

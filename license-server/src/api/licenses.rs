@@ -341,6 +341,7 @@ impl LicensesApi {
             lease,
             entitlements: body.entitlements.as_deref().map(entitlements).transpose()?,
             require_session_secret: body.require_session_secret,
+            rules: Default::default(), // TODO(#19 http)
         };
         let license = state
             .admin

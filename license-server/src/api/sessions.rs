@@ -28,8 +28,10 @@ pub enum EndReasonDto {
     Released,
     /// No heartbeat within the TTL.
     Expired,
-    /// Force-released by an administrator, or its license was suspended or revoked.
+    /// Its license was suspended or revoked.
     Revoked,
+    /// Evicted (force-released) by an administrator.
+    Evicted,
 }
 
 impl From<EndReason> for EndReasonDto {
@@ -38,6 +40,7 @@ impl From<EndReason> for EndReasonDto {
             EndReason::Released => EndReasonDto::Released,
             EndReason::Expired => EndReasonDto::Expired,
             EndReason::Revoked => EndReasonDto::Revoked,
+            EndReason::Evicted => EndReasonDto::Evicted,
         }
     }
 }
@@ -181,7 +184,12 @@ impl SessionsApi {
             state.clock.now(),
             json!({}),
         );
-        let session = state.service.revoke_session(tenant, id, &audit).await?;
+        // TODO(#19 http): hold-off, reason, force from the request.
+        let options = license_core::evict::EvictOptions::default();
+        let session = state
+            .service
+            .evict_session(tenant, id, &options, &audit)
+            .await?;
         Ok(SessionReleased::Ok(Json(session.into())))
     }
 }

@@ -41,6 +41,7 @@ impl Model {
             .collect::<Result<_, _>>()
             .map_err(|e| corrupt(WHAT, e))?;
         Ok(License {
+            rules: license_core::SeatRules::default(), // TODO(#19 store)
             id: LicenseId::from_uuid(self.id),
             tenant_id: TenantId::from_uuid(self.tenant_id),
             key: LicenseKey::parse(&self.license_key).map_err(|e| corrupt(WHAT, e))?,

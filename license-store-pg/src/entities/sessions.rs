@@ -38,6 +38,10 @@ impl Model {
     pub(crate) fn into_domain(self) -> license_core::Result<Session> {
         const WHAT: &str = "session";
         Ok(Session {
+            borrowed: false,
+            overdraft: false,
+            linger_until: None,
+            eviction: None, // TODO(#19 store)
             id: SessionId::from_uuid(self.id),
             tenant_id: TenantId::from_uuid(self.tenant_id),
             license_id: LicenseId::from_uuid(self.license_id),

@@ -23,6 +23,8 @@ impl ActiveModelBehavior for ActiveModel {}
 impl Model {
     pub(crate) fn into_domain(self) -> license_core::Result<UsageDay> {
         Ok(UsageDay {
+            overdraft_peak: 0,
+            overdraft_seat_minutes: 0, // TODO(#19 store)
             license_id: LicenseId::from_uuid(self.license_id),
             day: self.day,
             peak_seats: count("usage day", self.peak_seats)?,

@@ -8,8 +8,8 @@ pub mod tenant_keys;
 use chrono::{DateTime, TimeDelta, Utc};
 use license_core::{
     Actor, AuditEvent, EndReason, Entitlement, Error, HardwareId, LeasePolicy, License, LicenseId,
-    LicenseKey, LicenseStatus, Resource, SeatCount, Session, SessionId, Store, Tenant, TenantId,
-    TenantQuotas,
+    LicenseKey, LicenseStatus, Resource, SeatCount, SeatRules, Session, SessionEnd, SessionId,
+    Store, Tenant, TenantId, TenantQuotas,
 };
 use serde_json::json;
 
@@ -52,6 +52,7 @@ pub fn license(tenant: TenantId, key: &str) -> License {
         lease: LeasePolicy::default(),
         entitlements: vec![Entitlement::parse("pro").unwrap()],
         require_session_secret: false,
+        rules: SeatRules::default(),
         created_at: at,
         updated_at: at,
     }
@@ -82,6 +83,10 @@ pub fn session(l: &License, hw: &str, expires_at: DateTime<Utc>) -> Session {
         end_reason: None,
         holder: None,
         secret_hash: None,
+        borrowed: false,
+        overdraft: false,
+        linger_until: None,
+        eviction: None,
     }
 }
 
@@ -222,7 +227,12 @@ pub async fn reaper_batches_are_bounded_and_exact(store: &dyn Store) {
     let released = session(&l, "hw-released", t - TimeDelta::seconds(30));
     store.insert_session(&released, 1).await.unwrap();
     store
-        .end_session(a.id, released.id, t, EndReason::Released, None)
+        .end_session(
+            a.id,
+            released.id,
+            &SessionEnd::new(t, EndReason::Released),
+            None,
+        )
         .await
         .unwrap();
 
