@@ -133,7 +133,7 @@ mod tests {
         let cases = [
             (
                 SeatRules {
-                    max_borrowed_seats: Some(11),
+                    max_borrowed_seats: Some(12),
                     ..SeatRules::default()
                 },
                 "max_borrowed_seats",

@@ -451,14 +451,17 @@ async fn with_the_root_down_leases_are_signed_until_the_certificate_nears_expiry
     }
     assert!(keys.stats().rotation_failures.load(Ordering::SeqCst) > 0);
     assert_eq!(service.check_ready().await.unwrap(), Readiness::Ready);
-    // Readiness says "degraded" once the certificate (72 h: activation, a rotation, a
-    // rotation plus the longest lease) covers less than the longest lease plus an hour.
+    // Readiness says "degraded" once the certificate (16 days: activation, a rotation, a
+    // rotation plus the longest lease, a 14-day borrow) covers less than the longest lease
+    // plus an hour: after 47 h, as when the longest lease was the 24 h TTL.
     w.advance(22 * 3600 + 60);
     keys.maintain_once().await;
     let early = service.check_ready().await.unwrap();
     assert!(matches!(early, Readiness::Degraded { .. }), "{early:?}");
-    // Within the hour before it expires, leases are still signed.
-    w.advance(24 * 3600 + 9 * 60);
+    // Within the hour before it expires, leases are still signed (the certificate is 13 days
+    // longer than a TTL-sized one: ADR 0025).
+    let longer = i64::from(SeatRules::MAX_BORROW_SECONDS - LeasePolicy::MAX_TTL_SECONDS);
+    w.advance(24 * 3600 + 9 * 60 + longer);
     service
         .acquire(a.id, &Actor::System, &la.key, &hw("ws-2"), None)
         .await

@@ -95,7 +95,7 @@ impl Seats {
 /// let ledger = MemoryLedger::new(Arc::new(SystemClock));
 /// let key = LedgerKey { tenant_id: TenantId::new(), license_id: LicenseId::new() };
 /// assert_eq!(ledger.live_count(&key).await?, LiveCount::Rebuild);
-/// ledger.rebuild(&key, &[]).await?;
+/// ledger.rebuild(&key, &[], &[]).await?;
 /// assert_eq!(ledger.live_count(&key).await?, LiveCount::Count(0));
 /// # Ok::<(), Error>(()) }).unwrap();
 /// ```

@@ -25,8 +25,9 @@ use crate::signer::SigningAlgorithm;
 /// use license_core::tenant_keys::TenantKeyConfig;
 /// let config = TenantKeyConfig::default();
 /// assert_eq!(config.rotation.as_secs(), 86_400);
-/// // A certificate outlives its key's retirement by a rotation plus the longest lease (24 h).
-/// assert_eq!(config.overlap().as_secs(), 2 * 86_400);
+/// // A certificate outlives its key's retirement by a rotation plus the longest lease (a
+/// // 14-day borrow).
+/// assert_eq!(config.overlap().as_secs(), 15 * 86_400);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TenantKeyConfig {
