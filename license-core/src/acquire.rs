@@ -49,9 +49,12 @@ impl LicenseService {
     /// returns that session with a fresh token and takes no second seat
     /// ([`Lease::new_seat`] is `false`), and a new secret if the session has one (the retry
     /// never saw the first; the old one stops working). A session a person acquired is
-    /// returned to that person only: another gets `conflict`.
+    /// returned to that person only: another gets `conflict`. A machine (or person) held off
+    /// after an eviction gets `evicted` until the hold-off ends; a seat lingering for this
+    /// machine is taken back at once; a grant beyond `seats_total` is marked overdraft in the
+    /// session and the token (ADR 0025).
     ///
-    /// Errors: see [`ERRORS`]. Emits `granted`, `held` or `denied`.
+    /// Errors: see [`ERRORS`]. Emits `granted` (and `overdraft`), `held` or `denied`.
     pub async fn acquire(
         &self,
         tenant: TenantId,
@@ -81,7 +84,7 @@ impl LicenseService {
         let tenant = license.tenant_id;
         if let Err(e) = license.ensure_usable(self.clock.now()) {
             if let Error::LicenseInactive(reason) = &e {
-                self.emit_denial(&license, hardware_id, DenialReason::inactive(*reason));
+                self.emit_denial(license, hardware_id, DenialReason::inactive(*reason));
             }
             return Err(e);
         }

@@ -12,13 +12,15 @@ pub const ERRORS: &[ErrorKind] = &[
     ErrorKind::InvalidToken,
     ErrorKind::NotFound,
     ErrorKind::SessionExpired,
+    ErrorKind::SessionEvicted,
     ErrorKind::Unavailable,
     ErrorKind::Internal,
 ];
 
 impl LicenseService {
     /// Checks a lease token for `tenant`: signature, expiry, and that its session still holds
-    /// its seat. A token of another tenant answers like a missing session.
+    /// its seat (`session_evicted` when an administrator evicted it). A token of another
+    /// tenant answers like a missing session.
     pub async fn validate(&self, tenant: TenantId, token: &str) -> Result<LeaseClaims> {
         let now = self.clock.now();
         let claims = match self.verifier(tenant).await?.verify(token, now) {
@@ -31,6 +33,9 @@ impl LicenseService {
             Err(e) => return Err(e.into()),
         };
         let session = self.sessions.get_session(tenant, claims.sub).await?;
+        if session.ended_at.is_some() {
+            return Err(crate::heartbeat::ended_error(&session));
+        }
         if !session.is_live(now) {
             return Err(Error::SessionExpired);
         }
