@@ -63,27 +63,29 @@ impl LicenseService {
             self.end(tenant, session_id, EndReason::Released, Some(&audit))
                 .await?
         } else {
-            // The seat stays this machine's for the linger (ADR 0025): recorded in the store
-            // first (a rebuild restores it), then kept by the ledger.
+            // The seat stays this machine's for the linger (ADR 0025). The ledger goes first
+            // here: only a seat that is still live may linger, and only the ledger knows. The
+            // store then records the linger (a rebuild restores it) — or, if the seat was gone
+            // (expired, or another session holds the machine's seat), no linger at all, so a
+            // rebuild can never revive a seat that was free.
             let linger = std::time::Duration::from_secs(u64::from(linger));
             let now = self.clock.now();
+            let lingers = self
+                .ledger
+                .linger(&ledger_key_of(&session), seat_of(&session), linger)
+                .await?;
             let end = SessionEnd {
-                linger_until: Some(now + delta(linger)),
+                linger_until: lingers.then(|| now + delta(linger)),
                 ..SessionEnd::new(now, EndReason::Released)
             };
             let ended = self
                 .end_in_store(tenant, session_id, &end, Some(&audit))
                 .await?;
-            // Also on a retry, should the first call have failed at the ledger: `linger` does
-            // nothing to a seat that lingers already.
-            let left = ended.session.linger_until.map(|until| until - now);
-            if let Some(left) = left.and_then(|d| d.to_std().ok()).filter(|d| !d.is_zero()) {
+            if !lingers {
+                // As any release: free whatever the session still holds (a lingering seat
+                // is left alone by the ledger, so a repeated release cannot cut it short).
                 self.ledger
-                    .linger(
-                        &ledger_key_of(&ended.session),
-                        seat_of(&ended.session),
-                        left,
-                    )
+                    .release(&ledger_key_of(&ended.session), seat_of(&ended.session))
                     .await?;
             }
             ended

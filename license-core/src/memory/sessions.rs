@@ -97,9 +97,22 @@ impl SessionStore for MemoryStore {
         license: LicenseId,
         now: DateTime<Utc>,
     ) -> Result<Vec<Session>> {
-        self.sessions_where(tenant, license, |s| {
+        let lingering = self.sessions_where(tenant, license, |s| {
             s.ended_at.is_some() && s.linger_until.is_some_and(|until| until > now)
-        })
+        })?;
+        // A linger its machine has taken back (a session of the machine acquired since) is
+        // over, whatever its `linger_until` says.
+        let all = self.sessions_where(tenant, license, |_| true)?;
+        Ok(lingering
+            .into_iter()
+            .filter(|l| {
+                !all.iter().any(|s| {
+                    s.id != l.id
+                        && s.hardware_id == l.hardware_id
+                        && l.ended_at.is_some_and(|ended| s.acquired_at >= ended)
+                })
+            })
+            .collect())
     }
 
     async fn held_off_sessions(
