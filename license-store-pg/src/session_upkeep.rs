@@ -56,6 +56,22 @@ pub(crate) async fn live_page(
     which: Live,
 ) -> Result<Vec<Session>> {
     let txn = store.scoped(tenant, Access::Read).await?;
+    let rows = live_page_query(tenant, license, now, page, which)
+        .all(&txn)
+        .await
+        .map_err(db_err)?;
+    txn.commit().await.map_err(db_err)?;
+    rows.into_iter().map(sessions::Model::into_domain).collect()
+}
+
+/// The query of [`live_page`].
+pub(crate) fn live_page_query(
+    tenant: TenantId,
+    license: LicenseId,
+    now: DateTime<Utc>,
+    page: Page<SessionCursor>,
+    which: Live,
+) -> Select<sessions::Entity> {
     let mut query = sessions::Entity::find()
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .filter(Column::LicenseId.eq(license.as_uuid()))
@@ -78,15 +94,10 @@ pub(crate) async fn live_page(
             ])),
         );
     }
-    let rows = query
+    query
         .order_by_asc(Column::AcquiredAt)
         .order_by_asc(Column::Id)
         .limit(u64::from(page.limit))
-        .all(&txn)
-        .await
-        .map_err(db_err)?;
-    txn.commit().await.map_err(db_err)?;
-    rows.into_iter().map(sessions::Model::into_domain).collect()
 }
 
 /// Like `expire_due`, two statements in one transaction:
