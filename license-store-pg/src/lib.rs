@@ -41,7 +41,9 @@ mod licenses;
 mod migrations;
 /// The per-tenant lock and usage counts that quota checks run under.
 mod quotas;
-/// A license's live sessions in pages; deleting sessions past the retention.
+/// Overdraft marks, lingering and held-off sessions, overdraft sessions of a period.
+mod seat_rules;
+/// A license's live (or live borrowed) sessions in pages; deleting sessions past the retention.
 mod session_upkeep;
 /// Sessions, the reaper and retention (`SessionStore`).
 mod sessions;

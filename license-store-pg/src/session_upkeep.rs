@@ -1,5 +1,5 @@
-//! The admin and upkeep side of sessions: a license's live sessions page by page, and the
-//! retention's batch delete of sessions that ended long ago.
+//! The admin and upkeep side of sessions: a license's live (or live borrowed) sessions page by
+//! page, and the retention's batch delete of sessions that ended long ago.
 
 use chrono::{DateTime, Utc};
 use license_core::{LicenseId, Page, Result, Session, SessionCursor, TenantId};
@@ -36,22 +36,52 @@ pub(crate) async fn lock_due(
         .map_err(db_err)
 }
 
+/// Which of a license's live sessions a page lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Live {
+    /// Every live session, on `sessions_live_by_acquired_idx` (m0004).
+    All,
+    /// Borrowed ones only (`AND borrowed`), on `sessions_live_borrowed_idx` (m0006).
+    Borrowed,
+}
+
 /// `… WHERE ended_at IS NULL AND expires_at > $now AND (acquired_at, id) > ($at, $id)
-/// ORDER BY acquired_at, id LIMIT $n`, on the partial index
-/// `sessions_live_by_acquired_idx` (m0004).
+/// ORDER BY acquired_at, id LIMIT $n`, on the partial index of `which`.
 pub(crate) async fn live_page(
     store: &SqlStore,
     tenant: TenantId,
     license: LicenseId,
     now: DateTime<Utc>,
     page: Page<SessionCursor>,
+    which: Live,
 ) -> Result<Vec<Session>> {
     let txn = store.scoped(tenant, Access::Read).await?;
+    let rows = live_page_query(tenant, license, now, page, which)
+        .all(&txn)
+        .await
+        .map_err(db_err)?;
+    txn.commit().await.map_err(db_err)?;
+    rows.into_iter().map(sessions::Model::into_domain).collect()
+}
+
+/// The query of [`live_page`].
+pub(crate) fn live_page_query(
+    tenant: TenantId,
+    license: LicenseId,
+    now: DateTime<Utc>,
+    page: Page<SessionCursor>,
+    which: Live,
+) -> Select<sessions::Entity> {
     let mut query = sessions::Entity::find()
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .filter(Column::LicenseId.eq(license.as_uuid()))
         .filter(Column::EndedAt.is_null())
         .filter(Column::ExpiresAt.gt(stored_time(now)));
+    if which == Live::Borrowed {
+        // The bare column, not `= $1`: a bound value would not match the partial index's
+        // predicate in PostgreSQL's generic plans.
+        query = query.filter(Expr::col((sessions::Entity, Column::Borrowed)));
+    }
     if let Some(after) = page.after {
         query = query.filter(
             Expr::tuple([
@@ -64,15 +94,10 @@ pub(crate) async fn live_page(
             ])),
         );
     }
-    let rows = query
+    query
         .order_by_asc(Column::AcquiredAt)
         .order_by_asc(Column::Id)
         .limit(u64::from(page.limit))
-        .all(&txn)
-        .await
-        .map_err(db_err)?;
-    txn.commit().await.map_err(db_err)?;
-    rows.into_iter().map(sessions::Model::into_domain).collect()
 }
 
 /// Like `expire_due`, two statements in one transaction:

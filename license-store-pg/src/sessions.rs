@@ -20,7 +20,8 @@ use crate::entities::sessions::{self, Column};
 use crate::entities::stored_time;
 use crate::errors::db_err;
 use crate::licenses::ensure_license;
-use crate::{session_upkeep, usage};
+use crate::session_upkeep::Live;
+use crate::{seat_rules, session_upkeep, usage};
 
 /// Most sessions one `expire_due` or `delete_ended_sessions` call marks or deletes.
 pub(crate) const MAX_REAP_BATCH: u32 = 10_000;
@@ -31,51 +32,46 @@ const FLUSH_CHUNK: usize = 5_000;
 
 #[async_trait]
 impl SessionStore for SqlStore {
-    async fn mark_overdraft(&self, _tenant: TenantId, _id: SessionId) -> Result<()> {
-        // TODO(#19 store)
-        Ok(())
+    async fn mark_overdraft(&self, tenant: TenantId, id: SessionId) -> Result<()> {
+        seat_rules::mark_overdraft(self, tenant, id).await
     }
 
     async fn lingering_sessions(
         &self,
-        _tenant: TenantId,
-        _license: LicenseId,
-        _now: DateTime<Utc>,
+        tenant: TenantId,
+        license: LicenseId,
+        now: DateTime<Utc>,
     ) -> Result<Vec<Session>> {
-        // TODO(#19 store)
-        Ok(Vec::new())
+        seat_rules::lingering(self, tenant, license, now).await
     }
 
     async fn held_off_sessions(
         &self,
-        _tenant: TenantId,
-        _license: LicenseId,
-        _now: DateTime<Utc>,
+        tenant: TenantId,
+        license: LicenseId,
+        now: DateTime<Utc>,
     ) -> Result<Vec<Session>> {
-        // TODO(#19 store)
-        Ok(Vec::new())
+        seat_rules::held_off(self, tenant, license, now).await
     }
 
     async fn borrowed_sessions_page(
         &self,
-        _tenant: TenantId,
-        _license: LicenseId,
-        _now: DateTime<Utc>,
-        _page: Page<SessionCursor>,
+        tenant: TenantId,
+        license: LicenseId,
+        now: DateTime<Utc>,
+        page: Page<SessionCursor>,
     ) -> Result<Vec<Session>> {
-        // TODO(#19 store)
-        Ok(Vec::new())
+        session_upkeep::live_page(self, tenant, license, now, page, Live::Borrowed).await
     }
 
     async fn overdraft_sessions(
         &self,
-        _tenant: TenantId,
-        _license: LicenseId,
-        _from: DateTime<Utc>,
-        _to: DateTime<Utc>,
+        tenant: TenantId,
+        license: LicenseId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
     ) -> Result<Vec<Session>> {
-        // TODO(#19 store)
-        Ok(Vec::new())
+        seat_rules::overdraft(self, tenant, license, from, to).await
     }
 
     /// `INSERT` the session, then raise the day's peak: one transaction, no read of the
@@ -94,8 +90,14 @@ impl SessionStore for SqlStore {
                 _ => db_err(e),
             })?;
         if in_use > 0 {
-            let day = session.acquired_at.date_naive();
-            usage::raise_peak(&txn, tenant, session.license_id, day, in_use).await?;
+            let peak = UsagePeak {
+                tenant_id: tenant,
+                license_id: session.license_id,
+                day: session.acquired_at.date_naive(),
+                in_use,
+                overdraft: 0,
+            };
+            usage::raise_peak(&txn, &peak).await?;
         }
         txn.commit().await.map_err(db_err)
     }
@@ -141,7 +143,7 @@ impl SessionStore for SqlStore {
         now: DateTime<Utc>,
         page: Page<SessionCursor>,
     ) -> Result<Vec<Session>> {
-        session_upkeep::live_page(self, tenant, license, now, page).await
+        session_upkeep::live_page(self, tenant, license, now, page, Live::All).await
     }
 
     async fn delete_ended_sessions(
@@ -187,7 +189,7 @@ impl SessionStore for SqlStore {
                 renew_many(&txn, self.backend(), *tenant, chunk).await?;
             }
             for peak in peaks {
-                usage::raise_peak(&txn, *tenant, peak.license_id, peak.day, peak.in_use).await?;
+                usage::raise_peak(&txn, peak).await?;
             }
         }
         txn.commit().await.map_err(db_err)
@@ -201,11 +203,24 @@ impl SessionStore for SqlStore {
         audit: Option<&AuditEvent>,
     ) -> Result<Ended> {
         let txn = self.scoped(tenant, Access::Write).await?;
-        // The first end wins: a session that already ended is left as it is.
-        // TODO(#19 store): linger_until and eviction columns.
+        // The first end wins: a session that already ended is left as it is, its linger and
+        // eviction included.
+        let eviction = end.eviction.as_ref();
         let updated = sessions::Entity::update_many()
             .col_expr(Column::EndedAt, Expr::value(stored_time(end.at)))
             .col_expr(Column::EndReason, Expr::value(end.reason.as_str()))
+            .col_expr(
+                Column::LingerUntil,
+                Expr::value(end.linger_until.map(stored_time)),
+            )
+            .col_expr(
+                Column::EvictionReason,
+                Expr::value(eviction.map(|e| e.reason.clone())),
+            )
+            .col_expr(
+                Column::HoldUntil,
+                Expr::value(eviction.and_then(|e| e.hold_until).map(stored_time)),
+            )
             .filter(Column::TenantId.eq(tenant.as_uuid()))
             .filter(Column::Id.eq(id.as_uuid()))
             .filter(Column::EndedAt.is_null())

@@ -1,9 +1,9 @@
-//! Daily usage per license: the peak of seats in use (raised at each grant) and the number of
-//! refused acquisitions. One row per license and UTC day, written by upserts so concurrent
+//! Daily usage per license: the peak of seats in use and of seats in the overdraft (raised at
+//! each grant) and the number of refused acquisitions. One row per license and UTC day, written by upserts so concurrent
 //! replicas never lose an update.
 
 use chrono::NaiveDate;
-use license_core::{LicenseId, Result, TenantId, UsageDay};
+use license_core::{LicenseId, Result, TenantId, UsageDay, UsagePeak};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -11,16 +11,12 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use crate::entities::usage_days::{self, Column};
 use crate::errors::db_err;
 
-/// Raises the day's peak to `in_use` if that is higher
-/// (`ON CONFLICT … DO UPDATE SET peak_seats = GREATEST(peak_seats, $in_use)`; `MAX` on SQLite).
-pub(crate) async fn raise_peak(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    license: LicenseId,
-    day: NaiveDate,
-    in_use: u32,
-) -> Result<()> {
-    let in_use = i64::from(in_use);
+/// Raises the day's peak to `peak.in_use` and its overdraft peak to `peak.overdraft`, each
+/// only if higher (`ON CONFLICT … DO UPDATE SET peak_seats = GREATEST(peak_seats, $in_use),
+/// overdraft_peak = GREATEST(overdraft_peak, $overdraft)`; `MAX` on SQLite).
+pub(crate) async fn raise_peak(db: &impl ConnectionTrait, peak: &UsagePeak) -> Result<()> {
+    let in_use = i64::from(peak.in_use);
+    let overdraft = i64::from(peak.overdraft);
     let on_conflict = OnConflict::columns([Column::LicenseId, Column::Day])
         .value(
             Column::PeakSeats,
@@ -29,8 +25,19 @@ pub(crate) async fn raise_peak(
                 Expr::val(in_use),
             ]),
         )
+        .value(
+            Column::OverdraftPeak,
+            Func::greatest([
+                Expr::col((usage_days::Entity, Column::OverdraftPeak)),
+                Expr::val(overdraft),
+            ]),
+        )
         .to_owned();
-    upsert(db, row(tenant, license, day, in_use, 0), on_conflict).await
+    let row = usage_days::ActiveModel {
+        overdraft_peak: Set(overdraft),
+        ..row(peak.tenant_id, peak.license_id, peak.day, in_use, 0)
+    };
+    upsert(db, row, on_conflict).await
 }
 
 /// Counts one denial (`ON CONFLICT … DO UPDATE SET denials = denials + 1`).
@@ -83,6 +90,7 @@ fn row(
         tenant_id: Set(tenant.as_uuid()),
         peak_seats: Set(peak_seats),
         denials: Set(denials),
+        overdraft_peak: Set(0),
     }
 }
 

@@ -213,7 +213,7 @@ async fn migrations_are_idempotent_and_serialised_across_replicas() {
     let raw = Database::connect(&url).await.unwrap();
     assert_eq!(
         count(&raw, "seaql_migrations").await,
-        5,
+        6,
         "each migration once"
     );
     common::tenant_with_license(&two).await;
@@ -271,7 +271,9 @@ async fn debug_output_never_shows_credentials() {
 }
 
 /// Rows written before m0005 (no holder, no secret hash, no `require_session_secret` given)
-/// read back as sessions bound to no one on licenses that ask for no secret.
+/// read back as sessions bound to no one on licenses that ask for no secret; and, written
+/// before m0006 (no seat-rule columns given), as plain sessions on licenses with every rule
+/// off.
 #[tokio::test]
 async fn rows_from_before_session_holders_are_bound_to_no_one() {
     let (store, url) = fresh("holders").await;
@@ -321,11 +323,14 @@ async fn rows_from_before_session_holders_are_bound_to_no_one() {
         .await
         .unwrap();
     assert!(!license.require_session_secret);
+    assert_eq!(license.rules, license_core::SeatRules::default());
     let session = store
         .get_session(a.id, license_core::SessionId::from_uuid(old_session))
         .await
         .unwrap();
     assert_eq!((session.holder, session.secret_hash), (None, None));
+    assert!(!session.borrowed && !session.overdraft);
+    assert_eq!((session.linger_until, session.eviction), (None, None));
     assert!(
         !store
             .get_license(a.id, la.id)

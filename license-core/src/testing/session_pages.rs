@@ -13,7 +13,7 @@ use crate::quota::TenantQuotas;
 use crate::session::{EndReason, Session};
 use crate::store::Store;
 
-async fn new_license(store: &dyn Store, tenant: TenantId, key: &str) -> License {
+pub(super) async fn new_license(store: &dyn Store, tenant: TenantId, key: &str) -> License {
     let l = license(tenant, key, 100);
     let event = audit(tenant, "license.create", now());
     ok(
@@ -26,7 +26,7 @@ async fn new_license(store: &dyn Store, tenant: TenantId, key: &str) -> License 
 }
 
 /// A session of `l` acquired at `at`, recorded with `in_use` seats taken.
-async fn acquired(
+pub(super) async fn acquired(
     store: &dyn Store,
     l: &License,
     hw: &str,

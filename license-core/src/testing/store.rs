@@ -123,6 +123,7 @@ pub async fn store_contract(store: Arc<dyn Store>) {
     super::session_pages::live_sessions_come_in_pages(store).await;
     super::session_pages::ended_sessions_are_deleted_and_usage_kept(store).await;
     super::holder::holders_and_secrets(store).await;
+    super::seat_rules::seat_rules(store).await;
 }
 
 async fn tenants_and_licenses(store: &dyn Store) {

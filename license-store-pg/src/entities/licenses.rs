@@ -1,5 +1,6 @@
 use license_core::{
-    Entitlement, LeasePolicy, License, LicenseId, LicenseKey, LicenseStatus, SeatCount, TenantId,
+    Entitlement, LeasePolicy, License, LicenseId, LicenseKey, LicenseStatus, SeatCount, SeatRules,
+    TenantId,
 };
 use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
@@ -23,6 +24,12 @@ pub struct Model {
     pub heartbeat_interval_seconds: i64,
     pub entitlements: Json,
     pub require_session_secret: bool,
+    /// The seat rules (m0006): 0 and NULL are "off" and "no cap".
+    pub max_borrow_seconds: i64,
+    pub max_borrowed_seats: Option<i64>,
+    pub linger_seconds: i64,
+    pub min_hold_seconds: i64,
+    pub overdraft_minutes_per_day: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -41,7 +48,6 @@ impl Model {
             .collect::<Result<_, _>>()
             .map_err(|e| corrupt(WHAT, e))?;
         Ok(License {
-            rules: license_core::SeatRules::default(), // TODO(#19 store)
             id: LicenseId::from_uuid(self.id),
             tenant_id: TenantId::from_uuid(self.tenant_id),
             key: LicenseKey::parse(&self.license_key).map_err(|e| corrupt(WHAT, e))?,
@@ -57,6 +63,19 @@ impl Model {
             .map_err(|e| corrupt(WHAT, e))?,
             entitlements,
             require_session_secret: self.require_session_secret,
+            rules: SeatRules {
+                max_borrow_seconds: count(WHAT, self.max_borrow_seconds)?,
+                max_borrowed_seats: self
+                    .max_borrowed_seats
+                    .map(|n| count(WHAT, n))
+                    .transpose()?,
+                linger_seconds: count(WHAT, self.linger_seconds)?,
+                min_hold_seconds: count(WHAT, self.min_hold_seconds)?,
+                overdraft_minutes_per_day: self
+                    .overdraft_minutes_per_day
+                    .map(|n| count(WHAT, n))
+                    .transpose()?,
+            },
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -79,6 +98,11 @@ impl From<&License> for ActiveModel {
             heartbeat_interval_seconds: Set(i64::from(l.lease.heartbeat_interval_seconds())),
             entitlements: Set(serde_json::json!(entitlements)),
             require_session_secret: Set(l.require_session_secret),
+            max_borrow_seconds: Set(i64::from(l.rules.max_borrow_seconds)),
+            max_borrowed_seats: Set(l.rules.max_borrowed_seats.map(i64::from)),
+            linger_seconds: Set(i64::from(l.rules.linger_seconds)),
+            min_hold_seconds: Set(i64::from(l.rules.min_hold_seconds)),
+            overdraft_minutes_per_day: Set(l.rules.overdraft_minutes_per_day.map(i64::from)),
             created_at: Set(stored_time(l.created_at)),
             updated_at: Set(stored_time(l.updated_at)),
         }

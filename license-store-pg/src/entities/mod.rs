@@ -18,7 +18,7 @@ pub(crate) mod sessions;
 pub(crate) mod tenant_signing_keys;
 /// Tenants.
 pub(crate) mod tenants;
-/// Daily usage per license: peak seats and denials.
+/// Daily usage per license: peak seats, overdraft peak and denials.
 pub(crate) mod usage_days;
 
 use chrono::{DateTime, SubsecRound, Utc};

@@ -1,5 +1,6 @@
 use license_core::{
-    EndReason, HardwareId, LicenseId, Session, SessionId, SessionSecretHash, TenantId, UserEmail,
+    EndReason, Eviction, HardwareId, LicenseId, Session, SessionId, SessionSecretHash, TenantId,
+    UserEmail,
 };
 use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
@@ -27,6 +28,16 @@ pub struct Model {
     pub holder_id: Option<String>,
     /// SHA-256 of the session secret, lower-case hex.
     pub secret_hash: Option<String>,
+    /// Borrowed for offline work (m0006).
+    pub borrowed: bool,
+    /// Granted into the license's overdraft (m0006).
+    pub overdraft: bool,
+    /// After a release: the seat stays held for its machine until then.
+    pub linger_until: Option<DateTimeUtc>,
+    /// Set iff an administrator evicted the session: why.
+    pub eviction_reason: Option<String>,
+    /// The eviction's hold-off end, when it has one.
+    pub hold_until: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -38,10 +49,6 @@ impl Model {
     pub(crate) fn into_domain(self) -> license_core::Result<Session> {
         const WHAT: &str = "session";
         Ok(Session {
-            borrowed: false,
-            overdraft: false,
-            linger_until: None,
-            eviction: None, // TODO(#19 store)
             id: SessionId::from_uuid(self.id),
             tenant_id: TenantId::from_uuid(self.tenant_id),
             license_id: LicenseId::from_uuid(self.license_id),
@@ -69,6 +76,13 @@ impl Model {
                 .map(|h| SessionSecretHash::from_hex(&h))
                 .transpose()
                 .map_err(|e| corrupt(WHAT, e))?,
+            borrowed: self.borrowed,
+            overdraft: self.overdraft,
+            linger_until: self.linger_until,
+            eviction: self.eviction_reason.map(|reason| Eviction {
+                reason,
+                hold_until: self.hold_until,
+            }),
         })
     }
 }
@@ -90,6 +104,15 @@ impl From<&Session> for ActiveModel {
             holder_kind: Set(holder.as_ref().map(|(kind, _)| (*kind).to_owned())),
             holder_id: Set(holder.and_then(|(_, id)| id)),
             secret_hash: Set(s.secret_hash.map(|h| h.to_hex())),
+            borrowed: Set(s.borrowed),
+            overdraft: Set(s.overdraft),
+            linger_until: Set(s.linger_until.map(stored_time)),
+            eviction_reason: Set(s.eviction.as_ref().map(|e| e.reason.clone())),
+            hold_until: Set(s
+                .eviction
+                .as_ref()
+                .and_then(|e| e.hold_until)
+                .map(stored_time)),
         }
     }
 }

@@ -13,6 +13,8 @@ pub struct Model {
     pub tenant_id: Uuid,
     pub peak_seats: i64,
     pub denials: i64,
+    /// Seats beyond `seats_total` at the day's peak (m0006).
+    pub overdraft_peak: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -23,12 +25,13 @@ impl ActiveModelBehavior for ActiveModel {}
 impl Model {
     pub(crate) fn into_domain(self) -> license_core::Result<UsageDay> {
         Ok(UsageDay {
-            overdraft_peak: 0,
-            overdraft_seat_minutes: 0, // TODO(#19 store)
             license_id: LicenseId::from_uuid(self.license_id),
             day: self.day,
             peak_seats: count("usage day", self.peak_seats)?,
             denials: count("usage day", self.denials)?,
+            overdraft_peak: count("usage day", self.overdraft_peak)?,
+            // Computed by the core from the overdraft sessions, never stored.
+            overdraft_seat_minutes: 0,
         })
     }
 }

@@ -14,6 +14,9 @@ mod m0003_tenant_signing_keys;
 mod m0004_session_pages_and_retention;
 /// Session holders and secrets, and the license setting that asks for secrets.
 mod m0005_session_holders;
+/// Seat rules: borrowed, overdraft, lingering and evicted sessions, the licenses' rules, the
+/// overdraft peak, and their partial indexes.
+mod m0006_seat_rules;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -27,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_tenant_signing_keys::Migration),
             Box::new(m0004_session_pages_and_retention::Migration),
             Box::new(m0005_session_holders::Migration),
+            Box::new(m0006_seat_rules::Migration),
         ]
     }
 }
