@@ -219,9 +219,12 @@ pub trait SessionStore: Send + Sync {
     /// `NotFound` unless the session is the tenant's.
     async fn mark_overdraft(&self, tenant: TenantId, id: SessionId) -> Result<()>;
 
-    /// The license's ended sessions whose seat still lingers at `now`: `linger_until > now`,
-    /// and no session of the same machine acquired at or after it ended (that one took the
-    /// seat back, ending the linger). What a ledger rebuild restores as lingering seats.
+    /// Ends a session's linger at `at` (its machine took the seat back): `linger_until`
+    /// becomes `at` if it was later. `NotFound` unless the session is the tenant's.
+    async fn end_linger(&self, tenant: TenantId, id: SessionId, at: DateTime<Utc>) -> Result<()>;
+
+    /// The license's ended sessions whose seat still lingers at `now` (`linger_until > now`):
+    /// what a ledger rebuild restores as lingering seats.
     async fn lingering_sessions(
         &self,
         tenant: TenantId,

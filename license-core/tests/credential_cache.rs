@@ -658,6 +658,9 @@ impl SessionStore for CountingStore {
     async fn mark_overdraft(&self, t: TenantId, id: SessionId) -> Result<()> {
         self.inner.mark_overdraft(t, id).await
     }
+    async fn end_linger(&self, t: TenantId, id: SessionId, at: DateTime<Utc>) -> Result<()> {
+        self.inner.end_linger(t, id, at).await
+    }
     async fn lingering_sessions(
         &self,
         t: TenantId,

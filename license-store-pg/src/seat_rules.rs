@@ -33,6 +33,38 @@ pub(crate) async fn mark_overdraft(
     txn.commit().await.map_err(db_err)
 }
 
+/// `UPDATE sessions SET linger_until = $at WHERE tenant_id = $t AND id = $id AND
+/// linger_until > $at`; `NotFound` when no row of that id is the tenant's.
+pub(crate) async fn end_linger(
+    store: &SqlStore,
+    tenant: TenantId,
+    id: SessionId,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let txn = store.scoped(tenant, Access::Write).await?;
+    sessions::Entity::update_many()
+        .col_expr(Column::LingerUntil, Expr::value(stored_time(at)))
+        .filter(Column::TenantId.eq(tenant.as_uuid()))
+        .filter(Column::Id.eq(id.as_uuid()))
+        .filter(Column::LingerUntil.gt(stored_time(at)))
+        .exec(&txn)
+        .await
+        .map_err(db_err)?;
+    let exists = sessions::Entity::find()
+        .filter(Column::TenantId.eq(tenant.as_uuid()))
+        .filter(Column::Id.eq(id.as_uuid()))
+        .one(&txn)
+        .await
+        .map_err(db_err)?
+        .is_some();
+    txn.commit().await.map_err(db_err)?;
+    if exists {
+        Ok(())
+    } else {
+        Err(Error::NotFound(Resource::Session))
+    }
+}
+
 /// The license's lingering seats at `now`.
 pub(crate) async fn lingering(
     store: &SqlStore,

@@ -36,6 +36,10 @@ impl SessionStore for SqlStore {
         seat_rules::mark_overdraft(self, tenant, id).await
     }
 
+    async fn end_linger(&self, tenant: TenantId, id: SessionId, at: DateTime<Utc>) -> Result<()> {
+        seat_rules::end_linger(self, tenant, id, at).await
+    }
+
     async fn lingering_sessions(
         &self,
         tenant: TenantId,

@@ -91,28 +91,28 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
+    async fn end_linger(&self, tenant: TenantId, id: SessionId, at: DateTime<Utc>) -> Result<()> {
+        let mut data = self.lock()?;
+        let session = data
+            .sessions
+            .get_mut(&id)
+            .filter(|s| s.tenant_id == tenant)
+            .ok_or(Error::NotFound(Resource::Session))?;
+        if session.linger_until.is_some_and(|until| until > at) {
+            session.linger_until = Some(at);
+        }
+        Ok(())
+    }
+
     async fn lingering_sessions(
         &self,
         tenant: TenantId,
         license: LicenseId,
         now: DateTime<Utc>,
     ) -> Result<Vec<Session>> {
-        let lingering = self.sessions_where(tenant, license, |s| {
+        self.sessions_where(tenant, license, |s| {
             s.ended_at.is_some() && s.linger_until.is_some_and(|until| until > now)
-        })?;
-        // A linger its machine has taken back (a session of the machine acquired since) is
-        // over, whatever its `linger_until` says.
-        let all = self.sessions_where(tenant, license, |_| true)?;
-        Ok(lingering
-            .into_iter()
-            .filter(|l| {
-                !all.iter().any(|s| {
-                    s.id != l.id
-                        && s.hardware_id == l.hardware_id
-                        && l.ended_at.is_some_and(|ended| s.acquired_at >= ended)
-                })
-            })
-            .collect())
+        })
     }
 
     async fn held_off_sessions(
