@@ -10,25 +10,34 @@ use crate::clock::Clock;
 use crate::error::{Dependency, Error, Result};
 use crate::ids::SessionId;
 use crate::seat_ledger::{
-    AcquireOutcome, Hold, HoldOff, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatLedger,
-    SeatRef, SeatRequest,
+    AcquireOutcome, Hold, HoldOff, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatKind,
+    SeatLedger, SeatRef, SeatRequest,
 };
 use crate::session::{HardwareId, LiveSeat};
+
+/// Hold-offs after evictions.
+mod holds;
+
+use holds::{Holds, Party};
 
 #[derive(Debug)]
 struct Seat {
     hardware_id: HardwareId,
     expires_at: DateTime<Utc>,
+    kind: SeatKind,
 }
 
 /// The seats of one license, indexed three ways so every step is O(log n) at a million seats:
-/// by session, by machine (idempotent acquire) and by expiry (pruning). Its presence in the
-/// map is the *initialised* marker.
+/// by session, by machine (idempotent acquire) and by expiry (pruning); plus the count of
+/// borrowed seats (the borrow cap) and the hold-offs. Its presence in the map is the
+/// *initialised* marker.
 #[derive(Debug, Default)]
 struct Seats {
     by_session: HashMap<SessionId, Seat>,
     by_machine: HashMap<HardwareId, SessionId>,
     by_expiry: BTreeSet<(DateTime<Utc>, SessionId)>,
+    borrowed: u32,
+    holds: Holds,
 }
 
 impl Seats {
@@ -37,15 +46,20 @@ impl Seats {
         session_id: SessionId,
         hardware_id: HardwareId,
         expires_at: DateTime<Utc>,
+        kind: SeatKind,
     ) {
         self.remove(session_id);
         self.by_machine.insert(hardware_id.clone(), session_id);
         self.by_expiry.insert((expires_at, session_id));
+        if kind == SeatKind::Borrowed {
+            self.borrowed += 1;
+        }
         self.by_session.insert(
             session_id,
             Seat {
                 hardware_id,
                 expires_at,
+                kind,
             },
         );
     }
@@ -55,6 +69,9 @@ impl Seats {
             self.by_expiry.remove(&(seat.expires_at, session_id));
             if self.by_machine.get(&seat.hardware_id) == Some(&session_id) {
                 self.by_machine.remove(&seat.hardware_id);
+            }
+            if seat.kind == SeatKind::Borrowed {
+                self.borrowed -= 1;
             }
         }
     }
@@ -69,13 +86,20 @@ impl Seats {
         }
     }
 
-    fn renew(&mut self, session_id: SessionId, expires_at: DateTime<Utc>) -> bool {
+    /// Gives a held seat a new expiry and kind; `false` if the session holds none.
+    fn update(&mut self, session_id: SessionId, expires_at: DateTime<Utc>, kind: SeatKind) -> bool {
         let Some(seat) = self.by_session.get_mut(&session_id) else {
             return false;
         };
         self.by_expiry.remove(&(seat.expires_at, session_id));
-        seat.expires_at = expires_at;
         self.by_expiry.insert((expires_at, session_id));
+        seat.expires_at = expires_at;
+        match (seat.kind == SeatKind::Borrowed, kind == SeatKind::Borrowed) {
+            (true, false) => self.borrowed -= 1,
+            (false, true) => self.borrowed += 1,
+            _ => {}
+        }
+        seat.kind = kind;
         true
     }
 
@@ -95,7 +119,7 @@ impl Seats {
 /// let ledger = MemoryLedger::new(Arc::new(SystemClock));
 /// let key = LedgerKey { tenant_id: TenantId::new(), license_id: LicenseId::new() };
 /// assert_eq!(ledger.live_count(&key).await?, LiveCount::Rebuild);
-/// ledger.rebuild(&key, &[]).await?;
+/// ledger.rebuild(&key, &[], &[]).await?;
 /// assert_eq!(ledger.live_count(&key).await?, LiveCount::Count(0));
 /// # Ok::<(), Error>(()) }).unwrap();
 /// ```
@@ -143,11 +167,25 @@ impl MemoryLedger {
     }
 }
 
-fn expiry(now: DateTime<Utc>, ttl: Duration) -> Result<DateTime<Utc>> {
-    TimeDelta::from_std(ttl)
+/// `now + duration`, or invalid input naming `field` when that is past any date.
+fn after(now: DateTime<Utc>, duration: Duration, field: &'static str) -> Result<DateTime<Utc>> {
+    TimeDelta::from_std(duration)
         .ok()
-        .and_then(|ttl| now.checked_add_signed(ttl))
-        .ok_or_else(|| Error::invalid("ttl_seconds", "too large"))
+        .and_then(|d| now.checked_add_signed(d))
+        .ok_or_else(|| Error::invalid(field, "too large"))
+}
+
+fn expiry(now: DateTime<Utc>, ttl: Duration) -> Result<DateTime<Utc>> {
+    after(now, ttl, "ttl_seconds")
+}
+
+/// The kind of seat a granted request takes.
+fn kind_of(request: &SeatRequest) -> SeatKind {
+    if request.borrow.is_some() {
+        SeatKind::Borrowed
+    } else {
+        SeatKind::Held
+    }
 }
 
 #[async_trait]
@@ -161,6 +199,16 @@ impl SeatLedger for MemoryLedger {
             return Ok(AcquireOutcome::Rebuild);
         };
         seats.prune(now);
+        seats.holds.prune(now);
+        let machine = Party::Machine(request.hardware_id.clone());
+        let user = request.user.as_ref().map(Party::user);
+        if let Some((until, reason)) = seats
+            .holds
+            .in_force([&machine].into_iter().chain(&user), now)
+        {
+            return Ok(AcquireOutcome::Evicted { until, reason });
+        }
+        let borrow_cap_reached = request.borrow.is_some_and(|max| seats.borrowed >= max);
         let holder = if seats.by_session.contains_key(&request.session_id) {
             Some(request.session_id)
         } else {
@@ -169,16 +217,43 @@ impl SeatLedger for MemoryLedger {
         if let Some(id) = holder
             && let Some(seat) = seats.by_session.get(&id)
         {
-            return Ok(AcquireOutcome::AlreadyHeld {
-                session_id: id,
-                expires_at: seat.expires_at,
+            if seat.kind != SeatKind::Lingering || seat.hardware_id != request.hardware_id {
+                return Ok(AcquireOutcome::AlreadyHeld {
+                    session_id: id,
+                    expires_at: seat.expires_at,
+                });
+            }
+            // The machine takes its lingering seat back: the count does not change.
+            if borrow_cap_reached {
+                return Ok(AcquireOutcome::NoBorrowSeats);
+            }
+            seats.remove(id);
+            let kind = kind_of(request);
+            seats.insert(
+                request.session_id,
+                request.hardware_id.clone(),
+                expires_at,
+                kind,
+            );
+            return Ok(AcquireOutcome::Granted {
+                expires_at,
+                in_use: seats.len(),
             });
+        }
+        if borrow_cap_reached {
+            return Ok(AcquireOutcome::NoBorrowSeats);
         }
         let in_use = seats.len();
         if in_use >= request.limit {
             return Ok(AcquireOutcome::NoSeats);
         }
-        seats.insert(request.session_id, request.hardware_id.clone(), expires_at);
+        let kind = kind_of(request);
+        seats.insert(
+            request.session_id,
+            request.hardware_id.clone(),
+            expires_at,
+            kind,
+        );
         Ok(AcquireOutcome::Granted {
             expires_at,
             in_use: in_use + 1,
@@ -199,16 +274,28 @@ impl SeatLedger for MemoryLedger {
             return Ok(RenewOutcome::Rebuild);
         };
         seats.prune(now);
-        if seats.renew(seat.session_id, expires_at) {
-            Ok(RenewOutcome::Renewed { expires_at })
-        } else {
-            Ok(RenewOutcome::Expired)
-        }
+        let (kind, expires_at) = match seats.by_session.get(&seat.session_id) {
+            None => return Ok(RenewOutcome::Expired),
+            // Released: it waits for its machine, no heartbeat keeps it.
+            Some(held) if held.kind == SeatKind::Lingering => return Ok(RenewOutcome::Expired),
+            // Borrowed for a period: a check-in never shortens it.
+            Some(held) if held.kind == SeatKind::Borrowed => {
+                (held.kind, held.expires_at.max(expires_at))
+            }
+            Some(held) => (held.kind, expires_at),
+        };
+        seats.update(seat.session_id, expires_at, kind);
+        Ok(RenewOutcome::Renewed { expires_at })
     }
 
     async fn release(&self, key: &LedgerKey, seat: SeatRef<'_>) -> Result<()> {
         self.check_available()?;
-        if let Some(seats) = self.lock().get_mut(key) {
+        if let Some(seats) = self.lock().get_mut(key)
+            && seats
+                .by_session
+                .get(&seat.session_id)
+                .is_some_and(|held| held.kind != SeatKind::Lingering)
+        {
             seats.remove(seat.session_id);
         }
         Ok(())
@@ -227,26 +314,50 @@ impl SeatLedger for MemoryLedger {
         })
     }
 
-    async fn evict(&self, key: &LedgerKey, seat: SeatRef<'_>, _hold: &Hold) -> Result<()> {
-        // TODO(#19 ledger): hold-offs.
-        self.release(key, seat).await
+    async fn evict(&self, key: &LedgerKey, seat: SeatRef<'_>, hold: &Hold) -> Result<()> {
+        self.check_available()?;
+        let now = self.clock.now();
+        let until = after(now, hold.duration, "hold_off_seconds")?;
+        let mut licenses = self.lock();
+        // A lost state keeps nothing to free; the rebuild restores the hold from the store.
+        let Some(seats) = licenses.get_mut(key) else {
+            return Ok(());
+        };
+        seats.remove(seat.session_id);
+        if until > now {
+            let machine = Party::Machine(seat.hardware_id.clone());
+            seats.holds.hold(machine, until, &hold.reason);
+            if let Some(user) = &hold.user {
+                seats.holds.hold(Party::user(user), until, &hold.reason);
+            }
+        }
+        Ok(())
     }
 
-    async fn linger(
-        &self,
-        _key: &LedgerKey,
-        _seat: SeatRef<'_>,
-        _linger: Duration,
-    ) -> Result<bool> {
-        // TODO(#19 ledger): linger.
-        Ok(false)
+    async fn linger(&self, key: &LedgerKey, seat: SeatRef<'_>, linger: Duration) -> Result<bool> {
+        self.check_available()?;
+        if linger.is_zero() {
+            return Err(Error::invalid("linger_seconds", "must be more than zero"));
+        }
+        let now = self.clock.now();
+        let until = after(now, linger, "linger_seconds")?;
+        let mut licenses = self.lock();
+        let Some(seats) = licenses.get_mut(key) else {
+            return Ok(false);
+        };
+        seats.prune(now);
+        let lingers = seats
+            .by_session
+            .get(&seat.session_id)
+            .is_some_and(|held| held.kind != SeatKind::Lingering);
+        Ok(lingers && seats.update(seat.session_id, until, SeatKind::Lingering))
     }
 
     async fn rebuild(
         &self,
         key: &LedgerKey,
         seats: &[LiveSeat],
-        _holds: &[HoldOff],
+        holds: &[HoldOff],
     ) -> Result<RebuildOutcome> {
         self.check_available()?;
         let now = self.clock.now();
@@ -254,9 +365,31 @@ impl SeatLedger for MemoryLedger {
         if licenses.contains_key(key) {
             return Ok(RebuildOutcome::AlreadyInitialised);
         }
-        let mut restored = Seats::default();
+        // A machine gets one seat: of several the store names, the one expiring last.
+        let mut last: HashMap<&HardwareId, &LiveSeat> = HashMap::new();
         for seat in seats.iter().filter(|s| s.expires_at > now) {
-            restored.insert(seat.session_id, seat.hardware_id.clone(), seat.expires_at);
+            let kept = last.entry(&seat.hardware_id).or_insert(seat);
+            if seat.expires_at > kept.expires_at {
+                *kept = seat;
+            }
+        }
+        let mut restored = Seats::default();
+        for seat in last.into_values() {
+            restored.insert(
+                seat.session_id,
+                seat.hardware_id.clone(),
+                seat.expires_at,
+                seat.kind,
+            );
+        }
+        for hold in holds.iter().filter(|h| h.until > now) {
+            let machine = Party::Machine(hold.hardware_id.clone());
+            restored.holds.hold(machine, hold.until, &hold.reason);
+            if let Some(user) = &hold.user {
+                restored
+                    .holds
+                    .hold(Party::user(user), hold.until, &hold.reason);
+            }
         }
         licenses.insert(*key, restored);
         Ok(RebuildOutcome::Rebuilt)
@@ -264,5 +397,113 @@ impl SeatLedger for MemoryLedger {
 
     async fn ping(&self) -> Result<()> {
         self.check_available()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::ids::{LicenseId, TenantId};
+    use crate::seat_ledger::UserRef;
+
+    fn setup() -> (ManualClock, MemoryLedger, LedgerKey) {
+        let clock = ManualClock::new(Utc::now());
+        let ledger = MemoryLedger::new(Arc::new(clock.clone()));
+        let key = LedgerKey {
+            tenant_id: TenantId::new(),
+            license_id: LicenseId::new(),
+        };
+        block_on(ledger.rebuild(&key, &[], &[])).unwrap_or_else(|e| panic!("{e}"));
+        (clock, ledger, key)
+    }
+
+    fn ask(machine: &str, limit: u32, borrow: Option<u32>) -> SeatRequest {
+        SeatRequest {
+            session_id: SessionId::new(),
+            hardware_id: HardwareId::parse(machine).unwrap_or_else(|e| panic!("{e}")),
+            user: Some(UserRef(format!("email:{machine}@example.com"))),
+            limit,
+            ttl: Duration::from_secs(60),
+            borrow,
+        }
+    }
+
+    fn acquire(ledger: &MemoryLedger, key: &LedgerKey, req: &SeatRequest) -> AcquireOutcome {
+        block_on(ledger.acquire(key, req)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_borrow_count_follows_every_change_of_kind() {
+        let (clock, ledger, key) = setup();
+        let borrow = ask("a", 5, Some(1));
+        assert!(matches!(
+            acquire(&ledger, &key, &borrow),
+            AcquireOutcome::Granted { .. }
+        ));
+        assert_eq!(
+            acquire(&ledger, &key, &ask("b", 5, Some(1))),
+            AcquireOutcome::NoBorrowSeats
+        );
+        // Lingering is not borrowed any more: the cap frees.
+        assert!(block_on(ledger.linger(&key, borrow.seat(), Duration::from_secs(30))).unwrap());
+        assert!(matches!(
+            acquire(&ledger, &key, &ask("b", 5, Some(1))),
+            AcquireOutcome::Granted { in_use: 2, .. }
+        ));
+        // The lingering seat taken over as a borrow meets the cap.
+        assert_eq!(
+            acquire(&ledger, &key, &ask("a", 5, Some(1))),
+            AcquireOutcome::NoBorrowSeats
+        );
+        clock.advance(TimeDelta::seconds(61));
+        assert!(matches!(
+            acquire(&ledger, &key, &ask("c", 5, Some(1))),
+            AcquireOutcome::Granted { in_use: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn a_hold_off_ends_at_its_time_and_rebuild_restores_it() {
+        let (clock, ledger, key) = setup();
+        let req = ask("a", 5, None);
+        assert!(matches!(
+            acquire(&ledger, &key, &req),
+            AcquireOutcome::Granted { .. }
+        ));
+        let hold = Hold {
+            user: req.user.clone(),
+            duration: Duration::from_secs(100),
+            reason: "audit".into(),
+        };
+        block_on(ledger.evict(&key, req.seat(), &hold)).unwrap_or_else(|e| panic!("{e}"));
+        let until = clock.now() + TimeDelta::seconds(100);
+        let evicted = AcquireOutcome::Evicted {
+            until,
+            reason: "audit".into(),
+        };
+        assert_eq!(acquire(&ledger, &key, &ask("a", 5, None)), evicted);
+        // The same person on another machine.
+        let elsewhere = SeatRequest {
+            user: req.user.clone(),
+            ..ask("b", 5, None)
+        };
+        assert_eq!(acquire(&ledger, &key, &elsewhere), evicted);
+        ledger.lose_state();
+        let off = HoldOff {
+            hardware_id: req.hardware_id.clone(),
+            user: req.user.clone(),
+            until,
+            reason: "audit".into(),
+        };
+        block_on(ledger.rebuild(&key, &[], &[off])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(acquire(&ledger, &key, &elsewhere), evicted);
+        clock.advance(TimeDelta::seconds(100));
+        assert!(matches!(
+            acquire(&ledger, &key, &elsewhere),
+            AcquireOutcome::Granted { .. }
+        ));
     }
 }
