@@ -11,6 +11,9 @@ use crate::seat_ledger::{
 };
 use crate::session::{HardwareId, LiveSeat};
 
+/// Borrowed and lingering seats, and eviction hold-offs.
+mod kinds;
+
 /// A ledger under test, and a way to make its backend lose every seat (a Redis `FLUSHALL`,
 /// a restart without persistence).
 pub struct LedgerHarness {
@@ -80,8 +83,8 @@ async fn count(ledger: &dyn SeatLedger, key: &LedgerKey) -> LiveCount {
         .unwrap_or_else(|e| panic!("live_count: {e}"))
 }
 
-/// Runs every rule of the [`SeatLedger`] contract. Takes a few seconds (TTL expiry is real
-/// time: the Redis ledger reads Redis's clock).
+/// Runs every rule of the [`SeatLedger`] contract. Takes a few seconds (TTL, linger and
+/// hold-off expiry are real time: the Redis ledger reads Redis's clock).
 pub async fn seat_ledger_contract(harness: &LedgerHarness) {
     let ledger = harness.ledger.as_ref();
     unknown_key_asks_for_rebuild(ledger).await;
@@ -92,6 +95,7 @@ pub async fn seat_ledger_contract(harness: &LedgerHarness) {
     concurrent_acquires_never_exceed_the_limit(ledger).await;
     zombie_seat_is_free_after_its_ttl(ledger).await;
     late_rebuild_does_not_drop_newer_seats(ledger).await;
+    kinds::kinds_and_holds_contract(ledger).await;
     lost_state_is_rebuilt_from_live_seats(harness).await;
 }
 
