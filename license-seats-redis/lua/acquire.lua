@@ -79,7 +79,7 @@ end
 -- (The same session asking again is the same machine asking.)
 local held_until = tonumber(redis.call('ZSCORE', seats, machine))
 local held_by = held_until and held_until > now and holder(holders, machine)
-local lingers = held_by and (tonumber(redis.call('ZSCORE', lingering, machine)) or 0) > now
+local lingers = held_by and is_kind(lingering, machine, held_until)
 
 -- Seats in use: all but the expired ones. Counting those is O(1) while they fit one prune.
 local expired = redis.call('ZRANGEBYSCORE', seats, '-inf', ms(now), 'LIMIT', 0, PRUNE)
@@ -119,12 +119,9 @@ end
 local expires = now + ttl
 redis.call('ZADD', seats, ms(expires), machine)
 set_holder(holders, machine, session)
-if held_until then
-  -- The machine's lingering seat taken over, or its expired seat not pruned yet: not of that
-  -- kind any more.
-  redis.call('ZREM', lingering, machine)
-  redis.call('ZREM', borrowed, machine)
-end
+-- The machine's lingering seat taken over, or an older seat's entries left: not of that kind.
+redis.call('ZREM', lingering, machine)
+redis.call('ZREM', borrowed, machine)
 local groups = {{seats, holders}}
 if cap >= 0 then
   redis.call('ZADD', borrowed, ms(expires), machine)

@@ -92,6 +92,13 @@ local function drop_holder(holders, machine)
   end
 end
 
+-- Whether machine's seat, expiring at `expires`, is of the kind `kind_key` (borrowed, lingering)
+-- names: its entry there has the seat's score. (An entry with another score is a leftover of an
+-- older seat of the machine, not this seat's kind.)
+local function is_kind(kind_key, machine, expires)
+  return tonumber(redis.call('ZSCORE', kind_key, machine)) == expires
+end
+
 -- A hold-off as `holds` keeps it: its end (ms) and reason, or nil for none.
 local function parse_hold(value)
   if not value then

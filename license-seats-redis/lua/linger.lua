@@ -38,7 +38,7 @@ local score = tonumber(redis.call('ZSCORE', seats, machine))
 if not score or score <= now or holder(holders, machine) ~= session then
   return 0
 end
-if redis.call('ZSCORE', lingering, machine) then
+if is_kind(lingering, machine, score) then
   return 0
 end
 

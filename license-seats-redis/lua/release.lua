@@ -19,12 +19,17 @@ local seats, holders, borrowed, lingering = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local session, machine = ARGV[1], ARGV[2]
 
 -- Checks (read-only). A lingering seat that has ended is pruned by the next acquire.
-if holder(holders, machine) ~= session or redis.call('ZSCORE', lingering, machine) then
+if holder(holders, machine) ~= session then
+  return 0
+end
+local score = tonumber(redis.call('ZSCORE', seats, machine))
+if score and is_kind(lingering, machine, score) then
   return 0
 end
 
 -- Writes.
 redis.call('ZREM', seats, machine)
 redis.call('ZREM', borrowed, machine)
+redis.call('ZREM', lingering, machine)
 drop_holder(holders, machine)
 return 1

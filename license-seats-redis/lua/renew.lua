@@ -39,10 +39,10 @@ local score = tonumber(redis.call('ZSCORE', seats, machine))
 if not score or score <= now or holder(holders, machine) ~= session then
   return {'EXPIRED'}
 end
-if redis.call('ZSCORE', lingering, machine) then
+if is_kind(lingering, machine, score) then
   return {'EXPIRED'}
 end
-local is_borrowed = redis.call('ZSCORE', borrowed, machine)
+local is_borrowed = is_kind(borrowed, machine, score)
 
 -- Writes.
 local expires = now + ttl
