@@ -10,8 +10,17 @@
 -- seats about 15 records share a field, so a seat costs its 28 bytes and a few more. (Fewer,
 -- larger buckets save a byte or two per seat, but every write copies its bucket through Lua:
 -- ~65 k buckets keep that under half a kilobyte at a million seats.)
+--
+-- Seats of another kind than held (ADR 0025) are seats too, and are also named in a key of
+-- their own, which stays absent while no seat is of that kind (so an ordinary seat costs no
+-- more): `borrowed` (sorted set: machine digest -> the seat's expiry, for the borrow cap) and
+-- `lingering` (sorted set: machine digest -> the end of its linger: released, kept for its
+-- machine). Each is a subset of `seats` with the same scores, and the two never share a
+-- machine. Eviction hold-offs are a hash `holds`: field 'm' .. machine digest or 'u' .. user
+-- digest (12 bytes of SHA-256 of the person's reference, made in Rust) -> '<until ms>:<reason>'.
+-- A hold-off that has ended is ignored, and dropped when an acquire meets it.
 
-local MACHINE, SESSION = 12, 16
+local MACHINE, SESSION, USER = 12, 16, 12
 local RECORD = MACHINE + SESSION
 local BUCKETS = 65521
 
@@ -83,19 +92,58 @@ local function drop_holder(holders, machine)
   end
 end
 
--- Every key outlives the latest seat by `grace`, so an abandoned license frees its memory.
--- Called with a seat's new expiry. Refreshing every key on every call costs three writes, so
--- keys already expiring at most a second (or half the grace) short of expires + grace are
--- left alone: they still expire (nearly) a grace after the last seat, never before a seat.
--- `seats` is probed: it is the key a grant re-creates without an expiry after it emptied.
-local function keep_keys(seats, now, expires, grace)
-  local wanted = expires + grace
-  local pttl = redis.call('PTTL', seats)
-  if pttl >= 0 and now + pttl >= wanted - math.min(1000, grace / 2) then
-    return
+-- Whether machine's seat, expiring at `expires`, is of the kind `kind_key` (borrowed, lingering)
+-- names: its entry there has the seat's score. (An entry with another score is a leftover of an
+-- older seat of the machine, not this seat's kind.)
+local function is_kind(kind_key, machine, expires)
+  return tonumber(redis.call('ZSCORE', kind_key, machine)) == expires
+end
+
+-- A hold-off as `holds` keeps it: its end (ms) and reason, or nil for none.
+local function parse_hold(value)
+  if not value then
+    return nil
   end
-  for _, key in ipairs(KEYS) do
-    redis.call('PEXPIREAT', key, ms(wanted))
+  local colon = string.find(value, ':', 1, true)
+  local until_ms = colon and tonumber(value:sub(1, colon - 1))
+  if not until_ms then
+    return nil
+  end
+  return until_ms, value:sub(colon + 1)
+end
+
+-- Makes `key` expire no earlier than `at` (ms). Never moves an expiry earlier.
+local function expire_no_earlier(key, now, at)
+  local pttl = redis.call('PTTL', key)
+  if pttl == -1 or (pttl >= 0 and now + pttl < at) then
+    redis.call('PEXPIREAT', key, ms(at))
+  end
+end
+
+-- Every key outlives what it holds by `grace`, so an abandoned license frees its memory, and
+-- the marker (`init`) outlives every key. Called when a call stored something (a seat, a
+-- hold-off) lasting until `ends`, with the groups of keys holding it: the keys of a group
+-- share one expiry (the seats and their holders), so only its first key is probed.
+-- Refreshing every key on every call would cost writes on every call, so a group already
+-- expiring at most a second (or half the grace) short of ends + grace is left alone: it still
+-- expires (nearly) a grace after the last thing it holds, never before. A key this call made
+-- (a grant after the seats emptied, a first borrow, linger or hold-off) has no expiry yet and
+-- always gets one. Expiries only grow: a short seat never cuts back a long borrow's keys.
+local function keep_keys(init, now, ends, grace, groups)
+  local wanted = ends + grace
+  local moved = false
+  for _, group in ipairs(groups) do
+    local pttl = redis.call('PTTL', group[1])
+    if pttl == -1 or (pttl >= 0 and now + pttl < wanted - math.min(1000, grace / 2)) then
+      redis.call('PEXPIREAT', group[1], ms(wanted))
+      for i = 2, #group do
+        expire_no_earlier(group[i], now, wanted)
+      end
+      moved = true
+    end
+  end
+  if moved then
+    expire_no_earlier(init, now, wanted)
   end
 end
 

@@ -1,30 +1,54 @@
--- rebuild: restore one license's seats from the store's live sessions and set the initialised
--- marker, if (and only if) the marker is missing. A late rebuild from an older snapshot
--- therefore cannot drop seats granted since the first rebuild. Seats already past their expiry
--- (by the Redis clock) are not restored. A machine gets one seat: should the store name
--- several live sessions for one machine, the one expiring last keeps it. One atomic step.
+-- rebuild: restore one license's seats (with their kinds) and hold-offs from the store and set
+-- the initialised marker, if (and only if) the marker is missing. A late rebuild from an older
+-- snapshot therefore cannot drop seats granted since the first rebuild. Seats and hold-offs
+-- already past their end (by the Redis clock) are not restored. A machine gets one seat:
+-- should the store name several live sessions for one machine, the one expiring last keeps it
+-- (with its kind); of several hold-offs of one machine or person, the one ending last stays.
+-- One atomic step.
 --
--- KEYS[1]  lic:{t:l}:v2:init     the initialised marker
--- KEYS[2]  lic:{t:l}:v2:seats    sorted set: member = machine digest, score = expiry (ms, by TIME)
--- KEYS[3]  lic:{t:l}:v2:holders  hash: bucket -> packed (machine digest, session id) records
--- ARGV[1]  grace in ms: the keys expire this long after their last seat
--- ARGV[2 + 3i], ARGV[3 + 3i], ARGV[4 + 3i]   (i = 0, 1, ...)
---          session id (16 raw bytes), machine digest (12 bytes) and expiry in ms of each live
---          seat in the store
+-- KEYS[1]  lic:{t:l}:v2:init       the initialised marker
+-- KEYS[2]  lic:{t:l}:v2:seats      sorted set: member = machine digest, score = expiry (ms, by TIME)
+-- KEYS[3]  lic:{t:l}:v2:holders    hash: bucket -> packed (machine digest, session id) records
+-- KEYS[4]  lic:{t:l}:v2:borrowed   sorted set: the borrowed seats (machine digest -> expiry)
+-- KEYS[5]  lic:{t:l}:v2:lingering  sorted set: the lingering seats (machine digest -> end)
+-- KEYS[6]  lic:{t:l}:v2:holds      hash: 'm' .. machine / 'u' .. user digest -> 'until:reason'
+-- ARGV[1]  grace in ms: the keys expire this long after the last thing they hold
+-- ARGV[2]  n: how many seats follow
+-- ARGV[3 + 4i .. 6 + 4i]   (i = 0 .. n - 1) each live seat in the store: session id (16 raw
+--          bytes), machine digest (12 bytes), expiry in ms, kind ('H' held, 'B' borrowed,
+--          'L' lingering: its expiry is the end of its linger)
+-- ARGV[3 + 4n + 3j .. 5 + 4n + 3j]   (j = 0, 1, ...) each hold-off in force in the store, once
+--          for its machine and once for its person: the party ('m' .. machine digest or
+--          'u' .. user digest, 13 bytes), its end in ms, its reason
 --
 -- Replies:
---   {'ALREADY_INITIALISED'}   the marker exists: nothing changed, the seats were ignored
---   {'REBUILT', restored}     the seats were replaced; `restored` of them were still live
+--   {'ALREADY_INITIALISED'}          the marker exists: nothing changed, the arguments ignored
+--   {'REBUILT', seats, hold_offs}    the state was replaced; that many seats and parties held
+--                                    off were still live
 -- An error reply ('ERR rebuild: ...') for malformed arguments, before any write.
 
+local KINDS = {H = true, B = true, L = true}
+
 local init, seats, holders = KEYS[1], KEYS[2], KEYS[3]
-local grace = tonumber(ARGV[1])
-if not grace or grace < 0 or (#ARGV - 1) % 3 ~= 0 then
-  return redis.error_reply('ERR rebuild: expected grace then (session, machine, expiry) triples')
+local borrowed, lingering, holds = KEYS[4], KEYS[5], KEYS[6]
+local grace, n = tonumber(ARGV[1]), tonumber(ARGV[2])
+if not grace or grace < 0 or not n or n < 0 or n % 1 ~= 0 or 2 + 4 * n > #ARGV
+    or (#ARGV - 2 - 4 * n) % 3 ~= 0 then
+  return redis.error_reply('ERR rebuild: expected grace, n, n seat quadruples, then hold triples')
 end
-for i = 2, #ARGV, 3 do
-  if #ARGV[i] ~= SESSION or #ARGV[i + 1] ~= MACHINE or not tonumber(ARGV[i + 2]) then
-    return redis.error_reply('ERR rebuild: session must be 16 bytes, machine 12, expiry a number')
+local first_hold = 3 + 4 * n
+for i = 3, first_hold - 1, 4 do
+  if #ARGV[i] ~= SESSION or #ARGV[i + 1] ~= MACHINE or not tonumber(ARGV[i + 2])
+      or not KINDS[ARGV[i + 3]] then
+    return redis.error_reply(
+      'ERR rebuild: session must be 16 bytes, machine 12, expiry a number, kind H, B or L')
+  end
+end
+for j = first_hold, #ARGV, 3 do
+  local party = ARGV[j]
+  local kind = party:sub(1, 1)
+  if #party ~= 1 + MACHINE or (kind ~= 'm' and kind ~= 'u') or not tonumber(ARGV[j + 1]) then
+    return redis.error_reply('ERR rebuild: a hold-off is a 13-byte party, an end, a reason')
   end
 end
 
@@ -36,20 +60,34 @@ local now = now_ms()
 
 -- The live seat of each machine: the argument index of its session.
 local live = {}
-for i = 2, #ARGV, 3 do
+for i = 3, first_hold - 1, 4 do
   local machine, expires = ARGV[i + 1], tonumber(ARGV[i + 2])
   local other = live[machine]
   if expires > now and (not other or expires > tonumber(ARGV[other + 2])) then
     live[machine] = i
   end
 end
+-- The hold-off of each party in force: the argument index of the one ending last.
+local held = {}
+for j = first_hold, #ARGV, 3 do
+  local party, until_ms = ARGV[j], tonumber(ARGV[j + 1])
+  local other = held[party]
+  if until_ms > now and (not other or until_ms > tonumber(ARGV[other + 1])) then
+    held[party] = j
+  end
+end
 
--- Writes: whatever is left of an older state goes; the store's live seats come back.
-redis.call('DEL', seats, holders)
+-- Writes: whatever is left of an older state goes; the store's live state comes back.
+redis.call('DEL', seats, holders, borrowed, lingering, holds)
 local restored, last, buckets = 0, now, {}
 for machine, i in pairs(live) do
-  local expires = tonumber(ARGV[i + 2])
+  local expires, kind = tonumber(ARGV[i + 2]), ARGV[i + 3]
   redis.call('ZADD', seats, ms(expires), machine)
+  if kind == 'B' then
+    redis.call('ZADD', borrowed, ms(expires), machine)
+  elseif kind == 'L' then
+    redis.call('ZADD', lingering, ms(expires), machine)
+  end
   local field = bucket(machine)
   buckets[field] = buckets[field] or {}
   table.insert(buckets[field], machine .. ARGV[i])
@@ -59,11 +97,19 @@ end
 for field, records in pairs(buckets) do
   redis.call('HSET', holders, field, table.concat(records))
 end
+local held_off = 0
+for party, j in pairs(held) do
+  local until_ms = tonumber(ARGV[j + 1])
+  redis.call('HSET', holds, party, ms(until_ms) .. ':' .. ARGV[j + 2])
+  held_off = held_off + 1
+  last = math.max(last, until_ms)
+end
 redis.call('SET', init, '1')
 
--- Every key outlives the latest seat by `grace`, so an abandoned license frees its memory.
+-- Every key outlives the latest seat and hold-off by `grace`, so an abandoned license frees
+-- its memory.
 for _, key in ipairs(KEYS) do
   redis.call('PEXPIREAT', key, ms(last + grace))
 end
 
-return {'REBUILT', restored}
+return {'REBUILT', restored, held_off}

@@ -7,6 +7,9 @@
 //! The names carry the layout's version (`v2`): the keys of an older layout (`lic:{t:l}:seats`,
 //! `:hw`, `:owners`, `:init`) are never read, so after an upgrade each license finds no marker,
 //! answers `Rebuild` once and is rebuilt from the store; the old keys expire on their own.
+//! The keys for borrowed and lingering seats and for hold-offs (issue #19) joined `v2` without
+//! a new version: they start absent, which is exactly the state of a license that has none,
+//! and a seat without them is an ordinary held seat, as it was.
 
 use license_core::LedgerKey;
 
@@ -20,6 +23,13 @@ pub(crate) struct LicenseKeys {
     /// `lic:{t:l}:v2:holders` — hash: bucket → packed (machine digest, session id) records:
     /// which session holds each machine's seat.
     pub(crate) holders: String,
+    /// `lic:{t:l}:v2:borrowed` — sorted set: machine digest → expiry of its borrowed seat.
+    pub(crate) borrowed: String,
+    /// `lic:{t:l}:v2:lingering` — sorted set: machine digest → end of its seat's linger.
+    pub(crate) lingering: String,
+    /// `lic:{t:l}:v2:holds` — hash: `m` + machine digest or `u` + user digest →
+    /// `<until ms>:<reason>`: the hold-offs after evictions.
+    pub(crate) holds: String,
 }
 
 impl LicenseKeys {
@@ -30,12 +40,39 @@ impl LicenseKeys {
             init: format!("lic:{tag}:v2:init"),
             seats: format!("lic:{tag}:v2:seats"),
             holders: format!("lic:{tag}:v2:holders"),
+            borrowed: format!("lic:{tag}:v2:borrowed"),
+            lingering: format!("lic:{tag}:v2:lingering"),
+            holds: format!("lic:{tag}:v2:holds"),
         }
     }
 
-    /// The keys in the order the acquire, renew and rebuild scripts expect them.
-    pub(crate) fn all(&self) -> [&str; 3] {
-        [&self.init, &self.seats, &self.holders]
+    /// Every key, in the order the acquire, evict and rebuild scripts expect them.
+    pub(crate) fn all(&self) -> [&str; 6] {
+        [
+            &self.init,
+            &self.seats,
+            &self.holders,
+            &self.borrowed,
+            &self.lingering,
+            &self.holds,
+        ]
+    }
+
+    /// The keys of the seats, in the order the renew and linger scripts expect them: all but
+    /// the hold-offs.
+    pub(crate) fn seat_keys(&self) -> [&str; 5] {
+        [
+            &self.init,
+            &self.seats,
+            &self.holders,
+            &self.borrowed,
+            &self.lingering,
+        ]
+    }
+
+    /// The keys in the order the release script expects them.
+    pub(crate) fn release_keys(&self) -> [&str; 4] {
+        [&self.seats, &self.holders, &self.borrowed, &self.lingering]
     }
 }
 
@@ -60,6 +97,7 @@ mod tests {
         let tag = "{0193a1b2-0000-7000-8000-000000000001:0193a1b2-0000-7000-8000-000000000002}";
         assert_eq!(keys.seats, format!("lic:{tag}:v2:seats"));
         assert_eq!(keys.init, format!("lic:{tag}:v2:init"));
+        assert_eq!(keys.holds, format!("lic:{tag}:v2:holds"));
         for k in keys.all() {
             // Redis Cluster hashes the text between the first `{` and the next `}`.
             let start = k.find('{').unwrap();

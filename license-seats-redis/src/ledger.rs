@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use license_core::{
     AcquireOutcome, Dependency, Error, Hold, HoldOff, LedgerKey, LiveCount, LiveSeat,
-    RebuildOutcome, RenewOutcome, Result, SeatLedger, SeatRef, SeatRequest,
+    RebuildOutcome, RenewOutcome, Result, SeatLedger, SeatRef, SeatRequest, UserRef,
 };
 use redis::{RedisResult, ScriptInvocation, Value};
 use tokio::time::error::Elapsed;
@@ -172,14 +172,30 @@ fn settle<T>(outcome: Result<RedisResult<T>, Elapsed>, timeout: Duration) -> Res
 
 /// A TTL in whole milliseconds, rounded up so a seat never lives shorter than asked.
 fn ttl_millis(ttl: Duration) -> Result<u64> {
-    if ttl.is_zero() {
-        return Err(Error::invalid("ttl_seconds", "must be more than zero"));
+    positive_millis(ttl, "ttl_seconds")
+}
+
+/// A duration in whole milliseconds, more than zero and at most [`MAX_TTL`], rounded up;
+/// otherwise invalid input naming `field`.
+fn positive_millis(duration: Duration, field: &'static str) -> Result<u64> {
+    if duration.is_zero() {
+        return Err(Error::invalid(field, "must be more than zero"));
     }
-    if ttl > MAX_TTL {
-        return Err(Error::invalid("ttl_seconds", "too large"));
+    millis(duration, field)
+}
+
+/// A duration in whole milliseconds, at most [`MAX_TTL`], rounded up.
+fn millis(duration: Duration, field: &'static str) -> Result<u64> {
+    if duration > MAX_TTL {
+        return Err(Error::invalid(field, "too large"));
     }
-    let millis = ttl.as_nanos().div_ceil(1_000_000);
-    u64::try_from(millis).map_err(|_| Error::invalid("ttl_seconds", "too large"))
+    let millis = duration.as_nanos().div_ceil(1_000_000);
+    u64::try_from(millis).map_err(|_| Error::invalid(field, "too large"))
+}
+
+/// The person's digest as the scripts take it: 12 bytes, or none.
+fn user_arg(user: Option<&UserRef>) -> Vec<u8> {
+    user.map(|u| compact::user(u).to_vec()).unwrap_or_default()
 }
 
 fn grace_millis() -> u64 {
@@ -222,7 +238,9 @@ impl SeatLedger for RedisLedger {
             .arg(&compact::machine(&request.hardware_id))
             .arg(request.limit)
             .arg(ttl_millis(request.ttl)?)
-            .arg(grace_millis());
+            .arg(grace_millis())
+            .arg(user_arg(request.user.as_ref()))
+            .arg(request.borrow.map_or(-1, i64::from));
         scripts::acquire_outcome(&self.run(&invocation).await?)
     }
 
@@ -235,7 +253,7 @@ impl SeatLedger for RedisLedger {
         let keys = LicenseKeys::new(key);
         let mut invocation = scripts::RENEW.prepare_invoke();
         invocation
-            .key(&keys.all()[..])
+            .key(&keys.seat_keys()[..])
             .arg(&compact::session(seat.session_id))
             .arg(&compact::machine(seat.hardware_id))
             .arg(ttl_millis(ttl)?)
@@ -247,8 +265,7 @@ impl SeatLedger for RedisLedger {
         let keys = LicenseKeys::new(key);
         let mut invocation = scripts::RELEASE.prepare_invoke();
         invocation
-            .key(&keys.seats)
-            .key(&keys.holders)
+            .key(&keys.release_keys()[..])
             .arg(&compact::session(seat.session_id))
             .arg(&compact::machine(seat.hardware_id));
         scripts::released(&self.run(&invocation).await?).map(|_| ())
@@ -261,42 +278,79 @@ impl SeatLedger for RedisLedger {
         scripts::live_count(&self.run(&invocation).await?)
     }
 
-    async fn evict(&self, key: &LedgerKey, seat: SeatRef<'_>, _hold: &Hold) -> Result<()> {
-        // TODO(#19 ledger): hold-offs in Lua.
-        self.release(key, seat).await
+    async fn evict(&self, key: &LedgerKey, seat: SeatRef<'_>, hold: &Hold) -> Result<()> {
+        let keys = LicenseKeys::new(key);
+        let mut invocation = scripts::EVICT.prepare_invoke();
+        invocation
+            .key(&keys.all()[..])
+            .arg(&compact::session(seat.session_id))
+            .arg(&compact::machine(seat.hardware_id))
+            .arg(user_arg(hold.user.as_ref()))
+            .arg(millis(hold.duration, "hold_off_seconds")?)
+            .arg(grace_millis())
+            .arg(&hold.reason);
+        let evicted = scripts::evicted(&self.run(&invocation).await?)?;
+        tracing::debug!(
+            tenant_id = %key.tenant_id,
+            license_id = %key.license_id,
+            session_id = %seat.session_id,
+            ?evicted,
+            "seat ledger eviction"
+        );
+        Ok(())
     }
 
-    async fn linger(
-        &self,
-        _key: &LedgerKey,
-        _seat: SeatRef<'_>,
-        _linger: Duration,
-    ) -> Result<bool> {
-        // TODO(#19 ledger): linger in Lua.
-        Ok(false)
+    async fn linger(&self, key: &LedgerKey, seat: SeatRef<'_>, linger: Duration) -> Result<bool> {
+        let keys = LicenseKeys::new(key);
+        let mut invocation = scripts::LINGER.prepare_invoke();
+        invocation
+            .key(&keys.seat_keys()[..])
+            .arg(&compact::session(seat.session_id))
+            .arg(&compact::machine(seat.hardware_id))
+            .arg(positive_millis(linger, "linger_seconds")?)
+            .arg(grace_millis());
+        scripts::lingered(&self.run(&invocation).await?)
     }
 
     async fn rebuild(
         &self,
         key: &LedgerKey,
         seats: &[LiveSeat],
-        _holds: &[HoldOff],
+        holds: &[HoldOff],
     ) -> Result<RebuildOutcome> {
         let keys = LicenseKeys::new(key);
         let mut invocation = scripts::REBUILD.prepare_invoke();
-        invocation.key(&keys.all()[..]).arg(grace_millis());
+        invocation
+            .key(&keys.all()[..])
+            .arg(grace_millis())
+            .arg(seats.len());
         for seat in seats {
             invocation
                 .arg(&compact::session(seat.session_id))
                 .arg(&compact::machine(&seat.hardware_id))
-                .arg(seat.expires_at.timestamp_millis());
+                .arg(seat.expires_at.timestamp_millis())
+                .arg(compact::kind(seat.kind));
         }
-        let (outcome, restored) = scripts::rebuild_outcome(&self.run(&invocation).await?)?;
+        for hold in holds {
+            let until = hold.until.timestamp_millis();
+            let machine = compact::machine(&hold.hardware_id);
+            let parties = std::iter::once(compact::hold_party(b'm', &machine)).chain(
+                hold.user
+                    .as_ref()
+                    .map(|u| compact::hold_party(b'u', &compact::user(u))),
+            );
+            for party in parties {
+                invocation.arg(&party).arg(until).arg(&hold.reason);
+            }
+        }
+        let (outcome, restored, held_off) =
+            scripts::rebuild_outcome(&self.run(&invocation).await?)?;
         tracing::debug!(
             tenant_id = %key.tenant_id,
             license_id = %key.license_id,
             offered = seats.len(),
             restored,
+            held_off,
             ?outcome,
             "seat ledger rebuild"
         );
@@ -325,6 +379,19 @@ mod tests {
             ttl_millis(Duration::MAX).unwrap_err().code(),
             "invalid_input"
         );
+    }
+
+    #[test]
+    fn a_zero_linger_is_refused_and_a_zero_hold_off_is_none() {
+        match positive_millis(Duration::ZERO, "linger_seconds") {
+            Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "linger_seconds"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(millis(Duration::ZERO, "hold_off_seconds").unwrap(), 0);
+        match millis(Duration::MAX, "hold_off_seconds") {
+            Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "hold_off_seconds"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! score = expiry in ms by the Redis clock), next to a packed hash naming the session that holds
 //! each machine's seat and an *initialised* marker, all under the license's `{tenant:license}`
 //! hash tag so they share one Cluster slot. A live seat costs under 150 bytes of Redis at a
-//! million seats on one license (`lua/common.lua` explains the layout). Every operation is
+//! million seats on one license (`lua/common.lua` explains the layout); borrowed and lingering
+//! seats and eviction hold-offs add three keys that stay absent unless used. Every operation is
 //! one Lua script (`lua/*.lua`), so it is atomic on a single node and on a cluster alike:
 //! never more live seats than the limit, zombies freed at their TTL inside `acquire`, and a
 //! `Rebuild` answer after Redis lost its data until the store's live sessions are restored.

@@ -35,6 +35,10 @@ pub(crate) static RELEASE: LazyLock<Script> = script!("release");
 pub(crate) static LIVE_COUNT: LazyLock<Script> = script!("live_count");
 /// `lua/rebuild.lua`.
 pub(crate) static REBUILD: LazyLock<Script> = script!("rebuild");
+/// `lua/evict.lua`.
+pub(crate) static EVICT: LazyLock<Script> = script!("evict");
+/// `lua/linger.lua`.
+pub(crate) static LINGER: LazyLock<Script> = script!("linger");
 
 /// Decodes `acquire.lua`'s reply.
 pub(crate) fn acquire_outcome(reply: &Value) -> Result<AcquireOutcome> {
@@ -42,6 +46,11 @@ pub(crate) fn acquire_outcome(reply: &Value) -> Result<AcquireOutcome> {
     Ok(match (status.as_str(), rest) {
         ("REBUILD", []) => AcquireOutcome::Rebuild,
         ("NO_SEATS", []) => AcquireOutcome::NoSeats,
+        ("NO_BORROW_SEATS", []) => AcquireOutcome::NoBorrowSeats,
+        ("EVICTED", [until, reason]) => AcquireOutcome::Evicted {
+            until: time(until, "acquire")?,
+            reason: text(reason, "acquire")?,
+        },
         ("GRANTED", [expires, in_use]) => AcquireOutcome::Granted {
             expires_at: time(expires, "acquire")?,
             in_use: u32::try_from(int(in_use, "acquire")?)
@@ -81,22 +90,58 @@ pub(crate) fn live_count(reply: &Value) -> Result<LiveCount> {
     })
 }
 
-/// Decodes `rebuild.lua`'s reply: the outcome and how many seats were restored.
-pub(crate) fn rebuild_outcome(reply: &Value) -> Result<(RebuildOutcome, i64)> {
+/// Decodes `rebuild.lua`'s reply: the outcome, and how many seats and parties held off were
+/// restored.
+pub(crate) fn rebuild_outcome(reply: &Value) -> Result<(RebuildOutcome, i64, i64)> {
     let (status, rest) = split(reply, "rebuild")?;
     Ok(match (status.as_str(), rest) {
-        ("ALREADY_INITIALISED", []) => (RebuildOutcome::AlreadyInitialised, 0),
-        ("REBUILT", [restored]) => (RebuildOutcome::Rebuilt, int(restored, "rebuild")?),
+        ("ALREADY_INITIALISED", []) => (RebuildOutcome::AlreadyInitialised, 0, 0),
+        ("REBUILT", [seats, holds]) => (
+            RebuildOutcome::Rebuilt,
+            int(seats, "rebuild")?,
+            int(holds, "rebuild")?,
+        ),
         _ => return Err(unexpected("rebuild", reply)),
     })
 }
 
 /// Decodes `release.lua`'s reply: whether a seat was freed.
 pub(crate) fn released(reply: &Value) -> Result<bool> {
-    match int(reply, "release")? {
+    flag(reply, "release")
+}
+
+/// Decodes `linger.lua`'s reply: whether the seat lingers now.
+pub(crate) fn lingered(reply: &Value) -> Result<bool> {
+    flag(reply, "linger")
+}
+
+/// What `evict.lua` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Evicted {
+    /// The marker was missing: nothing written (a rebuild restores hold-offs from the store).
+    Rebuild,
+    /// Done; `freed`: the session's seat was freed (it may have been gone already).
+    Done { freed: bool, until: DateTime<Utc> },
+}
+
+/// Decodes `evict.lua`'s reply.
+pub(crate) fn evicted(reply: &Value) -> Result<Evicted> {
+    let (status, rest) = split(reply, "evict")?;
+    Ok(match (status.as_str(), rest) {
+        ("REBUILD", []) => Evicted::Rebuild,
+        ("EVICTED", [freed, until]) => Evicted::Done {
+            freed: flag(freed, "evict")?,
+            until: time(until, "evict")?,
+        },
+        _ => return Err(unexpected("evict", reply)),
+    })
+}
+
+fn flag(reply: &Value, script: &str) -> Result<bool> {
+    match int(reply, script)? {
         0 => Ok(false),
         1 => Ok(true),
-        _ => Err(unexpected("release", reply)),
+        _ => Err(unexpected(script, reply)),
     }
 }
 
@@ -186,6 +231,22 @@ mod tests {
             acquire_outcome(&Value::Array(vec![bulk("REBUILD")])).unwrap(),
             AcquireOutcome::Rebuild
         );
+        assert_eq!(
+            acquire_outcome(&Value::Array(vec![bulk("NO_BORROW_SEATS")])).unwrap(),
+            AcquireOutcome::NoBorrowSeats
+        );
+        let evicted = Value::Array(vec![
+            bulk("EVICTED"),
+            Value::Int(1_700_000_000_123),
+            bulk("licence audit: close the app"),
+        ]);
+        assert_eq!(
+            acquire_outcome(&evicted).unwrap(),
+            AcquireOutcome::Evicted {
+                until: at,
+                reason: "licence audit: close the app".into()
+            }
+        );
     }
 
     #[test]
@@ -203,15 +264,26 @@ mod tests {
                 Value::Int(1),
             ]),
             Value::Array(vec![bulk("SOMETHING_NEW")]),
+            Value::Array(vec![bulk("EVICTED"), Value::Int(1)]),
+            Value::Array(vec![bulk("EVICTED"), bulk("soon"), bulk("reason")]),
+            Value::Array(vec![bulk("NO_BORROW_SEATS"), Value::Int(1)]),
         ] {
             let err = acquire_outcome(&reply).unwrap_err();
             assert_eq!(err.code(), "internal", "{reply:?}");
         }
         assert_eq!(released(&Value::Int(2)).unwrap_err().code(), "internal");
+        assert_eq!(lingered(&Value::Int(-1)).unwrap_err().code(), "internal");
+        let half = Value::Array(vec![bulk("EVICTED"), Value::Int(1)]);
+        assert_eq!(evicted(&half).unwrap_err().code(), "internal");
+        let old_rebuild = Value::Array(vec![bulk("REBUILT"), Value::Int(2)]);
+        assert_eq!(
+            rebuild_outcome(&old_rebuild).unwrap_err().code(),
+            "internal"
+        );
     }
 
     #[test]
-    fn decodes_renew_count_rebuild_and_release() {
+    fn decodes_renew_count_rebuild_release_and_linger() {
         assert_eq!(
             renew_outcome(&Value::Array(vec![bulk("EXPIRED")])).unwrap(),
             RenewOutcome::Expired
@@ -220,11 +292,34 @@ mod tests {
             live_count(&Value::Array(vec![bulk("COUNT"), Value::Int(7)])).unwrap(),
             LiveCount::Count(7)
         );
+        let rebuilt = Value::Array(vec![bulk("REBUILT"), Value::Int(2), Value::Int(1)]);
         assert_eq!(
-            rebuild_outcome(&Value::Array(vec![bulk("REBUILT"), Value::Int(2)])).unwrap(),
-            (RebuildOutcome::Rebuilt, 2)
+            rebuild_outcome(&rebuilt).unwrap(),
+            (RebuildOutcome::Rebuilt, 2, 1)
         );
         assert!(released(&Value::Int(1)).unwrap());
+        assert!(!lingered(&Value::Int(0)).unwrap());
+    }
+
+    #[test]
+    fn decodes_evict() {
+        let at = DateTime::from_timestamp_millis(1_700_000_000_123).unwrap();
+        let done = Value::Array(vec![
+            bulk("EVICTED"),
+            Value::Int(1),
+            Value::Int(1_700_000_000_123),
+        ]);
+        assert_eq!(
+            evicted(&done).unwrap(),
+            Evicted::Done {
+                freed: true,
+                until: at
+            }
+        );
+        assert_eq!(
+            evicted(&Value::Array(vec![bulk("REBUILD")])).unwrap(),
+            Evicted::Rebuild
+        );
     }
 
     #[test]
@@ -239,6 +334,8 @@ mod tests {
             include_str!("../lua/release.lua"),
             include_str!("../lua/live_count.lua"),
             include_str!("../lua/rebuild.lua"),
+            include_str!("../lua/evict.lua"),
+            include_str!("../lua/linger.lua"),
         ] {
             assert!(source.starts_with("-- "), "opens with a comment");
             assert!(source.contains("-- KEYS[1]"), "lists its KEYS");

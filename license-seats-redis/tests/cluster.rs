@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Fixture, Wipe, layout, request, scenarios};
+use common::{Fixture, Wipe, kinds, layout, request, scenarios};
 use futures::FutureExt as _;
 use license_core::testing::seat_ledger_contract;
 use license_core::{AcquireOutcome, Dependency, Error, SeatLedger};
@@ -72,6 +72,15 @@ async fn the_compact_layout_keeps_its_rules_on_a_cluster() {
     layout::rebuild_gives_a_machine_one_seat(&fx).await;
     layout::keys_made_again_after_the_last_release_expire_too(&fx).await;
     layout::a_live_seat_costs_under_240_bytes(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn borrowed_lingering_and_hold_off_keys_keep_their_rules_on_a_cluster() {
+    let (_cluster, fx) = fixture().await;
+    kinds::ordinary_seats_make_no_kind_or_hold_keys(&fx).await;
+    kinds::long_hold_offs_and_borrows_keep_the_keys(&fx).await;
+    kinds::ended_borrows_lingers_and_hold_offs_are_pruned(&fx).await;
+    kinds::a_leftover_kind_entry_does_not_change_a_new_seat(&fx).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Fixture, Wipe, layout, request, scenarios};
+use common::{Fixture, Wipe, kinds, layout, request, scenarios};
 use futures::FutureExt as _;
 use license_core::testing::seat_ledger_contract;
 use license_core::{AcquireOutcome, Dependency, Error, LiveCount, SeatLedger};
@@ -120,6 +120,30 @@ async fn keys_made_again_after_the_last_release_expire_too() {
 async fn a_live_seat_costs_under_240_bytes() {
     let (_server, fx) = fixture().await;
     layout::a_live_seat_costs_under_240_bytes(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ordinary_seats_make_no_kind_or_hold_keys() {
+    let (_server, fx) = fixture().await;
+    kinds::ordinary_seats_make_no_kind_or_hold_keys(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn long_hold_offs_and_borrows_keep_the_keys() {
+    let (_server, fx) = fixture().await;
+    kinds::long_hold_offs_and_borrows_keep_the_keys(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ended_borrows_lingers_and_hold_offs_are_pruned() {
+    let (_server, fx) = fixture().await;
+    kinds::ended_borrows_lingers_and_hold_offs_are_pruned(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_leftover_kind_entry_does_not_change_a_new_seat() {
+    let (_server, fx) = fixture().await;
+    kinds::a_leftover_kind_entry_does_not_change_a_new_seat(&fx).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

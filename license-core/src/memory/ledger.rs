@@ -1,4 +1,4 @@
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -8,7 +8,6 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::clock::Clock;
 use crate::error::{Dependency, Error, Result};
-use crate::ids::SessionId;
 use crate::seat_ledger::{
     AcquireOutcome, Hold, HoldOff, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatKind,
     SeatLedger, SeatRef, SeatRequest,
@@ -17,96 +16,11 @@ use crate::session::{HardwareId, LiveSeat};
 
 /// Hold-offs after evictions.
 mod holds;
+/// The seats of one license and their indexes.
+mod seats;
 
-use holds::{Holds, Party};
-
-#[derive(Debug)]
-struct Seat {
-    hardware_id: HardwareId,
-    expires_at: DateTime<Utc>,
-    kind: SeatKind,
-}
-
-/// The seats of one license, indexed three ways so every step is O(log n) at a million seats:
-/// by session, by machine (idempotent acquire) and by expiry (pruning); plus the count of
-/// borrowed seats (the borrow cap) and the hold-offs. Its presence in the map is the
-/// *initialised* marker.
-#[derive(Debug, Default)]
-struct Seats {
-    by_session: HashMap<SessionId, Seat>,
-    by_machine: HashMap<HardwareId, SessionId>,
-    by_expiry: BTreeSet<(DateTime<Utc>, SessionId)>,
-    borrowed: u32,
-    holds: Holds,
-}
-
-impl Seats {
-    fn insert(
-        &mut self,
-        session_id: SessionId,
-        hardware_id: HardwareId,
-        expires_at: DateTime<Utc>,
-        kind: SeatKind,
-    ) {
-        self.remove(session_id);
-        self.by_machine.insert(hardware_id.clone(), session_id);
-        self.by_expiry.insert((expires_at, session_id));
-        if kind == SeatKind::Borrowed {
-            self.borrowed += 1;
-        }
-        self.by_session.insert(
-            session_id,
-            Seat {
-                hardware_id,
-                expires_at,
-                kind,
-            },
-        );
-    }
-
-    fn remove(&mut self, session_id: SessionId) {
-        if let Some(seat) = self.by_session.remove(&session_id) {
-            self.by_expiry.remove(&(seat.expires_at, session_id));
-            if self.by_machine.get(&seat.hardware_id) == Some(&session_id) {
-                self.by_machine.remove(&seat.hardware_id);
-            }
-            if seat.kind == SeatKind::Borrowed {
-                self.borrowed -= 1;
-            }
-        }
-    }
-
-    /// Drops every seat that expired at or before `now`.
-    fn prune(&mut self, now: DateTime<Utc>) {
-        while let Some(&(expires_at, session_id)) = self.by_expiry.first() {
-            if expires_at > now {
-                break;
-            }
-            self.remove(session_id);
-        }
-    }
-
-    /// Gives a held seat a new expiry and kind; `false` if the session holds none.
-    fn update(&mut self, session_id: SessionId, expires_at: DateTime<Utc>, kind: SeatKind) -> bool {
-        let Some(seat) = self.by_session.get_mut(&session_id) else {
-            return false;
-        };
-        self.by_expiry.remove(&(seat.expires_at, session_id));
-        self.by_expiry.insert((expires_at, session_id));
-        seat.expires_at = expires_at;
-        match (seat.kind == SeatKind::Borrowed, kind == SeatKind::Borrowed) {
-            (true, false) => self.borrowed -= 1,
-            (false, true) => self.borrowed += 1,
-            _ => {}
-        }
-        seat.kind = kind;
-        true
-    }
-
-    fn len(&self) -> u32 {
-        u32::try_from(self.by_session.len()).unwrap_or(u32::MAX)
-    }
-}
+use holds::Party;
+use seats::Seats;
 
 /// A [`SeatLedger`] in process memory: one mutex makes every call atomic. Its state is lost
 /// with the process, exactly like an unpersisted Redis, so every license answers
@@ -401,109 +315,4 @@ impl SeatLedger for MemoryLedger {
 }
 
 #[cfg(test)]
-mod tests {
-    use futures::executor::block_on;
-
-    use super::*;
-    use crate::clock::ManualClock;
-    use crate::ids::{LicenseId, TenantId};
-    use crate::seat_ledger::UserRef;
-
-    fn setup() -> (ManualClock, MemoryLedger, LedgerKey) {
-        let clock = ManualClock::new(Utc::now());
-        let ledger = MemoryLedger::new(Arc::new(clock.clone()));
-        let key = LedgerKey {
-            tenant_id: TenantId::new(),
-            license_id: LicenseId::new(),
-        };
-        block_on(ledger.rebuild(&key, &[], &[])).unwrap_or_else(|e| panic!("{e}"));
-        (clock, ledger, key)
-    }
-
-    fn ask(machine: &str, limit: u32, borrow: Option<u32>) -> SeatRequest {
-        SeatRequest {
-            session_id: SessionId::new(),
-            hardware_id: HardwareId::parse(machine).unwrap_or_else(|e| panic!("{e}")),
-            user: Some(UserRef(format!("email:{machine}@example.com"))),
-            limit,
-            ttl: Duration::from_secs(60),
-            borrow,
-        }
-    }
-
-    fn acquire(ledger: &MemoryLedger, key: &LedgerKey, req: &SeatRequest) -> AcquireOutcome {
-        block_on(ledger.acquire(key, req)).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    #[test]
-    fn the_borrow_count_follows_every_change_of_kind() {
-        let (clock, ledger, key) = setup();
-        let borrow = ask("a", 5, Some(1));
-        assert!(matches!(
-            acquire(&ledger, &key, &borrow),
-            AcquireOutcome::Granted { .. }
-        ));
-        assert_eq!(
-            acquire(&ledger, &key, &ask("b", 5, Some(1))),
-            AcquireOutcome::NoBorrowSeats
-        );
-        // Lingering is not borrowed any more: the cap frees.
-        assert!(block_on(ledger.linger(&key, borrow.seat(), Duration::from_secs(30))).unwrap());
-        assert!(matches!(
-            acquire(&ledger, &key, &ask("b", 5, Some(1))),
-            AcquireOutcome::Granted { in_use: 2, .. }
-        ));
-        // The lingering seat taken over as a borrow meets the cap.
-        assert_eq!(
-            acquire(&ledger, &key, &ask("a", 5, Some(1))),
-            AcquireOutcome::NoBorrowSeats
-        );
-        clock.advance(TimeDelta::seconds(61));
-        assert!(matches!(
-            acquire(&ledger, &key, &ask("c", 5, Some(1))),
-            AcquireOutcome::Granted { in_use: 1, .. }
-        ));
-    }
-
-    #[test]
-    fn a_hold_off_ends_at_its_time_and_rebuild_restores_it() {
-        let (clock, ledger, key) = setup();
-        let req = ask("a", 5, None);
-        assert!(matches!(
-            acquire(&ledger, &key, &req),
-            AcquireOutcome::Granted { .. }
-        ));
-        let hold = Hold {
-            user: req.user.clone(),
-            duration: Duration::from_secs(100),
-            reason: "audit".into(),
-        };
-        block_on(ledger.evict(&key, req.seat(), &hold)).unwrap_or_else(|e| panic!("{e}"));
-        let until = clock.now() + TimeDelta::seconds(100);
-        let evicted = AcquireOutcome::Evicted {
-            until,
-            reason: "audit".into(),
-        };
-        assert_eq!(acquire(&ledger, &key, &ask("a", 5, None)), evicted);
-        // The same person on another machine.
-        let elsewhere = SeatRequest {
-            user: req.user.clone(),
-            ..ask("b", 5, None)
-        };
-        assert_eq!(acquire(&ledger, &key, &elsewhere), evicted);
-        ledger.lose_state();
-        let off = HoldOff {
-            hardware_id: req.hardware_id.clone(),
-            user: req.user.clone(),
-            until,
-            reason: "audit".into(),
-        };
-        block_on(ledger.rebuild(&key, &[], &[off])).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(acquire(&ledger, &key, &elsewhere), evicted);
-        clock.advance(TimeDelta::seconds(100));
-        assert!(matches!(
-            acquire(&ledger, &key, &elsewhere),
-            AcquireOutcome::Granted { .. }
-        ));
-    }
-}
+mod tests;

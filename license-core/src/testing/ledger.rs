@@ -11,7 +11,9 @@ use crate::seat_ledger::{
 };
 use crate::session::{HardwareId, LiveSeat};
 
-/// Borrowed and lingering seats, and eviction hold-offs.
+/// Eviction hold-offs, and the rebuild of seat kinds and hold-offs.
+mod holds;
+/// Borrowed and lingering seats.
 mod kinds;
 
 /// A ledger under test, and a way to make its backend lose every seat (a Redis `FLUSHALL`,

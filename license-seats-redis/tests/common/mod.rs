@@ -11,6 +11,8 @@ use license_core::{
 };
 use license_seats_redis::{RedisLedger, RedisOptions};
 
+/// What the keys of borrowed and lingering seats and of hold-offs must keep.
+pub mod kinds;
 /// What the compact key layout must keep, which both topologies check.
 pub mod layout;
 /// The scenarios both topologies run.
