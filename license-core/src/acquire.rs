@@ -142,6 +142,29 @@ impl LicenseService {
                     lease.secret = secret;
                     return Ok(lease);
                 }
+                AcquireOutcome::TookBack {
+                    expires_at,
+                    in_use,
+                    lingering,
+                } => {
+                    // The released session lingers no more: a rebuild after a Redis loss must
+                    // not restore its seat next to this one. If the store cannot take that,
+                    // the grant is withdrawn (the linger ends with it).
+                    if let Err(e) = self
+                        .sessions
+                        .end_linger(tenant, lingering, self.clock.now())
+                        .await
+                    {
+                        self.stats.compensations.fetch_add(1, Ordering::Relaxed);
+                        self.discard(&ledger_key, &session).await;
+                        return Err(e);
+                    }
+                    let mut lease = self
+                        .granted(license, session, expires_at, Some(in_use))
+                        .await?;
+                    lease.secret = secret;
+                    return Ok(lease);
+                }
                 // A rebuild ran between our record and our script and restored it as a seat:
                 // no limit was checked for it. Give it back and ask again.
                 AcquireOutcome::AlreadyHeld { session_id, .. } if session_id == session.id => {

@@ -123,6 +123,17 @@ pub enum AcquireOutcome {
         /// Seats in use right after the grant (for the daily peak).
         in_use: u32,
     },
+    /// The machine's lingering seat went to the requesting session (its machine took it back):
+    /// a new seat for the session, the count unchanged. `lingering`, the released session
+    /// that held it, lingers no more.
+    TookBack {
+        /// When it frees itself unless renewed.
+        expires_at: DateTime<Utc>,
+        /// Seats in use (unchanged by the takeover).
+        in_use: u32,
+        /// The released session whose linger this ends.
+        lingering: SessionId,
+    },
     /// The machine (or the session id) already holds a live seat; nothing changed.
     AlreadyHeld {
         /// The session holding it.
@@ -185,7 +196,7 @@ pub enum RebuildOutcome {
 /// - a seat not renewed within its TTL is free again without any other call;
 /// - `acquire` with a hardware id (or session id) that holds a live seat returns
 ///   [`AcquireOutcome::AlreadyHeld`] and takes no second seat — except a [lingering](SeatKind)
-///   seat, which the acquire takes over (`Granted`, the count unchanged);
+///   seat, which the acquire takes over ([`AcquireOutcome::TookBack`], the count unchanged);
 /// - at most `borrow` borrowed seats at once; a borrowed seat is never shortened by `renew`;
 /// - after `evict` with a hold, `acquire` of that machine or person answers
 ///   [`AcquireOutcome::Evicted`] until the hold ends;

@@ -24,9 +24,11 @@
 --   {'HELD', session_id, expires_ms}     the machine holds a live seat (session id: 16 bytes)
 --   {'NO_BORROW_SEATS'}                  a borrow, while `cap` borrowed seats are live
 --   {'NO_SEATS'}                         every seat is taken
---   {'GRANTED', expires_ms, in_use}      the seat is the session's until expires_ms; when the
---                                        machine's lingering seat was taken over, in_use is
---                                        the count before (it did not change)
+--   {'GRANTED', expires_ms, in_use}      the seat is the session's until expires_ms
+--   {'TOOK_BACK', expires_ms, in_use, lingering}
+--                                        the machine's lingering seat is the session's until
+--                                        expires_ms; in_use did not change; `lingering` is the
+--                                        released session that held it (16 bytes)
 -- An error reply ('ERR acquire: ...') for malformed arguments, before any write.
 
 -- Expired seats freed per call at most, so a mass expiry never blocks Redis in one call; the
@@ -129,6 +131,6 @@ if cap >= 0 then
 end
 keep_keys(init, now, expires, grace, groups)
 if held_by then
-  return {'GRANTED', expires, in_use}
+  return {'TOOK_BACK', expires, in_use, held_by}
 end
 return {'GRANTED', expires, in_use + 1}

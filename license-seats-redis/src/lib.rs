@@ -32,7 +32,8 @@
 //!     borrow: None,
 //! };
 //! match ledger.acquire(&key, &request).await? {
-//!     AcquireOutcome::Granted { expires_at, in_use } => println!("{in_use} in use until {expires_at}"),
+//!     AcquireOutcome::Granted { expires_at, in_use }
+//!     | AcquireOutcome::TookBack { expires_at, in_use, .. } => println!("{in_use} in use until {expires_at}"),
 //!     AcquireOutcome::AlreadyHeld { session_id, .. } => println!("{session_id} holds it already"),
 //!     AcquireOutcome::NoSeats | AcquireOutcome::NoBorrowSeats => println!("every seat is taken"),
 //!     AcquireOutcome::Evicted { reason, .. } => println!("held off: {reason}"),

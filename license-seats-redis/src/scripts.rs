@@ -56,6 +56,15 @@ pub(crate) fn acquire_outcome(reply: &Value) -> Result<AcquireOutcome> {
             in_use: u32::try_from(int(in_use, "acquire")?)
                 .map_err(|_| unexpected("acquire", reply))?,
         },
+        ("TOOK_BACK", [expires, in_use, Value::BulkString(lingering)]) => {
+            AcquireOutcome::TookBack {
+                expires_at: time(expires, "acquire")?,
+                in_use: u32::try_from(int(in_use, "acquire")?)
+                    .map_err(|_| unexpected("acquire", reply))?,
+                lingering: compact::session_from(lingering)
+                    .ok_or_else(|| unexpected("acquire", reply))?,
+            }
+        }
         ("HELD", [Value::BulkString(session), expires]) => AcquireOutcome::AlreadyHeld {
             session_id: compact::session_from(session)
                 .ok_or_else(|| unexpected("acquire", reply))?,
@@ -221,6 +230,20 @@ mod tests {
             AcquireOutcome::AlreadyHeld {
                 session_id: id,
                 expires_at: at
+            }
+        );
+        assert_eq!(
+            acquire_outcome(&Value::Array(vec![
+                bulk("TOOK_BACK"),
+                Value::Int(1_700_000_000_123),
+                Value::Int(2),
+                Value::BulkString(compact::session(id).to_vec()),
+            ]))
+            .unwrap(),
+            AcquireOutcome::TookBack {
+                expires_at: at,
+                in_use: 2,
+                lingering: id
             }
         );
         assert_eq!(

@@ -149,9 +149,10 @@ impl SeatLedger for MemoryLedger {
                 expires_at,
                 kind,
             );
-            return Ok(AcquireOutcome::Granted {
+            return Ok(AcquireOutcome::TookBack {
                 expires_at,
                 in_use: seats.len(),
+                lingering: id,
             });
         }
         if borrow_cap_reached {

@@ -5,7 +5,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::seat_rules::{acquired_at, end, ids, sorted};
 use super::session_pages::{acquired, new_license};
-use super::store::{now, ok, session, tenant};
+use super::store::{assert_not_found, now, ok, session, tenant};
+use crate::error::Resource;
 use crate::ids::TenantId;
 use crate::license::License;
 use crate::page::{Page, SessionCursor};
@@ -103,6 +104,27 @@ pub(super) async fn lingering_and_held_off_sessions_in_force(store: &dyn Store) 
         1,
         "a hold ending at now is over"
     );
+    // Its machine takes a seat back: the linger ends then, and only for the tenant's session.
+    let longest = lingering[lingering.len() - 1].id;
+    assert_not_found(
+        store.end_linger(b.id, longest, t0).await,
+        Resource::Session,
+        "end_linger of another tenant's session",
+    );
+    ok(store.end_linger(a.id, longest, t0).await, "end_linger");
+    let after = ok(store.lingering_sessions(a.id, l.id, t0).await, "after");
+    assert_eq!(
+        ids(&after),
+        ids(&lingering[..lingering.len() - 1]),
+        "a linger its machine took back is over"
+    );
+    // Never moved later: ending it again at a later time changes nothing.
+    ok(
+        store.end_linger(a.id, longest, later).await,
+        "end_linger again",
+    );
+    let again = ok(store.get_session(a.id, longest).await, "get");
+    assert_eq!(again.linger_until, Some(t0));
 }
 
 /// Live borrowed sessions only, paged like the live sessions.

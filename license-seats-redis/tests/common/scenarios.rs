@@ -297,8 +297,9 @@ pub async fn wiping_redis_mid_run_rebuilds_and_never_exceeds_the_limit(fx: &Fixt
                                 .unwrap();
                         }
                         AcquireOutcome::NoSeats => tokio::task::yield_now().await,
-                        other
-                        @ (AcquireOutcome::NoBorrowSeats | AcquireOutcome::Evicted { .. }) => {
+                        other @ (AcquireOutcome::NoBorrowSeats
+                        | AcquireOutcome::Evicted { .. }
+                        | AcquireOutcome::TookBack { .. }) => {
                             panic!("no borrow and no eviction here: {other:?}")
                         }
                         AcquireOutcome::Rebuild => {

@@ -171,7 +171,7 @@ pub(super) async fn rebuild_restores_kinds_and_hold_offs(ledger: &dyn SeatLedger
     assert!(
         matches!(
             acquire(ledger, &key, &request(1, 10, TTL)).await,
-            AcquireOutcome::Granted { in_use: 3, .. }
+            AcquireOutcome::TookBack { in_use: 3, lingering: id, .. } if id == lingering.session_id
         ),
         "its machine takes a restored lingering seat over"
     );

@@ -241,9 +241,9 @@ async fn a_lingering_seat_is_its_machines_until_it_ends(ledger: &dyn SeatLedger)
     assert!(
         matches!(
             acquire(ledger, &key, &back).await,
-            AcquireOutcome::Granted { in_use: 2, .. }
+            AcquireOutcome::TookBack { in_use: 2, lingering, .. } if lingering == first.session_id
         ),
-        "the lingering seat goes back to its machine"
+        "the lingering seat goes back to its machine, naming the linger it ends"
     );
     assert!(
         matches!(
