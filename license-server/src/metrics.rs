@@ -199,7 +199,10 @@ impl Metrics {
     /// Counts an acquire that failed without an event: everything but `no_seats` and
     /// `evicted` (which are `denied` events) is `error`.
     pub fn acquire_failed(&self, error: &Error) {
-        if !matches!(error, Error::NoSeatsAvailable { .. } | Error::HeldOff { .. }) {
+        if !matches!(
+            error,
+            Error::NoSeatsAvailable { .. } | Error::HeldOff { .. }
+        ) {
             self.outcome(&self.acquires, "error");
         }
     }

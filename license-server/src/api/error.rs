@@ -712,8 +712,7 @@ mod tests {
             reason: "audit".into(),
             until: now + chrono::TimeDelta::seconds(60),
         };
-        let AcquireError::Forbidden(body, Some(seconds)) = ApiError::at(held, now).into()
-        else {
+        let AcquireError::Forbidden(body, Some(seconds)) = ApiError::at(held, now).into() else {
             panic!("a hold-off is a 403 with Retry-After");
         };
         assert_eq!((body.code.as_str(), seconds), ("evicted", 60));

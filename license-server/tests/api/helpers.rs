@@ -580,8 +580,11 @@ impl Api {
 
     /// A page of the license's borrowed seats.
     pub async fn borrowed_sessions(&self, caller: &Caller, id: &str, query: &str) -> Reply {
-        self.get(&format!("/api/v1/admin/licenses/{id}/borrowed{query}"), caller)
-            .await
+        self.get(
+            &format!("/api/v1/admin/licenses/{id}/borrowed{query}"),
+            caller,
+        )
+        .await
     }
 
     pub async fn create_api_key(&self, caller: &Caller, name: &str, scopes: &[&str]) -> Reply {

@@ -39,10 +39,7 @@ impl Stage {
     async fn real(database: &'static str) -> Self {
         let store_url = fresh_database(database).await;
         let redis = RedisServer::start();
-        let app = replicas(1, &store_url, &redis.url())
-            .await
-            .pop()
-            .unwrap();
+        let app = replicas(1, &store_url, &redis.url()).await.pop().unwrap();
         Stage::Real { app, _redis: redis }
     }
 
@@ -221,13 +218,11 @@ async fn a_borrowed_seat_counts_offline_and_frees_at_its_end_or_on_return(stage:
 
 #[tokio::test]
 async fn a_borrowed_seat_counts_offline_and_frees_at_its_end_or_on_return_in_memory() {
-    a_borrowed_seat_counts_offline_and_frees_at_its_end_or_on_return(&Stage::memory().await)
-        .await;
+    a_borrowed_seat_counts_offline_and_frees_at_its_end_or_on_return(&Stage::memory().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_borrowed_seat_counts_offline_and_frees_at_its_end_or_on_return_on_postgres_and_redis()
-{
+async fn a_borrowed_seat_counts_offline_and_frees_at_its_end_or_on_return_on_postgres_and_redis() {
     let stage = Stage::real("seat_rules_borrow").await;
     a_borrowed_seat_counts_offline_and_frees_at_its_end_or_on_return(&stage).await;
 }
@@ -346,9 +341,14 @@ async fn borrowed_seats_are_listed_page_by_page() {
         )
         .await;
     for i in 0..3 {
-        app.borrow(&acme.client, &acme.license_key, &format!("laptop-{i}"), json!(600))
-            .await
-            .expect(200);
+        app.borrow(
+            &acme.client,
+            &acme.license_key,
+            &format!("laptop-{i}"),
+            json!(600),
+        )
+        .await
+        .expect(200);
         // One acquired after the other (sessions of one instant are ordered by id).
         app.clock.advance(TimeDelta::seconds(1));
     }
@@ -362,7 +362,11 @@ async fn borrowed_seats_are_listed_page_by_page() {
     assert_eq!(items(&first).len(), 2);
     let cursor = first.str("next_cursor");
     let second = app
-        .borrowed_sessions(&acme.admin, &acme.license_id, &format!("?limit=2&cursor={cursor}"))
+        .borrowed_sessions(
+            &acme.admin,
+            &acme.license_id,
+            &format!("?limit=2&cursor={cursor}"),
+        )
         .await
         .expect(200);
     assert_eq!(items(&second).len(), 1);
@@ -373,7 +377,11 @@ async fn borrowed_seats_are_listed_page_by_page() {
         .map(|s| s["hardware_id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(machines, ["laptop-0", "laptop-1", "laptop-2"]);
-    assert_eq!(live(&app, &acme).await.len(), 4, "the live list has every seat");
+    assert_eq!(
+        live(&app, &acme).await.len(),
+        4,
+        "the live list has every seat"
+    );
     // Another tenant's license answers 404, like a missing one.
     let other = app.fixture("Globex", 1).await;
     app.borrowed_sessions(&other.admin, &acme.license_id, "")
@@ -470,7 +478,11 @@ async fn an_eviction_with_a_hold_off_sticks_to_the_machine_until_it_ends(stage: 
     let other = acquire_as(api, &acme, "pc-2", "grace@example.com")
         .await
         .expect(200);
-    assert_eq!(live(api, &acme).await.len(), 1, "no seat for the held-off machine");
+    assert_eq!(
+        live(api, &acme).await.len(),
+        1,
+        "no seat for the held-off machine"
+    );
 
     // Once the hold-off has passed, the machine may acquire again.
     stage.pass(SHORT).await;
@@ -491,8 +503,7 @@ async fn an_eviction_with_a_hold_off_sticks_to_the_machine_until_it_ends(stage: 
 
 #[tokio::test]
 async fn an_eviction_with_a_hold_off_sticks_to_the_machine_until_it_ends_in_memory() {
-    an_eviction_with_a_hold_off_sticks_to_the_machine_until_it_ends(&Stage::memory().await)
-        .await;
+    an_eviction_with_a_hold_off_sticks_to_the_machine_until_it_ends(&Stage::memory().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -513,9 +524,13 @@ async fn a_held_off_client_is_not_rate_limited_for_its_evictions() {
     let lease = acquire_as(&app, &acme, "pc-1", "ada@example.com")
         .await
         .expect(200);
-    app.evict(&acme.admin, &lease.str("session_id"), "?hold_off_seconds=600")
-        .await
-        .expect(200);
+    app.evict(
+        &acme.admin,
+        &lease.str("session_id"),
+        "?hold_off_seconds=600",
+    )
+    .await
+    .expect(200);
     // Far more 403s than the failure budget: every one is the eviction, never a 429.
     for _ in 0..6 {
         acquire_as(&app, &acme, "pc-1", "ada@example.com")
@@ -735,8 +750,7 @@ async fn a_lingering_seat_is_regranted_to_its_machine_and_not_to_another(stage: 
 
 #[tokio::test]
 async fn a_lingering_seat_is_regranted_to_its_machine_and_not_to_another_in_memory() {
-    a_lingering_seat_is_regranted_to_its_machine_and_not_to_another(&Stage::memory().await)
-        .await;
+    a_lingering_seat_is_regranted_to_its_machine_and_not_to_another(&Stage::memory().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -787,7 +801,11 @@ async fn the_rules_are_set_shown_changed_and_cleared_like_the_other_terms() {
     assert_eq!(changed.body["linger_seconds"], 0);
     assert_eq!(changed.body["max_borrow_seconds"], 604_800);
     assert_eq!(changed.body["min_hold_seconds"], 60);
-    assert!(changed.body.get("max_borrowed_seats").is_none(), "{}", changed.body);
+    assert!(
+        changed.body.get("max_borrowed_seats").is_none(),
+        "{}",
+        changed.body
+    );
     assert!(changed.body.get("overdraft_minutes_per_day").is_none());
     // Defaults: nothing lent, no linger, no minimum hold, no caps.
     let plain = app.fixture("Globex", 1).await;
@@ -852,8 +870,16 @@ async fn negative_huge_or_inconsistent_rules_are_400_naming_the_field_and_change
         body[field] = json!(bad);
         assert_invalid(app.create_license(&acme.admin, body).await, field);
         // The fixture's license has 10 seats and no overdraft: 11 seats too many to lend.
-        let bad = if field == "max_borrowed_seats" { 11 } else { bad };
-        let bad = if field == "overdraft_minutes_per_day" { 1 } else { bad };
+        let bad = if field == "max_borrowed_seats" {
+            11
+        } else {
+            bad
+        };
+        let bad = if field == "overdraft_minutes_per_day" {
+            1
+        } else {
+            bad
+        };
         assert_invalid(
             app.update_license(&acme.admin, &acme.license_id, one(field, json!(bad)))
                 .await,
@@ -903,9 +929,15 @@ async fn the_document_describes_borrow_return_and_eviction() {
     assert_eq!(seconds["type"], "integer");
     assert_eq!(seconds["maximum"].as_f64(), Some(1_209_600.0));
     for field in ["reason", "until"] {
-        assert!(schemas["ErrorBody"]["properties"][field].is_object(), "{field}");
+        assert!(
+            schemas["ErrorBody"]["properties"][field].is_object(),
+            "{field}"
+        );
     }
     for field in ["borrowed", "overdraft", "linger_until", "eviction"] {
-        assert!(schemas["SessionDto"]["properties"][field].is_object(), "{field}");
+        assert!(
+            schemas["SessionDto"]["properties"][field].is_object(),
+            "{field}"
+        );
     }
 }
