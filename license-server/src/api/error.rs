@@ -90,8 +90,8 @@ impl From<Quota> for QuotaName {
 pub struct ApiError {
     /// The HTTP status.
     pub status: StatusCode,
-    /// The body.
-    pub body: ErrorBody,
+    /// The body (boxed: an `ApiError` travels in every handler's `Result`).
+    pub body: Box<ErrorBody>,
     /// Seconds for the `Retry-After` header (429; 403 and 410 `evicted` with a hold-off).
     pub retry_after: Option<u64>,
 }
@@ -103,7 +103,7 @@ impl ApiError {
     fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Self {
             status,
-            body: ErrorBody {
+            body: Box::new(ErrorBody {
                 code: code.to_owned(),
                 message: message.into(),
                 field: None,
@@ -111,7 +111,7 @@ impl ApiError {
                 quota: None,
                 reason: None,
                 until: None,
-            },
+            }),
             retry_after: None,
         }
     }
@@ -185,7 +185,7 @@ impl ApiError {
 
     /// The response (with `Retry-After` when it has one).
     pub fn into_response(self) -> Response {
-        let mut response = Json(self.body).into_response();
+        let mut response = Json(*self.body).into_response();
         response.set_status(self.status);
         if let Some(seconds) = self.retry_after {
             response
@@ -433,7 +433,7 @@ macro_rules! error_response {
         impl From<$crate::api::error::ApiError> for $name {
             fn from(e: $crate::api::error::ApiError) -> Self {
                 let retry_after = e.retry_after;
-                let body = poem_openapi::payload::Json(e.body);
+                let body = poem_openapi::payload::Json(*e.body);
                 match e.status.as_u16() {
                     400 => Self::BadRequest(body),
                     401 => Self::Unauthorized(body),
@@ -466,7 +466,7 @@ pub(crate) use error_response;
 
 /// The body of a 500.
 pub fn internal_body() -> ErrorBody {
-    ApiError::internal().body
+    *ApiError::internal().body
 }
 
 error_response! {
