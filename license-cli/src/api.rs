@@ -19,6 +19,12 @@ pub struct ErrorBody {
     /// The dependency that failed, for `unavailable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency: Option<String>,
+    /// Why an administrator evicted the session, for `evicted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When the hold-off of an eviction ends, for `evicted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// A software vendor.
@@ -76,6 +82,21 @@ pub struct License {
     /// Whether each session gets a secret its heartbeats and releases must present.
     #[serde(default)]
     pub require_session_secret: bool,
+    /// Longest borrow in seconds; 0: no borrowing.
+    #[serde(default)]
+    pub max_borrow_seconds: u32,
+    /// Most seats borrowed at once; none: no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_borrowed_seats: Option<u32>,
+    /// Seconds a released seat stays its machine's.
+    #[serde(default)]
+    pub linger_seconds: u32,
+    /// Seconds below which a force-release needs `force`.
+    #[serde(default)]
+    pub min_hold_seconds: u32,
+    /// Most overdraft seat-minutes per UTC day; none: no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overdraft_minutes_per_day: Option<u32>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -113,6 +134,21 @@ pub struct CreateLicense {
     /// Give each session a secret (server default: no).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub require_session_secret: bool,
+    /// Longest borrow in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_borrow_seconds: Option<u32>,
+    /// Most seats borrowed at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_borrowed_seats: Option<u32>,
+    /// Linger after release, in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linger_seconds: Option<u32>,
+    /// Minimum hold before a force-release needs `force`, in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_hold_seconds: Option<u32>,
+    /// Daily cap on overdraft seat-minutes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overdraft_minutes_per_day: Option<u32>,
 }
 
 /// A page of licenses.
@@ -162,6 +198,28 @@ pub struct Session {
     /// Who acquired it (`user:<subject>`, `api_key:<id>`, `system`).
     #[serde(default)]
     pub holder: Option<String>,
+    /// Borrowed for offline work until `expires_at`.
+    #[serde(default)]
+    pub borrowed: bool,
+    /// Granted into the license's overdraft.
+    #[serde(default)]
+    pub overdraft: bool,
+    /// After a release: the seat stays its machine's until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linger_until: Option<DateTime<Utc>>,
+    /// Why an administrator evicted it, and the hold-off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eviction: Option<Eviction>,
+}
+
+/// An administrator's eviction of a session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Eviction {
+    /// Why.
+    pub reason: String,
+    /// Until when its machine and person may not take a seat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_until: Option<DateTime<Utc>>,
 }
 
 /// An API key (never its secret).
@@ -230,6 +288,12 @@ pub struct UsageDay {
     pub peak_seats: u32,
     /// Acquisitions refused for lack of seats.
     pub denials: u32,
+    /// Seats beyond `seats_total` at the peak.
+    #[serde(default)]
+    pub overdraft_peak: u32,
+    /// Minutes held by sessions granted into the overdraft.
+    #[serde(default)]
+    pub overdraft_seat_minutes: u64,
 }
 
 /// A license's usage.
@@ -273,6 +337,16 @@ pub struct AcquireRequest {
     pub user_email: Option<String>,
 }
 
+/// A request to borrow a seat.
+#[derive(Debug, Clone, Serialize)]
+pub struct BorrowRequest {
+    /// The seat.
+    #[serde(flatten)]
+    pub seat: AcquireRequest,
+    /// How long, in seconds.
+    pub borrow_seconds: u32,
+}
+
 /// A granted seat.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Lease {
@@ -282,6 +356,12 @@ pub struct Lease {
     pub expires_at: DateTime<Utc>,
     /// Seconds between heartbeats.
     pub heartbeat_interval_seconds: u32,
+    /// Borrowed for offline work until `expires_at`.
+    #[serde(default)]
+    pub borrowed: bool,
+    /// Granted into the license's overdraft.
+    #[serde(default)]
+    pub overdraft: bool,
     /// The signed lease token.
     pub token: String,
     /// The session's secret, when its license requires one: heartbeats and releases send it.
@@ -313,4 +393,11 @@ pub struct Renewed {
 pub struct Released {
     /// When the session ended.
     pub released_at: DateTime<Utc>,
+}
+
+/// A returned borrowed seat.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Returned {
+    /// When the borrow ended.
+    pub returned_at: DateTime<Utc>,
 }

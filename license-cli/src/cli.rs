@@ -10,10 +10,12 @@ Exit codes:
   0    success
   1    error: the server refused the request, could not be reached, or a file could not be used
   2    usage error (bad flags or arguments)
-  3    no seat is free on the license (no_seats_available)
+  3    no seat is free on the license (no_seats_available, borrow_limit_reached)
   4    the lease token is not valid (verify)
+  5    evicted by an administrator (evicted): stop, and take no seat before the hold-off
+       ends; `run` stops the command and exits 5 too
   run: the command's exit status (128 + N when signal N ended it; 127 when it was not
-       found, 126 when it could not be started)";
+       found, 126 when it could not be started), or 5 when it was evicted";
 
 /// A client for the floating-license server: admin, client, offline verification, keys, bench.
 ///
@@ -93,6 +95,15 @@ pub enum Command {
     Audit(AuditArgs),
     /// Take a seat (client).
     Acquire(AcquireArgs),
+    /// Borrow a seat for offline work (client): no heartbeat needed until it ends.
+    ///
+    /// The lease token is valid offline until the borrow ends; the seat counts against the
+    /// license until then or until `license return`. A heartbeat is a check-in: it keeps the
+    /// end, and answers `evicted` (exit 5) if an administrator revoked the seat.
+    #[command(after_help = EXIT_CODES)]
+    Borrow(BorrowArgs),
+    /// Return a borrowed seat before its end (client).
+    Return(ClientSessionArgs),
     /// Renew a seat (client).
     Heartbeat(ClientSessionArgs),
     /// Release a seat (client).
@@ -102,6 +113,10 @@ pub enum Command {
     /// Heartbeats follow the server's interval; a lost seat is acquired again. Ctrl-C reaches
     /// the command from the terminal, SIGTERM and SIGHUP are forwarded to it; the seat is
     /// released when it exits. The command sees its session id in LICENSE_SESSION_ID.
+    ///
+    /// Evicted by an administrator: the command gets SIGTERM (and --kill-after seconds), the
+    /// reason and the end of any hold-off are printed, no seat is taken again, and `run`
+    /// exits 5.
     #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
     /// Verify a lease token offline against a JWKS; prints its claims.
@@ -201,6 +216,34 @@ pub struct LicenseCreateArgs {
     /// that share one client API key).
     #[arg(long)]
     pub require_session_secret: bool,
+    /// The seat rules: borrowing, linger, minimum hold, daily overdraft cap.
+    #[command(flatten)]
+    pub rules: RulesArgs,
+}
+
+/// A license's seat rules (create and update): absent flags are the server's default on
+/// create, unchanged on update.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RulesArgs {
+    /// Longest borrow for offline work (seconds or 90s, 10m, 12h, 7d; at most 14d); 0 lends
+    /// no seats [server default: 0].
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::seconds)]
+    pub max_borrow: Option<u32>,
+    /// Most seats borrowed at once [server default: no cap].
+    #[arg(long, value_name = "SEATS")]
+    pub max_borrowed_seats: Option<u32>,
+    /// After a release, keep the seat for its machine this long (at most 1d) [server
+    /// default: 0].
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::seconds)]
+    pub linger: Option<u32>,
+    /// A force-release of a session younger than this needs --force (at most 1d) [server
+    /// default: 0].
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::seconds)]
+    pub min_hold: Option<u32>,
+    /// Most overdraft seat-minutes per UTC day (at most overdraft × 1440) [server default:
+    /// no cap].
+    #[arg(long, value_name = "MINUTES")]
+    pub overdraft_minutes_per_day: Option<u32>,
 }
 
 /// `license license list`.
@@ -254,6 +297,15 @@ pub struct LicenseUpdateArgs {
     /// Whether sessions acquired from now on get a secret (running ones keep theirs).
     #[arg(long, value_name = "BOOL")]
     pub require_session_secret: Option<bool>,
+    /// New seat rules (seats already borrowed keep their end).
+    #[command(flatten)]
+    pub rules: RulesArgs,
+    /// Remove the cap on seats borrowed at once.
+    #[arg(long, conflicts_with = "max_borrowed_seats")]
+    pub clear_max_borrowed_seats: bool,
+    /// Remove the daily cap on overdraft seat-minutes.
+    #[arg(long, conflicts_with = "overdraft_minutes_per_day")]
+    pub clear_overdraft_minutes_per_day: bool,
 }
 
 /// `license session …`.
@@ -261,8 +313,33 @@ pub struct LicenseUpdateArgs {
 pub enum SessionCommand {
     /// List a license's live sessions (every page), oldest acquired first.
     List(SessionListArgs),
-    /// Force-release a session: its seat is free now.
-    Release(SessionIdArg),
+    /// List a license's borrowed seats (every page), oldest acquired first.
+    Borrowed(SessionListArgs),
+    /// Force-release (evict) a session: its seat is free now.
+    ///
+    /// Its next heartbeat answers `evicted` with the reason; `license run` stops its command.
+    /// With --hold-off, its machine (and person) gets `evicted` on acquire and borrow until
+    /// the hold-off ends. A borrowed seat's token stays valid offline until its end: the
+    /// client learns of the eviction at its next check-in.
+    #[command(visible_alias = "evict")]
+    Release(SessionReleaseArgs),
+}
+
+/// `license session release` (`evict`).
+#[derive(Debug, Args)]
+pub struct SessionReleaseArgs {
+    /// The session id.
+    #[arg(value_name = "SESSION_ID")]
+    pub id: String,
+    /// Hold the machine and person off this long (seconds or 90s, 10m, 12h, 7d; at most 30d).
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::seconds)]
+    pub hold_off: Option<u32>,
+    /// Why (the evicted client is told).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Evict even a session younger than its license's minimum hold.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `license session list`.
@@ -396,6 +473,17 @@ pub struct AcquireArgs {
     /// The seat.
     #[command(flatten)]
     pub seat: SeatArgs,
+}
+
+/// `license borrow`.
+#[derive(Debug, Args)]
+pub struct BorrowArgs {
+    /// The seat.
+    #[command(flatten)]
+    pub seat: SeatArgs,
+    /// How long (seconds or 90s, 10m, 12h, 7d), up to the license's longest borrow.
+    #[arg(long = "for", value_name = "DURATION", value_parser = crate::duration::seconds)]
+    pub period: u32,
 }
 
 /// `license run`.
@@ -545,5 +633,32 @@ mod tests {
             panic!("expected run")
         };
         assert_eq!(run.command, ["myapp", "--flag"]);
+    }
+
+    #[test]
+    fn durations_are_read_as_people_write_them() {
+        let cli = Cli::try_parse_from([
+            "license",
+            "borrow",
+            "--license-key",
+            "KEY-12345",
+            "--for",
+            "7d",
+        ])
+        .unwrap();
+        let Command::Borrow(borrow) = cli.command else {
+            panic!("expected borrow")
+        };
+        assert_eq!(borrow.period, 604_800);
+        let cli =
+            Cli::try_parse_from(["license", "session", "evict", "S", "--hold-off", "10m"]).unwrap();
+        let Command::Session(SessionCommand::Release(evict)) = cli.command else {
+            panic!("expected session release")
+        };
+        assert_eq!((evict.hold_off, evict.force), (Some(600), false));
+        assert!(
+            Cli::try_parse_from(["license", "borrow", "--license-key", "K", "--for", "soon"])
+                .is_err()
+        );
     }
 }

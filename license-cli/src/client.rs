@@ -9,9 +9,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::api::{
-    AcquireRequest, ApiKey, AuditEvent, CreateApiKey, CreateLicense, CreatedApiKey, CreatedTenant,
-    Items, Lease, License, LicensePage, Released, Renewed, Session, SessionPage, SessionRequest,
-    SigningKey, Tenant, Usage,
+    AcquireRequest, ApiKey, AuditEvent, BorrowRequest, CreateApiKey, CreateLicense, CreatedApiKey,
+    CreatedTenant, Items, Lease, License, LicensePage, Released, Renewed, Returned, Session,
+    SessionPage, SessionRequest, SigningKey, Tenant, Usage,
 };
 use crate::config::Connection;
 
@@ -39,6 +39,26 @@ fn checked_id<'a>(kind: &'static str, raw: &'a str) -> Result<&'a str> {
             value: raw.to_owned(),
         })
     }
+}
+
+/// How an administrator evicts a session (`None`, `false`: the server's defaults).
+#[derive(Debug, Clone, Default)]
+pub struct Eviction {
+    /// Seconds the machine and person are held off.
+    pub hold_off_seconds: Option<u32>,
+    /// Why.
+    pub reason: Option<String>,
+    /// Even a session younger than the license's minimum hold.
+    pub force: bool,
+}
+
+/// Which sessions of a license to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sessions {
+    /// Every live one.
+    Live,
+    /// The borrowed ones.
+    Borrowed,
 }
 
 /// A connection to one server, as one caller.
@@ -244,14 +264,19 @@ impl Client {
 
     // --- Admin: sessions, keys, usage, audit -------------------------------------------
 
-    /// A license's live sessions, every page (`page_size` a request, following
-    /// `next_cursor`).
-    pub async fn list_sessions(&self, license_id: &str, page_size: u32) -> Result<Vec<Session>> {
+    /// A license's live (or borrowed) sessions, every page (`page_size` a request,
+    /// following `next_cursor`).
+    pub async fn list_sessions(
+        &self,
+        which: Sessions,
+        license_id: &str,
+        page_size: u32,
+    ) -> Result<Vec<Session>> {
         let mut sessions = Vec::new();
         let mut cursor = None;
         loop {
             let page = self
-                .list_sessions_page(license_id, cursor.as_deref(), Some(page_size))
+                .list_sessions_page(which, license_id, cursor.as_deref(), Some(page_size))
                 .await?;
             sessions.extend(page.items);
             match page.next_cursor {
@@ -261,10 +286,11 @@ impl Client {
         }
     }
 
-    /// One page of a license's live sessions, after `cursor` (a previous page's
-    /// `next_cursor`).
+    /// One page of a license's live (or borrowed) sessions, after `cursor` (a previous
+    /// page's `next_cursor`).
     pub async fn list_sessions_page(
         &self,
+        which: Sessions,
         license_id: &str,
         cursor: Option<&str>,
         limit: Option<u32>,
@@ -283,25 +309,45 @@ impl Client {
                 "admin",
                 "licenses",
                 checked_id("license", license_id)?,
-                "sessions",
+                match which {
+                    Sessions::Live => "sessions",
+                    Sessions::Borrowed => "borrowed",
+                },
             ],
             &query,
         )
         .await
     }
 
-    /// Force-releases a session.
-    pub async fn force_release(&self, session_id: &str) -> Result<Session> {
-        self.post(
-            &[
-                "api",
-                "v1",
-                "admin",
-                "sessions",
-                checked_id("session", session_id)?,
-                "release",
-            ],
-            &serde_json::json!({}),
+    /// Force-releases (evicts) a session; the options go as query parameters.
+    pub async fn force_release(&self, session_id: &str, eviction: &Eviction) -> Result<Session> {
+        let mut url = self.url(&[
+            "api",
+            "v1",
+            "admin",
+            "sessions",
+            checked_id("session", session_id)?,
+            "release",
+        ])?;
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(seconds) = eviction.hold_off_seconds {
+                query.append_pair("hold_off_seconds", &seconds.to_string());
+            }
+            if let Some(reason) = &eviction.reason {
+                query.append_pair("reason", reason);
+            }
+            if eviction.force {
+                query.append_pair("force", "true");
+            }
+        }
+        // An empty query string (`…/release?`) is harmless, but leave none.
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        self.json(
+            self.request(Method::POST, url)?
+                .json(&serde_json::json!({})),
         )
         .await
     }
@@ -382,6 +428,29 @@ impl Client {
     pub async fn acquire(&self, request: &AcquireRequest) -> Result<Lease> {
         self.post(&["api", "v1", "licenses", "acquire"], request)
             .await
+    }
+
+    /// Borrows a seat for offline work.
+    pub async fn borrow(&self, request: &BorrowRequest) -> Result<Lease> {
+        self.post(&["api", "v1", "licenses", "borrow"], request)
+            .await
+    }
+
+    /// Returns a borrowed seat; `secret` is the session's, for sessions that have one.
+    pub async fn return_borrowed(
+        &self,
+        session_id: &str,
+        secret: Option<&str>,
+    ) -> Result<Returned> {
+        let session_id = checked_id("session", session_id)?;
+        self.post(
+            &["api", "v1", "licenses", "return"],
+            &SessionRequest {
+                session_id,
+                session_secret: secret,
+            },
+        )
+        .await
     }
 
     /// Renews a seat; `secret` is the session's, for sessions that have one.

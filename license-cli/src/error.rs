@@ -12,6 +12,8 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_NO_SEATS: u8 = 3;
 /// Exit code: the lease token did not verify.
 pub const EXIT_INVALID_TOKEN: u8 = 4;
+/// Exit code: an administrator evicted the session or holds this machine off (`evicted`).
+pub const EXIT_EVICTED: u8 = 5;
 
 /// Everything a command can fail with. Each prints as one line.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +46,15 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Client(e) if e.code() == Some("no_seats_available") => EXIT_NO_SEATS,
+            Error::Client(e)
+                if matches!(
+                    e.code(),
+                    Some("no_seats_available" | "borrow_limit_reached")
+                ) =>
+            {
+                EXIT_NO_SEATS
+            }
+            Error::Client(ClientError::Evicted { .. }) => EXIT_EVICTED,
             Error::Usage(_) | Error::Client(ClientError::InvalidId { .. }) => EXIT_USAGE,
             Error::InvalidToken(_) => EXIT_INVALID_TOKEN,
             _ => EXIT_ERROR,

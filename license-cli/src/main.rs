@@ -18,6 +18,8 @@ mod client;
 mod commands;
 /// Connection settings: flags > environment > login file.
 mod config;
+/// Durations on the command line, as whole seconds.
+mod duration;
 /// The CLI's error type and exit codes.
 mod error;
 /// The default hardware id (a machine fingerprint).

@@ -198,13 +198,13 @@ fn sessions_are_listed_and_force_released() {
         .run(&["-o", "json", "session", "release", session])
         .success()
         .json();
-    assert_eq!(released["end_reason"], "revoked");
+    assert_eq!(released["end_reason"], "evicted");
     assert!(fixture.live_sessions().is_empty());
-    // The client's next heartbeat learns it lost the seat.
+    // The client's next heartbeat learns it was evicted (exit 5).
     fixture
         .client()
         .run(&["heartbeat", session])
-        .fails(1, "(session_expired)");
+        .fails(5, "(evicted)");
     fixture
         .admin()
         .run(&["session", "release", UNKNOWN_ID])

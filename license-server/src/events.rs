@@ -28,7 +28,7 @@ pub(crate) struct TypeLabels {
 }
 
 /// Counts seat outcomes from events: `license_acquires_total` (granted, idempotent,
-/// no_seats), `license_heartbeats_total` (renewed) and `license_seat_events_total` by type.
+/// no_seats, evicted), `license_heartbeats_total` (renewed) and `license_seat_events_total` by type.
 /// Failures that are no event (a dependency down, a session already ended) are counted by
 /// the handler from its result.
 #[derive(Clone, Debug)]
@@ -57,6 +57,9 @@ impl EventSink for MetricsSink {
             SeatEventKind::Denied {
                 reason: DenialReason::NoSeats,
             } => Self::outcome(&self.acquires, "no_seats"),
+            SeatEventKind::Denied {
+                reason: DenialReason::Evicted,
+            } => Self::outcome(&self.acquires, "evicted"),
             SeatEventKind::Renewed => Self::outcome(&self.heartbeats, "renewed"),
             _ => {}
         }

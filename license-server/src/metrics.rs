@@ -115,17 +115,17 @@ impl Metrics {
         );
         registry.register(
             "license_acquires",
-            "Acquire calls by outcome (granted, idempotent, no_seats, error)",
+            "Acquire calls by outcome (granted, idempotent, no_seats, evicted, error)",
             acquires.clone(),
         );
         registry.register(
             "license_heartbeats",
-            "Heartbeat calls by outcome (renewed, expired, error)",
+            "Heartbeat calls by outcome (renewed, expired, evicted, error)",
             heartbeats.clone(),
         );
         registry.register(
             "license_seat_events",
-            "Seat events by type (granted, held, denied, renewed, released, expired, revoked, rebuilt, reaped, admin_change)",
+            "Seat events by type (granted, held, denied, renewed, released, expired, revoked, evicted, borrowed, returned, overdraft, rebuilt, reaped, admin_change)",
             events.clone(),
         );
         registry.register(
@@ -196,18 +196,23 @@ impl Metrics {
             .register_collector(Box::new(AuthCounters { admin, oidc }));
     }
 
-    /// Counts an acquire that failed without an event: everything but `no_seats` (which is a
-    /// `denied` event) is `error`.
+    /// Counts an acquire that failed without an event: everything but `no_seats` and
+    /// `evicted` (which are `denied` events) is `error`.
     pub fn acquire_failed(&self, error: &Error) {
-        if !matches!(error, Error::NoSeatsAvailable { .. }) {
+        if !matches!(
+            error,
+            Error::NoSeatsAvailable { .. } | Error::HeldOff { .. }
+        ) {
             self.outcome(&self.acquires, "error");
         }
     }
 
-    /// Counts a heartbeat that failed: `expired` (the seat is gone: 410) or `error`.
+    /// Counts a heartbeat that failed: `expired` (the seat is gone: 410), `evicted` (410) or
+    /// `error`.
     pub fn heartbeat_failed(&self, error: &Error) {
         let outcome = match error {
             Error::SessionExpired => "expired",
+            Error::SessionEvicted { .. } => "evicted",
             _ => "error",
         };
         self.outcome(&self.heartbeats, outcome);

@@ -3,7 +3,8 @@
 # The original end-to-end scenario through the `license` CLI (the Rust client), against a live
 # embedded server on a free port in a temporary data directory:
 # acquire, acquire, a third acquire → exit 3 (no_seats_available), release one, the third → ok,
-# heartbeat, release, and a heartbeat of the released session → session_expired; a license that
+# heartbeat, release, and a heartbeat of the released session → session_expired; a borrow and
+# its return; an eviction (exit 5, also for the held-off machine's acquire); a license that
 # requires session secrets refuses a heartbeat without one. Tokens are
 # verified offline with `license verify`, pinned to the server's root keys and bound to the
 # tenant; another tenant's lease fails with exit 4. The README's Rust snippet
@@ -83,7 +84,7 @@ tenant_id=$(jq -r .tenant.id <<<"$tenant")
 curl -sf "$server/.well-known/jwks.json" >"$work/root-jwks.json"
 root_jwks=$work/root-jwks.json
 admin() { LICENSE_SERVER=$server LICENSE_TOKEN=$admin_key license -o json "$@"; }
-two=$(admin license create --product "CLI test" --seats 2 | jq -r .license_key)
+two=$(admin license create --product "CLI test" --seats 2 --max-borrow 7d | jq -r .license_key)
 fifty=$(admin license create --product "CLI test" --seats 50 | jq -r .license_key)
 client_key=$(admin api-key create --name "cli client" --scope client | jq -r .secret)
 check "the admin commands made a license and a key" test -n "$two" -a -n "$fifty" -a -n "$client_key"
@@ -96,12 +97,17 @@ lease=$(license -o json acquire --license-key "$license_key" --hardware-id pc-1)
 session=$(jq -r .session_id <<<"$lease")
 export LICENSE_SESSION_SECRET=$(jq -r '.session_secret // empty' <<<"$lease")  # if the license asks for one
 jq -r .token <<<"$lease" | license verify - --tenant "$tenant_id" --root "$root_jwks"  # exit 4: not this tenant's
-license heartbeat "$session"  # every heartbeat_interval_seconds
+license heartbeat "$session"  # every heartbeat_interval_seconds; exit 5: evicted, stop and do not acquire again
 license release "$session"
 # Or hold a seat while any program runs: heartbeats, re-acquire if the seat was lost, release on exit.
+# Evicted by an administrator: the program is stopped, the reason printed, and `run` exits 5.
 license run --license-key "$license_key" -- sh -c 'echo "my app holds a seat: $LICENSE_SESSION_ID"'
+# Offline work: borrow a seat (valid offline, no heartbeats) up to the license's longest borrow.
+trip=$(license -o json borrow --license-key "$license_key" --hardware-id laptop-1 --for 7d | jq -r .session_id)
+license return "$trip"  # back early: the seat is free again
 # README:rust:end
 check "the snippet's session was released" fails_with 1 "(session_expired)" license heartbeat "$session"
+check "the snippet's borrow was returned" fails_with 1 "(session_expired)" license heartbeat "$trip"
 
 acquire() { license -o json acquire --license-key "$1" --hardware-id "$2"; }
 verify() { license -o json verify - --tenant "$tenant_id" --root "$root_jwks" <<<"$1"; }
@@ -129,6 +135,12 @@ check "the renewed token verifies" verify "$(jq -r .token <<<"$renewed")" >/dev/
 check "release the third" license release "$third_session" >/dev/null
 check "a released session's heartbeat" fails_with 1 "(session_expired)" license heartbeat "$third_session"
 check "release the second" license release "$(jq -r .session_id <<<"$second")" >/dev/null
+
+# An eviction with a hold-off: the heartbeat says evicted (exit 5), and so does an acquire.
+evict_me=$(acquire "$two" pc-7 | jq -r .session_id)
+check "the admin evicts the session" admin session evict "$evict_me" --hold-off 10m --reason "licence audit" >/dev/null
+check "its heartbeat is evicted" fails_with 5 "licence audit" license heartbeat "$evict_me"
+check "its machine is held off" fails_with 5 "(evicted)" acquire "$two" pc-7
 
 # A license that requires session secrets: acquire prints one, heartbeat and release need it.
 guarded_key=$(admin license create --product "CLI secrets" --seats 1 --require-session-secret | jq -r .license_key)

@@ -6,7 +6,8 @@ release one, the third → 200, heartbeat → a fresh token, release, and a hear
 released session → 410 `session_expired`. Every lease token is verified offline with PyJWT
 pinned to the root keys of `/.well-known/jwks.json`: the tenant's keys
 (`/api/v1/tenants/{id}/jwks.json`) are trusted only with the root's certificate, the algorithm
-is pinned by the key, and the audience must be the tenant.
+is pinned by the key, and the audience must be the tenant. And an eviction: the README snippet
+stops (raises `Evicted`) instead of taking a new seat.
 """
 
 # The snippet in README.md ("Call it from your language") is the region below, verbatim.
@@ -15,7 +16,16 @@ import jwt
 from license_server_client import AuthenticatedClient
 from license_server_client.api.jwks import jwks, tenant_jwks
 from license_server_client.api.leases import acquire, heartbeat, release
-from license_server_client.models import AcquireRequest, AcquireResponse, SessionRequest
+from license_server_client.models import AcquireRequest, AcquireResponse, ErrorBody, SessionRequest
+
+
+class Evicted(Exception):
+    """An administrator evicted the session or holds this machine off (403/410 `evicted`):
+    stop the application, tell the user the reason, and take no seat before `until`."""
+
+    def __init__(self, error: ErrorBody) -> None:
+        super().__init__(f"evicted by an administrator: {error.reason}")
+        self.reason, self.until = error.reason, error.until  # until: absent without a hold-off
 
 
 def tenant_keys(api: AuthenticatedClient, tenant_id: str, issuer: str) -> dict[str, jwt.PyJWK]:
@@ -32,12 +42,16 @@ def tenant_keys(api: AuthenticatedClient, tenant_id: str, issuer: str) -> dict[s
 def hold_a_seat(server: str, client_key: str, license_key: str, tenant_id: str, issuer: str = "license-server"):
     api = AuthenticatedClient(base_url=server, token=client_key)
     lease = acquire.sync(client=api, body=AcquireRequest(license_key=license_key, hardware_id="pc-1"))
+    if isinstance(lease, ErrorBody) and lease.code == "evicted":  # 403: held off after an eviction
+        raise Evicted(lease)  # stop: no retry before lease.until
     if not isinstance(lease, AcquireResponse):  # an ErrorBody, e.g. 402 no_seats_available
         raise RuntimeError(lease)
     key = tenant_keys(api, tenant_id, issuer)[jwt.get_unverified_header(lease.token)["kid"]]  # the kid picks the key,
     claims = jwt.decode(lease.token, key, algorithms=[key.algorithm_name], issuer=issuer, audience=tenant_id)  # the key the algorithm
     session = SessionRequest(session_id=lease.session_id, session_secret=lease.session_secret)  # a secret if the license asks
-    heartbeat.sync(client=api, body=session)  # every lease.heartbeat_interval_seconds
+    renewed = heartbeat.sync(client=api, body=session)  # every lease.heartbeat_interval_seconds
+    if isinstance(renewed, ErrorBody) and renewed.code == "evicted":  # 410: an administrator ended it
+        raise Evicted(renewed)  # stop the application; do not acquire again
     release.sync(client=api, body=session)
     return claims
 # README:python:end
@@ -52,6 +66,7 @@ import pytest  # noqa: E402
 from conftest import ISSUER, Server  # noqa: E402
 from license_server_client.api.api_keys import create_api_key  # noqa: E402
 from license_server_client.api.licenses import create_license, list_licenses  # noqa: E402
+from license_server_client.api.sessions import force_release_session  # noqa: E402
 from license_server_client.api.tenants import create_tenant  # noqa: E402
 from license_server_client.models import (  # noqa: E402
     CreateApiKeyRequest,
@@ -62,6 +77,7 @@ from license_server_client.models import (  # noqa: E402
     ErrorBody,
     HeartbeatResponse,
     LicenseDto,
+    SessionDto,
     LicensePage,
     ReleaseResponse,
     ScopeDto,
@@ -247,6 +263,49 @@ def test_the_readme_snippet(server: Server, tenant: Tenant) -> None:
     assert claims["hwid"] == "pc-1"
     assert claims["lic"] == str(tenant.fifty_seats.id)
     assert claims["aud"] == str(tenant.id)
+
+
+def test_the_readme_snippet_stops_when_evicted(server: Server) -> None:
+    """A held-off machine: the snippet raises `Evicted` with the reason; a heartbeat of the
+    evicted session is 410 `evicted`, not `session_expired`."""
+    operator = AuthenticatedClient(base_url=server.base_url, token=server.operator_token)
+    created = expect(
+        create_tenant.sync_detailed(client=operator, body=CreateTenantRequest(name=f"python-evict-{uuid.uuid4()}")),
+        201,
+        CreatedTenant,
+    )
+    admin = AuthenticatedClient(base_url=server.base_url, token=created.admin_api_key.secret)
+    license = expect(
+        create_license.sync_detailed(client=admin, body=CreateLicenseRequest(product="Evict", seats_total=2)),
+        201,
+        LicenseDto,
+    )
+    key = expect(
+        create_api_key.sync_detailed(client=admin, body=CreateApiKeyRequest(name="c", scopes=[ScopeDto.CLIENT])),
+        201,
+        CreatedApiKey,
+    )
+    api = AuthenticatedClient(base_url=server.base_url, token=key.secret)
+    lease = expect(
+        acquire.sync_detailed(client=api, body=AcquireRequest(license_key=license.license_key, hardware_id="pc-1")),
+        200,
+        AcquireResponse,
+    )
+    evicted = expect(
+        force_release_session.sync_detailed(
+            lease.session_id, client=admin, hold_off_seconds=600, reason="licence audit"
+        ),
+        200,
+        SessionDto,
+    )
+    assert evicted.eviction.reason == "licence audit"
+    gone = expect(heartbeat.sync_detailed(client=api, body=SessionRequest(session_id=lease.session_id)), 410, ErrorBody)
+    assert (gone.code, gone.reason) == ("evicted", "licence audit"), gone
+    with pytest.raises(Evicted) as raised:
+        hold_a_seat(server.base_url, key.secret, license.license_key, str(created.tenant.id), issuer=ISSUER)
+    assert raised.value.reason == "licence audit"
+    # The ledger's clock decides the hold-off; the session keeps the server's reading of it.
+    assert abs(raised.value.until - evicted.eviction.hold_until) < datetime.timedelta(seconds=1)
 
 
 def test_another_tenants_lease_fails_the_readme_verification(server: Server, tenant: Tenant) -> None:

@@ -1,10 +1,12 @@
 //! The client's typed error: the server's error body (`{code, message}`) decoded, or why no
 //! answer came.
 
+use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 
 use super::TENANT_HEADER;
 use crate::api::ErrorBody;
+use crate::output::time;
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +20,17 @@ pub enum ClientError {
         code: String,
         /// The server's message.
         message: String,
+    },
+    /// An administrator evicted the session, or holds this machine or person off (403 or 410
+    /// `evicted`): stop, and take no seat before `until`.
+    #[error("{} (evicted)", evicted_message(.reason, .until.as_ref()))]
+    Evicted {
+        /// The HTTP status (403: held off on acquire or borrow; 410: the session's heartbeat).
+        status: u16,
+        /// Why, as the administrator said it.
+        reason: String,
+        /// When the hold-off ends; none: no hold-off.
+        until: Option<DateTime<Utc>>,
     },
     /// No answer: connection refused, DNS, TLS or a timeout.
     #[error("cannot reach the server at {server}: {reason}")]
@@ -56,6 +69,7 @@ impl ClientError {
     pub fn code(&self) -> Option<&str> {
         match self {
             ClientError::Api { code, .. } => Some(code),
+            ClientError::Evicted { .. } => Some("evicted"),
             _ => None,
         }
     }
@@ -64,6 +78,11 @@ impl ClientError {
 /// The error of a non-2xx answer: the shared error body if there is one, else the status.
 pub(super) fn decode_error(status: StatusCode, body: &[u8]) -> ClientError {
     match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(e) if e.code == "evicted" => ClientError::Evicted {
+            status: status.as_u16(),
+            reason: e.reason.unwrap_or(e.message),
+            until: e.until,
+        },
         Ok(e) => ClientError::Api {
             status: status.as_u16(),
             code: e.code,
@@ -85,6 +104,17 @@ pub(super) fn decode_error(status: StatusCode, body: &[u8]) -> ClientError {
                 status.canonical_reason().unwrap_or("an error")
             ),
         },
+    }
+}
+
+/// "evicted by an administrator: REASON; no seat before TIME".
+fn evicted_message(reason: &str, until: Option<&DateTime<Utc>>) -> String {
+    match until {
+        Some(until) => format!(
+            "evicted by an administrator: {reason}; no seat before {}",
+            time(until)
+        ),
+        None => format!("evicted by an administrator: {reason}"),
     }
 }
 
@@ -114,6 +144,38 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "no seats available: all 1 seats of this license are in use (no_seats_available)"
+        );
+    }
+
+    #[test]
+    fn evictions_keep_the_reason_and_the_end_of_the_hold_off() {
+        let body = br#"{"code":"evicted","message":"evicted by an administrator until 2026-11-26T10:00:00Z: licence audit","reason":"licence audit","until":"2026-11-26T10:00:00Z"}"#;
+        let e = decode_error(StatusCode::FORBIDDEN, body);
+        assert_eq!(e.code(), Some("evicted"));
+        let ClientError::Evicted {
+            status,
+            reason,
+            until,
+        } = &e
+        else {
+            panic!("{e:?}")
+        };
+        assert_eq!((*status, reason.as_str()), (403, "licence audit"));
+        assert_eq!(
+            until.map(|u| u.to_rfc3339()).as_deref(),
+            Some("2026-11-26T10:00:00+00:00")
+        );
+        assert_eq!(
+            e.to_string(),
+            "evicted by an administrator: licence audit; no seat before 2026-11-26T10:00:00Z (evicted)"
+        );
+        let gone = decode_error(
+            StatusCode::GONE,
+            br#"{"code":"evicted","message":"m","reason":"closed"}"#,
+        );
+        assert_eq!(
+            gone.to_string(),
+            "evicted by an administrator: closed (evicted)"
         );
     }
 

@@ -9,7 +9,7 @@ use crate::cli::{
     ApiKeyCommand, AuditArgs, OutputFormat, ScopeArg, SessionCommand, SigningKeyCommand,
     TenantCommand, UsageArgs,
 };
-use crate::client::Client;
+use crate::client::{Client, Eviction, Sessions};
 use crate::config::Connection;
 use crate::error::{Error, Result};
 use crate::output::{Fields, Table, emit, list, opt, opt_time, time};
@@ -60,37 +60,67 @@ pub async fn session(
     let client = Client::new(connection)?;
     match command {
         SessionCommand::List(args) => {
-            let sessions = client.list_sessions(&args.id, args.page_size).await?;
-            emit(format, &sessions, |sessions| {
-                let mut table = Table::new([
-                    "ID",
-                    "HARDWARE ID",
-                    "USER",
-                    "HOLDER",
-                    "ACQUIRED",
-                    "LAST HEARTBEAT",
-                    "EXPIRES",
-                ]);
-                for s in sessions {
-                    table.row([
-                        s.id.clone(),
-                        s.hardware_id.clone(),
-                        opt(s.user_email.as_deref()),
-                        opt(s.holder.as_deref()),
-                        time(&s.acquired_at),
-                        time(&s.last_heartbeat_at),
-                        time(&s.expires_at),
-                    ]);
-                }
-                table.render()
-            })?;
+            let sessions = client
+                .list_sessions(Sessions::Live, &args.id, args.page_size)
+                .await?;
+            emit(format, &sessions, |sessions| sessions_table(sessions))?;
         }
-        SessionCommand::Release(session) => {
-            let session = client.force_release(&session.id).await?;
+        SessionCommand::Borrowed(args) => {
+            let sessions = client
+                .list_sessions(Sessions::Borrowed, &args.id, args.page_size)
+                .await?;
+            emit(format, &sessions, |sessions| sessions_table(sessions))?;
+        }
+        SessionCommand::Release(args) => {
+            let eviction = Eviction {
+                hold_off_seconds: args.hold_off,
+                reason: args.reason,
+                force: args.force,
+            };
+            let session = client.force_release(&args.id, &eviction).await?;
             emit(format, &session, session_fields)?;
         }
     }
     Ok(0)
+}
+
+fn sessions_table(sessions: &[Session]) -> String {
+    let mut table = Table::new([
+        "ID",
+        "HARDWARE ID",
+        "USER",
+        "HOLDER",
+        "KIND",
+        "ACQUIRED",
+        "LAST HEARTBEAT",
+        "EXPIRES",
+    ]);
+    for s in sessions {
+        table.row([
+            s.id.clone(),
+            s.hardware_id.clone(),
+            opt(s.user_email.as_deref()),
+            opt(s.holder.as_deref()),
+            kind(s),
+            time(&s.acquired_at),
+            time(&s.last_heartbeat_at),
+            time(&s.expires_at),
+        ]);
+    }
+    table.render()
+}
+
+/// `borrowed`, `overdraft`, both, or `-`.
+fn kind(s: &Session) -> String {
+    let kinds: Vec<&str> = [(s.borrowed, "borrowed"), (s.overdraft, "overdraft")]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+    if kinds.is_empty() {
+        "-".into()
+    } else {
+        kinds.join(", ")
+    }
 }
 
 fn session_fields(s: &Session) -> String {
@@ -103,8 +133,17 @@ fn session_fields(s: &Session) -> String {
         .add("holder", opt(s.holder.as_deref()))
         .add("acquired", time(&s.acquired_at))
         .add("last heartbeat", time(&s.last_heartbeat_at))
+        .add("kind", kind(s))
         .add("ended", opt_time(s.ended_at.as_ref()))
         .add("end reason", opt(s.end_reason.as_deref()));
+    if let Some(eviction) = &s.eviction {
+        fields
+            .add("eviction reason", &eviction.reason)
+            .add("held off until", opt_time(eviction.hold_until.as_ref()));
+    }
+    if let Some(until) = &s.linger_until {
+        fields.add("lingers until", time(until));
+    }
     fields.render()
 }
 
@@ -238,12 +277,20 @@ pub async fn usage(connection: &Connection, args: UsageArgs, format: OutputForma
         if u.days.is_empty() {
             text.push_str("no activity in the period\n");
         } else {
-            let mut table = Table::new(["DAY", "PEAK SEATS", "DENIALS"]);
+            let mut table = Table::new([
+                "DAY",
+                "PEAK SEATS",
+                "DENIALS",
+                "OVERDRAFT PEAK",
+                "OVERDRAFT SEAT-MINUTES",
+            ]);
             for d in &u.days {
                 table.row([
                     d.day.to_string(),
                     d.peak_seats.to_string(),
                     d.denials.to_string(),
+                    d.overdraft_peak.to_string(),
+                    d.overdraft_seat_minutes.to_string(),
                 ]);
             }
             text.push_str(&table.render());

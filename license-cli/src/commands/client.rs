@@ -1,7 +1,7 @@
-//! Client commands: take, renew and release a seat, one call each.
+//! Client commands: take, borrow, renew, release and return a seat, one call each.
 
-use crate::api::AcquireRequest;
-use crate::cli::{AcquireArgs, ClientSessionArgs, OutputFormat, SeatArgs};
+use crate::api::{AcquireRequest, BorrowRequest, Lease};
+use crate::cli::{AcquireArgs, BorrowArgs, ClientSessionArgs, OutputFormat, SeatArgs};
 use crate::client::Client;
 use crate::config::Connection;
 use crate::error::Result;
@@ -29,24 +29,44 @@ pub async fn acquire(
 ) -> Result<u8> {
     let client = Client::new(connection)?;
     let lease = client.acquire(&acquire_request(&args.seat)?).await?;
-    emit(format, &lease, |l| {
-        let mut fields = Fields::new();
-        fields
-            .add("session", &l.session_id)
-            .add("expires", time(&l.expires_at))
-            .add(
-                "heartbeat every",
-                format!("{} s", l.heartbeat_interval_seconds),
-            )
-            .add("token", &l.token);
-        if let Some(secret) = &l.session_secret {
-            // Shown once: heartbeat and release need it (--session-secret or
-            // LICENSE_SESSION_SECRET).
-            fields.add("session secret", secret);
-        }
-        fields.render()
-    })?;
+    emit(format, &lease, lease_fields)?;
     Ok(0)
+}
+
+/// `license borrow --for DURATION`.
+pub async fn borrow(connection: &Connection, args: BorrowArgs, format: OutputFormat) -> Result<u8> {
+    let client = Client::new(connection)?;
+    let request = BorrowRequest {
+        seat: acquire_request(&args.seat)?,
+        borrow_seconds: args.period,
+    };
+    let lease = client.borrow(&request).await?;
+    emit(format, &lease, lease_fields)?;
+    Ok(0)
+}
+
+fn lease_fields(l: &Lease) -> String {
+    let mut fields = Fields::new();
+    fields.add("session", &l.session_id);
+    if l.borrowed {
+        // No heartbeat is due: the token is valid offline until then.
+        fields.add("borrowed until", time(&l.expires_at));
+    } else {
+        fields.add("expires", time(&l.expires_at)).add(
+            "heartbeat every",
+            format!("{} s", l.heartbeat_interval_seconds),
+        );
+    }
+    if l.overdraft {
+        fields.add("overdraft", "yes (beyond the license's seats)");
+    }
+    fields.add("token", &l.token);
+    if let Some(secret) = &l.session_secret {
+        // Shown once: heartbeat and release need it (--session-secret or
+        // LICENSE_SESSION_SECRET).
+        fields.add("session secret", secret);
+    }
+    fields.render()
 }
 
 /// `license heartbeat SESSION_ID [--session-secret S]`.
@@ -77,6 +97,20 @@ pub async fn release(
     let released = client.release(&args.id, args.secret()).await?;
     emit(format, &released, |r| {
         format!("session {} released at {}", args.id, time(&r.released_at))
+    })?;
+    Ok(0)
+}
+
+/// `license return SESSION_ID [--session-secret S]`.
+pub async fn return_borrowed(
+    connection: &Connection,
+    args: ClientSessionArgs,
+    format: OutputFormat,
+) -> Result<u8> {
+    let client = Client::new(connection)?;
+    let returned = client.return_borrowed(&args.id, args.secret()).await?;
+    emit(format, &returned, |r| {
+        format!("session {} returned at {}", args.id, time(&r.returned_at))
     })?;
     Ok(0)
 }

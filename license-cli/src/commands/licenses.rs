@@ -47,6 +47,11 @@ fn new_license(args: LicenseCreateArgs) -> Result<CreateLicense> {
         heartbeat_interval_seconds: args.heartbeat_interval,
         entitlements: args.entitlements,
         require_session_secret: args.require_session_secret,
+        max_borrow_seconds: args.rules.max_borrow,
+        max_borrowed_seats: args.rules.max_borrowed_seats,
+        linger_seconds: args.rules.linger,
+        min_hold_seconds: args.rules.min_hold,
+        overdraft_minutes_per_day: args.rules.overdraft_minutes_per_day,
     })
 }
 
@@ -76,11 +81,31 @@ fn license_change(args: &LicenseUpdateArgs) -> Result<Value> {
     if let Some(required) = args.require_session_secret {
         change.insert("require_session_secret".into(), json!(required));
     }
+    let rules = &args.rules;
+    let set = [
+        ("max_borrow_seconds", rules.max_borrow),
+        ("max_borrowed_seats", rules.max_borrowed_seats),
+        ("linger_seconds", rules.linger),
+        ("min_hold_seconds", rules.min_hold),
+        ("overdraft_minutes_per_day", rules.overdraft_minutes_per_day),
+    ];
+    for (field, value) in set {
+        if let Some(value) = value {
+            change.insert(field.into(), json!(value));
+        }
+    }
+    if args.clear_max_borrowed_seats {
+        change.insert("max_borrowed_seats".into(), Value::Null);
+    }
+    if args.clear_overdraft_minutes_per_day {
+        change.insert("overdraft_minutes_per_day".into(), Value::Null);
+    }
     if change.is_empty() {
         return Err(Error::Usage(
             "nothing to change: pass --seats, --overdraft, --expires-at, --perpetual, --ttl, \
-             --heartbeat-interval, --entitlement, --clear-entitlements or \
-             --require-session-secret"
+             --heartbeat-interval, --entitlement, --clear-entitlements, \
+             --require-session-secret, --max-borrow, --max-borrowed-seats, --linger, \
+             --min-hold, --overdraft-minutes-per-day or a --clear-… flag"
                 .into(),
         ));
     }
@@ -143,6 +168,17 @@ fn seats(l: &License) -> String {
     }
 }
 
+/// "off", or the longest borrow and the cap on borrowed seats.
+fn borrowing(l: &License) -> String {
+    if l.max_borrow_seconds == 0 {
+        return "off".into();
+    }
+    let cap = l
+        .max_borrowed_seats
+        .map_or_else(|| "any seat".into(), |n| format!("at most {n} seats"));
+    format!("up to {} s, {cap}", l.max_borrow_seconds)
+}
+
 fn license_fields(l: &License) -> String {
     let mut fields = Fields::new();
     fields
@@ -169,6 +205,14 @@ fn license_fields(l: &License) -> String {
                 "no"
             },
         )
+        .add("borrowing", borrowing(l))
+        .add("linger", format!("{} s", l.linger_seconds))
+        .add("minimum hold", format!("{} s", l.min_hold_seconds))
+        .add(
+            "overdraft cap",
+            l.overdraft_minutes_per_day
+                .map_or_else(|| "none".into(), |m| format!("{m} seat-minutes a day")),
+        )
         .add("created", time(&l.created_at))
         .add("updated", time(&l.updated_at));
     fields.render()
@@ -177,6 +221,7 @@ fn license_fields(l: &License) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::RulesArgs;
 
     #[test]
     fn times_take_rfc3339_or_a_day() {
@@ -204,6 +249,9 @@ mod tests {
             entitlements: vec![],
             clear_entitlements: false,
             require_session_secret: None,
+            rules: RulesArgs::default(),
+            clear_max_borrowed_seats: false,
+            clear_overdraft_minutes_per_day: false,
         };
         assert_eq!(
             license_change(&args).unwrap(),
@@ -231,5 +279,18 @@ mod tests {
             ..args
         };
         assert!(matches!(license_change(&nothing), Err(Error::Usage(_))));
+        let rules = LicenseUpdateArgs {
+            rules: RulesArgs {
+                max_borrow: Some(604_800),
+                linger: Some(0),
+                ..RulesArgs::default()
+            },
+            clear_max_borrowed_seats: true,
+            ..nothing
+        };
+        assert_eq!(
+            license_change(&rules).unwrap(),
+            json!({ "max_borrow_seconds": 604_800, "linger_seconds": 0, "max_borrowed_seats": null })
+        );
     }
 }

@@ -9,7 +9,7 @@ use crate::error::Result;
 pub mod admin;
 /// `license bench`: the HTTP load scenario.
 pub mod bench;
-/// Acquire, heartbeat, release.
+/// Acquire, borrow, heartbeat, release, return.
 pub mod client;
 /// `license completions SHELL`.
 pub mod completions;
@@ -38,6 +38,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Usage(args) => admin::usage(&connection()?, args, format).await,
         Command::Audit(args) => admin::audit(&connection()?, args, format).await,
         Command::Acquire(args) => client::acquire(&connection()?, args, format).await,
+        Command::Borrow(args) => client::borrow(&connection()?, args, format).await,
+        Command::Return(args) => client::return_borrowed(&connection()?, args, format).await,
         Command::Heartbeat(args) => client::heartbeat(&connection()?, args, format).await,
         Command::Release(args) => client::release(&connection()?, args, format).await,
         Command::Run(args) => run::run(&connection()?, args).await,

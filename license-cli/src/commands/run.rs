@@ -6,6 +6,11 @@
 //! `run` only waits for it; SIGTERM and SIGHUP are forwarded. Either way the command gets
 //! `--kill-after` seconds (or until a second signal) before it is killed, and the seat is
 //! released.
+//!
+//! Evictions: when an administrator evicts the session (a heartbeat answers 410 `evicted`,
+//! or a re-acquire 403 `evicted`), the command gets SIGTERM and `--kill-after` seconds, the
+//! reason and the end of the hold-off are printed, and `run` exits with
+//! [`EXIT_EVICTED`](crate::error::EXIT_EVICTED) without taking another seat.
 
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -79,11 +84,22 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8> {
 
     let mut next_heartbeat = Instant::now() + interval;
     let mut kill_at: Option<Instant> = None;
+    // Set once an administrator evicted the session: no more heartbeats, no new seat.
+    let mut evicted: Option<ClientError> = None;
     let status = loop {
         tokio::select! {
             status = child.wait() => break status,
-            () = sleep_until(next_heartbeat) => {
-                session = keep_seat(&client, &request, session, args.verbose).await;
+            () = sleep_until(next_heartbeat), if evicted.is_none() => {
+                match keep_seat(&client, &request, &session, args.verbose).await {
+                    Ok(Some(replaced)) => session = replaced,
+                    Ok(None) => {}
+                    Err(e) => {
+                        eprintln!("license: {e}; stopping {program}");
+                        terminate(&mut child);
+                        kill_at = Some(Instant::now() + Duration::from_secs(args.kill_after));
+                        evicted = Some(e);
+                    }
+                }
                 next_heartbeat = Instant::now() + interval;
             }
             signal = signals.recv() => {
@@ -105,6 +121,10 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8> {
             }
         }
     };
+    if let Some(e) = evicted {
+        // The seat is gone already; the error line and EXIT_EVICTED tell the caller why.
+        return Err(e.into());
+    }
     release(&client, &session, args.verbose).await;
     match status {
         Ok(status) => Ok(exit_code(status)),
@@ -122,13 +142,15 @@ struct Held {
 
 /// One heartbeat. A lost seat (expired or unknown session) is acquired again — acquire is
 /// idempotent per hardware id. Failures are reported and retried at the next interval; the
-/// command keeps running. Returns the session that holds the seat now.
+/// command keeps running. `Ok(Some)`: a new session holds the seat now. `Err`: an
+/// administrator evicted the session (or holds the machine off): the run must stop, and take
+/// no seat again.
 async fn keep_seat(
     client: &Client,
     request: &AcquireRequest,
-    session: Held,
+    session: &Held,
     verbose: bool,
-) -> Held {
+) -> std::result::Result<Option<Held>, ClientError> {
     match client
         .heartbeat(&session.id, session.secret.as_deref())
         .await
@@ -140,8 +162,9 @@ async fn keep_seat(
                     time(&renewed.expires_at)
                 );
             }
-            session
+            Ok(None)
         }
+        Err(e @ ClientError::Evicted { .. }) => Err(e),
         Err(e @ ClientError::Api { .. })
             if matches!(e.code(), Some("session_expired" | "session_not_found")) =>
         {
@@ -152,24 +175,37 @@ async fn keep_seat(
                         e.code().unwrap_or_default(),
                         lease.session_id
                     );
-                    Held {
+                    Ok(Some(Held {
                         id: lease.session_id,
                         secret: lease.session_secret,
-                    }
+                    }))
                 }
+                Err(again @ ClientError::Evicted { .. }) => Err(again),
                 Err(again) => {
                     eprintln!(
                         "license: warning: the seat was lost and cannot be taken again: {again}"
                     );
-                    session
+                    Ok(None)
                 }
             }
         }
         Err(e) => {
             eprintln!("license: warning: heartbeat failed: {e}");
-            session
+            Ok(None)
         }
     }
+}
+
+/// Asks the command to stop: SIGTERM (it gets `--kill-after` seconds before the kill), or a
+/// kill where there are no signals.
+#[cfg(unix)]
+fn terminate(child: &mut Child) {
+    forward(child, nix::sys::signal::Signal::SIGTERM as i32);
+}
+
+#[cfg(not(unix))]
+fn terminate(child: &mut Child) {
+    let _ = child.start_kill();
 }
 
 async fn release(client: &Client, session: &Held, verbose: bool) {

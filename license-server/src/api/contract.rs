@@ -7,7 +7,7 @@
 
 use license_core::{
     Dependency, Error, ErrorKind, InactiveReason, Quota, Resource, TokenError, acquire, admin,
-    evict, heartbeat, keys, readiness, rebuild, release, validate,
+    borrow, evict, heartbeat, keys, readiness, rebuild, release, validate,
 };
 
 use super::error::{ApiError, BASE_STATUSES, is_base_status};
@@ -21,6 +21,8 @@ const OPERATIONS: &[(&str, &[&[ErrorKind]])] = &[
     ("acquire", &[PARSING, acquire::ERRORS]),
     ("heartbeat", &[PARSING, heartbeat::ERRORS]),
     ("release", &[PARSING, release::ERRORS]),
+    ("borrow", &[PARSING, borrow::ERRORS]),
+    ("return_borrowed", &[PARSING, borrow::RETURN_ERRORS]),
     ("validate", &[validate::ERRORS]),
     ("health", &[]),
     ("ready", &[readiness::ERRORS]),
@@ -37,7 +39,8 @@ const OPERATIONS: &[(&str, &[&[ErrorKind]])] = &[
     ("reinstate_license", &[admin::ERRORS]),
     ("revoke_license", &[admin::ERRORS]),
     ("list_license_sessions", &[PARSING, admin::ERRORS]),
-    ("force_release_session", &[evict::ERRORS]),
+    ("list_borrowed_sessions", &[PARSING, admin::ERRORS]),
+    ("force_release_session", &[PARSING, evict::ERRORS]),
     ("create_api_key", &[PARSING, admin::ERRORS]),
     ("list_api_keys", &[admin::ERRORS]),
     ("revoke_api_key", &[admin::ERRORS]),
@@ -161,10 +164,34 @@ fn every_operation_with_errors_declares_the_base_statuses() {
             .collect()
     };
     assert_eq!(extras("acquire"), [402]);
+    assert_eq!(extras("borrow"), [402]);
     assert_eq!(extras("heartbeat"), [410]);
     assert_eq!(extras("validate"), [410]);
     assert_eq!(extras("release"), [] as [u16; 0]);
+    assert_eq!(extras("return_borrowed"), [] as [u16; 0]);
     assert_eq!(extras("create_license"), [] as [u16; 0]);
+    assert_eq!(extras("list_borrowed_sessions"), [] as [u16; 0]);
+    assert_eq!(extras("force_release_session"), [] as [u16; 0]);
+}
+
+#[test]
+fn the_eviction_statuses_declare_retry_after() {
+    let spec: serde_json::Value = serde_json::from_str(&crate::api::spec()).unwrap_or_default();
+    let responses = |path: &str| spec["paths"][path]["post"]["responses"].clone();
+    for (path, status) in [
+        ("/api/v1/licenses/acquire", "403"),
+        ("/api/v1/licenses/borrow", "403"),
+        ("/api/v1/licenses/heartbeat", "410"),
+        ("/api/v1/licenses/acquire", "429"),
+    ] {
+        assert!(
+            responses(path)[status]["headers"]["Retry-After"].is_object(),
+            "{path} {status}: {}",
+            responses(path)[status]
+        );
+    }
+    // Only where it can come: no 402 promises one.
+    assert!(responses("/api/v1/licenses/acquire")["402"]["headers"]["Retry-After"].is_null());
 }
 
 #[test]
@@ -181,6 +208,15 @@ fn every_status_a_domain_error_maps_to_is_base_or_declared_as_an_extra() {
             limit: 1,
         },
         Error::SessionExpired,
+        Error::SessionEvicted {
+            reason: "audit".into(),
+            until: None,
+        },
+        Error::HeldOff {
+            reason: "audit".into(),
+            until: chrono::Utc::now(),
+        },
+        Error::BorrowLimitReached { limit: 1 },
         Error::unavailable(Dependency::Store, "down"),
         Error::Internal("bug".into()),
     ];

@@ -10,22 +10,32 @@
 //! | `InvalidToken` (validate) | 400 | `invalid_token` |
 //! | missing / bad credentials | 401 | `unauthenticated` |
 //! | `NoSeatsAvailable` | 402 | `no_seats_available` |
+//! | `BorrowLimitReached` (borrow) | 402 | `borrow_limit_reached` |
 //! | wrong scope, operator-only route | 403 | `forbidden` |
+//! | `HeldOff` (acquire, borrow: the machine or person is held off after an eviction) | 403 | `evicted` (+ `reason`, `until`, `Retry-After`) |
 //! | `LicenseInactive` | 403 | `license_suspended` / `license_revoked` / `license_expired` |
 //! | `QuotaExceeded` | 403 | `quota_exceeded` (+ `quota`: `licenses`, `api_keys`, `seats`) |
 //! | `NotFound` (also another tenant's id, or a session the caller does not hold) | 404 | `*_not_found` |
 //! | `Conflict` (also acquire of a machine whose seat is another user's session) | 409 | `conflict` |
 //! | body not in within `server.body_read_timeout_seconds` | 408 | `request_timeout` |
 //! | `SessionExpired` | 410 | `session_expired` |
+//! | `SessionEvicted` (heartbeat of an evicted session) | 410 | `evicted` (+ `reason`; `until` and `Retry-After` while a hold-off lasts) |
 //! | body over the limit | 413 | `payload_too_large` |
 //! | too many requests or failures from one client (`limits`, ADR 0021) | 429 | `rate_limited` (+ `Retry-After`) |
 //! | `Unavailable` | 503 | `unavailable` (+ `dependency`) |
 //! | `Internal`, anything unexpected | 500 | `internal` |
+//!
+//! A 400 the framework gives (a value of the wrong type, out of a field's declared range, an
+//! unknown field) names the field in `field` too: poem-openapi says which in its message
+//! (`field \`x\``, `parameter \`x\``), and [`framework_error_response`] copies it out.
+//!
+//! `Retry-After` is an operation's declared header on 403, 410 (eviction) and 429.
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use license_core::{Dependency, Error, Quota};
-use poem::http::StatusCode;
+use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OperationId};
@@ -46,6 +56,11 @@ pub struct ErrorBody {
     // The quota the change would pass, for `quota_exceeded` (plain comment: keeps a bare
     // $ref for generators).
     pub quota: Option<QuotaName>,
+    /// Why an administrator evicted the session, as they said it, for `evicted`.
+    pub reason: Option<String>,
+    /// For `evicted`: when the hold-off ends (the machine and person may acquire again from
+    /// then on; `Retry-After` says the same in seconds). Absent: no hold-off.
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// A tenant quota, as named in an error body.
@@ -75,21 +90,29 @@ impl From<Quota> for QuotaName {
 pub struct ApiError {
     /// The HTTP status.
     pub status: StatusCode,
-    /// The body.
-    pub body: ErrorBody,
+    /// The body (boxed: an `ApiError` travels in every handler's `Result`).
+    pub body: Box<ErrorBody>,
+    /// Seconds for the `Retry-After` header (429; 403 and 410 `evicted` with a hold-off).
+    pub retry_after: Option<u64>,
 }
+
+/// The `Retry-After` header an error response may carry (seconds).
+pub type RetryAfter = Option<u64>;
 
 impl ApiError {
     fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Self {
             status,
-            body: ErrorBody {
+            body: Box::new(ErrorBody {
                 code: code.to_owned(),
                 message: message.into(),
                 field: None,
                 dependency: None,
                 quota: None,
-            },
+                reason: None,
+                until: None,
+            }),
+            retry_after: None,
         }
     }
 
@@ -117,11 +140,13 @@ impl ApiError {
     /// 429: this client address or credential spent a request or failure budget; the
     /// response carries `Retry-After: seconds` (set by the caller, `limits`).
     pub fn rate_limited(seconds: u64) -> Self {
-        Self::new(
+        let mut e = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
             format!("too many requests or failures from this client; retry in {seconds} s"),
-        )
+        );
+        e.retry_after = Some(seconds);
+        e
     }
 
     /// 503: a dependency outside the three ports (the identity provider) did not answer.
@@ -158,11 +183,44 @@ impl ApiError {
         )
     }
 
-    /// The response.
+    /// The response (with `Retry-After` when it has one).
     pub fn into_response(self) -> Response {
-        let mut response = Json(self.body).into_response();
+        let mut response = Json(*self.body).into_response();
         response.set_status(self.status);
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
+    }
+
+    /// `e` as the client sees it at `now` (the server's clock): a hold-off's `Retry-After`
+    /// counts from then. [`From<Error>`](#impl-From<Error>-for-ApiError) reads the system
+    /// clock instead; the client routes pass their own.
+    pub fn at(e: Error, now: DateTime<Utc>) -> Self {
+        let code = e.code();
+        match e {
+            Error::HeldOff { ref reason, until } => {
+                let mut api = Self::new(StatusCode::FORBIDDEN, code, e.to_string());
+                api.evicted(reason, Some(until), now);
+                api
+            }
+            Error::SessionEvicted { ref reason, until } => {
+                let mut api = Self::new(StatusCode::GONE, code, e.to_string());
+                api.evicted(reason, until, now);
+                api
+            }
+            other => Self::from(other),
+        }
+    }
+
+    /// The eviction's reason and hold-off in the body, and the seconds left as `Retry-After`
+    /// (rounded up, at least 1).
+    fn evicted(&mut self, reason: &str, until: Option<DateTime<Utc>>, now: DateTime<Utc>) {
+        self.body.reason = Some(reason.to_owned());
+        self.body.until = until;
+        self.retry_after = until.map(|until| seconds_until(until, now));
     }
 
     /// As a framework error that renders as this response unchanged (for security checkers).
@@ -193,9 +251,7 @@ impl From<Error> for ApiError {
             Error::NotFound(_) => Self::new(StatusCode::NOT_FOUND, code, e.to_string()),
             Error::Conflict(_) => Self::new(StatusCode::CONFLICT, code, e.to_string()),
             Error::SessionExpired => Self::new(StatusCode::GONE, code, e.to_string()),
-            // TODO(#19 http): Retry-After, reason fields.
-            Error::SessionEvicted { .. } => Self::new(StatusCode::GONE, code, e.to_string()),
-            Error::HeldOff { .. } => Self::new(StatusCode::FORBIDDEN, code, e.to_string()),
+            Error::SessionEvicted { .. } | Error::HeldOff { .. } => Self::at(e, Utc::now()),
             Error::BorrowLimitReached { .. } => {
                 Self::new(StatusCode::PAYMENT_REQUIRED, code, e.to_string())
             }
@@ -215,6 +271,13 @@ impl From<Error> for ApiError {
             }
         }
     }
+}
+
+/// Whole seconds from `now` to `until`, rounded up, at least 1 (a `Retry-After` of 0 would
+/// invite a retry that is refused again).
+fn seconds_until(until: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
+    let millis = u64::try_from((until - now).num_milliseconds()).unwrap_or(0);
+    millis.div_ceil(1000).max(1)
 }
 
 fn dependency_name(dependency: Dependency) -> &'static str {
@@ -281,7 +344,7 @@ macro_rules! error_response {
     (
         $(#[$meta:meta])*
         pub enum $name:ident extras {
-            $( $(#[$vmeta:meta])* $variant:ident = $status:literal ),* $(,)?
+            $( $(#[$vmeta:meta])* $variant:ident = $status:literal $( ($header:ty) )? ),* $(,)?
         }
     ) => {
         $(#[$meta])*
@@ -297,10 +360,18 @@ macro_rules! error_response {
             Unauthorized(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
             /// The credential may not call this route (`forbidden`: wrong scope, operator
             /// only), the license is suspended, revoked or expired (`license_suspended`,
-            /// `license_revoked`, `license_expired`), or the change would pass one of the
-            /// tenant's quotas (`quota_exceeded`, naming it in `quota`; nothing was changed).
+            /// `license_revoked`, `license_expired`), the change would pass one of the
+            /// tenant's quotas (`quota_exceeded`, naming it in `quota`; nothing was changed),
+            /// or (acquire, borrow) an administrator evicted this machine or person and the
+            /// hold-off lasts until `until` (`evicted`, with the `reason`; `Retry-After` gives
+            /// the seconds left): stop, tell the user, do not retry before then.
             #[oai(status = 403)]
-            Forbidden(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
+            Forbidden(
+                poem_openapi::payload::Json<$crate::api::error::ErrorBody>,
+                /// Seconds until the hold-off ends (`evicted` only).
+                #[oai(header = "Retry-After")]
+                $crate::api::error::RetryAfter,
+            ),
             /// No such record for this tenant (`*_not_found`); another tenant's id, or a
             /// session the caller does not hold (another user's, or without its
             /// `session_secret`), answers the same.
@@ -325,11 +396,23 @@ macro_rules! error_response {
             /// client address or credential (`rate_limited`): retry after the seconds in the
             /// `Retry-After` header. Nothing was done.
             #[oai(status = 429)]
-            TooManyRequests(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
+            TooManyRequests(
+                poem_openapi::payload::Json<$crate::api::error::ErrorBody>,
+                /// Seconds to wait before the next request.
+                #[oai(header = "Retry-After")]
+                $crate::api::error::RetryAfter,
+            ),
             $(
                 $(#[$vmeta])*
                 #[oai(status = $status)]
-                $variant(poem_openapi::payload::Json<$crate::api::error::ErrorBody>),
+                $variant(
+                    poem_openapi::payload::Json<$crate::api::error::ErrorBody>
+                    $(,
+                        /// Seconds until the hold-off ends (`evicted` with a hold-off only).
+                        #[oai(header = "Retry-After")]
+                        $header
+                    )?
+                ),
             )*
             /// A bug (`internal`); it has been logged.
             #[oai(status = 500)]
@@ -349,20 +432,21 @@ macro_rules! error_response {
 
         impl From<$crate::api::error::ApiError> for $name {
             fn from(e: $crate::api::error::ApiError) -> Self {
-                let body = poem_openapi::payload::Json(e.body);
+                let retry_after = e.retry_after;
+                let body = poem_openapi::payload::Json(*e.body);
                 match e.status.as_u16() {
                     400 => Self::BadRequest(body),
                     401 => Self::Unauthorized(body),
-                    403 => Self::Forbidden(body),
+                    403 => Self::Forbidden(body, retry_after),
                     404 => Self::NotFound(body),
                     408 => Self::RequestTimeout(body),
                     409 => Self::Conflict(body),
                     413 => Self::PayloadTooLarge(body),
                     415 => Self::UnsupportedMediaType(body),
-                    429 => Self::TooManyRequests(body),
+                    429 => Self::TooManyRequests(body, retry_after),
                     500 => Self::Internal(body),
                     503 => Self::Unavailable(body),
-                    $( $status => Self::$variant(body), )*
+                    $( $status => Self::$variant(body $(, <$header>::from(retry_after))?), )*
                     other => {
                         tracing::error!(status = other, code = %body.code, "error status not declared for this operation");
                         Self::Internal(poem_openapi::payload::Json($crate::api::error::internal_body()))
@@ -382,7 +466,7 @@ pub(crate) use error_response;
 
 /// The body of a 500.
 pub fn internal_body() -> ErrorBody {
-    ApiError::internal().body
+    *ApiError::internal().body
 }
 
 error_response! {
@@ -418,7 +502,12 @@ fn framework_error_response(err: poem::Error) -> Response {
     } else {
         let status = err.status();
         let api = match status {
-            StatusCode::BAD_REQUEST => ApiError::new(status, "invalid_input", err.to_string()),
+            StatusCode::BAD_REQUEST => {
+                let message = err.to_string();
+                let mut api = ApiError::new(status, "invalid_input", &message);
+                api.body.field = named_input(&message).map(str::to_owned);
+                api
+            }
             StatusCode::UNAUTHORIZED => ApiError::unauthenticated(),
             StatusCode::NOT_FOUND => ApiError::new(status, "not_found", "no such route"),
             StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
@@ -450,6 +539,22 @@ fn framework_error_response(err: poem::Error) -> Response {
         response.set_data(operation);
     }
     response
+}
+
+/// The field or parameter a poem-openapi parse error names: its validators say
+/// ``field `x` verification failed``, an unknown field ``unknown field `x` ``, a parameter
+/// ``failed to parse parameter `x` ``. `None` when it names none (a value of the wrong JSON
+/// type inside an object).
+fn named_input(message: &str) -> Option<&str> {
+    ["field `", "parameter `"].iter().find_map(|marker| {
+        let start = message.find(marker)? + marker.len();
+        let name = &message[start..][..message[start..].find('`')?];
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+        plain.then_some(name)
+    })
 }
 
 #[cfg(test)]
@@ -522,6 +627,107 @@ mod tests {
         assert_eq!(api.body.quota, Some(QuotaName::ApiKeys));
         assert!(api.body.message.contains("100"), "{}", api.body.message);
         assert_eq!(api.body.field, None);
+    }
+
+    #[test]
+    fn framework_parse_errors_name_the_field_or_parameter() {
+        let cases = [
+            (
+                "parse request payload error: failed to parse \"BorrowRequest\": field \
+                 `borrow_seconds` verification failed. maximum(1209600, exclusive: false)",
+                Some("borrow_seconds"),
+            ),
+            (
+                "parse request payload error: failed to parse \"AcquireRequest\": unknown \
+                 field `extra`.",
+                Some("extra"),
+            ),
+            (
+                "failed to parse parameter `hold_off_seconds`: failed to parse \
+                 \"integer(uint32)\": invalid digit found in string",
+                Some("hold_off_seconds"),
+            ),
+            (
+                "parse request payload error: failed to parse \"integer(uint32)\": bad",
+                None,
+            ),
+            ("field `a b` verification failed", None),
+        ];
+        for (message, field) in cases {
+            assert_eq!(named_input(message), field, "{message}");
+        }
+    }
+
+    #[test]
+    fn evictions_are_403_and_410_with_the_reason_the_end_and_retry_after() {
+        let now = chrono::Utc::now();
+        let until = now + chrono::TimeDelta::milliseconds(90_500);
+        let held = ApiError::at(
+            Error::HeldOff {
+                reason: "licence audit".into(),
+                until,
+            },
+            now,
+        );
+        assert_eq!(held.status.as_u16(), 403);
+        assert_eq!(held.body.code, "evicted");
+        assert_eq!(held.body.reason.as_deref(), Some("licence audit"));
+        assert_eq!(held.body.until, Some(until));
+        assert_eq!(held.retry_after, Some(91), "rounded up");
+        let response = held.into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "91");
+
+        let gone = ApiError::at(
+            Error::SessionEvicted {
+                reason: "closed".into(),
+                until: None,
+            },
+            now,
+        );
+        assert_eq!(gone.status.as_u16(), 410);
+        assert_eq!(gone.body.code, "evicted");
+        assert_eq!(gone.body.reason.as_deref(), Some("closed"));
+        assert_eq!((gone.body.until, gone.retry_after), (None, None));
+
+        // A hold-off that ends now still says to wait a second, never 0.
+        let ending = ApiError::at(
+            Error::SessionEvicted {
+                reason: "closed".into(),
+                until: Some(now),
+            },
+            now,
+        );
+        assert_eq!(ending.retry_after, Some(1));
+
+        let limit = ApiError::from(Error::BorrowLimitReached { limit: 2 });
+        assert_eq!(limit.status.as_u16(), 402);
+        assert_eq!(limit.body.code, "borrow_limit_reached");
+    }
+
+    #[test]
+    fn retry_after_reaches_the_operation_response() {
+        use crate::api::leases::{AcquireError, HeartbeatError};
+        let now = chrono::Utc::now();
+        let held = Error::HeldOff {
+            reason: "audit".into(),
+            until: now + chrono::TimeDelta::seconds(60),
+        };
+        let AcquireError::Forbidden(body, Some(seconds)) = ApiError::at(held, now).into() else {
+            panic!("a hold-off is a 403 with Retry-After");
+        };
+        assert_eq!((body.code.as_str(), seconds), ("evicted", 60));
+        let evicted = Error::SessionEvicted {
+            reason: "audit".into(),
+            until: Some(now + chrono::TimeDelta::seconds(5)),
+        };
+        assert!(matches!(
+            HeartbeatError::from(ApiError::at(evicted, now)),
+            HeartbeatError::Gone(_, Some(5))
+        ));
+        assert!(matches!(
+            HeartbeatError::from(Error::SessionExpired),
+            HeartbeatError::Gone(_, None)
+        ));
     }
 
     #[test]

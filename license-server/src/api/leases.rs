@@ -1,4 +1,5 @@
-//! The client contract: acquire, heartbeat, release (and validate) a seat.
+//! The client contract: acquire, heartbeat, release (and validate) a seat; borrow one for
+//! offline work and return it early.
 
 use std::sync::Arc;
 
@@ -11,8 +12,9 @@ use tracing::{Span, field};
 use uuid::Uuid;
 
 use super::ApiTags;
-use super::error::error_response;
+use super::error::{ApiError, RetryAfter, error_response};
 use super::text::Text;
+use super::whole::Whole;
 use crate::auth::ClientAuth;
 use crate::state::AppState;
 
@@ -37,15 +39,42 @@ pub struct AcquireRequest {
     pub user_email: Option<Text>,
 }
 
+/// A seat to borrow for offline work.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct BorrowRequest {
+    /// The license key the customer entered (8–64 of `A–Z a–z 0–9 - _`).
+    #[oai(validator(min_length = 8, max_length = 64))]
+    pub license_key: Text,
+    /// A stable fingerprint of the machine (1–128 of `A–Z a–z 0–9 . _ : - / + =`). Borrow is
+    /// idempotent per license and hardware id: a retry returns the same borrow.
+    #[oai(validator(min_length = 1, max_length = 128))]
+    pub hardware_id: Text,
+    /// Who uses the application, for usage reports and hold-offs: an e-mail address.
+    #[oai(validator(max_length = 254))]
+    pub user_email: Option<Text>,
+    /// How long to borrow the seat, in seconds: 1 to the license's `max_borrow_seconds` (at
+    /// most 1,209,600, 14 days). The lease token is valid offline until then.
+    #[oai(validator(minimum(value = "1"), maximum(value = "1209600")))]
+    pub borrow_seconds: Whole,
+}
+
 /// A granted seat.
 #[derive(Object, Debug)]
 pub struct AcquireResponse {
-    /// The session holding the seat; send it with heartbeat and release.
+    /// The session holding the seat; send it with heartbeat and release (or return).
     pub session_id: Uuid,
-    /// The seat frees itself at this instant unless a heartbeat renews it.
+    /// The seat frees itself at this instant unless a heartbeat renews it; for a borrowed
+    /// seat, the borrow's end (the lease token is valid offline until then).
     pub expires_at: DateTime<Utc>,
-    /// Seconds to wait between heartbeats.
+    /// Seconds to wait between heartbeats. A borrowed seat needs none: a heartbeat is then a
+    /// check-in that keeps the end and tells whether an administrator revoked the seat.
     pub heartbeat_interval_seconds: u32,
+    /// Borrowed for offline work until `expires_at` (token claim `brw`).
+    pub borrowed: bool,
+    /// Granted beyond the license's `seats_total`, into its overdraft: billable overage (token
+    /// claim `ovd`).
+    pub overdraft: bool,
     /// The signed lease token (compact JWS); verify it offline against `/.well-known/jwks.json`.
     pub token: String,
     /// Only when the license requires session secrets: send it with every heartbeat and release
@@ -96,6 +125,13 @@ pub struct ReleaseResponse {
     pub released_at: DateTime<Utc>,
 }
 
+/// A returned seat.
+#[derive(Object, Debug)]
+pub struct ReturnResponse {
+    /// When the borrow ended (the first time, if it was returned before).
+    pub returned_at: DateTime<Utc>,
+}
+
 /// A lease token to check.
 #[derive(Object, Debug)]
 #[oai(deny_unknown_fields)]
@@ -136,6 +172,37 @@ error_response! {
     }
 }
 
+/// A borrowed seat.
+#[derive(ApiResponse, Debug)]
+pub enum BorrowOk {
+    /// The seat is borrowed until `expires_at`: a new borrow, or the one this machine already
+    /// has.
+    #[oai(status = 200)]
+    Ok(Json<AcquireResponse>),
+}
+
+error_response! {
+    /// Why no seat was borrowed.
+    pub enum BorrowError extras {
+        /// Every seat of the license is in use (`no_seats_available`), or as many seats as the
+        /// license lends at once are borrowed (`borrow_limit_reached`); try again later.
+        NoSeats = 402,
+    }
+}
+
+/// A returned seat.
+#[derive(ApiResponse, Debug)]
+pub enum ReturnOk {
+    /// The borrow is ended and its seat free. Returning again answers the same.
+    #[oai(status = 200)]
+    Ok(Json<ReturnResponse>),
+}
+
+error_response! {
+    /// Why the seat was not returned.
+    pub enum ReturnError extras {}
+}
+
 /// A renewed seat.
 #[derive(ApiResponse, Debug)]
 pub enum HeartbeatOk {
@@ -147,8 +214,11 @@ pub enum HeartbeatOk {
 error_response! {
     /// Why the seat was not renewed.
     pub enum HeartbeatError extras {
-        /// The seat was reclaimed (`session_expired`): acquire again.
-        Gone = 410,
+        /// The seat was reclaimed (`session_expired`): acquire again. Or an administrator
+        /// evicted the session (`evicted`, with the `reason`; while a hold-off lasts, `until`
+        /// and `Retry-After` say until when): stop the application, tell the user why, and do
+        /// not acquire again before `until`.
+        Gone = 410 (RetryAfter),
     }
 }
 
@@ -178,6 +248,19 @@ error_response! {
     pub enum ValidateError extras {
         /// The session no longer holds its seat (`session_expired`).
         Gone = 410,
+    }
+}
+
+/// The answer to a granted acquire or borrow.
+fn lease_response(lease: license_core::Lease) -> AcquireResponse {
+    AcquireResponse {
+        session_id: lease.session.id.as_uuid(),
+        expires_at: lease.session.expires_at,
+        heartbeat_interval_seconds: lease.heartbeat_interval_seconds,
+        borrowed: lease.session.borrowed,
+        overdraft: lease.session.overdraft,
+        token: lease.token,
+        session_secret: lease.secret.map(|s| s.expose().to_owned()),
     }
 }
 
@@ -227,16 +310,59 @@ impl LeasesApi {
         };
         let span = Span::current();
         span.record("outcome", outcome);
-        let lease = result?;
+        let lease = result.map_err(|e| ApiError::at(e, state.clock.now()))?;
         span.record("license_id", field::display(lease.session.license_id));
         span.record("session_id", field::display(lease.session.id));
-        Ok(AcquireOk::Ok(Json(AcquireResponse {
-            session_id: lease.session.id.as_uuid(),
-            expires_at: lease.session.expires_at,
-            heartbeat_interval_seconds: lease.heartbeat_interval_seconds,
-            token: lease.token,
-            session_secret: lease.secret.map(|s| s.expose().to_owned()),
-        })))
+        Ok(AcquireOk::Ok(Json(lease_response(lease))))
+    }
+
+    /// Borrow a seat for offline work
+    ///
+    /// Takes a seat on the license for this machine for `borrow_seconds` (up to the license's
+    /// `max_borrow_seconds`; 400 naming `borrow_seconds` when the license does not lend seats
+    /// or the period is out of range): the lease token (claim `brw`) is valid offline until
+    /// `expires_at` and no heartbeat is due. The seat counts against the license until then or
+    /// until it is returned. At most `max_borrowed_seats` are borrowed at once (402
+    /// `borrow_limit_reached`). Idempotent per license and `hardware_id`: a retry returns the
+    /// same borrow; a machine that holds an ordinary seat gets 409 (release it first). An
+    /// administrator may revoke a borrowed seat: it is free at once, the client learns it at
+    /// its next check-in (a heartbeat answers 410 `evicted`), and its token stays valid
+    /// offline until `expires_at` — revocation cannot reach a machine that is offline.
+    #[oai(path = "/borrow", method = "post", operation_id = "borrow")]
+    #[tracing::instrument(name = "borrow", skip_all, fields(tenant_id = %auth.0.tenant, license_id = field::Empty, session_id = field::Empty))]
+    async fn borrow(
+        &self,
+        auth: ClientAuth,
+        state: Data<&Arc<AppState>>,
+        body: Json<BorrowRequest>,
+    ) -> Result<BorrowOk, BorrowError> {
+        let result = async {
+            let key = LicenseKey::parse(&body.license_key)?;
+            let hardware_id = HardwareId::parse(&body.hardware_id)?;
+            let email = body
+                .user_email
+                .as_deref()
+                .map(UserEmail::parse)
+                .transpose()?;
+            let seconds = body.borrow_seconds.get("borrow_seconds")?;
+            state
+                .service
+                .borrow(
+                    auth.0.tenant,
+                    &auth.0.actor,
+                    &key,
+                    &hardware_id,
+                    email,
+                    seconds,
+                )
+                .await
+        }
+        .await;
+        let lease = result.map_err(|e| ApiError::at(e, state.clock.now()))?;
+        let span = Span::current();
+        span.record("license_id", field::display(lease.session.license_id));
+        span.record("session_id", field::display(lease.session.id));
+        Ok(BorrowOk::Ok(Json(lease_response(lease))))
     }
 
     /// Renew a seat
@@ -269,12 +395,13 @@ impl LeasesApi {
                 state.metrics.heartbeat_failed(e);
                 match e {
                     Error::SessionExpired => "expired",
+                    Error::SessionEvicted { .. } => "evicted",
                     _ => "error",
                 }
             }
         };
         Span::current().record("outcome", outcome);
-        let lease = result?;
+        let lease = result.map_err(|e| ApiError::at(e, state.clock.now()))?;
         Ok(HeartbeatOk::Ok(Json(HeartbeatResponse {
             expires_at: lease.session.expires_at,
             token: lease.token,
@@ -303,6 +430,30 @@ impl LeasesApi {
             .await?;
         let released_at = session.ended_at.unwrap_or_else(|| state.clock.now());
         Ok(ReleaseOk::Ok(Json(ReleaseResponse { released_at })))
+    }
+
+    /// Return a borrowed seat
+    ///
+    /// Ends a borrow before its end and frees its seat; recorded in the audit log
+    /// (`session.return`). Idempotent: returning again answers 200 with the time it ended.
+    /// Only the session's holder may return it, as for release (404 otherwise); a session that
+    /// is not borrowed is a 400 naming `session_id` (release it instead).
+    #[oai(path = "/return", method = "post", operation_id = "return_borrowed")]
+    #[tracing::instrument(name = "return_borrowed", skip_all, fields(tenant_id = %auth.0.tenant, session_id = %body.session_id))]
+    async fn return_borrowed(
+        &self,
+        auth: ClientAuth,
+        state: Data<&Arc<AppState>>,
+        body: Json<SessionRequest>,
+    ) -> Result<ReturnOk, ReturnError> {
+        let session_id = SessionId::from_uuid(body.session_id);
+        let caller = body.caller(&auth)?;
+        let session = state
+            .service
+            .return_borrowed(auth.0.tenant, session_id, &caller)
+            .await?;
+        let returned_at = session.ended_at.unwrap_or_else(|| state.clock.now());
+        Ok(ReturnOk::Ok(Json(ReturnResponse { returned_at })))
     }
 
     /// Check a lease token

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use license_core::{
     Entitlement, LeasePolicy, License, LicenseChange, LicenseId, LicenseKey, LicenseStatus,
-    NewLicense, Page, SeatCount,
+    NewLicense, Page, SeatCount, SeatRules, SeatRulesChange,
 };
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::ApiTags;
 use super::error::AdminError;
 use super::text::Text;
+use super::whole::Whole;
 use crate::auth::TenantAdminAuth;
 use crate::state::AppState;
 
@@ -73,6 +74,18 @@ pub struct LicenseDto {
     /// Whether acquire gives each new session a `session_secret` that its heartbeats and
     /// releases must present (for apps that share one client API key).
     pub require_session_secret: bool,
+    /// Longest borrow for offline work, in seconds; 0: the license lends no seats.
+    pub max_borrow_seconds: u32,
+    /// Most seats borrowed at once; absent: any seat may be borrowed.
+    pub max_borrowed_seats: Option<u32>,
+    /// After a release the seat stays held for its machine this long, in seconds (0: freed
+    /// at once).
+    pub linger_seconds: u32,
+    /// A force-release of a session younger than this (seconds) needs `force`.
+    pub min_hold_seconds: u32,
+    /// Most overdraft seat-minutes per UTC day; once reached, no grant goes into the
+    /// overdraft that day. Absent: no cap.
+    pub overdraft_minutes_per_day: Option<u32>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -97,6 +110,11 @@ impl From<License> for LicenseDto {
                 .map(|e| e.as_str().to_owned())
                 .collect(),
             require_session_secret: l.require_session_secret,
+            max_borrow_seconds: l.rules.max_borrow_seconds,
+            max_borrowed_seats: l.rules.max_borrowed_seats,
+            linger_seconds: l.rules.linger_seconds,
+            min_hold_seconds: l.rules.min_hold_seconds,
+            overdraft_minutes_per_day: l.rules.overdraft_minutes_per_day,
             created_at: l.created_at,
             updated_at: l.updated_at,
         }
@@ -143,6 +161,42 @@ pub struct CreateLicenseRequest {
     /// token) renews or ends nothing. Default false.
     #[oai(default)]
     pub require_session_secret: bool,
+    /// Longest borrow for offline work, in seconds (0–1,209,600, 14 days). Default 0: the
+    /// license lends no seats.
+    #[oai(validator(minimum(value = "0"), maximum(value = "1209600")))]
+    pub max_borrow_seconds: Option<Whole>,
+    /// Most seats borrowed at once (at most `seats_total` + `overdraft`). Default: no cap.
+    #[oai(validator(minimum(value = "0"), maximum(value = "11000000")))]
+    pub max_borrowed_seats: Option<Whole>,
+    /// After a release the seat stays held for its machine this long, in seconds (0–86,400),
+    /// so a re-run gets it back and no one else takes it in between. Default 0.
+    #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
+    pub linger_seconds: Option<Whole>,
+    /// A force-release of a session younger than this (seconds, 0–86,400) needs `force`.
+    /// Default 0.
+    #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
+    pub min_hold_seconds: Option<Whole>,
+    /// Most overdraft seat-minutes per UTC day (at most `overdraft` × 1440); once reached, no
+    /// grant goes into the overdraft that day. Default: no cap.
+    #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))]
+    pub overdraft_minutes_per_day: Option<Whole>,
+}
+
+impl CreateLicenseRequest {
+    /// The seat rules asked for (400 naming the field for one that is not a whole number).
+    fn rules(&self) -> license_core::Result<SeatRules> {
+        let get = |n: Option<Whole>, field| n.map(|n| n.get(field)).transpose();
+        Ok(SeatRules {
+            max_borrow_seconds: get(self.max_borrow_seconds, "max_borrow_seconds")?.unwrap_or(0),
+            max_borrowed_seats: get(self.max_borrowed_seats, "max_borrowed_seats")?,
+            linger_seconds: get(self.linger_seconds, "linger_seconds")?.unwrap_or(0),
+            min_hold_seconds: get(self.min_hold_seconds, "min_hold_seconds")?.unwrap_or(0),
+            overdraft_minutes_per_day: get(
+                self.overdraft_minutes_per_day,
+                "overdraft_minutes_per_day",
+            )?,
+        })
+    }
 }
 
 /// A change to a license's terms. Absent fields stay as they are.
@@ -169,6 +223,50 @@ pub struct UpdateLicenseRequest {
     /// Whether sessions acquired from now on get a `session_secret` (a running session keeps
     /// what it was given at acquire).
     pub require_session_secret: Option<bool>,
+    /// New longest borrow, in seconds (0–1,209,600; 0 stops lending; seats already borrowed
+    /// keep their end).
+    #[oai(validator(minimum(value = "0"), maximum(value = "1209600")))]
+    pub max_borrow_seconds: Option<Whole>,
+    /// New cap on seats borrowed at once; `null` removes the cap.
+    #[oai(nullable, validator(minimum(value = "0"), maximum(value = "11000000")))]
+    pub max_borrowed_seats: MaybeUndefined<Whole>,
+    /// New linger after release, in seconds (0–86,400).
+    #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
+    pub linger_seconds: Option<Whole>,
+    /// New minimum hold before a force-release needs `force`, in seconds (0–86,400).
+    #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
+    pub min_hold_seconds: Option<Whole>,
+    /// New daily cap on overdraft seat-minutes; `null` removes the cap.
+    #[oai(
+        nullable,
+        validator(minimum(value = "0"), maximum(value = "4294967295"))
+    )]
+    pub overdraft_minutes_per_day: MaybeUndefined<Whole>,
+}
+
+impl UpdateLicenseRequest {
+    /// The change to the seat rules (400 naming the field for one that is not a whole
+    /// number).
+    fn rules(&self) -> license_core::Result<SeatRulesChange> {
+        let get = |n: Option<Whole>, field| n.map(|n| n.get(field)).transpose();
+        let clearable = |n: MaybeUndefined<Whole>, field| -> license_core::Result<_> {
+            Ok(match n {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(n) => Some(Some(n.get(field)?)),
+            })
+        };
+        Ok(SeatRulesChange {
+            max_borrow_seconds: get(self.max_borrow_seconds, "max_borrow_seconds")?,
+            max_borrowed_seats: clearable(self.max_borrowed_seats, "max_borrowed_seats")?,
+            linger_seconds: get(self.linger_seconds, "linger_seconds")?,
+            min_hold_seconds: get(self.min_hold_seconds, "min_hold_seconds")?,
+            overdraft_minutes_per_day: clearable(
+                self.overdraft_minutes_per_day,
+                "overdraft_minutes_per_day",
+            )?,
+        })
+    }
 }
 
 /// A page of licenses, oldest first.
@@ -240,6 +338,7 @@ impl LicensesApi {
         )?;
         new.entitlements = entitlements(&body.entitlements)?;
         new.require_session_secret = body.require_session_secret;
+        new.rules = body.rules()?;
         let license = state
             .admin
             .create_license(tenant, new, &auth.0.actor())
@@ -299,9 +398,10 @@ impl LicensesApi {
 
     /// Change a license's terms
     ///
-    /// Seats, overdraft, expiry, TTL, heartbeat interval, entitlements, session secrets.
-    /// Sessions pick up the new terms at their next heartbeat (a session keeps the secret, or
-    /// none, it was given at acquire).
+    /// Seats, overdraft, expiry, TTL, heartbeat interval, entitlements, session secrets, and
+    /// the seat rules (borrowing, linger, minimum hold, daily overdraft cap). Sessions pick up
+    /// the new terms at their next heartbeat (a session keeps the secret, or none, it was
+    /// given at acquire; a borrowed seat keeps its end).
     #[oai(
         path = "/licenses/:license_id",
         method = "patch",
@@ -319,6 +419,7 @@ impl LicensesApi {
         let tenant = auth.0.tenant()?;
         let id = LicenseId::from_uuid(license_id.0);
         let body = body.0;
+        let rules = body.rules()?;
         let lease = match (body.ttl_seconds, body.heartbeat_interval_seconds) {
             (None, None) => None,
             (ttl, interval) => {
@@ -341,7 +442,7 @@ impl LicensesApi {
             lease,
             entitlements: body.entitlements.as_deref().map(entitlements).transpose()?,
             require_session_secret: body.require_session_secret,
-            rules: Default::default(), // TODO(#19 http)
+            rules,
         };
         let license = state
             .admin

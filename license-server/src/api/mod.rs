@@ -19,13 +19,13 @@ pub mod error;
 pub mod health;
 /// The lease-token verification keys.
 pub mod jwks;
-/// Client: acquire, heartbeat, release, validate.
+/// Client: acquire, heartbeat, release, validate; borrow and return.
 pub mod leases;
 /// Admin: licenses.
 pub mod licenses;
 /// Admin: the tenant's quotas and usage of them.
 pub mod quotas;
-/// Admin: live sessions and force-release.
+/// Admin: live and borrowed sessions, and force-release (eviction).
 pub mod sessions;
 /// Admin: the tenant's signing key (rotation, revocation after a leak).
 pub mod signing_keys;
@@ -35,6 +35,8 @@ pub mod tenants;
 pub mod text;
 /// Admin: usage figures.
 pub mod usage;
+/// A whole number in a request body whose range errors name the field.
+pub mod whole;
 
 /// The groups operations are listed under.
 #[derive(Tags, Debug)]
@@ -79,7 +81,8 @@ pub type Apis = (
 
 const DESCRIPTION: &str = "\
 A floating-license server. Client applications `acquire` a seat when they start, send a \
-`heartbeat` while they run and `release` the seat when they exit; every grant carries a lease \
+`heartbeat` while they run and `release` the seat when they exit (or `borrow` a seat for offline \
+work and `return` it); every grant carries a lease \
 token signed by the tenant's own key, which verifies offline against \
 `/api/v1/tenants/{tenant_id}/jwks.json`; pin the root keys of `/.well-known/jwks.json`, which \
 certify every tenant key.
@@ -90,7 +93,13 @@ the `admin` scope or the operator credential. The operator names the tenant it a
 `X-Tenant-Id` header. Another tenant's ids answer 404, exactly like missing ones.
 
 **Errors** share one body: `{\"code\": \"no_seats_available\", \"message\": \"…\"}`, with \
-`field` for `invalid_input`, `dependency` for `unavailable` and `quota` for `quota_exceeded`.";
+`field` for `invalid_input`, `dependency` for `unavailable`, `quota` for `quota_exceeded`, and \
+`reason` and `until` for `evicted`.
+
+**Evictions** stick: an administrator may force-release a session with a hold-off. Its next \
+heartbeat answers 410 `evicted`, and its machine's acquires 403 `evicted` with `Retry-After` \
+until the hold-off ends. A client that gets `evicted` stops, tells its user the `reason`, and \
+does not acquire again before `until`.";
 
 /// The OpenAPI service (the document, and the routes).
 pub fn service() -> OpenApiService<Apis, ()> {
@@ -130,7 +139,9 @@ pub fn spec() -> String {
 /// Gives every operation without a security requirement an explicit `security: []`.
 /// poem-openapi leaves the key out for operations that take no credential (health, ready,
 /// the key sets); a reader, a generator or a linter cannot tell "public" from "forgotten"
-/// then, so the document says it. `None` only if poem-openapi's own JSON did not parse.
+/// then, so the document says it. Response headers get their usual spelling
+/// (`Retry-After`, where poem-openapi writes `RETRY-AFTER`). `None` only if poem-openapi's
+/// own JSON did not parse.
 fn declare_public_operations(raw: &str) -> Option<String> {
     let mut doc: serde_json::Value = serde_json::from_str(raw).ok()?;
     let paths = doc.get_mut("paths")?.as_object_mut()?;
@@ -143,6 +154,30 @@ fn declare_public_operations(raw: &str) -> Option<String> {
         operation
             .entry("security")
             .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        let responses = operation
+            .get_mut("responses")
+            .and_then(serde_json::Value::as_object_mut)
+            .into_iter()
+            .flat_map(|r| r.values_mut());
+        for headers in responses.filter_map(|r| r.get_mut("headers")?.as_object_mut()) {
+            *headers = std::mem::take(headers)
+                .into_iter()
+                .map(|(name, header)| (header_case(&name), header))
+                .collect();
+        }
     }
     serde_json::to_string_pretty(&doc).ok()
+}
+
+/// `RETRY-AFTER` → `Retry-After`.
+fn header_case(name: &str) -> String {
+    name.split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + &chars.as_str().to_ascii_lowercase()
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }

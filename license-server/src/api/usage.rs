@@ -1,4 +1,4 @@
-//! Admin: a license's usage — seats in use now, and daily peaks and denials.
+//! Admin: a license's usage — seats in use now, and daily peaks, denials and overdraft.
 
 use std::sync::Arc;
 
@@ -29,6 +29,12 @@ pub struct UsageDayDto {
     pub peak_seats: u32,
     /// Acquisitions refused for lack of seats that day.
     pub denials: u32,
+    /// Seats in use beyond `seats_total` at the day's peak (as seen at each grant): the
+    /// overdraft in use.
+    pub overdraft_peak: u32,
+    /// Minutes that day held by sessions granted into the overdraft: the billable overage (a
+    /// live session counts up to now).
+    pub overdraft_seat_minutes: u64,
 }
 
 /// A license's usage.
@@ -55,7 +61,8 @@ impl UsageApi {
     /// Get a license's usage
     ///
     /// Seats in use now, and per UTC day between `from` and `to` (inclusive, at most 366
-    /// days; default the last 30 days) the peak concurrency and the refused acquisitions.
+    /// days; default the last 30 days) the peak concurrency, the refused acquisitions, and
+    /// the overdraft: seats beyond `seats_total` at the peak and overdraft seat-minutes.
     #[oai(
         path = "/licenses/:license_id/usage",
         method = "get",
@@ -88,6 +95,8 @@ impl UsageApi {
                     day: Day(d.day),
                     peak_seats: d.peak_seats,
                     denials: d.denials,
+                    overdraft_peak: d.overdraft_peak,
+                    overdraft_seat_minutes: d.overdraft_seat_minutes,
                 })
                 .collect(),
         })))

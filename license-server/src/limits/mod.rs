@@ -12,8 +12,11 @@
 //!   again (`limits.failures_per_minute_per_*`); the failure that spends the last of the
 //!   budget blocks at once, so no more than the budget's failures are ever answered (one
 //!   that raced past the block is answered 429 too).
-//! - **Never blocked for failures, and their 404s are none:** heartbeat and release, which act
-//!   on a seat already granted (a client behind a blocked NAT keeps its seat; a mass loss of
+//! - **Not failures:** every other status. A 403 or 410 `evicted` in particular is the
+//!   answer an evicted client gets until its hold-off ends; counting it would block the
+//!   client (and its whole address) for longer than the administrator asked.
+//! - **Never blocked for failures, and their 404s are none:** heartbeat, release and return,
+//!   which act on a seat already granted (a client behind a blocked NAT keeps its seat; a mass loss of
 //!   sessions does not block the re-acquires; session ids are random, nothing to guess), and
 //!   readiness. **Never limited:** liveness, the root JWKS, `/metrics`
 //!   and the API documents, which answer from memory.
@@ -27,7 +30,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use license_core::{ApiKeyId, Clock, TenantId};
-use poem::http::{HeaderValue, StatusCode, header};
+use poem::http::StatusCode;
 use poem::{Endpoint, IntoResponse, Request, Response};
 use tracing::debug;
 
@@ -114,6 +117,15 @@ struct RoutePolicy {
 }
 
 impl RoutePolicy {
+    /// Whether an answer with `status` spends a failure budget: 401 always, 404 where a guess
+    /// names a record. Nothing else — not the 403 and 410 `evicted` of a hold-off.
+    fn is_failure(self, status: StatusCode) -> bool {
+        status == StatusCode::UNAUTHORIZED
+            || (status == StatusCode::NOT_FOUND && self.not_found_fails)
+    }
+}
+
+impl RoutePolicy {
     fn of(path: &str) -> Self {
         let path = path.trim_end_matches('/');
         let policy = |limited, blockable, not_found_fails| Self {
@@ -128,9 +140,10 @@ impl RoutePolicy {
             }
             _ if path == "/docs" || path.starts_with("/docs/") => policy(false, false, false),
             // A seat already granted, and the readiness probe: never blocked.
-            "/api/v1/licenses/heartbeat" | "/api/v1/licenses/release" | "/api/v1/ready" => {
-                policy(true, false, false)
-            }
+            "/api/v1/licenses/heartbeat"
+            | "/api/v1/licenses/release"
+            | "/api/v1/licenses/return"
+            | "/api/v1/ready" => policy(true, false, false),
             // Reachable by outsiders, naming a record: license keys, sessions, tenants.
             _ if path.starts_with("/api/v1/licenses/") || path.starts_with("/api/v1/tenants/") => {
                 policy(true, true, true)
@@ -203,12 +216,8 @@ impl Limits {
     /// A 429 for `budget`, counted.
     fn refuse(&self, budget: Budget, wait: Duration) -> Response {
         self.refused.inc(budget.as_str());
-        let seconds = retry_after_seconds(wait);
-        let mut response = ApiError::rate_limited(seconds).into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        response
+        // `Retry-After: seconds` comes with it.
+        ApiError::rate_limited(retry_after_seconds(wait)).into_response()
     }
 }
 
@@ -256,9 +265,7 @@ pub async fn rate_limit<E: Endpoint>(
         Err(e) => e.into_response(),
     };
     let status = response.status();
-    let failed = status == StatusCode::UNAUTHORIZED
-        || (status == StatusCode::NOT_FOUND && policy.not_found_fails);
-    if !failed {
+    if !policy.is_failure(status) {
         return Ok(response);
     }
     // Both budgets are spent; on a route that can be blocked, a failure that found one empty
@@ -305,11 +312,14 @@ mod tests {
         for never_blocked in [
             "/api/v1/licenses/heartbeat",
             "/api/v1/licenses/release/",
+            "/api/v1/licenses/return",
             "/api/v1/ready/",
         ] {
             let policy = RoutePolicy::of(never_blocked);
             assert!(policy.limited && !policy.blockable && !policy.not_found_fails);
         }
+        let borrow = RoutePolicy::of("/api/v1/licenses/borrow");
+        assert!(borrow.limited && borrow.blockable && borrow.not_found_fails);
         let validate = RoutePolicy::of("/api/v1/licenses/validate");
         assert!(validate.blockable && validate.not_found_fails);
         let tenant_keys = RoutePolicy::of("/api/v1/tenants/0190/jwks.json");
@@ -327,5 +337,28 @@ mod tests {
             assert!(!RoutePolicy::of(free).limited, "{free}");
         }
         assert!(RoutePolicy::of("/docsx").limited);
+    }
+
+    #[test]
+    fn an_eviction_is_no_failure_so_it_blocks_no_one_beyond_its_hold_off() {
+        for path in [
+            "/api/v1/licenses/acquire",
+            "/api/v1/licenses/borrow",
+            "/api/v1/licenses/heartbeat",
+        ] {
+            let policy = RoutePolicy::of(path);
+            // 403 and 410 `evicted` (and 402, 409, 410 `session_expired`) spend nothing.
+            for status in [
+                StatusCode::FORBIDDEN,
+                StatusCode::GONE,
+                StatusCode::PAYMENT_REQUIRED,
+                StatusCode::CONFLICT,
+            ] {
+                assert!(!policy.is_failure(status), "{path} {status}");
+            }
+            assert!(policy.is_failure(StatusCode::UNAUTHORIZED), "{path}");
+        }
+        assert!(RoutePolicy::of("/api/v1/licenses/acquire").is_failure(StatusCode::NOT_FOUND));
+        assert!(!RoutePolicy::of("/api/v1/licenses/return").is_failure(StatusCode::NOT_FOUND));
     }
 }

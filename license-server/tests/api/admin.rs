@@ -301,10 +301,17 @@ async fn force_release_frees_the_seat_and_is_audited() {
     assert_eq!(items(&live.body)[0]["user_email"], "ada@example.com");
 
     let ended = app.force_release(&acme.admin, &session).await.expect(200);
-    assert_eq!(ended.body["end_reason"], "revoked");
-    app.heartbeat(&acme.client, &session)
+    assert_eq!(ended.body["end_reason"], "evicted");
+    assert_eq!(
+        ended.body["eviction"]["reason"], "evicted by an administrator",
+        "{}",
+        ended.body
+    );
+    let gone = app
+        .heartbeat(&acme.client, &session)
         .await
-        .expect_error(410, "session_expired");
+        .expect_error(410, "evicted");
+    assert_eq!(gone.body["reason"], "evicted by an administrator");
     app.acquire(&acme.client, &acme.license_key, "m2")
         .await
         .expect(200);

@@ -254,6 +254,8 @@ pub async fn spawn_with_root(
 /// store, the ledger and the signer by URL, and time is the system clock.
 pub struct ComposedApp {
     pub api: Api,
+    /// The server's state (to run a background step, such as the write-behind flush, now).
+    pub state: Arc<AppState>,
     _stop: Stopper,
     _data_dir: tempfile::TempDir,
 }
@@ -288,9 +290,10 @@ pub async fn spawn_composed(store_url: &str, ledger_url: &str, signing_key: &[u8
     let adapters = build_adapters(&config, clock.clone())
         .await
         .unwrap_or_else(|e| panic!("build_adapters: {e}"));
-    let (api, _, stop) = serve(App::new(config, adapters, clock)).await;
+    let (api, state, stop) = serve(App::new(config, adapters, clock)).await;
     ComposedApp {
         api,
+        state,
         _stop: stop,
         _data_dir: data_dir,
     }
@@ -474,6 +477,32 @@ impl Api {
         .await
     }
 
+    /// Borrows a seat for `hardware_id` (no user e-mail) for `seconds` (any JSON value, to
+    /// send bad ones too).
+    pub async fn borrow(
+        &self,
+        caller: &Caller,
+        license_key: &str,
+        hardware_id: &str,
+        seconds: Value,
+    ) -> Reply {
+        self.post(
+            "/api/v1/licenses/borrow",
+            caller,
+            json!({ "license_key": license_key, "hardware_id": hardware_id, "borrow_seconds": seconds }),
+        )
+        .await
+    }
+
+    pub async fn return_borrowed(&self, caller: &Caller, session_id: &str) -> Reply {
+        self.post(
+            "/api/v1/licenses/return",
+            caller,
+            json!({ "session_id": session_id }),
+        )
+        .await
+    }
+
     pub async fn validate(&self, caller: &Caller, token: &str) -> Reply {
         self.post(
             "/api/v1/licenses/validate",
@@ -535,11 +564,25 @@ impl Api {
     }
 
     pub async fn force_release(&self, caller: &Caller, session_id: &str) -> Reply {
+        self.evict(caller, session_id, "").await
+    }
+
+    /// Force-release with options: `query` is `""` or `?hold_off_seconds=…&reason=…&force=…`.
+    pub async fn evict(&self, caller: &Caller, session_id: &str, query: &str) -> Reply {
         self.send(
             Method::POST,
-            &format!("/api/v1/admin/sessions/{session_id}/release"),
+            &format!("/api/v1/admin/sessions/{session_id}/release{query}"),
             Some(caller),
             None,
+        )
+        .await
+    }
+
+    /// A page of the license's borrowed seats.
+    pub async fn borrowed_sessions(&self, caller: &Caller, id: &str, query: &str) -> Reply {
+        self.get(
+            &format!("/api/v1/admin/licenses/{id}/borrowed{query}"),
+            caller,
         )
         .await
     }

@@ -20,7 +20,8 @@ use license_testkit::redis::{RedisCluster, RedisServer};
 
 use crate::helpers::{Api, ComposedApp, Fixture, Reply, signing_key, spawn_composed};
 
-/// Shared by the tests that do not stop PostgreSQL; each makes its own database.
+/// Shared by the tests that do not stop PostgreSQL (here and in `seat_rules`); each makes its
+/// own database.
 static POSTGRES: LazyLock<PostgresServer> = LazyLock::new(PostgresServer::start);
 
 /// The longest a request may take while a dependency is down: the Redis ledger gives up after
@@ -30,7 +31,7 @@ const OUTAGE_ANSWER_WITHIN: Duration = Duration::from_secs(10);
 const RECOVERY_WITHIN: Duration = Duration::from_secs(20);
 
 /// A fresh, empty database on the shared PostgreSQL.
-async fn fresh_database(name: &'static str) -> String {
+pub(crate) async fn fresh_database(name: &'static str) -> String {
     tokio::task::spawn_blocking(move || POSTGRES.create_database(name))
         .await
         .unwrap()
@@ -38,7 +39,7 @@ async fn fresh_database(name: &'static str) -> String {
 
 /// `n` replicas on one store and one ledger, signing with one key, started together (their
 /// migrations meet at PostgreSQL's advisory lock).
-async fn replicas(n: usize, store_url: &str, ledger_url: &str) -> Vec<ComposedApp> {
+pub(crate) async fn replicas(n: usize, store_url: &str, ledger_url: &str) -> Vec<ComposedApp> {
     let key = signing_key();
     join_all((0..n).map(|_| spawn_composed(store_url, ledger_url, &key))).await
 }

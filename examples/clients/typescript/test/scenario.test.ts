@@ -5,13 +5,22 @@
 // token, release, and a heartbeat of the released session → 410 session_expired. Every lease
 // token is verified offline with jose, pinned to the root keys of /.well-known/jwks.json: the
 // tenant's keys (/api/v1/tenants/{id}/jwks.json) are trusted only with the root's certificate,
-// the algorithm is pinned by the key, and the audience must be the tenant.
+// the algorithm is pinned by the key, and the audience must be the tenant. And an eviction: the
+// README snippet stops (throws Evicted) instead of taking a new seat.
 
 // The snippet in README.md ("Call it from your language") is the region below, verbatim.
 // README:typescript:start
 import createClient from "openapi-fetch";
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from "jose";
-import type { paths } from "../src/generated/openapi.js";
+import type { components, paths } from "../src/generated/openapi.js";
+
+/** An administrator evicted the session or holds this machine off (403/410 `evicted`): stop the
+ * application, tell the user the reason, and take no seat before `until`. */
+export class Evicted extends Error {
+  constructor(readonly body: components["schemas"]["ErrorBody"]) {
+    super(`evicted by an administrator: ${body.reason}`); // body.until: absent without a hold-off
+  }
+}
 
 export async function tenantKeys(api: ReturnType<typeof createClient<paths>>, tenantId: string, issuer: string) {
   const { data: roots } = await api.GET("/.well-known/jwks.json"); // pin these: ship them in your app
@@ -29,12 +38,14 @@ export async function holdASeat(server: string, clientKey: string, licenseKey: s
   const { data: lease, error } = await api.POST("/api/v1/licenses/acquire", {
     body: { license_key: licenseKey, hardware_id: "pc-1" },
   });
+  if (error?.code === "evicted") throw new Evicted(error); // 403: held off after an eviction, no retry before error.until
   if (!lease) throw new Error(`${error.code}: ${error.message}`); // e.g. 402 no_seats_available
   const keys = await tenantKeys(api, tenantId, issuer);
   const key = keys.find((k) => k.kid === decodeProtectedHeader(lease.token).kid)!; // the kid picks the key,
   const { payload } = await jwtVerify(lease.token, createLocalJWKSet({ keys }), { issuer, audience: tenantId, algorithms: [key.alg!] }); // the key the algorithm
   const session = { body: { session_id: lease.session_id, session_secret: lease.session_secret } }; // a secret if the license asks
-  await api.POST("/api/v1/licenses/heartbeat", session); // every lease.heartbeat_interval_seconds
+  const beat = await api.POST("/api/v1/licenses/heartbeat", session); // every lease.heartbeat_interval_seconds
+  if (beat.error?.code === "evicted") throw new Evicted(beat.error); // 410: an administrator ended it, do not acquire again
   await api.POST("/api/v1/licenses/release", session);
   return payload;
 }
@@ -46,7 +57,6 @@ import { after, before, test } from "node:test";
 
 import { errors, type JWTPayload } from "jose";
 
-import type { components } from "../src/generated/openapi.js";
 import { ISSUER, startServer, type Server } from "../src/server.js";
 
 type Schemas = components["schemas"];
@@ -231,6 +241,36 @@ test("the README snippet", async () => {
   assert.equal(claims.hwid, "pc-1");
   assert.equal(claims.lic, tenant.fiftySeats.id);
   assert.equal(claims.aud, tenant.id);
+});
+
+test("the README snippet stops when evicted", async () => {
+  // A tenant of its own, its license and client key: the hold-off below must not reach the others.
+  const operator = bearer(server.baseUrl, server.operatorToken);
+  const created = ok(await operator.POST("/api/v1/admin/tenants", { body: { name: `typescript-evict-${randomUUID()}` } }), 201);
+  const admin = bearer(server.baseUrl, created.admin_api_key.secret);
+  const license = ok(await admin.POST("/api/v1/admin/licenses", { body: { product: "Evict", seats_total: 2 } }), 201);
+  const key = ok(await admin.POST("/api/v1/admin/api-keys", { body: { name: "c", scopes: ["client"] } }), 201);
+  const api = bearer(server.baseUrl, key.secret);
+  const lease = ok(await api.POST("/api/v1/licenses/acquire", { body: { license_key: license.license_key, hardware_id: "pc-1" } }), 200);
+  const evicted = ok(
+    await admin.POST("/api/v1/admin/sessions/{session_id}/release", {
+      params: { path: { session_id: lease.session_id }, query: { hold_off_seconds: 600, reason: "licence audit" } },
+    }),
+    200,
+  );
+  assert.equal(evicted.eviction?.reason, "licence audit");
+  // The evicted session's heartbeat: 410 evicted, not session_expired.
+  const gone = refused(await api.POST("/api/v1/licenses/heartbeat", { body: { session_id: lease.session_id } }), 410, "evicted");
+  assert.equal(gone.reason, "licence audit");
+  // The snippet, on the held-off machine: it stops with the reason instead of taking a seat.
+  await assert.rejects(
+    holdASeat(server.baseUrl, key.secret, license.license_key, created.tenant.id, ISSUER),
+    // The ledger's clock decides the hold-off; the session keeps the server's reading of it.
+    (e: unknown) =>
+      e instanceof Evicted &&
+      e.body.reason === "licence audit" &&
+      Math.abs(Date.parse(e.body.until!) - Date.parse(evicted.eviction!.hold_until!)) < 1000,
+  );
 });
 
 test("another tenant's lease fails the README verification", async () => {

@@ -202,6 +202,7 @@ async fn one_client(
 fn code_of(e: &ClientError) -> String {
     match e {
         ClientError::Api { code, .. } => code.clone(),
+        ClientError::Evicted { .. } => "evicted".into(),
         ClientError::Unreachable { .. } => "unreachable".into(),
         ClientError::BadResponse(_) => "bad_response".into(),
         ClientError::BadUrl { .. } => "bad_url".into(),
