@@ -5,9 +5,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-
-use crate::audit::{Actor, AuditEvent};
+use crate::audit::Actor;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::SeatEventKind;
 use crate::holder::Caller;
@@ -126,17 +124,7 @@ impl LicenseService {
                 "is not a borrowed seat: release it instead",
             ));
         }
-        let audit = AuditEvent::new(
-            tenant,
-            caller.actor.clone(),
-            RETURN_ACTION,
-            format!("session:{session_id}"),
-            self.clock.now(),
-            json!({
-                "license_id": session.license_id,
-                "hardware_id": session.hardware_id.as_str(),
-            }),
-        );
+        let audit = self.client_end_audit(caller, RETURN_ACTION, &session);
         let ended = self
             .end(tenant, session_id, EndReason::Released, Some(&audit))
             .await?;

@@ -25,6 +25,27 @@ pub const ERRORS: &[ErrorKind] = &[
 pub const AUDIT_ACTION: &str = "session.release";
 
 impl LicenseService {
+    /// The audit record of a client ending its own `session` (`action`: a release or a
+    /// return), with the caller as actor.
+    pub(crate) fn client_end_audit(
+        &self,
+        caller: &Caller,
+        action: &str,
+        session: &Session,
+    ) -> AuditEvent {
+        AuditEvent::new(
+            session.tenant_id,
+            caller.actor.clone(),
+            action,
+            format!("session:{}", session.id),
+            self.clock.now(),
+            json!({
+                "license_id": session.license_id,
+                "hardware_id": session.hardware_id.as_str(),
+            }),
+        )
+    }
+
     /// Ends a session and frees its seat. Only `caller` may, as for
     /// [`heartbeat`](Self::heartbeat); anyone else gets `session_not_found`. The audit log
     /// records the release (`session.release`, with the caller as actor) in the same store
@@ -43,17 +64,7 @@ impl LicenseService {
             .directory
             .find_for(self.sessions.as_ref(), tenant, session_id, caller)
             .await?;
-        let audit = AuditEvent::new(
-            tenant,
-            caller.actor.clone(),
-            AUDIT_ACTION,
-            format!("session:{session_id}"),
-            self.clock.now(),
-            json!({
-                "license_id": session.license_id,
-                "hardware_id": session.hardware_id.as_str(),
-            }),
-        );
+        let audit = self.client_end_audit(caller, AUDIT_ACTION, &session);
         let license = self
             .policy
             .by_id(self.licenses.as_ref(), tenant, session.license_id)

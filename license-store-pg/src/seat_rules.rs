@@ -12,16 +12,18 @@ use crate::entities::sessions::{self, Column};
 use crate::entities::stored_time;
 use crate::errors::db_err;
 
-/// `UPDATE sessions SET overdraft = true WHERE tenant_id = $t AND id = $id`; `NotFound` when
-/// no row is the tenant's.
-pub(crate) async fn mark_overdraft(
+/// `UPDATE sessions SET <column> = $value WHERE tenant_id = $t AND id = $id`; `NotFound` when
+/// no row is the tenant's (marking an overdraft grant, replacing a session secret).
+pub(crate) async fn set_column(
     store: &SqlStore,
     tenant: TenantId,
     id: SessionId,
+    column: Column,
+    value: sea_orm::Value,
 ) -> Result<()> {
     let txn = store.scoped(tenant, Access::Write).await?;
     let updated = sessions::Entity::update_many()
-        .col_expr(Column::Overdraft, Expr::value(true))
+        .col_expr(column, Expr::value(value))
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .filter(Column::Id.eq(id.as_uuid()))
         .exec(&txn)

@@ -33,7 +33,7 @@ const FLUSH_CHUNK: usize = 5_000;
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn mark_overdraft(&self, tenant: TenantId, id: SessionId) -> Result<()> {
-        seat_rules::mark_overdraft(self, tenant, id).await
+        seat_rules::set_column(self, tenant, id, Column::Overdraft, true.into()).await
     }
 
     async fn end_linger(&self, tenant: TenantId, id: SessionId, at: DateTime<Utc>) -> Result<()> {
@@ -255,18 +255,8 @@ impl SessionStore for SqlStore {
         id: SessionId,
         hash: &SessionSecretHash,
     ) -> Result<()> {
-        let txn = self.scoped(tenant, Access::Write).await?;
-        let updated = sessions::Entity::update_many()
-            .col_expr(Column::SecretHash, Expr::value(hash.to_hex()))
-            .filter(Column::TenantId.eq(tenant.as_uuid()))
-            .filter(Column::Id.eq(id.as_uuid()))
-            .exec(&txn)
-            .await
-            .map_err(db_err)?;
-        if updated.rows_affected == 0 {
-            return Err(Error::NotFound(Resource::Session));
-        }
-        txn.commit().await.map_err(db_err)
+        let hash = hash.to_hex().into();
+        seat_rules::set_column(self, tenant, id, Column::SecretHash, hash).await
     }
 
     /// Two statements in one transaction:

@@ -251,6 +251,20 @@ error_response! {
     }
 }
 
+/// The license key, machine and person an acquire or borrow names, parsed (`invalid_input`
+/// naming the field otherwise).
+fn seat_asked(
+    license_key: &str,
+    hardware_id: &str,
+    user_email: Option<&str>,
+) -> Result<(LicenseKey, HardwareId, Option<UserEmail>), Error> {
+    Ok((
+        LicenseKey::parse(license_key)?,
+        HardwareId::parse(hardware_id)?,
+        user_email.map(UserEmail::parse).transpose()?,
+    ))
+}
+
 /// The answer to a granted acquire or borrow.
 fn lease_response(lease: license_core::Lease) -> AcquireResponse {
     AcquireResponse {
@@ -283,13 +297,11 @@ impl LeasesApi {
         body: Json<AcquireRequest>,
     ) -> Result<AcquireOk, AcquireError> {
         let result = async {
-            let key = LicenseKey::parse(&body.license_key)?;
-            let hardware_id = HardwareId::parse(&body.hardware_id)?;
-            let email = body
-                .user_email
-                .as_deref()
-                .map(UserEmail::parse)
-                .transpose()?;
+            let (key, hardware_id, email) = seat_asked(
+                &body.license_key,
+                &body.hardware_id,
+                body.user_email.as_deref(),
+            )?;
             state
                 .service
                 .acquire(auth.0.tenant, &auth.0.actor, &key, &hardware_id, email)
@@ -337,13 +349,11 @@ impl LeasesApi {
         body: Json<BorrowRequest>,
     ) -> Result<BorrowOk, BorrowError> {
         let result = async {
-            let key = LicenseKey::parse(&body.license_key)?;
-            let hardware_id = HardwareId::parse(&body.hardware_id)?;
-            let email = body
-                .user_email
-                .as_deref()
-                .map(UserEmail::parse)
-                .transpose()?;
+            let (key, hardware_id, email) = seat_asked(
+                &body.license_key,
+                &body.hardware_id,
+                body.user_email.as_deref(),
+            )?;
             let seconds = body.borrow_seconds.get("borrow_seconds")?;
             state
                 .service

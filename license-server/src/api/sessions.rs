@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use license_core::evict::EvictOptions;
 use license_core::{
-    AuditEvent, EndReason, Eviction, LicenseId, Page, Session, SessionCursor, SessionId,
+    AuditEvent, EndReason, Error, Eviction, LicenseId, Page, Session, SessionCursor, SessionId,
 };
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
@@ -155,6 +155,13 @@ pub enum SessionReleased {
     Ok(Json<SessionDto>),
 }
 
+/// The page a listing asks for: after `cursor` (opaque, from the previous page), `limit`
+/// sessions (100 unless given).
+fn page_asked(cursor: Option<&str>, limit: Option<u32>) -> Result<Page<SessionCursor>, Error> {
+    let after = cursor.map(str::parse).transpose()?;
+    Ok(Page::new(after, limit.unwrap_or(100)))
+}
+
 /// One page of sessions and the cursor to the next.
 fn session_page(sessions: Vec<Session>, limit: u32) -> SessionList {
     let next_cursor = (sessions.len() == limit as usize)
@@ -192,8 +199,7 @@ impl SessionsApi {
         limit: Query<Option<u32>>,
     ) -> Result<SessionListOk, AdminError> {
         let tenant = auth.0.tenant()?;
-        let after = cursor.0.as_deref().map(str::parse).transpose()?;
-        let page = Page::<SessionCursor>::new(after, limit.0.unwrap_or(100));
+        let page = page_asked(cursor.0.as_deref(), limit.0)?;
         let sessions = state
             .admin
             .live_sessions(tenant, LicenseId::from_uuid(license_id.0), page)
@@ -228,8 +234,7 @@ impl SessionsApi {
         limit: Query<Option<u32>>,
     ) -> Result<SessionListOk, AdminError> {
         let tenant = auth.0.tenant()?;
-        let after = cursor.0.as_deref().map(str::parse).transpose()?;
-        let page = Page::<SessionCursor>::new(after, limit.0.unwrap_or(100));
+        let page = page_asked(cursor.0.as_deref(), limit.0)?;
         let sessions = state
             .admin
             .borrowed_sessions(tenant, LicenseId::from_uuid(license_id.0), page)
