@@ -18,9 +18,11 @@ use crate::events::{DenialReason, SeatEventKind};
 use crate::evict::user_ref;
 use crate::holder::{SessionSecret, holder_admits};
 use crate::ids::{SessionId, TenantId};
+use crate::leasing::{HostName, LeasingStrategy, ProcessId};
 use crate::license::{License, LicenseKey};
 use crate::rebuild::{MAX_LEDGER_ATTEMPTS, kept_losing_state};
 use crate::seat_ledger::{AcquireOutcome, LedgerKey, SeatRef, SeatRequest};
+use crate::seat_policy::{Admission, Requester, SeatLimit};
 use crate::service::{Lease, LicenseService, ledger_key, seat_of, ttl_of};
 use crate::session::{HardwareId, Session, UserEmail};
 use crate::store::{HeartbeatRecord, UsagePeak};
@@ -31,6 +33,10 @@ pub const ERRORS: &[ErrorKind] = &[
     ErrorKind::NotFound,
     ErrorKind::LicenseInactive,
     ErrorKind::NoSeatsAvailable,
+    // The license's policy excludes the requester (ADR 0026).
+    ErrorKind::Excluded,
+    // A seat key the strategy needs is missing (`user_email`, `process_id`).
+    ErrorKind::InvalidInput,
     // The machine or person is held off after an eviction (ADR 0025).
     ErrorKind::HeldOff,
     // The machine's seat is held by a session another person acquired (ADR 0023); or a
@@ -39,6 +45,38 @@ pub const ERRORS: &[ErrorKind] = &[
     ErrorKind::Unavailable,
     ErrorKind::Internal,
 ];
+
+/// Everything a client says about itself when it asks for a seat.
+///
+/// ```
+/// use license_core::{Applicant, HardwareId};
+/// let applicant = Applicant::machine(HardwareId::parse("pc-1")?, None);
+/// assert!(applicant.host_name.is_none() && applicant.process_id.is_none());
+/// # Ok::<(), license_core::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applicant {
+    /// The machine.
+    pub hardware_id: HardwareId,
+    /// Who uses it, if the client says.
+    pub user_email: Option<UserEmail>,
+    /// The host's name, if the client says (matched by policies).
+    pub host_name: Option<HostName>,
+    /// Which process asks (needed under per-process leasing).
+    pub process_id: Option<ProcessId>,
+}
+
+impl Applicant {
+    /// A machine and, maybe, its user: all a per-machine license needs.
+    pub fn machine(hardware_id: HardwareId, user_email: Option<UserEmail>) -> Self {
+        Self {
+            hardware_id,
+            user_email,
+            host_name: None,
+            process_id: None,
+        }
+    }
+}
 
 impl LicenseService {
     /// Takes a seat on the license with `key` for the machine `hardware_id`, for `holder`
@@ -63,12 +101,27 @@ impl LicenseService {
         hardware_id: &HardwareId,
         user_email: Option<UserEmail>,
     ) -> Result<Lease> {
+        let applicant = Applicant::machine(hardware_id.clone(), user_email);
+        self.acquire_as(tenant, holder, key, &applicant).await
+    }
+
+    /// [`acquire`](Self::acquire) with everything the client says about itself: its host
+    /// name (for policies) and process id (for per-process leasing). The license's leasing
+    /// strategy decides what a retry gets back: the machine's seat, the person's (from any
+    /// machine) or the process's; its policy may refuse the requester (`excluded`) or the
+    /// seat ([`Error::NoSeatsAvailable`] naming the limit reached). ADR 0026.
+    pub async fn acquire_as(
+        &self,
+        tenant: TenantId,
+        holder: &Actor,
+        key: &LicenseKey,
+        applicant: &Applicant,
+    ) -> Result<Lease> {
         let license = self
             .policy
             .by_key(self.licenses.as_ref(), tenant, key)
             .await?;
-        self.take_seat(&license, holder, hardware_id, user_email, None)
-            .await
+        self.take_seat(&license, holder, applicant, None).await
     }
 
     /// Acquire or borrow (`borrow`: the period, already checked against the license):
@@ -77,11 +130,12 @@ impl LicenseService {
         &self,
         license: &License,
         holder: &Actor,
-        hardware_id: &HardwareId,
-        user_email: Option<UserEmail>,
+        applicant: &Applicant,
         borrow: Option<Duration>,
     ) -> Result<Lease> {
         let tenant = license.tenant_id;
+        let hardware_id = &applicant.hardware_id;
+        let user_email = applicant.user_email.clone();
         if let Err(e) = license.ensure_usable(self.clock.now()) {
             if let Error::LicenseInactive(reason) = &e {
                 self.emit_denial(license, hardware_id, DenialReason::inactive(*reason));
@@ -92,6 +146,31 @@ impl LicenseService {
         let ttl = borrow.unwrap_or_else(|| ttl_of(license));
         let limit = self.seat_limit_now(license).await?;
         let user = user_ref(Some(holder), user_email.as_ref());
+        let rules = &license.rules;
+        let seat_key =
+            rules
+                .leasing
+                .seat_key(hardware_id, user.as_ref(), applicant.process_id.as_ref())?;
+        let seat = seat_key.clone().unwrap_or_else(|| hardware_id.clone());
+        let requester = Requester {
+            hardware_id: hardware_id.as_str(),
+            user_email: user_email.as_ref().map(UserEmail::as_str),
+            subject: match holder {
+                Actor::User(sub) => Some(sub.as_str()),
+                _ => None,
+            },
+            host_name: applicant.host_name.as_ref().map(HostName::as_str),
+        };
+        let processes = (rules.leasing == LeasingStrategy::PerProcess)
+            .then_some(rules.max_processes_per_host)
+            .flatten();
+        let tally = match Admission::of(&license.policy, &requester, processes) {
+            Ok(tally) => tally,
+            Err(e) => {
+                self.emit_denial(license, hardware_id, DenialReason::Excluded);
+                return Err(e);
+            }
+        };
         // This machine's session on this license, starting now.
         let start = |id: SessionId, expires_at: DateTime<Utc>| {
             Session::start(
@@ -105,6 +184,7 @@ impl LicenseService {
             )
             .held_by(holder.clone())
             .borrowed(borrow.is_some())
+            .keyed(seat_key.clone(), tally.counters.clone())
         };
         let secret = license
             .require_session_secret
@@ -117,11 +197,12 @@ impl LicenseService {
             self.sessions.insert_session(&session, 0).await?;
             let request = SeatRequest {
                 session_id: session.id,
-                hardware_id: hardware_id.clone(),
+                hardware_id: seat.clone(),
                 user: user.clone(),
                 limit,
                 ttl,
                 borrow: borrow.map(|_| license.rules.max_borrowed_seats.unwrap_or(u32::MAX)),
+                tally: tally.clone(),
             };
             let outcome = match self
                 .with_rebuild(&ledger_key, || self.ledger.acquire(&ledger_key, &request))
@@ -200,14 +281,20 @@ impl LicenseService {
                         // The ledger's seat belongs to a session the store has ended: free it.
                         None => {
                             self.ledger
-                                .release(&ledger_key, SeatRef::new(held, hardware_id))
+                                .release(&ledger_key, SeatRef::new(held, &seat))
                                 .await?
                         }
                     }
                 }
                 AcquireOutcome::NoSeats => {
                     self.discard(&ledger_key, &session).await;
-                    return Err(self.refuse(license, hardware_id, limit).await);
+                    return Err(self
+                        .refuse(license, hardware_id, limit, SeatLimit::Seats)
+                        .await);
+                }
+                AcquireOutcome::Limited(reached) => {
+                    self.discard(&ledger_key, &session).await;
+                    return Err(self.refuse(license, hardware_id, limit, reached).await);
                 }
                 AcquireOutcome::NoBorrowSeats => {
                     self.discard(&ledger_key, &session).await;
@@ -352,7 +439,13 @@ impl LicenseService {
     }
 
     /// Counts a refusal for the usage report and says why there is no seat.
-    async fn refuse(&self, license: &License, hardware_id: &HardwareId, limit: u32) -> Error {
+    async fn refuse(
+        &self,
+        license: &License,
+        hardware_id: &HardwareId,
+        limit: u32,
+        reached: SeatLimit,
+    ) -> Error {
         let at = self.clock.now();
         if let Err(e) = self
             .sessions
@@ -362,8 +455,8 @@ impl LicenseService {
             // The answer stands; only the usage figure is lost.
             warn!(error = %e, license_id = %license.id, "could not record a denial");
         }
-        self.emit_denial(license, hardware_id, DenialReason::NoSeats);
-        Error::NoSeatsAvailable { limit }
+        self.emit_denial(license, hardware_id, reached.into());
+        Error::NoSeatsAvailable { limit, reached }
     }
 
     fn emit_denial(&self, license: &License, hardware_id: &HardwareId, reason: DenialReason) {

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::acquire::Applicant;
 use crate::audit::Actor;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::SeatEventKind;
@@ -20,6 +21,7 @@ pub const ERRORS: &[ErrorKind] = &[
     ErrorKind::NotFound,
     ErrorKind::LicenseInactive,
     ErrorKind::NoSeatsAvailable,
+    ErrorKind::Excluded,
     ErrorKind::BorrowLimitReached,
     ErrorKind::HeldOff,
     // The machine holds an ordinary seat on the license (release it first), or another
@@ -52,7 +54,7 @@ pub const RETURN_ACTION: &str = "session.return";
 /// #     key: LicenseKey::parse("ACME-0000-0001").unwrap(), product: "CAD".into(),
 /// #     seats: SeatCount::new(2).unwrap(), overdraft: 0, status: LicenseStatus::Active,
 /// #     expires_at: None, lease: LeasePolicy::default(), entitlements: vec![],
-/// #     require_session_secret: false, rules: SeatRules::default(),
+/// #     require_session_secret: false, rules: SeatRules::default(), policy: SeatPolicy::default(),
 /// #     created_at: now, updated_at: now };
 /// assert!(borrow_period(&license, 3600).is_err()); // borrowing is off
 /// license.rules.max_borrow_seconds = 86_400;
@@ -94,12 +96,28 @@ impl LicenseService {
         user_email: Option<UserEmail>,
         seconds: u32,
     ) -> Result<Lease> {
+        let applicant = Applicant::machine(hardware_id.clone(), user_email);
+        self.borrow_as(tenant, holder, key, &applicant, seconds)
+            .await
+    }
+
+    /// [`borrow`](Self::borrow) with everything the client says about itself (see
+    /// [`acquire_as`](Self::acquire_as)): the license's leasing strategy and policy apply to
+    /// borrowed seats as to any.
+    pub async fn borrow_as(
+        &self,
+        tenant: TenantId,
+        holder: &Actor,
+        key: &LicenseKey,
+        applicant: &Applicant,
+        seconds: u32,
+    ) -> Result<Lease> {
         let license = self
             .policy
             .by_key(self.licenses.as_ref(), tenant, key)
             .await?;
         let period = borrow_period(&license, seconds)?;
-        self.take_seat(&license, holder, hardware_id, user_email, Some(period))
+        self.take_seat(&license, holder, applicant, Some(period))
             .await
     }
 

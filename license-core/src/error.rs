@@ -6,6 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 use crate::quota::Quota;
+use crate::seat_policy::SeatLimit;
 use crate::token::TokenError;
 
 /// Result alias used throughout the crate and by every port.
@@ -80,12 +81,19 @@ pub enum Error {
     /// The record does not exist, or belongs to another tenant.
     #[error("{0} not found")]
     NotFound(Resource),
-    /// Every seat of the license is taken.
-    #[error("no seats available: all {limit} seats of this license are in use")]
+    /// No seat may be granted: every seat of the license is taken, or (`reached` says which)
+    /// a limit of its policy (ADR 0026).
+    #[error("no seats available: {}", no_seat_text(*.limit, *.reached))]
     NoSeatsAvailable {
         /// Seats the license allows, overdraft included.
         limit: u32,
+        /// Which limit refused the seat.
+        reached: SeatLimit,
     },
+    /// The license's policy excludes the requester (an `exclude` rule, or not in an
+    /// `include`d group). Nothing changed.
+    #[error("excluded: {0}")]
+    Excluded(String),
     /// The license exists but cannot grant or keep seats.
     #[error("license is {}", match .0 { InactiveReason::Suspended => "suspended", InactiveReason::Revoked => "revoked", InactiveReason::Expired => "expired" })]
     LicenseInactive(InactiveReason),
@@ -176,6 +184,7 @@ impl Error {
             Error::NotFound(Resource::Session) => "session_not_found",
             Error::NotFound(Resource::ApiKey) => "api_key_not_found",
             Error::NoSeatsAvailable { .. } => "no_seats_available",
+            Error::Excluded(_) => "excluded",
             Error::LicenseInactive(InactiveReason::Suspended) => "license_suspended",
             Error::LicenseInactive(InactiveReason::Revoked) => "license_revoked",
             Error::LicenseInactive(InactiveReason::Expired) => "license_expired",
@@ -202,6 +211,7 @@ impl Error {
         match self {
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::NoSeatsAvailable { .. } => ErrorKind::NoSeatsAvailable,
+            Error::Excluded(_) => ErrorKind::Excluded,
             Error::LicenseInactive(_) => ErrorKind::LicenseInactive,
             Error::SessionExpired => ErrorKind::SessionExpired,
             Error::SessionEvicted { .. } => ErrorKind::SessionEvicted,
@@ -214,6 +224,19 @@ impl Error {
             Error::Unavailable { .. } => ErrorKind::Unavailable,
             Error::Internal(_) => ErrorKind::Internal,
         }
+    }
+}
+
+fn no_seat_text(limit: u32, reached: SeatLimit) -> String {
+    match reached {
+        SeatLimit::Seats => format!("all {limit} seats of this license are in use"),
+        SeatLimit::GroupMax => "a group you belong to holds all the seats it may".into(),
+        SeatLimit::UserMax => "you hold all the seats you may".into(),
+        SeatLimit::HostMax => "this host holds all the seats it may".into(),
+        SeatLimit::ProcessesPerHost => {
+            "this machine runs the most processes the license allows".into()
+        }
+        SeatLimit::ReservedForOthers => "the free seats are reserved for other groups".into(),
     }
 }
 
@@ -232,6 +255,8 @@ pub enum ErrorKind {
     NotFound,
     /// [`Error::NoSeatsAvailable`].
     NoSeatsAvailable,
+    /// [`Error::Excluded`].
+    Excluded,
     /// [`Error::LicenseInactive`].
     LicenseInactive,
     /// [`Error::SessionExpired`].
@@ -258,9 +283,10 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, for exhaustive checks.
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::NotFound,
         ErrorKind::NoSeatsAvailable,
+        ErrorKind::Excluded,
         ErrorKind::LicenseInactive,
         ErrorKind::SessionExpired,
         ErrorKind::SessionEvicted,
@@ -290,7 +316,11 @@ mod tests {
             Error::NotFound(Resource::License),
             Error::NotFound(Resource::Session),
             Error::NotFound(Resource::ApiKey),
-            Error::NoSeatsAvailable { limit: 1 },
+            Error::NoSeatsAvailable {
+                limit: 1,
+                reached: crate::SeatLimit::Seats,
+            },
+            Error::Excluded("x".into()),
             Error::LicenseInactive(InactiveReason::Suspended),
             Error::LicenseInactive(InactiveReason::Revoked),
             Error::LicenseInactive(InactiveReason::Expired),

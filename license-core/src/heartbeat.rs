@@ -53,7 +53,7 @@ pub const ERRORS: &[ErrorKind] = &[
 ///     lease: LeasePolicy::default(),
 ///     entitlements: vec![],
 ///     require_session_secret: false,
-///     rules: SeatRules::default(),
+///     rules: SeatRules::default(), policy: SeatPolicy::default(),
 ///     created_at: now,
 ///     updated_at: now,
 /// };

@@ -82,6 +82,8 @@ mod key_strength;
 pub mod keys;
 /// Lease policies: TTL and heartbeat interval.
 pub mod lease_policy;
+/// Who a seat is for: per machine, per user or per process; host names and process ids.
+pub mod leasing;
 /// Licenses, license keys, seat counts and statuses.
 pub mod license;
 /// A signer holding its key in memory (Ed25519, RSA, P-256 on aws-lc-rs).
@@ -108,7 +110,9 @@ pub mod rebuild;
 pub mod release;
 /// The `SeatLedger` port.
 pub mod seat_ledger;
-/// Seat rules: borrowing, linger, minimum hold, overdraft cap.
+/// Seat policies: groups, reserve / max / include / exclude, and the tally the ledger checks.
+pub mod seat_policy;
+/// Seat rules: borrowing, linger, minimum hold, overdraft cap, leasing strategy.
 pub mod seat_rules;
 /// `LicenseService`: the ports the seat use cases share, and the steps they share.
 pub mod service;
@@ -135,6 +139,7 @@ pub mod usage;
 /// Validate: check a lease token and that its session still holds its seat.
 pub mod validate;
 
+pub use acquire::Applicant;
 pub use admin::{
     AdminService, CredentialCacheConfig, CredentialCacheStats, LicenseChange, NewLicense,
 };
@@ -145,6 +150,7 @@ pub use error::{Dependency, Error, ErrorKind, InactiveReason, Resource, Result};
 pub use events::{EventSink, SeatEvent, SeatEventKind};
 pub use holder::{Caller, SessionSecret, SessionSecretHash};
 pub use ids::{ApiKeyId, AuditEventId, LicenseId, SessionId, TenantId};
+pub use leasing::{HostName, LeasingStrategy, ProcessId};
 pub use license::{Entitlement, LeasePolicy, License, LicenseKey, LicenseStatus, SeatCount};
 pub use local_signer::LocalSigner;
 pub use page::SessionCursor;
@@ -154,6 +160,10 @@ pub use reap::ReapOutcome;
 pub use seat_ledger::{
     AcquireOutcome, Hold, HoldOff, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatKind,
     SeatLedger, SeatRef, SeatRequest, UserRef,
+};
+pub use seat_policy::{
+    Admission, Cap, Counter, Member, PolicyRule, Requester, Reserve, SeatGroup, SeatLimit,
+    SeatPolicy, SeatTally, Target, parse_options,
 };
 pub use seat_rules::{SeatRules, SeatRulesChange};
 pub use service::{Lease, LicenseService, ServiceStats};

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, InactiveReason, Result};
 use crate::ids::{LicenseId, TenantId};
 pub use crate::lease_policy::LeasePolicy;
+use crate::seat_policy::SeatPolicy;
 use crate::seat_rules::SeatRules;
 
 /// The secret-ish key a customer types into the application: 8–64 characters of
@@ -244,9 +245,12 @@ pub struct License {
     /// present (for applications sharing one client API key; see [`holder`](crate::holder)).
     #[serde(default)]
     pub require_session_secret: bool,
-    /// Borrowing, linger, minimum hold and the overdraft cap.
+    /// Borrowing, linger, minimum hold, the overdraft cap and the leasing strategy.
     #[serde(default)]
     pub rules: SeatRules,
+    /// Groups and who may take how many seats (ADR 0026); empty: anyone, any free seat.
+    #[serde(default)]
+    pub policy: SeatPolicy,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -274,7 +278,7 @@ impl License {
     /// #     key: LicenseKey::parse("ACME-0000-0001").unwrap(), product: "CAD".into(),
     /// #     seats: SeatCount::new(2).unwrap(), overdraft: 0, status: LicenseStatus::Active,
     /// #     expires_at: None, lease: LeasePolicy::default(), entitlements: vec![],
-    /// #     require_session_secret: false, rules: SeatRules::default(),
+    /// #     require_session_secret: false, rules: SeatRules::default(), policy: SeatPolicy::default(),
     /// #     created_at: now, updated_at: now };
     /// assert!(license.ensure_usable(now).is_ok());
     /// license.status = LicenseStatus::Suspended;
@@ -309,6 +313,7 @@ impl License {
         if self.entitlements.len() > 64 {
             return Err(Error::invalid("entitlements", "at most 64 entries"));
         }
-        self.rules.validate(self.seats.get(), self.overdraft)
+        self.rules.validate(self.seats.get(), self.overdraft)?;
+        self.policy.validate(self.seats.get())
     }
 }

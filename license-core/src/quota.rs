@@ -143,7 +143,7 @@ impl TenantUsage {
     /// #     key: LicenseKey::parse("ACME-0000-0001").unwrap(), product: "CAD".into(),
     /// #     seats: SeatCount::new(10).unwrap(), overdraft: 5, status: LicenseStatus::Active,
     /// #     expires_at: None, lease: LeasePolicy::default(), entitlements: vec![],
-    /// #     require_session_secret: false, rules: SeatRules::default(),
+    /// #     require_session_secret: false, rules: SeatRules::default(), policy: SeatPolicy::default(),
     /// #     created_at: now, updated_at: now };
     /// assert_eq!(TenantUsage::seats_of(&license), 15);
     /// license.status = LicenseStatus::Revoked;

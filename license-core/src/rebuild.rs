@@ -111,13 +111,14 @@ impl LicenseService {
                 now - self.hot_path.proof_slack(longest),
             )
             .await?;
-        // A machine keeps its oldest live session: a newer one of the same machine can only be
+        // A machine (a seat key: its person or process under per-user or per-process leasing)
+        // keeps its oldest live session: a newer one of the same machine can only be
         // an acquire still in flight (recorded before its grant), which must find the older
         // one held, not take a second seat.
         let mut keeper: HashMap<&HardwareId, (DateTime<Utc>, SessionId)> = HashMap::new();
         for session in live.iter().filter(|s| s.expires_at > now) {
             let entry = keeper
-                .entry(&session.hardware_id)
+                .entry(session.seat())
                 .or_insert((session.acquired_at, session.id));
             if (session.acquired_at, session.id) < *entry {
                 *entry = (session.acquired_at, session.id);
@@ -135,7 +136,7 @@ impl LicenseService {
                     return None;
                 }
                 let keeps = keeper
-                    .get(&session.hardware_id)
+                    .get(session.seat())
                     .is_some_and(|(_, id)| *id == session.id);
                 Some(if keeps {
                     LiveSeat {
@@ -148,6 +149,8 @@ impl LicenseService {
                         hardware_id: HardwareId::shadow(session.id),
                         expires_at,
                         kind: SeatKind::Held,
+                        // Someone of these groups holds it: it counts for them, as it did.
+                        counters: session.counters.clone(),
                     }
                 })
             })
@@ -159,7 +162,7 @@ impl LicenseService {
             .lingering_sessions(key.tenant_id, key.license_id, now)
             .await?
         {
-            if keeper.contains_key(&session.hardware_id) {
+            if keeper.contains_key(session.seat()) {
                 continue;
             }
             if let Some(until) = session.linger_until {
@@ -178,7 +181,7 @@ impl LicenseService {
             .filter_map(|session| {
                 let eviction = session.eviction.as_ref()?;
                 Some(HoldOff {
-                    hardware_id: session.hardware_id.clone(),
+                    hardware_id: session.seat().clone(),
                     user: user_ref(session.holder.as_ref(), session.user_email.as_ref()),
                     until: eviction.hold_until?,
                     reason: eviction.reason.clone(),

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::Result;
 use crate::ids::{LicenseId, SessionId, TenantId};
+use crate::seat_policy::{SeatLimit, SeatTally};
 use crate::session::{HardwareId, LiveSeat};
 
 /// Which license's seats a call is about. Tenant-scoped like everything else.
@@ -39,6 +40,10 @@ pub struct SeatRequest {
     /// `Some(max)`: a borrow, granted only while fewer than `max` borrowed seats are live
     /// (else [`AcquireOutcome::NoBorrowSeats`]). A borrowed seat needs no renewal.
     pub borrow: Option<u32>,
+    /// What the seat counts toward and the policy limits its grant must respect, checked with
+    /// [`SeatTally::check`] in the same atomic step (else [`AcquireOutcome::Limited`]).
+    /// Empty for a license without policy.
+    pub tally: SeatTally,
 }
 
 /// A person as the ledger's hold-offs name them: `email:<address>` or `sub:<OIDC subject>`
@@ -143,6 +148,9 @@ pub enum AcquireOutcome {
     },
     /// Every seat is taken.
     NoSeats,
+    /// A seat is free, but a limit of the license's policy refuses it ([`SeatLimit`], never
+    /// `Seats`); nothing changed.
+    Limited(SeatLimit),
     /// A borrow, while the license's most borrowed seats are live; nothing changed.
     NoBorrowSeats,
     /// The machine or the person is held off after an eviction; nothing changed.
@@ -198,6 +206,10 @@ pub enum RebuildOutcome {
 ///   [`AcquireOutcome::AlreadyHeld`] and takes no second seat — except a [lingering](SeatKind)
 ///   seat, which the acquire takes over ([`AcquireOutcome::TookBack`], the count unchanged);
 /// - at most `borrow` borrowed seats at once; a borrowed seat is never shortened by `renew`;
+/// - a grant adds one to each counter of its request's [`SeatTally`], and the seat's end
+///   (release, eviction, expiry, a take-back) takes it off again; a grant is refused when
+///   [`SeatTally::check`] says so, given the live counts (lingering seats count until they
+///   free);
 /// - after `evict` with a hold, `acquire` of that machine or person answers
 ///   [`AcquireOutcome::Evicted`] until the hold ends;
 /// - after the backend lost its state, every call on that key answers `Rebuild` until
@@ -232,8 +244,8 @@ pub trait SeatLedger: Send + Sync + std::fmt::Debug {
     /// Seats in use now.
     async fn live_count(&self, key: &LedgerKey) -> Result<LiveCount>;
 
-    /// Restores a key's seats (with their kinds) and hold-offs from the store, if (and only if)
-    /// the key's state is missing.
+    /// Restores a key's seats (with their kinds and counters) and hold-offs from the store, if
+    /// (and only if) the key's state is missing.
     async fn rebuild(
         &self,
         key: &LedgerKey,

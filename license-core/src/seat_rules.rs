@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::leasing::LeasingStrategy;
 
 /// What a license allows beyond "one live seat per running application".
 ///
@@ -28,6 +29,11 @@ pub struct SeatRules {
     /// Most overdraft seat-minutes per UTC day; once reached, no new grant goes into the
     /// overdraft that day. `None`: no cap.
     pub overdraft_minutes_per_day: Option<u32>,
+    /// Who a seat is for: per machine (the default), per user or per process (ADR 0026).
+    pub leasing: LeasingStrategy,
+    /// Per-process leasing: most processes of one machine holding seats at once (`None`: no
+    /// cap). Only with [`LeasingStrategy::PerProcess`].
+    pub max_processes_per_host: Option<u32>,
 }
 
 impl SeatRules {
@@ -65,6 +71,19 @@ impl SeatRules {
                 format!("must be at most {}", Self::MAX_LINGER_SECONDS),
             ));
         }
+        if let Some(max) = self.max_processes_per_host
+            && (self.leasing != LeasingStrategy::PerProcess
+                || max == 0
+                || max > Self::MAX_PROCESSES_PER_HOST)
+        {
+            return Err(Error::invalid(
+                "max_processes_per_host",
+                format!(
+                    "1 to {}, and only with leasing_strategy per_process",
+                    Self::MAX_PROCESSES_PER_HOST
+                ),
+            ));
+        }
         if let Some(cap) = self.overdraft_minutes_per_day
             && u64::from(cap) > u64::from(overdraft) * 1440
         {
@@ -75,6 +94,9 @@ impl SeatRules {
         }
         Ok(())
     }
+
+    /// Most processes per host a per-process license may allow.
+    pub const MAX_PROCESSES_PER_HOST: u32 = 1_000;
 
     /// Whether the license lends seats.
     pub fn borrowing(&self) -> bool {
@@ -96,6 +118,10 @@ pub struct SeatRulesChange {
     pub min_hold_seconds: Option<u32>,
     /// New daily overdraft cap.
     pub overdraft_minutes_per_day: Option<Option<u32>>,
+    /// New leasing strategy.
+    pub leasing: Option<LeasingStrategy>,
+    /// New cap on processes per host.
+    pub max_processes_per_host: Option<Option<u32>>,
 }
 
 impl SeatRulesChange {
@@ -115,6 +141,10 @@ impl SeatRulesChange {
             overdraft_minutes_per_day: self
                 .overdraft_minutes_per_day
                 .unwrap_or(rules.overdraft_minutes_per_day),
+            leasing: self.leasing.unwrap_or(rules.leasing),
+            max_processes_per_host: self
+                .max_processes_per_host
+                .unwrap_or(rules.max_processes_per_host),
         }
     }
 

@@ -334,7 +334,7 @@ pub(crate) fn ledger_key_of(session: &Session) -> LedgerKey {
 
 /// The seat a session holds.
 pub(crate) fn seat_of(session: &Session) -> SeatRef<'_> {
-    SeatRef::new(session.id, &session.hardware_id)
+    SeatRef::new(session.id, session.seat())
 }
 
 /// A license's lease TTL.

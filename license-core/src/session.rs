@@ -11,6 +11,7 @@ use crate::holder::SessionSecretHash;
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::license::validate_token_chars;
 use crate::seat_ledger::SeatKind;
+use crate::seat_policy::Counter;
 
 /// A stable fingerprint of the machine (or container) running the application:
 /// 1–128 characters of `A–Z a–z 0–9 . _ : - / + =` (hex, base64 and UUIDs all fit).
@@ -50,6 +51,17 @@ impl HardwareId {
     /// hardware id may hold, so no acquire can ever name it.
     pub(crate) fn shadow(session: SessionId) -> Self {
         Self(format!("#shadow {session}"))
+    }
+
+    /// The seat key of a person under per-user leasing (ADR 0026): `#` keeps it apart from
+    /// every client's hardware id.
+    pub(crate) fn of_user(user: &crate::seat_ledger::UserRef) -> Self {
+        Self(format!("#user {}", user.0))
+    }
+
+    /// The seat key of one process of a machine under per-process leasing.
+    pub(crate) fn of_process(machine: &HardwareId, process: &crate::leasing::ProcessId) -> Self {
+        Self(format!("{machine}#{}", process.as_str()))
     }
 }
 
@@ -208,6 +220,13 @@ pub struct Session {
     /// After an eviction: why, and until when the machine and person are held off.
     #[serde(default)]
     pub eviction: Option<Eviction>,
+    /// The seat's key in the ledger when it is not `hardware_id`: the person's or the
+    /// process's seat under per-user or per-process leasing (ADR 0026).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat_key: Option<HardwareId>,
+    /// The policy counters its seat counts toward (its groups, user, host), as granted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub counters: Vec<Counter>,
 }
 
 /// Why an administrator evicted a session, and for how long its machine (and person) may not
@@ -296,7 +315,23 @@ impl Session {
             overdraft: false,
             linger_until: None,
             eviction: None,
+            seat_key: None,
+            counters: Vec::new(),
         }
+    }
+
+    /// The key of its seat in the ledger: `seat_key` when the license leases per user or per
+    /// process, else the machine.
+    pub fn seat(&self) -> &HardwareId {
+        self.seat_key.as_ref().unwrap_or(&self.hardware_id)
+    }
+
+    /// The same session, its seat keyed by `seat_key` (`None`: its machine) and counted toward
+    /// `counters` (ADR 0026).
+    pub fn keyed(mut self, seat_key: Option<HardwareId>, counters: Vec<Counter>) -> Self {
+        self.seat_key = seat_key;
+        self.counters = counters;
+        self
     }
 
     /// The same session, acquired by `holder`.
@@ -344,6 +379,8 @@ pub struct LiveSeat {
     pub expires_at: DateTime<Utc>,
     /// Held, borrowed or lingering.
     pub kind: SeatKind,
+    /// The policy counters it counts toward (ADR 0026).
+    pub counters: Vec<Counter>,
 }
 
 impl From<&Session> for LiveSeat {
@@ -352,7 +389,8 @@ impl From<&Session> for LiveSeat {
     fn from(s: &Session) -> Self {
         LiveSeat {
             session_id: s.id,
-            hardware_id: s.hardware_id.clone(),
+            hardware_id: s.seat().clone(),
+            counters: s.counters.clone(),
             expires_at: s.expires_at,
             kind: if s.borrowed {
                 SeatKind::Borrowed

@@ -383,7 +383,7 @@ async fn overdraft_grants_are_marked_counted_and_capped_per_day() {
         .unwrap();
     let refused = w.acquire(&l, "pc-3").await.unwrap_err();
     assert!(
-        matches!(refused, Error::NoSeatsAvailable { limit: 1 }),
+        matches!(refused, Error::NoSeatsAvailable { limit: 1, .. }),
         "{refused:?}"
     );
     // The next day, the overdraft is open again.

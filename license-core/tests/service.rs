@@ -86,7 +86,7 @@ async fn the_original_scenario_two_seats() {
     w.acquire(&l, "hw-b").await.unwrap();
     let third = w.acquire(&l, "hw-c").await;
     assert!(
-        matches!(third, Err(Error::NoSeatsAvailable { limit: 2 })),
+        matches!(third, Err(Error::NoSeatsAvailable { limit: 2, .. })),
         "{third:?}"
     );
     w.service

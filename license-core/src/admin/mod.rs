@@ -15,6 +15,7 @@ use crate::ids::{LicenseId, TenantId};
 use crate::license::{Entitlement, LeasePolicy, License, LicenseKey, LicenseStatus, SeatCount};
 use crate::page::SessionCursor;
 use crate::quota::{TenantQuotas, TenantUsage};
+use crate::seat_policy::SeatPolicy;
 use crate::seat_rules::{SeatRules, SeatRulesChange};
 use crate::session::Session;
 use crate::store::{Page, Store};
@@ -54,8 +55,10 @@ pub struct NewLicense {
     pub entitlements: Vec<Entitlement>,
     /// Whether each session gets a secret its heartbeats and releases must present.
     pub require_session_secret: bool,
-    /// Borrowing, linger, minimum hold, overdraft cap.
+    /// Borrowing, linger, minimum hold, overdraft cap, leasing strategy.
     pub rules: SeatRules,
+    /// Groups and seat rules per group, user and host (ADR 0026).
+    pub policy: SeatPolicy,
 }
 
 impl NewLicense {
@@ -72,6 +75,7 @@ impl NewLicense {
             entitlements: Vec::new(),
             require_session_secret: false,
             rules: SeatRules::default(),
+            policy: SeatPolicy::default(),
         }
     }
 }
@@ -96,6 +100,8 @@ pub struct LicenseChange {
     /// Changes to borrowing, linger, minimum hold, overdraft cap (apply to new grants,
     /// releases and evictions; never to a seat already borrowed).
     pub rules: SeatRulesChange,
+    /// A new policy, replacing the old (applies to new grants; never evicts).
+    pub policy: Option<SeatPolicy>,
 }
 
 /// What the admin use cases can return.
@@ -253,6 +259,7 @@ impl AdminService {
             entitlements: new.entitlements,
             require_session_secret: new.require_session_secret,
             rules: new.rules,
+            policy: new.policy,
             created_at: now,
             updated_at: now,
         };
@@ -322,6 +329,9 @@ impl AdminService {
             license.require_session_secret = required;
         }
         license.rules = change.rules.apply(license.rules);
+        if let Some(policy) = change.policy {
+            license.policy = policy;
+        }
         license.validate()?;
         license.updated_at = self.clock.now();
         let audit = self.event(
@@ -337,6 +347,7 @@ impl AdminService {
                 "entitlements": license.entitlements,
                 "require_session_secret": license.require_session_secret,
                 "rules": license.rules,
+                "policy": license.policy,
             }),
         );
         self.store

@@ -28,6 +28,7 @@ use serde::Serialize;
 use crate::audit::AuditEvent;
 use crate::error::InactiveReason;
 use crate::ids::{LicenseId, SessionId, TenantId};
+use crate::seat_policy::SeatLimit;
 
 /// Sinks: the port, fan-out, a bounded queue, an in-memory recorder.
 mod sinks;
@@ -52,6 +53,31 @@ pub enum DenialReason {
     Evicted,
     /// A borrow, while the license's most borrowed seats are out.
     BorrowLimit,
+    /// The license's policy excludes the requester (ADR 0026).
+    Excluded,
+    /// A `max` rule on one of the requester's groups.
+    GroupMax,
+    /// A `max` rule on the requester.
+    UserMax,
+    /// A `max` rule on the requester's host.
+    HostMax,
+    /// The license's most processes per host.
+    ProcessesPerHost,
+    /// The free seats are reserved for other groups.
+    ReservedForOthers,
+}
+
+impl From<SeatLimit> for DenialReason {
+    fn from(limit: SeatLimit) -> Self {
+        match limit {
+            SeatLimit::Seats => DenialReason::NoSeats,
+            SeatLimit::GroupMax => DenialReason::GroupMax,
+            SeatLimit::UserMax => DenialReason::UserMax,
+            SeatLimit::HostMax => DenialReason::HostMax,
+            SeatLimit::ProcessesPerHost => DenialReason::ProcessesPerHost,
+            SeatLimit::ReservedForOthers => DenialReason::ReservedForOthers,
+        }
+    }
 }
 
 impl DenialReason {

@@ -9,6 +9,7 @@ use crate::seat_ledger::{
     AcquireOutcome, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatLedger, SeatRef,
     SeatRequest,
 };
+use crate::seat_policy::SeatTally;
 use crate::session::{HardwareId, LiveSeat};
 
 /// Eviction hold-offs, and the rebuild of seat kinds and hold-offs.
@@ -54,6 +55,7 @@ fn request(i: usize, limit: u32, ttl: Duration) -> SeatRequest {
         ttl,
         user: None,
         borrow: None,
+        tally: SeatTally::default(),
     }
 }
 
@@ -332,12 +334,14 @@ async fn lost_state_is_rebuilt_from_live_seats(harness: &LedgerHarness) {
         hardware_id: hw(9),
         expires_at: expires_at - chrono::TimeDelta::hours(1),
         kind: SeatKind::Held,
+        counters: Vec::new(),
     };
     let live = LiveSeat {
         session_id: req.session_id,
         hardware_id: req.hardware_id.clone(),
         expires_at,
         kind: SeatKind::Held,
+        counters: Vec::new(),
     };
     let rebuilt = ledger.rebuild(&key, &[live, long_gone], &[]).await;
     assert!(

@@ -59,6 +59,8 @@ async fn rules_round_trip(store: &dyn Store) {
         linger_seconds: 120,
         min_hold_seconds: 600,
         overdraft_minutes_per_day: Some(90),
+        leasing: crate::LeasingStrategy::PerProcess,
+        max_processes_per_host: Some(4),
     };
     let l = License {
         rules,
@@ -84,6 +86,8 @@ async fn rules_round_trip(store: &dyn Store) {
             linger_seconds: 30,
             min_hold_seconds: 0,
             overdraft_minutes_per_day: None,
+            leasing: crate::LeasingStrategy::PerUser,
+            max_processes_per_host: None,
         },
         updated_at: l.updated_at + TimeDelta::seconds(5),
         ..l.clone()

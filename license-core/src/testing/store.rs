@@ -11,6 +11,7 @@ use crate::audit::{Actor, AuditEvent};
 use crate::error::{Error, Resource};
 use crate::ids::{ApiKeyId, LicenseId, SessionId, TenantId};
 use crate::license::{LeasePolicy, License, LicenseKey, LicenseStatus, SeatCount};
+use crate::seat_policy::SeatPolicy;
 use crate::session::{EndReason, HardwareId, Session, UserEmail};
 use crate::store::{HeartbeatRecord, Page, Store, UsagePeak, WriteBehindBatch};
 use crate::tenant::Tenant;
@@ -80,6 +81,7 @@ pub(super) fn license(tenant: TenantId, key: &str, seats: u32) -> License {
         entitlements: vec![ok(crate::license::Entitlement::parse("pro"), "ent")],
         require_session_secret: false,
         rules: SeatRules::default(),
+        policy: SeatPolicy::default(),
         created_at: at,
         updated_at: at,
     }
@@ -104,6 +106,8 @@ pub(super) fn session(l: &License, hw: &str, expires_at: DateTime<Utc>) -> Sessi
         overdraft: false,
         linger_until: None,
         eviction: None,
+        seat_key: None,
+        counters: Vec::new(),
     }
 }
 

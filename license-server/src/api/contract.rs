@@ -56,7 +56,10 @@ const OPERATIONS: &[(&str, &[&[ErrorKind]])] = &[
 fn example(kind: ErrorKind) -> Error {
     match kind {
         ErrorKind::NotFound => Error::NotFound(Resource::License),
-        ErrorKind::NoSeatsAvailable => Error::NoSeatsAvailable { limit: 1 },
+        ErrorKind::NoSeatsAvailable => Error::NoSeatsAvailable {
+            limit: 1,
+            reached: license_core::SeatLimit::Seats,
+        },
         ErrorKind::LicenseInactive => Error::LicenseInactive(InactiveReason::Suspended),
         ErrorKind::SessionExpired => Error::SessionExpired,
         ErrorKind::SessionEvicted => Error::SessionEvicted {
@@ -199,7 +202,10 @@ fn every_status_a_domain_error_maps_to_is_base_or_declared_as_an_extra() {
     let errors = [
         Error::invalid("hardware_id", "bad"),
         Error::InvalidToken(license_core::TokenError::Expired),
-        Error::NoSeatsAvailable { limit: 2 },
+        Error::NoSeatsAvailable {
+            limit: 2,
+            reached: license_core::SeatLimit::Seats,
+        },
         Error::LicenseInactive(InactiveReason::Suspended),
         Error::NotFound(Resource::License),
         Error::Conflict("dup".into()),

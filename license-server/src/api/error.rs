@@ -568,7 +568,10 @@ mod tests {
         let cases = [
             (Error::invalid("hardware_id", "bad"), 400, "invalid_input"),
             (
-                Error::NoSeatsAvailable { limit: 2 },
+                Error::NoSeatsAvailable {
+                    limit: 2,
+                    reached: license_core::SeatLimit::Seats,
+                },
                 402,
                 "no_seats_available",
             ),
@@ -732,7 +735,10 @@ mod tests {
 
     #[test]
     fn undeclared_statuses_become_internal() {
-        let e = AdminError::from(Error::NoSeatsAvailable { limit: 1 });
+        let e = AdminError::from(Error::NoSeatsAvailable {
+            limit: 1,
+            reached: license_core::SeatLimit::Seats,
+        });
         assert!(matches!(e, AdminError::Internal(_)));
     }
 
@@ -753,7 +759,10 @@ mod tests {
             ReleaseError::Conflict(_)
         ));
         assert!(matches!(
-            AcquireError::from(Error::NoSeatsAvailable { limit: 1 }),
+            AcquireError::from(Error::NoSeatsAvailable {
+                limit: 1,
+                reached: license_core::SeatLimit::Seats
+            }),
             AcquireError::NoSeats(_)
         ));
     }

@@ -53,6 +53,7 @@ pub fn license(tenant: TenantId, key: &str) -> License {
         entitlements: vec![Entitlement::parse("pro").unwrap()],
         require_session_secret: false,
         rules: SeatRules::default(),
+        policy: SeatPolicy::default(),
         created_at: at,
         updated_at: at,
     }

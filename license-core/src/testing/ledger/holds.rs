@@ -132,6 +132,7 @@ pub(super) async fn rebuild_restores_kinds_and_hold_offs(ledger: &dyn SeatLedger
         hardware_id: hw(i),
         expires_at,
         kind,
+        counters: Vec::new(),
     };
     let borrowed = seat(0, hour, SeatKind::Borrowed);
     let lingering = seat(1, hour, SeatKind::Lingering);
