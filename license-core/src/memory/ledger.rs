@@ -12,6 +12,7 @@ use crate::seat_ledger::{
     AcquireOutcome, Hold, HoldOff, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatKind,
     SeatLedger, SeatRef, SeatRequest,
 };
+use crate::seat_policy::SeatLimit;
 use crate::session::{HardwareId, LiveSeat};
 
 /// Hold-offs after evictions.
@@ -93,6 +94,14 @@ fn expiry(now: DateTime<Utc>, ttl: Duration) -> Result<DateTime<Utc>> {
     after(now, ttl, "ttl_seconds")
 }
 
+/// The answer to a grant the tally's check refused.
+fn refused(limit: SeatLimit) -> AcquireOutcome {
+    match limit {
+        SeatLimit::Seats => AcquireOutcome::NoSeats,
+        limit => AcquireOutcome::Limited(limit),
+    }
+}
+
 /// The kind of seat a granted request takes.
 fn kind_of(request: &SeatRequest) -> SeatKind {
     if request.borrow.is_some() {
@@ -137,9 +146,18 @@ impl SeatLedger for MemoryLedger {
                     expires_at: seat.expires_at,
                 });
             }
-            // The machine takes its lingering seat back: the count does not change.
+            // The machine takes its lingering seat back: the count does not change, but the
+            // policy is checked as if that seat were free.
             if borrow_cap_reached {
                 return Ok(AcquireOutcome::NoBorrowSeats);
+            }
+            let in_use = seats.len().saturating_sub(1);
+            if let Some(limit) =
+                request
+                    .tally
+                    .check(|c| seats.count(c, Some(id)), in_use, request.limit)
+            {
+                return Ok(refused(limit));
             }
             seats.remove(id);
             let kind = kind_of(request);
@@ -148,6 +166,7 @@ impl SeatLedger for MemoryLedger {
                 request.hardware_id.clone(),
                 expires_at,
                 kind,
+                &request.tally.counters,
             );
             return Ok(AcquireOutcome::TookBack {
                 expires_at,
@@ -159,8 +178,11 @@ impl SeatLedger for MemoryLedger {
             return Ok(AcquireOutcome::NoBorrowSeats);
         }
         let in_use = seats.len();
-        if in_use >= request.limit {
-            return Ok(AcquireOutcome::NoSeats);
+        if let Some(limit) = request
+            .tally
+            .check(|c| seats.count(c, None), in_use, request.limit)
+        {
+            return Ok(refused(limit));
         }
         let kind = kind_of(request);
         seats.insert(
@@ -168,6 +190,7 @@ impl SeatLedger for MemoryLedger {
             request.hardware_id.clone(),
             expires_at,
             kind,
+            &request.tally.counters,
         );
         Ok(AcquireOutcome::Granted {
             expires_at,
@@ -295,6 +318,7 @@ impl SeatLedger for MemoryLedger {
                 seat.hardware_id.clone(),
                 seat.expires_at,
                 seat.kind,
+                &seat.counters,
             );
         }
         for hold in holds.iter().filter(|h| h.until > now) {

@@ -102,7 +102,11 @@ fn the_tally_counts_the_groups_and_caps_that_apply() {
             .iter()
             .any(|r| !r.member && r.counter == Counter::group("ops"))
     );
-    let other = Admission::of(&p, &who("joe@else.com", Some("x")), None).unwrap();
+    let joe = Requester {
+        hardware_id: "hw-2",
+        ..who("joe@else.com", Some("x"))
+    };
+    let other = Admission::of(&p, &joe, None).unwrap();
     assert!(other.counters.is_empty());
     assert!(other.caps.is_empty());
 }

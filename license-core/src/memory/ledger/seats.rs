@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::holds::Holds;
 use crate::ids::SessionId;
 use crate::seat_ledger::SeatKind;
+use crate::seat_policy::Counter;
 use crate::session::HardwareId;
 
 #[derive(Debug)]
@@ -14,18 +15,22 @@ pub(super) struct Seat {
     pub(super) hardware_id: HardwareId,
     pub(super) expires_at: DateTime<Utc>,
     pub(super) kind: SeatKind,
+    /// The policy counters it counts toward (ADR 0026).
+    pub(super) counters: Vec<Counter>,
 }
 
 /// The seats of one license, indexed three ways so every step is O(log n) at a million seats:
 /// by session, by machine (idempotent acquire) and by expiry (pruning); plus the count of
-/// borrowed seats (the borrow cap) and the hold-offs. Its presence in the map is the
-/// *initialised* marker.
+/// borrowed seats (the borrow cap), the live seats per policy counter and the hold-offs. Its
+/// presence in the map is the *initialised* marker.
 #[derive(Debug, Default)]
 pub(super) struct Seats {
     pub(super) by_session: HashMap<SessionId, Seat>,
     pub(super) by_machine: HashMap<HardwareId, SessionId>,
     by_expiry: BTreeSet<(DateTime<Utc>, SessionId)>,
     pub(super) borrowed: u32,
+    /// Live seats per policy counter; a counter at zero is absent.
+    counts: HashMap<Counter, u32>,
     pub(super) holds: Holds,
 }
 
@@ -36,6 +41,7 @@ impl Seats {
         hardware_id: HardwareId,
         expires_at: DateTime<Utc>,
         kind: SeatKind,
+        counters: &[Counter],
     ) {
         self.remove(session_id);
         self.by_machine.insert(hardware_id.clone(), session_id);
@@ -43,14 +49,31 @@ impl Seats {
         if kind == SeatKind::Borrowed {
             self.borrowed += 1;
         }
+        for counter in counters {
+            *self.counts.entry(counter.clone()).or_default() += 1;
+        }
         self.by_session.insert(
             session_id,
             Seat {
                 hardware_id,
                 expires_at,
                 kind,
+                counters: counters.to_vec(),
             },
         );
+    }
+
+    /// Live seats counted toward `counter`, leaving out `except`'s seat (a seat the asking
+    /// grant would replace).
+    pub(super) fn count(&self, counter: &Counter, except: Option<SessionId>) -> u32 {
+        let own = except
+            .and_then(|id| self.by_session.get(&id))
+            .is_some_and(|seat| seat.counters.contains(counter));
+        self.counts
+            .get(counter)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(u32::from(own))
     }
 
     pub(super) fn remove(&mut self, session_id: SessionId) {
@@ -61,6 +84,14 @@ impl Seats {
             }
             if seat.kind == SeatKind::Borrowed {
                 self.borrowed -= 1;
+            }
+            for counter in &seat.counters {
+                if let Some(n) = self.counts.get_mut(counter) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.counts.remove(counter);
+                    }
+                }
             }
         }
     }

@@ -6,6 +6,7 @@ use super::*;
 use crate::clock::ManualClock;
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::seat_ledger::UserRef;
+use crate::seat_policy::{Cap, Counter, SeatTally};
 
 fn setup() -> (ManualClock, MemoryLedger, LedgerKey) {
     let clock = ManualClock::new(Utc::now());
@@ -26,6 +27,7 @@ fn ask(machine: &str, limit: u32, borrow: Option<u32>) -> SeatRequest {
         limit,
         ttl: Duration::from_secs(60),
         borrow,
+        tally: SeatTally::default(),
     }
 }
 
@@ -102,5 +104,71 @@ fn a_hold_off_ends_at_its_time_and_rebuild_restores_it() {
     assert!(matches!(
         acquire(&ledger, &key, &elsewhere),
         AcquireOutcome::Granted { .. }
+    ));
+}
+
+#[test]
+fn a_cap_counts_every_end_of_a_seat() {
+    let (clock, ledger, key) = setup();
+    let eng = Counter::group("eng");
+    let capped = |machine: &str| SeatRequest {
+        tally: SeatTally {
+            counters: vec![eng.clone()],
+            caps: vec![Cap {
+                counter: eng.clone(),
+                max: 1,
+                limit: SeatLimit::GroupMax,
+            }],
+            reserves: vec![],
+        },
+        ..ask(machine, 5, None)
+    };
+    let first = capped("a");
+    assert!(matches!(
+        acquire(&ledger, &key, &first),
+        AcquireOutcome::Granted { .. }
+    ));
+    let refused = acquire(&ledger, &key, &capped("b"));
+    assert_eq!(refused, AcquireOutcome::Limited(SeatLimit::GroupMax));
+    // Someone outside the group is not capped.
+    assert!(matches!(
+        acquire(&ledger, &key, &ask("c", 5, None)),
+        AcquireOutcome::Granted { .. }
+    ));
+    // Release frees the count.
+    block_on(ledger.release(&key, first.seat())).unwrap_or_else(|e| panic!("{e}"));
+    let second = capped("b");
+    assert!(matches!(
+        acquire(&ledger, &key, &second),
+        AcquireOutcome::Granted { .. }
+    ));
+    // Eviction frees it.
+    let hold = Hold {
+        user: None,
+        duration: Duration::ZERO,
+        reason: "x".into(),
+    };
+    block_on(ledger.evict(&key, second.seat(), &hold)).unwrap_or_else(|e| panic!("{e}"));
+    let third = capped("d");
+    assert!(matches!(
+        acquire(&ledger, &key, &third),
+        AcquireOutcome::Granted { .. }
+    ));
+    // Expiry frees it.
+    clock.advance(TimeDelta::seconds(61));
+    let fourth = capped("e");
+    assert!(matches!(
+        acquire(&ledger, &key, &fourth),
+        AcquireOutcome::Granted { .. }
+    ));
+    // A lingering seat still counts; its machine takes it back within the cap.
+    assert!(block_on(ledger.linger(&key, fourth.seat(), Duration::from_secs(30))).unwrap_or(false));
+    assert_eq!(
+        acquire(&ledger, &key, &capped("f")),
+        AcquireOutcome::Limited(SeatLimit::GroupMax)
+    );
+    assert!(matches!(
+        acquire(&ledger, &key, &capped("e")),
+        AcquireOutcome::TookBack { .. }
     ));
 }
