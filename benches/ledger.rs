@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use license_core::{
     AcquireOutcome, HardwareId, LedgerKey, LicenseId, RenewOutcome, SeatLedger, SeatRequest,
-    SessionId, TenantId,
+    SeatTally, SessionId, TenantId,
 };
 use license_seats_redis::RedisLedger;
 use license_testkit::redis::RedisServer;
@@ -30,6 +30,7 @@ fn request(i: u64) -> SeatRequest {
         ttl: TTL,
         user: None,
         borrow: None,
+        tally: SeatTally::default(),
     }
 }
 

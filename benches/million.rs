@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use license_core::{
-    AcquireOutcome, HardwareId, LedgerKey, LicenseId, SeatLedger, SeatRequest, SessionId, TenantId,
+    AcquireOutcome, HardwareId, LedgerKey, LicenseId, SeatLedger, SeatRequest, SeatTally,
+    SessionId, TenantId,
 };
 use license_seats_redis::{RedisLedger, RedisOptions};
 use license_testkit::redis::RedisServer;
@@ -76,6 +77,7 @@ fn request(machine: String) -> SeatRequest {
         ttl: TTL,
         user: None,
         borrow: None,
+        tally: SeatTally::default(),
     }
 }
 

@@ -19,8 +19,19 @@
 -- machine. Eviction hold-offs are a hash `holds`: field 'm' .. machine digest or 'u' .. user
 -- digest (12 bytes of SHA-256 of the person's reference, made in Rust) -> '<until ms>:<reason>'.
 -- A hold-off that has ended is ignored, and dropped when an acquire meets it.
+--
+-- Seat policies (ADR 0026) add two keys, absent while no seat counts toward anything (a
+-- license without policy costs nothing more): `counts` (hash: counter digest -> how many
+-- seats count toward it) and `tags` (hash: machine digest -> the counter digests its seat
+-- counts toward, concatenated). A counter digest is 12 bytes of SHA-256 of the counter's
+-- text (`g:<group>`, `u:<user>`, ...; made in Rust like the user digest). A grant adds one
+-- to each counter of its seat and records them in `tags`; every way a seat stops existing
+-- (pruned at expiry, released, evicted, taken over, replaced by a rebuild) takes them off
+-- again (untag), dropping a count that reaches 0. Both share the expiry of `seats` (they
+-- belong to its keep_keys group), so they neither outlive nor die before the seats they
+-- count.
 
-local MACHINE, SESSION, USER = 12, 16, 12
+local MACHINE, SESSION, USER, COUNTER = 12, 16, 12, 12
 local RECORD = MACHINE + SESSION
 local BUCKETS = 65521
 
@@ -92,6 +103,40 @@ local function drop_holder(holders, machine)
   end
 end
 
+-- Takes the seats of `machines` (a list of machine digests) off every counter they count
+-- toward and forgets what they counted toward. A machine without an entry in `tags` counted
+-- toward nothing: nothing to do (one read).
+local function untag(counts, tags, machines)
+  local found = redis.call('HMGET', tags, unpack(machines))
+  local dropped = {}
+  for i, machine in ipairs(machines) do
+    local digests = found[i]
+    if digests then
+      for at = 1, #digests, COUNTER do
+        local counter = digests:sub(at, at + COUNTER - 1)
+        if redis.call('HINCRBY', counts, counter, -1) <= 0 then
+          redis.call('HDEL', counts, counter)
+        end
+      end
+      table.insert(dropped, machine)
+    end
+  end
+  if #dropped > 0 then
+    redis.call('HDEL', tags, unpack(dropped))
+  end
+end
+
+-- Counts machine's seat toward `digests` (concatenated counter digests, '' for none).
+local function tag(counts, tags, machine, digests)
+  if digests == '' then
+    return
+  end
+  for at = 1, #digests, COUNTER do
+    redis.call('HINCRBY', counts, digests:sub(at, at + COUNTER - 1), 1)
+  end
+  redis.call('HSET', tags, machine, digests)
+end
+
 -- Whether machine's seat, expiring at `expires`, is of the kind `kind_key` (borrowed, lingering)
 -- names: its entry there has the seat's score. (An entry with another score is a leftover of an
 -- older seat of the machine, not this seat's kind.)
@@ -144,6 +189,18 @@ local function keep_keys(init, now, ends, grace, groups)
   end
   if moved then
     expire_no_earlier(init, now, wanted)
+  end
+end
+
+-- Gives `key` the expiry of `leader` if it has none (this call just made it): a key that joins
+-- a keep_keys group after the group's expiry was set (the first seat with counters of a
+-- license whose seats key exists) expires with the group, never later and never sooner.
+local function follow_expiry(key, leader)
+  if redis.call('PTTL', key) == -1 then
+    local pttl = redis.call('PTTL', leader)
+    if pttl > 0 then
+      redis.call('PEXPIRE', key, pttl)
+    end
   end
 end
 

@@ -9,6 +9,8 @@
 -- KEYS[4]  lic:{t:l}:v2:borrowed   sorted set: the borrowed seats (machine digest -> expiry)
 -- KEYS[5]  lic:{t:l}:v2:lingering  sorted set: the lingering seats (machine digest -> end)
 -- KEYS[6]  lic:{t:l}:v2:holds      hash: 'm' .. machine / 'u' .. user digest -> 'until:reason'
+-- KEYS[7]  lic:{t:l}:v2:counts     hash: counter digest -> seats counting toward it
+-- KEYS[8]  lic:{t:l}:v2:tags       hash: machine digest -> its seat's counter digests
 -- ARGV[1]  session id (16 raw bytes)
 -- ARGV[2]  its machine digest (12 bytes)
 -- ARGV[3]  the person's digest (12 bytes), or '' when unknown
@@ -25,6 +27,7 @@
 
 local init, seats, holders = KEYS[1], KEYS[2], KEYS[3]
 local borrowed, lingering, holds = KEYS[4], KEYS[5], KEYS[6]
+local counts, tags = KEYS[7], KEYS[8]
 local session, machine, user = ARGV[1], ARGV[2], ARGV[3]
 local hold, grace, reason = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 if #session ~= SESSION or #machine ~= MACHINE or (#user ~= 0 and #user ~= USER) then
@@ -53,6 +56,7 @@ if freed then
   redis.call('ZREM', borrowed, machine)
   redis.call('ZREM', lingering, machine)
   drop_holder(holders, machine)
+  untag(counts, tags, {machine})
 end
 if hold > 0 then
   local value = ms(until_ms) .. ':' .. reason

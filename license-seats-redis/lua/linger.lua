@@ -7,6 +7,9 @@
 -- KEYS[3]  lic:{t:l}:v2:holders    hash: bucket -> packed (machine digest, session id) records
 -- KEYS[4]  lic:{t:l}:v2:borrowed   sorted set: the borrowed seats (machine digest -> expiry)
 -- KEYS[5]  lic:{t:l}:v2:lingering  sorted set: the lingering seats (machine digest -> end)
+-- KEYS[6]  lic:{t:l}:v2:counts     hash: counter digest -> seats counting toward it (only
+--                                  its expiry is kept in step with the seats)
+-- KEYS[7]  lic:{t:l}:v2:tags       hash: machine digest -> its seat's counter digests (idem)
 -- ARGV[1]  session id (16 raw bytes)
 -- ARGV[2]  its machine digest (12 bytes)
 -- ARGV[3]  linger in ms, an integer > 0
@@ -20,6 +23,7 @@
 
 local init, seats, holders = KEYS[1], KEYS[2], KEYS[3]
 local borrowed, lingering = KEYS[4], KEYS[5]
+local counts, tags = KEYS[6], KEYS[7]
 local session, machine = ARGV[1], ARGV[2]
 local linger, grace = tonumber(ARGV[3]), tonumber(ARGV[4])
 if #session ~= SESSION or #machine ~= MACHINE then
@@ -47,5 +51,5 @@ local until_ms = now + linger
 redis.call('ZADD', seats, 'XX', ms(until_ms), machine)
 redis.call('ZREM', borrowed, machine)
 redis.call('ZADD', lingering, ms(until_ms), machine)
-keep_keys(init, now, until_ms, grace, {{seats, holders}, {lingering}})
+keep_keys(init, now, until_ms, grace, {{seats, holders, counts, tags}, {lingering}})
 return 1

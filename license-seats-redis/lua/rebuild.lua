@@ -1,4 +1,4 @@
--- rebuild: restore one license's seats (with their kinds) and hold-offs from the store and set
+-- rebuild: restore one license's seats (with their kinds and counters) and hold-offs from the store and set
 -- the initialised marker, if (and only if) the marker is missing. A late rebuild from an older
 -- snapshot therefore cannot drop seats granted since the first rebuild. Seats and hold-offs
 -- already past their end (by the Redis clock) are not restored. A machine gets one seat:
@@ -12,12 +12,15 @@
 -- KEYS[4]  lic:{t:l}:v2:borrowed   sorted set: the borrowed seats (machine digest -> expiry)
 -- KEYS[5]  lic:{t:l}:v2:lingering  sorted set: the lingering seats (machine digest -> end)
 -- KEYS[6]  lic:{t:l}:v2:holds      hash: 'm' .. machine / 'u' .. user digest -> 'until:reason'
+-- KEYS[7]  lic:{t:l}:v2:counts     hash: counter digest -> seats counting toward it
+-- KEYS[8]  lic:{t:l}:v2:tags       hash: machine digest -> its seat's counter digests
 -- ARGV[1]  grace in ms: the keys expire this long after the last thing they hold
 -- ARGV[2]  n: how many seats follow
--- ARGV[3 + 4i .. 6 + 4i]   (i = 0 .. n - 1) each live seat in the store: session id (16 raw
+-- ARGV[3 + 5i .. 7 + 5i]   (i = 0 .. n - 1) each live seat in the store: session id (16 raw
 --          bytes), machine digest (12 bytes), expiry in ms, kind ('H' held, 'B' borrowed,
---          'L' lingering: its expiry is the end of its linger)
--- ARGV[3 + 4n + 3j .. 5 + 4n + 3j]   (j = 0, 1, ...) each hold-off in force in the store, once
+--          'L' lingering: its expiry is the end of its linger), the counters it counts toward
+--          (12-byte counter digests concatenated, '' when none)
+-- ARGV[3 + 5n + 3j .. 5 + 5n + 3j]   (j = 0, 1, ...) each hold-off in force in the store, once
 --          for its machine and once for its person: the party ('m' .. machine digest or
 --          'u' .. user digest, 13 bytes), its end in ms, its reason
 --
@@ -31,17 +34,18 @@ local KINDS = {H = true, B = true, L = true}
 
 local init, seats, holders = KEYS[1], KEYS[2], KEYS[3]
 local borrowed, lingering, holds = KEYS[4], KEYS[5], KEYS[6]
+local counts, tags = KEYS[7], KEYS[8]
 local grace, n = tonumber(ARGV[1]), tonumber(ARGV[2])
-if not grace or grace < 0 or not n or n < 0 or n % 1 ~= 0 or 2 + 4 * n > #ARGV
-    or (#ARGV - 2 - 4 * n) % 3 ~= 0 then
-  return redis.error_reply('ERR rebuild: expected grace, n, n seat quadruples, then hold triples')
+if not grace or grace < 0 or not n or n < 0 or n % 1 ~= 0 or 2 + 5 * n > #ARGV
+    or (#ARGV - 2 - 5 * n) % 3 ~= 0 then
+  return redis.error_reply('ERR rebuild: expected grace, n, n seat quintuples, then hold triples')
 end
-local first_hold = 3 + 4 * n
-for i = 3, first_hold - 1, 4 do
+local first_hold = 3 + 5 * n
+for i = 3, first_hold - 1, 5 do
   if #ARGV[i] ~= SESSION or #ARGV[i + 1] ~= MACHINE or not tonumber(ARGV[i + 2])
-      or not KINDS[ARGV[i + 3]] then
-    return redis.error_reply(
-      'ERR rebuild: session must be 16 bytes, machine 12, expiry a number, kind H, B or L')
+      or not KINDS[ARGV[i + 3]] or #ARGV[i + 4] % COUNTER ~= 0 then
+    return redis.error_reply('ERR rebuild: session must be 16 bytes, machine 12, expiry a '
+      .. 'number, kind H, B or L, counters 12-byte digests')
   end
 end
 for j = first_hold, #ARGV, 3 do
@@ -60,7 +64,7 @@ local now = now_ms()
 
 -- The live seat of each machine: the argument index of its session.
 local live = {}
-for i = 3, first_hold - 1, 4 do
+for i = 3, first_hold - 1, 5 do
   local machine, expires = ARGV[i + 1], tonumber(ARGV[i + 2])
   local other = live[machine]
   if expires > now and (not other or expires > tonumber(ARGV[other + 2])) then
@@ -78,7 +82,7 @@ for j = first_hold, #ARGV, 3 do
 end
 
 -- Writes: whatever is left of an older state goes; the store's live state comes back.
-redis.call('DEL', seats, holders, borrowed, lingering, holds)
+redis.call('DEL', seats, holders, borrowed, lingering, holds, counts, tags)
 local restored, last, buckets = 0, now, {}
 for machine, i in pairs(live) do
   local expires, kind = tonumber(ARGV[i + 2]), ARGV[i + 3]
@@ -91,6 +95,7 @@ for machine, i in pairs(live) do
   local field = bucket(machine)
   buckets[field] = buckets[field] or {}
   table.insert(buckets[field], machine .. ARGV[i])
+  tag(counts, tags, machine, ARGV[i + 4])
   restored = restored + 1
   last = math.max(last, expires)
 end

@@ -7,6 +7,8 @@
 -- KEYS[2]  lic:{t:l}:v2:holders    hash: bucket -> packed (machine digest, session id) records
 -- KEYS[3]  lic:{t:l}:v2:borrowed   sorted set: the borrowed seats (machine digest -> expiry)
 -- KEYS[4]  lic:{t:l}:v2:lingering  sorted set: the lingering seats (machine digest -> end)
+-- KEYS[5]  lic:{t:l}:v2:counts     hash: counter digest -> seats counting toward it
+-- KEYS[6]  lic:{t:l}:v2:tags       hash: machine digest -> its seat's counter digests
 -- ARGV[1]  session id (16 raw bytes)
 -- ARGV[2]  its machine digest (12 bytes)
 --
@@ -16,6 +18,7 @@
 --       its seat lingers (it stays)
 
 local seats, holders, borrowed, lingering = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local counts, tags = KEYS[5], KEYS[6]
 local session, machine = ARGV[1], ARGV[2]
 
 -- Checks (read-only). A lingering seat that has ended is pruned by the next acquire.
@@ -32,4 +35,5 @@ redis.call('ZREM', seats, machine)
 redis.call('ZREM', borrowed, machine)
 redis.call('ZREM', lingering, machine)
 drop_holder(holders, machine)
+untag(counts, tags, {machine})
 return 1

@@ -8,6 +8,9 @@
 -- KEYS[3]  lic:{t:l}:v2:holders    hash: bucket -> packed (machine digest, session id) records
 -- KEYS[4]  lic:{t:l}:v2:borrowed   sorted set: the borrowed seats (machine digest -> expiry)
 -- KEYS[5]  lic:{t:l}:v2:lingering  sorted set: the lingering seats (machine digest -> end)
+-- KEYS[6]  lic:{t:l}:v2:counts     hash: counter digest -> seats counting toward it (only
+--                                  its expiry is kept in step with the seats)
+-- KEYS[7]  lic:{t:l}:v2:tags       hash: machine digest -> its seat's counter digests (idem)
 -- ARGV[1]  session id (16 raw bytes)
 -- ARGV[2]  its machine digest (12 bytes)
 -- ARGV[3]  ttl in ms, an integer > 0
@@ -21,6 +24,7 @@
 
 local init, seats, holders = KEYS[1], KEYS[2], KEYS[3]
 local borrowed, lingering = KEYS[4], KEYS[5]
+local counts, tags = KEYS[6], KEYS[7]
 local session, machine = ARGV[1], ARGV[2]
 local ttl, grace = tonumber(ARGV[3]), tonumber(ARGV[4])
 if #session ~= SESSION or #machine ~= MACHINE then
@@ -48,7 +52,7 @@ local is_borrowed = is_kind(borrowed, machine, score)
 local expires = now + ttl
 if not is_borrowed then
   redis.call('ZADD', seats, 'XX', ms(expires), machine)
-  keep_keys(init, now, expires, grace, {{seats, holders}})
+  keep_keys(init, now, expires, grace, {{seats, holders, counts, tags}})
   return {'RENEWED', expires}
 end
 -- Borrowed for a period: a check-in never shortens it.
@@ -57,5 +61,5 @@ if expires <= score then
 end
 redis.call('ZADD', seats, 'XX', ms(expires), machine)
 redis.call('ZADD', borrowed, 'XX', ms(expires), machine)
-keep_keys(init, now, expires, grace, {{seats, holders}, {borrowed}})
+keep_keys(init, now, expires, grace, {{seats, holders, counts, tags}, {borrowed}})
 return {'RENEWED', expires}

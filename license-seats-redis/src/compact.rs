@@ -9,7 +9,7 @@
 //! one hardware id twice: collisions give it nothing new.)
 
 use aws_lc_rs::digest::{SHA256, digest};
-use license_core::{HardwareId, SeatKind, SessionId, UserRef};
+use license_core::{Counter, HardwareId, SeatKind, SessionId, UserRef};
 use uuid::Uuid;
 
 /// Bytes of a machine digest (`MACHINE` in `lua/common.lua`).
@@ -36,6 +36,18 @@ pub(crate) fn machine(hardware_id: &HardwareId) -> [u8; MACHINE_LEN] {
 /// second person along with the first; the odds are those of machine digests.
 pub(crate) fn user(user: &UserRef) -> [u8; MACHINE_LEN] {
     sha256_prefix(&user.0)
+}
+
+/// A seat policy's counter as `counts` and `tags` name it: the first 12 bytes of SHA-256 of
+/// its text (`g:<group>`, `u:<user>`, …), so no name or address is stored in Redis. Two
+/// counters whose digests collide would be counted together; the odds are those of machines.
+pub(crate) fn counter(counter: &Counter) -> [u8; MACHINE_LEN] {
+    sha256_prefix(&counter.0)
+}
+
+/// The counters a seat counts toward, as the scripts take them: their digests concatenated.
+pub(crate) fn counters(counters: &[Counter]) -> Vec<u8> {
+    counters.iter().flat_map(counter).collect()
 }
 
 /// A hold-off's party as the `holds` hash names it: `m` + machine digest, `u` + user digest.

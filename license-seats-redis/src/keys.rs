@@ -9,7 +9,9 @@
 //! answers `Rebuild` once and is rebuilt from the store; the old keys expire on their own.
 //! The keys for borrowed and lingering seats and for hold-offs (issue #19) joined `v2` without
 //! a new version: they start absent, which is exactly the state of a license that has none,
-//! and a seat without them is an ordinary held seat, as it was.
+//! and a seat without them is an ordinary held seat, as it was. So did the keys of seat
+//! policies (issue #20), `counts` and `tags`: absent while no seat counts toward anything,
+//! which is the state of a license without policy.
 
 use license_core::LedgerKey;
 
@@ -30,6 +32,13 @@ pub(crate) struct LicenseKeys {
     /// `lic:{t:l}:v2:holds` — hash: `m` + machine digest or `u` + user digest →
     /// `<until ms>:<reason>`: the hold-offs after evictions.
     pub(crate) holds: String,
+    /// `lic:{t:l}:v2:counts` — hash: counter digest → how many live seats count toward it
+    /// (seat policies: groups, users, hosts, processes per machine). Absent while none does.
+    pub(crate) counts: String,
+    /// `lic:{t:l}:v2:tags` — hash: machine digest → the 12-byte counter digests its seat
+    /// counts toward, concatenated; what the seat's end takes off `counts`. Absent while no
+    /// seat counts toward anything.
+    pub(crate) tags: String,
 }
 
 impl LicenseKeys {
@@ -43,11 +52,13 @@ impl LicenseKeys {
             borrowed: format!("lic:{tag}:v2:borrowed"),
             lingering: format!("lic:{tag}:v2:lingering"),
             holds: format!("lic:{tag}:v2:holds"),
+            counts: format!("lic:{tag}:v2:counts"),
+            tags: format!("lic:{tag}:v2:tags"),
         }
     }
 
     /// Every key, in the order the acquire, evict and rebuild scripts expect them.
-    pub(crate) fn all(&self) -> [&str; 6] {
+    pub(crate) fn all(&self) -> [&str; 8] {
         [
             &self.init,
             &self.seats,
@@ -55,24 +66,35 @@ impl LicenseKeys {
             &self.borrowed,
             &self.lingering,
             &self.holds,
+            &self.counts,
+            &self.tags,
         ]
     }
 
     /// The keys of the seats, in the order the renew and linger scripts expect them: all but
     /// the hold-offs.
-    pub(crate) fn seat_keys(&self) -> [&str; 5] {
+    pub(crate) fn seat_keys(&self) -> [&str; 7] {
         [
             &self.init,
             &self.seats,
             &self.holders,
             &self.borrowed,
             &self.lingering,
+            &self.counts,
+            &self.tags,
         ]
     }
 
     /// The keys in the order the release script expects them.
-    pub(crate) fn release_keys(&self) -> [&str; 4] {
-        [&self.seats, &self.holders, &self.borrowed, &self.lingering]
+    pub(crate) fn release_keys(&self) -> [&str; 6] {
+        [
+            &self.seats,
+            &self.holders,
+            &self.borrowed,
+            &self.lingering,
+            &self.counts,
+            &self.tags,
+        ]
     }
 }
 
@@ -98,6 +120,8 @@ mod tests {
         assert_eq!(keys.seats, format!("lic:{tag}:v2:seats"));
         assert_eq!(keys.init, format!("lic:{tag}:v2:init"));
         assert_eq!(keys.holds, format!("lic:{tag}:v2:holds"));
+        assert_eq!(keys.counts, format!("lic:{tag}:v2:counts"));
+        assert_eq!(keys.tags, format!("lic:{tag}:v2:tags"));
         for k in keys.all() {
             // Redis Cluster hashes the text between the first `{` and the next `}`.
             let start = k.find('{').unwrap();

@@ -13,7 +13,7 @@ use tokio::time::error::Elapsed;
 
 use crate::connection::{Backend, Target};
 use crate::keys::LicenseKeys;
-use crate::{compact, scripts};
+use crate::{compact, scripts, tally};
 
 /// How long a license's keys outlive its latest seat. An abandoned license frees its memory
 /// this long after its last seat expired; the next call on it then answers `Rebuild`, which
@@ -241,6 +241,9 @@ impl SeatLedger for RedisLedger {
             .arg(grace_millis())
             .arg(user_arg(request.user.as_ref()))
             .arg(request.borrow.map_or(-1, i64::from));
+        for arg in tally::args(&request.tally) {
+            invocation.arg(arg);
+        }
         scripts::acquire_outcome(&self.run(&invocation).await?)
     }
 
@@ -329,7 +332,8 @@ impl SeatLedger for RedisLedger {
                 .arg(&compact::session(seat.session_id))
                 .arg(&compact::machine(&seat.hardware_id))
                 .arg(seat.expires_at.timestamp_millis())
-                .arg(compact::kind(seat.kind));
+                .arg(compact::kind(seat.kind))
+                .arg(compact::counters(&seat.counters));
         }
         for hold in holds {
             let until = hold.until.timestamp_millis();

@@ -5,7 +5,8 @@
 //! each machine's seat and an *initialised* marker, all under the license's `{tenant:license}`
 //! hash tag so they share one Cluster slot. A live seat costs under 150 bytes of Redis at a
 //! million seats on one license (`lua/common.lua` explains the layout); borrowed and lingering
-//! seats and eviction hold-offs add three keys that stay absent unless used. Every operation is
+//! seats, eviction hold-offs and seat-policy counters add five keys that stay absent unless
+//! used. Every operation is
 //! one Lua script (`lua/*.lua`), so it is atomic on a single node and on a cluster alike:
 //! never more live seats than the limit, zombies freed at their TTL inside `acquire`, and a
 //! `Rebuild` answer after Redis lost its data until the store's live sessions are restored.
@@ -30,12 +31,14 @@
 //!     ttl: Duration::from_secs(360),
 //!     user: None,
 //!     borrow: None,
+//!     tally: Default::default(),
 //! };
 //! match ledger.acquire(&key, &request).await? {
 //!     AcquireOutcome::Granted { expires_at, in_use }
 //!     | AcquireOutcome::TookBack { expires_at, in_use, .. } => println!("{in_use} in use until {expires_at}"),
 //!     AcquireOutcome::AlreadyHeld { session_id, .. } => println!("{session_id} holds it already"),
 //!     AcquireOutcome::NoSeats | AcquireOutcome::NoBorrowSeats => println!("every seat is taken"),
+//!     AcquireOutcome::Limited(limit) => println!("refused by the policy: {}", limit.as_str()),
 //!     AcquireOutcome::Evicted { reason, .. } => println!("held off: {reason}"),
 //!     // Redis lost this license's state: the service rebuilds it from the store, then retries.
 //!     AcquireOutcome::Rebuild => { ledger.rebuild(&key, &[], &[]).await?; }
@@ -53,5 +56,7 @@ mod keys;
 mod ledger;
 /// The Lua scripts, loaded once, and the decoding of their replies.
 mod scripts;
+/// A seat's policy tally (counters, caps, reserves) in the fixed-width form acquire takes.
+mod tally;
 
 pub use ledger::{KEY_GRACE, RedisLedger, RedisOptions};

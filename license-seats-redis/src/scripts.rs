@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use license_core::{AcquireOutcome, Error, LiveCount, RebuildOutcome, RenewOutcome, Result};
 use redis::{Script, Value};
 
-use crate::compact;
+use crate::{compact, tally};
 
 /// `lua/common.lua` then `lua/<name>.lua`.
 macro_rules! script {
@@ -47,6 +47,10 @@ pub(crate) fn acquire_outcome(reply: &Value) -> Result<AcquireOutcome> {
         ("REBUILD", []) => AcquireOutcome::Rebuild,
         ("NO_SEATS", []) => AcquireOutcome::NoSeats,
         ("NO_BORROW_SEATS", []) => AcquireOutcome::NoBorrowSeats,
+        ("LIMITED", [limit]) => AcquireOutcome::Limited(
+            tally::limit_named(&text(limit, "acquire")?)
+                .ok_or_else(|| unexpected("acquire", reply))?,
+        ),
         ("EVICTED", [until, reason]) => AcquireOutcome::Evicted {
             until: time(until, "acquire")?,
             reason: text(reason, "acquire")?,
@@ -258,6 +262,18 @@ mod tests {
             acquire_outcome(&Value::Array(vec![bulk("NO_BORROW_SEATS")])).unwrap(),
             AcquireOutcome::NoBorrowSeats
         );
+        assert_eq!(
+            acquire_outcome(&Value::Array(vec![bulk("LIMITED"), bulk("group_max")])).unwrap(),
+            AcquireOutcome::Limited(license_core::SeatLimit::GroupMax)
+        );
+        assert_eq!(
+            acquire_outcome(&Value::Array(vec![
+                bulk("LIMITED"),
+                bulk("reserved_for_others")
+            ]))
+            .unwrap(),
+            AcquireOutcome::Limited(license_core::SeatLimit::ReservedForOthers)
+        );
         let evicted = Value::Array(vec![
             bulk("EVICTED"),
             Value::Int(1_700_000_000_123),
@@ -290,6 +306,9 @@ mod tests {
             Value::Array(vec![bulk("EVICTED"), Value::Int(1)]),
             Value::Array(vec![bulk("EVICTED"), bulk("soon"), bulk("reason")]),
             Value::Array(vec![bulk("NO_BORROW_SEATS"), Value::Int(1)]),
+            Value::Array(vec![bulk("LIMITED")]),
+            Value::Array(vec![bulk("LIMITED"), bulk("seats")]),
+            Value::Array(vec![bulk("LIMITED"), bulk("galaxy_max")]),
         ] {
             let err = acquire_outcome(&reply).unwrap_err();
             assert_eq!(err.code(), "internal", "{reply:?}");

@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Fixture, Wipe, kinds, layout, request, scenarios};
+use common::{Fixture, Wipe, kinds, layout, policy, request, scenarios};
 use futures::FutureExt as _;
 use license_core::testing::seat_ledger_contract;
 use license_core::{AcquireOutcome, Dependency, Error, SeatLedger};
@@ -81,6 +81,19 @@ async fn borrowed_lingering_and_hold_off_keys_keep_their_rules_on_a_cluster() {
     kinds::long_hold_offs_and_borrows_keep_the_keys(&fx).await;
     kinds::ended_borrows_lingers_and_hold_offs_are_pruned(&fx).await;
     kinds::a_leftover_kind_entry_does_not_change_a_new_seat(&fx).await;
+}
+
+/// Caps, reserves and counts on a cluster (the rebuild wipes every node: run last).
+#[tokio::test(flavor = "multi_thread")]
+async fn seat_policies_keep_their_rules_on_a_cluster() {
+    let (_cluster, fx) = fixture().await;
+    policy::caps_refuse_at_the_max_with_their_limit(&fx).await;
+    policy::a_reserve_keeps_seats_for_members(&fx).await;
+    policy::counts_fall_back_when_seats_end(&fx).await;
+    policy::an_empty_tally_makes_no_policy_keys(&fx).await;
+    policy::policy_keys_expire_with_the_seats(&fx).await;
+    policy::malformed_tally_arguments_write_nothing(&fx).await;
+    policy::rebuild_restores_the_counts(&fx).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

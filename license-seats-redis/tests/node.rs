@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Fixture, Wipe, kinds, layout, request, scenarios};
+use common::{Fixture, Wipe, kinds, layout, policy, request, scenarios};
 use futures::FutureExt as _;
 use license_core::testing::seat_ledger_contract;
 use license_core::{AcquireOutcome, Dependency, Error, LiveCount, SeatLedger};
@@ -144,6 +144,48 @@ async fn ended_borrows_lingers_and_hold_offs_are_pruned() {
 async fn a_leftover_kind_entry_does_not_change_a_new_seat() {
     let (_server, fx) = fixture().await;
     kinds::a_leftover_kind_entry_does_not_change_a_new_seat(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn caps_refuse_at_the_max_with_their_limit() {
+    let (_server, fx) = fixture().await;
+    policy::caps_refuse_at_the_max_with_their_limit(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reserve_keeps_seats_for_members() {
+    let (_server, fx) = fixture().await;
+    policy::a_reserve_keeps_seats_for_members(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn counts_fall_back_when_seats_end() {
+    let (_server, fx) = fixture().await;
+    policy::counts_fall_back_when_seats_end(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rebuild_restores_the_counts() {
+    let (_server, fx) = fixture().await;
+    policy::rebuild_restores_the_counts(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_tally_makes_no_policy_keys() {
+    let (_server, fx) = fixture().await;
+    policy::an_empty_tally_makes_no_policy_keys(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_keys_expire_with_the_seats() {
+    let (_server, fx) = fixture().await;
+    policy::policy_keys_expire_with_the_seats(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_tally_arguments_write_nothing() {
+    let (_server, fx) = fixture().await;
+    policy::malformed_tally_arguments_write_nothing(&fx).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -151,6 +151,7 @@ pub async fn rebuild_gives_a_machine_one_seat(fx: &Fixture) {
         hardware_id: hw(machine),
         expires_at: now + chrono::TimeDelta::seconds(secs),
         kind: SeatKind::Held,
+        counters: vec![],
     };
     let (earlier, later, other) = (seat("twice", 30), seat("twice", 60), seat("once", 30));
     let outcome = fx

@@ -7,7 +7,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use license_core::testing::LedgerHarness;
 use license_core::{
-    HardwareId, LedgerKey, LicenseId, RebuildOutcome, SeatLedger, SeatRequest, SessionId, TenantId,
+    HardwareId, LedgerKey, LicenseId, RebuildOutcome, SeatLedger, SeatRequest, SeatTally,
+    SessionId, TenantId,
 };
 use license_seats_redis::{RedisLedger, RedisOptions};
 
@@ -15,6 +16,8 @@ use license_seats_redis::{RedisLedger, RedisOptions};
 pub mod kinds;
 /// What the compact key layout must keep, which both topologies check.
 pub mod layout;
+/// What the seat-policy keys (caps, reserves, counts) must keep, which both topologies check.
+pub mod policy;
 /// The scenarios both topologies run.
 pub mod scenarios;
 use redis::FromRedisValue;
@@ -102,6 +105,14 @@ impl Probe {
         }
     }
 
+    /// A command whose error the test expects.
+    pub async fn try_query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> redis::RedisResult<T> {
+        match self {
+            Probe::Node(conn) => cmd.query_async(&mut conn.clone()).await,
+            Probe::Cluster(conn) => cmd.query_async(&mut conn.clone()).await,
+        }
+    }
+
     /// `ZCARD` of a license's seats: every member, expired or not.
     pub async fn zcard(&self, key: &LedgerKey) -> u32 {
         self.query(redis::cmd("ZCARD").arg(seats_key(key))).await
@@ -143,5 +154,6 @@ pub fn request(machine: &str, limit: u32, ttl: Duration) -> SeatRequest {
         ttl,
         user: None,
         borrow: None,
+        tally: SeatTally::default(),
     }
 }

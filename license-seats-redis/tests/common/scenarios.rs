@@ -270,6 +270,7 @@ pub async fn wiping_redis_mid_run_rebuilds_and_never_exceeds_the_limit(fx: &Fixt
                                 hardware_id: req.hardware_id.clone(),
                                 expires_at,
                                 kind: SeatKind::Held,
+                                counters: vec![],
                             };
                             store.lock().unwrap().insert(req.session_id, seat);
                             if !confirm(ledger.as_ref(), &key, &store, &rebuilds, req.seat()).await
@@ -299,7 +300,8 @@ pub async fn wiping_redis_mid_run_rebuilds_and_never_exceeds_the_limit(fx: &Fixt
                         AcquireOutcome::NoSeats => tokio::task::yield_now().await,
                         other @ (AcquireOutcome::NoBorrowSeats
                         | AcquireOutcome::Evicted { .. }
-                        | AcquireOutcome::TookBack { .. }) => {
+                        | AcquireOutcome::TookBack { .. }
+                        | AcquireOutcome::Limited(_)) => {
                             panic!("no borrow and no eviction here: {other:?}")
                         }
                         AcquireOutcome::Rebuild => {
@@ -391,6 +393,7 @@ pub async fn rebuild_skips_seats_already_past_expiry(fx: &Fixture) {
         hardware_id: hw(machine),
         expires_at,
         kind: SeatKind::Held,
+        counters: vec![],
     };
     let live = seat("live", now + chrono::TimeDelta::seconds(60));
     let gone = seat("gone", now - chrono::TimeDelta::seconds(1));
