@@ -16,6 +16,8 @@ use crate::session::{HardwareId, LiveSeat};
 mod holds;
 /// Borrowed and lingering seats.
 mod kinds;
+/// Seat policies: caps, reserves, counts given back, the rebuild (ADR 0026).
+mod policy;
 
 /// A ledger under test, and a way to make its backend lose every seat (a Redis `FLUSHALL`,
 /// a restart without persistence).
@@ -100,6 +102,7 @@ pub async fn seat_ledger_contract(harness: &LedgerHarness) {
     zombie_seat_is_free_after_its_ttl(ledger).await;
     late_rebuild_does_not_drop_newer_seats(ledger).await;
     kinds::kinds_and_holds_contract(ledger).await;
+    policy::policy_contract(ledger).await;
     lost_state_is_rebuilt_from_live_seats(harness).await;
 }
 
