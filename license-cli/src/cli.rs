@@ -210,6 +210,8 @@ pub enum PolicyCommand {
 }
 
 /// Who a seat is for (`--leasing`).
+// The values are the strategies' names (per-machine, …), not a prefix to strip.
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Leasing {
     /// One seat per machine (hardware id).
