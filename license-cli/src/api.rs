@@ -3,6 +3,8 @@
 //! CLI only passes them back.
 
 use chrono::{DateTime, NaiveDate, Utc};
+// The policy's JSON is core's own serde form (`kind`/`value` members, `rule`-tagged rules).
+pub use license_core::SeatPolicy;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -19,6 +21,9 @@ pub struct ErrorBody {
     /// The dependency that failed, for `unavailable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency: Option<String>,
+    /// Which limit refused the seat, for `no_seats_available` (`seats`, `group_max`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_reached: Option<String>,
     /// Why an administrator evicted the session, for `evicted`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -97,6 +102,15 @@ pub struct License {
     /// Most overdraft seat-minutes per UTC day; none: no cap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overdraft_minutes_per_day: Option<u32>,
+    /// `per_machine`, `per_user` or `per_process`.
+    #[serde(default = "per_machine")]
+    pub leasing_strategy: String,
+    /// Per-process leasing: most processes of one machine; none: no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_processes_per_host: Option<u32>,
+    /// Groups and seat rules.
+    #[serde(default)]
+    pub policy: SeatPolicy,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -149,6 +163,12 @@ pub struct CreateLicense {
     /// Daily cap on overdraft seat-minutes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overdraft_minutes_per_day: Option<u32>,
+    /// `per_machine`, `per_user` or `per_process`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leasing_strategy: Option<String>,
+    /// Per-process leasing: most processes of one machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_processes_per_host: Option<u32>,
 }
 
 /// A page of licenses.
@@ -335,6 +355,12 @@ pub struct AcquireRequest {
     /// Who uses it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_email: Option<String>,
+    /// The host's name (matched by seat policies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_name: Option<String>,
+    /// Which process asks (per-process leasing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process_id: Option<String>,
 }
 
 /// A request to borrow a seat.
@@ -400,4 +426,8 @@ pub struct Released {
 pub struct Returned {
     /// When the borrow ended.
     pub returned_at: DateTime<Utc>,
+}
+
+fn per_machine() -> String {
+    "per_machine".into()
 }

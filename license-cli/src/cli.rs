@@ -171,6 +171,66 @@ pub enum LicenseCommand {
     Reinstate(LicenseIdArg),
     /// Revoke a license for good.
     Revoke(LicenseIdArg),
+    /// A license's seat policy: groups, and reserve / max / include / exclude rules.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+/// `license license policy …`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Print the policy as an options file (or as JSON with --json).
+    Show {
+        /// The license id.
+        #[arg(value_name = "LICENSE_ID")]
+        id: String,
+        /// Print the JSON the server holds instead of options-file text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the policy with the one in an options file (see docs/policies.md).
+    Set {
+        /// The license id.
+        #[arg(value_name = "LICENSE_ID")]
+        id: String,
+        /// The options file (GROUP, RESERVE, MAX, INCLUDE, EXCLUDE lines), or with --json a
+        /// JSON policy (`{"groups": […], "rules": […]}`).
+        #[arg(long, value_name = "PATH")]
+        file: std::path::PathBuf,
+        /// The file is JSON, not options-file text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove every group and rule: anyone with the key may take any free seat.
+    Clear {
+        /// The license id.
+        #[arg(value_name = "LICENSE_ID")]
+        id: String,
+    },
+}
+
+/// Who a seat is for (`--leasing`).
+// The values are the strategies' names (per-machine, …), not a prefix to strip.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Leasing {
+    /// One seat per machine (hardware id).
+    PerMachine,
+    /// One seat per person (user e-mail or signed-in user), from any machine.
+    PerUser,
+    /// One seat per process (hardware id and process id).
+    PerProcess,
+}
+
+impl Leasing {
+    /// The server's name for it.
+    pub fn wire(self) -> &'static str {
+        match self {
+            Leasing::PerMachine => "per_machine",
+            Leasing::PerUser => "per_user",
+            Leasing::PerProcess => "per_process",
+        }
+    }
 }
 
 /// A license id.
@@ -244,6 +304,14 @@ pub struct RulesArgs {
     /// no cap].
     #[arg(long, value_name = "MINUTES")]
     pub overdraft_minutes_per_day: Option<u32>,
+    /// Who a seat is for: per-machine, per-user or per-process [server default:
+    /// per-machine].
+    #[arg(long, value_name = "STRATEGY")]
+    pub leasing: Option<Leasing>,
+    /// Per-process leasing: most processes of one machine holding seats at once (1–1000)
+    /// [server default: no cap].
+    #[arg(long, value_name = "N")]
+    pub max_processes_per_host: Option<u32>,
 }
 
 /// `license license list`.
@@ -306,6 +374,9 @@ pub struct LicenseUpdateArgs {
     /// Remove the daily cap on overdraft seat-minutes.
     #[arg(long, conflicts_with = "overdraft_minutes_per_day")]
     pub clear_overdraft_minutes_per_day: bool,
+    /// Remove the cap on processes per machine.
+    #[arg(long, conflicts_with = "max_processes_per_host")]
+    pub clear_max_processes_per_host: bool,
 }
 
 /// `license session …`.
@@ -462,9 +533,18 @@ pub struct SeatArgs {
     /// This machine's id [default: SHA-256 of /etc/machine-id, else of the host name].
     #[arg(long)]
     pub hardware_id: Option<String>,
-    /// Who uses the seat, for usage reports.
+    /// Who uses the seat, for usage reports and seat policies (required by a per-user
+    /// license).
     #[arg(long)]
     pub user_email: Option<String>,
+    /// This host's name, as seat policies match it [default: the system host name]. What the
+    /// client says: the server cannot check it.
+    #[arg(long)]
+    pub host_name: Option<String>,
+    /// Which process asks, for per-process leasing [default: this process's id; under
+    /// `license run`, the id of the `license` process that supervises the command].
+    #[arg(long)]
+    pub process_id: Option<String>,
 }
 
 /// `license acquire`.

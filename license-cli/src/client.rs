@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::api::{
     AcquireRequest, ApiKey, AuditEvent, BorrowRequest, CreateApiKey, CreateLicense, CreatedApiKey,
-    CreatedTenant, Items, Lease, License, LicensePage, Released, Renewed, Returned, Session,
-    SessionPage, SessionRequest, SigningKey, Tenant, Usage,
+    CreatedTenant, Items, Lease, License, LicensePage, Released, Renewed, Returned, SeatPolicy,
+    Session, SessionPage, SessionRequest, SigningKey, Tenant, Usage,
 };
 use crate::config::Connection;
 
@@ -249,6 +249,30 @@ impl Client {
     pub async fn update_license(&self, id: &str, change: &Value) -> Result<License> {
         let url = self.url(&["api", "v1", "admin", "licenses", checked_id("license", id)?])?;
         self.json(self.request(Method::PATCH, url)?.json(change))
+            .await
+    }
+
+    /// A license's seat policy.
+    pub async fn get_policy(&self, id: &str) -> Result<SeatPolicy> {
+        self.get(
+            &[
+                "api",
+                "v1",
+                "admin",
+                "licenses",
+                checked_id("license", id)?,
+                "policy",
+            ],
+            &[],
+        )
+        .await
+    }
+
+    /// Replaces a license's seat policy; returns it as the server holds it.
+    pub async fn set_policy(&self, id: &str, policy: &SeatPolicy) -> Result<SeatPolicy> {
+        let id = checked_id("license", id)?;
+        let url = self.url(&["api", "v1", "admin", "licenses", id, "policy"])?;
+        self.json(self.request(Method::PUT, url)?.json(policy))
             .await
     }
 

@@ -43,6 +43,25 @@ pub fn fingerprint() -> Result<String> {
     }
 }
 
+/// The system host name as seat policies match it (`host_name` on acquire): the kernel's,
+/// else `HOSTNAME` / `COMPUTERNAME`. `None` when there is none, or it is not a name the
+/// server accepts (1–253 of `A–Z a–z 0–9 . - _`): the acquire then goes without one.
+pub fn host_name() -> Option<String> {
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    HOSTNAME_FILES
+        .iter()
+        .find_map(|p| read(p))
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 253
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        })
+}
+
 fn hashed(kind: &str, value: &str) -> String {
     let hash = digest(&SHA256, format!("license-cli:{value}").as_bytes());
     let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();

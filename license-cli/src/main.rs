@@ -26,6 +26,8 @@ mod error;
 mod hardware;
 /// Tables, key–value blocks and JSON.
 mod output;
+/// A seat policy printed as an options file (the text `policy set` reads).
+mod policy_text;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

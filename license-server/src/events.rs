@@ -28,7 +28,7 @@ pub(crate) struct TypeLabels {
 }
 
 /// Counts seat outcomes from events: `license_acquires_total` (granted, idempotent,
-/// no_seats, evicted), `license_heartbeats_total` (renewed) and `license_seat_events_total` by type.
+/// no_seats and the policy's limits, excluded, evicted), `license_heartbeats_total` (renewed) and `license_seat_events_total` by type.
 /// Failures that are no event (a dependency down, a session already ended) are counted by
 /// the handler from its result.
 #[derive(Clone, Debug)]
@@ -54,16 +54,32 @@ impl EventSink for MetricsSink {
         match &event.kind {
             SeatEventKind::Granted { .. } => Self::outcome(&self.acquires, "granted"),
             SeatEventKind::Held => Self::outcome(&self.acquires, "idempotent"),
-            SeatEventKind::Denied {
-                reason: DenialReason::NoSeats,
-            } => Self::outcome(&self.acquires, "no_seats"),
-            SeatEventKind::Denied {
-                reason: DenialReason::Evicted,
-            } => Self::outcome(&self.acquires, "evicted"),
+            SeatEventKind::Denied { reason } => {
+                if let Some(outcome) = refusal_outcome(*reason) {
+                    Self::outcome(&self.acquires, outcome);
+                }
+            }
             SeatEventKind::Renewed => Self::outcome(&self.heartbeats, "renewed"),
             _ => {}
         }
     }
+}
+
+/// The acquire outcome label of a denial the handler does not count itself: a refusal for
+/// want of a seat names the limit (ADR 0026); inactive licenses and the rest are the
+/// handler's `error`.
+fn refusal_outcome(reason: DenialReason) -> Option<&'static str> {
+    Some(match reason {
+        DenialReason::NoSeats => "no_seats",
+        DenialReason::Evicted => "evicted",
+        DenialReason::Excluded => "excluded",
+        DenialReason::GroupMax => "group_max",
+        DenialReason::UserMax => "user_max",
+        DenialReason::HostMax => "host_max",
+        DenialReason::ProcessesPerHost => "processes_per_host",
+        DenialReason::ReservedForOthers => "reserved_for_others",
+        _ => return None,
+    })
 }
 
 /// The event log's queue, kept to read its drop count at each scrape.

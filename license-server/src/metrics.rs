@@ -115,7 +115,7 @@ impl Metrics {
         );
         registry.register(
             "license_acquires",
-            "Acquire calls by outcome (granted, idempotent, no_seats, evicted, error)",
+            "Acquire calls by outcome (granted, idempotent, no_seats, group_max, user_max, host_max, processes_per_host, reserved_for_others, excluded, evicted, error)",
             acquires.clone(),
         );
         registry.register(
@@ -196,12 +196,12 @@ impl Metrics {
             .register_collector(Box::new(AuthCounters { admin, oidc }));
     }
 
-    /// Counts an acquire that failed without an event: everything but `no_seats` and
-    /// `evicted` (which are `denied` events) is `error`.
+    /// Counts an acquire that failed without an event: everything but refusals (no seat,
+    /// a policy's limit, `excluded`) and `evicted` (which are `denied` events) is `error`.
     pub fn acquire_failed(&self, error: &Error) {
         if !matches!(
             error,
-            Error::NoSeatsAvailable { .. } | Error::HeldOff { .. }
+            Error::NoSeatsAvailable { .. } | Error::Excluded(_) | Error::HeldOff { .. }
         ) {
             self.outcome(&self.acquires, "error");
         }

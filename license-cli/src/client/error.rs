@@ -93,7 +93,14 @@ pub(super) fn decode_error(status: StatusCode, body: &[u8]) -> ClientError {
                 Some(field) if !e.message.contains(&field) => {
                     format!("{} (field {field})", e.message)
                 }
-                _ => e.message,
+                // A refusal by the policy says which limit (`group_max`, `reserved_for_others`,
+                // …); "every seat is taken" needs no more words.
+                _ => match e.limit_reached {
+                    Some(limit) if limit != "seats" => {
+                        format!("{} (limit reached: {limit})", e.message)
+                    }
+                    _ => e.message,
+                },
             },
         },
         Err(_) => ClientError::Api {
@@ -138,6 +145,16 @@ mod tests {
     #[test]
     fn error_bodies_keep_the_code_and_message() {
         let body = br#"{"code":"no_seats_available","message":"no seats available: all 1 seats of this license are in use"}"#;
+        let limited = decode_error(
+            StatusCode::PAYMENT_REQUIRED,
+            br#"{"code":"no_seats_available","message":"no seats available: the free seats are reserved for other groups","limit_reached":"reserved_for_others"}"#,
+        );
+        assert!(
+            limited
+                .to_string()
+                .contains("(limit reached: reserved_for_others)"),
+            "{limited}"
+        );
         let e = decode_error(StatusCode::PAYMENT_REQUIRED, body);
         assert_eq!(e.code(), Some("no_seats_available"));
         assert!(matches!(e, ClientError::Api { status: 402, .. }));

@@ -18,6 +18,12 @@ pub fn acquire_request(seat: &SeatArgs) -> Result<AcquireRequest> {
         license_key: seat.license_key.clone(),
         hardware_id,
         user_email: seat.user_email.clone(),
+        host_name: seat.host_name.clone().or_else(hardware::host_name),
+        process_id: Some(
+            seat.process_id
+                .clone()
+                .unwrap_or_else(|| std::process::id().to_string()),
+        ),
     })
 }
 

@@ -3,14 +3,16 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::api::{CreateLicense, License};
+use crate::api::{CreateLicense, License, SeatPolicy};
 use crate::cli::{
     LicenseCommand, LicenseCreateArgs, LicenseListArgs, LicenseUpdateArgs, OutputFormat,
+    PolicyCommand,
 };
 use crate::client::Client;
 use crate::config::Connection;
 use crate::error::{Error, Result};
-use crate::output::{Fields, Table, emit, list, opt_time, time};
+use crate::output::{Fields, Table, emit, list, opt_time, print_json, print_text, time};
+use crate::policy_text::options_text;
 
 /// `license license …`.
 pub async fn run(
@@ -30,6 +32,7 @@ pub async fn run(
         LicenseCommand::Suspend(id) => client.set_license_status(&id.id, "suspend").await?,
         LicenseCommand::Reinstate(id) => client.set_license_status(&id.id, "reinstate").await?,
         LicenseCommand::Revoke(id) => client.set_license_status(&id.id, "revoke").await?,
+        LicenseCommand::Policy(command) => return policy(&client, command, format).await,
     };
     emit(format, &license, license_fields)?;
     Ok(0)
@@ -52,6 +55,8 @@ fn new_license(args: LicenseCreateArgs) -> Result<CreateLicense> {
         linger_seconds: args.rules.linger,
         min_hold_seconds: args.rules.min_hold,
         overdraft_minutes_per_day: args.rules.overdraft_minutes_per_day,
+        leasing_strategy: args.rules.leasing.map(|l| l.wire().to_owned()),
+        max_processes_per_host: args.rules.max_processes_per_host,
     })
 }
 
@@ -88,6 +93,7 @@ fn license_change(args: &LicenseUpdateArgs) -> Result<Value> {
         ("linger_seconds", rules.linger),
         ("min_hold_seconds", rules.min_hold),
         ("overdraft_minutes_per_day", rules.overdraft_minutes_per_day),
+        ("max_processes_per_host", rules.max_processes_per_host),
     ];
     for (field, value) in set {
         if let Some(value) = value {
@@ -100,12 +106,19 @@ fn license_change(args: &LicenseUpdateArgs) -> Result<Value> {
     if args.clear_overdraft_minutes_per_day {
         change.insert("overdraft_minutes_per_day".into(), Value::Null);
     }
+    if let Some(leasing) = rules.leasing {
+        change.insert("leasing_strategy".into(), json!(leasing.wire()));
+    }
+    if args.clear_max_processes_per_host {
+        change.insert("max_processes_per_host".into(), Value::Null);
+    }
     if change.is_empty() {
         return Err(Error::Usage(
             "nothing to change: pass --seats, --overdraft, --expires-at, --perpetual, --ttl, \
              --heartbeat-interval, --entitlement, --clear-entitlements, \
              --require-session-secret, --max-borrow, --max-borrowed-seats, --linger, \
-             --min-hold, --overdraft-minutes-per-day or a --clear-… flag"
+             --min-hold, --overdraft-minutes-per-day, --leasing, --max-processes-per-host or a \
+             --clear-… flag"
                 .into(),
         ));
     }
@@ -169,6 +182,42 @@ fn seats(l: &License) -> String {
 }
 
 /// "off", or the longest borrow and the cap on borrowed seats.
+fn leasing(l: &License) -> String {
+    match (l.leasing_strategy.as_str(), l.max_processes_per_host) {
+        ("per_process", Some(max)) => format!("per process (at most {max} per host)"),
+        (strategy, _) => strategy.replace('_', " "),
+    }
+}
+
+/// `license license policy show|set|clear`.
+async fn policy(client: &Client, command: PolicyCommand, format: OutputFormat) -> Result<u8> {
+    let (policy, json) = match command {
+        PolicyCommand::Show { id, json } => (client.get_policy(&id).await?, json),
+        PolicyCommand::Set { id, file, json } => {
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| Error::io("cannot read", &file, e))?;
+            let policy = if json {
+                serde_json::from_str(&text).map_err(|e| {
+                    Error::Usage(format!("{}: not a JSON policy: {e}", file.display()))
+                })?
+            } else {
+                // The error names the line (`policy: line 3: …`).
+                license_core::parse_options(&text)
+                    .map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?
+            };
+            (client.set_policy(&id, &policy).await?, json)
+        }
+        PolicyCommand::Clear { id } => {
+            (client.set_policy(&id, &SeatPolicy::default()).await?, false)
+        }
+    };
+    match (format, json) {
+        (OutputFormat::Json, _) | (_, true) => print_json(&policy)?,
+        (OutputFormat::Table, false) => print_text(&options_text(&policy))?,
+    }
+    Ok(0)
+}
+
 fn borrowing(l: &License) -> String {
     if l.max_borrow_seconds == 0 {
         return "off".into();
@@ -203,6 +252,19 @@ fn license_fields(l: &License) -> String {
                 "required"
             } else {
                 "no"
+            },
+        )
+        .add("leasing", leasing(l))
+        .add(
+            "policy",
+            if l.policy.is_empty() {
+                "none".to_owned()
+            } else {
+                format!(
+                    "{} groups, {} rules (license license policy show)",
+                    l.policy.groups.len(),
+                    l.policy.rules.len()
+                )
             },
         )
         .add("borrowing", borrowing(l))
@@ -252,6 +314,7 @@ mod tests {
             rules: RulesArgs::default(),
             clear_max_borrowed_seats: false,
             clear_overdraft_minutes_per_day: false,
+            clear_max_processes_per_host: false,
         };
         assert_eq!(
             license_change(&args).unwrap(),

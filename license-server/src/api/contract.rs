@@ -35,6 +35,8 @@ const OPERATIONS: &[(&str, &[&[ErrorKind]])] = &[
     ("list_licenses", &[PARSING, admin::ERRORS]),
     ("get_license", &[admin::ERRORS]),
     ("update_license", &[PARSING, admin::ERRORS]),
+    ("get_license_policy", &[admin::ERRORS]),
+    ("set_license_policy", &[PARSING, admin::ERRORS]),
     ("suspend_license", &[admin::ERRORS]),
     ("reinstate_license", &[admin::ERRORS]),
     ("revoke_license", &[admin::ERRORS]),
@@ -60,6 +62,7 @@ fn example(kind: ErrorKind) -> Error {
             limit: 1,
             reached: license_core::SeatLimit::Seats,
         },
+        ErrorKind::Excluded => Error::Excluded("not in an included group".into()),
         ErrorKind::LicenseInactive => Error::LicenseInactive(InactiveReason::Suspended),
         ErrorKind::SessionExpired => Error::SessionExpired,
         ErrorKind::SessionEvicted => Error::SessionEvicted {

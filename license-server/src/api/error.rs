@@ -9,9 +9,10 @@
 //! | `InvalidInput`, malformed body, bad parameter | 400 | `invalid_input` |
 //! | `InvalidToken` (validate) | 400 | `invalid_token` |
 //! | missing / bad credentials | 401 | `unauthenticated` |
-//! | `NoSeatsAvailable` | 402 | `no_seats_available` |
+//! | `NoSeatsAvailable` | 402 | `no_seats_available` (+ `limit_reached`: `seats`, `group_max`, `user_max`, `host_max`, `processes_per_host`, `reserved_for_others`) |
 //! | `BorrowLimitReached` (borrow) | 402 | `borrow_limit_reached` |
 //! | wrong scope, operator-only route | 403 | `forbidden` |
+//! | `Excluded` (acquire, borrow: the license's policy excludes the requester) | 403 | `excluded` |
 //! | `HeldOff` (acquire, borrow: the machine or person is held off after an eviction) | 403 | `evicted` (+ `reason`, `until`, `Retry-After`) |
 //! | `LicenseInactive` | 403 | `license_suspended` / `license_revoked` / `license_expired` |
 //! | `QuotaExceeded` | 403 | `quota_exceeded` (+ `quota`: `licenses`, `api_keys`, `seats`) |
@@ -34,7 +35,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use license_core::{Dependency, Error, Quota};
+use license_core::{Dependency, Error, Quota, SeatLimit};
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::payload::Json;
@@ -56,6 +57,9 @@ pub struct ErrorBody {
     // The quota the change would pass, for `quota_exceeded` (plain comment: keeps a bare
     // $ref for generators).
     pub quota: Option<QuotaName>,
+    // For `no_seats_available`: which limit refused the seat (plain comment: keeps a bare
+    // $ref for generators).
+    pub limit_reached: Option<LimitReached>,
     /// Why an administrator evicted the session, as they said it, for `evicted`.
     pub reason: Option<String>,
     /// For `evicted`: when the hold-off ends (the machine and person may acquire again from
@@ -85,6 +89,37 @@ impl From<Quota> for QuotaName {
     }
 }
 
+/// Which limit refused a seat (`no_seats_available`).
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum LimitReached {
+    /// Every seat (plus overdraft) is in use.
+    Seats,
+    /// A `max` rule on a group the requester belongs to.
+    GroupMax,
+    /// A `max` rule on the requester (user).
+    UserMax,
+    /// A `max` rule on the requester's host.
+    HostMax,
+    /// The license's `max_processes_per_host` (per-process leasing).
+    ProcessesPerHost,
+    /// The free seats are reserved for groups the requester is not in.
+    ReservedForOthers,
+}
+
+impl From<SeatLimit> for LimitReached {
+    fn from(limit: SeatLimit) -> Self {
+        match limit {
+            SeatLimit::Seats => LimitReached::Seats,
+            SeatLimit::GroupMax => LimitReached::GroupMax,
+            SeatLimit::UserMax => LimitReached::UserMax,
+            SeatLimit::HostMax => LimitReached::HostMax,
+            SeatLimit::ProcessesPerHost => LimitReached::ProcessesPerHost,
+            SeatLimit::ReservedForOthers => LimitReached::ReservedForOthers,
+        }
+    }
+}
+
 /// A status and an error body, before it becomes an operation's error response.
 #[derive(Clone, Debug)]
 pub struct ApiError {
@@ -109,6 +144,7 @@ impl ApiError {
                 field: None,
                 dependency: None,
                 quota: None,
+                limit_reached: None,
                 reason: None,
                 until: None,
             }),
@@ -239,9 +275,12 @@ impl From<Error> for ApiError {
                 api
             }
             Error::InvalidToken(_) => Self::new(StatusCode::BAD_REQUEST, code, e.to_string()),
-            Error::NoSeatsAvailable { .. } => {
-                Self::new(StatusCode::PAYMENT_REQUIRED, code, e.to_string())
+            Error::NoSeatsAvailable { reached, .. } => {
+                let mut api = Self::new(StatusCode::PAYMENT_REQUIRED, code, e.to_string());
+                api.body.limit_reached = Some(reached.into());
+                api
             }
+            Error::Excluded(_) => Self::new(StatusCode::FORBIDDEN, code, e.to_string()),
             Error::LicenseInactive(_) => Self::new(StatusCode::FORBIDDEN, code, e.to_string()),
             Error::QuotaExceeded { quota, .. } => {
                 let mut api = Self::new(StatusCode::FORBIDDEN, code, e.to_string());
@@ -295,6 +334,7 @@ fn dependency_name(dependency: Dependency) -> &'static str {
 ///   `X-Tenant-Id`, a lease token that fails verification (`InvalidToken`).
 /// - 401: no credential or a bad one (the security scheme).
 /// - 403: a credential of the wrong kind or scope; an inactive license (`LicenseInactive`); a
+///   requester the license's policy excludes (`Excluded`); a
 ///   tenant quota the change would pass (`QuotaExceeded`).
 /// - 404: a record missing or another tenant's (`NotFound`), also a tenant named in
 ///   `X-Tenant-Id` that does not exist.
@@ -362,7 +402,8 @@ macro_rules! error_response {
             /// only), the license is suspended, revoked or expired (`license_suspended`,
             /// `license_revoked`, `license_expired`), the change would pass one of the
             /// tenant's quotas (`quota_exceeded`, naming it in `quota`; nothing was changed),
-            /// or (acquire, borrow) an administrator evicted this machine or person and the
+            /// (acquire, borrow) the license's seat policy excludes the requester (`excluded`;
+            /// retrying does not help), or (acquire, borrow) an administrator evicted this machine or person and the
             /// hold-off lasts until `until` (`evicted`, with the `reason`; `Retry-After` gives
             /// the seconds left): stop, tell the user, do not retry before then.
             #[oai(status = 403)]

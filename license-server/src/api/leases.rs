@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use license_core::{Caller, Error, HardwareId, LicenseKey, SessionId, SessionSecret, UserEmail};
+use license_core::{
+    Applicant, Caller, Error, HardwareId, HostName, LicenseKey, ProcessId, SessionId,
+    SessionSecret, UserEmail,
+};
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -33,10 +36,20 @@ pub struct AcquireRequest {
     /// idempotent per license and hardware id.
     #[oai(validator(min_length = 1, max_length = 128))]
     pub hardware_id: Text,
-    /// Who uses the application, for usage reports: an e-mail address (no spaces, control,
-    /// bidirectional or invisible formatting characters).
+    /// Who uses the application, for usage reports and seat policies: an e-mail address (no
+    /// spaces, control, bidirectional or invisible formatting characters). Required by a
+    /// license that leases per user, unless the caller signed in with an ID token.
     #[oai(validator(max_length = 254))]
     pub user_email: Option<Text>,
+    /// The host's name as the client sees it (1–253 of `A–Z a–z 0–9 . - _`; matched
+    /// case-insensitively by `host` members and `max` rules of the license's seat policy).
+    /// What the client asserts: the server cannot check it.
+    #[oai(validator(min_length = 1, max_length = 253))]
+    pub host_name: Option<Text>,
+    /// Which process asks (1–64 of `A–Z a–z 0–9 . - _ :`), e.g. its pid: required by a
+    /// license that leases per process, where it keys the seat together with `hardware_id`.
+    #[oai(validator(min_length = 1, max_length = 64))]
+    pub process_id: Option<Text>,
 }
 
 /// A seat to borrow for offline work.
@@ -50,9 +63,19 @@ pub struct BorrowRequest {
     /// idempotent per license and hardware id: a retry returns the same borrow.
     #[oai(validator(min_length = 1, max_length = 128))]
     pub hardware_id: Text,
-    /// Who uses the application, for usage reports and hold-offs: an e-mail address.
+    /// Who uses the application, for usage reports, hold-offs and seat policies: an e-mail
+    /// address (required by a per-user license unless the caller signed in).
     #[oai(validator(max_length = 254))]
     pub user_email: Option<Text>,
+    /// The host's name as the client sees it (1–253 of `A–Z a–z 0–9 . - _`; matched
+    /// case-insensitively by `host` members and `max` rules of the license's seat policy).
+    /// What the client asserts: the server cannot check it.
+    #[oai(validator(min_length = 1, max_length = 253))]
+    pub host_name: Option<Text>,
+    /// Which process asks (1–64 of `A–Z a–z 0–9 . - _ :`), e.g. its pid: required by a
+    /// license that leases per process, where it keys the seat together with `hardware_id`.
+    #[oai(validator(min_length = 1, max_length = 64))]
+    pub process_id: Option<Text>,
     /// How long to borrow the seat, in seconds: 1 to the license's `max_borrow_seconds` (at
     /// most 1,209,600, 14 days). The lease token is valid offline until then.
     #[oai(validator(minimum(value = "1"), maximum(value = "1209600")))]
@@ -167,7 +190,10 @@ pub enum AcquireOk {
 error_response! {
     /// Why no seat was granted.
     pub enum AcquireError extras {
-        /// Every seat of the license is in use (`no_seats_available`); try again later.
+        /// No seat may be granted (`no_seats_available`): `limit_reached` says which limit
+        /// refused it — every seat is in use (`seats`), or a limit of the license's seat
+        /// policy (`group_max`, `user_max`, `host_max`, `processes_per_host`,
+        /// `reserved_for_others`); try again later.
         NoSeats = 402,
     }
 }
@@ -184,8 +210,9 @@ pub enum BorrowOk {
 error_response! {
     /// Why no seat was borrowed.
     pub enum BorrowError extras {
-        /// Every seat of the license is in use (`no_seats_available`), or as many seats as the
-        /// license lends at once are borrowed (`borrow_limit_reached`); try again later.
+        /// No seat may be granted (`no_seats_available`, with `limit_reached` as for acquire),
+        /// or as many seats as the license lends at once are borrowed
+        /// (`borrow_limit_reached`); try again later.
         NoSeats = 402,
     }
 }
@@ -251,18 +278,67 @@ error_response! {
     }
 }
 
-/// The license key, machine and person an acquire or borrow names, parsed (`invalid_input`
-/// naming the field otherwise).
-fn seat_asked(
-    license_key: &str,
-    hardware_id: &str,
-    user_email: Option<&str>,
-) -> Result<(LicenseKey, HardwareId, Option<UserEmail>), Error> {
-    Ok((
-        LicenseKey::parse(license_key)?,
-        HardwareId::parse(hardware_id)?,
-        user_email.map(UserEmail::parse).transpose()?,
-    ))
+/// What an acquire or borrow says about who asks, as the request carries it.
+struct Asked<'a> {
+    license_key: &'a str,
+    hardware_id: &'a str,
+    user_email: Option<&'a str>,
+    host_name: Option<&'a str>,
+    process_id: Option<&'a str>,
+}
+
+impl Asked<'_> {
+    /// The license key and the applicant, parsed (`invalid_input` naming the field
+    /// otherwise).
+    fn parse(&self) -> Result<(LicenseKey, Applicant), Error> {
+        Ok((
+            LicenseKey::parse(self.license_key)?,
+            Applicant {
+                hardware_id: HardwareId::parse(self.hardware_id)?,
+                user_email: self.user_email.map(UserEmail::parse).transpose()?,
+                host_name: self.host_name.map(HostName::parse).transpose()?,
+                process_id: self.process_id.map(ProcessId::parse).transpose()?,
+            },
+        ))
+    }
+}
+
+impl AcquireRequest {
+    fn asked(&self) -> Asked<'_> {
+        Asked {
+            license_key: &self.license_key,
+            hardware_id: &self.hardware_id,
+            user_email: self.user_email.as_deref(),
+            host_name: self.host_name.as_deref(),
+            process_id: self.process_id.as_deref(),
+        }
+    }
+}
+
+impl BorrowRequest {
+    fn asked(&self) -> Asked<'_> {
+        Asked {
+            license_key: &self.license_key,
+            hardware_id: &self.hardware_id,
+            user_email: self.user_email.as_deref(),
+            host_name: self.host_name.as_deref(),
+            process_id: self.process_id.as_deref(),
+        }
+    }
+}
+
+/// The outcome label of a failed acquire (span field and metric): a refusal names the limit
+/// that refused it (`no_seats` when every seat is taken, else the policy's limit, or
+/// `excluded`).
+pub(crate) fn refusal_label(e: &Error) -> &'static str {
+    match e {
+        Error::NoSeatsAvailable { reached, .. } => match reached {
+            license_core::SeatLimit::Seats => "no_seats",
+            other => other.as_str(),
+        },
+        Error::Excluded(_) => "excluded",
+        _ => "error",
+    }
 }
 
 /// The answer to a granted acquire or borrow.
@@ -285,7 +361,11 @@ impl LeasesApi {
     /// Takes a seat on the license for this machine and returns a signed lease token.
     /// Idempotent per license and `hardware_id`: while the machine holds a live seat, a retry
     /// returns that session (with a fresh token, and a new `session_secret` if it has one) and
-    /// takes no second seat. The session is bound to the caller: acquired with an ID token, it
+    /// takes no second seat. A license that leases per user keys the seat by the person
+    /// instead (the same user from another machine gets the same session; `user_email` is
+    /// then required unless signed in), one that leases per process by `hardware_id` and
+    /// `process_id`. The license's seat policy may refuse the requester (403 `excluded`) or
+    /// the seat (402 `no_seats_available` with `limit_reached`). The session is bound to the caller: acquired with an ID token, it
     /// answers only to that user, and another user asking for the same machine gets 409
     /// `conflict`.
     #[oai(path = "/acquire", method = "post", operation_id = "acquire")]
@@ -297,14 +377,10 @@ impl LeasesApi {
         body: Json<AcquireRequest>,
     ) -> Result<AcquireOk, AcquireError> {
         let result = async {
-            let (key, hardware_id, email) = seat_asked(
-                &body.license_key,
-                &body.hardware_id,
-                body.user_email.as_deref(),
-            )?;
+            let (key, applicant) = body.asked().parse()?;
             state
                 .service
-                .acquire(auth.0.tenant, &auth.0.actor, &key, &hardware_id, email)
+                .acquire_as(auth.0.tenant, &auth.0.actor, &key, &applicant)
                 .await
         }
         .await;
@@ -314,10 +390,7 @@ impl LeasesApi {
             Ok(_) => "idempotent",
             Err(e) => {
                 state.metrics.acquire_failed(e);
-                match e {
-                    Error::NoSeatsAvailable { .. } => "no_seats",
-                    _ => "error",
-                }
+                refusal_label(e)
             }
         };
         let span = Span::current();
@@ -349,22 +422,11 @@ impl LeasesApi {
         body: Json<BorrowRequest>,
     ) -> Result<BorrowOk, BorrowError> {
         let result = async {
-            let (key, hardware_id, email) = seat_asked(
-                &body.license_key,
-                &body.hardware_id,
-                body.user_email.as_deref(),
-            )?;
+            let (key, applicant) = body.asked().parse()?;
             let seconds = body.borrow_seconds.get("borrow_seconds")?;
             state
                 .service
-                .borrow(
-                    auth.0.tenant,
-                    &auth.0.actor,
-                    &key,
-                    &hardware_id,
-                    email,
-                    seconds,
-                )
+                .borrow_as(auth.0.tenant, &auth.0.actor, &key, &applicant, seconds)
                 .await
         }
         .await;

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::ApiTags;
 use super::error::AdminError;
+use super::policies::{LeasingStrategyDto, PolicyDto};
 use super::text::Text;
 use super::whole::Whole;
 use crate::auth::TenantAdminAuth;
@@ -86,6 +87,14 @@ pub struct LicenseDto {
     /// Most overdraft seat-minutes per UTC day; once reached, no grant goes into the
     /// overdraft that day. Absent: no cap.
     pub overdraft_minutes_per_day: Option<u32>,
+    // Who a seat is for: per machine, per user or per process (plain comment: keeps a bare
+    // $ref for generators).
+    pub leasing_strategy: LeasingStrategyDto,
+    /// Per-process leasing: most processes of one machine holding seats at once; absent: no
+    /// cap.
+    pub max_processes_per_host: Option<u32>,
+    // Groups and seat rules (plain comment: keeps a bare $ref for generators).
+    pub policy: PolicyDto,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -115,6 +124,9 @@ impl From<License> for LicenseDto {
             linger_seconds: l.rules.linger_seconds,
             min_hold_seconds: l.rules.min_hold_seconds,
             overdraft_minutes_per_day: l.rules.overdraft_minutes_per_day,
+            leasing_strategy: l.rules.leasing.into(),
+            max_processes_per_host: l.rules.max_processes_per_host,
+            policy: l.policy.into(),
             created_at: l.created_at,
             updated_at: l.updated_at,
         }
@@ -180,6 +192,15 @@ pub struct CreateLicenseRequest {
     /// grant goes into the overdraft that day. Default: no cap.
     #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))]
     pub overdraft_minutes_per_day: Option<Whole>,
+    // Who a seat is for: `per_machine` (default; one seat per `hardware_id`), `per_user` (one
+    // per person, from any machine: acquire needs `user_email` or a signed-in user) or
+    // `per_process` (one per process: acquire needs `process_id`). Plain comment: keeps a
+    // bare $ref for generators.
+    pub leasing_strategy: Option<LeasingStrategyDto>,
+    /// Per-process leasing only: most processes of one machine holding seats at once
+    /// (1–1,000). Default: no cap.
+    #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
+    pub max_processes_per_host: Option<Whole>,
 }
 
 impl CreateLicenseRequest {
@@ -195,6 +216,8 @@ impl CreateLicenseRequest {
                 self.overdraft_minutes_per_day,
                 "overdraft_minutes_per_day",
             )?,
+            leasing: self.leasing_strategy.map(Into::into).unwrap_or_default(),
+            max_processes_per_host: get(self.max_processes_per_host, "max_processes_per_host")?,
         })
     }
 }
@@ -242,6 +265,13 @@ pub struct UpdateLicenseRequest {
         validator(minimum(value = "0"), maximum(value = "4294967295"))
     )]
     pub overdraft_minutes_per_day: MaybeUndefined<Whole>,
+    // New leasing strategy (applies to new grants; a seat already held keeps its key). Plain
+    // comment: keeps a bare $ref for generators.
+    pub leasing_strategy: Option<LeasingStrategyDto>,
+    /// New cap on processes per machine (per-process leasing, 1–1,000); `null` removes the
+    /// cap.
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "1000")))]
+    pub max_processes_per_host: MaybeUndefined<Whole>,
 }
 
 impl UpdateLicenseRequest {
@@ -264,6 +294,11 @@ impl UpdateLicenseRequest {
             overdraft_minutes_per_day: clearable(
                 self.overdraft_minutes_per_day,
                 "overdraft_minutes_per_day",
+            )?,
+            leasing: self.leasing_strategy.map(Into::into),
+            max_processes_per_host: clearable(
+                self.max_processes_per_host,
+                "max_processes_per_host",
             )?,
         })
     }
@@ -399,7 +434,8 @@ impl LicensesApi {
     /// Change a license's terms
     ///
     /// Seats, overdraft, expiry, TTL, heartbeat interval, entitlements, session secrets, and
-    /// the seat rules (borrowing, linger, minimum hold, daily overdraft cap). Sessions pick up
+    /// the seat rules (borrowing, linger, minimum hold, daily overdraft cap, leasing strategy,
+    /// processes per host). The seat policy has its own route (`…/policy`). Sessions pick up
     /// the new terms at their next heartbeat (a session keeps the secret, or none, it was
     /// given at acquire; a borrowed seat keeps its end).
     #[oai(
@@ -443,6 +479,7 @@ impl LicensesApi {
             entitlements: body.entitlements.as_deref().map(entitlements).transpose()?,
             require_session_secret: body.require_session_secret,
             rules,
+            policy: None,
         };
         let license = state
             .admin

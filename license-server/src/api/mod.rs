@@ -23,6 +23,8 @@ pub mod jwks;
 pub mod leases;
 /// Admin: licenses.
 pub mod licenses;
+/// Admin: a license's seat policy (groups and rules); the leasing strategy's wire form.
+pub mod policies;
 /// Admin: the tenant's quotas and usage of them.
 pub mod quotas;
 /// Admin: live and borrowed sessions, and force-release (eviction).
@@ -68,6 +70,7 @@ pub enum ApiTags {
 pub type Apis = (
     leases::LeasesApi,
     licenses::LicensesApi,
+    policies::PoliciesApi,
     sessions::SessionsApi,
     api_keys::ApiKeysApi,
     usage::UsageApi,
@@ -93,8 +96,9 @@ the `admin` scope or the operator credential. The operator names the tenant it a
 `X-Tenant-Id` header. Another tenant's ids answer 404, exactly like missing ones.
 
 **Errors** share one body: `{\"code\": \"no_seats_available\", \"message\": \"…\"}`, with \
-`field` for `invalid_input`, `dependency` for `unavailable`, `quota` for `quota_exceeded`, and \
-`reason` and `until` for `evicted`.
+`field` for `invalid_input`, `dependency` for `unavailable`, `quota` for `quota_exceeded`, \
+`limit_reached` for `no_seats_available` (which limit refused the seat), and `reason` and \
+`until` for `evicted`.
 
 **Evictions** stick: an administrator may force-release a session with a hold-off. Its next \
 heartbeat answers 410 `evicted`, and its machine's acquires 403 `evicted` with `Retry-After` \
@@ -107,6 +111,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
         (
             leases::LeasesApi,
             licenses::LicensesApi,
+            policies::PoliciesApi,
             sessions::SessionsApi,
             api_keys::ApiKeysApi,
             usage::UsageApi,

@@ -75,7 +75,11 @@ impl Model {
                     .overdraft_minutes_per_day
                     .map(|n| count(WHAT, n))
                     .transpose()?,
+                // Compile stub (replaced by p20-store): not stored yet.
+                leasing: Default::default(),
+                max_processes_per_host: None,
             },
+            policy: license_core::SeatPolicy::default(),
             created_at: self.created_at,
             updated_at: self.updated_at,
         })

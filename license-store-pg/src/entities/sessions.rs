@@ -83,6 +83,9 @@ impl Model {
                 reason,
                 hold_until: self.hold_until,
             }),
+            // Compile stub (replaced by p20-store): not stored yet.
+            seat_key: None,
+            counters: vec![],
         })
     }
 }

@@ -100,6 +100,8 @@ pub async fn run(connection: &Connection, args: BenchArgs, format: OutputFormat)
                     license_key: license_key.clone(),
                     hardware_id: format!("bench-{run_id}-{i}"),
                     user_email: None,
+                    host_name: None,
+                    process_id: None,
                 };
                 let result = one_client(&client, &request, heartbeats, deadline).await;
                 if tx.send(result).is_err() {

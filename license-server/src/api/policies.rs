@@ -1,0 +1,353 @@
+//! Admin: a license's seat policy — named groups of users, e-mail domains, machines and hosts,
+//! and the rules on them (`reserve`, `max`, `include`, `exclude`; ADR 0026). Read it whole,
+//! replace it whole. Also the leasing strategy's wire form, which the license routes carry.
+
+use std::sync::Arc;
+
+use license_core::{
+    LeasingStrategy, LicenseChange, LicenseId, Member, PolicyRule, SeatGroup, SeatPolicy, Target,
+};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Union};
+use uuid::Uuid;
+
+use super::ApiTags;
+use super::error::AdminError;
+use crate::auth::TenantAdminAuth;
+use crate::state::AppState;
+
+/// Admin routes for a license's seat policy.
+#[derive(Debug)]
+pub struct PoliciesApi;
+
+/// Who a seat is for.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum LeasingStrategyDto {
+    /// One seat per machine (`hardware_id`): the default.
+    PerMachine,
+    /// One seat per person (`user_email`, or the signed-in user), from any number of machines.
+    PerUser,
+    /// One seat per process (`hardware_id` and `process_id`).
+    PerProcess,
+}
+
+impl From<LeasingStrategy> for LeasingStrategyDto {
+    fn from(strategy: LeasingStrategy) -> Self {
+        match strategy {
+            LeasingStrategy::PerMachine => Self::PerMachine,
+            LeasingStrategy::PerUser => Self::PerUser,
+            LeasingStrategy::PerProcess => Self::PerProcess,
+        }
+    }
+}
+
+impl From<LeasingStrategyDto> for LeasingStrategy {
+    fn from(strategy: LeasingStrategyDto) -> Self {
+        match strategy {
+            LeasingStrategyDto::PerMachine => Self::PerMachine,
+            LeasingStrategyDto::PerUser => Self::PerUser,
+            LeasingStrategyDto::PerProcess => Self::PerProcess,
+        }
+    }
+}
+
+/// A license's groups and rules. Empty: anyone holding the license key may take any free
+/// seat.
+#[derive(Object, Debug, Clone, PartialEq, Eq, Default)]
+#[oai(deny_unknown_fields)]
+pub struct PolicyDto {
+    /// Named groups (at most 64), each name once.
+    #[oai(default, validator(max_items = 64))]
+    pub groups: Vec<GroupDto>,
+    /// The rules (at most 64), in any order.
+    #[oai(default, validator(max_items = 64))]
+    pub rules: Vec<RuleDto>,
+}
+
+/// A named set of users, e-mail domains, machines and host names.
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+#[oai(deny_unknown_fields)]
+pub struct GroupDto {
+    /// 1–64 letters, digits, `-`, `_` or `.`.
+    #[oai(validator(min_length = 1, max_length = 64))]
+    pub name: String,
+    /// Who belongs (1–1000 members; anyone matching any of them).
+    #[oai(validator(min_items = 1, max_items = 1000))]
+    pub members: Vec<MemberDto>,
+}
+
+/// What a group member names.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum MemberKind {
+    /// An e-mail address (`user_email`) or an OIDC subject; case-insensitive.
+    User,
+    /// Every e-mail address at this domain (`acme.com` matches `a@acme.com`, not
+    /// `a@sub.acme.com`).
+    Domain,
+    /// A machine, by its hardware id (exact).
+    HardwareId,
+    /// A host, by the `host_name` its client reports; case-insensitive.
+    Host,
+}
+
+/// One member of a group.
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+#[oai(deny_unknown_fields)]
+pub struct MemberDto {
+    // What `value` names (plain comment: keeps a bare $ref for generators).
+    pub kind: MemberKind,
+    /// The user, domain, hardware id or host name (1–254 bytes, no spaces).
+    #[oai(validator(min_length = 1, max_length = 254))]
+    pub value: String,
+}
+
+/// What a `max` rule limits.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum TargetKind {
+    /// The members of a group, together.
+    Group,
+    /// One user (e-mail address or OIDC subject).
+    User,
+    /// One host (host name or hardware id).
+    Host,
+}
+
+/// The target of a `max` rule.
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+#[oai(deny_unknown_fields)]
+pub struct TargetDto {
+    // Group, user or host (plain comment: keeps a bare $ref for generators).
+    pub kind: TargetKind,
+    /// The group's name, the user or the host (1–254 bytes, no spaces).
+    #[oai(validator(min_length = 1, max_length = 254))]
+    pub value: String,
+}
+
+/// `seats` seats are kept for the group's members: nobody else gets one of them (the
+/// reserves together at most `seats_total`).
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+pub struct ReserveRule {
+    /// How many (at least 1).
+    #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))]
+    pub seats: u32,
+    /// For which group.
+    pub group: String,
+}
+
+/// The target holds at most `seats` seats at once.
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+pub struct MaxRule {
+    /// How many.
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000")))]
+    pub seats: u32,
+    // Who (plain comment: keeps a bare $ref for generators).
+    pub target: TargetDto,
+}
+
+/// Only members of included groups may take a seat (with several, any of them).
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+pub struct IncludeRule {
+    /// The group.
+    pub group: String,
+}
+
+/// Members of the group may not take a seat, even when also included.
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+pub struct ExcludeRule {
+    /// The group.
+    pub group: String,
+}
+
+/// One rule of a policy, told apart by `rule`.
+#[derive(Union, Debug, Clone, PartialEq, Eq)]
+#[oai(discriminator_name = "rule", one_of)]
+pub enum RuleDto {
+    /// Keep seats for a group.
+    #[oai(mapping = "reserve")]
+    Reserve(ReserveRule),
+    /// Cap a group, a user or a host.
+    #[oai(mapping = "max")]
+    Max(MaxRule),
+    /// Only members of this group (or of another included one) may take a seat.
+    #[oai(mapping = "include")]
+    Include(IncludeRule),
+    /// Members of this group may not take a seat.
+    #[oai(mapping = "exclude")]
+    Exclude(ExcludeRule),
+}
+
+impl From<SeatPolicy> for PolicyDto {
+    fn from(policy: SeatPolicy) -> Self {
+        Self {
+            groups: policy.groups.into_iter().map(GroupDto::from).collect(),
+            rules: policy.rules.into_iter().map(RuleDto::from).collect(),
+        }
+    }
+}
+
+impl From<PolicyDto> for SeatPolicy {
+    fn from(policy: PolicyDto) -> Self {
+        Self {
+            groups: policy.groups.into_iter().map(SeatGroup::from).collect(),
+            rules: policy.rules.into_iter().map(PolicyRule::from).collect(),
+        }
+    }
+}
+
+impl From<SeatGroup> for GroupDto {
+    fn from(group: SeatGroup) -> Self {
+        let members = group
+            .members
+            .into_iter()
+            .map(|m| {
+                let kind = match &m {
+                    Member::User(_) => MemberKind::User,
+                    Member::Domain(_) => MemberKind::Domain,
+                    Member::HardwareId(_) => MemberKind::HardwareId,
+                    Member::Host(_) => MemberKind::Host,
+                };
+                MemberDto {
+                    kind,
+                    value: m.value().to_owned(),
+                }
+            })
+            .collect();
+        Self {
+            name: group.name,
+            members,
+        }
+    }
+}
+
+impl From<GroupDto> for SeatGroup {
+    fn from(group: GroupDto) -> Self {
+        let members = group
+            .members
+            .into_iter()
+            .map(|m| match m.kind {
+                MemberKind::User => Member::User(m.value),
+                MemberKind::Domain => Member::Domain(m.value),
+                MemberKind::HardwareId => Member::HardwareId(m.value),
+                MemberKind::Host => Member::Host(m.value),
+            })
+            .collect();
+        SeatGroup::new(group.name, members)
+    }
+}
+
+impl From<PolicyRule> for RuleDto {
+    fn from(rule: PolicyRule) -> Self {
+        match rule {
+            PolicyRule::Reserve { seats, group } => Self::Reserve(ReserveRule { seats, group }),
+            PolicyRule::Max { seats, target } => {
+                let (kind, value) = match target {
+                    Target::Group(v) => (TargetKind::Group, v),
+                    Target::User(v) => (TargetKind::User, v),
+                    Target::Host(v) => (TargetKind::Host, v),
+                };
+                Self::Max(MaxRule {
+                    seats,
+                    target: TargetDto { kind, value },
+                })
+            }
+            PolicyRule::Include { group } => Self::Include(IncludeRule { group }),
+            PolicyRule::Exclude { group } => Self::Exclude(ExcludeRule { group }),
+        }
+    }
+}
+
+impl From<RuleDto> for PolicyRule {
+    fn from(rule: RuleDto) -> Self {
+        match rule {
+            RuleDto::Reserve(r) => Self::Reserve {
+                seats: r.seats,
+                group: r.group,
+            },
+            RuleDto::Max(r) => Self::Max {
+                seats: r.seats,
+                target: match r.target.kind {
+                    TargetKind::Group => Target::Group(r.target.value),
+                    TargetKind::User => Target::User(r.target.value),
+                    TargetKind::Host => Target::Host(r.target.value),
+                },
+            },
+            RuleDto::Include(r) => Self::Include { group: r.group },
+            RuleDto::Exclude(r) => Self::Exclude { group: r.group },
+        }
+    }
+}
+
+/// A license's policy.
+#[derive(ApiResponse, Debug)]
+pub enum PolicyOk {
+    /// The policy as it is now.
+    #[oai(status = 200)]
+    Ok(Json<PolicyDto>),
+}
+
+#[OpenApi(prefix_path = "/api/v1/admin", tag = "ApiTags::Licenses")]
+impl PoliciesApi {
+    /// Get a license's seat policy
+    #[oai(
+        path = "/licenses/:license_id/policy",
+        method = "get",
+        operation_id = "get_license_policy"
+    )]
+    async fn get(
+        &self,
+        /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
+        #[oai(name = "X-Tenant-Id")]
+        auth: TenantAdminAuth,
+        state: Data<&Arc<AppState>>,
+        license_id: Path<Uuid>,
+    ) -> Result<PolicyOk, AdminError> {
+        let tenant = auth.0.tenant()?;
+        let license = state
+            .admin
+            .get_license(tenant, LicenseId::from_uuid(license_id.0))
+            .await?;
+        Ok(PolicyOk::Ok(Json(license.policy.into())))
+    }
+
+    /// Replace a license's seat policy
+    ///
+    /// The whole policy: groups and rules (an empty body `{}` clears it). Group names must be
+    /// defined once and every rule's group defined; the reserves may add up to at most
+    /// `seats_total` (400 `invalid_input` naming `groups` or `rules` otherwise; nothing
+    /// changes). The policy applies to the next grant; it never evicts a seat already held.
+    #[oai(
+        path = "/licenses/:license_id/policy",
+        method = "put",
+        operation_id = "set_license_policy"
+    )]
+    async fn set(
+        &self,
+        /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
+        #[oai(name = "X-Tenant-Id")]
+        auth: TenantAdminAuth,
+        state: Data<&Arc<AppState>>,
+        license_id: Path<Uuid>,
+        body: Json<PolicyDto>,
+    ) -> Result<PolicyOk, AdminError> {
+        let tenant = auth.0.tenant()?;
+        let change = LicenseChange {
+            policy: Some(body.0.into()),
+            ..Default::default()
+        };
+        let license = state
+            .admin
+            .update_license(
+                tenant,
+                LicenseId::from_uuid(license_id.0),
+                change,
+                &auth.0.actor(),
+            )
+            .await?;
+        Ok(PolicyOk::Ok(Json(license.policy.into())))
+    }
+}
