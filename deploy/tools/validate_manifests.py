@@ -5,7 +5,8 @@
    the `kubernetes-validate` package (strict: unknown fields are errors). A resource with no
    schema is an error, unless its kind is one of the custom resources below, so a typo in a
    built-in apiVersion cannot slip through as "unknown kind".
-2. Custom resources (cert-manager ClusterIssuer, External Secrets SecretStore/ExternalSecret) have
+2. Custom resources (cert-manager ClusterIssuer, External Secrets SecretStore/ExternalSecret,
+   Google Managed Prometheus PodMonitoring/Rules) have
    no built-in schema and their CRDs are not installed here, so they get a small shape check of
    the fields this project uses.
 3. Cross-references inside each overlay: every Secret key, ConfigMap, ServiceAccount, Service port
@@ -131,7 +132,37 @@ def shape_external_secret(doc: Doc, errors: list[str]) -> None:
             errors.append(f"{w}: data[{i}] needs secretKey and remoteRef.key")
 
 
+def shape_pod_monitoring(doc: Doc, errors: list[str]) -> None:
+    w = ident(doc)
+    spec = doc.get("spec")
+    if not check_keys(errors, f"{w}.spec", spec, {"selector", "endpoints"}, {"targetLabels", "limits", "filterRunning"}):
+        return
+    if not dig(spec, "selector", "matchLabels"):
+        errors.append(f"{w}: spec.selector.matchLabels is required")
+    for i, ep in enumerate(spec["endpoints"] or []):
+        if check_keys(errors, f"{w}.spec.endpoints[{i}]", ep, {"port"}, {"path", "interval", "timeout", "scheme", "params", "metricRelabeling", "tls", "authorization", "basicAuth", "oauth2", "proxyUrl"}):
+            for key in ("interval", "timeout"):
+                if key in ep and not re.fullmatch(r"\d+(ms|s|m)", str(ep[key])):
+                    errors.append(f"{w}: endpoints[{i}].{key} {ep[key]!r} is not a duration")
+
+
+def shape_rules(doc: Doc, errors: list[str]) -> None:
+    # The rules themselves are checked by promtool (deploy/check, step monitoring).
+    w = ident(doc)
+    spec = doc.get("spec")
+    if not check_keys(errors, f"{w}.spec", spec, {"groups"}, set()):
+        return
+    for i, g in enumerate(spec["groups"] or []):
+        if check_keys(errors, f"{w}.spec.groups[{i}]", g, {"name", "rules"}, {"interval"}):
+            for j, r in enumerate(g["rules"]):
+                kind = {"alert", "record"} & set(r)
+                if len(kind) != 1 or not r.get("expr"):
+                    errors.append(f"{w}: groups[{i}].rules[{j}] needs expr and exactly one of alert, record")
+
+
 CUSTOM: dict[tuple[str, str], Callable[[Doc, list[str]], None]] = {
+    ("monitoring.googleapis.com/v1", "PodMonitoring"): shape_pod_monitoring,
+    ("monitoring.googleapis.com/v1", "Rules"): shape_rules,
     ("cert-manager.io/v1", "ClusterIssuer"): shape_cluster_issuer,
     ("external-secrets.io/v1", "SecretStore"): shape_secret_store,
     ("external-secrets.io/v1", "ExternalSecret"): shape_external_secret,
@@ -297,6 +328,16 @@ def cross_check(name: str, docs: list[Doc], issuers: set[str], config_keys: set[
     for np in find("NetworkPolicy"):
         if not selects(dig(np, "spec", "podSelector", "matchLabels")):
             err(f"{ident(np)} does not select the pods")
+    for pm in find("PodMonitoring"):
+        if not selects(dig(pm, "spec", "selector", "matchLabels")):
+            err(f"{ident(pm)} does not select the pods")
+        for ep in dig(pm, "spec", "endpoints") or []:
+            if ep.get("port") not in port_names:
+                err(f"{ident(pm)} scrapes port {ep.get('port')!r}, which no container declares")
+        admitted = {dig(peer, "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name")
+                    for np in find("NetworkPolicy") for rule in dig(np, "spec", "ingress") or [] for peer in rule.get("from", [])}
+        if find("NetworkPolicy") and "gmp-system" not in admitted:
+            err(f"{ident(pm)}: no NetworkPolicy lets namespace gmp-system (the collectors) reach the pods")
     for hpa in find("HorizontalPodAutoscaler"):
         ref = hpa["spec"]["scaleTargetRef"]
         if (ref["kind"], ref["name"]) != ("Deployment", APP):

@@ -520,17 +520,33 @@ impl HotPathSettings {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
+    /// `json` when the log's stream (stderr) is not a terminal (a file, a pipe, a container
+    /// runtime), `pretty` when it is.
+    Auto,
     /// One JSON object per line with Cloud Logging's `severity` (production).
     Json,
-    /// Human-readable lines (development).
+    /// Human-readable lines (development); coloured only on a terminal.
     Pretty,
+}
+
+impl LogFormat {
+    /// The format to write in: `auto` becomes `json`, or `pretty` when `terminal` (the log's
+    /// stream is a terminal); `json` and `pretty` stay as they are.
+    pub fn resolve(self, terminal: bool) -> LogFormat {
+        match self {
+            LogFormat::Auto if terminal => LogFormat::Pretty,
+            LogFormat::Auto => LogFormat::Json,
+            other => other,
+        }
+    }
 }
 
 /// Logging settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
-    /// `json` (production, Cloud Logging) or `pretty` (development).
+    /// `auto` (json unless stderr is a terminal), `json` (production, Cloud Logging) or
+    /// `pretty` (development).
     pub format: LogFormat,
     /// Which events to log, in `tracing` filter syntax (`info`, `license_server=debug,info`).
     pub filter: String,
@@ -539,7 +555,7 @@ pub struct LogConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
-            format: LogFormat::Pretty,
+            format: LogFormat::Auto,
             filter: "info".into(),
         }
     }

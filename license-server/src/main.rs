@@ -23,7 +23,7 @@ struct Cli {
     /// Data directory; overrides `data_dir`.
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<String>,
-    /// `json` or `pretty`; overrides `log.format`.
+    /// `auto`, `json` or `pretty`; overrides `log.format`.
     #[arg(long, global = true, value_name = "FORMAT")]
     log_format: Option<String>,
     #[command(subcommand)]

@@ -313,6 +313,16 @@ impl Collector for ServiceCounters {
             pending.metric_type(),
         )?;
         pending.encode(metric)?;
+        // What readiness reports as `degraded` (the root could not certify a tenant key that
+        // is due), read from the last key maintenance: no KMS call at scrape time.
+        let degraded = ConstGauge::new(i64::from(tenant_keys.health().is_some()));
+        let metric = encoder.encode_descriptor(
+            "license_signer_degraded",
+            "1 while the signer is degraded (a tenant key is due and the root could not certify a successor; /api/v1/ready says degraded), else 0",
+            None,
+            degraded.metric_type(),
+        )?;
+        degraded.encode(metric)?;
         Ok(())
     }
 }

@@ -1,7 +1,10 @@
 //! Logging: JSON lines with Cloud Logging's `severity` in production, pretty lines in
-//! development. The writer is injectable, so tests can read what was logged.
+//! development. `log.format = "auto"` (the default) picks JSON whenever stderr, where logs go,
+//! is not a terminal, so a file, a pipe or a container runtime never receives colour codes.
+//! The writer is injectable, so tests can read what was logged.
 
 use std::fmt;
+use std::io::IsTerminal as _;
 
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
@@ -18,26 +21,43 @@ use crate::config::{LogConfig, LogFormat};
 /// Installs the global subscriber for `config`, writing to stderr.
 pub fn init(config: &LogConfig) -> Result<(), String> {
     let filter = EnvFilter::try_new(&config.filter).map_err(|e| e.to_string())?;
+    let terminal = std::io::stderr().is_terminal();
     tracing_subscriber::registry()
-        .with(layer(config.format, std::io::stderr).with_filter(filter))
+        .with(styled_layer(config.format, terminal, std::io::stderr).with_filter(filter))
         .try_init()
         .map_err(|e| e.to_string())
 }
 
-/// The formatting layer for `format`, writing to `writer`.
+/// The formatting layer for `format`, writing to `writer`, which is taken for a file: `auto`
+/// is JSON and nothing is coloured.
 pub fn layer<S, W>(format: LogFormat, writer: W) -> Box<dyn Layer<S> + Send + Sync>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    match format {
-        LogFormat::Json => tracing_subscriber::fmt::layer()
+    styled_layer(format, false, writer)
+}
+
+/// The formatting layer for `format` (`auto` resolved by `terminal`), writing to `writer`;
+/// colour codes only when `terminal` says the writer is one.
+fn styled_layer<S, W>(
+    format: LogFormat,
+    terminal: bool,
+    writer: W,
+) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    match format.resolve(terminal) {
+        LogFormat::Json | LogFormat::Auto => tracing_subscriber::fmt::layer()
             .fmt_fields(JsonFields::new())
             .event_format(CloudLogging)
             .with_writer(writer)
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
             .with_writer(writer)
+            .with_ansi(terminal)
             .with_target(false)
             .boxed(),
     }
@@ -142,6 +162,43 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    fn logged(format: LogFormat, terminal: bool) -> String {
+        let buffer = Buffer::default();
+        let sink = buffer.clone();
+        let subscriber =
+            tracing_subscriber::registry()
+                .with(styled_layer(format, terminal, move || sink.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("acquire", tenant_id = "t-1");
+            let _entered = span.enter();
+            tracing::warn!(seats = 3, "no seats left");
+        });
+        String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn auto_is_json_unless_the_stream_is_a_terminal() {
+        assert_eq!(LogFormat::Auto.resolve(false), LogFormat::Json);
+        assert_eq!(LogFormat::Auto.resolve(true), LogFormat::Pretty);
+        assert_eq!(LogFormat::Json.resolve(true), LogFormat::Json);
+        assert_eq!(LogFormat::Pretty.resolve(false), LogFormat::Pretty);
+        assert_eq!(LogConfig::default().format, LogFormat::Auto);
+    }
+
+    #[test]
+    fn a_file_or_pipe_gets_no_escape_codes() {
+        // What `init` builds when stderr is not a terminal, for each setting.
+        let auto = logged(LogFormat::Auto, false);
+        assert!(!auto.contains('\x1b'), "{auto:?}");
+        let line: Value = serde_json::from_str(auto.trim()).unwrap();
+        assert_eq!(line["message"], "no seats left");
+        let pretty = logged(LogFormat::Pretty, false);
+        assert!(!pretty.contains('\x1b'), "{pretty:?}");
+        assert!(pretty.contains("no seats left"), "{pretty}");
+        // On a terminal, pretty lines are coloured (so the test above can fail).
+        assert!(logged(LogFormat::Auto, true).contains('\x1b'));
     }
 
     #[test]

@@ -205,7 +205,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "log.format",
-        "Log format: json (one object per line, Cloud Logging's severity) or pretty.",
+        "Log format: auto (json when stderr, where logs go, is not a terminal: a file, a pipe, a container; pretty on a terminal), json (one object per line, Cloud Logging's severity) or pretty (colours only on a terminal).",
     ),
     (
         "log.filter",

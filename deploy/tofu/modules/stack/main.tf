@@ -119,6 +119,13 @@ module "workload_identity" {
   depends_on = [google_project_service.apis]
 }
 
+# The Cloud Monitoring dashboard (Managed Prometheus metrics of this environment's namespace).
+module "monitoring" {
+  source        = "../monitoring"
+  project_id    = var.project_id
+  k8s_namespace = var.k8s_namespace
+}
+
 # Fail the plan, not the rollout, when the cluster cannot do Workload Identity.
 check "workload_identity_enabled" {
   assert {

@@ -69,3 +69,8 @@ output "k8s_namespace" {
   description = "Namespace the Workload Identity binding is for."
   value       = var.k8s_namespace
 }
+
+output "monitoring_dashboard_id" {
+  description = "The Cloud Monitoring dashboard of this environment (docs/observability.md)."
+  value       = module.monitoring.dashboard_id
+}
