@@ -114,6 +114,8 @@ pub mod seat_ledger;
 pub mod seat_policy;
 /// Seat rules: borrowing, linger, minimum hold, overdraft cap, leasing strategy.
 pub mod seat_rules;
+/// Seat usage: a license's live seats against its limit, read for gauges (never rebuilds).
+pub mod seat_usage;
 /// `LicenseService`: the ports the seat use cases share, and the steps they share.
 pub mod service;
 /// Sessions, hardware ids, user e-mails.
@@ -166,6 +168,7 @@ pub use seat_policy::{
     SeatPolicy, SeatTally, Target, parse_options,
 };
 pub use seat_rules::{SeatRules, SeatRulesChange};
+pub use seat_usage::SeatUsage;
 pub use service::{Lease, LicenseService, ServiceStats};
 pub use session::{EndReason, Eviction, HardwareId, LiveSeat, Session, SessionEnd, UserEmail};
 pub use signer::{Jwks, PublicJwk, Signer, SigningAlgorithm};

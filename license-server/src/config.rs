@@ -114,6 +114,8 @@ pub struct Config {
     pub hot_path: HotPathSettings,
     /// Rate limits per client address and credential (ADR 0021).
     pub limits: LimitsConfig,
+    /// What `/metrics` exports beyond the counters: the per-license seat gauges.
+    pub metrics: MetricsConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -132,6 +134,7 @@ impl Default for Config {
             quotas: QuotasConfig::default(),
             hot_path: HotPathSettings::default(),
             limits: LimitsConfig::default(),
+            metrics: MetricsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -516,6 +519,27 @@ impl HotPathSettings {
     }
 }
 
+/// The per-license seat gauges (`license_seats_in_use`, `…_limit`, `…_sold`; ADR 0027).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Seconds between two readings of the seat gauges (one license read and one ledger count
+    /// per license this replica served in the last 15 minutes). 0: no seat gauges.
+    pub seat_gauge_seconds: u64,
+    /// Most licenses a replica keeps seat gauges for (three series each): the bound on their
+    /// cardinality.
+    pub seat_gauge_max_licenses: u64,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            seat_gauge_seconds: 30,
+            seat_gauge_max_licenses: 10_000,
+        }
+    }
+}
+
 /// How logs are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -713,6 +737,16 @@ impl Config {
                 && hot.max_write_lag_seconds * 1_000 >= 2 * hot.flush_interval_millis,
             "hot_path.max_write_lag_seconds",
             "must be between 2 and 300, and at least twice the flush interval",
+        );
+        check(
+            self.metrics.seat_gauge_seconds <= 3600,
+            "metrics.seat_gauge_seconds",
+            "must be at most 3600 (0 turns the seat gauges off)",
+        );
+        check(
+            (1..=100_000).contains(&self.metrics.seat_gauge_max_licenses),
+            "metrics.seat_gauge_max_licenses",
+            "must be between 1 and 100000",
         );
         check(
             tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_ok(),

@@ -72,6 +72,8 @@ pub mod limits;
 pub mod metrics;
 /// The background reaper.
 pub mod reaper;
+/// The per-license seat gauges, read on a timer.
+pub mod seat_gauges;
 /// Routes, middleware, listening and graceful shutdown.
 pub mod server;
 /// The state shared by every handler.

@@ -25,8 +25,11 @@ use crate::state::AppState;
 
 /// The transport's connection metrics.
 mod connections;
+/// Seats in use, the limit and seats sold, per license.
+mod seats;
 
 pub use connections::ConnectionMetrics;
+pub use seats::SeatMetrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -75,6 +78,7 @@ pub struct Metrics {
     reaped: Counter,
     rate_limited: RateLimitCounter,
     connections: ConnectionMetrics,
+    seats: SeatMetrics,
     deleted: Counter,
 }
 
@@ -149,6 +153,7 @@ impl Metrics {
             deleted.clone(),
         );
         let connections = ConnectionMetrics::register(&mut registry);
+        let seats = SeatMetrics::register(&mut registry);
         Self {
             registry,
             requests,
@@ -160,6 +165,7 @@ impl Metrics {
             reaped,
             rate_limited,
             connections,
+            seats,
             deleted,
         }
     }
@@ -172,6 +178,11 @@ impl Metrics {
     /// The connection metrics, for the transport.
     pub fn connections(&self) -> ConnectionMetrics {
         self.connections.clone()
+    }
+
+    /// The per-license seat gauges, for the seat-gauge task.
+    pub fn seats(&self) -> SeatMetrics {
+        self.seats.clone()
     }
 
     /// The event sink that feeds the outcome counters.

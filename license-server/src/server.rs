@@ -28,6 +28,7 @@ use crate::keys::load_retired_keys;
 use crate::limits::rate_limit;
 use crate::metrics::observe;
 use crate::reaper;
+use crate::seat_gauges;
 use crate::state::AppState;
 use crate::transport::{self, body};
 
@@ -152,8 +153,8 @@ impl BoundApp {
     }
 
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
-    /// (at most `server.shutdown_grace_seconds`), stops the reaper and flushes the last
-    /// renewals to the store. Connections are bounded by the `[server]` limits (ADR 0020).
+    /// (at most `server.shutdown_grace_seconds`), stops the reaper, the key maintainer and the
+    /// seat gauges, and flushes the last renewals to the store. Connections are bounded by the `[server]` limits (ADR 0020).
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -179,6 +180,14 @@ impl BoundApp {
             refresh,
             stop.subscribe(),
         ));
+        let gauge_every = self.config.metrics.seat_gauge_seconds;
+        let gauges = (gauge_every > 0).then(|| {
+            tokio::spawn(seat_gauges::run(
+                self.state.clone(),
+                Duration::from_secs(gauge_every),
+                stop.subscribe(),
+            ))
+        });
         let limits = self.config.server.connection_limits();
         let connections = self.state.metrics.connections();
         transport::serve(
@@ -194,6 +203,9 @@ impl BoundApp {
             let _ = reaper.await;
         }
         let _ = maintainer.await;
+        if let Some(gauges) = gauges {
+            let _ = gauges.await;
+        }
         // After the last request: its renewals are flushed too.
         let _ = stop_flusher.send(true);
         let _ = flusher.await;

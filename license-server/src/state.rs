@@ -14,6 +14,7 @@ use crate::events;
 use crate::limits::Limits;
 use crate::limits::ready::ReadyCache;
 use crate::metrics::Metrics;
+use crate::seat_gauges::SeatGauges;
 
 /// The shared state of the app.
 #[derive(Debug)]
@@ -26,6 +27,8 @@ pub struct AppState {
     pub auth: Authenticator,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// The per-license seat gauges and the licenses this replica served.
+    pub seat_gauges: SeatGauges,
     /// The clock the use cases read (a manual one in tests).
     pub clock: Arc<dyn Clock>,
     /// Largest request body accepted, in bytes.
@@ -48,7 +51,11 @@ impl AppState {
         operator_token: Secret,
     ) -> Result<Self, OidcError> {
         let mut metrics = Metrics::new();
-        let (sinks, log_queue) = events::sinks(metrics.sink());
+        let (mut sinks, log_queue) = events::sinks(metrics.sink());
+        let seat_gauges = SeatGauges::new(metrics.seats(), config.metrics.seat_gauge_max_licenses);
+        if config.metrics.seat_gauge_seconds > 0 {
+            sinks = sinks.with(seat_gauges.sink());
+        }
         let sinks = Arc::new(sinks);
         let service = Arc::new(
             LicenseService::new(
@@ -95,6 +102,7 @@ impl AppState {
             admin,
             auth,
             metrics,
+            seat_gauges,
             clock,
             body_limit: usize::try_from(config.server.body_limit_bytes).unwrap_or(usize::MAX),
             limits,

@@ -204,6 +204,14 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "Milliseconds a successful /api/v1/ready answer is shared by every caller (concurrent calls always share one probe; 0: probe on every call).",
     ),
     (
+        "metrics.seat_gauge_seconds",
+        "Seconds between two readings of the per-license seat gauges (license_seats_in_use, _limit, _sold): one license read and one ledger count per license this replica served in the last 15 minutes (0: no seat gauges).",
+    ),
+    (
+        "metrics.seat_gauge_max_licenses",
+        "Most licenses a replica keeps seat gauges for, three series each (the bound on their cardinality; the least used are forgotten first).",
+    ),
+    (
         "log.format",
         "Log format: auto (json when stderr, where logs go, is not a terminal: a file, a pipe, a container; pretty on a terminal), json (one object per line, Cloud Logging's severity) or pretty (colours only on a terminal).",
     ),

@@ -21,6 +21,7 @@ mod oidc_hardening;
 mod quotas;
 mod rate_limits;
 mod real_services;
+mod seat_gauges;
 mod seat_policies;
 mod seat_rules;
 mod shutdown;
