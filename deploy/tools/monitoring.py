@@ -58,6 +58,16 @@ PANELS = [
     ("Share of acquires denied for no seats", "percentunit", [
         ("no_seats / all", 'sum(rate(license_acquires_total{{{sel},outcome="no_seats"}}[{w}])) / sum(rate(license_acquires_total{{{sel}}}[{w}]))'),
     ]),
+    # Per license (license_seats_*, set by the seat-gauge task): every replica reports the same
+    # ledger figure, hence max by, not sum. The 10 licenses with most seats in use, so a
+    # deployment with thousands of licenses still draws a readable chart.
+    ("Seats in use vs limit per license (10 with most in use)", "short", [
+        ("{{license_id}} in use", "topk(10, max by (tenant_id, license_id) (license_seats_in_use{{{sel}}}))"),
+        ("{{license_id}} limit", "max by (tenant_id, license_id) (license_seats_limit{{{sel}}}) and on (tenant_id, license_id) topk(10, max by (tenant_id, license_id) (license_seats_in_use{{{sel}}}))"),
+    ]),
+    ("Seat use per license, in use / limit (10 fullest; alert at 90 %)", "percentunit", [
+        ("{{tenant_id}} {{license_id}}", "topk(10, max by (tenant_id, license_id) (license_seats_in_use{{{sel}}}) / max by (tenant_id, license_id) (license_seats_limit{{{sel}}}))"),
+    ]),
     ("Latency p99 by route", "s", [
         ("{{operation}}", "histogram_quantile(0.99, sum by (operation, le) (rate(license_http_request_duration_seconds_bucket{{{sel}}}[{w}])))"),
     ]),
@@ -200,6 +210,10 @@ def exported_metrics():
 
 
 def names_in(expr):
+    """The metric names an expression reads: label names (`license_id` in `by (...)`, `on (...)`
+    or a `{...}` matcher) are taken out first."""
+    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", expr)
+    expr = re.sub(r"\{[^}]*\}", " ", expr)
     return set(re.findall(r"\b(license_[a-z0-9_]+|license:[a-z0-9_:]+|up)\b", expr))
 
 
