@@ -11,6 +11,9 @@ mod ledger;
 mod quotas;
 /// The seat rules' queries in the `Store` contract: lingering, held off, borrowed, overdraft.
 mod seat_rule_queries;
+/// Seat policies and seat keys in the `Store` contract: groups and rules, seat keys and
+/// counters.
+mod seat_policies;
 /// Seat rules in the `Store` contract: license rules, borrowed, overdraft, lingering and
 /// evicted sessions, the overdraft peak.
 mod seat_rules;
