@@ -329,13 +329,13 @@ async fn rows_from_before_session_holders_are_bound_to_no_one() {
         .get_session(a.id, license_core::SessionId::from_uuid(old_session))
         .await
         .unwrap();
-    assert_eq!((session.holder, session.secret_hash), (None, None));
-    assert!(!session.borrowed && !session.overdraft);
-    assert_eq!((session.linger_until, session.eviction), (None, None));
     // Written before m0007: leased per machine, no policy, the machine's seat, no counters.
     assert!(license.policy.is_empty());
     assert_eq!(session.seat(), &session.hardware_id);
     assert!(session.seat_key.is_none() && session.counters.is_empty());
+    assert_eq!((session.holder, session.secret_hash), (None, None));
+    assert!(!session.borrowed && !session.overdraft);
+    assert_eq!((session.linger_until, session.eviction), (None, None));
     assert!(
         !store
             .get_license(a.id, la.id)

@@ -9,11 +9,11 @@ mod holder;
 mod ledger;
 /// The quota part of the `Store` contract: usage totals, refusals, no overshoot.
 mod quotas;
-/// The seat rules' queries in the `Store` contract: lingering, held off, borrowed, overdraft.
-mod seat_rule_queries;
 /// Seat policies and seat keys in the `Store` contract: groups and rules, seat keys and
 /// counters.
 mod seat_policies;
+/// The seat rules' queries in the `Store` contract: lingering, held off, borrowed, overdraft.
+mod seat_rule_queries;
 /// Seat rules in the `Store` contract: license rules, borrowed, overdraft, lingering and
 /// evicted sessions, the overdraft peak.
 mod seat_rules;

@@ -202,7 +202,10 @@ mod tests {
         };
         let stored = row(&l);
         assert_eq!(
-            (stored.leasing_strategy.as_str(), stored.max_processes_per_host),
+            (
+                stored.leasing_strategy.as_str(),
+                stored.max_processes_per_host
+            ),
             ("per_process", Some(3))
         );
         assert_eq!(stored.into_domain().unwrap(), l);
