@@ -272,7 +272,12 @@ async fn three_replicas_on_one_postgres_and_one_redis_never_exceed_the_seats() {
 
     drop(stop_sampling);
     let (zcard, usage) = (zcard.await.unwrap(), usage.await.unwrap());
-    assert!(zcard.len() > 10 && usage.len() > 10, "too few samples");
+    assert!(
+        zcard.len() > 10 && usage.len() > 10,
+        "too few samples: {} of ZCARD, {} of usage",
+        zcard.len(),
+        usage.len()
+    );
     let most = zcard.iter().chain(&usage).max().copied().unwrap();
     assert!(most <= SEATS as u64, "{most} seats live at once on {SEATS}");
 }
