@@ -63,6 +63,37 @@ impl HardwareId {
     pub(crate) fn of_process(machine: &HardwareId, process: &crate::leasing::ProcessId) -> Self {
         Self(format!("{machine}#{}", process.as_str()))
     }
+
+    /// A seat key read back from storage ([`Session::seat_key`]): a person's seat
+    /// (`#user <ref>`), a process's (`<hardware id>#<process id>`) or a machine's. Errors name
+    /// `seat_key`; a shadow seat's key is never stored, so it is refused.
+    ///
+    /// ```
+    /// use license_core::HardwareId;
+    /// assert!(HardwareId::parse_seat_key("pc-1#4711").is_ok());
+    /// assert!(HardwareId::parse_seat_key("#user email:ada@example.com").is_ok());
+    /// assert!(HardwareId::parse_seat_key("pc-1").is_ok());
+    /// assert!(HardwareId::parse_seat_key("#shadow 1").is_err());
+    /// assert!(HardwareId::parse_seat_key("two words").is_err());
+    /// ```
+    pub fn parse_seat_key(key: &str) -> Result<Self> {
+        let invalid = |why: String| Error::invalid("seat_key", why);
+        if let Some(user) = key.strip_prefix("#user ") {
+            if user.is_empty() || user.chars().any(char::is_control) {
+                return Err(invalid("a person's seat key names no one".into()));
+            }
+            return Ok(Self(key.to_owned()));
+        }
+        match key.split_once('#') {
+            None => Self::parse(key).map_err(|e| invalid(e.to_string())),
+            Some((machine, process)) => {
+                let machine = Self::parse(machine).map_err(|e| invalid(e.to_string()))?;
+                let process = crate::leasing::ProcessId::parse(process)
+                    .map_err(|e| invalid(e.to_string()))?;
+                Ok(Self::of_process(&machine, &process))
+            }
+        }
+    }
 }
 
 impl TryFrom<String> for HardwareId {

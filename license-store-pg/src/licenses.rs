@@ -91,7 +91,7 @@ impl LicenseStore for SqlStore {
         }
         let before = quotas::usage(&txn, tenant).await?;
         quotas.check(&before, &before.with_license_created(license))?;
-        licenses::Entity::insert(licenses::ActiveModel::from(license))
+        licenses::Entity::insert(licenses::ActiveModel::try_from(license)?)
             .exec_without_returning(&txn)
             .await
             .map_err(db_err)?;
@@ -168,7 +168,7 @@ impl LicenseStore for SqlStore {
             tenant_id: NotSet,
             license_key: NotSet,
             created_at: NotSet,
-            ..licenses::ActiveModel::from(license)
+            ..licenses::ActiveModel::try_from(license)?
         };
         let updated = licenses::Entity::update_many()
             .set(changes)

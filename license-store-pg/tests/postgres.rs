@@ -213,7 +213,7 @@ async fn migrations_are_idempotent_and_serialised_across_replicas() {
     let raw = Database::connect(&url).await.unwrap();
     assert_eq!(
         count(&raw, "seaql_migrations").await,
-        6,
+        7,
         "each migration once"
     );
     common::tenant_with_license(&two).await;
@@ -273,7 +273,8 @@ async fn debug_output_never_shows_credentials() {
 /// Rows written before m0005 (no holder, no secret hash, no `require_session_secret` given)
 /// read back as sessions bound to no one on licenses that ask for no secret; and, written
 /// before m0006 (no seat-rule columns given), as plain sessions on licenses with every rule
-/// off.
+/// off; and, written before m0007, as the machine's seats, counted toward nothing, on licenses
+/// leased per machine with no policy.
 #[tokio::test]
 async fn rows_from_before_session_holders_are_bound_to_no_one() {
     let (store, url) = fresh("holders").await;
@@ -328,6 +329,10 @@ async fn rows_from_before_session_holders_are_bound_to_no_one() {
         .get_session(a.id, license_core::SessionId::from_uuid(old_session))
         .await
         .unwrap();
+    // Written before m0007: leased per machine, no policy, the machine's seat, no counters.
+    assert!(license.policy.is_empty());
+    assert_eq!(session.seat(), &session.hardware_id);
+    assert!(session.seat_key.is_none() && session.counters.is_empty());
     assert_eq!((session.holder, session.secret_hash), (None, None));
     assert!(!session.borrowed && !session.overdraft);
     assert_eq!((session.linger_until, session.eviction), (None, None));

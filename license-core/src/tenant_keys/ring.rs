@@ -14,7 +14,7 @@ use tracing::{info, warn};
 use super::certificate::certify;
 use super::published::TenantJwks;
 use super::record::TenantKey;
-use super::timeline::TenantKeyConfig;
+use super::timeline::{CLOCK_SKEW, TenantKeyConfig, delta};
 use super::wrap::{KeyWrapper, LocalKeyWrapper};
 use crate::audit::AuditEvent;
 use crate::clock::Clock;
@@ -49,6 +49,11 @@ pub(super) struct Ring {
     pub(super) last_used: AtomicI64,
 }
 
+/// Whether `key` signs at `now`: unrevoked and active, allowing for [`CLOCK_SKEW`].
+fn signs_at(key: &TenantKey, now: DateTime<Utc>) -> bool {
+    !key.is_revoked() && key.activates_at <= now + delta(CLOCK_SKEW)
+}
+
 impl Ring {
     /// The newest unrevoked key active at `now` whose certificate covers `expires`, if its
     /// private half is here.
@@ -56,17 +61,14 @@ impl Ring {
         self.keys
             .iter()
             .rev()
-            .filter(|k| !k.is_revoked() && k.activates_at <= now && expires <= k.expires_at)
+            .filter(|k| signs_at(k, now) && expires <= k.expires_at)
             .find_map(|k| self.signers.get(k.kid()).cloned())
     }
 
     /// The key signing at `now`: the newest unrevoked active one (its certificate may have
     /// expired, if the root could not certify a successor).
     pub(super) fn current(&self, now: DateTime<Utc>) -> Option<&TenantKey> {
-        self.keys
-            .iter()
-            .rev()
-            .find(|k| !k.is_revoked() && k.activates_at <= now)
+        self.keys.iter().rev().find(|k| signs_at(k, now))
     }
 
     /// The newest unrevoked key, active or not.
@@ -264,7 +266,7 @@ impl TenantKeys {
         if unwrap {
             let current = keys
                 .iter()
-                .filter(|k| !k.is_revoked() && k.activates_at <= now)
+                .filter(|k| signs_at(k, now))
                 .map(|k| k.generation)
                 .max()
                 .unwrap_or(0);

@@ -60,6 +60,14 @@ const fn max(a: u64, b: u64) -> u64 {
     if a > b { a } else { b }
 }
 
+/// How far a replica's clock may be behind the clock of the replica that made a key. A key
+/// signs from this long before its activation: a key made to sign at once (a tenant's first,
+/// an administrator's rotation) activates at its maker's `now`, and a replica that read its
+/// clock a moment earlier, or whose clock runs a little behind, must sign with it rather than
+/// find no active key and make another one (then two keys sign for the tenant, and replicas
+/// that hold only one of them refuse the other's leases until their next maintenance step).
+pub(crate) const CLOCK_SKEW: Duration = Duration::from_secs(60);
+
 /// Readiness reports a degraded signer when a key's certificate expires within this: the
 /// longest lease plus an hour, so a license with the longest leases (or borrows) is warned of
 /// before its leases start to fail.

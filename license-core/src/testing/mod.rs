@@ -9,6 +9,9 @@ mod holder;
 mod ledger;
 /// The quota part of the `Store` contract: usage totals, refusals, no overshoot.
 mod quotas;
+/// Seat policies and seat keys in the `Store` contract: groups and rules, seat keys and
+/// counters.
+mod seat_policies;
 /// The seat rules' queries in the `Store` contract: lingering, held off, borrowed, overdraft.
 mod seat_rule_queries;
 /// Seat rules in the `Store` contract: license rules, borrowed, overdraft, lingering and

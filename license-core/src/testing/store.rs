@@ -128,6 +128,7 @@ pub async fn store_contract(store: Arc<dyn Store>) {
     super::session_pages::ended_sessions_are_deleted_and_usage_kept(store).await;
     super::holder::holders_and_secrets(store).await;
     super::seat_rules::seat_rules(store).await;
+    super::seat_policies::seat_policies(store).await;
 }
 
 async fn tenants_and_licenses(store: &dyn Store) {

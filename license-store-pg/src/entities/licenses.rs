@@ -1,6 +1,6 @@
 use license_core::{
-    Entitlement, LeasePolicy, License, LicenseId, LicenseKey, LicenseStatus, SeatCount, SeatRules,
-    TenantId,
+    Entitlement, LeasePolicy, LeasingStrategy, License, LicenseId, LicenseKey, LicenseStatus,
+    SeatCount, SeatPolicy, SeatRules, TenantId,
 };
 use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
@@ -30,6 +30,12 @@ pub struct Model {
     pub linger_seconds: i64,
     pub min_hold_seconds: i64,
     pub overdraft_minutes_per_day: Option<i64>,
+    /// Who a seat is for (m0007): `per_machine` (the default), `per_user` or `per_process`.
+    pub leasing_strategy: String,
+    /// Per-process leasing's cap on one machine's processes; NULL: no cap.
+    pub max_processes_per_host: Option<i64>,
+    /// The seat policy as JSON text; NULL: the empty policy (also written for it).
+    pub seat_policy: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -75,21 +81,46 @@ impl Model {
                     .overdraft_minutes_per_day
                     .map(|n| count(WHAT, n))
                     .transpose()?,
-                // Compile stub (replaced by p20-store): not stored yet.
-                leasing: Default::default(),
-                max_processes_per_host: None,
+                leasing: leasing(&self.leasing_strategy)?,
+                max_processes_per_host: self
+                    .max_processes_per_host
+                    .map(|n| count(WHAT, n))
+                    .transpose()?,
             },
-            policy: license_core::SeatPolicy::default(),
+            policy: self
+                .seat_policy
+                .map(|text| serde_json::from_str(&text).map_err(|e| corrupt(WHAT, e)))
+                .transpose()?
+                .unwrap_or_default(),
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
     }
 }
 
-impl From<&License> for ActiveModel {
-    fn from(l: &License) -> Self {
+/// A stored leasing strategy (its serde form, which `as_str` gives too) back to the domain.
+fn leasing(text: &str) -> license_core::Result<LeasingStrategy> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|e| corrupt("license", e))
+}
+
+/// The policy as stored: NULL when empty, so licenses without one keep the column empty.
+fn policy_text(policy: &SeatPolicy) -> license_core::Result<Option<String>> {
+    if policy.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(policy)
+        .map(Some)
+        .map_err(|e| license_core::Error::Internal(format!("seat policy as JSON: {e}")))
+}
+
+/// The row of a license. Fallible only in theory: a policy always serialises.
+impl TryFrom<&License> for ActiveModel {
+    type Error = license_core::Error;
+
+    fn try_from(l: &License) -> license_core::Result<Self> {
         let entitlements: Vec<&str> = l.entitlements.iter().map(Entitlement::as_str).collect();
-        ActiveModel {
+        Ok(ActiveModel {
             id: Set(l.id.as_uuid()),
             tenant_id: Set(l.tenant_id.as_uuid()),
             license_key: Set(l.key.as_str().to_owned()),
@@ -107,8 +138,99 @@ impl From<&License> for ActiveModel {
             linger_seconds: Set(i64::from(l.rules.linger_seconds)),
             min_hold_seconds: Set(i64::from(l.rules.min_hold_seconds)),
             overdraft_minutes_per_day: Set(l.rules.overdraft_minutes_per_day.map(i64::from)),
+            leasing_strategy: Set(l.rules.leasing.as_str().to_owned()),
+            max_processes_per_host: Set(l.rules.max_processes_per_host.map(i64::from)),
+            seat_policy: Set(policy_text(&l.policy)?),
             created_at: Set(stored_time(l.created_at)),
             updated_at: Set(stored_time(l.updated_at)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use chrono::DateTime;
+    use license_core::{Error, Member, PolicyRule, SeatGroup, Target};
+    use sea_orm::TryIntoModel;
+
+    use super::*;
+
+    fn license() -> License {
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        License {
+            id: LicenseId::new(),
+            tenant_id: TenantId::new(),
+            key: LicenseKey::parse("ROW-KEY-0001").unwrap(),
+            product: "CAD".into(),
+            seats: SeatCount::new(5).unwrap(),
+            overdraft: 0,
+            status: LicenseStatus::Active,
+            expires_at: None,
+            lease: LeasePolicy::default(),
+            entitlements: vec![],
+            require_session_secret: false,
+            rules: SeatRules::default(),
+            policy: SeatPolicy::default(),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn row(l: &License) -> Model {
+        ActiveModel::try_from(l).unwrap().try_into_model().unwrap()
+    }
+
+    #[test]
+    fn strategy_cap_and_policy_round_trip_and_no_policy_is_null() {
+        let plain = license();
+        let stored = row(&plain);
+        assert_eq!(stored.leasing_strategy, "per_machine");
+        assert_eq!(stored.seat_policy, None);
+        assert_eq!(stored.into_domain().unwrap(), plain);
+
+        let mut l = license();
+        l.rules.leasing = LeasingStrategy::PerProcess;
+        l.rules.max_processes_per_host = Some(3);
+        l.policy = SeatPolicy {
+            groups: vec![SeatGroup::new("eng", vec![Member::Host("b1".into())])],
+            rules: vec![PolicyRule::Max {
+                seats: 2,
+                target: Target::Group("eng".into()),
+            }],
+        };
+        let stored = row(&l);
+        assert_eq!(
+            (
+                stored.leasing_strategy.as_str(),
+                stored.max_processes_per_host
+            ),
+            ("per_process", Some(3))
+        );
+        assert_eq!(stored.into_domain().unwrap(), l);
+    }
+
+    #[test]
+    fn malformed_strategies_and_policies_are_internal_errors() {
+        let bad = [
+            ("per_galaxy", None),
+            ("PerUser", None),
+            ("per_machine", Some("not json")),
+            ("per_machine", Some(r#"{"rules": [{"rule": "forbid"}]}"#)),
+            ("per_machine", Some(r#"{"groups": "eng"}"#)),
+        ];
+        for (strategy, policy) in bad {
+            let stored = Model {
+                leasing_strategy: strategy.to_owned(),
+                seat_policy: policy.map(str::to_owned),
+                ..row(&license())
+            };
+            let err = stored.into_domain().unwrap_err();
+            assert!(
+                matches!(&err, Error::Internal(m) if m == "stored license is invalid"),
+                "{strategy} {policy:?}: {err:?}"
+            );
         }
     }
 }

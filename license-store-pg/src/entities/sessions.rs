@@ -1,6 +1,6 @@
 use license_core::{
-    EndReason, Eviction, HardwareId, LicenseId, Session, SessionId, SessionSecretHash, TenantId,
-    UserEmail,
+    Counter, EndReason, Eviction, HardwareId, LicenseId, Session, SessionId, SessionSecretHash,
+    TenantId, UserEmail,
 };
 use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
@@ -38,6 +38,12 @@ pub struct Model {
     pub eviction_reason: Option<String>,
     /// The eviction's hold-off end, when it has one.
     pub hold_until: Option<DateTimeUtc>,
+    /// The seat's key in the ledger when it is not `hardware_id` (m0007): a person's or a
+    /// process's seat.
+    pub seat_key: Option<String>,
+    /// The policy counters the seat counts toward, a JSON array of text; NULL: none (also
+    /// written for none).
+    pub counters: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -83,9 +89,19 @@ impl Model {
                 reason,
                 hold_until: self.hold_until,
             }),
-            // Compile stub (replaced by p20-store): not stored yet.
-            seat_key: None,
-            counters: vec![],
+            seat_key: self
+                .seat_key
+                .map(|k| HardwareId::parse_seat_key(&k))
+                .transpose()
+                .map_err(|e| corrupt(WHAT, e))?,
+            counters: match self.counters {
+                Some(text) => serde_json::from_str::<Vec<String>>(&text)
+                    .map_err(|e| corrupt(WHAT, e))?
+                    .into_iter()
+                    .map(Counter)
+                    .collect(),
+                None => Vec::new(),
+            },
         })
     }
 }
@@ -116,6 +132,87 @@ impl From<&Session> for ActiveModel {
                 .as_ref()
                 .and_then(|e| e.hold_until)
                 .map(stored_time)),
+            seat_key: Set(s.seat_key.as_ref().map(|k| k.as_str().to_owned())),
+            counters: Set(counters_text(&s.counters)),
+        }
+    }
+}
+
+/// The counters as stored: a JSON array of their texts, NULL when there are none.
+fn counters_text(counters: &[Counter]) -> Option<String> {
+    if counters.is_empty() {
+        return None;
+    }
+    let texts = counters
+        .iter()
+        .map(|c| serde_json::Value::String(c.0.clone()))
+        .collect();
+    Some(serde_json::Value::Array(texts).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use chrono::{DateTime, TimeDelta};
+    use license_core::Error;
+    use sea_orm::TryIntoModel;
+
+    use super::*;
+
+    fn session() -> Session {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        Session::start(
+            SessionId::new(),
+            TenantId::new(),
+            LicenseId::new(),
+            HardwareId::parse("pc-1").unwrap(),
+            None,
+            now,
+            now + TimeDelta::minutes(5),
+        )
+    }
+
+    fn row(s: &Session) -> Model {
+        ActiveModel::from(s).try_into_model().unwrap()
+    }
+
+    #[test]
+    fn seat_key_and_counters_round_trip_and_none_is_null() {
+        let plain = session();
+        let stored = row(&plain);
+        assert_eq!((&stored.seat_key, &stored.counters), (&None, &None));
+        assert_eq!(stored.into_domain().unwrap(), plain);
+
+        let keyed = session().keyed(
+            Some(HardwareId::parse_seat_key("pc-1#4711").unwrap()),
+            vec![Counter::group("eng"), Counter::machine("pc-1")],
+        );
+        let stored = row(&keyed);
+        assert_eq!(stored.counters.as_deref(), Some(r#"["g:eng","m:pc-1"]"#));
+        assert_eq!(stored.into_domain().unwrap(), keyed);
+    }
+
+    #[test]
+    fn malformed_seat_keys_and_counters_are_internal_errors() {
+        let bad = [
+            (Some("#shadow 1"), None),
+            (Some("two words"), None),
+            (None, Some("not json")),
+            (None, Some("[1, 2]")),
+            (None, Some(r#"{"g:eng": 1}"#)),
+        ];
+        for (seat_key, counters) in bad {
+            let stored = Model {
+                seat_key: seat_key.map(str::to_owned),
+                counters: counters.map(str::to_owned),
+                ..row(&session())
+            };
+            let err = stored.into_domain().unwrap_err();
+            assert!(
+                matches!(&err, Error::Internal(m) if m == "stored session is invalid"),
+                "{seat_key:?} {counters:?}: {err:?}"
+            );
         }
     }
 }

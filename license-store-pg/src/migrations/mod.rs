@@ -17,6 +17,9 @@ mod m0005_session_holders;
 /// Seat rules: borrowed, overdraft, lingering and evicted sessions, the licenses' rules, the
 /// overdraft peak, and their partial indexes.
 mod m0006_seat_rules;
+/// Seat policies and leasing strategies: the licenses' strategy, process cap and policy, and
+/// each session's seat key and counters.
+mod m0007_seat_policies;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -31,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_session_pages_and_retention::Migration),
             Box::new(m0005_session_holders::Migration),
             Box::new(m0006_seat_rules::Migration),
+            Box::new(m0007_seat_policies::Migration),
         ]
     }
 }

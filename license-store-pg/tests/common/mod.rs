@@ -8,8 +8,8 @@ pub mod tenant_keys;
 use chrono::{DateTime, TimeDelta, Utc};
 use license_core::{
     Actor, AuditEvent, EndReason, Entitlement, Error, HardwareId, LeasePolicy, License, LicenseId,
-    LicenseKey, LicenseStatus, Resource, SeatCount, SeatRules, Session, SessionEnd, SessionId,
-    Store, Tenant, TenantId, TenantQuotas,
+    LicenseKey, LicenseStatus, Resource, SeatCount, SeatPolicy, SeatRules, Session, SessionEnd,
+    SessionId, Store, Tenant, TenantId, TenantQuotas,
 };
 use serde_json::json;
 
@@ -88,6 +88,8 @@ pub fn session(l: &License, hw: &str, expires_at: DateTime<Utc>) -> Session {
         overdraft: false,
         linger_until: None,
         eviction: None,
+        seat_key: None,
+        counters: Vec::new(),
     }
 }
 
