@@ -253,11 +253,26 @@ pub struct Session {
     pub eviction: Option<Eviction>,
     /// The seat's key in the ledger when it is not `hardware_id`: the person's or the
     /// process's seat under per-user or per-process leasing (ADR 0026).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "seat_key_from_text"
+    )]
     pub seat_key: Option<HardwareId>,
     /// The policy counters its seat counts toward (its groups, user, host), as granted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub counters: Vec<Counter>,
+}
+
+/// A stored seat key (`#user …`, `<hw>#<pid>`) is not a client's hardware id: read it with
+/// [`HardwareId::parse_seat_key`].
+fn seat_key_from_text<'de, D>(deserializer: D) -> std::result::Result<Option<HardwareId>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Option::<String>::deserialize(deserializer)?
+        .map(|key| HardwareId::parse_seat_key(&key).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 /// Why an administrator evicted a session, and for how long its machine (and person) may not
@@ -429,5 +444,35 @@ impl From<&Session> for LiveSeat {
                 SeatKind::Held
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod seat_key_tests {
+    use super::*;
+
+    #[test]
+    fn a_session_with_a_person_s_or_a_process_s_seat_key_round_trips_through_json() {
+        let now = Utc::now();
+        let hw = HardwareId::parse("pc-1").unwrap_or_else(|e| panic!("{e}"));
+        for key in ["#user email:ada@example.com", "pc-1#4711"] {
+            let seat = HardwareId::parse_seat_key(key).unwrap_or_else(|e| panic!("{e}"));
+            let session = Session::start(
+                SessionId::new(),
+                TenantId::new(),
+                LicenseId::new(),
+                hw.clone(),
+                None,
+                now,
+                now,
+            )
+            .keyed(Some(seat), vec![Counter::group("eng")]);
+            let json = serde_json::to_string(&session).unwrap_or_else(|e| panic!("{e}"));
+            let back: Session = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(back.seat().as_str(), key);
+            assert_eq!(back.counters, session.counters);
+        }
+        let bad = r##""#shadow 1""##;
+        assert!(serde_json::from_str::<HardwareId>(bad).is_err());
     }
 }
