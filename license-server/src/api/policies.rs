@@ -5,12 +5,13 @@
 use std::sync::Arc;
 
 use license_core::{
-    LeasingStrategy, LicenseChange, LicenseId, Member, PolicyRule, SeatGroup, SeatPolicy, Target,
+    Error, LeasingStrategy, LicenseChange, LicenseId, Member, PolicyRule, SeatGroup, SeatPolicy,
+    Target,
 };
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Union};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
 use super::ApiTags;
@@ -128,57 +129,40 @@ pub struct TargetDto {
     pub value: String,
 }
 
-/// `seats` seats are kept for the group's members: nobody else gets one of them (the
-/// reserves together at most `seats_total`).
-#[derive(Object, Debug, Clone, PartialEq, Eq)]
-pub struct ReserveRule {
-    /// How many (at least 1).
-    #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))]
-    pub seats: u32,
-    /// For which group.
-    pub group: String,
+/// Which rule a [`RuleDto`] is.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum RuleKind {
+    /// `seats` seats are kept for `group`'s members: nobody else gets one of them (the
+    /// reserves together at most `seats_total`).
+    Reserve,
+    /// `target` holds at most `seats` seats at once.
+    Max,
+    /// Only members of included groups may take a seat (with several, any of them).
+    Include,
+    /// Members of `group` may not take a seat, even when also included.
+    Exclude,
 }
 
-/// The target holds at most `seats` seats at once.
+/// One rule of a policy. `reserve` needs `seats` and `group`; `max` needs `seats` and
+/// `target`; `include` and `exclude` need `group` (else 400 naming `rules`). One flat object
+/// rather than a tagged union, so every generated client gets one plain model.
 #[derive(Object, Debug, Clone, PartialEq, Eq)]
-pub struct MaxRule {
-    /// How many.
-    #[oai(validator(minimum(value = "0"), maximum(value = "1000000")))]
-    pub seats: u32,
-    // Who (plain comment: keeps a bare $ref for generators).
-    pub target: TargetDto,
-}
-
-/// Only members of included groups may take a seat (with several, any of them).
-#[derive(Object, Debug, Clone, PartialEq, Eq)]
-pub struct IncludeRule {
-    /// The group.
-    pub group: String,
-}
-
-/// Members of the group may not take a seat, even when also included.
-#[derive(Object, Debug, Clone, PartialEq, Eq)]
-pub struct ExcludeRule {
-    /// The group.
-    pub group: String,
-}
-
-/// One rule of a policy, told apart by `rule`.
-#[derive(Union, Debug, Clone, PartialEq, Eq)]
-#[oai(discriminator_name = "rule", one_of)]
-pub enum RuleDto {
-    /// Keep seats for a group.
-    #[oai(mapping = "reserve")]
-    Reserve(ReserveRule),
-    /// Cap a group, a user or a host.
-    #[oai(mapping = "max")]
-    Max(MaxRule),
-    /// Only members of this group (or of another included one) may take a seat.
-    #[oai(mapping = "include")]
-    Include(IncludeRule),
-    /// Members of this group may not take a seat.
-    #[oai(mapping = "exclude")]
-    Exclude(ExcludeRule),
+pub struct RuleDto {
+    // Which rule (plain comment: keeps a bare $ref for generators).
+    pub rule: RuleKind,
+    /// How many seats (`reserve`: at least 1; `max`: 0 or more).
+    #[oai(
+        skip_serializing_if_is_none,
+        validator(minimum(value = "0"), maximum(value = "1000000"))
+    )]
+    pub seats: Option<u32>,
+    /// The group (`reserve`, `include`, `exclude`).
+    #[oai(skip_serializing_if_is_none)]
+    pub group: Option<String>,
+    // Who a `max` rule limits (plain comment: keeps a bare $ref for generators).
+    #[oai(skip_serializing_if_is_none)]
+    pub target: Option<TargetDto>,
 }
 
 impl From<SeatPolicy> for PolicyDto {
@@ -190,12 +174,17 @@ impl From<SeatPolicy> for PolicyDto {
     }
 }
 
-impl From<PolicyDto> for SeatPolicy {
-    fn from(policy: PolicyDto) -> Self {
-        Self {
+impl TryFrom<PolicyDto> for SeatPolicy {
+    type Error = Error;
+    fn try_from(policy: PolicyDto) -> Result<Self, Error> {
+        Ok(Self {
             groups: policy.groups.into_iter().map(SeatGroup::from).collect(),
-            rules: policy.rules.into_iter().map(PolicyRule::from).collect(),
-        }
+            rules: policy
+                .rules
+                .into_iter()
+                .map(PolicyRule::try_from)
+                .collect::<Result<_, _>>()?,
+        })
     }
 }
 
@@ -242,43 +231,85 @@ impl From<GroupDto> for SeatGroup {
 
 impl From<PolicyRule> for RuleDto {
     fn from(rule: PolicyRule) -> Self {
+        let only = |rule, seats, group, target| Self {
+            rule,
+            seats,
+            group,
+            target,
+        };
         match rule {
-            PolicyRule::Reserve { seats, group } => Self::Reserve(ReserveRule { seats, group }),
+            PolicyRule::Reserve { seats, group } => {
+                only(RuleKind::Reserve, Some(seats), Some(group), None)
+            }
             PolicyRule::Max { seats, target } => {
                 let (kind, value) = match target {
                     Target::Group(v) => (TargetKind::Group, v),
                     Target::User(v) => (TargetKind::User, v),
                     Target::Host(v) => (TargetKind::Host, v),
                 };
-                Self::Max(MaxRule {
-                    seats,
-                    target: TargetDto { kind, value },
-                })
+                let target = TargetDto { kind, value };
+                only(RuleKind::Max, Some(seats), None, Some(target))
             }
-            PolicyRule::Include { group } => Self::Include(IncludeRule { group }),
-            PolicyRule::Exclude { group } => Self::Exclude(ExcludeRule { group }),
+            PolicyRule::Include { group } => only(RuleKind::Include, None, Some(group), None),
+            PolicyRule::Exclude { group } => only(RuleKind::Exclude, None, Some(group), None),
         }
     }
 }
 
-impl From<RuleDto> for PolicyRule {
-    fn from(rule: RuleDto) -> Self {
-        match rule {
-            RuleDto::Reserve(r) => Self::Reserve {
-                seats: r.seats,
-                group: r.group,
+impl TryFrom<RuleDto> for PolicyRule {
+    type Error = Error;
+    fn try_from(rule: RuleDto) -> Result<Self, Error> {
+        let needs = |what: &str| {
+            Error::invalid(
+                "rules",
+                format!("a `{}` rule needs {what}", rule_name(rule.rule)),
+            )
+        };
+        let extra = |what: &str| {
+            Error::invalid(
+                "rules",
+                format!("a `{}` rule takes no {what}", rule_name(rule.rule)),
+            )
+        };
+        match rule.rule {
+            RuleKind::Reserve | RuleKind::Include | RuleKind::Exclude if rule.target.is_some() => {
+                Err(extra("target"))
+            }
+            RuleKind::Include | RuleKind::Exclude if rule.seats.is_some() => Err(extra("seats")),
+            RuleKind::Max if rule.group.is_some() => Err(extra("group (name it in target)")),
+            RuleKind::Reserve => match (rule.seats, rule.group.clone()) {
+                (Some(seats), Some(group)) => Ok(Self::Reserve { seats, group }),
+                _ => Err(needs("seats and group")),
             },
-            RuleDto::Max(r) => Self::Max {
-                seats: r.seats,
-                target: match r.target.kind {
-                    TargetKind::Group => Target::Group(r.target.value),
-                    TargetKind::User => Target::User(r.target.value),
-                    TargetKind::Host => Target::Host(r.target.value),
-                },
+            RuleKind::Max => match (rule.seats, rule.target.clone()) {
+                (Some(seats), Some(target)) => Ok(Self::Max {
+                    seats,
+                    target: match target.kind {
+                        TargetKind::Group => Target::Group(target.value),
+                        TargetKind::User => Target::User(target.value),
+                        TargetKind::Host => Target::Host(target.value),
+                    },
+                }),
+                _ => Err(needs("seats and target")),
             },
-            RuleDto::Include(r) => Self::Include { group: r.group },
-            RuleDto::Exclude(r) => Self::Exclude { group: r.group },
+            RuleKind::Include => match rule.group.clone() {
+                Some(group) => Ok(Self::Include { group }),
+                None => Err(needs("group")),
+            },
+            RuleKind::Exclude => match rule.group.clone() {
+                Some(group) => Ok(Self::Exclude { group }),
+                None => Err(needs("group")),
+            },
         }
+    }
+}
+
+fn rule_name(kind: RuleKind) -> &'static str {
+    match kind {
+        RuleKind::Reserve => "reserve",
+        RuleKind::Max => "max",
+        RuleKind::Include => "include",
+        RuleKind::Exclude => "exclude",
     }
 }
 
@@ -336,7 +367,7 @@ impl PoliciesApi {
     ) -> Result<PolicyOk, AdminError> {
         let tenant = auth.0.tenant()?;
         let change = LicenseChange {
-            policy: Some(body.0.into()),
+            policy: Some(SeatPolicy::try_from(body.0)?),
             ..Default::default()
         };
         let license = state

@@ -179,6 +179,16 @@ async fn a_bad_policy_is_a_400_naming_the_field_and_changes_nothing() {
             json!({ "groups": [{ "name": "eng", "members": [{ "kind": "user", "value": "a b" }] }] }),
             "groups",
         ),
+        // A rule without what it needs, or with what it does not take.
+        (
+            json!({ "groups": [group("eng")], "rules": [{ "rule": "reserve", "seats": 1 }] }),
+            "rules",
+        ),
+        (json!({ "rules": [{ "rule": "max", "seats": 1 }] }), "rules"),
+        (
+            json!({ "groups": [group("eng")], "rules": [{ "rule": "include", "group": "eng", "seats": 1 }] }),
+            "rules",
+        ),
         // An unknown field.
         (json!({ "groups": [], "rulez": [] }), "rulez"),
         // A group without members.
