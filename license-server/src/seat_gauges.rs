@@ -1,11 +1,13 @@
 //! Seats in use against the limit, per license, as gauges (`license_seats_in_use`,
 //! `license_seats_limit`, `license_seats_sold`): every `metrics.seat_gauge_seconds`, one step,
-//! [`gauge_step`], reads each license this replica served recently through the core
+//! [`gauge_step`](crate::seat_gauges::gauge_step), reads each license this replica served
+//! recently through the core
 //! ([`LicenseService::seat_usage`](license_core::LicenseService::seat_usage): the license
 //! from the replica's cache, one ledger count) and sets its three series.
 //!
 //! *Served recently* means a seat event (granted, held, denied, renewed, released, expired…)
-//! naming the license passed through this replica in the last [`WINDOW`]: [`ServedLicenses`]
+//! naming the license passed through this replica in the last
+//! [`WINDOW`](crate::seat_gauges::WINDOW): [`ServedLicenses`](crate::seat_gauges::ServedLicenses)
 //! is an event sink that remembers when, for at most `metrics.seat_gauge_max_licenses`
 //! licenses. A license past the window (or deleted) loses its series, so the series are
 //! bounded by three times that setting. A license whose read fails (store or ledger down, a
