@@ -23,26 +23,29 @@ pub struct Requester<'a> {
 
 impl Requester<'_> {
     fn is(&self, member: &Member) -> bool {
-        let email = self.user_email;
         match member {
-            Member::User(user) => {
-                email.is_some_and(|e| e.eq_ignore_ascii_case(user))
-                    || self.subject.is_some_and(|s| s == user)
-            }
-            Member::Domain(domain) => email
+            Member::User(user) => self.is_user(user),
+            Member::Domain(domain) => self
+                .user_email
                 .and_then(|e| e.rsplit_once('@'))
                 .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain)),
             Member::HardwareId(id) => self.hardware_id == id,
-            Member::Host(host) => self.host_name.is_some_and(|h| h.eq_ignore_ascii_case(host)),
+            Member::Host(host) => self.has_host_name(host),
         }
     }
 
     fn is_user(&self, user: &str) -> bool {
-        self.is(&Member::User(user.to_owned()))
+        self.user_email
+            .is_some_and(|e| e.eq_ignore_ascii_case(user))
+            || self.subject.is_some_and(|s| s == user)
+    }
+
+    fn has_host_name(&self, host: &str) -> bool {
+        self.host_name.is_some_and(|h| h.eq_ignore_ascii_case(host))
     }
 
     fn is_host(&self, host: &str) -> bool {
-        self.is(&Member::Host(host.to_owned())) || self.hardware_id == host
+        self.has_host_name(host) || self.hardware_id == host
     }
 }
 
