@@ -274,6 +274,24 @@ impl LicenseService {
                                         .into(),
                                 ));
                             }
+                            // A rebuild after a Redis loss restores every record the store
+                            // cannot prove dead, the record of an acquire that never got its
+                            // seat too (its replica died, or the ledger failed and the record
+                            // could not be deleted). Handing such a seat out as it is could put
+                            // more leases out than seats or than a cap: it is granted again,
+                            // checked as a new seat (ADR 0017).
+                            let session = if session.confirmed {
+                                session
+                            } else {
+                                let again = SeatRequest {
+                                    session_id: held,
+                                    ..request.clone()
+                                };
+                                match self.regrant(license, &ledger_key, &again, session).await? {
+                                    Some(session) => session,
+                                    None => continue,
+                                }
+                            };
                             if let Some(lease) = self.held(license, session).await? {
                                 return Ok(lease);
                             }
@@ -327,14 +345,14 @@ impl LicenseService {
         expires_at: DateTime<Utc>,
         in_use: Option<u32>,
     ) -> Result<Lease> {
-        if expires_at > session.expires_at {
-            self.write_behind.heartbeat(HeartbeatRecord {
-                tenant_id: session.tenant_id,
-                session_id: session.id,
-                at: session.acquired_at,
-                expires_at,
-            });
-        }
+        // Always, even when the expiry did not move: the record also tells the store the grant
+        // happened (`confirmed`), which a rebuild after a Redis loss relies on.
+        self.write_behind.heartbeat(HeartbeatRecord {
+            tenant_id: session.tenant_id,
+            session_id: session.id,
+            at: session.acquired_at,
+            expires_at: expires_at.max(session.expires_at),
+        });
         session.expires_at = expires_at;
         let over_by = in_use.map_or(0, |n| n.saturating_sub(license.seats.get()));
         if over_by > 0 {
@@ -384,7 +402,16 @@ impl LicenseService {
     /// `None`: the seat was freed meanwhile; the caller asks again.
     async fn held(&self, license: &License, mut session: Session) -> Result<Option<Lease>> {
         if session.borrowed {
-            // A borrowed seat keeps its end: a retried borrow gets the same lease back.
+            // A borrowed seat keeps its end: a retried borrow gets the same lease back. Handed
+            // out, its grant goes on record (a rebuild restored it unconfirmed, say).
+            if !session.confirmed {
+                self.write_behind.heartbeat(HeartbeatRecord {
+                    tenant_id: session.tenant_id,
+                    session_id: session.id,
+                    at: session.last_heartbeat_at,
+                    expires_at: session.expires_at,
+                });
+            }
             self.directory.remember(&session);
             self.emit(self.session_event(&session, SeatEventKind::Held));
             return self.lease(license, session, false).await.map(Some);
@@ -422,6 +449,70 @@ impl LicenseService {
         let mut lease = self.lease(license, session, false).await?;
         lease.secret = secret;
         Ok(Some(lease))
+    }
+
+    /// Grants the machine's seat held by `session`, whose grant is not on record, again
+    /// ([`SeatLedger::regrant`]): `Some(session)` to hand it out, `None` to ask again (the
+    /// seat is no longer the session's, or was of the other kind or counted toward other
+    /// things than the asker's, and is freed), or the refusal (the seat is freed).
+    async fn regrant(
+        &self,
+        license: &License,
+        key: &LedgerKey,
+        request: &SeatRequest,
+        session: Session,
+    ) -> Result<Option<Session>> {
+        let seat = seat_of(&session);
+        if session.borrowed != request.borrow.is_some()
+            || session.counters != request.tally.counters
+        {
+            // A seat of the other kind, or counted for someone else (another host of the same
+            // person, say): freed, so that the retry gets a fresh one, counted for the asker.
+            self.ledger.release(key, seat).await?;
+            return Ok(None);
+        }
+        let outcome = self
+            .with_rebuild(key, || self.ledger.regrant(key, request))
+            .await?;
+        let hardware_id = &session.hardware_id;
+        Err(match outcome {
+            AcquireOutcome::AlreadyHeld { session_id, .. } if session_id == session.id => {
+                return Ok(Some(session));
+            }
+            // Its seat had gone: the regrant gave it a new one.
+            AcquireOutcome::Granted { .. } => return Ok(Some(session)),
+            AcquireOutcome::TookBack { lingering, .. } => {
+                // As a take-back of an acquire: the linger ends on record, or the seat goes.
+                if let Err(e) = self
+                    .sessions
+                    .end_linger(license.tenant_id, lingering, self.clock.now())
+                    .await
+                {
+                    self.release_quietly(key, seat).await;
+                    return Err(e);
+                }
+                return Ok(Some(session));
+            }
+            AcquireOutcome::AlreadyHeld { .. } | AcquireOutcome::Rebuild => return Ok(None),
+            AcquireOutcome::NoSeats => {
+                self.refuse(license, hardware_id, request.limit, SeatLimit::Seats)
+                    .await
+            }
+            AcquireOutcome::Limited(reached) => {
+                self.refuse(license, hardware_id, request.limit, reached)
+                    .await
+            }
+            AcquireOutcome::NoBorrowSeats => {
+                self.emit_denial(license, hardware_id, DenialReason::BorrowLimit);
+                Error::BorrowLimitReached {
+                    limit: license.rules.max_borrowed_seats.unwrap_or(request.limit),
+                }
+            }
+            AcquireOutcome::Evicted { until, reason } => {
+                self.emit_denial(license, hardware_id, DenialReason::Evicted);
+                Error::HeldOff { reason, until }
+            }
+        })
     }
 
     /// Deletes the record of a seat the ledger did not grant, and frees the seat in case a

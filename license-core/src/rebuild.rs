@@ -90,7 +90,10 @@ impl LicenseService {
     /// given to someone else: it is restored as a *shadow* that counts against the seats but
     /// that no heartbeat or retry can take back (its client acquires again), so a zombie is
     /// never revived over the limit. So is every live session of a machine but its oldest (a
-    /// newer one is an acquire in flight, which must find the older one held). See ADR 0017.
+    /// newer one is an acquire in flight, which must find the older one held), sessions whose
+    /// grant is on record ([`confirmed`](crate::Session::confirmed)) before those without
+    /// (the record of an acquire that never got its seat must not push out a lease). See
+    /// ADR 0017.
     /// Borrowed seats come back borrowed; released seats still lingering, and eviction
     /// hold-offs still in force, come back too (ADR 0025).
     async fn rebuild(&self, key: &LedgerKey) -> Result<()> {
@@ -115,13 +118,30 @@ impl LicenseService {
         // keeps its oldest live session: a newer one of the same machine can only be
         // an acquire still in flight (recorded before its grant), which must find the older
         // one held, not take a second seat.
-        let mut keeper: HashMap<&HardwareId, (DateTime<Utc>, SessionId)> = HashMap::new();
+        // A session whose grant is on record comes first: an older record without one may be
+        // an acquire that never got its seat, which must not push out the machine's lease.
+        let mut keeper: HashMap<&HardwareId, (bool, DateTime<Utc>, SessionId)> = HashMap::new();
         for session in live.iter().filter(|s| s.expires_at > now) {
-            let entry = keeper
-                .entry(session.seat())
-                .or_insert((session.acquired_at, session.id));
-            if (session.acquired_at, session.id) < *entry {
-                *entry = (session.acquired_at, session.id);
+            let rank = (!session.confirmed, session.acquired_at, session.id);
+            let entry = keeper.entry(session.seat()).or_insert(rank);
+            if rank < *entry {
+                *entry = rank;
+            }
+        }
+        // Released seats still lingering for their machine. A machine whose live sessions are
+        // all without a recorded grant has not taken its seat back (a take-back ends the
+        // linger on record before the lease is handed out): its linger is restored, and those
+        // sessions count as shadows.
+        let lingering = self
+            .sessions
+            .lingering_sessions(key.tenant_id, key.license_id, now)
+            .await?;
+        for session in &lingering {
+            if keeper
+                .get(session.seat())
+                .is_some_and(|(unconfirmed, ..)| *unconfirmed)
+            {
+                keeper.remove(session.seat());
             }
         }
         let mut seats: Vec<LiveSeat> = live
@@ -137,7 +157,7 @@ impl LicenseService {
                 }
                 let keeps = keeper
                     .get(session.seat())
-                    .is_some_and(|(_, id)| *id == session.id);
+                    .is_some_and(|(_, _, id)| *id == session.id);
                 Some(if keeps {
                     LiveSeat {
                         expires_at,
@@ -157,11 +177,7 @@ impl LicenseService {
             .collect();
         // Released seats still lingering for their machine, unless the machine has taken its
         // seat back since (its live session holds it).
-        for session in self
-            .sessions
-            .lingering_sessions(key.tenant_id, key.license_id, now)
-            .await?
-        {
+        for session in lingering {
             if keeper.contains_key(session.seat()) {
                 continue;
             }

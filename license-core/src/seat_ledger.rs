@@ -220,6 +220,17 @@ pub trait SeatLedger: Send + Sync + std::fmt::Debug {
     /// Takes a seat for `request.session_id`, or says why not.
     async fn acquire(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome>;
 
+    /// Grants again the seat the machine holds for `request.session_id`, a session whose
+    /// grant is not on record ([`confirmed`](crate::Session::confirmed) false: perhaps an
+    /// acquire that never got its seat, restored by a rebuild), as [`acquire`](Self::acquire)
+    /// would grant a new seat of the same kind to `request` were that seat free: hold-offs,
+    /// the borrow cap, the seats and `request.tally`, in one atomic step. Granted, the seat
+    /// keeps its kind and expiry, counts toward `request.tally.counters` from now on, and the
+    /// answer is [`AcquireOutcome::AlreadyHeld`]; refused, the seat is freed
+    /// and the refusal returned. When the machine's seat is not that session's (gone, or
+    /// another's), it answers as `acquire`.
+    async fn regrant(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome>;
+
     /// Extends a live seat by `ttl` from now (a borrowed seat keeps the later of its expiry
     /// and that; a lingering one is not renewed: `Expired`).
     async fn renew(

@@ -262,6 +262,14 @@ pub struct Session {
     /// The policy counters its seat counts toward (its groups, user, host), as granted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub counters: Vec<Counter>,
+    /// The ledger's grant of its seat is on record: the first renewal record the write-behind
+    /// stores (a grant writes one) sets it. `false` from the store-first insert until then, and
+    /// for ever in the record of an acquire that never got its seat (its replica died, or the
+    /// ledger call failed and the record could not be deleted): a rebuild after a Redis loss
+    /// restores such a record as a seat, but it is not handed out as a lease while the license
+    /// is over its limit (ADR 0017).
+    #[serde(default)]
+    pub confirmed: bool,
 }
 
 /// A stored seat key (`#user …`, `<hw>#<pid>`) is not a client's hardware id: read it with
@@ -363,6 +371,7 @@ impl Session {
             eviction: None,
             seat_key: None,
             counters: Vec::new(),
+            confirmed: false,
         }
     }
 

@@ -199,7 +199,9 @@ pub trait SessionStore: Send + Sync {
 
     /// Writes a batch of renewals and peaks in one transaction: each renewal only moves a
     /// session that has not ended forward (`expires_at` never goes back, so batches from
-    /// several replicas may land in any order); each peak only raises the day's peak.
+    /// several replicas may land in any order) and marks it
+    /// [`confirmed`](crate::Session::confirmed) (the ledger granted its seat, whatever the
+    /// expiry); each peak only raises the day's peak.
     async fn flush_write_behind(&self, batch: &WriteBehindBatch) -> Result<()>;
 
     /// Ends a session and returns it, in one call: `ended_at`, `end_reason`, and the linger

@@ -48,6 +48,10 @@ enum Op {
     Advance(i64),
     Reap,
     LedgerRestart,
+    /// An acquire whose ledger call fails while the database cannot delete its record: a
+    /// session on record (with its seat key and counters) that no client holds, which a
+    /// rebuild restores as a seat (ADR 0017).
+    FailedAcquire(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -58,6 +62,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => prop_oneof![0..=100i64, (TTL - 2)..=(TTL + 2)].prop_map(Op::Advance),
         1 => Just(Op::Reap),
         1 => Just(Op::LedgerRestart),
+        1 => (0..CLIENTS.len()).prop_map(Op::FailedAcquire),
     ]
 }
 
@@ -179,6 +184,17 @@ fn expected(k: &Knobs, seats: &[Seat], c: usize, limit: u32) -> Option<SeatLimit
     None
 }
 
+/// What client `c` asks with.
+fn applicant(c: usize) -> Applicant {
+    let (hw, email, host) = CLIENTS[c];
+    Applicant {
+        hardware_id: HardwareId::parse(hw).unwrap(),
+        user_email: Some(UserEmail::parse(email).unwrap()),
+        host_name: Some(HostName::parse(host).unwrap()),
+        process_id: None,
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 160, ..ProptestConfig::default() })]
 
@@ -223,13 +239,7 @@ proptest! {
             lingering.retain(|_, s| s.exp > now);
             match op {
                 Op::Acquire(c) => {
-                    let (hw, email, host) = CLIENTS[c];
-                    let applicant = Applicant {
-                        hardware_id: HardwareId::parse(hw).unwrap(),
-                        user_email: Some(UserEmail::parse(email).unwrap()),
-                        host_name: Some(HostName::parse(host).unwrap()),
-                        process_id: None,
-                    };
+                    let applicant = applicant(c);
                     // Counted seats, but the owner's own lingering seat, which it takes back.
                     let live: Vec<Seat> = held
                         .values()
@@ -252,6 +262,8 @@ proptest! {
                             // A seat the rebuild kept: it stays its first machine's (per-user
                             // leasing returns it to its user on any machine).
                             let first = CLIENTS.iter().position(|(hw, ..)| *hw == lease.session.hardware_id.as_str()).unwrap();
+                            // The rebuild restored the owner's live session, not its linger.
+                            lingering.remove(owner(c));
                             held.insert(owner(c), Seat { id: lease.session.id, exp: lease.session.expires_at, client: first });
                         }
                         (None, Ok(lease)) => {
@@ -282,6 +294,16 @@ proptest! {
                 Op::Reap => { block_on(service.reap_once(3)).unwrap(); }
                 Op::LedgerRestart => {
                     ledger.lose_state();
+                    restarted = true;
+                }
+                Op::FailedAcquire(c) => {
+                    ledger.set_unavailable(true);
+                    store.set_discards_fail(true);
+                    let result = block_on(service.acquire_as(tenant.id, &Actor::System, &license.key, &applicant(c)));
+                    ledger.set_unavailable(false);
+                    store.set_discards_fail(false);
+                    prop_assert!(matches!(result, Err(Error::Unavailable { .. }) | Err(Error::Excluded(_))), "{result:?}");
+                    // Any rebuild from now on (not only after a loss) may restore the record.
                     restarted = true;
                 }
             }

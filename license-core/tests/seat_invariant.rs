@@ -16,12 +16,36 @@ const TTL: i64 = 360;
 
 #[derive(Clone, Debug)]
 enum Op {
-    Acquire { client: usize, license: usize },
-    Heartbeat { client: usize, license: usize },
-    Release { client: usize, license: usize },
-    Advance { seconds: i64 },
+    Acquire {
+        client: usize,
+        license: usize,
+    },
+    Heartbeat {
+        client: usize,
+        license: usize,
+    },
+    Release {
+        client: usize,
+        license: usize,
+    },
+    Advance {
+        seconds: i64,
+    },
     Reap,
     LedgerRestart,
+    /// A replica recorded an acquire (store first) and died before the ledger's grant; or the
+    /// ledger call failed and the record could not be deleted: a session on record that no
+    /// client holds (ADR 0017).
+    Orphan {
+        client: usize,
+        license: usize,
+    },
+    /// An acquire whose ledger call fails (Redis down) while the database cannot delete its
+    /// record either: the same leftover, made by the use case itself.
+    FailedAcquire {
+        client: usize,
+        license: usize,
+    },
 }
 
 fn op(licenses: usize) -> impl Strategy<Value = Op> {
@@ -34,6 +58,8 @@ fn op(licenses: usize) -> impl Strategy<Value = Op> {
         3 => prop_oneof![0..=130i64, (TTL - 2)..=(TTL + 2)].prop_map(|seconds| Op::Advance { seconds }),
         1 => Just(Op::Reap),
         1 => Just(Op::LedgerRestart),
+        1 => (0..CLIENTS, 0..licenses).prop_map(|(client, license)| Op::Orphan { client, license }),
+        1 => (0..CLIENTS, 0..licenses).prop_map(|(client, license)| Op::FailedAcquire { client, license }),
     ]
 }
 
@@ -64,7 +90,8 @@ fn last_event(events: &events::MemoryEvents) -> &'static str {
 }
 
 // Invariant: whatever the schedule of acquires, heartbeats, releases, clock moves, reaps and
-// ledger restarts, no license ever has more live leases than seats; a retried acquire returns
+// ledger restarts (and records of acquires that never got their seat, which a rebuild restores),
+// no license ever has more live leases than seats; a retried acquire returns
 // the live session instead of a second seat; a seat frees exactly when its lease expires; a
 // released or expired session never heartbeats back to life; and each outcome is the event the
 // use case emits (granted, held, denied, renewed).
@@ -89,8 +116,10 @@ proptest! {
         let mut held = Held::new();
         // After the ledger lost its state, the rebuild keeps every seat the store cannot prove
         // dead for the write-behind slack (ADR 0017): a seat may then outlive its lease, so a
-        // late heartbeat or retry may find it still held. Safety stays exact.
-        let mut restarted = false;
+        // late heartbeat or retry may find it still held. Once a record of an acquire that
+        // never got its seat exists, any rebuild (the license's first included) restores it as
+        // a seat too. Safety stays exact.
+        let mut may_overcount = false;
 
         for op in ops {
             let now = clock.now();
@@ -109,7 +138,7 @@ proptest! {
                             held.insert((client, license), (id, lease.session.expires_at));
                         }
                         (Some(_), Err(e)) => prop_assert!(false, "a retry failed: {e}"),
-                        (None, Ok(lease)) if restarted && !lease.new_seat => {
+                        (None, Ok(lease)) if may_overcount && !lease.new_seat => {
                             prop_assert_eq!(last_event(&events), "held");
                             held.insert((client, license), (lease.session.id, lease.session.expires_at));
                         }
@@ -120,7 +149,7 @@ proptest! {
                             prop_assert_eq!(last_event(&events), "granted");
                             held.insert((client, license), (lease.session.id, lease.session.expires_at));
                         }
-                        (None, Err(Error::NoSeatsAvailable { .. })) if restarted => {
+                        (None, Err(Error::NoSeatsAvailable { .. })) if may_overcount => {
                             let counted = block_on(service.live_seats(tenant.id, l.id)).unwrap();
                             prop_assert!(counted >= l.seats.get(), "refused with a free seat");
                             prop_assert_eq!(last_event(&events), "denied");
@@ -135,7 +164,7 @@ proptest! {
                 Op::Heartbeat { client, license } => {
                     let Some(&(id, exp)) = held.get(&(client, license)) else { continue };
                     let result = block_on(service.heartbeat(tenant.id, id, &app()));
-                    if restarted && exp <= now && result.is_ok() {
+                    if may_overcount && exp <= now && result.is_ok() {
                         // A seat kept by the rebuild's slack: renewed, never freed meanwhile.
                         let lease = result.map_err(|e| TestCaseError::fail(e.to_string()))?;
                         held.insert((client, license), (id, lease.session.expires_at));
@@ -159,7 +188,25 @@ proptest! {
                 Op::Reap => { block_on(service.reap_once(3)).unwrap(); }
                 Op::LedgerRestart => {
                     ledger.lose_state();
-                    restarted = true;
+                    may_overcount = true;
+                }
+                Op::Orphan { client, license } => {
+                    let orphan = Session::start(
+                        SessionId::new(), tenant.id, licenses[license].id, hw[client].clone(),
+                        None, now, now + TimeDelta::seconds(TTL),
+                    )
+                    .held_by(Actor::System);
+                    block_on(store.insert_session(&orphan, 0)).unwrap();
+                    may_overcount = true;
+                }
+                Op::FailedAcquire { client, license } => {
+                    ledger.set_unavailable(true);
+                    store.set_discards_fail(true);
+                    let result = block_on(service.acquire(tenant.id, &Actor::System, &licenses[license].key, &hw[client], None));
+                    ledger.set_unavailable(false);
+                    store.set_discards_fail(false);
+                    prop_assert!(matches!(result, Err(Error::Unavailable { .. })), "{result:?}");
+                    may_overcount = true;
                 }
             }
             // The server flushes renewals to the store every second; steps here are at least
@@ -170,7 +217,7 @@ proptest! {
             let now = clock.now();
             for (i, l) in licenses.iter().enumerate() {
                 let counted = block_on(service.live_seats(tenant.id, l.id)).unwrap() as usize;
-                if restarted {
+                if may_overcount {
                     prop_assert!(counted >= live(&held, i, now), "a live lease without a seat on license {}", i);
                 } else {
                     prop_assert_eq!(counted, live(&held, i, now), "ledger and model disagree on license {}", i);
@@ -179,7 +226,7 @@ proptest! {
                 // count more seats than that, zombies the store cannot prove dead: it then
                 // grants nothing until they expire.)
                 prop_assert!(live(&held, i, now) <= l.seats.get() as usize, "oversold license {}", i);
-                if !restarted {
+                if !may_overcount {
                     prop_assert!(counted <= l.seats.get() as usize);
                 }
             }

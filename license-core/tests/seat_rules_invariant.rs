@@ -28,6 +28,10 @@ enum Op {
     Advance(i64),
     Reap,
     LedgerRestart,
+    /// An acquire (or a borrow for so many seconds) whose ledger call fails while the
+    /// database cannot delete its record: a session on record that no client holds, which a
+    /// rebuild restores as a seat (ADR 0017).
+    FailedAcquire(usize, Option<u32>),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -42,6 +46,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => prop_oneof![0..=130i64, (TTL - 2)..=(TTL + 2), 500..=2_100i64].prop_map(Op::Advance),
         1 => Just(Op::Reap),
         1 => Just(Op::LedgerRestart),
+        1 => (0..CLIENTS, prop::option::of(1..=MAX_BORROW)).prop_map(|(c, b)| Op::FailedAcquire(c, b)),
     ]
 }
 
@@ -270,6 +275,19 @@ proptest! {
                 Op::Reap => { block_on(service.reap_once(3)).unwrap(); }
                 Op::LedgerRestart => {
                     ledger.lose_state();
+                    restarted = true;
+                }
+                Op::FailedAcquire(c, borrow) => {
+                    ledger.set_unavailable(true);
+                    store.set_discards_fail(true);
+                    let result = match borrow {
+                        Some(s) => block_on(service.borrow(tenant.id, &Actor::System, &license.key, &hw[c], None, s)),
+                        None => block_on(service.acquire(tenant.id, &Actor::System, &license.key, &hw[c], None)),
+                    };
+                    ledger.set_unavailable(false);
+                    store.set_discards_fail(false);
+                    prop_assert!(matches!(result, Err(Error::Unavailable { .. })), "{result:?}");
+                    // Any rebuild from now on (not only after a loss) may restore the record.
                     restarted = true;
                 }
             }

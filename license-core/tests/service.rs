@@ -115,6 +115,67 @@ async fn retry_does_not_take_a_second_seat() {
     );
 }
 
+/// The fault soak's `redis_loss_while_pg_down` (ADR 0017): an acquire recorded while the
+/// ledger failed, whose record the database could not delete, is restored by the rebuild as a
+/// seat. Its machine's next acquire does not get it as a lease while the license is full.
+#[tokio::test]
+async fn a_record_without_a_grant_is_not_handed_out_over_the_limit() {
+    let w = world();
+    let l = w.license(2).await;
+    w.acquire(&l, "hw-a").await.unwrap();
+    w.acquire(&l, "hw-b").await.unwrap();
+    w.service.flush_write_behind().await.unwrap();
+    w.ledger.set_unavailable(true);
+    w.store.set_discards_fail(true);
+    let failed = w.acquire(&l, "hw-c").await;
+    assert!(
+        matches!(failed, Err(Error::Unavailable { .. })),
+        "{failed:?}"
+    );
+    w.ledger.set_unavailable(false);
+    w.store.set_discards_fail(false);
+    // Redis loses everything; the rebuild restores both leases and the leftover record.
+    w.ledger.lose_state();
+    assert_eq!(w.service.live_seats(w.tenant.id, l.id).await.unwrap(), 3);
+    let c = w.acquire(&l, "hw-c").await;
+    assert!(
+        matches!(c, Err(Error::NoSeatsAvailable { limit: 2, .. })),
+        "a third lease on two seats: {c:?}"
+    );
+    assert_eq!(
+        w.service.live_seats(w.tenant.id, l.id).await.unwrap(),
+        2,
+        "the leftover seat is freed"
+    );
+    // The two leases are untouched: a retry of each returns its session.
+    let a = w.acquire(&l, "hw-a").await.unwrap();
+    assert!(!a.new_seat);
+}
+
+/// A fast retry (its grant's confirmation still in the write-behind buffer) keeps its session
+/// across a rebuild: the regrant passes and hands the same session out.
+#[tokio::test]
+async fn an_unconfirmed_grant_is_regranted_to_its_retry() {
+    let w = world();
+    let l = w.license(2).await;
+    let first = w.acquire(&l, "hw-a").await.unwrap();
+    w.ledger.lose_state();
+    // Something else on the license meets the loss first: the rebuild restores the record.
+    assert_eq!(w.service.live_seats(w.tenant.id, l.id).await.unwrap(), 1);
+    w.advance(1);
+    let retry = w.acquire(&l, "hw-a").await.unwrap();
+    assert_eq!(retry.session.id, first.session.id);
+    assert!(!retry.new_seat);
+    assert_eq!(w.service.live_seats(w.tenant.id, l.id).await.unwrap(), 1);
+    w.service.flush_write_behind().await.unwrap();
+    let stored = w
+        .store
+        .get_session(w.tenant.id, first.session.id)
+        .await
+        .unwrap();
+    assert!(stored.confirmed, "the grant is on record after the flush");
+}
+
 #[tokio::test]
 async fn heartbeat_renews_the_seat_and_signs_a_fresh_token() {
     let w = world();
@@ -878,6 +939,9 @@ impl SeatLedger for LossAfterGrant {
             self.intruder_refused.store(refused, Ordering::SeqCst);
         }
         Ok(outcome)
+    }
+    async fn regrant(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome> {
+        self.inner.regrant(key, request).await
     }
     async fn renew(
         &self,

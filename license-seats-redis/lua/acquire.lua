@@ -29,18 +29,24 @@
 -- ARGV[10] the license's reserves, 23 bytes each, concatenated ('' when none): the group's
 --          counter digest (12 bytes), '1' if the requester is a member else '0', the seats
 --          reserved as 10 decimal digits (zero-padded)
+-- ARGV[11] '1' to grant again (SeatLedger::regrant) the machine's seat held by the session
+--          asking, whose grant is not on record: checked as a new grant of the same kind would
+--          be, as if that seat were free; granted, it is re-counted toward ARGV[8] and keeps
+--          its expiry ({'HELD', ...}); refused, it is freed. '0' (acquire) otherwise.
 --
 -- Replies (nothing but the pruning of expired seats and hold-offs is written unless GRANTED):
 --   {'REBUILD'}                          the marker is missing: rebuild from the store, retry
 --   {'EVICTED', until_ms, reason}        the machine or the person is held off until until_ms
 --                                        (the hold-off ending last); nothing written
---   {'HELD', session_id, expires_ms}     the machine holds a live seat (session id: 16 bytes)
+--   {'HELD', session_id, expires_ms}     the machine holds a live seat (session id: 16 bytes);
+--                                        for a regrant: the seat was granted again
 --   {'NO_BORROW_SEATS'}                  a borrow, while `cap` borrowed seats are live
 --   {'NO_SEATS'}                         every seat is taken
 --   {'LIMITED', limit}                   a limit of the policy refuses the seat: 'group_max',
 --                                        'user_max', 'host_max', 'processes_per_host' or
 --                                        'reserved_for_others'
---   {'GRANTED', expires_ms, in_use}      the seat is the session's until expires_ms
+--   {'GRANTED', expires_ms, in_use}      the seat is the session's until expires_ms (a regrant
+--                                        whose seat had gone grants a new one)
 --   {'TOOK_BACK', expires_ms, in_use, lingering}
 --                                        the machine's lingering seat is the session's until
 --                                        expires_ms; in_use did not change; `lingering` is the
@@ -65,6 +71,7 @@ local limit, ttl, grace = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]
 local cap = tonumber(ARGV[7])
 local counts, tags = KEYS[7], KEYS[8]
 local counters, packed_caps, packed_reserves = ARGV[8], ARGV[9], ARGV[10]
+local regrant = ARGV[11] == '1'
 if #session ~= SESSION or #machine ~= MACHINE or (#user ~= 0 and #user ~= USER) then
   return redis.error_reply('ERR acquire: session must be 16 bytes, machine 12, user 0 or 12')
 end
@@ -136,6 +143,8 @@ end
 local held_until = tonumber(redis.call('ZSCORE', seats, machine))
 local held_by = held_until and held_until > now and holder(holders, machine)
 local lingers = held_by and is_kind(lingering, machine, held_until)
+-- A regrant of the asking session's own seat: checked as if that seat were free.
+local regranting = regrant and held_by == session and not lingers
 
 -- Seats in use: all but the expired ones. Counting those is O(1) while they fit one prune.
 local expired = redis.call('ZRANGEBYSCORE', seats, '-inf', ms(now), 'LIMIT', 0, PRUNE)
@@ -146,7 +155,11 @@ end
 local in_use = redis.call('ZCARD', seats) - stale
 
 -- A borrow past the cap (live borrowed seats only: O(log n) however many wait to be pruned).
-local cap_reached = cap >= 0 and redis.call('ZCOUNT', borrowed, '(' .. ms(now), '+inf') >= cap
+local borrowed_now = cap >= 0 and redis.call('ZCOUNT', borrowed, '(' .. ms(now), '+inf') or 0
+if regranting and cap >= 0 and is_kind(borrowed, machine, held_until) then
+  borrowed_now = borrowed_now - 1
+end
+local cap_reached = cap >= 0 and borrowed_now >= cap
 
 -- Writes: free expired seats (zombies, ended borrows and lingers free themselves here) and
 -- ended hold-offs, then grant.
@@ -163,10 +176,20 @@ if #ended > 0 then
   redis.call('HDEL', holds, unpack(ended))
 end
 
-if held_by and not lingers then
+if held_by and not lingers and not regranting then
   return {'HELD', held_by, held_until}
 end
+-- A regrant refused frees the seat: it was never granted on record.
+local function free_regranted()
+  if regranting then
+    untag(counts, tags, {machine})
+    redis.call('ZREM', seats, machine)
+    redis.call('ZREM', borrowed, machine)
+    drop_holder(holders, machine)
+  end
+end
 if cap_reached then
+  free_regranted()
   return {'NO_BORROW_SEATS'}
 end
 
@@ -174,7 +197,7 @@ end
 -- reserves (the grant must leave as many free seats as they still lack). Taking over the
 -- machine's lingering seat is checked without that seat: its counters taken off, one seat
 -- fewer in use.
-local replaced = lingers and (redis.call('HGET', tags, machine) or '') or ''
+local replaced = (lingers or regranting) and (redis.call('HGET', tags, machine) or '') or ''
 local function count(counter)
   local n = tonumber(redis.call('HGET', counts, counter)) or 0
   for at = 1, #replaced, COUNTER do
@@ -203,10 +226,23 @@ local function refused(in_use_before)
   return nil
 end
 local limited = refused(held_by and in_use - 1 or in_use)
+if limited then
+  free_regranted()
+end
 if limited == 'seats' then
   return {'NO_SEATS'}
 elseif limited then
   return {'LIMITED', limited}
+end
+if regranting then
+  -- Counted toward what the asking requester counts toward; kind and expiry unchanged.
+  untag(counts, tags, {machine})
+  tag(counts, tags, machine, counters)
+  if counters ~= '' then
+    follow_expiry(counts, seats)
+    follow_expiry(tags, seats)
+  end
+  return {'HELD', held_by, held_until}
 end
 
 local expires = now + ttl

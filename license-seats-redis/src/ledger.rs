@@ -227,9 +227,14 @@ fn redis_version(info: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
-#[async_trait]
-impl SeatLedger for RedisLedger {
-    async fn acquire(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome> {
+impl RedisLedger {
+    /// `acquire.lua`: an acquire, or with `regrant` a [`SeatLedger::regrant`].
+    async fn take(
+        &self,
+        key: &LedgerKey,
+        request: &SeatRequest,
+        regrant: bool,
+    ) -> Result<AcquireOutcome> {
         let keys = LicenseKeys::new(key);
         let mut invocation = scripts::ACQUIRE.prepare_invoke();
         invocation
@@ -244,7 +249,19 @@ impl SeatLedger for RedisLedger {
         for arg in tally::args(&request.tally) {
             invocation.arg(arg);
         }
+        invocation.arg(if regrant { "1" } else { "0" });
         scripts::acquire_outcome(&self.run(&invocation).await?)
+    }
+}
+
+#[async_trait]
+impl SeatLedger for RedisLedger {
+    async fn acquire(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome> {
+        self.take(key, request, false).await
+    }
+
+    async fn regrant(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome> {
+        self.take(key, request, true).await
     }
 
     async fn renew(

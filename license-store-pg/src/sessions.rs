@@ -367,10 +367,14 @@ async fn renew_many(
                 )
             })
             .collect();
+        // A record that does not move the expiry still confirms the grant.
         let sql = format!(
-            "UPDATE sessions AS s SET last_heartbeat_at = v.at, expires_at = v.exp \
+            "UPDATE sessions AS s SET \
+               last_heartbeat_at = CASE WHEN s.expires_at < v.exp THEN v.at ELSE s.last_heartbeat_at END, \
+               expires_at = GREATEST(s.expires_at, v.exp), confirmed = TRUE \
              FROM (VALUES {}) AS v(id, at, exp) \
-             WHERE s.tenant_id = $1 AND s.id = v.id AND s.ended_at IS NULL AND s.expires_at < v.exp",
+             WHERE s.tenant_id = $1 AND s.id = v.id AND s.ended_at IS NULL \
+               AND (s.expires_at < v.exp OR NOT s.confirmed)",
             rows.join(", ")
         );
         txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
@@ -379,13 +383,28 @@ async fn renew_many(
         return Ok(());
     }
     for beat in beats {
-        sessions::Entity::update_many()
+        let moved = sessions::Entity::update_many()
             .col_expr(Column::LastHeartbeatAt, Expr::value(stored_time(beat.at)))
             .col_expr(Column::ExpiresAt, Expr::value(stored_time(beat.expires_at)))
+            .col_expr(Column::Confirmed, Expr::value(true))
             .filter(Column::TenantId.eq(tenant.as_uuid()))
             .filter(Column::Id.eq(beat.session_id.as_uuid()))
             .filter(Column::EndedAt.is_null())
             .filter(Column::ExpiresAt.lt(stored_time(beat.expires_at)))
+            .exec(txn)
+            .await
+            .map_err(db_err)?
+            .rows_affected;
+        if moved > 0 {
+            continue;
+        }
+        // A record that does not move the expiry still confirms the grant.
+        sessions::Entity::update_many()
+            .col_expr(Column::Confirmed, Expr::value(true))
+            .filter(Column::TenantId.eq(tenant.as_uuid()))
+            .filter(Column::Id.eq(beat.session_id.as_uuid()))
+            .filter(Column::EndedAt.is_null())
+            .filter(Column::Confirmed.eq(false))
             .exec(txn)
             .await
             .map_err(db_err)?;

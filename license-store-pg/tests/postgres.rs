@@ -213,7 +213,7 @@ async fn migrations_are_idempotent_and_serialised_across_replicas() {
     let raw = Database::connect(&url).await.unwrap();
     assert_eq!(
         count(&raw, "seaql_migrations").await,
-        7,
+        8,
         "each migration once"
     );
     common::tenant_with_license(&two).await;

@@ -8,6 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::clock::Clock;
 use crate::error::{Dependency, Error, Result};
+use crate::ids::SessionId;
 use crate::seat_ledger::{
     AcquireOutcome, Hold, HoldOff, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatKind,
     SeatLedger, SeatRef, SeatRequest,
@@ -111,9 +112,15 @@ fn kind_of(request: &SeatRequest) -> SeatKind {
     }
 }
 
-#[async_trait]
-impl SeatLedger for MemoryLedger {
-    async fn acquire(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome> {
+impl MemoryLedger {
+    /// [`SeatLedger::acquire`], or with `regrant` [`SeatLedger::regrant`]: one step under the
+    /// lock.
+    fn take(
+        &self,
+        key: &LedgerKey,
+        request: &SeatRequest,
+        regrant: bool,
+    ) -> Result<AcquireOutcome> {
         self.check_available()?;
         let now = self.clock.now();
         let expires_at = expiry(now, request.ttl)?;
@@ -140,7 +147,11 @@ impl SeatLedger for MemoryLedger {
         if let Some(id) = holder
             && let Some(seat) = seats.by_session.get(&id)
         {
-            if seat.kind != SeatKind::Lingering || seat.hardware_id != request.hardware_id {
+            let own = seat.hardware_id == request.hardware_id;
+            if regrant && id == request.session_id && own && seat.kind != SeatKind::Lingering {
+                return Ok(regranted(seats, request, id));
+            }
+            if seat.kind != SeatKind::Lingering || !own {
                 return Ok(AcquireOutcome::AlreadyHeld {
                     session_id: id,
                     expires_at: seat.expires_at,
@@ -196,6 +207,58 @@ impl SeatLedger for MemoryLedger {
             expires_at,
             in_use: in_use + 1,
         })
+    }
+}
+
+/// The regrant of `id`'s seat (its grant not on record): checked as a new grant of the
+/// request's kind with that seat free; kept and re-counted toward the request's counters, or
+/// freed.
+fn regranted(seats: &mut Seats, request: &SeatRequest, id: SessionId) -> AcquireOutcome {
+    let Some(seat) = seats.by_session.get(&id) else {
+        return AcquireOutcome::NoSeats;
+    };
+    let (expires_at, kind) = (seat.expires_at, seat.kind);
+    let own_borrow = u32::from(kind == SeatKind::Borrowed);
+    let refusal = if request
+        .borrow
+        .is_some_and(|max| seats.borrowed.saturating_sub(own_borrow) >= max)
+    {
+        Some(AcquireOutcome::NoBorrowSeats)
+    } else {
+        request
+            .tally
+            .check(
+                |c| seats.count(c, Some(id)),
+                seats.len().saturating_sub(1),
+                request.limit,
+            )
+            .map(refused)
+    };
+    seats.remove(id);
+    if let Some(refusal) = refusal {
+        return refusal;
+    }
+    seats.insert(
+        id,
+        request.hardware_id.clone(),
+        expires_at,
+        kind,
+        &request.tally.counters,
+    );
+    AcquireOutcome::AlreadyHeld {
+        session_id: id,
+        expires_at,
+    }
+}
+
+#[async_trait]
+impl SeatLedger for MemoryLedger {
+    async fn acquire(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome> {
+        self.take(key, request, false)
+    }
+
+    async fn regrant(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome> {
+        self.take(key, request, true)
     }
 
     async fn renew(

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::store::{MemoryStore, usage_day};
 use crate::audit::AuditEvent;
-use crate::error::{Error, Resource, Result};
+use crate::error::{Dependency, Error, Resource, Result};
 use crate::holder::SessionSecretHash;
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::session::{EndReason, Session, SessionEnd};
@@ -163,6 +163,12 @@ impl SessionStore for MemoryStore {
     }
 
     async fn discard_session(&self, tenant: TenantId, id: SessionId) -> Result<()> {
+        if self.discards_fail() {
+            return Err(Error::unavailable(
+                Dependency::Store,
+                "in-memory store refuses deletions",
+            ));
+        }
         let mut data = self.lock()?;
         if data
             .sessions
@@ -180,10 +186,12 @@ impl SessionStore for MemoryStore {
             if let Some(session) = data.sessions.get_mut(&beat.session_id)
                 && session.tenant_id == beat.tenant_id
                 && session.ended_at.is_none()
-                && session.expires_at < beat.expires_at
             {
-                session.last_heartbeat_at = beat.at;
-                session.expires_at = beat.expires_at;
+                session.confirmed = true;
+                if session.expires_at < beat.expires_at {
+                    session.last_heartbeat_at = beat.at;
+                    session.expires_at = beat.expires_at;
+                }
             }
         }
         for peak in &batch.peaks {

@@ -33,12 +33,24 @@ pub(super) struct Data {
 pub struct MemoryStore {
     data: Mutex<Data>,
     unavailable: AtomicBool,
+    discards_fail: AtomicBool,
 }
 
 impl MemoryStore {
     /// Makes every call fail with `unavailable` (or work again), to test failure handling.
     pub fn set_unavailable(&self, unavailable: bool) {
         self.unavailable.store(unavailable, Ordering::SeqCst);
+    }
+
+    /// Makes [`discard_session`](crate::store::SessionStore::discard_session) alone fail with
+    /// `unavailable` (or work again): a database that goes away between an acquire's record
+    /// and the deletion of that record when the ledger did not grant the seat (ADR 0017).
+    pub fn set_discards_fail(&self, fail: bool) {
+        self.discards_fail.store(fail, Ordering::SeqCst);
+    }
+
+    pub(super) fn discards_fail(&self) -> bool {
+        self.discards_fail.load(Ordering::SeqCst)
     }
 
     pub(super) fn lock(&self) -> Result<MutexGuard<'_, Data>> {

@@ -18,6 +18,8 @@ mod holds;
 mod kinds;
 /// Seat policies: caps, reserves, counts given back, the rebuild (ADR 0026).
 mod policy;
+/// Regrants of seats whose grant is not on record (ADR 0017).
+mod regrant;
 
 /// A ledger under test, and a way to make its backend lose every seat (a Redis `FLUSHALL`,
 /// a restart without persistence).
@@ -103,6 +105,7 @@ pub async fn seat_ledger_contract(harness: &LedgerHarness) {
     late_rebuild_does_not_drop_newer_seats(ledger).await;
     kinds::kinds_and_holds_contract(ledger).await;
     policy::policy_contract(ledger).await;
+    regrant::regrant_contract(ledger).await;
     lost_state_is_rebuilt_from_live_seats(harness).await;
 }
 

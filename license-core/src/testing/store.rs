@@ -108,6 +108,7 @@ pub(super) fn session(l: &License, hw: &str, expires_at: DateTime<Utc>) -> Sessi
         eviction: None,
         seat_key: None,
         counters: Vec::new(),
+        confirmed: false,
     }
 }
 
@@ -351,16 +352,55 @@ async fn sessions_and_usage(store: &dyn Store) {
             overdraft: 0,
         }],
     };
+    assert!(
+        !ok(store.get_session(a.id, s1.id).await, "before flush").confirmed,
+        "a grant is not on record before its renewal record"
+    );
     ok(store.flush_write_behind(&batch).await, "flush");
     let s1_now = ok(store.get_session(a.id, s1.id).await, "after flush");
     assert_eq!(
         (s1_now.last_heartbeat_at, s1_now.expires_at),
         (t1, t1 + TimeDelta::seconds(300))
     );
+    assert!(s1_now.confirmed, "a renewal record confirms the grant");
     let s2_now = ok(store.get_session(a.id, s2.id).await, "s2 after flush");
     assert_eq!(
-        s2_now.expires_at, s2.expires_at,
+        (s2_now.expires_at, s2_now.confirmed),
+        (s2.expires_at, false),
         "a foreign tenant's renewal is ignored"
+    );
+    // A grant's record that does not move the stored expiry still confirms it.
+    let same = session(&la, "hw-9", t0 + TimeDelta::seconds(300));
+    ok(store.insert_session(&same, 0).await, "insert same");
+    let unmoved = WriteBehindBatch {
+        heartbeats: vec![HeartbeatRecord {
+            tenant_id: a.id,
+            session_id: same.id,
+            at: same.acquired_at,
+            expires_at: same.expires_at,
+        }],
+        peaks: vec![],
+    };
+    ok(store.flush_write_behind(&unmoved).await, "flush unmoved");
+    let same_now = ok(store.get_session(a.id, same.id).await, "same after flush");
+    assert_eq!(
+        (
+            same_now.expires_at,
+            same_now.last_heartbeat_at,
+            same_now.confirmed
+        ),
+        (same.expires_at, same.acquired_at, true)
+    );
+    ok(
+        store
+            .end_session(
+                a.id,
+                same.id,
+                &SessionEnd::new(t0, EndReason::Released),
+                None,
+            )
+            .await,
+        "end same",
     );
     let late = WriteBehindBatch {
         heartbeats: vec![beat(a.id, s1.id, t0)],

@@ -44,6 +44,9 @@ pub struct Model {
     /// The policy counters the seat counts toward, a JSON array of text; NULL: none (also
     /// written for none).
     pub counters: Option<String>,
+    /// The ledger's grant of the seat is on record (m0008): false from the insert until the
+    /// write-behind's first renewal record.
+    pub confirmed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -102,6 +105,7 @@ impl Model {
                     .collect(),
                 None => Vec::new(),
             },
+            confirmed: self.confirmed,
         })
     }
 }
@@ -134,6 +138,7 @@ impl From<&Session> for ActiveModel {
                 .map(stored_time)),
             seat_key: Set(s.seat_key.as_ref().map(|k| k.as_str().to_owned())),
             counters: Set(counters_text(&s.counters)),
+            confirmed: Set(s.confirmed),
         }
     }
 }

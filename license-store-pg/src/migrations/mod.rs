@@ -20,6 +20,8 @@ mod m0006_seat_rules;
 /// Seat policies and leasing strategies: the licenses' strategy, process cap and policy, and
 /// each session's seat key and counters.
 mod m0007_seat_policies;
+/// Whether each session's grant is on record (the write-behind confirms it).
+mod m0008_confirmed_grants;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -35,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_session_holders::Migration),
             Box::new(m0006_seat_rules::Migration),
             Box::new(m0007_seat_policies::Migration),
+            Box::new(m0008_confirmed_grants::Migration),
         ]
     }
 }

@@ -90,6 +90,7 @@ pub fn session(l: &License, hw: &str, expires_at: DateTime<Utc>) -> Session {
         eviction: None,
         seat_key: None,
         counters: Vec::new(),
+        confirmed: false,
     }
 }
 
