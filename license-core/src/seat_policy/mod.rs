@@ -139,8 +139,8 @@ impl SeatPolicy {
     }
 
     /// Checks names, sizes and references, and that the reserves fit in `seats` (the seats
-    /// sold: overdraft is never reserved). The error names the field (`groups[i].name`,
-    /// `rules[i]`, …).
+    /// sold: overdraft is never reserved). The error names the field (`groups` or `rules`)
+    /// and its message the entry (`groups[1]: …`, `rules[0]: …`, counted from 0).
     pub fn validate(&self, seats: u32) -> Result<()> {
         if self.groups.len() > Self::MAX_GROUPS {
             return Err(Error::invalid(
@@ -155,26 +155,27 @@ impl SeatPolicy {
             ));
         }
         let mut names = BTreeSet::new();
-        for group in &self.groups {
-            check_name(&group.name)?;
+        for (i, group) in self.groups.iter().enumerate() {
+            let at = |e: Error| entry("groups", i, e);
+            check_name(&group.name).map_err(at)?;
             if !names.insert(group.name.as_str()) {
-                return Err(Error::invalid(
+                return Err(at(Error::invalid(
                     "groups",
                     format!("the group {:?} is defined twice", group.name),
-                ));
+                )));
             }
             if group.members.is_empty() || group.members.len() > Self::MAX_MEMBERS {
-                return Err(Error::invalid(
+                return Err(at(Error::invalid(
                     "groups",
                     format!(
                         "the group {:?} needs 1 to {} members",
                         group.name,
                         Self::MAX_MEMBERS
                     ),
-                ));
+                )));
             }
             for member in &group.members {
-                check_value("groups", member.value())?;
+                check_value("groups", member.value()).map_err(at)?;
             }
         }
         let known = |group: &str| -> Result<()> {
@@ -189,23 +190,26 @@ impl SeatPolicy {
         };
         let mut reserved = 0u64;
         let mut reserving = BTreeSet::new();
-        for rule in &self.rules {
+        for (i, rule) in self.rules.iter().enumerate() {
+            let at = |e: Error| entry("rules", i, e);
             match rule {
                 PolicyRule::Reserve { seats: n, group } => {
-                    known(group)?;
+                    known(group).map_err(at)?;
                     if *n == 0 || !reserving.insert(group.as_str()) {
-                        return Err(Error::invalid(
+                        return Err(at(Error::invalid(
                             "rules",
                             format!("reserve for {group:?}: at least 1 seat, one rule per group"),
-                        ));
+                        )));
                     }
                     reserved += u64::from(*n);
                 }
                 PolicyRule::Max { target, .. } => match target {
-                    Target::Group(group) => known(group)?,
-                    Target::User(v) | Target::Host(v) => check_value("rules", v)?,
+                    Target::Group(group) => known(group).map_err(at)?,
+                    Target::User(v) | Target::Host(v) => check_value("rules", v).map_err(at)?,
                 },
-                PolicyRule::Include { group } | PolicyRule::Exclude { group } => known(group)?,
+                PolicyRule::Include { group } | PolicyRule::Exclude { group } => {
+                    known(group).map_err(at)?
+                }
             }
         }
         if reserved > u64::from(seats) {
@@ -224,6 +228,16 @@ impl Member {
         match self {
             Member::User(v) | Member::Domain(v) | Member::HardwareId(v) | Member::Host(v) => v,
         }
+    }
+}
+
+/// `e`, an invalid-input error about the list `field`, with its entry `i` named first.
+fn entry(field: &'static str, i: usize, e: Error) -> Error {
+    match e {
+        Error::InvalidInput { reason, .. } => {
+            Error::invalid(field, format!("{field}[{i}]: {reason}"))
+        }
+        other => other,
     }
 }
 

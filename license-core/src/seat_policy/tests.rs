@@ -41,7 +41,18 @@ fn validation_names_what_is_wrong() {
             .contains("eng")
     );
     let twice = policy("GROUP a user:x\nRESERVE 1 a\nRESERVE 1 a");
-    assert_eq!(twice.validate(5).unwrap_err().code(), "invalid_input");
+    let e = twice.validate(5).unwrap_err();
+    assert_eq!(e.code(), "invalid_input");
+    assert!(e.to_string().contains("rules[1]: reserve for \"a\""), "{e}");
+    let second_group = SeatPolicy {
+        groups: vec![
+            SeatGroup::new("a", vec![Member::User("x".into())]),
+            SeatGroup::new("b", vec![]),
+        ],
+        rules: vec![],
+    };
+    let e = second_group.validate(1).unwrap_err();
+    assert!(e.to_string().contains("groups[1]: the group \"b\""), "{e}");
     let too_many = policy("GROUP a user:x\nGROUP b user:y\nRESERVE 2 a\nRESERVE 2 b");
     assert!(too_many.validate(3).is_err());
     assert!(too_many.validate(4).is_ok());

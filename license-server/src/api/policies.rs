@@ -182,7 +182,15 @@ impl TryFrom<PolicyDto> for SeatPolicy {
             rules: policy
                 .rules
                 .into_iter()
-                .map(PolicyRule::try_from)
+                .enumerate()
+                .map(|(i, rule)| {
+                    PolicyRule::try_from(rule).map_err(|e| match e {
+                        Error::InvalidInput { field, reason } => {
+                            Error::invalid(field, format!("{field}[{i}]: {reason}"))
+                        }
+                        other => other,
+                    })
+                })
                 .collect::<Result<_, _>>()?,
         })
     }

@@ -199,6 +199,27 @@ async fn a_bad_policy_is_a_400_naming_the_field_and_changes_nothing() {
     ] {
         assert_invalid(put_policy(&app, &acme, policy.clone()).await, field);
     }
+    // The message names the entry, counted from 0.
+    for (policy, entry) in [
+        (
+            json!({ "groups": [group("eng")], "rules": [{ "rule": "include", "group": "eng" }, { "rule": "reserve", "seats": 1 }] }),
+            "rules[1]: ",
+        ),
+        (
+            json!({ "groups": [group("eng")], "rules": [{ "rule": "include", "group": "eng" }, { "rule": "exclude", "group": "ops" }] }),
+            "rules[1]: ",
+        ),
+        (
+            json!({ "groups": [group("eng"), group("bad name")] }),
+            "groups[1]: ",
+        ),
+    ] {
+        let reply = put_policy(&app, &acme, policy)
+            .await
+            .expect_error(400, "invalid_input");
+        let message = reply.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(entry), "{}", reply.body);
+    }
     // An unknown rule or member kind is a 400 too (the framework's message names the type,
     // not the field, as for any value of the wrong type).
     for policy in [
