@@ -11,7 +11,7 @@ use serde_json::Value;
 // The client routes' JSON lives in license-client (one implementation for the CLI, `license
 // run` and applications).
 pub use license_client::api::{
-    AcquireRequest, BorrowRequest, ErrorBody, Lease, Released, Renewed, Returned, SessionRequest,
+    AcquireRequest, BorrowRequest, ErrorBody, Lease, Released, Renewed, Returned,
 };
 
 /// A software vendor.

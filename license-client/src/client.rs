@@ -11,7 +11,7 @@ use crate::api::{
     AcquireRequest, BorrowRequest, Lease, Released, Renewed, Returned, SessionRequest,
     ValidateRequest, Validated,
 };
-use crate::error::{Attempt, Error, decode, innermost};
+use crate::error::{Attempt, Error, decode, transport_cause};
 use crate::retry::RetryPolicy;
 
 /// Result with the client's [`Error`].
@@ -45,6 +45,7 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     connect_timeout: Duration,
     request_timeout: Duration,
+    http: Option<reqwest::Client>,
 }
 
 impl ClientBuilder {
@@ -66,14 +67,24 @@ impl ClientBuilder {
         self
     }
 
-    /// The client; [`Error::Config`] for a base URL that is not http(s) with a host.
+    /// A prepared `reqwest::Client` (its own pool, timeouts and user agent), instead of one
+    /// built from the timeouts above.
+    pub fn http(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// The client; [`Error::BadUrl`] for a base URL that is not http(s) with a host.
     pub fn build(self) -> Result<Client> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.request_timeout)
-            .user_agent(concat!("license-client/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout)
+                .timeout(self.request_timeout)
+                .user_agent(concat!("license-client/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
+        };
         Ok(Client {
             http,
             base: parse_base_url(&self.base_url)?,
@@ -88,7 +99,10 @@ impl ClientBuilder {
 
 /// Parses and checks a server base URL (http or https, with a host, no query).
 pub fn parse_base_url(raw: &str) -> Result<Url> {
-    let bad = |reason: &str| Error::Config(format!("invalid server URL {raw:?}: {reason}"));
+    let bad = |reason: &str| Error::BadUrl {
+        url: raw.to_owned(),
+        reason: reason.to_owned(),
+    };
     let url = Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(bad("must start with http:// or https://"));
@@ -116,6 +130,7 @@ impl Client {
             retry: RetryPolicy::default(),
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
+            http: None,
         }
     }
 
@@ -145,23 +160,28 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (reason, retry_after) = match self.once(&method, &url, body, authenticated).await {
-                Ok(bytes) => {
-                    return serde_json::from_slice(&bytes)
-                        .map_err(|e| Error::BadResponse(e.to_string()));
-                }
-                Err(Attempt::Final(e)) => return Err(e),
-                Err(Attempt::Transient {
-                    reason,
-                    retry_after,
-                }) => (reason, retry_after),
-            };
+            let (reason, retry_after, status, code) =
+                match self.once(&method, &url, body, authenticated).await {
+                    Ok(bytes) => {
+                        return serde_json::from_slice(&bytes)
+                            .map_err(|e| Error::BadResponse(e.to_string()));
+                    }
+                    Err(Attempt::Final(e)) => return Err(e),
+                    Err(Attempt::Transient {
+                        reason,
+                        retry_after,
+                        status,
+                        code,
+                    }) => (reason, retry_after, status, code),
+                };
             if attempt >= self.retry.max_attempts {
                 return Err(Error::ServerUnavailable {
                     server: self.base.as_str().trim_end_matches('/').to_owned(),
                     attempts: attempt,
                     reason,
                     retry_after,
+                    status,
+                    code,
                 });
             }
             tokio::time::sleep(self.retry.backoff(attempt - 1, retry_after)).await;
@@ -183,8 +203,10 @@ impl Client {
             request = request.json(body);
         }
         let transient = |e: reqwest::Error| Attempt::Transient {
-            reason: innermost(&e),
+            reason: transport_cause(&e),
             retry_after: None,
+            status: None,
+            code: None,
         };
         let response = request.send().await.map_err(transient)?;
         let status = response.status();

@@ -82,6 +82,10 @@ pub enum Error {
         attempts: u32,
         /// The last cause.
         reason: String,
+        /// The status of the last answer, if the server answered (5xx, 429).
+        status: Option<u16>,
+        /// The stable code of the last answer, if it had the error body (`unavailable`, …).
+        code: Option<String>,
         /// The server's last `Retry-After`.
         retry_after: Option<Duration>,
     },
@@ -92,7 +96,15 @@ pub enum Error {
     /// An answer that is not what the route promises.
     #[error("unexpected answer from the license server: {0}")]
     BadResponse(String),
-    /// The client is configured wrongly (base URL, key set, …); nothing was sent.
+    /// The server URL cannot be used; nothing was sent.
+    #[error("invalid server URL {url:?}: {reason}")]
+    BadUrl {
+        /// What was given.
+        url: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// The client is configured wrongly (key set, runtime, …); nothing was sent.
     #[error("{0}")]
     Config(String),
 }
@@ -127,6 +139,9 @@ pub(crate) enum Attempt {
     Transient {
         reason: String,
         retry_after: Option<Duration>,
+        /// The answer's status and code, when there was an answer.
+        status: Option<u16>,
+        code: Option<String>,
     },
 }
 
@@ -146,6 +161,8 @@ pub(crate) fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> At
         return Attempt::Transient {
             reason,
             retry_after,
+            status: Some(status.as_u16()),
+            code: parsed.map(|e| e.code),
         };
     }
     let Some(e) = parsed else {
@@ -214,7 +231,7 @@ fn evicted_message(reason: &str, until: Option<&DateTime<Utc>>) -> String {
 
 /// The innermost cause of a transport error: "Connection refused (os error 111)", not
 /// "error sending request".
-pub(crate) fn innermost(e: &reqwest::Error) -> String {
+pub fn transport_cause(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         return "the request timed out".into();
     }

@@ -38,7 +38,7 @@ mod verify;
 
 pub use api::{AcquireRequest, BorrowRequest, Lease, Released, Renewed, Returned, Validated};
 pub use client::{Client, ClientBuilder, Result, parse_base_url};
-pub use error::Error;
+pub use error::{Error, transport_cause};
 pub use guard::{GuardOptions, SeatGuard, SeatState};
 /// The claims of a verified lease token (from license-core).
 pub use license_core::LeaseClaims;
