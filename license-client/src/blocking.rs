@@ -137,6 +137,21 @@ impl SeatGuard {
         self.state()
     }
 
+    /// Calls `on_change` with every new state, on the client's runtime thread, until the
+    /// seat is lost or released (the C ABI's callback). Keep it short: it delays the next
+    /// notification, not the heartbeats.
+    pub fn on_change(&self, on_change: impl Fn(&SeatState) + Send + 'static) -> Result<()> {
+        let mut changes = self.subscribe()?;
+        changes.mark_unchanged();
+        self.runtime.spawn(async move {
+            while changes.changed().await.is_ok() {
+                let state = changes.borrow_and_update().clone();
+                on_change(&state);
+            }
+        });
+        Ok(())
+    }
+
     /// The current lease.
     pub fn lease(&self) -> Result<Lease> {
         Ok(self.guard()?.lease())
