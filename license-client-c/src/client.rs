@@ -19,7 +19,7 @@ pub struct LcClient {
 
 /// Opens a client. Every string is borrowed for the call only (UTF-8, NUL-terminated).
 ///
-/// - `base_url`: the server, e.g. "https://licenses.example.com".
+/// - `base_url`: the server, e.g. `https://licenses.example.com`.
 /// - `credential`: a client-scope API key (`lk_…`) or an OIDC ID token.
 /// - `license_key`, `hardware_id`: the seat to ask for.
 /// - `key_set_json` (may be NULL): the tenant's published key set (the JSON of

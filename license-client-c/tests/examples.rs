@@ -1,4 +1,4 @@
-//! The C and C++ examples (`examples/c/`) and the Rust one (`license-client/examples/`)
+//! The C and C++ examples (`examples/c/`) and the Rust one (`examples/hold_seat.rs`)
 //! against a live server: each is built (the C ones with the system `cc` and `c++` against
 //! this crate's cdylib), acquires, verifies its lease offline, releases on a normal exit
 //! (the seat count drops to 0), and stops with exit code 5 when an administrator evicts it.
@@ -50,7 +50,7 @@ struct Programs {
 
 fn build_programs() -> Programs {
     cargo_build("license-client-c", &["--lib"]);
-    cargo_build("license-client", &["--example", "hold_seat"]);
+    cargo_build("license-examples", &["--example", "hold_seat"]);
     let lib_dir = profile_dir();
     let dir = tempfile::tempdir().unwrap();
     let c = dir.path().join("hold_seat_c");

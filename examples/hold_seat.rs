@@ -9,7 +9,8 @@
 //! (optional: `/.well-known/jwks.json`), `LC_WORK_SECONDS` (default 5).
 //! Exit codes: 0 done and released, 1 error, 4 seat lost, 5 evicted.
 //!
-//! `cargo run -p license-client --example hold_seat`
+//! `cargo run -p license-examples --example hold_seat` (license-client-c's `examples` test
+//! runs it against a live server, next to the C and C++ ones).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -52,6 +53,7 @@ async fn run() -> Result<u8, String> {
             .and_then(|s| s.parse().ok())
             .unwrap_or(5),
     );
+    // INTEGRATE:hold-seat:start
     let verifier = Verifier::from_json(
         &key_set,
         root.as_deref(),
@@ -114,5 +116,6 @@ async fn run() -> Result<u8, String> {
         .await
         .map_err(|e| format!("release failed: {e}"))?;
     println!("released");
+    // INTEGRATE:hold-seat:end
     Ok(0)
 }
