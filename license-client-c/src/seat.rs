@@ -244,6 +244,8 @@ pub unsafe extern "C" fn lc_seat_release(seat: *const LcSeat) -> LcStatus {
         let Slot::Holding(guard) = std::mem::replace(&mut *slot, Slot::Ended(ended)) else {
             return Ok(());
         };
+        // Status polls from other threads need not wait for the request.
+        drop(slot);
         guard.release()?;
         Ok(())
     })
