@@ -147,21 +147,31 @@ fn the_c_cpp_and_rust_examples_hold_verify_obey_an_eviction_and_release() {
         "every example released its seat"
     );
 
-    // An eviction: each stops within a few heartbeats (1 s), exit code 5, no new seat.
-    for (name, path) in &programs.paths {
-        let hardware_id = format!("{name}-evicted");
-        let child = start(path, &tenant, key_sets.path(), &hardware_id, 60);
+    // An eviction of each, side by side: each stops within a heartbeat or two (1 s), exit
+    // code 5, and takes no seat again.
+    let evicted: Vec<_> = programs
+        .paths
+        .iter()
+        .map(|(name, path)| {
+            let hardware_id = format!("{name}-evicted");
+            let child = start(path, &tenant, key_sets.path(), &hardware_id, 60);
+            (*name, hardware_id, child)
+        })
+        .collect();
+    for (name, hardware_id, _) in &evicted {
         assert!(
             eventually(Duration::from_secs(20), || sessions_of(
                 &tenant,
-                &hardware_id
+                hardware_id
             )
             .len()
                 == 1),
             "{name} took its seat"
         );
-        let session = sessions_of(&tenant, &hardware_id).remove(0);
+        let session = sessions_of(&tenant, hardware_id).remove(0);
         tenant.evict(&session, "licence audit");
+    }
+    for (name, hardware_id, child) in evicted {
         let output = finish(child, Duration::from_secs(10));
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
