@@ -312,11 +312,13 @@ impl Keeper {
                 }
                 self.need_acquire = false;
                 self.offline_since = None;
-                self.state.send_replace(SeatState::Held {
+                let held = SeatState::Held {
                     session_id: lease.session_id.clone(),
                     expires_at: lease.expires_at,
-                });
+                };
+                // The lease first: whoever sees the new state finds the new lease.
                 *self.lease.lock().unwrap_or_else(PoisonError::into_inner) = lease;
+                self.state.send_replace(held);
                 Next::After(self.interval())
             }
             Err(

@@ -179,6 +179,36 @@ async fn an_eviction_reaches_the_guard_as_evicted_and_it_does_not_reacquire() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_session_is_acquired_again() {
+    let server = Server::start();
+    let tenant = Tenant::create(&server, "Acme", 1);
+    let guard = SeatGuard::acquire(
+        client(&tenant),
+        AcquireRequest::new(&tenant.license_key, "pc-1"),
+        GuardOptions::default(),
+    )
+    .await
+    .unwrap();
+    let first = guard.session_id();
+    // The session ends behind the guard's back (not an eviction): its next heartbeat answers
+    // 410 session_expired, and the guard takes the machine's seat again.
+    client(&tenant).release(&first, None).await.unwrap();
+    let held = wait_for(
+        &guard,
+        Duration::from_secs(5),
+        |s| matches!(s, SeatState::Held { session_id, .. } if *session_id != first),
+    )
+    .await;
+    let SeatState::Held { session_id, .. } = held else {
+        unreachable!()
+    };
+    assert_eq!(guard.session_id(), session_id);
+    assert_eq!(tenant.live_sessions().len(), 1);
+    guard.release().await.unwrap();
+    assert!(tenant.live_sessions().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_down_at_start_is_a_typed_error_after_bounded_retries() {
     let url = format!("http://127.0.0.1:{}", free_port());
     let client = Client::builder(&url, "lk_x")
