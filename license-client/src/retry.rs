@@ -16,8 +16,8 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
-    /// 4 attempts, 200 ms doubling up to 5 s: about 1.4 s of waiting on average before a
-    /// call reports [`Error::ServerUnavailable`](crate::Error::ServerUnavailable).
+    /// 4 attempts, 200 ms doubling up to 5 s: at most 1.4 s of waiting (0.7 s on average)
+    /// before a call reports [`Error::ServerUnavailable`](crate::Error::ServerUnavailable).
     fn default() -> Self {
         Self {
             max_attempts: 4,

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use license_client::{
-    AcquireRequest, Client, DEFAULT_ISSUER, Error, GuardOptions, RetryPolicy, SeatGuard, SeatState,
-    Verifier, blocking,
+    AcquireRequest, BorrowRequest, Client, DEFAULT_ISSUER, Error, GuardOptions, RetryPolicy,
+    SeatGuard, SeatState, Verifier, blocking,
 };
 use support::{Server, Tenant, eventually, free_port};
 
@@ -289,9 +289,15 @@ async fn a_token_of_another_tenant_fails_and_a_clock_jump_past_exp_fails() {
         .await
         .unwrap();
     // Key sets after the first leases: a tenant's key is made with its first lease.
-    let root = acme.root_key_set();
+    // Fetched by the client here; an application ships the root set instead.
+    let root = client(&acme).root_key_set().await.unwrap().to_string();
+    let acme_keys = client(&acme)
+        .tenant_key_set(&acme.id)
+        .await
+        .unwrap()
+        .to_string();
     let acme_verifier =
-        Verifier::from_json(&acme.key_set(), Some(&root), DEFAULT_ISSUER, Utc::now()).unwrap();
+        Verifier::from_json(&acme_keys, Some(&root), DEFAULT_ISSUER, Utc::now()).unwrap();
     let claims = acme_verifier.verify(&acme_lease.token, Utc::now()).unwrap();
     assert_eq!(claims.sub.to_string(), acme_lease.session_id);
     // Globex's lease, though the same root certified both tenants' keys.
@@ -322,6 +328,25 @@ fn the_blocking_facade_holds_and_releases_a_seat() {
     let next = guard.wait_for_change(Duration::from_secs(3));
     assert!(matches!(next, SeatState::Held { .. }), "{next:?}");
     assert_eq!(tenant.live_sessions().len(), 1);
+    let lease = guard.lease().unwrap();
+    let valid = client.validate(&lease.token).unwrap();
+    assert_eq!(valid.session_id, lease.session_id);
     assert!(guard.release().unwrap().is_some());
+    assert!(tenant.live_sessions().is_empty());
+    // Borrow a seat for offline work, check in once, return it early.
+    let borrowed = client
+        .borrow(&BorrowRequest {
+            seat: AcquireRequest::new(&tenant.license_key, "laptop-1"),
+            borrow_seconds: 600,
+        })
+        .unwrap();
+    assert!(borrowed.borrowed);
+    let checked_in = client.heartbeat(&borrowed.session_id, None).unwrap();
+    // A check-in keeps the borrow's end (to the store's rounding).
+    let moved = (checked_in.expires_at - borrowed.expires_at)
+        .num_milliseconds()
+        .abs();
+    assert!(moved < 1000, "a borrow keeps its end: moved {moved} ms");
+    client.return_borrowed(&borrowed.session_id, None).unwrap();
     assert!(tenant.live_sessions().is_empty());
 }

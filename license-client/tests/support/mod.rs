@@ -72,7 +72,7 @@ pub struct Tenant {
 
 impl Tenant {
     /// A tenant with one license of `seats` seats (heartbeat every second, TTL 30 s,
-    /// entitlement `export`) and a client key.
+    /// entitlement `export`, borrowing up to an hour) and a client key.
     pub fn create(server: &Server, name: &str, seats: u32) -> Tenant {
         let (status, created) = call(
             "POST",
@@ -106,6 +106,7 @@ impl Tenant {
             json!({
                 "product": "CAD Pro", "seats_total": seats, "ttl_seconds": 30,
                 "heartbeat_interval_seconds": 1, "entitlements": ["export"],
+                "max_borrow_seconds": 3600,
             }),
         );
         let client = admin(
