@@ -8,29 +8,11 @@ pub use license_core::SeatPolicy;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The body of every error response.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ErrorBody {
-    /// Stable machine-readable code (`no_seats_available`, …).
-    pub code: String,
-    /// For people.
-    pub message: String,
-    /// The input at fault, for `invalid_input`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// The dependency that failed, for `unavailable`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency: Option<String>,
-    /// Which limit refused the seat, for `no_seats_available` (`seats`, `group_max`, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit_reached: Option<String>,
-    /// Why an administrator evicted the session, for `evicted`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// When the hold-off of an eviction ends, for `evicted`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub until: Option<DateTime<Utc>>,
-}
+// The client routes' JSON lives in license-client (one implementation for the CLI, `license
+// run` and applications).
+pub use license_client::api::{
+    AcquireRequest, BorrowRequest, ErrorBody, Lease, Released, Renewed, Returned,
+};
 
 /// A software vendor.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -343,89 +325,6 @@ pub struct AuditEvent {
     /// Anything else recorded.
     #[serde(default)]
     pub details: Value,
-}
-
-/// A request for a seat.
-#[derive(Debug, Clone, Serialize)]
-pub struct AcquireRequest {
-    /// The license key.
-    pub license_key: String,
-    /// The machine's id.
-    pub hardware_id: String,
-    /// Who uses it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_email: Option<String>,
-    /// The host's name (matched by seat policies).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub host_name: Option<String>,
-    /// Which process asks (per-process leasing).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub process_id: Option<String>,
-}
-
-/// A request to borrow a seat.
-#[derive(Debug, Clone, Serialize)]
-pub struct BorrowRequest {
-    /// The seat.
-    #[serde(flatten)]
-    pub seat: AcquireRequest,
-    /// How long, in seconds.
-    pub borrow_seconds: u32,
-}
-
-/// A granted seat.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Lease {
-    /// The session holding the seat.
-    pub session_id: String,
-    /// When the seat frees itself unless renewed.
-    pub expires_at: DateTime<Utc>,
-    /// Seconds between heartbeats.
-    pub heartbeat_interval_seconds: u32,
-    /// Borrowed for offline work until `expires_at`.
-    #[serde(default)]
-    pub borrowed: bool,
-    /// Granted into the license's overdraft.
-    #[serde(default)]
-    pub overdraft: bool,
-    /// The signed lease token.
-    pub token: String,
-    /// The session's secret, when its license requires one: heartbeats and releases send it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_secret: Option<String>,
-}
-
-/// A session to renew or release.
-#[derive(Debug, Clone, Serialize)]
-pub struct SessionRequest<'a> {
-    /// The session id.
-    pub session_id: &'a str,
-    /// Its secret, for sessions that have one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub session_secret: Option<&'a str>,
-}
-
-/// A renewed seat.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Renewed {
-    /// The new expiry.
-    pub expires_at: DateTime<Utc>,
-    /// A fresh lease token.
-    pub token: String,
-}
-
-/// A released seat.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Released {
-    /// When the session ended.
-    pub released_at: DateTime<Utc>,
-}
-
-/// A returned borrowed seat.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Returned {
-    /// When the borrow ended.
-    pub returned_at: DateTime<Utc>,
 }
 
 fn per_machine() -> String {

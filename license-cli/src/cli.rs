@@ -15,7 +15,9 @@ Exit codes:
   5    evicted by an administrator (evicted): stop, and take no seat before the hold-off
        ends; `run` stops the command and exits 5 too
   run: the command's exit status (128 + N when signal N ended it; 127 when it was not
-       found, 126 when it could not be started), or 5 when it was evicted";
+       found, 126 when it could not be started), or 5 when it was evicted, or 1 when the
+       seat was lost otherwise (the lease ran out while the server was unreachable): the
+       command is stopped then too";
 
 /// A client for the floating-license server: admin, client, offline verification, keys, bench.
 ///

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::api::{
     AcquireRequest, ApiKey, AuditEvent, BorrowRequest, CreateApiKey, CreateLicense, CreatedApiKey,
     CreatedTenant, Items, Lease, License, LicensePage, Released, Renewed, Returned, SeatPolicy,
-    Session, SessionPage, SessionRequest, SigningKey, Tenant, Usage,
+    Session, SessionPage, SigningKey, Tenant, Usage,
 };
 use crate::config::Connection;
 
@@ -19,7 +19,7 @@ use crate::config::Connection;
 mod error;
 
 pub use error::ClientError;
-use error::{decode_error, innermost};
+use error::decode_error;
 
 /// The header in which the operator names the tenant it acts on.
 pub const TENANT_HEADER: &str = "X-Tenant-Id";
@@ -64,6 +64,8 @@ pub enum Sessions {
 /// A connection to one server, as one caller.
 #[derive(Clone)]
 pub struct Client {
+    /// The client routes (acquire, heartbeat, release, borrow, return), on the same pool.
+    seat: license_client::Client,
     http: reqwest::Client,
     base: Url,
     token: Option<String>,
@@ -81,21 +83,7 @@ impl std::fmt::Debug for Client {
 
 /// Parses and checks a server base URL (http or https, with a host).
 pub fn parse_base_url(raw: &str) -> Result<Url> {
-    let bad = |reason: &str| ClientError::BadUrl {
-        url: raw.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let url = Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad("must start with http:// or https://"));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(bad("has no host"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(bad("must not have a query or fragment"));
-    }
-    Ok(url)
+    Ok(license_client::parse_base_url(raw)?)
 }
 
 impl Client {
@@ -112,7 +100,15 @@ impl Client {
 
     /// A client on a prepared `reqwest::Client` (the bench sizes its pool).
     pub fn with_http(connection: &Connection, http: reqwest::Client) -> Result<Self> {
+        let seat = license_client::Client::builder(
+            &connection.server,
+            connection.token.as_deref().unwrap_or_default(),
+        )
+        .http(http.clone())
+        .retry(license_client::RetryPolicy::none())
+        .build()?;
         Ok(Self {
+            seat,
             http,
             base: parse_base_url(&connection.server)?,
             token: connection.token.clone(),
@@ -160,7 +156,7 @@ impl Client {
     fn unreachable(&self, e: &reqwest::Error) -> ClientError {
         ClientError::Unreachable {
             server: self.base.as_str().trim_end_matches('/').to_owned(),
-            reason: innermost(e, e.is_timeout()),
+            reason: license_client::transport_cause(e),
         }
     }
 
@@ -446,18 +442,22 @@ impl Client {
         Ok(list.items)
     }
 
-    // --- Client: leases ----------------------------------------------------------------
+    // --- Client: leases (license-client) ----------------------------------------------
+
+    fn credential(&self) -> Result<()> {
+        self.token.as_ref().map(drop).ok_or(ClientError::NoToken)
+    }
 
     /// Takes a seat.
     pub async fn acquire(&self, request: &AcquireRequest) -> Result<Lease> {
-        self.post(&["api", "v1", "licenses", "acquire"], request)
-            .await
+        self.credential()?;
+        Ok(self.seat.acquire(request).await?)
     }
 
     /// Borrows a seat for offline work.
     pub async fn borrow(&self, request: &BorrowRequest) -> Result<Lease> {
-        self.post(&["api", "v1", "licenses", "borrow"], request)
-            .await
+        self.credential()?;
+        Ok(self.seat.borrow(request).await?)
     }
 
     /// Returns a borrowed seat; `secret` is the session's, for sessions that have one.
@@ -467,40 +467,22 @@ impl Client {
         secret: Option<&str>,
     ) -> Result<Returned> {
         let session_id = checked_id("session", session_id)?;
-        self.post(
-            &["api", "v1", "licenses", "return"],
-            &SessionRequest {
-                session_id,
-                session_secret: secret,
-            },
-        )
-        .await
+        self.credential()?;
+        Ok(self.seat.return_borrowed(session_id, secret).await?)
     }
 
     /// Renews a seat; `secret` is the session's, for sessions that have one.
     pub async fn heartbeat(&self, session_id: &str, secret: Option<&str>) -> Result<Renewed> {
         let session_id = checked_id("session", session_id)?;
-        self.post(
-            &["api", "v1", "licenses", "heartbeat"],
-            &SessionRequest {
-                session_id,
-                session_secret: secret,
-            },
-        )
-        .await
+        self.credential()?;
+        Ok(self.seat.heartbeat(session_id, secret).await?)
     }
 
     /// Releases a seat; `secret` is the session's, for sessions that have one.
     pub async fn release(&self, session_id: &str, secret: Option<&str>) -> Result<Released> {
         let session_id = checked_id("session", session_id)?;
-        self.post(
-            &["api", "v1", "licenses", "release"],
-            &SessionRequest {
-                session_id,
-                session_secret: secret,
-            },
-        )
-        .await
+        self.credential()?;
+        Ok(self.seat.release(session_id, secret).await?)
     }
 }
 

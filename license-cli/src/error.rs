@@ -21,6 +21,9 @@ pub enum Error {
     /// The server answered with an error, or could not be reached.
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// Holding a seat failed (`license run`, through license-client).
+    #[error(transparent)]
+    Seat(#[from] license_client::Error),
     /// The arguments make no sense together (checked after clap).
     #[error("{0}")]
     Usage(String),
@@ -54,7 +57,10 @@ impl Error {
             {
                 EXIT_NO_SEATS
             }
-            Error::Client(ClientError::Evicted { .. }) => EXIT_EVICTED,
+            Error::Client(ClientError::Evicted { .. })
+            | Error::Seat(license_client::Error::Evicted { .. }) => EXIT_EVICTED,
+            Error::Seat(license_client::Error::NoSeats { .. }) => EXIT_NO_SEATS,
+            Error::Seat(license_client::Error::InvalidToken(_)) => EXIT_INVALID_TOKEN,
             Error::Usage(_) | Error::Client(ClientError::InvalidId { .. }) => EXIT_USAGE,
             Error::InvalidToken(_) => EXIT_INVALID_TOKEN,
             _ => EXIT_ERROR,

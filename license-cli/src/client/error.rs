@@ -75,6 +75,70 @@ impl ClientError {
     }
 }
 
+/// The client routes go through license-client (one implementation, no retries here: a
+/// command is one request); its error in the CLI's terms.
+impl From<license_client::Error> for ClientError {
+    fn from(e: license_client::Error) -> Self {
+        use license_client::Error as Seat;
+        let api = |status: u16, code: String, message: String| ClientError::Api {
+            status,
+            code,
+            message,
+        };
+        match e {
+            Seat::NoSeats { code, message, .. } => api(402, code, message),
+            Seat::Evicted { reason, until } => ClientError::Evicted {
+                // 403 on acquire or borrow, 410 on a heartbeat; the variant says which kind.
+                status: 403,
+                reason,
+                until,
+            },
+            Seat::LicenseInvalid { code, message } => api(
+                if code == "license_not_found" {
+                    404
+                } else {
+                    403
+                },
+                code,
+                message,
+            ),
+            Seat::SessionLost { code, message } => api(
+                if code == "session_expired" { 410 } else { 404 },
+                code,
+                message,
+            ),
+            Seat::Unauthorized { code, message } => api(
+                if code == "unauthenticated" { 401 } else { 403 },
+                code,
+                message,
+            ),
+            Seat::Rejected {
+                status,
+                code,
+                message,
+            } => api(status, code, message),
+            Seat::ServerUnavailable {
+                server,
+                reason,
+                status,
+                code,
+                ..
+            } => match status {
+                Some(status) => {
+                    let code = code.unwrap_or_else(|| format!("http_{status}"));
+                    let message = reason
+                        .strip_suffix(&format!(" ({code})"))
+                        .map_or_else(|| reason.clone(), str::to_owned);
+                    api(status, code, message)
+                }
+                None => ClientError::Unreachable { server, reason },
+            },
+            Seat::BadUrl { url, reason } => ClientError::BadUrl { url, reason },
+            other => ClientError::BadResponse(other.to_string()),
+        }
+    }
+}
+
 /// The error of a non-2xx answer: the shared error body if there is one, else the status.
 pub(super) fn decode_error(status: StatusCode, body: &[u8]) -> ClientError {
     match serde_json::from_slice::<ErrorBody>(body) {
@@ -123,19 +187,6 @@ fn evicted_message(reason: &str, until: Option<&DateTime<Utc>>) -> String {
         ),
         None => format!("evicted by an administrator: {reason}"),
     }
-}
-
-/// The innermost cause of a transport error: "Connection refused (os error 111)", not
-/// "error sending request".
-pub(super) fn innermost(e: &reqwest::Error, timed_out: bool) -> String {
-    if timed_out {
-        return "the request timed out".into();
-    }
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 #[cfg(test)]

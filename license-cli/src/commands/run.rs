@@ -7,20 +7,26 @@
 //! `--kill-after` seconds (or until a second signal) before it is killed, and the seat is
 //! released.
 //!
+//! The seat is held by license-client's `SeatGuard`, as any application would hold it: a
+//! lost session is acquired again, an outage is ridden out on the offline lease until the
+//! token expires.
+//!
 //! Evictions: when an administrator evicts the session (a heartbeat answers 410 `evicted`,
 //! or a re-acquire 403 `evicted`), the command gets SIGTERM and `--kill-after` seconds, the
 //! reason and the end of the hold-off are printed, and `run` exits with
-//! [`EXIT_EVICTED`](crate::error::EXIT_EVICTED) without taking another seat.
+//! [`EXIT_EVICTED`](crate::error::EXIT_EVICTED) without taking another seat. A seat lost any
+//! other way for good (the lease ran out while the server was unreachable, the license was
+//! suspended) stops the command the same way, exit code 1.
 
 use std::process::ExitStatus;
 use std::time::Duration;
 
+use license_client::{GuardOptions, SeatGuard, SeatState};
 use tokio::process::Child;
 use tokio::time::{Instant, sleep_until};
 
-use crate::api::AcquireRequest;
 use crate::cli::RunArgs;
-use crate::client::{Client, ClientError};
+use crate::client::ClientError;
 use crate::commands::client::acquire_request;
 use crate::config::Connection;
 use crate::error::{Error, Result};
@@ -31,26 +37,24 @@ const EXIT_CANNOT_EXECUTE: u8 = 126;
 /// Exit code when the command was not found (as shells do).
 const EXIT_NOT_FOUND: u8 = 127;
 
-/// Acquire, spawn, heartbeat, release; the command's exit status.
+/// Acquire, spawn, hold the seat with license-client's [`SeatGuard`] (heartbeats, grace
+/// period, re-acquire, eviction), release; the command's exit status.
 pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8> {
-    let client = Client::new(connection)?;
+    let credential = connection.token.as_deref().ok_or(ClientError::NoToken)?;
+    let client = license_client::Client::new(&connection.server, credential)?;
     let request = acquire_request(&args.seat)?;
-    let lease = client.acquire(&request).await?;
-    let mut session = Held {
-        id: lease.session_id,
-        secret: lease.session_secret,
-    };
-    let interval = Duration::from_secs(u64::from(lease.heartbeat_interval_seconds.max(1)));
+    let guard = SeatGuard::acquire(client, request, GuardOptions::default()).await?;
+    let lease = guard.lease();
+    let mut session = lease.session_id.clone();
     let say = |message: String| {
         if args.verbose {
             eprintln!("license: {message}");
         }
     };
     say(format!(
-        "seat acquired (session {}, lease until {}, heartbeat every {} s)",
-        session.id,
+        "seat acquired (session {session}, lease until {}, heartbeat every {} s)",
         time(&lease.expires_at),
-        interval.as_secs()
+        lease.heartbeat_interval_seconds.max(1)
     ));
 
     let (program, rest) = match args.command.split_first() {
@@ -61,19 +65,19 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8> {
     let mut signals = match Signals::new() {
         Ok(signals) => signals,
         Err(e) => {
-            release(&client, &session, args.verbose).await;
+            release(guard, args.verbose).await;
             return Err(e);
         }
     };
     let spawned = tokio::process::Command::new(program)
         .args(rest)
-        .env("LICENSE_SESSION_ID", &session.id)
+        .env("LICENSE_SESSION_ID", &session)
         .kill_on_drop(true)
         .spawn();
     let mut child = match spawned {
         Ok(child) => child,
         Err(e) => {
-            release(&client, &session, args.verbose).await;
+            release(guard, args.verbose).await;
             eprintln!("error: cannot start {program}: {e}");
             return Ok(match e.kind() {
                 std::io::ErrorKind::NotFound => EXIT_NOT_FOUND,
@@ -82,25 +86,43 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8> {
         }
     };
 
-    let mut next_heartbeat = Instant::now() + interval;
+    let mut states = guard.subscribe();
     let mut kill_at: Option<Instant> = None;
-    // Set once an administrator evicted the session: no more heartbeats, no new seat.
-    let mut evicted: Option<ClientError> = None;
+    // Set once the seat is lost for good (evicted, or the lease ran out unrenewed): the
+    // command is stopped and no seat is taken again.
+    let mut lost: Option<license_client::Error> = None;
     let status = loop {
         tokio::select! {
             status = child.wait() => break status,
-            () = sleep_until(next_heartbeat), if evicted.is_none() => {
-                match keep_seat(&client, &request, &session, args.verbose).await {
-                    Ok(Some(replaced)) => session = replaced,
-                    Ok(None) => {}
-                    Err(e) => {
+            changed = states.changed(), if lost.is_none() => {
+                if changed.is_err() {
+                    continue;
+                }
+                let state = states.borrow_and_update().clone();
+                match state {
+                    SeatState::Held { session_id, expires_at } => {
+                        if session_id == session {
+                            say(format!("heartbeat ok (lease until {})", time(&expires_at)));
+                        } else {
+                            eprintln!("license: warning: the seat was lost; acquired a new one (session {session_id})");
+                            session = session_id;
+                        }
+                    }
+                    SeatState::Offline { reason, until, .. } => eprintln!(
+                        "license: warning: heartbeat failed: {reason}; the lease holds until {}",
+                        time(&until)
+                    ),
+                    SeatState::Reacquiring { reason } => {
+                        eprintln!("license: warning: the seat was lost ({reason}); taking it again");
+                    }
+                    SeatState::Lost(e) => {
                         eprintln!("license: {e}; stopping {program}");
                         terminate(&mut child);
                         kill_at = Some(Instant::now() + Duration::from_secs(args.kill_after));
-                        evicted = Some(e);
+                        lost = Some(e);
                     }
+                    SeatState::Released => {}
                 }
-                next_heartbeat = Instant::now() + interval;
             }
             signal = signals.recv() => {
                 if signal.forward {
@@ -121,78 +143,15 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8> {
             }
         }
     };
-    if let Some(e) = evicted {
-        // The seat is gone already; the error line and EXIT_EVICTED tell the caller why.
+    if let Some(e) = lost {
+        // The seat is gone already; the error line (and EXIT_EVICTED for an eviction) tell
+        // the caller why.
         return Err(e.into());
     }
-    release(&client, &session, args.verbose).await;
+    release(guard, args.verbose).await;
     match status {
         Ok(status) => Ok(exit_code(status)),
         Err(e) => Err(Error::Other(format!("cannot wait for {program}: {e}"))),
-    }
-}
-
-/// The session holding the seat, and its secret if its license requires one (kept in this
-/// process only: the command gets the id, not the secret).
-#[derive(Debug)]
-struct Held {
-    id: String,
-    secret: Option<String>,
-}
-
-/// One heartbeat. A lost seat (expired or unknown session) is acquired again — acquire is
-/// idempotent per hardware id. Failures are reported and retried at the next interval; the
-/// command keeps running. `Ok(Some)`: a new session holds the seat now. `Err`: an
-/// administrator evicted the session (or holds the machine off): the run must stop, and take
-/// no seat again.
-async fn keep_seat(
-    client: &Client,
-    request: &AcquireRequest,
-    session: &Held,
-    verbose: bool,
-) -> std::result::Result<Option<Held>, ClientError> {
-    match client
-        .heartbeat(&session.id, session.secret.as_deref())
-        .await
-    {
-        Ok(renewed) => {
-            if verbose {
-                eprintln!(
-                    "license: heartbeat ok (lease until {})",
-                    time(&renewed.expires_at)
-                );
-            }
-            Ok(None)
-        }
-        Err(e @ ClientError::Evicted { .. }) => Err(e),
-        Err(e @ ClientError::Api { .. })
-            if matches!(e.code(), Some("session_expired" | "session_not_found")) =>
-        {
-            match client.acquire(request).await {
-                Ok(lease) => {
-                    eprintln!(
-                        "license: warning: the seat was lost ({}); acquired a new one (session {})",
-                        e.code().unwrap_or_default(),
-                        lease.session_id
-                    );
-                    Ok(Some(Held {
-                        id: lease.session_id,
-                        secret: lease.session_secret,
-                    }))
-                }
-                Err(again @ ClientError::Evicted { .. }) => Err(again),
-                Err(again) => {
-                    eprintln!(
-                        "license: warning: the seat was lost and cannot be taken again: {again}"
-                    );
-                    Ok(None)
-                }
-            }
-        }
-        Err(e) => {
-            eprintln!("license: warning: heartbeat failed: {e}");
-            Ok(None)
-        }
     }
 }
 
@@ -208,9 +167,9 @@ fn terminate(child: &mut Child) {
     let _ = child.start_kill();
 }
 
-async fn release(client: &Client, session: &Held, verbose: bool) {
-    let id = &session.id;
-    match client.release(id, session.secret.as_deref()).await {
+async fn release(guard: SeatGuard, verbose: bool) {
+    let id = guard.session_id();
+    match guard.release().await {
         Ok(_) => {
             if verbose {
                 eprintln!("license: seat released (session {id})");
