@@ -174,7 +174,7 @@ impl Client {
                         code,
                     }) => (reason, retry_after, status, code),
                 };
-            if attempt >= self.retry.max_attempts {
+            let Some(wait) = self.retry.next(attempt, retry_after) else {
                 return Err(Error::ServerUnavailable {
                     server: self.base.as_str().trim_end_matches('/').to_owned(),
                     attempts: attempt,
@@ -183,8 +183,8 @@ impl Client {
                     status,
                     code,
                 });
-            }
-            tokio::time::sleep(self.retry.backoff(attempt - 1, retry_after)).await;
+            };
+            tokio::time::sleep(wait).await;
         }
     }
 

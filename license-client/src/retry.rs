@@ -1,5 +1,6 @@
 //! How often and how patiently a request is repeated: exponential backoff with full jitter,
-//! never shorter than the server's `Retry-After`. Every client route is idempotent (acquire
+//! never shorter than the server's `Retry-After` (one longer than `max_backoff` ends the
+//! retries: the error carries it, and the caller decides when to ask again). Every client route is idempotent (acquire
 //! per machine, heartbeat, release), so repeating one after a timeout is safe.
 
 use std::time::Duration;
@@ -11,7 +12,8 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     /// The backoff ceiling before the first retry; doubled after each.
     pub initial_backoff: Duration,
-    /// The longest wait between two attempts (also caps a server's `Retry-After`).
+    /// The longest wait between two attempts. A server's `Retry-After` beyond it stops the
+    /// retries (the client never asks sooner than the server said).
     pub max_backoff: Duration,
 }
 
@@ -34,6 +36,17 @@ impl RetryPolicy {
             max_attempts: 1,
             ..Self::default()
         }
+    }
+
+    /// The wait before the next attempt once `attempts` (≥ 1) have failed, or `None` to stop:
+    /// the attempts are used up, or the server asked for a longer pause than `max_backoff`
+    /// (it is obeyed: no earlier retry; the caller gets its `Retry-After`).
+    pub fn next(&self, attempts: u32, retry_after: Option<Duration>) -> Option<Duration> {
+        let longer = retry_after.is_some_and(|after| after > self.max_backoff);
+        if attempts >= self.max_attempts || longer {
+            return None;
+        }
+        Some(self.backoff(attempts.saturating_sub(1), retry_after))
     }
 
     /// The wait before retry number `retry` (0 for the first retry): a uniformly random
@@ -77,5 +90,22 @@ mod tests {
                 Duration::from_secs(1)
             );
         }
+    }
+
+    #[test]
+    fn retries_stop_when_used_up_or_when_the_server_asks_for_a_longer_pause() {
+        let policy = RetryPolicy::default();
+        assert!(policy.next(1, None).is_some());
+        assert!(policy.next(3, None).is_some());
+        assert_eq!(policy.next(4, None), None, "4 attempts at most");
+        assert_eq!(RetryPolicy::none().next(1, None), None);
+        // A Retry-After the client would wait for is waited for, at least.
+        let wait = policy.next(1, Some(Duration::from_secs(2)));
+        assert!(
+            wait.is_some_and(|w| w >= Duration::from_secs(2)),
+            "{wait:?}"
+        );
+        // A longer one is not cut short: no retry at all.
+        assert_eq!(policy.next(1, Some(Duration::from_secs(60))), None);
     }
 }
