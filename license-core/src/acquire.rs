@@ -330,6 +330,15 @@ impl LicenseService {
                     self.discard(&ledger_key, &session).await;
                     return Err(kept_losing_state());
                 }
+                // A plain acquire never joins nor polls the queue.
+                AcquireOutcome::Queued { .. }
+                | AcquireOutcome::QueueFull
+                | AcquireOutcome::TicketGone => {
+                    self.discard(&ledger_key, &session).await;
+                    return Err(Error::Internal(
+                        "the seat ledger queued a plain acquire".into(),
+                    ));
+                }
             }
         }
         Err(kept_losing_state())
@@ -493,7 +502,11 @@ impl LicenseService {
                 }
                 return Ok(Some(session));
             }
-            AcquireOutcome::AlreadyHeld { .. } | AcquireOutcome::Rebuild => return Ok(None),
+            AcquireOutcome::AlreadyHeld { .. }
+            | AcquireOutcome::Rebuild
+            | AcquireOutcome::Queued { .. }
+            | AcquireOutcome::QueueFull
+            | AcquireOutcome::TicketGone => return Ok(None),
             AcquireOutcome::NoSeats => {
                 self.refuse(license, hardware_id, request.limit, SeatLimit::Seats)
                     .await

@@ -237,6 +237,7 @@ fn no_seat_text(limit: u32, reached: SeatLimit) -> String {
             "this machine runs the most processes the license allows".into()
         }
         SeatLimit::ReservedForOthers => "the free seats are reserved for other groups".into(),
+        SeatLimit::Queued => "clients waiting in the license's queue come first".into(),
     }
 }
 

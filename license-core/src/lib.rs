@@ -112,6 +112,8 @@ pub mod release;
 pub mod seat_ledger;
 /// Seat policies: groups, reserve / max / include / exclude, and the tally the ledger checks.
 pub mod seat_policy;
+/// The seat queue as the ledger sees it (ADR 0029).
+pub mod seat_queue;
 /// Seat rules: borrowing, linger, minimum hold, overdraft cap, leasing strategy.
 pub mod seat_rules;
 /// Seat usage: a license's live seats against its limit, read for gauges (never rebuilds).
@@ -167,6 +169,7 @@ pub use seat_policy::{
     Admission, Cap, Counter, Member, PolicyRule, Requester, Reserve, SeatGroup, SeatLimit,
     SeatPolicy, SeatTally, Target, parse_options,
 };
+pub use seat_queue::{MAX_PRIORITY, QueueMode, QueueRequest};
 pub use seat_rules::{SeatRules, SeatRulesChange};
 pub use seat_usage::SeatUsage;
 pub use service::{Lease, LicenseService, ServiceStats};

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::error::Result;
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::seat_policy::{SeatLimit, SeatTally};
+use crate::seat_queue::QueueRequest;
 use crate::session::{HardwareId, LiveSeat};
 
 /// Which license's seats a call is about. Tenant-scoped like everything else.
@@ -160,6 +161,19 @@ pub enum AcquireOutcome {
         /// Why, as the administrator said it.
         reason: String,
     },
+    /// No seat now; the session waits in the license's queue (ADR 0029): a
+    /// [`QueueMode::Join`](crate::QueueMode::Join) or a [`Poll`](crate::QueueMode::Poll) of a
+    /// live ticket.
+    Queued {
+        /// 1 for the next in line.
+        position: u32,
+        /// When the wait ends (the ticket is dropped then).
+        wait_until: DateTime<Utc>,
+    },
+    /// A join while the queue holds its most tickets; nothing changed.
+    QueueFull,
+    /// A poll of a ticket that is gone: its wait ended, it was not polled in time, or it left.
+    TicketGone,
     /// The ledger lost its state for this license: rebuild it from the store, then retry.
     Rebuild,
 }
@@ -212,13 +226,35 @@ pub enum RebuildOutcome {
 ///   free);
 /// - after `evict` with a hold, `acquire` of that machine or person answers
 ///   [`AcquireOutcome::Evicted`] until the hold ends;
+/// - a new seat goes to an asker only when the live tickets ahead of it (higher priority, or
+///   the same and earlier arrival) that could each take a seat by their own tally — taken in
+///   order, each counted as if granted — leave one for it; a ticket is dropped when its wait
+///   ends or it is not polled within its `poll_within`; granted, evicted or already holding a
+///   seat, an asker's ticket ends;
 /// - after the backend lost its state, every call on that key answers `Rebuild` until
 ///   [`SeatLedger::rebuild`] has run, and `rebuild` only applies when the state is missing, so a
 ///   late rebuild from an older snapshot cannot drop seats granted since.
 #[async_trait]
 pub trait SeatLedger: Send + Sync + std::fmt::Debug {
-    /// Takes a seat for `request.session_id`, or says why not.
-    async fn acquire(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome>;
+    /// Takes a seat for `request.session_id`, or says why not: a plain acquire
+    /// ([`QueueRequest::pass`] at priority 0), behind every waiting ticket.
+    async fn acquire(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome> {
+        self.acquire_queued(key, request, &QueueRequest::default())
+            .await
+    }
+
+    /// [`acquire`](Self::acquire) standing at `queue.priority` in the license's queue, and,
+    /// refused, joining it or polling its ticket as `queue.mode` says (ADR 0029). The ticket is
+    /// `request.session_id`'s; it holds no seat and counts toward nothing.
+    async fn acquire_queued(
+        &self,
+        key: &LedgerKey,
+        request: &SeatRequest,
+        queue: &QueueRequest,
+    ) -> Result<AcquireOutcome>;
+
+    /// Ends `ticket`'s wait. `false` when it had none.
+    async fn leave(&self, key: &LedgerKey, ticket: SessionId) -> Result<bool>;
 
     /// Grants again the seat the machine holds for `request.session_id`, a session whose
     /// grant is not on record ([`confirmed`](crate::Session::confirmed) false: perhaps an

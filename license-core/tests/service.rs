@@ -918,8 +918,13 @@ struct LossAfterGrant {
 
 #[async_trait]
 impl SeatLedger for LossAfterGrant {
-    async fn acquire(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome> {
-        let outcome = self.inner.acquire(key, request).await?;
+    async fn acquire_queued(
+        &self,
+        key: &LedgerKey,
+        request: &SeatRequest,
+        queue: &QueueRequest,
+    ) -> Result<AcquireOutcome> {
+        let outcome = self.inner.acquire_queued(key, request, queue).await?;
         if matches!(outcome, AcquireOutcome::Granted { .. })
             && self.armed.swap(false, Ordering::SeqCst)
         {
@@ -942,6 +947,9 @@ impl SeatLedger for LossAfterGrant {
     }
     async fn regrant(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome> {
         self.inner.regrant(key, request).await
+    }
+    async fn leave(&self, key: &LedgerKey, ticket: SessionId) -> Result<bool> {
+        self.inner.leave(key, ticket).await
     }
     async fn renew(
         &self,

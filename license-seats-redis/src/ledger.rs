@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use license_core::{
-    AcquireOutcome, Dependency, Error, Hold, HoldOff, LedgerKey, LiveCount, LiveSeat,
+    AcquireOutcome, Dependency, Error, Hold, HoldOff, LedgerKey, LiveCount, LiveSeat, QueueRequest,
     RebuildOutcome, RenewOutcome, Result, SeatLedger, SeatRef, SeatRequest, UserRef,
 };
 use redis::{RedisResult, ScriptInvocation, Value};
@@ -256,8 +256,21 @@ impl RedisLedger {
 
 #[async_trait]
 impl SeatLedger for RedisLedger {
-    async fn acquire(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome> {
+    async fn acquire_queued(
+        &self,
+        key: &LedgerKey,
+        request: &SeatRequest,
+        queue: &QueueRequest,
+    ) -> Result<AcquireOutcome> {
+        // TODO(queue): acquire.lua with the queue (ADR 0029).
+        if queue.mode != license_core::QueueMode::Pass {
+            return Err(license_core::Error::Internal("no queue yet".into()));
+        }
         self.take(key, request, false).await
+    }
+
+    async fn leave(&self, _key: &LedgerKey, _ticket: license_core::SessionId) -> Result<bool> {
+        Ok(false)
     }
 
     async fn regrant(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome> {

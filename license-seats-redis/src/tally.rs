@@ -40,6 +40,8 @@ fn limit_code(limit: SeatLimit) -> u8 {
         SeatLimit::HostMax => b'h',
         SeatLimit::ProcessesPerHost => b'p',
         SeatLimit::ReservedForOthers => b'r',
+        // Never a cap's limit.
+        SeatLimit::Queued => b'q',
     }
 }
 

@@ -65,6 +65,8 @@ pub enum DenialReason {
     ProcessesPerHost,
     /// The free seats are reserved for other groups.
     ReservedForOthers,
+    /// Clients waiting in the license's queue come first.
+    Queued,
 }
 
 impl From<SeatLimit> for DenialReason {
@@ -76,6 +78,7 @@ impl From<SeatLimit> for DenialReason {
             SeatLimit::HostMax => DenialReason::HostMax,
             SeatLimit::ProcessesPerHost => DenialReason::ProcessesPerHost,
             SeatLimit::ReservedForOthers => DenialReason::ReservedForOthers,
+            SeatLimit::Queued => DenialReason::Queued,
         }
     }
 }

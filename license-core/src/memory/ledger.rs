@@ -1,3 +1,4 @@
+use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -13,15 +14,19 @@ use crate::seat_ledger::{
     AcquireOutcome, Hold, HoldOff, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatKind,
     SeatLedger, SeatRef, SeatRequest,
 };
-use crate::seat_policy::SeatLimit;
+use crate::seat_policy::{Counter, SeatLimit};
+use crate::seat_queue::{QueueMode, QueueRequest};
 use crate::session::{HardwareId, LiveSeat};
 
 /// Hold-offs after evictions.
 mod holds;
+/// The queue of one license.
+mod queue;
 /// The seats of one license and their indexes.
 mod seats;
 
 use holds::Party;
+use queue::{Place, Ticket};
 use seats::Seats;
 
 /// A [`SeatLedger`] in process memory: one mutex makes every call atomic. Its state is lost
@@ -113,13 +118,14 @@ fn kind_of(request: &SeatRequest) -> SeatKind {
 }
 
 impl MemoryLedger {
-    /// [`SeatLedger::acquire`], or with `regrant` [`SeatLedger::regrant`]: one step under the
-    /// lock.
+    /// [`SeatLedger::acquire_queued`], or with `regrant` [`SeatLedger::regrant`]: one step
+    /// under the lock.
     fn take(
         &self,
         key: &LedgerKey,
         request: &SeatRequest,
         regrant: bool,
+        queue: &QueueRequest,
     ) -> Result<AcquireOutcome> {
         self.check_available()?;
         let now = self.clock.now();
@@ -136,6 +142,7 @@ impl MemoryLedger {
             .holds
             .in_force([&machine].into_iter().chain(&user), now)
         {
+            seats.queue.remove(request.session_id);
             return Ok(AcquireOutcome::Evicted { until, reason });
         }
         let borrow_cap_reached = request.borrow.is_some_and(|max| seats.borrowed >= max);
@@ -152,6 +159,7 @@ impl MemoryLedger {
                 return Ok(regranted(seats, request, id));
             }
             if seat.kind != SeatKind::Lingering || !own {
+                seats.queue.remove(request.session_id);
                 return Ok(AcquireOutcome::AlreadyHeld {
                     session_id: id,
                     expires_at: seat.expires_at,
@@ -171,6 +179,7 @@ impl MemoryLedger {
                 return Ok(refused(limit));
             }
             seats.remove(id);
+            seats.queue.remove(request.session_id);
             let kind = kind_of(request);
             seats.insert(
                 request.session_id,
@@ -188,13 +197,35 @@ impl MemoryLedger {
         if borrow_cap_reached {
             return Ok(AcquireOutcome::NoBorrowSeats);
         }
+        seats.queue.prune(now);
+        let own_place = seats.queue.place_of(request.session_id);
+        if matches!(queue.mode, QueueMode::Poll { .. }) && own_place.is_none() {
+            return Ok(AcquireOutcome::TicketGone);
+        }
+        // A plain asker stands behind every ticket of its priority or more.
+        let place = own_place.unwrap_or((Reverse(queue.priority), u64::MAX));
         let in_use = seats.len();
-        if let Some(limit) = request
+        let refusal = match request
             .tally
             .check(|c| seats.count(c, None), in_use, request.limit)
         {
-            return Ok(refused(limit));
+            Some(limit) => Some(limit),
+            None => {
+                let (claimed, claims) = claims_ahead(seats, place, request.limit);
+                request
+                    .tally
+                    .check(
+                        |c| seats.count(c, None) + claims.get(c).copied().unwrap_or(0),
+                        in_use + claimed,
+                        request.limit,
+                    )
+                    .map(|_| SeatLimit::Queued)
+            }
+        };
+        if let Some(limit) = refusal {
+            return wait_in_queue(seats, request, queue, own_place, now, limit);
         }
+        seats.queue.remove(request.session_id);
         let kind = kind_of(request);
         seats.insert(
             request.session_id,
@@ -208,6 +239,80 @@ impl MemoryLedger {
             in_use: in_use + 1,
         })
     }
+}
+
+/// The seats the tickets before `place` would take, each in turn when its own tally lets it
+/// (a ticket whose machine holds a seat needs none): how many, and per counter.
+fn claims_ahead(seats: &Seats, place: Place, limit: u32) -> (u32, HashMap<Counter, u32>) {
+    let mut claimed = 0;
+    let mut claims: HashMap<Counter, u32> = HashMap::new();
+    for ticket in seats.queue.ahead(place) {
+        if seats.by_machine.contains_key(&ticket.hardware_id) {
+            continue;
+        }
+        let count = |c: &Counter| seats.count(c, None) + claims.get(c).copied().unwrap_or(0);
+        if ticket
+            .tally
+            .check(count, seats.len() + claimed, limit)
+            .is_none()
+        {
+            claimed += 1;
+            for counter in &ticket.tally.counters {
+                *claims.entry(counter.clone()).or_default() += 1;
+            }
+        }
+    }
+    (claimed, claims)
+}
+
+/// A refused asker: refused (a plain acquire), or its ticket made, kept or gone.
+fn wait_in_queue(
+    seats: &mut Seats,
+    request: &SeatRequest,
+    queue: &QueueRequest,
+    own_place: Option<Place>,
+    now: DateTime<Utc>,
+    limit: SeatLimit,
+) -> Result<AcquireOutcome> {
+    let (poll_within, join) = match queue.mode {
+        QueueMode::Pass => return Ok(refused(limit)),
+        QueueMode::Join {
+            wait,
+            poll_within,
+            max_length,
+        } => (poll_within, Some((wait, max_length))),
+        QueueMode::Poll { poll_within } => (poll_within, None),
+    };
+    let poll_by = after(now, poll_within, "poll_within")?;
+    let place = match (own_place, join) {
+        (Some(place), _) => place,
+        (None, Some((wait, max_length))) => {
+            if seats.queue.len() >= max_length as usize {
+                return Ok(AcquireOutcome::QueueFull);
+            }
+            let ticket = Ticket {
+                session_id: request.session_id,
+                hardware_id: request.hardware_id.clone(),
+                poll_by,
+                wait_until: after(now, wait, "wait_seconds")?,
+                tally: request.tally.clone(),
+            };
+            seats.queue.join(queue.priority, ticket)
+        }
+        (None, None) => return Ok(AcquireOutcome::TicketGone),
+    };
+    let position = u32::try_from(seats.queue.ahead(place).count())
+        .unwrap_or(u32::MAX)
+        .saturating_add(1);
+    let Some(ticket) = seats.queue.get_mut(request.session_id) else {
+        return Ok(AcquireOutcome::TicketGone);
+    };
+    ticket.poll_by = poll_by;
+    ticket.tally = request.tally.clone();
+    Ok(AcquireOutcome::Queued {
+        position,
+        wait_until: ticket.wait_until,
+    })
 }
 
 /// The regrant of `id`'s seat (its grant not on record): checked as a new grant of the
@@ -253,12 +358,25 @@ fn regranted(seats: &mut Seats, request: &SeatRequest, id: SessionId) -> Acquire
 
 #[async_trait]
 impl SeatLedger for MemoryLedger {
-    async fn acquire(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome> {
-        self.take(key, request, false)
+    async fn acquire_queued(
+        &self,
+        key: &LedgerKey,
+        request: &SeatRequest,
+        queue: &QueueRequest,
+    ) -> Result<AcquireOutcome> {
+        self.take(key, request, false, queue)
     }
 
     async fn regrant(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome> {
-        self.take(key, request, true)
+        self.take(key, request, true, &QueueRequest::default())
+    }
+
+    async fn leave(&self, key: &LedgerKey, ticket: SessionId) -> Result<bool> {
+        self.check_available()?;
+        Ok(self
+            .lock()
+            .get_mut(key)
+            .is_some_and(|seats| seats.queue.remove(ticket)))
     }
 
     async fn renew(

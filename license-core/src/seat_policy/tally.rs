@@ -44,6 +44,8 @@ pub enum SeatLimit {
     ProcessesPerHost,
     /// The free seats are reserved for groups the requester is not in.
     ReservedForOthers,
+    /// A seat is free, but waiting tickets of the queue come first (ADR 0029).
+    Queued,
 }
 
 impl SeatLimit {
@@ -56,6 +58,7 @@ impl SeatLimit {
             SeatLimit::HostMax => "host_max",
             SeatLimit::ProcessesPerHost => "processes_per_host",
             SeatLimit::ReservedForOthers => "reserved_for_others",
+            SeatLimit::Queued => "queued",
         }
     }
 }

@@ -18,6 +18,8 @@ mod holds;
 mod kinds;
 /// Seat policies: caps, reserves, counts given back, the rebuild (ADR 0026).
 mod policy;
+/// The seat queue (ADR 0029).
+mod queue;
 /// Regrants of seats whose grant is not on record (ADR 0017).
 mod regrant;
 
@@ -106,6 +108,7 @@ pub async fn seat_ledger_contract(harness: &LedgerHarness) {
     kinds::kinds_and_holds_contract(ledger).await;
     policy::policy_contract(ledger).await;
     regrant::regrant_contract(ledger).await;
+    queue::queue_contract(ledger).await;
     lost_state_is_rebuilt_from_live_seats(harness).await;
 }
 

@@ -301,8 +301,11 @@ pub async fn wiping_redis_mid_run_rebuilds_and_never_exceeds_the_limit(fx: &Fixt
                         other @ (AcquireOutcome::NoBorrowSeats
                         | AcquireOutcome::Evicted { .. }
                         | AcquireOutcome::TookBack { .. }
-                        | AcquireOutcome::Limited(_)) => {
-                            panic!("no borrow and no eviction here: {other:?}")
+                        | AcquireOutcome::Limited(_)
+                        | AcquireOutcome::Queued { .. }
+                        | AcquireOutcome::QueueFull
+                        | AcquireOutcome::TicketGone) => {
+                            panic!("no borrow, eviction nor queue here: {other:?}")
                         }
                         AcquireOutcome::Rebuild => {
                             rebuild_from(ledger.as_ref(), &key, &store, &rebuilds).await;

@@ -105,6 +105,8 @@ pub enum LimitReached {
     ProcessesPerHost,
     /// The free seats are reserved for groups the requester is not in.
     ReservedForOthers,
+    /// A seat is free, but clients waiting in the license's queue come first.
+    Queued,
 }
 
 impl From<SeatLimit> for LimitReached {
@@ -116,6 +118,7 @@ impl From<SeatLimit> for LimitReached {
             SeatLimit::HostMax => LimitReached::HostMax,
             SeatLimit::ProcessesPerHost => LimitReached::ProcessesPerHost,
             SeatLimit::ReservedForOthers => LimitReached::ReservedForOthers,
+            SeatLimit::Queued => LimitReached::Queued,
         }
     }
 }

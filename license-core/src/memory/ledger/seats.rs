@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 
 use super::holds::Holds;
+use super::queue::Queue;
 use crate::ids::SessionId;
 use crate::seat_ledger::SeatKind;
 use crate::seat_policy::Counter;
@@ -32,6 +33,8 @@ pub(super) struct Seats {
     /// Live seats per policy counter; a counter at zero is absent.
     counts: HashMap<Counter, u32>,
     pub(super) holds: Holds,
+    /// The tickets waiting for a seat (ADR 0029).
+    pub(super) queue: Queue,
 }
 
 impl Seats {

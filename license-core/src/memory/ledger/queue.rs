@@ -1,0 +1,87 @@
+//! The queue of one license in the in-memory ledger (ADR 0029): tickets ordered by priority
+//! (highest first), then arrival.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use crate::ids::SessionId;
+use crate::seat_policy::SeatTally;
+use crate::session::HardwareId;
+
+/// A ticket's place: higher priority first, then earlier arrival.
+pub(super) type Place = (Reverse<u32>, u64);
+
+#[derive(Debug)]
+pub(super) struct Ticket {
+    pub(super) session_id: SessionId,
+    pub(super) hardware_id: HardwareId,
+    /// Dropped unless polled by then.
+    pub(super) poll_by: DateTime<Utc>,
+    /// Dropped then, polled or not.
+    pub(super) wait_until: DateTime<Utc>,
+    /// Its latest request's tally: what decides whether it could take a seat.
+    pub(super) tally: SeatTally,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Queue {
+    by_place: BTreeMap<Place, Ticket>,
+    places: HashMap<SessionId, Place>,
+    /// The next arrival number.
+    arrivals: u64,
+}
+
+impl Queue {
+    /// Drops the tickets not polled in time and those whose wait ended.
+    pub(super) fn prune(&mut self, now: DateTime<Utc>) {
+        let gone: Vec<Place> = self
+            .by_place
+            .iter()
+            .filter(|(_, t)| t.poll_by <= now || t.wait_until <= now)
+            .map(|(place, _)| *place)
+            .collect();
+        for place in gone {
+            if let Some(ticket) = self.by_place.remove(&place) {
+                self.places.remove(&ticket.session_id);
+            }
+        }
+    }
+
+    /// The ticket's place, when it waits.
+    pub(super) fn place_of(&self, id: SessionId) -> Option<Place> {
+        self.places.get(&id).copied()
+    }
+
+    /// The tickets before `place` (all of them ahead of an asker standing there).
+    pub(super) fn ahead(&self, place: Place) -> impl Iterator<Item = &Ticket> {
+        self.by_place.range(..place).map(|(_, t)| t)
+    }
+
+    pub(super) fn get_mut(&mut self, id: SessionId) -> Option<&mut Ticket> {
+        let place = self.places.get(&id)?;
+        self.by_place.get_mut(place)
+    }
+
+    /// A new ticket at the end of its priority.
+    pub(super) fn join(&mut self, priority: u32, ticket: Ticket) -> Place {
+        let place = (Reverse(priority), self.arrivals);
+        self.arrivals += 1;
+        self.places.insert(ticket.session_id, place);
+        self.by_place.insert(place, ticket);
+        place
+    }
+
+    /// Ends a ticket's wait; `false` when it had none.
+    pub(super) fn remove(&mut self, id: SessionId) -> bool {
+        match self.places.remove(&id) {
+            Some(place) => self.by_place.remove(&place).is_some(),
+            None => false,
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.by_place.len()
+    }
+}

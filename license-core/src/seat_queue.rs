@@ -1,0 +1,75 @@
+//! The seat queue as the ledger sees it (ADR 0029): an acquire may ask to wait for a seat.
+//! Refused, it gets a *ticket* — a place ordered by priority, then arrival — and polls; each
+//! poll is an acquire again. The acquire step alone enforces the order: a seat goes to an
+//! asker only when the live tickets ahead of it that could take a seat (each judged by its own
+//! [`SeatTally`](crate::SeatTally)) leave one for it. Nothing is handed to a ticket that does
+//! not poll: a ticket not polled in time, or whose wait ended, is dropped.
+
+use std::time::Duration;
+
+/// Highest priority a policy may give (`priority N GROUP`). Bounded so adapters can order
+/// tickets by one number.
+pub const MAX_PRIORITY: u32 = 1_000;
+
+/// How an acquire stands toward the license's queue.
+///
+/// ```
+/// use std::time::Duration;
+/// use license_core::{QueueMode, QueueRequest};
+/// // A plain acquire: waits behind nobody of higher priority, never joins.
+/// assert_eq!(QueueRequest::default().mode, QueueMode::Pass);
+/// let join = QueueRequest {
+///     priority: 5,
+///     mode: QueueMode::Join {
+///         wait: Duration::from_secs(600),
+///         poll_within: Duration::from_secs(15),
+///         max_length: 1_000,
+///     },
+/// };
+/// assert_eq!(join.priority, 5);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueRequest {
+    /// The asker's priority ([`MAX_PRIORITY`] at most): tickets of a higher priority come
+    /// first; within one, the earlier arrival. A plain acquire stands behind every ticket of its
+    /// priority or more.
+    pub priority: u32,
+    /// Whether it joins, polls or just passes.
+    pub mode: QueueMode,
+}
+
+/// What an acquire does with the queue when no seat can be its own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum QueueMode {
+    /// A plain acquire: refused as usual, or `Limited(SeatLimit::Queued)` when it is only the
+    /// queue that stands in its way.
+    #[default]
+    Pass,
+    /// Wait: a ticket for the request's session (or its place kept, when it has one), answered
+    /// [`Queued`](crate::AcquireOutcome::Queued).
+    Join {
+        /// Longest wait, from joining (a later join does not extend it).
+        wait: Duration,
+        /// The ticket is dropped unless asked for again within this.
+        poll_within: Duration,
+        /// Most tickets in the queue; a join past it is
+        /// [`QueueFull`](crate::AcquireOutcome::QueueFull).
+        max_length: u32,
+    },
+    /// A poll of the request's session's ticket: its place kept (for `poll_within` more), or
+    /// [`TicketGone`](crate::AcquireOutcome::TicketGone) when it has none any more.
+    Poll {
+        /// The ticket is dropped unless asked for again within this.
+        poll_within: Duration,
+    },
+}
+
+impl QueueRequest {
+    /// A plain acquire at `priority`.
+    pub fn pass(priority: u32) -> Self {
+        Self {
+            priority,
+            mode: QueueMode::Pass,
+        }
+    }
+}
