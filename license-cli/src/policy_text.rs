@@ -37,6 +37,7 @@ pub fn options_text(policy: &SeatPolicy) -> String {
             }
             PolicyRule::Include { group } => format!("INCLUDE {group}"),
             PolicyRule::Exclude { group } => format!("EXCLUDE {group}"),
+            PolicyRule::Priority { level, group } => format!("PRIORITY {level} {group}"),
         };
         text.push_str(&line);
         text.push('\n');
@@ -59,6 +60,7 @@ MAX 1 user:bob@acme.com
 MAX 2 host:ws-17
 INCLUDE eng
 EXCLUDE interns
+PRIORITY 10 eng
 ";
 
     #[test]

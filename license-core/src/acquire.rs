@@ -23,10 +23,12 @@ use crate::license::{License, LicenseKey};
 use crate::rebuild::{MAX_LEDGER_ATTEMPTS, kept_losing_state};
 use crate::seat_ledger::{AcquireOutcome, LedgerKey, SeatRef, SeatRequest};
 use crate::seat_policy::{Admission, Requester, SeatLimit};
+use crate::seat_queue::{QueueMode, QueueRequest};
 use crate::service::{Lease, LicenseService, ledger_key, seat_of, ttl_of};
 use crate::session::{HardwareId, Session, UserEmail};
 use crate::store::{HeartbeatRecord, UsagePeak};
 use crate::tenant_keys::timeline::delta;
+use crate::wait::{Acquired, POLL_EVERY, POLL_WITHIN, QueuePlace, SeatWait};
 
 /// What acquire can return.
 pub const ERRORS: &[ErrorKind] = &[
@@ -121,18 +123,22 @@ impl LicenseService {
             .policy
             .by_key(self.licenses.as_ref(), tenant, key)
             .await?;
-        self.take_seat(&license, holder, applicant, None).await
+        self.take_seat(&license, holder, applicant, None, None)
+            .await?
+            .into_lease()
     }
 
-    /// Acquire or borrow (`borrow`: the period, already checked against the license):
-    /// everything but finding the license.
+    /// Acquire or borrow (`borrow`: the period, already checked against the license), maybe
+    /// waiting in the license's queue (`wait`; never with a borrow): everything but finding
+    /// the license.
     pub(crate) async fn take_seat(
         &self,
         license: &License,
         holder: &Actor,
         applicant: &Applicant,
         borrow: Option<Duration>,
-    ) -> Result<Lease> {
+        wait: Option<SeatWait>,
+    ) -> Result<Acquired> {
         let tenant = license.tenant_id;
         let hardware_id = &applicant.hardware_id;
         let user_email = applicant.user_email.clone();
@@ -191,8 +197,18 @@ impl LicenseService {
             .then(SessionSecret::generate)
             .transpose()?;
 
+        let queue = queue_request(
+            license,
+            &requester,
+            borrow.is_none().then_some(wait).flatten(),
+        );
+        // A poll asks with its ticket: granted, the ticket is the lease's session.
+        let ticket = wait
+            .and_then(|w| w.ticket)
+            .filter(|_| queue.mode != QueueMode::Pass);
         for _ in 0..MAX_LEDGER_ATTEMPTS {
-            let session = start(SessionId::new(), self.clock.now() + delta(ttl))
+            let id = ticket.unwrap_or_else(SessionId::new);
+            let session = start(id, self.clock.now() + delta(ttl))
                 .with_secret(secret.as_ref().map(SessionSecret::hash));
             self.sessions.insert_session(&session, 0).await?;
             let request = SeatRequest {
@@ -205,7 +221,9 @@ impl LicenseService {
                 tally: tally.clone(),
             };
             let outcome = match self
-                .with_rebuild(&ledger_key, || self.ledger.acquire(&ledger_key, &request))
+                .with_rebuild(&ledger_key, || {
+                    self.ledger.acquire_queued(&ledger_key, &request, &queue)
+                })
                 .await
             {
                 Ok(outcome) => outcome,
@@ -221,7 +239,7 @@ impl LicenseService {
                         .granted(license, session, expires_at, Some(in_use))
                         .await?;
                     lease.secret = secret;
-                    return Ok(lease);
+                    return Ok(Acquired::Lease(Box::new(lease)));
                 }
                 AcquireOutcome::TookBack {
                     expires_at,
@@ -244,7 +262,7 @@ impl LicenseService {
                         .granted(license, session, expires_at, Some(in_use))
                         .await?;
                     lease.secret = secret;
-                    return Ok(lease);
+                    return Ok(Acquired::Lease(Box::new(lease)));
                 }
                 // A rebuild ran between our record and our script and restored it as a seat:
                 // no limit was checked for it. Give it back and ask again.
@@ -293,7 +311,7 @@ impl LicenseService {
                                 }
                             };
                             if let Some(lease) = self.held(license, session).await? {
-                                return Ok(lease);
+                                return Ok(Acquired::Lease(Box::new(lease)));
                             }
                         }
                         // The ledger's seat belongs to a session the store has ended: free it.
@@ -330,14 +348,29 @@ impl LicenseService {
                     self.discard(&ledger_key, &session).await;
                     return Err(kept_losing_state());
                 }
-                // A plain acquire never joins nor polls the queue.
-                AcquireOutcome::Queued { .. }
-                | AcquireOutcome::QueueFull
-                | AcquireOutcome::TicketGone => {
+                // No seat: the record goes; the ticket is the place (ADR 0029).
+                AcquireOutcome::Queued {
+                    position,
+                    wait_until,
+                } => {
                     self.discard(&ledger_key, &session).await;
-                    return Err(Error::Internal(
-                        "the seat ledger queued a plain acquire".into(),
-                    ));
+                    return Ok(Acquired::Waiting(QueuePlace {
+                        ticket: session.id,
+                        position,
+                        wait_until,
+                        poll_after: POLL_EVERY,
+                        poll_within: POLL_WITHIN,
+                    }));
+                }
+                AcquireOutcome::QueueFull => {
+                    self.discard(&ledger_key, &session).await;
+                    return Err(self
+                        .refuse(license, hardware_id, limit, SeatLimit::QueueFull)
+                        .await);
+                }
+                AcquireOutcome::TicketGone => {
+                    self.discard(&ledger_key, &session).await;
+                    return Err(Error::TicketGone);
                 }
             }
         }
@@ -589,4 +622,31 @@ impl LicenseService {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Where an acquire stands in the license's queue: its policy's priority, and, when the
+/// license queues and the client waits, joining (or polling its ticket) for up to the
+/// license's longest wait.
+fn queue_request(
+    license: &License,
+    requester: &Requester<'_>,
+    wait: Option<SeatWait>,
+) -> QueueRequest {
+    let priority = Admission::priority(&license.policy, requester);
+    let rules = &license.rules;
+    let seconds = wait.map_or(0, |w| w.seconds.min(rules.max_wait_seconds));
+    let mode = match wait {
+        Some(w) if seconds > 0 => match w.ticket {
+            Some(_) => QueueMode::Poll {
+                poll_within: POLL_WITHIN,
+            },
+            None => QueueMode::Join {
+                wait: Duration::from_secs(u64::from(seconds)),
+                poll_within: POLL_WITHIN,
+                max_length: rules.queue_length(),
+            },
+        },
+        _ => QueueMode::Pass,
+    };
+    QueueRequest { priority, mode }
 }

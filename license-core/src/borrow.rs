@@ -117,8 +117,9 @@ impl LicenseService {
             .by_key(self.licenses.as_ref(), tenant, key)
             .await?;
         let period = borrow_period(&license, seconds)?;
-        self.take_seat(&license, holder, applicant, Some(period))
-            .await
+        self.take_seat(&license, holder, applicant, Some(period), None)
+            .await?
+            .into_lease()
     }
 
     /// Returns a borrowed seat before its end. Only `caller` may, as for

@@ -117,6 +117,10 @@ pub enum Error {
         /// When the hold-off ends.
         until: DateTime<Utc>,
     },
+    /// A poll of a queue ticket that is gone: its wait ended, it was not polled in time, or it
+    /// left (ADR 0029). Acquire again (with a wait) for a new place at the end.
+    #[error("queue ticket gone: its wait ended or it was not polled in time")]
+    TicketGone,
     /// A borrow, while the license's most borrowed seats are out. Nothing changed.
     #[error("borrow limit reached: all {limit} seats this license may lend are borrowed")]
     BorrowLimitReached {
@@ -191,6 +195,7 @@ impl Error {
             Error::SessionExpired => "session_expired",
             // One code for both: the client stops either way; the status tells which.
             Error::SessionEvicted { .. } | Error::HeldOff { .. } => "evicted",
+            Error::TicketGone => "queue_ticket_gone",
             Error::BorrowLimitReached { .. } => "borrow_limit_reached",
             Error::Conflict(_) => "conflict",
             Error::QuotaExceeded { .. } => "quota_exceeded",
@@ -214,6 +219,7 @@ impl Error {
             Error::Excluded(_) => ErrorKind::Excluded,
             Error::LicenseInactive(_) => ErrorKind::LicenseInactive,
             Error::SessionExpired => ErrorKind::SessionExpired,
+            Error::TicketGone => ErrorKind::TicketGone,
             Error::SessionEvicted { .. } => ErrorKind::SessionEvicted,
             Error::HeldOff { .. } => ErrorKind::HeldOff,
             Error::BorrowLimitReached { .. } => ErrorKind::BorrowLimitReached,
@@ -238,6 +244,7 @@ fn no_seat_text(limit: u32, reached: SeatLimit) -> String {
         }
         SeatLimit::ReservedForOthers => "the free seats are reserved for other groups".into(),
         SeatLimit::Queued => "clients waiting in the license's queue come first".into(),
+        SeatLimit::QueueFull => "the license's queue holds all the clients it may".into(),
     }
 }
 
@@ -262,6 +269,8 @@ pub enum ErrorKind {
     LicenseInactive,
     /// [`Error::SessionExpired`].
     SessionExpired,
+    /// [`Error::TicketGone`].
+    TicketGone,
     /// [`Error::SessionEvicted`].
     SessionEvicted,
     /// [`Error::HeldOff`].
@@ -284,12 +293,13 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, for exhaustive checks.
-    pub const ALL: [ErrorKind; 14] = [
+    pub const ALL: [ErrorKind; 15] = [
         ErrorKind::NotFound,
         ErrorKind::NoSeatsAvailable,
         ErrorKind::Excluded,
         ErrorKind::LicenseInactive,
         ErrorKind::SessionExpired,
+        ErrorKind::TicketGone,
         ErrorKind::SessionEvicted,
         ErrorKind::HeldOff,
         ErrorKind::BorrowLimitReached,
@@ -326,6 +336,7 @@ mod tests {
             Error::LicenseInactive(InactiveReason::Revoked),
             Error::LicenseInactive(InactiveReason::Expired),
             Error::SessionExpired,
+            Error::TicketGone,
             Error::SessionEvicted {
                 reason: "x".into(),
                 until: None,

@@ -142,6 +142,8 @@ pub mod token;
 pub mod usage;
 /// Validate: check a lease token and that its session still holds its seat.
 pub mod validate;
+/// Waiting for a seat in a license's queue (ADR 0029).
+pub mod wait;
 
 pub use acquire::Applicant;
 pub use admin::{
@@ -185,3 +187,4 @@ pub use tenant_keys::{
 };
 pub use token::{LeaseClaims, TokenError, TokenVerifier};
 pub use usage::UsageDay;
+pub use wait::{Acquired, QueuePlace, SeatWait};

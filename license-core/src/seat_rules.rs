@@ -34,6 +34,11 @@ pub struct SeatRules {
     /// Per-process leasing: most processes of one machine holding seats at once (`None`: no
     /// cap). Only with [`LeasingStrategy::PerProcess`].
     pub max_processes_per_host: Option<u32>,
+    /// Longest an acquire may wait in the license's queue for a seat, in seconds; 0: no queue,
+    /// a refused acquire is refused at once (ADR 0029).
+    pub max_wait_seconds: u32,
+    /// Most clients waiting at once (`None`: [`SeatRules::DEFAULT_QUEUE_LENGTH`]).
+    pub max_queue_length: Option<u32>,
 }
 
 impl SeatRules {
@@ -84,6 +89,20 @@ impl SeatRules {
                 ),
             ));
         }
+        if self.max_wait_seconds > Self::MAX_WAIT_SECONDS {
+            return Err(Error::invalid(
+                "max_wait_seconds",
+                format!("must be at most {} (a day)", Self::MAX_WAIT_SECONDS),
+            ));
+        }
+        if let Some(length) = self.max_queue_length
+            && !(1..=Self::MAX_QUEUE_LENGTH).contains(&length)
+        {
+            return Err(Error::invalid(
+                "max_queue_length",
+                format!("1 to {}", Self::MAX_QUEUE_LENGTH),
+            ));
+        }
         if let Some(cap) = self.overdraft_minutes_per_day
             && u64::from(cap) > u64::from(overdraft) * 1440
         {
@@ -97,6 +116,23 @@ impl SeatRules {
 
     /// Most processes per host a per-process license may allow.
     pub const MAX_PROCESSES_PER_HOST: u32 = 1_000;
+    /// Longest wait in a queue a license may allow: a day.
+    pub const MAX_WAIT_SECONDS: u32 = 86_400;
+    /// Most clients a queue holds unless the license says otherwise.
+    pub const DEFAULT_QUEUE_LENGTH: u32 = 1_000;
+    /// Most clients a license's queue may be allowed to hold (each waiter is checked by every
+    /// acquire ahead of it: ADR 0029).
+    pub const MAX_QUEUE_LENGTH: u32 = 10_000;
+
+    /// Whether a refused acquire may wait for a seat.
+    pub fn queueing(&self) -> bool {
+        self.max_wait_seconds > 0
+    }
+
+    /// Most clients waiting at once.
+    pub fn queue_length(&self) -> u32 {
+        self.max_queue_length.unwrap_or(Self::DEFAULT_QUEUE_LENGTH)
+    }
 
     /// Whether the license lends seats.
     pub fn borrowing(&self) -> bool {
@@ -122,6 +158,10 @@ pub struct SeatRulesChange {
     pub leasing: Option<LeasingStrategy>,
     /// New cap on processes per host.
     pub max_processes_per_host: Option<Option<u32>>,
+    /// New longest wait in the queue (0 turns the queue off).
+    pub max_wait_seconds: Option<u32>,
+    /// New most clients waiting.
+    pub max_queue_length: Option<Option<u32>>,
 }
 
 impl SeatRulesChange {
@@ -145,6 +185,8 @@ impl SeatRulesChange {
             max_processes_per_host: self
                 .max_processes_per_host
                 .unwrap_or(rules.max_processes_per_host),
+            max_wait_seconds: self.max_wait_seconds.unwrap_or(rules.max_wait_seconds),
+            max_queue_length: self.max_queue_length.unwrap_or(rules.max_queue_length),
         }
     }
 
@@ -188,6 +230,20 @@ mod tests {
                     ..SeatRules::default()
                 },
                 "overdraft_minutes_per_day",
+            ),
+            (
+                SeatRules {
+                    max_wait_seconds: 86_401,
+                    ..SeatRules::default()
+                },
+                "max_wait_seconds",
+            ),
+            (
+                SeatRules {
+                    max_queue_length: Some(0),
+                    ..SeatRules::default()
+                },
+                "max_queue_length",
             ),
         ];
         for (rules, field) in cases {

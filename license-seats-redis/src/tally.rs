@@ -41,7 +41,7 @@ fn limit_code(limit: SeatLimit) -> u8 {
         SeatLimit::ProcessesPerHost => b'p',
         SeatLimit::ReservedForOthers => b'r',
         // Never a cap's limit.
-        SeatLimit::Queued => b'q',
+        SeatLimit::Queued | SeatLimit::QueueFull => b'q',
     }
 }
 

@@ -78,6 +78,8 @@ fn refusal_outcome(reason: DenialReason) -> Option<&'static str> {
         DenialReason::HostMax => "host_max",
         DenialReason::ProcessesPerHost => "processes_per_host",
         DenialReason::ReservedForOthers => "reserved_for_others",
+        DenialReason::Queued => "queued",
+        DenialReason::QueueFull => "queue_full",
         _ => return None,
     })
 }

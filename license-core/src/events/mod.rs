@@ -67,6 +67,8 @@ pub enum DenialReason {
     ReservedForOthers,
     /// Clients waiting in the license's queue come first.
     Queued,
+    /// The license's queue is full.
+    QueueFull,
 }
 
 impl From<SeatLimit> for DenialReason {
@@ -79,6 +81,7 @@ impl From<SeatLimit> for DenialReason {
             SeatLimit::ProcessesPerHost => DenialReason::ProcessesPerHost,
             SeatLimit::ReservedForOthers => DenialReason::ReservedForOthers,
             SeatLimit::Queued => DenialReason::Queued,
+            SeatLimit::QueueFull => DenialReason::QueueFull,
         }
     }
 }

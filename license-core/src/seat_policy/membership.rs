@@ -138,7 +138,9 @@ impl Admission {
                         limit,
                     });
                 }
-                PolicyRule::Include { .. } | PolicyRule::Exclude { .. } => {}
+                PolicyRule::Include { .. }
+                | PolicyRule::Exclude { .. }
+                | PolicyRule::Priority { .. } => {}
             }
         }
         if let Some(max) = processes_per_host {
@@ -153,5 +155,37 @@ impl Admission {
         tally.counters.sort();
         tally.counters.dedup();
         Ok(tally)
+    }
+
+    /// The requester's place in the license's queue: the highest `priority` level of its
+    /// groups, 0 when none names one (ADR 0029).
+    ///
+    /// ```
+    /// use license_core::{Admission, Member, PolicyRule, Requester, SeatGroup, SeatPolicy};
+    /// let policy = SeatPolicy {
+    ///     groups: vec![SeatGroup::new("ops", vec![Member::Host("pager-1".into())])],
+    ///     rules: vec![PolicyRule::Priority { level: 10, group: "ops".into() }],
+    /// };
+    /// let on_call = Requester { hardware_id: "x", host_name: Some("pager-1"), ..Requester::default() };
+    /// assert_eq!(Admission::priority(&policy, &on_call), 10);
+    /// assert_eq!(Admission::priority(&policy, &Requester::default()), 0);
+    /// ```
+    pub fn priority(policy: &SeatPolicy, requester: &Requester<'_>) -> u32 {
+        policy
+            .rules
+            .iter()
+            .filter_map(|rule| match rule {
+                PolicyRule::Priority { level, group } => Some((*level, group)),
+                _ => None,
+            })
+            .filter(|(_, group)| {
+                policy
+                    .groups
+                    .iter()
+                    .any(|g| g.name == **group && g.members.iter().any(|m| requester.is(m)))
+            })
+            .map(|(level, _)| level)
+            .max()
+            .unwrap_or(0)
     }
 }

@@ -114,6 +114,14 @@ pub enum PolicyRule {
         /// The group.
         group: String,
     },
+    /// Members of the group stand ahead of lower levels in the license's queue (ADR 0029):
+    /// a requester's priority is the highest level of its groups, 0 without one.
+    Priority {
+        /// 1 to [`MAX_PRIORITY`](crate::MAX_PRIORITY).
+        level: u32,
+        /// The group.
+        group: String,
+    },
     /// Members of the group may not take a seat (even when also included).
     Exclude {
         /// The group.
@@ -209,6 +217,15 @@ impl SeatPolicy {
                 },
                 PolicyRule::Include { group } | PolicyRule::Exclude { group } => {
                     known(group).map_err(at)?
+                }
+                PolicyRule::Priority { level, group } => {
+                    known(group).map_err(at)?;
+                    if !(1..=crate::MAX_PRIORITY).contains(level) {
+                        return Err(at(Error::invalid(
+                            "rules",
+                            format!("priority for {group:?}: 1 to {}", crate::MAX_PRIORITY),
+                        )));
+                    }
                 }
             }
         }

@@ -10,6 +10,7 @@
 //! MAX 1 user:bob@acme.com
 //! MAX 2 host:ws-17
 //! INCLUDE eng
+//! PRIORITY 10 eng
 //! EXCLUDE interns
 //! ```
 //!
@@ -78,6 +79,13 @@ pub fn parse_options(text: &str) -> Result<SeatPolicy> {
                 };
                 policy.rules.push(PolicyRule::Max { seats, target });
             }
+            "PRIORITY" => policy.rules.push(PolicyRule::Priority {
+                level: words
+                    .get(1)
+                    .and_then(|w| w.parse().ok())
+                    .ok_or_else(|| bad("expected a priority level"))?,
+                group: one_group(&words[2.min(words.len())..])?,
+            }),
             "INCLUDE" => policy.rules.push(PolicyRule::Include {
                 group: one_group(&words[1..])?,
             }),

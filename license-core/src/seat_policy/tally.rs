@@ -46,6 +46,8 @@ pub enum SeatLimit {
     ReservedForOthers,
     /// A seat is free, but waiting tickets of the queue come first (ADR 0029).
     Queued,
+    /// No seat, and the license's queue is full: no wait (ADR 0029).
+    QueueFull,
 }
 
 impl SeatLimit {
@@ -59,6 +61,7 @@ impl SeatLimit {
             SeatLimit::ProcessesPerHost => "processes_per_host",
             SeatLimit::ReservedForOthers => "reserved_for_others",
             SeatLimit::Queued => "queued",
+            SeatLimit::QueueFull => "queue_full",
         }
     }
 }

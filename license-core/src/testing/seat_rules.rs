@@ -61,6 +61,8 @@ async fn rules_round_trip(store: &dyn Store) {
         overdraft_minutes_per_day: Some(90),
         leasing: crate::LeasingStrategy::PerProcess,
         max_processes_per_host: Some(4),
+        max_wait_seconds: 600,
+        max_queue_length: Some(50),
     };
     let l = License {
         rules,
@@ -88,6 +90,8 @@ async fn rules_round_trip(store: &dyn Store) {
             overdraft_minutes_per_day: None,
             leasing: crate::LeasingStrategy::PerUser,
             max_processes_per_host: None,
+            max_wait_seconds: 0,
+            max_queue_length: None,
         },
         updated_at: l.updated_at + TimeDelta::seconds(5),
         ..l.clone()

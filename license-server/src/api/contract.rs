@@ -65,6 +65,7 @@ fn example(kind: ErrorKind) -> Error {
         ErrorKind::Excluded => Error::Excluded("not in an included group".into()),
         ErrorKind::LicenseInactive => Error::LicenseInactive(InactiveReason::Suspended),
         ErrorKind::SessionExpired => Error::SessionExpired,
+        ErrorKind::TicketGone => Error::TicketGone,
         ErrorKind::SessionEvicted => Error::SessionEvicted {
             reason: "audit".into(),
             until: None,

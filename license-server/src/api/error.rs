@@ -20,6 +20,7 @@
 //! | `Conflict` (also acquire of a machine whose seat is another user's session) | 409 | `conflict` |
 //! | body not in within `server.body_read_timeout_seconds` | 408 | `request_timeout` |
 //! | `SessionExpired` | 410 | `session_expired` |
+//! | `TicketGone` | 410 | `queue_ticket_gone` |
 //! | `SessionEvicted` (heartbeat of an evicted session) | 410 | `evicted` (+ `reason`; `until` and `Retry-After` while a hold-off lasts) |
 //! | body over the limit | 413 | `payload_too_large` |
 //! | too many requests or failures from one client (`limits`, ADR 0021) | 429 | `rate_limited` (+ `Retry-After`) |
@@ -107,6 +108,8 @@ pub enum LimitReached {
     ReservedForOthers,
     /// A seat is free, but clients waiting in the license's queue come first.
     Queued,
+    /// No seat, and the license's queue holds all the clients it may: no wait.
+    QueueFull,
 }
 
 impl From<SeatLimit> for LimitReached {
@@ -119,6 +122,7 @@ impl From<SeatLimit> for LimitReached {
             SeatLimit::ProcessesPerHost => LimitReached::ProcessesPerHost,
             SeatLimit::ReservedForOthers => LimitReached::ReservedForOthers,
             SeatLimit::Queued => LimitReached::Queued,
+            SeatLimit::QueueFull => LimitReached::QueueFull,
         }
     }
 }
@@ -292,7 +296,9 @@ impl From<Error> for ApiError {
             }
             Error::NotFound(_) => Self::new(StatusCode::NOT_FOUND, code, e.to_string()),
             Error::Conflict(_) => Self::new(StatusCode::CONFLICT, code, e.to_string()),
-            Error::SessionExpired => Self::new(StatusCode::GONE, code, e.to_string()),
+            Error::SessionExpired | Error::TicketGone => {
+                Self::new(StatusCode::GONE, code, e.to_string())
+            }
             Error::SessionEvicted { .. } | Error::HeldOff { .. } => Self::at(e, Utc::now()),
             Error::BorrowLimitReached { .. } => {
                 Self::new(StatusCode::PAYMENT_REQUIRED, code, e.to_string())

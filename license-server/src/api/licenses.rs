@@ -93,6 +93,11 @@ pub struct LicenseDto {
     /// Per-process leasing: most processes of one machine holding seats at once; absent: no
     /// cap.
     pub max_processes_per_host: Option<u32>,
+    /// Longest an acquire may wait in the license's queue for a seat, in seconds; 0: no
+    /// queue (a refused acquire is refused at once).
+    pub max_wait_seconds: u32,
+    /// Most clients waiting in the queue at once.
+    pub max_queue_length: u32,
     // Groups and seat rules (plain comment: keeps a bare $ref for generators).
     pub policy: PolicyDto,
     /// When it was created.
@@ -126,6 +131,8 @@ impl From<License> for LicenseDto {
             overdraft_minutes_per_day: l.rules.overdraft_minutes_per_day,
             leasing_strategy: l.rules.leasing.into(),
             max_processes_per_host: l.rules.max_processes_per_host,
+            max_wait_seconds: l.rules.max_wait_seconds,
+            max_queue_length: l.rules.queue_length(),
             policy: l.policy.into(),
             created_at: l.created_at,
             updated_at: l.updated_at,
@@ -201,6 +208,13 @@ pub struct CreateLicenseRequest {
     /// (1–1,000). Default: no cap.
     #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
     pub max_processes_per_host: Option<Whole>,
+    /// Longest an acquire may wait in the license's queue for a seat, in seconds (0–86,400).
+    /// Default 0: no queue.
+    #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
+    pub max_wait_seconds: Option<Whole>,
+    /// Most clients waiting in the queue at once (1–10,000). Default 1,000.
+    #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]
+    pub max_queue_length: Option<Whole>,
 }
 
 impl CreateLicenseRequest {
@@ -218,6 +232,8 @@ impl CreateLicenseRequest {
             )?,
             leasing: self.leasing_strategy.map(Into::into).unwrap_or_default(),
             max_processes_per_host: get(self.max_processes_per_host, "max_processes_per_host")?,
+            max_wait_seconds: get(self.max_wait_seconds, "max_wait_seconds")?.unwrap_or(0),
+            max_queue_length: get(self.max_queue_length, "max_queue_length")?,
         })
     }
 }
@@ -272,6 +288,13 @@ pub struct UpdateLicenseRequest {
     /// cap.
     #[oai(nullable, validator(minimum(value = "1"), maximum(value = "1000")))]
     pub max_processes_per_host: MaybeUndefined<Whole>,
+    /// New longest wait in the queue, in seconds (0–86,400; 0 turns the queue off: clients
+    /// waiting get `queue_ticket_gone` at their next poll).
+    #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
+    pub max_wait_seconds: Option<Whole>,
+    /// New most clients waiting (1–10,000); `null`: back to the default, 1,000.
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "10000")))]
+    pub max_queue_length: MaybeUndefined<Whole>,
 }
 
 impl UpdateLicenseRequest {
@@ -300,6 +323,8 @@ impl UpdateLicenseRequest {
                 self.max_processes_per_host,
                 "max_processes_per_host",
             )?,
+            max_wait_seconds: get(self.max_wait_seconds, "max_wait_seconds")?,
+            max_queue_length: clearable(self.max_queue_length, "max_queue_length")?,
         })
     }
 }

@@ -142,10 +142,14 @@ pub enum RuleKind {
     Include,
     /// Members of `group` may not take a seat, even when also included.
     Exclude,
+    /// Members of `group` stand ahead of lower levels in the license's queue: a requester's
+    /// priority is the highest `level` of its groups, 0 without one.
+    Priority,
 }
 
 /// One rule of a policy. `reserve` needs `seats` and `group`; `max` needs `seats` and
-/// `target`; `include` and `exclude` need `group` (else 400 naming `rules`). One flat object
+/// `target`; `include` and `exclude` need `group`; `priority` needs `level` and `group` (else
+/// 400 naming `rules`). One flat object
 /// rather than a tagged union, so every generated client gets one plain model.
 #[derive(Object, Debug, Clone, PartialEq, Eq)]
 pub struct RuleDto {
@@ -163,6 +167,12 @@ pub struct RuleDto {
     // Who a `max` rule limits (plain comment: keeps a bare $ref for generators).
     #[oai(skip_serializing_if_is_none)]
     pub target: Option<TargetDto>,
+    /// A `priority` rule's level: 1 to 1000, higher first.
+    #[oai(
+        skip_serializing_if_is_none,
+        validator(minimum(value = "1"), maximum(value = "1000"))
+    )]
+    pub level: Option<u32>,
 }
 
 impl From<SeatPolicy> for PolicyDto {
@@ -244,6 +254,7 @@ impl From<PolicyRule> for RuleDto {
             seats,
             group,
             target,
+            level: None,
         };
         match rule {
             PolicyRule::Reserve { seats, group } => {
@@ -260,6 +271,10 @@ impl From<PolicyRule> for RuleDto {
             }
             PolicyRule::Include { group } => only(RuleKind::Include, None, Some(group), None),
             PolicyRule::Exclude { group } => only(RuleKind::Exclude, None, Some(group), None),
+            PolicyRule::Priority { level, group } => Self {
+                level: Some(level),
+                ..only(RuleKind::Priority, None, Some(group), None)
+            },
         }
     }
 }
@@ -280,10 +295,19 @@ impl TryFrom<RuleDto> for PolicyRule {
             )
         };
         match rule.rule {
-            RuleKind::Reserve | RuleKind::Include | RuleKind::Exclude if rule.target.is_some() => {
+            RuleKind::Priority => {}
+            _ if rule.level.is_some() => return Err(extra("level")),
+            _ => {}
+        }
+        match rule.rule {
+            RuleKind::Reserve | RuleKind::Include | RuleKind::Exclude | RuleKind::Priority
+                if rule.target.is_some() =>
+            {
                 Err(extra("target"))
             }
-            RuleKind::Include | RuleKind::Exclude if rule.seats.is_some() => Err(extra("seats")),
+            RuleKind::Include | RuleKind::Exclude | RuleKind::Priority if rule.seats.is_some() => {
+                Err(extra("seats"))
+            }
             RuleKind::Max if rule.group.is_some() => Err(extra("group (name it in target)")),
             RuleKind::Reserve => match (rule.seats, rule.group.clone()) {
                 (Some(seats), Some(group)) => Ok(Self::Reserve { seats, group }),
@@ -308,6 +332,10 @@ impl TryFrom<RuleDto> for PolicyRule {
                 Some(group) => Ok(Self::Exclude { group }),
                 None => Err(needs("group")),
             },
+            RuleKind::Priority => match (rule.level, rule.group.clone()) {
+                (Some(level), Some(group)) => Ok(Self::Priority { level, group }),
+                _ => Err(needs("level and group")),
+            },
         }
     }
 }
@@ -318,6 +346,7 @@ fn rule_name(kind: RuleKind) -> &'static str {
         RuleKind::Max => "max",
         RuleKind::Include => "include",
         RuleKind::Exclude => "exclude",
+        RuleKind::Priority => "priority",
     }
 }
 

@@ -86,6 +86,9 @@ impl Model {
                     .max_processes_per_host
                     .map(|n| count(WHAT, n))
                     .transpose()?,
+                // TODO(queue): columns (m0009).
+                max_wait_seconds: 0,
+                max_queue_length: None,
             },
             policy: self
                 .seat_policy

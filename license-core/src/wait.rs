@@ -1,0 +1,139 @@
+//! Waiting for a seat (ADR 0029): an acquire that may wait joins the license's queue when no
+//! seat is its own, and polls its ticket by asking again with it; its turn comes when the
+//! tickets ahead of it that could take a seat have theirs. Tickets hold no seat: the acquire
+//! step of the ledger alone keeps the order.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::acquire::Applicant;
+use crate::audit::Actor;
+use crate::error::{Error, ErrorKind, Result};
+use crate::ids::{SessionId, TenantId};
+use crate::license::LicenseKey;
+use crate::service::{Lease, LicenseService, ledger_key};
+
+/// What acquire with a wait can return: acquire's errors, and a poll of a ticket that is gone.
+pub const ERRORS: &[ErrorKind] = &[
+    ErrorKind::NotFound,
+    ErrorKind::LicenseInactive,
+    ErrorKind::NoSeatsAvailable,
+    ErrorKind::Excluded,
+    ErrorKind::InvalidInput,
+    ErrorKind::HeldOff,
+    ErrorKind::Conflict,
+    ErrorKind::TicketGone,
+    ErrorKind::Unavailable,
+    ErrorKind::Internal,
+];
+
+/// What leaving the queue can return.
+pub const LEAVE_ERRORS: &[ErrorKind] = &[
+    ErrorKind::NotFound,
+    ErrorKind::Unavailable,
+    ErrorKind::Internal,
+];
+
+/// A ticket not asked for again within this is dropped (a client that stopped waiting).
+pub const POLL_WITHIN: Duration = Duration::from_secs(15);
+/// How often a waiting client should ask again: a freed seat waits at most this long for
+/// the ticket whose turn it is.
+pub const POLL_EVERY: Duration = Duration::from_secs(2);
+
+/// How an acquire waits for a seat.
+///
+/// ```
+/// use license_core::SeatWait;
+/// let first = SeatWait { seconds: 600, ticket: None };
+/// assert!(first.ticket.is_none());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeatWait {
+    /// How long the client will wait for a seat, at most the license's `max_wait_seconds`
+    /// (a longer wait is cut to it; 0, or a license without a queue: no wait).
+    pub seconds: u32,
+    /// The ticket an earlier answer gave: this acquire polls it.
+    pub ticket: Option<SessionId>,
+}
+
+/// The answer to an acquire that may wait.
+#[derive(Debug)]
+pub enum Acquired {
+    /// A seat.
+    Lease(Box<Lease>),
+    /// No seat yet: the client waits in the queue.
+    Waiting(QueuePlace),
+}
+
+/// A client's place in a license's queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueuePlace {
+    /// The ticket to poll with (it becomes the lease's session id when its turn comes).
+    pub ticket: SessionId,
+    /// 1 for the next in line.
+    pub position: u32,
+    /// When the wait ends.
+    pub wait_until: DateTime<Utc>,
+    /// Ask again after this long ([`POLL_EVERY`]) …
+    pub poll_after: Duration,
+    /// … and within this long ([`POLL_WITHIN`]), or the ticket is dropped.
+    pub poll_within: Duration,
+}
+
+impl LicenseService {
+    /// [`acquire_as`](Self::acquire_as) that may wait for a seat: refused, the client joins
+    /// the license's queue (priority from the license's policy, then arrival) and gets its
+    /// place ([`Acquired::Waiting`]); it asks again with `wait.ticket` set, within
+    /// [`POLL_WITHIN`], until it gets a seat ([`Acquired::Lease`], whose session id is the
+    /// ticket) or the wait ends ([`Error::TicketGone`]). Under a license without a queue, or
+    /// with `wait.seconds` 0, it is a plain acquire.
+    ///
+    /// Errors: see [`ERRORS`]; a full queue is `no_seats_available` naming `queue_full`.
+    pub async fn acquire_waiting(
+        &self,
+        tenant: TenantId,
+        holder: &Actor,
+        key: &LicenseKey,
+        applicant: &Applicant,
+        wait: SeatWait,
+    ) -> Result<Acquired> {
+        let license = self
+            .policy
+            .by_key(self.licenses.as_ref(), tenant, key)
+            .await?;
+        self.take_seat(&license, holder, applicant, None, Some(wait))
+            .await
+    }
+
+    /// Ends a client's wait in the queue of the license with `key`; `false` when the ticket
+    /// was not waiting (any more). Tickets are random and handed only to their client, so
+    /// holding one is the right to end it.
+    ///
+    /// Errors: see [`LEAVE_ERRORS`].
+    pub async fn leave_queue(
+        &self,
+        tenant: TenantId,
+        key: &LicenseKey,
+        ticket: SessionId,
+    ) -> Result<bool> {
+        let license = self
+            .policy
+            .by_key(self.licenses.as_ref(), tenant, key)
+            .await?;
+        // A ledger that lost its state has no queue left to leave.
+        self.ledger.leave(&ledger_key(&license), ticket).await
+    }
+}
+
+impl Acquired {
+    /// The lease of an acquire that could not wait.
+    pub(crate) fn into_lease(self) -> Result<Lease> {
+        match self {
+            Acquired::Lease(lease) => Ok(*lease),
+            Acquired::Waiting(_) => Err(Error::Internal(
+                "an acquire that may not wait was queued".into(),
+            )),
+        }
+    }
+}
