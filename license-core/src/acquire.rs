@@ -636,15 +636,16 @@ fn queue_request(
     let rules = &license.rules;
     let seconds = wait.map_or(0, |w| w.seconds.min(rules.max_wait_seconds));
     let mode = match wait {
-        Some(w) if seconds > 0 => match w.ticket {
-            Some(_) => QueueMode::Poll {
-                poll_within: POLL_WITHIN,
-            },
-            None => QueueMode::Join {
-                wait: Duration::from_secs(u64::from(seconds)),
-                poll_within: POLL_WITHIN,
-                max_length: rules.queue_length(),
-            },
+        // A poll keeps the wait it joined with.
+        Some(SeatWait {
+            ticket: Some(_), ..
+        }) if rules.queueing() => QueueMode::Poll {
+            poll_within: POLL_WITHIN,
+        },
+        Some(SeatWait { ticket: None, .. }) if seconds > 0 => QueueMode::Join {
+            wait: Duration::from_secs(u64::from(seconds)),
+            poll_within: POLL_WITHIN,
+            max_length: rules.queue_length(),
         },
         _ => QueueMode::Pass,
     };

@@ -7,7 +7,7 @@
 
 use license_core::{
     Dependency, Error, ErrorKind, InactiveReason, Quota, Resource, TokenError, acquire, admin,
-    borrow, evict, heartbeat, keys, readiness, rebuild, release, validate,
+    borrow, evict, heartbeat, keys, readiness, rebuild, release, validate, wait,
 };
 
 use super::error::{ApiError, BASE_STATUSES, is_base_status};
@@ -18,7 +18,8 @@ const PARSING: &[ErrorKind] = &[ErrorKind::InvalidInput];
 /// The use cases each operation calls, as their error lists. Every operation of the document
 /// must be here.
 const OPERATIONS: &[(&str, &[&[ErrorKind]])] = &[
-    ("acquire", &[PARSING, acquire::ERRORS]),
+    ("acquire", &[PARSING, acquire::ERRORS, wait::ERRORS]),
+    ("leave_queue", &[PARSING, wait::LEAVE_ERRORS]),
     ("heartbeat", &[PARSING, heartbeat::ERRORS]),
     ("release", &[PARSING, release::ERRORS]),
     ("borrow", &[PARSING, borrow::ERRORS]),
@@ -170,7 +171,8 @@ fn every_operation_with_errors_declares_the_base_statuses() {
             .filter(|s| !is_base_status(*s))
             .collect()
     };
-    assert_eq!(extras("acquire"), [402]);
+    assert_eq!(extras("acquire"), [402, 410]);
+    assert_eq!(extras("leave_queue"), [] as [u16; 0]);
     assert_eq!(extras("borrow"), [402]);
     assert_eq!(extras("heartbeat"), [410]);
     assert_eq!(extras("validate"), [410]);

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use license_core::{
-    Applicant, Caller, Error, HardwareId, HostName, LicenseKey, ProcessId, SessionId,
-    SessionSecret, UserEmail,
+    Acquired, Applicant, Caller, Error, HardwareId, HostName, LicenseKey, ProcessId, QueuePlace,
+    SeatWait, SessionId, SessionSecret, UserEmail,
 };
 use poem::web::Data;
 use poem_openapi::payload::Json;
@@ -50,6 +50,76 @@ pub struct AcquireRequest {
     /// license that leases per process, where it keys the seat together with `hardware_id`.
     #[oai(validator(min_length = 1, max_length = 64))]
     pub process_id: Option<Text>,
+    /// Wait for a seat when none may be granted now, up to this many seconds (0–86,400; cut
+    /// to the license's `max_wait_seconds`; a license without a queue refuses at once as
+    /// without it). The answer is then 202 with a `queue_ticket`. Default 0: no wait.
+    #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
+    pub wait_seconds: Option<u32>,
+    /// The `queue_ticket` of an earlier 202: this acquire polls it. Send the same request
+    /// again with it every `poll_after_seconds` (and within `poll_within_seconds`, or the
+    /// place is lost); when its turn comes the answer is the lease, whose `session_id` is the
+    /// ticket.
+    pub queue_ticket: Option<Uuid>,
+}
+
+/// A place in a license's queue (ADR 0029).
+#[derive(Object, Debug)]
+pub struct QueuedResponse {
+    /// Send it back as `queue_ticket` with the same acquire request to poll, or to
+    /// `queue/leave` to stop waiting.
+    pub queue_ticket: Uuid,
+    /// 1 for the next in line (higher priorities first, then arrival).
+    pub position: u32,
+    /// When the wait ends: a poll after it answers 410 `queue_ticket_gone`.
+    pub wait_until: DateTime<Utc>,
+    /// Ask again after this many seconds.
+    pub poll_after_seconds: u32,
+    /// Ask again within this many seconds, or the place is given up.
+    pub poll_within_seconds: u32,
+}
+
+impl From<QueuePlace> for QueuedResponse {
+    fn from(place: QueuePlace) -> Self {
+        let seconds = |d: std::time::Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
+        Self {
+            queue_ticket: place.ticket.as_uuid(),
+            position: place.position,
+            wait_until: place.wait_until,
+            poll_after_seconds: seconds(place.poll_after),
+            poll_within_seconds: seconds(place.poll_within),
+        }
+    }
+}
+
+/// A client that stops waiting for a seat.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct LeaveQueueRequest {
+    /// The license key the customer entered (8–64 of `A–Z a–z 0–9 - _`).
+    #[oai(validator(min_length = 8, max_length = 64))]
+    pub license_key: Text,
+    /// The `queue_ticket` of the acquire's 202.
+    pub queue_ticket: Uuid,
+}
+
+/// The answer to leaving the queue.
+#[derive(Object, Debug)]
+pub struct LeaveQueueResponse {
+    /// Whether the ticket was waiting (`false`: it had left, got its seat, or its wait ended).
+    pub left: bool,
+}
+
+/// A client out of the queue.
+#[derive(ApiResponse, Debug)]
+pub enum LeaveQueueOk {
+    /// The ticket waits no more. Leaving again answers `left: false`.
+    #[oai(status = 200)]
+    Ok(Json<LeaveQueueResponse>),
+}
+
+error_response! {
+    /// Why the ticket did not leave.
+    pub enum LeaveQueueError extras {}
 }
 
 /// A seat to borrow for offline work.
@@ -185,6 +255,10 @@ pub enum AcquireOk {
     /// The seat is held: a new one, or the one this machine already held.
     #[oai(status = 200)]
     Ok(Json<AcquireResponse>),
+    /// No seat yet (the request asked to wait): the client waits in the license's queue and
+    /// asks again with `queue_ticket`.
+    #[oai(status = 202)]
+    Queued(Json<QueuedResponse>),
 }
 
 error_response! {
@@ -193,8 +267,13 @@ error_response! {
         /// No seat may be granted (`no_seats_available`): `limit_reached` says which limit
         /// refused it — every seat is in use (`seats`), or a limit of the license's seat
         /// policy (`group_max`, `user_max`, `host_max`, `processes_per_host`,
-        /// `reserved_for_others`); try again later.
+        /// `reserved_for_others`), a free seat goes to clients waiting in the license's queue
+        /// (`queued`: ask with `wait_seconds` to wait too), or the queue is full
+        /// (`queue_full`); try again later.
         NoSeats = 402,
+        /// The polled `queue_ticket` is gone (`queue_ticket_gone`): its wait ended, it was not
+        /// polled within `poll_within_seconds`, or it left. Acquire again (with `wait_seconds`) for a new place at the end.
+        Gone = 410,
     }
 }
 
@@ -378,16 +457,21 @@ impl LeasesApi {
     ) -> Result<AcquireOk, AcquireError> {
         let result = async {
             let (key, applicant) = body.asked().parse()?;
+            let wait = SeatWait {
+                seconds: body.wait_seconds.unwrap_or(0),
+                ticket: body.queue_ticket.map(SessionId::from_uuid),
+            };
             state
                 .service
-                .acquire_as(auth.0.tenant, &auth.0.actor, &key, &applicant)
+                .acquire_waiting(auth.0.tenant, &auth.0.actor, &key, &applicant, wait)
                 .await
         }
         .await;
         // Seat outcomes are counted from the events the use case emitted; failures here.
         let outcome = match &result {
-            Ok(lease) if lease.new_seat => "granted",
-            Ok(_) => "idempotent",
+            Ok(Acquired::Lease(lease)) if lease.new_seat => "granted",
+            Ok(Acquired::Lease(_)) => "idempotent",
+            Ok(Acquired::Waiting(_)) => "queued",
             Err(e) => {
                 state.metrics.acquire_failed(e);
                 refusal_label(e)
@@ -395,10 +479,38 @@ impl LeasesApi {
         };
         let span = Span::current();
         span.record("outcome", outcome);
-        let lease = result.map_err(|e| ApiError::at(e, state.clock.now()))?;
+        let lease = match result.map_err(|e| ApiError::at(e, state.clock.now()))? {
+            Acquired::Lease(lease) => *lease,
+            Acquired::Waiting(place) => {
+                span.record("session_id", field::display(place.ticket));
+                return Ok(AcquireOk::Queued(Json(place.into())));
+            }
+        };
         span.record("license_id", field::display(lease.session.license_id));
         span.record("session_id", field::display(lease.session.id));
         Ok(AcquireOk::Ok(Json(lease_response(lease))))
+    }
+
+    /// Stop waiting for a seat
+    ///
+    /// Ends the wait of an acquire that got 202: its place in the license's queue goes to
+    /// the next in line. Idempotent (`left: false` when the ticket was not waiting).
+    #[oai(path = "/queue/leave", method = "post", operation_id = "leave_queue")]
+    #[tracing::instrument(name = "leave_queue", skip_all, fields(tenant_id = %auth.0.tenant))]
+    async fn leave_queue(
+        &self,
+        auth: ClientAuth,
+        state: Data<&Arc<AppState>>,
+        body: Json<LeaveQueueRequest>,
+    ) -> Result<LeaveQueueOk, LeaveQueueError> {
+        let key = LicenseKey::parse(&body.license_key)?;
+        let ticket = SessionId::from_uuid(body.queue_ticket);
+        let left = state
+            .service
+            .leave_queue(auth.0.tenant, &key, ticket)
+            .await
+            .map_err(|e| ApiError::at(e, state.clock.now()))?;
+        Ok(LeaveQueueOk::Ok(Json(LeaveQueueResponse { left })))
     }
 
     /// Borrow a seat for offline work

@@ -288,8 +288,9 @@ pub struct UpdateLicenseRequest {
     /// cap.
     #[oai(nullable, validator(minimum(value = "1"), maximum(value = "1000")))]
     pub max_processes_per_host: MaybeUndefined<Whole>,
-    /// New longest wait in the queue, in seconds (0–86,400; 0 turns the queue off: clients
-    /// waiting get `queue_ticket_gone` at their next poll).
+    /// New longest wait in the queue, in seconds (0–86,400; 0 turns the queue off: a waiting
+    /// client's next poll is answered as a plain acquire). A client already waiting keeps
+    /// the wait it joined with.
     #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
     pub max_wait_seconds: Option<Whole>,
     /// New most clients waiting (1–10,000); `null`: back to the default, 1,000.
