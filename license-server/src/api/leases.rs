@@ -59,7 +59,8 @@ pub struct AcquireRequest {
     /// again with it every `poll_after_seconds` (and within `poll_within_seconds`, or the
     /// place is lost); when its turn comes the answer is the lease, whose `session_id` is the
     /// ticket.
-    pub queue_ticket: Option<Uuid>,
+    #[oai(validator(max_length = 64))]
+    pub queue_ticket: Option<String>,
 }
 
 /// A place in a license's queue (ADR 0029).
@@ -91,6 +92,13 @@ impl From<QueuePlace> for QueuedResponse {
     }
 }
 
+/// A `queue_ticket` as the client sent it (`invalid_input` naming it when it is none).
+fn ticket(text: &str) -> Result<SessionId, Error> {
+    Uuid::parse_str(text)
+        .map(SessionId::from_uuid)
+        .map_err(|_| Error::invalid("queue_ticket", "not a ticket this server gave"))
+}
+
 /// A client that stops waiting for a seat.
 #[derive(Object, Debug)]
 #[oai(deny_unknown_fields)]
@@ -99,7 +107,8 @@ pub struct LeaveQueueRequest {
     #[oai(validator(min_length = 8, max_length = 64))]
     pub license_key: Text,
     /// The `queue_ticket` of the acquire's 202.
-    pub queue_ticket: Uuid,
+    #[oai(validator(max_length = 64))]
+    pub queue_ticket: String,
 }
 
 /// The answer to leaving the queue.
@@ -459,7 +468,7 @@ impl LeasesApi {
             let (key, applicant) = body.asked().parse()?;
             let wait = SeatWait {
                 seconds: body.wait_seconds.unwrap_or(0),
-                ticket: body.queue_ticket.map(SessionId::from_uuid),
+                ticket: body.queue_ticket.as_deref().map(ticket).transpose()?,
             };
             state
                 .service
@@ -504,7 +513,7 @@ impl LeasesApi {
         body: Json<LeaveQueueRequest>,
     ) -> Result<LeaveQueueOk, LeaveQueueError> {
         let key = LicenseKey::parse(&body.license_key)?;
-        let ticket = SessionId::from_uuid(body.queue_ticket);
+        let ticket = ticket(&body.queue_ticket)?;
         let left = state
             .service
             .leave_queue(auth.0.tenant, &key, ticket)

@@ -23,6 +23,7 @@ mod rate_limits;
 mod real_services;
 mod seat_gauges;
 mod seat_policies;
+mod seat_queue;
 mod seat_rules;
 mod shutdown;
 mod slow_clients;
