@@ -213,8 +213,8 @@ async fn migrations_are_idempotent_and_serialised_across_replicas() {
     let raw = Database::connect(&url).await.unwrap();
     assert_eq!(
         count(&raw, "seaql_migrations").await,
-        8,
-        "each migration once"
+        9,
+        "each migration (m0001 to m0009) once"
     );
     common::tenant_with_license(&two).await;
 }
