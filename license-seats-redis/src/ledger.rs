@@ -273,6 +273,11 @@ impl SeatLedger for RedisLedger {
         Ok(false)
     }
 
+    async fn queue(&self, _key: &LedgerKey, _limit: usize) -> Result<Vec<license_core::Waiter>> {
+        // TODO(queue): queue.lua.
+        Ok(Vec::new())
+    }
+
     async fn regrant(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome> {
         self.take(key, request, true).await
     }
