@@ -59,7 +59,8 @@
 -- GRANTED, TOOK_BACK or QUEUED):
 --   {'REBUILD'}                          the marker is missing: rebuild from the store, retry
 --   {'EVICTED', until_ms, reason}        the machine or the person is held off until until_ms
---                                        (the hold-off ending last); nothing else written
+--                                        (the hold-off ending last); the asker's ticket
+--                                        ends, nothing else is written
 --   {'HELD', session_id, expires_ms}     the machine holds a live seat (session id: 16 bytes);
 --                                        for a regrant: the seat was granted again
 --   {'NO_BORROW_SEATS'}                  a borrow, while `cap` borrowed seats are live
@@ -70,7 +71,7 @@
 --                                        but tickets ahead take it (a plain acquire)
 --   {'QUEUED', position, wait_until_ms}  refused, the asker waits (a join or a poll): position
 --                                        1 is the next in line; its ticket ends at wait_until
---   {'QUEUE_FULL'}                       a join while max length tickets wait; nothing written
+--   {'QUEUE_FULL'}                       a join while max length tickets wait; no ticket made
 --   {'TICKET_GONE'}                      a poll of a ticket that is gone (dropped or left)
 --   {'GRANTED', expires_ms, in_use}      the seat is the session's until expires_ms (a regrant
 --                                        whose seat had gone grants a new one)
@@ -244,13 +245,13 @@ if held_by then
   end
 else
   -- A new seat: the queue's turn (ADR 0029). The asker's own ticket, if it still waits.
-  local dropped = {}
+  local dropped = dropped_tickets()
   local own_order, own
   if queued > 0 then
     own_order = tonumber(redis.call('ZSCORE', queue, session))
     own = own_order and unpack_ticket(redis.call('HGET', tickets, session))
     if own_order and not waits(own, now) then
-      table.insert(dropped, session)
+      note_dropped(dropped, session)
       own_order, own = nil, nil
     end
   end
@@ -307,7 +308,7 @@ else
   end
   -- Granted: the asker's ticket ends with the dropped ones.
   if queued > 0 then
-    table.insert(dropped, session)
+    note_dropped(dropped, session)
     end_tickets(queue, tickets, dropped)
   end
 end

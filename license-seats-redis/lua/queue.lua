@@ -73,6 +73,18 @@ local function waits(ticket, now)
   return ticket and ticket.poll_by > now and ticket.wait_until > now
 end
 
+-- A list of the tickets found dropped, each once however often it is met.
+local function dropped_tickets()
+  return {seen = {}}
+end
+
+local function note_dropped(dropped, session)
+  if not dropped.seen[session] then
+    dropped.seen[session] = true
+    table.insert(dropped, session)
+  end
+end
+
 -- Runs `command key fields...` over `fields` in batches; the sum of the integer replies.
 local function batched(command, key, fields)
   local total = 0
@@ -116,9 +128,9 @@ end
 -- turn when its own tally lets it (a ticket whose machine holds a live seat needs none),
 -- counted as if granted: memory/ledger.rs's claims_ahead. `count(counter)` is the seats
 -- counting toward a counter now, `in_use` the seats taken of `limit`. Tickets found dropped
--- are appended to `gone` (the caller ends them). Returns how many live tickets are ahead, how
+-- are noted in `dropped` (the caller ends them). Returns how many live tickets are ahead, how
 -- many seats they claim, and the claims per counter digest.
-local function claims_ahead(queue, tickets, seats, place, now, count, in_use, limit, gone)
+local function claims_ahead(queue, tickets, seats, place, now, count, in_use, limit, dropped)
   local sessions = redis.call('ZRANGEBYSCORE', queue, '-inf', '(' .. ms(place))
   local records = records_of(tickets, sessions)
   local ahead, claimed, claims = 0, 0, {}
@@ -129,7 +141,7 @@ local function claims_ahead(queue, tickets, seats, place, now, count, in_use, li
     local ticket = unpack_ticket(records[i])
     local rules = waits(ticket, now) and parse_rules(ticket.caps, ticket.reserves)
     if not rules then
-      table.insert(gone, waiting)
+      note_dropped(dropped, waiting)
     else
       ahead = ahead + 1
       local seated = tonumber(redis.call('ZSCORE', seats, ticket.machine))
@@ -147,8 +159,8 @@ local function claims_ahead(queue, tickets, seats, place, now, count, in_use, li
 end
 
 -- How many tickets at `place` (an order, inclusive) or after still wait; those found dropped
--- are appended to `gone`.
-local function waiting_from(queue, tickets, place, now, gone)
+-- are noted in `dropped`.
+local function waiting_from(queue, tickets, place, now, dropped)
   local sessions = redis.call('ZRANGEBYSCORE', queue, ms(place), '+inf')
   local records = records_of(tickets, sessions)
   local live = 0
@@ -156,7 +168,7 @@ local function waiting_from(queue, tickets, place, now, gone)
     if waits(unpack_ticket(records[i]), now) then
       live = live + 1
     else
-      table.insert(gone, waiting)
+      note_dropped(dropped, waiting)
     end
   end
   return live

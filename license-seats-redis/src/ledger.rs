@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use license_core::{
-    AcquireOutcome, Dependency, Error, Hold, HoldOff, LedgerKey, LiveCount, LiveSeat,
-    MAX_PRIORITY, QueueMode, QueueRequest, RebuildOutcome, RenewOutcome, Result, SeatLedger,
-    SeatRef, SeatRequest, SessionId, UserRef,
+    AcquireOutcome, Dependency, Error, Hold, HoldOff, LedgerKey, LiveCount, LiveSeat, MAX_PRIORITY,
+    QueueMode, QueueRequest, RebuildOutcome, RenewOutcome, Result, SeatLedger, SeatRef,
+    SeatRequest, SessionId, UserRef,
 };
 use redis::{RedisResult, ScriptInvocation, Value};
 use tokio::time::error::Elapsed;

@@ -442,7 +442,10 @@ mod tests {
             assert!(helpers.starts_with("-- "), "a helper file says what it is");
             // Keys come from KEYS only: a key built in Lua breaks Cluster routing.
             assert!(!helpers.contains("'lic:"), "a helper file builds no key");
-            assert!(!helpers.contains("KEYS["), "a helper file is given its keys");
+            assert!(
+                !helpers.contains("KEYS["),
+                "a helper file is given its keys"
+            );
         }
         for source in [
             include_str!("../lua/acquire.lua"),

@@ -18,6 +18,8 @@ pub mod kinds;
 pub mod layout;
 /// What the seat-policy keys (caps, reserves, counts) must keep, which both topologies check.
 pub mod policy;
+/// What the seat queue's keys must keep, which both topologies check.
+pub mod queue;
 /// The scenarios both topologies run.
 pub mod scenarios;
 use redis::FromRedisValue;
