@@ -55,11 +55,11 @@ release=$(cli SCRIPT LOAD "$(cat "$lua/common.lua" "$lua/release.lua")")
 # Sessions are 16 bytes and machines 12 (raw bytes and digests in the ledger; any bytes here):
 # `held-session-016`, `held-machine`, and `ssss__rand_int__`, `__rand_int__` (12 digits).
 k='lic:{bench:ceiling}:v2'
-# KEYS as the ledger sends them to acquire (10), renew (7) and release (6); acquire's last ARGV
+# KEYS as the ledger sends them to acquire (11), renew (7) and release (6); acquire's last ARGV
 # say: no person (''), not a borrow (-1), an empty seat-policy tally ('' '' ''), not a regrant
 # (0), and a plain acquire at priority 0 (0 pass 0 0 0) on a license nobody waits on.
-keys=(10 "$k:init" "$k:seats" "$k:holders" "$k:borrowed" "$k:lingering" "$k:holds" "$k:counts" "$k:tags"
-  "$k:queue" "$k:tickets")
+keys=(11 "$k:init" "$k:seats" "$k:holders" "$k:borrowed" "$k:lingering" "$k:holds" "$k:counts" "$k:tags"
+  "$k:queue" "$k:tickets" "$k:deadlines")
 renew_keys=(7 "$k:init" "$k:seats" "$k:holders" "$k:borrowed" "$k:lingering" "$k:counts" "$k:tags")
 release_keys=(6 "$k:seats" "$k:holders" "$k:borrowed" "$k:lingering" "$k:counts" "$k:tags")
 cli SET "$k:init" 1 >/dev/null

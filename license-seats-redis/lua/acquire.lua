@@ -16,6 +16,7 @@
 -- KEYS[8]  lic:{t:l}:v2:tags       hash: machine digest -> its seat's counter digests
 -- KEYS[9]  lic:{t:l}:v2:queue      sorted set: ticket (session id) -> its order
 -- KEYS[10] lic:{t:l}:v2:tickets    hash: ticket -> its record; 'arrivals' -> arrival counter
+-- KEYS[11] lic:{t:l}:v2:deadlines  sorted set: ticket -> when it is dropped unless polled (ms)
 -- ARGV[1]  session id asking (16 raw bytes); also its ticket's name
 -- ARGV[2]  its machine digest (12 bytes)
 -- ARGV[3]  limit: most live seats (seats plus overdraft), an integer >= 0
@@ -52,8 +53,8 @@
 --          is {'QUEUE_FULL'}; '0' unless 'join'
 --
 -- The asker's ticket ends when it is held off, when its machine holds a seat (not for a
--- regrant), and when it gets a seat. Tickets found dropped (not polled in time, or their wait
--- over) are ended by the call that finds them.
+-- regrant), and when it gets a seat. An acquire that may take a new seat first ends every
+-- ticket that stopped waiting (not polled in time, or its wait over).
 --
 -- Replies (nothing but the pruning of expired seats, hold-offs and tickets is written unless
 -- GRANTED, TOOK_BACK or QUEUED):
@@ -89,7 +90,7 @@ local PRUNE = 100
 local init, seats, holders = KEYS[1], KEYS[2], KEYS[3]
 local borrowed, lingering, holds = KEYS[4], KEYS[5], KEYS[6]
 local counts, tags = KEYS[7], KEYS[8]
-local queue, tickets = KEYS[9], KEYS[10]
+local queue, tickets, deadlines = KEYS[9], KEYS[10], KEYS[11]
 local session, machine, user = ARGV[1], ARGV[2], ARGV[6]
 local limit, ttl, grace = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local cap = tonumber(ARGV[7])
@@ -134,7 +135,7 @@ local queued = redis.call('ZCARD', queue)
 -- Ends the asker's ticket, if it has one.
 local function leave_queue()
   if queued > 0 then
-    end_tickets(queue, tickets, {session})
+    end_tickets(queue, tickets, deadlines, {session})
   end
 end
 
@@ -244,72 +245,56 @@ if held_by then
     return refused_reply(limited)
   end
 else
-  -- A new seat: the queue's turn (ADR 0029). The asker's own ticket, if it still waits.
-  local dropped = dropped_tickets()
-  local own_order, own
+  -- A new seat: the queue's turn (ADR 0029). Tickets that stopped waiting go first.
+  local own_order
   if queued > 0 then
+    drop_stale_tickets(queue, tickets, deadlines, now)
     own_order = tonumber(redis.call('ZSCORE', queue, session))
-    own = own_order and unpack_ticket(redis.call('HGET', tickets, session))
-    if own_order and not waits(own, now) then
-      note_dropped(dropped, session)
-      own_order, own = nil, nil
-    end
   end
-  if mode == 'poll' and not own then
-    end_tickets(queue, tickets, dropped)
+  if mode == 'poll' and not own_order then
     return {'TICKET_GONE'}
   end
   -- Its place: its ticket's, or behind every ticket of its priority.
   local place = own_order or order(priority, ARRIVALS_PER_PRIORITY)
   local limited = refusal(rules, count, in_use, limit)
-  local ahead = 0
-  if queued > 0 and (not limited or mode ~= 'pass') then
-    local claimed, claims
-    ahead, claimed, claims =
-      claims_ahead(queue, tickets, seats, place, now, count, in_use, limit, dropped)
+  if queued > 0 and not limited then
+    local claimed, claims = claims_ahead(queue, tickets, seats, place, now, count, in_use, limit)
     local function counted(counter)
       return count(counter) + (claims[counter] or 0)
     end
-    if not limited and claimed > 0 and refusal(rules, counted, in_use + claimed, limit) then
+    if claimed > 0 and refusal(rules, counted, in_use + claimed, limit) then
       limited = 'queued'
     end
   end
   if limited and mode == 'pass' then
-    end_tickets(queue, tickets, dropped)
     return refused_reply(limited)
   end
   if limited then
     -- Waits: its ticket made, or its place kept; polled now, with the request's tally.
-    local poll_by = now + poll_within
-    local wait_until
-    if own then
-      wait_until = own.wait_until
-      redis.call('HSET', tickets, session,
-        pack_ticket(own.machine, poll_by, wait_until, counters, packed_caps, packed_reserves))
-      end_tickets(queue, tickets, dropped)
-    else
-      local waiting = queued - #dropped
-      if waiting >= max_length then
-        -- Only the tickets ahead were looked at: those behind may have been dropped too.
-        waiting = ahead + waiting_from(queue, tickets, place, now, dropped)
+    local poll_by, wait_until, ticket_machine = now + poll_within, now + wait, machine
+    if own_order then
+      local own = unpack_ticket(redis.call('HGET', tickets, session))
+      if own then
+        wait_until, ticket_machine = own.wait_until, own.machine
       end
-      end_tickets(queue, tickets, dropped)
+    else
+      local waiting = queued > 0 and redis.call('ZCARD', queue) or 0
       if waiting >= max_length then
         return {'QUEUE_FULL'}
       end
-      wait_until = now + wait
-      local arrival = next_arrival(queue, tickets)
-      redis.call('ZADD', queue, ms(order(priority, arrival)), session)
-      redis.call('HSET', tickets, session,
-        pack_ticket(machine, poll_by, wait_until, counters, packed_caps, packed_reserves))
-      keep_keys(init, now, wait_until, grace, {{queue, tickets}})
+      place = order(priority, next_arrival(queue, tickets))
+      redis.call('ZADD', queue, ms(place), session)
     end
-    return {'QUEUED', ahead + 1, wait_until}
+    put_ticket(tickets, deadlines, session, ticket_machine, poll_by, wait_until, counters,
+      packed_caps, packed_reserves)
+    if not own_order then
+      keep_keys(init, now, wait_until, grace, {{queue, tickets, deadlines}})
+    end
+    return {'QUEUED', redis.call('ZCOUNT', queue, '-inf', '(' .. ms(place)) + 1, wait_until}
   end
-  -- Granted: the asker's ticket ends with the dropped ones.
-  if queued > 0 then
-    note_dropped(dropped, session)
-    end_tickets(queue, tickets, dropped)
+  -- Granted: the asker's ticket ends.
+  if own_order then
+    end_tickets(queue, tickets, deadlines, {session})
   end
 end
 if regranting then

@@ -4,19 +4,23 @@
 --
 -- A ticket is a session waiting for a seat. It holds no seat and counts toward nothing; the
 -- acquire script alone enforces the order, refusing a seat to anyone behind live tickets that
--- would take it (pull: nothing is handed to a ticket). Two keys, in the license's hash tag,
+-- would take it (pull: nothing is handed to a ticket). Three keys, in the license's hash tag,
 -- absent while nobody waits (a license without a queue costs acquire one ZCARD):
---   `queue`    sorted set: member = the ticket's session id (16 raw bytes), score = its order,
---              (MAX_PRIORITY - priority) * 2^32 + arrival: higher priority first, then earlier
---              arrival; below 2^42, so exact in a double.
---   `tickets`  hash: session id -> the ticket's record (below); and the field 'arrivals' ->
---              the license's arrival counter (HINCRBY), so replicas agree on arrival order.
--- A record: machine digest (12 bytes), poll-by ms and wait-until ms (15 decimal digits each,
--- zero-padded), the lengths of the counters and of the caps (6 digits each), then the tally
--- exactly as acquire's ARGV[8..10] pack it: counters, caps, reserves. A ticket is dropped when
--- its poll-by or its wait-until passed; the last ticket to go deletes `tickets` (so the arrival
--- counter starts again with an empty queue). Both keys expire a grace after the latest
--- wait-until (keep_keys), so an abandoned queue frees its memory.
+--   `queue`      sorted set: member = the ticket's session id (16 raw bytes), score = its
+--                order, (MAX_PRIORITY - priority) * 2^32 + arrival: higher priority first, then
+--                earlier arrival; below 2^42, so exact in a double.
+--   `tickets`    hash: session id -> the ticket's record (below); and the field 'arrivals' ->
+--                the license's arrival counter (HINCRBY), so replicas agree on arrival order.
+--   `deadlines`  sorted set: session id -> when the ticket is dropped unless polled again: the
+--                earlier of its poll-by and its wait-until (ms). It lets a call drop every
+--                ticket that stopped waiting in O(log n) (and then count places with ZCOUNT),
+--                instead of reading every record.
+-- The three hold the same tickets. A record: machine digest (12 bytes), poll-by ms and
+-- wait-until ms (15 decimal digits each, zero-padded), the lengths of the counters and of the
+-- caps (6 digits each), then the tally exactly as acquire's ARGV[8..10] pack it: counters,
+-- caps, reserves. The last ticket to go deletes `tickets` (so the arrival counter starts again
+-- with an empty queue). The keys expire a grace after the latest wait-until (keep_keys), so an
+-- abandoned queue frees its memory.
 
 local MAX_PRIORITY = 1000
 -- Arrivals per priority: an arrival is below this, so the orders of two priorities never mix.
@@ -24,8 +28,11 @@ local ARRIVALS_PER_PRIORITY = 4294967296
 local ARRIVALS = 'arrivals'
 local TIME_DIGITS, LENGTH_DIGITS = 15, 6
 local TICKET_HEAD = MACHINE + 2 * TIME_DIGITS + 2 * LENGTH_DIGITS
--- Fields per HMGET / ZREM / HDEL call: unpack() has a limit, and long queues may pass it.
+-- Fields per ZREM / HDEL call: unpack() has a limit, and long queues may pass it.
 local BATCH = 1000
+-- Tickets read per step of the walk: most walks stop within the first, as soon as the free
+-- seats are claimed.
+local WALK_STEP = 16
 
 -- The order of the `arrival`th ticket of `priority` (`ARRIVALS_PER_PRIORITY` for an asker
 -- without a ticket: behind every ticket of its priority, ahead of every lower one).
@@ -45,14 +52,11 @@ local function unpack_ticket(record)
   if not record or #record < TICKET_HEAD then
     return nil
   end
-  local at = MACHINE + 1
-  local function field(width)
-    local value = tonumber(record:sub(at, at + width - 1))
-    at = at + width
-    return value
-  end
-  local poll_by, wait_until = field(TIME_DIGITS), field(TIME_DIGITS)
-  local n_counters, n_caps = field(LENGTH_DIGITS), field(LENGTH_DIGITS)
+  local poll_at, lengths_at = MACHINE + 1, MACHINE + 2 * TIME_DIGITS + 1
+  local poll_by = tonumber(record:sub(poll_at, poll_at + TIME_DIGITS - 1))
+  local wait_until = tonumber(record:sub(poll_at + TIME_DIGITS, lengths_at - 1))
+  local n_counters = tonumber(record:sub(lengths_at, lengths_at + LENGTH_DIGITS - 1))
+  local n_caps = tonumber(record:sub(lengths_at + LENGTH_DIGITS, TICKET_HEAD))
   if not (poll_by and wait_until and n_counters and n_caps)
       or TICKET_HEAD + n_counters + n_caps > #record then
     return nil
@@ -68,21 +72,12 @@ local function unpack_ticket(record)
   }
 end
 
--- Whether a ticket still waits: polled in time, its wait not over.
-local function waits(ticket, now)
-  return ticket and ticket.poll_by > now and ticket.wait_until > now
-end
-
--- A list of the tickets found dropped, each once however often it is met.
-local function dropped_tickets()
-  return {seen = {}}
-end
-
-local function note_dropped(dropped, session)
-  if not dropped.seen[session] then
-    dropped.seen[session] = true
-    table.insert(dropped, session)
-  end
+-- Writes a ticket's record and its deadline (the earlier of poll-by and wait-until).
+local function put_ticket(tickets, deadlines, session, machine, poll_by, wait_until, counters,
+    caps, reserves)
+  redis.call('HSET', tickets, session,
+    pack_ticket(machine, poll_by, wait_until, counters, caps, reserves))
+  redis.call('ZADD', deadlines, ms(math.min(poll_by, wait_until)), session)
 end
 
 -- Runs `command key fields...` over `fields` in batches; the sum of the integer replies.
@@ -94,27 +89,15 @@ local function batched(command, key, fields)
   return total
 end
 
--- The records of `sessions` (nil for a missing one), in order.
-local function records_of(tickets, sessions)
-  local records = {}
-  for first = 1, #sessions, BATCH do
-    local last = math.min(#sessions, first + BATCH - 1)
-    local found = redis.call('HMGET', tickets, unpack(sessions, first, last))
-    for i = 1, last - first + 1 do
-      records[first + i - 1] = found[i] or nil
-    end
-  end
-  return records
-end
-
 -- Ends the tickets of `sessions` (those that have none are skipped); the last one out deletes
 -- `tickets`, arrival counter included. How many ended.
-local function end_tickets(queue, tickets, sessions)
+local function end_tickets(queue, tickets, deadlines, sessions)
   if #sessions == 0 then
     return 0
   end
   local ended = batched('ZREM', queue, sessions)
   if ended > 0 then
+    batched('ZREM', deadlines, sessions)
     if redis.call('EXISTS', queue) == 0 then
       redis.call('DEL', tickets)
     else
@@ -124,28 +107,39 @@ local function end_tickets(queue, tickets, sessions)
   return ended
 end
 
--- The live tickets before `place` (an order, exclusive) and the seats they would take, each in
--- turn when its own tally lets it (a ticket whose machine holds a live seat needs none),
--- counted as if granted: memory/ledger.rs's claims_ahead. `count(counter)` is the seats
--- counting toward a counter now, `in_use` the seats taken of `limit`. Tickets found dropped
--- are noted in `dropped` (the caller ends them). Returns how many live tickets are ahead, how
--- many seats they claim, and the claims per counter digest.
-local function claims_ahead(queue, tickets, seats, place, now, count, in_use, limit, dropped)
-  local sessions = redis.call('ZRANGEBYSCORE', queue, '-inf', '(' .. ms(place))
-  local records = records_of(tickets, sessions)
-  local ahead, claimed, claims = 0, 0, {}
+-- Ends every ticket whose deadline passed (not polled in time, or its wait over).
+local function drop_stale_tickets(queue, tickets, deadlines, now)
+  return end_tickets(queue, tickets, deadlines,
+    redis.call('ZRANGEBYSCORE', deadlines, '-inf', ms(now)))
+end
+
+-- The seats the tickets before `place` (an order, exclusive) would take, each in turn when its
+-- own tally lets it (a ticket whose machine holds a live seat needs none), counted as if
+-- granted: memory/ledger.rs's claims_ahead, over tickets that all still wait. `count(counter)`
+-- is the seats counting toward a counter now, `in_use` the seats taken of `limit`. The walk
+-- stops once the claims take every free seat: no ticket further on can claim one. Returns how
+-- many seats are claimed, and the claims per counter digest.
+local function claims_ahead(queue, tickets, seats, place, now, count, in_use, limit)
+  local claimed, claims = 0, {}
   local function counted(counter)
     return count(counter) + (claims[counter] or 0)
   end
-  for i, waiting in ipairs(sessions) do
-    local ticket = unpack_ticket(records[i])
-    local rules = waits(ticket, now) and parse_rules(ticket.caps, ticket.reserves)
-    if not rules then
-      note_dropped(dropped, waiting)
-    else
-      ahead = ahead + 1
-      local seated = tonumber(redis.call('ZSCORE', seats, ticket.machine))
-      if not (seated and seated > now)
+  local offset = 0
+  while in_use + claimed < limit do
+    local sessions = redis.call('ZRANGEBYSCORE', queue, '-inf', '(' .. ms(place),
+      'LIMIT', offset, WALK_STEP)
+    if #sessions == 0 then
+      break
+    end
+    local records = redis.call('HMGET', tickets, unpack(sessions))
+    for i = 1, #sessions do
+      if in_use + claimed >= limit then
+        break
+      end
+      local ticket = unpack_ticket(records[i] or nil)
+      local rules = ticket and parse_rules(ticket.caps, ticket.reserves)
+      local seated = ticket and tonumber(redis.call('ZSCORE', seats, ticket.machine))
+      if rules and not (seated and seated > now)
           and not refusal(rules, counted, in_use + claimed, limit) then
         claimed = claimed + 1
         for at = 1, #ticket.counters, COUNTER do
@@ -154,24 +148,9 @@ local function claims_ahead(queue, tickets, seats, place, now, count, in_use, li
         end
       end
     end
+    offset = offset + #sessions
   end
-  return ahead, claimed, claims
-end
-
--- How many tickets at `place` (an order, inclusive) or after still wait; those found dropped
--- are noted in `dropped`.
-local function waiting_from(queue, tickets, place, now, dropped)
-  local sessions = redis.call('ZRANGEBYSCORE', queue, ms(place), '+inf')
-  local records = records_of(tickets, sessions)
-  local live = 0
-  for i, waiting in ipairs(sessions) do
-    if waits(unpack_ticket(records[i]), now) then
-      live = live + 1
-    else
-      note_dropped(dropped, waiting)
-    end
-  end
-  return live
+  return claimed, claims
 end
 
 -- The next arrival number of the license. Should the counter reach ARRIVALS_PER_PRIORITY (the

@@ -11,8 +11,8 @@
 //! a new version: they start absent, which is exactly the state of a license that has none,
 //! and a seat without them is an ordinary held seat, as it was. So did the keys of seat
 //! policies (issue #20), `counts` and `tags`: absent while no seat counts toward anything,
-//! which is the state of a license without policy. And so did the seat queue's `queue` and
-//! `tickets` (issue #20, ADR 0029): absent while nobody waits.
+//! which is the state of a license without policy. And so did the seat queue's `queue`,
+//! `tickets` and `deadlines` (issue #20, ADR 0029): absent while nobody waits.
 
 use license_core::LedgerKey;
 
@@ -47,6 +47,10 @@ pub(crate) struct LicenseKeys {
     /// wait-until, tally), and `arrivals` → the license's arrival counter. Absent while nobody
     /// waits.
     pub(crate) tickets: String,
+    /// `lic:{t:l}:v2:deadlines` — sorted set: ticket → when it is dropped unless polled again
+    /// (the earlier of its poll-by and wait-until, ms), so stale tickets go in O(log n).
+    /// Absent while nobody waits.
+    pub(crate) deadlines: String,
 }
 
 impl LicenseKeys {
@@ -64,11 +68,12 @@ impl LicenseKeys {
             tags: format!("lic:{tag}:v2:tags"),
             queue: format!("lic:{tag}:v2:queue"),
             tickets: format!("lic:{tag}:v2:tickets"),
+            deadlines: format!("lic:{tag}:v2:deadlines"),
         }
     }
 
     /// Every key, in the order the acquire and rebuild scripts expect them.
-    pub(crate) fn all(&self) -> [&str; 10] {
+    pub(crate) fn all(&self) -> [&str; 11] {
         [
             &self.init,
             &self.seats,
@@ -80,6 +85,7 @@ impl LicenseKeys {
             &self.tags,
             &self.queue,
             &self.tickets,
+            &self.deadlines,
         ]
     }
 
@@ -98,8 +104,8 @@ impl LicenseKeys {
     }
 
     /// The queue's keys, in the order the leave script expects them.
-    pub(crate) fn queue_keys(&self) -> [&str; 2] {
-        [&self.queue, &self.tickets]
+    pub(crate) fn queue_keys(&self) -> [&str; 3] {
+        [&self.queue, &self.tickets, &self.deadlines]
     }
 
     /// The keys of the seats, in the order the renew and linger scripts expect them: all but
@@ -155,6 +161,7 @@ mod tests {
         assert_eq!(keys.tags, format!("lic:{tag}:v2:tags"));
         assert_eq!(keys.queue, format!("lic:{tag}:v2:queue"));
         assert_eq!(keys.tickets, format!("lic:{tag}:v2:tickets"));
+        assert_eq!(keys.deadlines, format!("lic:{tag}:v2:deadlines"));
         for k in keys.all() {
             // Redis Cluster hashes the text between the first `{` and the next `}`.
             let start = k.find('{').unwrap();

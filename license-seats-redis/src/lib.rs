@@ -5,7 +5,7 @@
 //! each machine's seat and an *initialised* marker, all under the license's `{tenant:license}`
 //! hash tag so they share one Cluster slot. A live seat costs under 150 bytes of Redis at a
 //! million seats on one license (`lua/common.lua` explains the layout); borrowed and lingering
-//! seats, eviction hold-offs, seat-policy counters and the seat queue's tickets add seven keys
+//! seats, eviction hold-offs, seat-policy counters and the seat queue's tickets add eight keys
 //! that stay absent unless used. Every operation is one Lua script (`lua/*.lua`), so it is
 //! atomic on a single node and on a cluster alike: never more live seats than the limit,
 //! zombies freed at their TTL inside `acquire`, nobody granted a seat that a waiting ticket

@@ -413,6 +413,7 @@ pub async fn malformed_tally_arguments_write_nothing(fx: &Fixture) {
         "tags",
         "queue",
         "tickets",
+        "deadlines",
     ];
     let good_cap = [&counter_digest(&Counter::group("eng"))[..], b"g0000000002"].concat();
     let bad: [(&[u8], Vec<u8>, Vec<u8>); 4] = [

@@ -19,7 +19,7 @@ const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3_600);
 
 /// The queue's keys.
-const QUEUE_PARTS: [&str; 2] = ["queue", "tickets"];
+const QUEUE_PARTS: [&str; 3] = ["queue", "tickets", "deadlines"];
 
 fn join(priority: u32, wait: Duration, poll_within: Duration) -> QueueRequest {
     QueueRequest {
@@ -268,7 +268,7 @@ pub async fn queue_keys_expire_a_grace_after_the_latest_wait(fx: &Fixture) {
         position(&ask(fx, &key, &long, join(0, 2 * HOUR, MINUTE)).await),
         1
     );
-    for part in ["init", "queue", "tickets"] {
+    for part in ["init", "queue", "tickets", "deadlines"] {
         let left = pttl(fx, &key, part).await;
         assert!(left > at_least(2 * HOUR), "{part}: {left} ms");
         assert!(left <= (2 * HOUR + grace).as_millis(), "{part}: {left} ms");
@@ -276,37 +276,35 @@ pub async fn queue_keys_expire_a_grace_after_the_latest_wait(fx: &Fixture) {
     let brief = request("brief", 1, MINUTE);
     let short = join(0, Duration::from_millis(300), MINUTE);
     assert_eq!(position(&ask(fx, &key, &brief, short).await), 2);
-    for part in ["init", "queue", "tickets"] {
+    for part in ["init", "queue", "tickets", "deadlines"] {
         let left = pttl(fx, &key, part).await;
         assert!(left > at_least(2 * HOUR), "{part} cut back: {left} ms");
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    // The holder's renewal is no acquire: the brief ticket is still stored, though dropped.
-    let stored: u32 = fx
-        .probe
-        .query(redis::cmd("ZCARD").arg(redis_key(&key, "queue")))
-        .await;
-    assert_eq!(stored, 2);
+    // Nothing has looked at the queue since: the brief ticket is still stored, though dropped.
+    let zcard = |part: &'static str| {
+        let cmd = redis::cmd("ZCARD").arg(redis_key(&key, part)).clone();
+        let probe = fx.probe.clone();
+        async move { probe.query::<u32>(&cmd).await }
+    };
+    assert_eq!((zcard("queue").await, zcard("deadlines").await), (2, 2));
+    // A plain acquire refused for the seats still drops it.
     let plain = request("plain", 1, MINUTE);
     assert_eq!(
         fx.ledger.acquire(&key, &plain).await.unwrap(),
         AcquireOutcome::NoSeats
     );
-    fx.ledger.release(&key, holder.seat()).await.unwrap();
-    assert_eq!(
-        fx.ledger.acquire(&key, &plain).await.unwrap(),
-        AcquireOutcome::Limited(SeatLimit::Queued)
-    );
-    let stored: u32 = fx
-        .probe
-        .query(redis::cmd("ZCARD").arg(redis_key(&key, "queue")))
-        .await;
-    assert_eq!(stored, 1, "the walk freed the dropped ticket");
+    assert_eq!((zcard("queue").await, zcard("deadlines").await), (1, 1));
     let records: u32 = fx
         .probe
         .query(redis::cmd("HLEN").arg(redis_key(&key, "tickets")))
         .await;
     assert_eq!(records, 2, "one record and the arrival counter");
+    fx.ledger.release(&key, holder.seat()).await.unwrap();
+    assert_eq!(
+        fx.ledger.acquire(&key, &plain).await.unwrap(),
+        AcquireOutcome::Limited(SeatLimit::Queued)
+    );
     assert!(fx.ledger.leave(&key, long.session_id).await.unwrap());
     for part in QUEUE_PARTS {
         assert!(
