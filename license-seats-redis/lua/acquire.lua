@@ -56,8 +56,8 @@
 -- regrant), and when it gets a seat. An acquire that may take a new seat first ends every
 -- ticket that stopped waiting (not polled in time, or its wait over).
 --
--- Replies (nothing but the pruning of expired seats, hold-offs and tickets is written unless
--- GRANTED, TOOK_BACK or QUEUED):
+-- Replies (nothing but the pruning of expired seats, hold-offs and tickets, and the end of the
+-- asker's ticket, is written unless GRANTED, TOOK_BACK or QUEUED):
 --   {'REBUILD'}                          the marker is missing: rebuild from the store, retry
 --   {'EVICTED', until_ms, reason}        the machine or the person is held off until until_ms
 --                                        (the hold-off ending last); the asker's ticket
@@ -119,7 +119,9 @@ if #counters >= 10 ^ LENGTH_DIGITS or #packed_caps >= 10 ^ LENGTH_DIGITS then
 end
 if not priority or priority < 0 or priority > MAX_PRIORITY or priority % 1 ~= 0
     or (mode ~= 'pass' and mode ~= 'join' and mode ~= 'poll') or not wait or wait < 0
-    or not poll_within or poll_within < 0 or not max_length or max_length < 0 then
+    or not poll_within or poll_within < 0 or not max_length or max_length < 0
+    -- A ticket's times are 15 digits: far more than the Rust side lets through (100 years).
+    or wait >= 10 ^ 14 or poll_within >= 10 ^ 14 then
   return redis.error_reply('ERR acquire: priority must be 0 to 1000, mode pass, join or poll, '
     .. 'wait, poll-within and max length numbers >= 0')
 end

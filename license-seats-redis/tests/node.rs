@@ -219,6 +219,12 @@ async fn a_full_queue_counts_each_waiting_ticket_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn malformed_queue_arguments_write_nothing() {
+    let (_server, fx) = fixture().await;
+    queue::malformed_queue_arguments_write_nothing(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_rebuilt_license_starts_with_an_empty_queue() {
     let (_server, fx) = fixture().await;
     queue::a_rebuilt_license_starts_with_an_empty_queue(&fx).await;

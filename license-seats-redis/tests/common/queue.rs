@@ -443,3 +443,70 @@ pub async fn a_full_queue_counts_each_waiting_ticket_once(fx: &Fixture) {
         "a new ticket, behind c"
     );
 }
+
+/// Queue arguments the Rust side never sends (a priority past 1000, an unknown mode, a
+/// negative or endless wait) are refused by the script before it writes anything.
+pub async fn malformed_queue_arguments_write_nothing(fx: &Fixture) {
+    let (key, _holder) = one_seat_taken(fx).await;
+    let script = concat!(
+        include_str!("../../lua/common.lua"),
+        include_str!("../../lua/tally.lua"),
+        include_str!("../../lua/queue.lua"),
+        include_str!("../../lua/acquire.lua")
+    );
+    let parts = [
+        "init",
+        "seats",
+        "holders",
+        "borrowed",
+        "lingering",
+        "holds",
+        "counts",
+        "tags",
+        "queue",
+        "tickets",
+        "deadlines",
+    ];
+    let endless = "100000000000000";
+    for [priority, mode, wait, poll_within, max_length] in [
+        ["1001", "join", "60000", "60000", "10"],
+        ["-1", "join", "60000", "60000", "10"],
+        ["0.5", "join", "60000", "60000", "10"],
+        ["0", "wait", "60000", "60000", "10"],
+        ["0", "join", "-1", "60000", "10"],
+        ["0", "join", endless, "60000", "10"],
+        ["0", "poll", "0", endless, "0"],
+        ["0", "join", "60000", "60000", "many"],
+    ] {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(script).arg(parts.len());
+        for part in parts {
+            cmd.arg(redis_key(&key, part));
+        }
+        cmd.arg(&[7u8; 16][..])
+            .arg(&[9u8; 12][..])
+            .arg(1)
+            .arg(60_000)
+            .arg(600_000)
+            .arg("")
+            .arg(-1)
+            .arg("")
+            .arg("")
+            .arg("")
+            .arg("0")
+            .arg(priority)
+            .arg(mode)
+            .arg(wait)
+            .arg(poll_within)
+            .arg(max_length);
+        let reply = fx.probe.try_query::<redis::Value>(&cmd).await;
+        let err = reply.expect_err("malformed arguments are refused");
+        assert!(
+            err.to_string().contains("acquire"),
+            "{mode} {priority}: {err}"
+        );
+    }
+    for part in QUEUE_PARTS {
+        assert!(!exists(fx, &key, part).await, "{part} written");
+    }
+}
