@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Fixture, Wipe, kinds, layout, policy, queue, request, scenarios};
+use common::{Fixture, Wipe, kinds, layout, policy, queue, queue_keys, request, scenarios};
 use futures::FutureExt as _;
 use license_core::testing::seat_ledger_contract;
 use license_core::{AcquireOutcome, Dependency, Error, SeatLedger};
@@ -105,12 +105,12 @@ async fn concurrent_waiters_are_granted_in_ticket_order_on_a_cluster() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_queue_keys_keep_their_rules_on_a_cluster() {
     let (_cluster, fx) = fixture().await;
-    queue::a_license_without_waiters_makes_no_queue_keys(&fx).await;
-    queue::queue_keys_expire_a_grace_after_the_latest_wait(&fx).await;
+    queue_keys::a_license_without_waiters_makes_no_queue_keys(&fx).await;
+    queue_keys::queue_keys_expire_a_grace_after_the_latest_wait(&fx).await;
     queue::arrivals_are_renumbered_before_they_overflow(&fx).await;
     queue::a_full_queue_counts_each_waiting_ticket_once(&fx).await;
-    queue::malformed_queue_arguments_write_nothing(&fx).await;
-    queue::a_rebuilt_license_starts_with_an_empty_queue(&fx).await;
+    queue_keys::malformed_queue_arguments_write_nothing(&fx).await;
+    queue_keys::a_rebuilt_license_starts_with_an_empty_queue(&fx).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

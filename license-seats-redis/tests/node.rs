@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Fixture, Wipe, kinds, layout, policy, queue, request, scenarios};
+use common::{Fixture, Wipe, kinds, layout, policy, queue, queue_keys, request, scenarios};
 use futures::FutureExt as _;
 use license_core::testing::seat_ledger_contract;
 use license_core::{AcquireOutcome, Dependency, Error, LiveCount, SeatLedger};
@@ -197,13 +197,13 @@ async fn concurrent_waiters_are_granted_in_ticket_order() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_license_without_waiters_makes_no_queue_keys() {
     let (_server, fx) = fixture().await;
-    queue::a_license_without_waiters_makes_no_queue_keys(&fx).await;
+    queue_keys::a_license_without_waiters_makes_no_queue_keys(&fx).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn queue_keys_expire_a_grace_after_the_latest_wait() {
     let (_server, fx) = fixture().await;
-    queue::queue_keys_expire_a_grace_after_the_latest_wait(&fx).await;
+    queue_keys::queue_keys_expire_a_grace_after_the_latest_wait(&fx).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -221,13 +221,13 @@ async fn a_full_queue_counts_each_waiting_ticket_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_queue_arguments_write_nothing() {
     let (_server, fx) = fixture().await;
-    queue::malformed_queue_arguments_write_nothing(&fx).await;
+    queue_keys::malformed_queue_arguments_write_nothing(&fx).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rebuilt_license_starts_with_an_empty_queue() {
     let (_server, fx) = fixture().await;
-    queue::a_rebuilt_license_starts_with_an_empty_queue(&fx).await;
+    queue_keys::a_rebuilt_license_starts_with_an_empty_queue(&fx).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

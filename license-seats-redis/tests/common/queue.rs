@@ -1,7 +1,6 @@
-//! What the seat queue's keys (`queue`, `tickets`; ADR 0029) must keep on Redis: turns served
-//! strictly in ticket order under concurrency, keys that expire after the latest wait and are
-//! never made for a license without a queue, dropped tickets freed, the arrival counter kept
-//! in order when it would overflow, and a rebuilt license with an empty queue.
+//! The turns of the seat queue (ADR 0029) on Redis: served strictly in ticket order under
+//! concurrency, a full queue counting only the tickets that still wait, and the arrival
+//! counter kept in order when it would overflow. `queue_keys` checks the keys themselves.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,13 +14,13 @@ use license_core::{
 
 use super::{Fixture, redis_key, request};
 
-const MINUTE: Duration = Duration::from_secs(60);
-const HOUR: Duration = Duration::from_secs(3_600);
+pub const MINUTE: Duration = Duration::from_secs(60);
+pub const HOUR: Duration = Duration::from_secs(3_600);
 
 /// The queue's keys.
-const QUEUE_PARTS: [&str; 3] = ["queue", "tickets", "deadlines"];
+pub const QUEUE_PARTS: [&str; 3] = ["queue", "tickets", "deadlines"];
 
-fn join(priority: u32, wait: Duration, poll_within: Duration) -> QueueRequest {
+pub fn join(priority: u32, wait: Duration, poll_within: Duration) -> QueueRequest {
     QueueRequest {
         priority,
         mode: QueueMode::Join {
@@ -32,14 +31,14 @@ fn join(priority: u32, wait: Duration, poll_within: Duration) -> QueueRequest {
     }
 }
 
-fn poll(poll_within: Duration) -> QueueRequest {
+pub fn poll(poll_within: Duration) -> QueueRequest {
     QueueRequest {
         priority: 0,
         mode: QueueMode::Poll { poll_within },
     }
 }
 
-async fn ask(
+pub async fn ask(
     fx: &Fixture,
     key: &LedgerKey,
     req: &SeatRequest,
@@ -48,14 +47,14 @@ async fn ask(
     fx.ledger.acquire_queued(key, req, &queue).await.unwrap()
 }
 
-fn position(outcome: &AcquireOutcome) -> u32 {
+pub fn position(outcome: &AcquireOutcome) -> u32 {
     match outcome {
         AcquireOutcome::Queued { position, .. } => *position,
         other => panic!("should wait: {other:?}"),
     }
 }
 
-async fn exists(fx: &Fixture, key: &LedgerKey, part: &str) -> bool {
+pub async fn exists(fx: &Fixture, key: &LedgerKey, part: &str) -> bool {
     let n: u32 = fx
         .probe
         .query(redis::cmd("EXISTS").arg(redis_key(key, part)))
@@ -63,7 +62,7 @@ async fn exists(fx: &Fixture, key: &LedgerKey, part: &str) -> bool {
     n == 1
 }
 
-async fn pttl(fx: &Fixture, key: &LedgerKey, part: &str) -> u128 {
+pub async fn pttl(fx: &Fixture, key: &LedgerKey, part: &str) -> u128 {
     let ms: i64 = fx
         .probe
         .query(redis::cmd("PTTL").arg(redis_key(key, part)))
@@ -72,7 +71,7 @@ async fn pttl(fx: &Fixture, key: &LedgerKey, part: &str) -> u128 {
 }
 
 /// A license of one seat, taken; the holder's request.
-async fn one_seat_taken(fx: &Fixture) -> (LedgerKey, SeatRequest) {
+pub async fn one_seat_taken(fx: &Fixture) -> (LedgerKey, SeatRequest) {
     let key = fx.license().await;
     let holder = request("holder", 1, MINUTE);
     assert!(matches!(
@@ -217,102 +216,39 @@ pub async fn concurrent_waiters_are_granted_in_ticket_order(fx: &Fixture) {
     ));
 }
 
-/// A license nobody waits on has no queue keys, whatever its plain acquires meet (a grant, a
-/// refusal, a hold-off, its own seat) and a poll without a ticket writes none either.
-pub async fn a_license_without_waiters_makes_no_queue_keys(fx: &Fixture) {
-    let (key, holder) = one_seat_taken(fx).await;
-    let other = request("other", 1, MINUTE);
-    assert_eq!(
-        fx.ledger.acquire(&key, &other).await.unwrap(),
-        AcquireOutcome::NoSeats
-    );
-    assert!(matches!(
-        fx.ledger
-            .acquire(&key, &request("holder", 1, MINUTE))
-            .await
-            .unwrap(),
-        AcquireOutcome::AlreadyHeld { .. }
-    ));
-    assert_eq!(
-        ask(fx, &key, &other, poll(MINUTE)).await,
-        AcquireOutcome::TicketGone
-    );
-    let hold = license_core::Hold {
-        user: None,
-        duration: MINUTE,
-        reason: "audit".into(),
+/// A join to a queue at its most counts the tickets that still wait, each once: a dropped one
+/// (the joiner's own old ticket too) makes no room, nor is it counted twice.
+pub async fn a_full_queue_counts_each_waiting_ticket_once(fx: &Fixture) {
+    let (key, _holder) = one_seat_taken(fx).await;
+    let most = |max_length, poll_within| QueueRequest {
+        priority: 0,
+        mode: QueueMode::Join {
+            wait: HOUR,
+            poll_within,
+            max_length,
+        },
     };
-    fx.ledger.evict(&key, holder.seat(), &hold).await.unwrap();
-    assert!(matches!(
-        fx.ledger.acquire(&key, &holder).await.unwrap(),
-        AcquireOutcome::Evicted { .. }
-    ));
-    assert!(matches!(
-        fx.ledger.acquire(&key, &other).await.unwrap(),
-        AcquireOutcome::Granted { .. }
-    ));
-    for part in QUEUE_PARTS {
-        assert!(!exists(fx, &key, part).await, "{part} made");
-    }
-}
-
-/// The queue's keys (and the marker) expire a grace after the latest wait, never cut back by a
-/// shorter one; dropped tickets are freed by the acquire that finds them, and the keys go with
-/// the last ticket.
-pub async fn queue_keys_expire_a_grace_after_the_latest_wait(fx: &Fixture) {
-    let grace = license_seats_redis::KEY_GRACE;
-    let at_least = |d: Duration| (d + grace).as_millis() - 2_000;
-    let (key, holder) = one_seat_taken(fx).await;
-    let long = request("long", 1, MINUTE);
-    assert_eq!(
-        position(&ask(fx, &key, &long, join(0, 2 * HOUR, MINUTE)).await),
-        1
+    let (a, b, c) = (
+        request("a", 1, MINUTE),
+        request("b", 1, MINUTE),
+        request("c", 1, MINUTE),
     );
-    for part in ["init", "queue", "tickets", "deadlines"] {
-        let left = pttl(fx, &key, part).await;
-        assert!(left > at_least(2 * HOUR), "{part}: {left} ms");
-        assert!(left <= (2 * HOUR + grace).as_millis(), "{part}: {left} ms");
-    }
-    let brief = request("brief", 1, MINUTE);
-    let short = join(0, Duration::from_millis(300), MINUTE);
-    assert_eq!(position(&ask(fx, &key, &brief, short).await), 2);
-    for part in ["init", "queue", "tickets", "deadlines"] {
-        let left = pttl(fx, &key, part).await;
-        assert!(left > at_least(2 * HOUR), "{part} cut back: {left} ms");
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    // Nothing has looked at the queue since: the brief ticket is still stored, though dropped.
-    let zcard = |part: &'static str| {
-        let cmd = redis::cmd("ZCARD").arg(redis_key(&key, part)).clone();
-        let probe = fx.probe.clone();
-        async move { probe.query::<u32>(&cmd).await }
-    };
-    assert_eq!((zcard("queue").await, zcard("deadlines").await), (2, 2));
-    // A plain acquire refused for the seats still drops it.
-    let plain = request("plain", 1, MINUTE);
+    let brief = Duration::from_millis(300);
+    assert_eq!(position(&ask(fx, &key, &a, most(3, brief)).await), 1);
+    assert_eq!(position(&ask(fx, &key, &b, most(3, MINUTE)).await), 2);
+    assert_eq!(position(&ask(fx, &key, &c, most(3, MINUTE)).await), 3);
+    tokio::time::sleep(brief + Duration::from_millis(200)).await;
+    // a's ticket was dropped: b and c still wait, which is the most.
     assert_eq!(
-        fx.ledger.acquire(&key, &plain).await.unwrap(),
-        AcquireOutcome::NoSeats
+        ask(fx, &key, &a, most(2, MINUTE)).await,
+        AcquireOutcome::QueueFull
     );
-    assert_eq!((zcard("queue").await, zcard("deadlines").await), (1, 1));
-    let records: u32 = fx
-        .probe
-        .query(redis::cmd("HLEN").arg(redis_key(&key, "tickets")))
-        .await;
-    assert_eq!(records, 2, "one record and the arrival counter");
-    fx.ledger.release(&key, holder.seat()).await.unwrap();
+    assert!(fx.ledger.leave(&key, b.session_id).await.unwrap());
     assert_eq!(
-        fx.ledger.acquire(&key, &plain).await.unwrap(),
-        AcquireOutcome::Limited(SeatLimit::Queued)
+        position(&ask(fx, &key, &a, most(2, MINUTE)).await),
+        2,
+        "a new ticket, behind c"
     );
-    assert!(fx.ledger.leave(&key, long.session_id).await.unwrap());
-    for part in QUEUE_PARTS {
-        assert!(
-            !exists(fx, &key, part).await,
-            "{part} left after the last ticket"
-        );
-    }
-    assert!(!fx.ledger.leave(&key, long.session_id).await.unwrap());
 }
 
 /// Should the arrival counter reach 2^32 (a queue that never emptied for that many joins), the
@@ -369,144 +305,4 @@ pub async fn arrivals_are_renumbered_before_they_overflow(fx: &Fixture) {
         scores.iter().all(|s| s % 4_294_967_296.0 < 16.0),
         "small arrivals again: {scores:?}"
     );
-}
-
-/// A license rebuilt after Redis lost its marker starts with an empty queue: tickets of the
-/// lost state neither wait nor hold anyone up.
-pub async fn a_rebuilt_license_starts_with_an_empty_queue(fx: &Fixture) {
-    let (key, _holder) = one_seat_taken(fx).await;
-    let waiter = request("waiter", 1, MINUTE);
-    assert_eq!(
-        position(&ask(fx, &key, &waiter, join(0, HOUR, MINUTE)).await),
-        1
-    );
-    let _: u32 = fx
-        .probe
-        .query(redis::cmd("DEL").arg(redis_key(&key, "init")))
-        .await;
-    assert_eq!(
-        ask(fx, &key, &waiter, poll(MINUTE)).await,
-        AcquireOutcome::Rebuild
-    );
-    assert_eq!(
-        fx.ledger.rebuild(&key, &[], &[]).await.unwrap(),
-        license_core::RebuildOutcome::Rebuilt
-    );
-    for part in QUEUE_PARTS {
-        assert!(!exists(fx, &key, part).await, "{part} survived the rebuild");
-    }
-    assert_eq!(
-        ask(fx, &key, &waiter, poll(MINUTE)).await,
-        AcquireOutcome::TicketGone
-    );
-    // The holder's seat was not in the (empty) snapshot: the seat is free for anyone.
-    assert!(matches!(
-        fx.ledger
-            .acquire(&key, &request("anyone", 1, MINUTE))
-            .await
-            .unwrap(),
-        AcquireOutcome::Granted { .. }
-    ));
-}
-
-/// A join to a queue at its most counts the tickets that still wait, each once: a dropped one
-/// (the joiner's own old ticket too) makes no room, nor is it counted twice.
-pub async fn a_full_queue_counts_each_waiting_ticket_once(fx: &Fixture) {
-    let (key, _holder) = one_seat_taken(fx).await;
-    let most = |max_length, poll_within| QueueRequest {
-        priority: 0,
-        mode: QueueMode::Join {
-            wait: HOUR,
-            poll_within,
-            max_length,
-        },
-    };
-    let (a, b, c) = (
-        request("a", 1, MINUTE),
-        request("b", 1, MINUTE),
-        request("c", 1, MINUTE),
-    );
-    let brief = Duration::from_millis(300);
-    assert_eq!(position(&ask(fx, &key, &a, most(3, brief)).await), 1);
-    assert_eq!(position(&ask(fx, &key, &b, most(3, MINUTE)).await), 2);
-    assert_eq!(position(&ask(fx, &key, &c, most(3, MINUTE)).await), 3);
-    tokio::time::sleep(brief + Duration::from_millis(200)).await;
-    // a's ticket was dropped: b and c still wait, which is the most.
-    assert_eq!(
-        ask(fx, &key, &a, most(2, MINUTE)).await,
-        AcquireOutcome::QueueFull
-    );
-    assert!(fx.ledger.leave(&key, b.session_id).await.unwrap());
-    assert_eq!(
-        position(&ask(fx, &key, &a, most(2, MINUTE)).await),
-        2,
-        "a new ticket, behind c"
-    );
-}
-
-/// Queue arguments the Rust side never sends (a priority past 1000, an unknown mode, a
-/// negative or endless wait) are refused by the script before it writes anything.
-pub async fn malformed_queue_arguments_write_nothing(fx: &Fixture) {
-    let (key, _holder) = one_seat_taken(fx).await;
-    let script = concat!(
-        include_str!("../../lua/common.lua"),
-        include_str!("../../lua/tally.lua"),
-        include_str!("../../lua/queue.lua"),
-        include_str!("../../lua/acquire.lua")
-    );
-    let parts = [
-        "init",
-        "seats",
-        "holders",
-        "borrowed",
-        "lingering",
-        "holds",
-        "counts",
-        "tags",
-        "queue",
-        "tickets",
-        "deadlines",
-    ];
-    let endless = "100000000000000";
-    for [priority, mode, wait, poll_within, max_length] in [
-        ["1001", "join", "60000", "60000", "10"],
-        ["-1", "join", "60000", "60000", "10"],
-        ["0.5", "join", "60000", "60000", "10"],
-        ["0", "wait", "60000", "60000", "10"],
-        ["0", "join", "-1", "60000", "10"],
-        ["0", "join", endless, "60000", "10"],
-        ["0", "poll", "0", endless, "0"],
-        ["0", "join", "60000", "60000", "many"],
-    ] {
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(script).arg(parts.len());
-        for part in parts {
-            cmd.arg(redis_key(&key, part));
-        }
-        cmd.arg(&[7u8; 16][..])
-            .arg(&[9u8; 12][..])
-            .arg(1)
-            .arg(60_000)
-            .arg(600_000)
-            .arg("")
-            .arg(-1)
-            .arg("")
-            .arg("")
-            .arg("")
-            .arg("0")
-            .arg(priority)
-            .arg(mode)
-            .arg(wait)
-            .arg(poll_within)
-            .arg(max_length);
-        let reply = fx.probe.try_query::<redis::Value>(&cmd).await;
-        let err = reply.expect_err("malformed arguments are refused");
-        assert!(
-            err.to_string().contains("acquire"),
-            "{mode} {priority}: {err}"
-        );
-    }
-    for part in QUEUE_PARTS {
-        assert!(!exists(fx, &key, part).await, "{part} written");
-    }
 }
