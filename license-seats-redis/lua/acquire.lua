@@ -2,7 +2,7 @@
 -- off after an eviction, the machine already holds a live seat, a borrow would pass the borrow
 -- cap, every seat is taken, a limit of the license's seat policy refuses it (exactly
 -- `SeatTally::check` in license-core), or live tickets of the license's queue ahead of the
--- asker would take the seat (ADR 0029; queue.lua explains the tickets). A seat lingering for
+-- asker would take the seat (ADR 0029; tickets.lua explains the tickets). A seat lingering for
 -- the machine is taken over. Refused, an asker may join the queue or poll its ticket. One
 -- atomic step.
 --
@@ -51,9 +51,12 @@
 --          again within this; '0' for 'pass'
 -- ARGV[16] max length, an integer >= 0: a join that would make a ticket while this many wait
 --          is {'QUEUE_FULL'}; '0' unless 'join'
+-- ARGV[17] the machine's seat key as text (its hardware id, which ARGV[2] digests): kept in a
+--          ticket, for an administrator's list of the queue
 --
--- The asker's ticket ends when it is held off, when its machine holds a seat (not for a
--- regrant), and when it gets a seat. An acquire that may take a new seat first ends every
+-- A ticket answers only the machine that joined with it. The ticket of the asking session ends
+-- when it is held off, when its machine holds a seat (not for a regrant), and when it gets a
+-- seat. An acquire that may take a new seat first ends every
 -- ticket that stopped waiting (not polled in time, or its wait over).
 --
 -- Replies (nothing but the pruning of expired seats, hold-offs and tickets, and the end of the
@@ -98,6 +101,7 @@ local counters, packed_caps, packed_reserves = ARGV[8], ARGV[9], ARGV[10]
 local regrant = ARGV[11] == '1'
 local priority, mode = tonumber(ARGV[12]), ARGV[13]
 local wait, poll_within, max_length = tonumber(ARGV[14]), tonumber(ARGV[15]), tonumber(ARGV[16])
+local seat_key = ARGV[17]
 if #session ~= SESSION or #machine ~= MACHINE or (#user ~= 0 and #user ~= USER) then
   return redis.error_reply('ERR acquire: session must be 16 bytes, machine 12, user 0 or 12')
 end
@@ -114,7 +118,8 @@ local rules, malformed = parse_rules(packed_caps, packed_reserves)
 if not rules then
   return redis.error_reply('ERR acquire: ' .. malformed)
 end
-if #counters >= 10 ^ LENGTH_DIGITS or #packed_caps >= 10 ^ LENGTH_DIGITS then
+if #counters >= 10 ^ LENGTH_DIGITS or #packed_caps >= 10 ^ LENGTH_DIGITS
+    or #packed_reserves >= 10 ^ LENGTH_DIGITS then
   return redis.error_reply('ERR acquire: a tally of a million bytes does not fit a ticket')
 end
 if not priority or priority < 0 or priority > MAX_PRIORITY or priority % 1 ~= 0
@@ -124,6 +129,9 @@ if not priority or priority < 0 or priority > MAX_PRIORITY or priority % 1 ~= 0
     or wait >= 10 ^ 14 or poll_within >= 10 ^ 14 then
   return redis.error_reply('ERR acquire: priority must be 0 to 1000, mode pass, join or poll, '
     .. 'wait, poll-within and max length numbers >= 0')
+end
+if not seat_key or #seat_key == 0 then
+  return redis.error_reply('ERR acquire: the seat key must be the machine\'s hardware id')
 end
 
 -- Checks (read-only).
@@ -247,13 +255,19 @@ if held_by then
     return refused_reply(limited)
   end
 else
-  -- A new seat: the queue's turn (ADR 0029). Tickets that stopped waiting go first.
-  local own_order
+  -- A new seat: the queue's turn (ADR 0029). Tickets that stopped waiting go first. The
+  -- asker's ticket is its own only if its machine joined with it (another machine presenting
+  -- it stands as if it had none; the ticket stays its joiner's).
+  local own_order, own
   if queued > 0 then
     drop_stale_tickets(queue, tickets, deadlines, now)
     own_order = tonumber(redis.call('ZSCORE', queue, session))
+    own = own_order and unpack_ticket(redis.call('HGET', tickets, session))
+    if not (own and own.machine == machine) then
+      own_order, own = nil, nil
+    end
   end
-  if mode == 'poll' and not own_order then
+  if mode == 'poll' and not own then
     return {'TICKET_GONE'}
   end
   -- Its place: its ticket's, or behind every ticket of its priority.
@@ -272,13 +286,14 @@ else
     return refused_reply(limited)
   end
   if limited then
-    -- Waits: its ticket made, or its place kept; polled now, with the request's tally.
-    local poll_by, wait_until, ticket_machine = now + poll_within, now + wait, machine
-    if own_order then
-      local own = unpack_ticket(redis.call('HGET', tickets, session))
-      if own then
-        wait_until, ticket_machine = own.wait_until, own.machine
-      end
+    -- Waits: its ticket made (in place of one another machine joined with under its session
+    -- id), or its place kept; polled now, with the request's tally.
+    local ticket = {
+      machine = machine, poll_by = now + poll_within, wait_until = now + wait,
+      counters = counters, caps = packed_caps, reserves = packed_reserves, seat_key = seat_key
+    }
+    if own then
+      ticket.wait_until, ticket.seat_key = own.wait_until, own.seat_key
     else
       local waiting = queued > 0 and redis.call('ZCARD', queue) or 0
       if waiting >= max_length then
@@ -287,17 +302,14 @@ else
       place = order(priority, next_arrival(queue, tickets))
       redis.call('ZADD', queue, ms(place), session)
     end
-    put_ticket(tickets, deadlines, session, ticket_machine, poll_by, wait_until, counters,
-      packed_caps, packed_reserves)
-    if not own_order then
-      keep_keys(init, now, wait_until, grace, {{queue, tickets, deadlines}})
+    put_ticket(tickets, deadlines, session, ticket)
+    if not own then
+      keep_keys(init, now, ticket.wait_until, grace, {{queue, tickets, deadlines}})
     end
-    return {'QUEUED', redis.call('ZCOUNT', queue, '-inf', '(' .. ms(place)) + 1, wait_until}
+    return {'QUEUED', redis.call('ZCOUNT', queue, '-inf', '(' .. ms(place)) + 1, ticket.wait_until}
   end
-  -- Granted: the asker's ticket ends.
-  if own_order then
-    end_tickets(queue, tickets, deadlines, {session})
-  end
+  -- Granted: the session's ticket ends (whichever machine joined with it).
+  leave_queue()
 end
 if regranting then
   -- Counted toward what the asking requester counts toward; kind and expiry unchanged.

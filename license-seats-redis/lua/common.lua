@@ -32,7 +32,7 @@
 -- count.
 --
 -- The seat queue (ADR 0029) adds three more, `queue`, `tickets` and `deadlines`, absent while
--- nobody waits; queue.lua (put in front of the scripts that use them) describes them.
+-- nobody waits; tickets.lua (put in front of the scripts that use them) describes them.
 
 local MACHINE, SESSION, USER, COUNTER = 12, 16, 12, 12
 local RECORD = MACHINE + SESSION

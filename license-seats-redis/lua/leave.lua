@@ -1,4 +1,4 @@
--- leave: end a ticket's wait in the license's queue (ADR 0029; queue.lua explains the
+-- leave: end a ticket's wait in the license's queue (ADR 0029; tickets.lua explains the
 -- tickets). A missing marker does not matter here: a rebuilt license has no tickets. One
 -- atomic step.
 --

@@ -1,173 +1,40 @@
--- queue: the seat queue's tickets (ADR 0029), for acquire and leave. scripts.rs puts this file
--- after common.lua (and tally.lua, which it uses); it defines locals only and touches only the
--- keys it is given.
+-- queue: the tickets waiting in one license's queue, first in line first, as an administrator
+-- sees them (ADR 0029; tickets.lua explains the tickets). Tickets that stopped waiting are
+-- dropped first, as acquire drops them. One atomic step.
 --
--- A ticket is a session waiting for a seat. It holds no seat and counts toward nothing; the
--- acquire script alone enforces the order, refusing a seat to anyone behind live tickets that
--- would take it (pull: nothing is handed to a ticket). Three keys, in the license's hash tag,
--- absent while nobody waits (a license without a queue costs acquire one ZCARD):
---   `queue`      sorted set: member = the ticket's session id (16 raw bytes), score = its
---                order, (MAX_PRIORITY - priority) * 2^32 + arrival: higher priority first, then
---                earlier arrival; below 2^42, so exact in a double.
---   `tickets`    hash: session id -> the ticket's record (below); and the field 'arrivals' ->
---                the license's arrival counter (HINCRBY), so replicas agree on arrival order.
---   `deadlines`  sorted set: session id -> when the ticket is dropped unless polled again: the
---                earlier of its poll-by and its wait-until (ms). It lets a call drop every
---                ticket that stopped waiting in O(log n) (and then count places with ZCOUNT),
---                instead of reading every record.
--- The three hold the same tickets. A record: machine digest (12 bytes), poll-by ms and
--- wait-until ms (15 decimal digits each, zero-padded), the lengths of the counters and of the
--- caps (6 digits each), then the tally exactly as acquire's ARGV[8..10] pack it: counters,
--- caps, reserves. The last ticket to go deletes `tickets` (so the arrival counter starts again
--- with an empty queue). The keys expire a grace after the latest wait-until (keep_keys), so an
--- abandoned queue frees its memory.
+-- KEYS[1]  lic:{t:l}:v2:init       the initialised marker
+-- KEYS[2]  lic:{t:l}:v2:queue      sorted set: ticket (session id) -> its order
+-- KEYS[3]  lic:{t:l}:v2:tickets    hash: ticket -> its record; 'arrivals' -> arrival counter
+-- KEYS[4]  lic:{t:l}:v2:deadlines  sorted set: ticket -> when it is dropped unless polled (ms)
+-- ARGV[1]  the most tickets to list, an integer >= 0
+--
+-- Replies:
+--   {'WAITERS', ticket, priority, wait_until_ms, poll_by_ms, seat_key, ...}
+--       five values per waiting ticket, first in line first (the ticket: its session id, 16
+--       raw bytes; the seat key: its machine's hardware id as text); none when nobody waits,
+--       or when the marker is missing (a rebuilt license starts with an empty queue)
+-- An error reply ('ERR queue: ...') for a malformed argument, before any write.
 
-local MAX_PRIORITY = 1000
--- Arrivals per priority: an arrival is below this, so the orders of two priorities never mix.
-local ARRIVALS_PER_PRIORITY = 4294967296
-local ARRIVALS = 'arrivals'
-local TIME_DIGITS, LENGTH_DIGITS = 15, 6
-local TICKET_HEAD = MACHINE + 2 * TIME_DIGITS + 2 * LENGTH_DIGITS
--- Fields per ZREM / HDEL call: unpack() has a limit, and long queues may pass it.
-local BATCH = 1000
--- Tickets read per step of the walk: most walks stop within the first, as soon as the free
--- seats are claimed.
-local WALK_STEP = 16
-
--- The order of the `arrival`th ticket of `priority` (`ARRIVALS_PER_PRIORITY` for an asker
--- without a ticket: behind every ticket of its priority, ahead of every lower one).
-local function order(priority, arrival)
-  return (MAX_PRIORITY - priority) * ARRIVALS_PER_PRIORITY + arrival
+local init, queue, tickets, deadlines = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local most = tonumber(ARGV[1])
+if not most or most < 0 or most % 1 ~= 0 then
+  return redis.error_reply('ERR queue: the most tickets to list must be an integer >= 0')
 end
 
-local function pack_ticket(machine, poll_by, wait_until, counters, caps, reserves)
-  return machine
-    .. string.format('%015d%015d%06d%06d', poll_by, wait_until, #counters, #caps)
-    .. counters .. caps .. reserves
+local reply = {'WAITERS'}
+if most == 0 or redis.call('EXISTS', init) == 0 or redis.call('EXISTS', queue) == 0 then
+  return reply
 end
-
--- A record unpacked: {machine, poll_by, wait_until, counters, caps, reserves}, or nil when it
--- is not one.
-local function unpack_ticket(record)
-  if not record or #record < TICKET_HEAD then
-    return nil
-  end
-  local poll_at, lengths_at = MACHINE + 1, MACHINE + 2 * TIME_DIGITS + 1
-  local poll_by = tonumber(record:sub(poll_at, poll_at + TIME_DIGITS - 1))
-  local wait_until = tonumber(record:sub(poll_at + TIME_DIGITS, lengths_at - 1))
-  local n_counters = tonumber(record:sub(lengths_at, lengths_at + LENGTH_DIGITS - 1))
-  local n_caps = tonumber(record:sub(lengths_at + LENGTH_DIGITS, TICKET_HEAD))
-  if not (poll_by and wait_until and n_counters and n_caps)
-      or TICKET_HEAD + n_counters + n_caps > #record then
-    return nil
-  end
-  local caps_at = TICKET_HEAD + n_counters + 1
-  return {
-    machine = record:sub(1, MACHINE),
-    poll_by = poll_by,
-    wait_until = wait_until,
-    counters = record:sub(TICKET_HEAD + 1, caps_at - 1),
-    caps = record:sub(caps_at, caps_at + n_caps - 1),
-    reserves = record:sub(caps_at + n_caps)
-  }
-end
-
--- Writes a ticket's record and its deadline (the earlier of poll-by and wait-until).
-local function put_ticket(tickets, deadlines, session, machine, poll_by, wait_until, counters,
-    caps, reserves)
-  redis.call('HSET', tickets, session,
-    pack_ticket(machine, poll_by, wait_until, counters, caps, reserves))
-  redis.call('ZADD', deadlines, ms(math.min(poll_by, wait_until)), session)
-end
-
--- Runs `command key fields...` over `fields` in batches; the sum of the integer replies.
-local function batched(command, key, fields)
-  local total = 0
-  for first = 1, #fields, BATCH do
-    total = total + redis.call(command, key, unpack(fields, first, math.min(#fields, first + BATCH - 1)))
-  end
-  return total
-end
-
--- Ends the tickets of `sessions` (those that have none are skipped); the last one out deletes
--- `tickets`, arrival counter included. How many ended.
-local function end_tickets(queue, tickets, deadlines, sessions)
-  if #sessions == 0 then
-    return 0
-  end
-  local ended = batched('ZREM', queue, sessions)
-  if ended > 0 then
-    batched('ZREM', deadlines, sessions)
-    if redis.call('EXISTS', queue) == 0 then
-      redis.call('DEL', tickets)
-    else
-      batched('HDEL', tickets, sessions)
+drop_stale_tickets(queue, tickets, deadlines, now_ms())
+local ordered = redis.call('ZRANGE', queue, 0, ms(math.min(most, 1e9) - 1), 'WITHSCORES')
+for i = 1, #ordered, 2 do
+  local session = ordered[i]
+  local ticket = unpack_ticket(redis.call('HGET', tickets, session))
+  if ticket then
+    for _, value in ipairs({session, priority_of(tonumber(ordered[i + 1])), ticket.wait_until,
+        ticket.poll_by, ticket.seat_key}) do
+      table.insert(reply, value)
     end
   end
-  return ended
 end
-
--- Ends every ticket whose deadline passed (not polled in time, or its wait over).
-local function drop_stale_tickets(queue, tickets, deadlines, now)
-  return end_tickets(queue, tickets, deadlines,
-    redis.call('ZRANGEBYSCORE', deadlines, '-inf', ms(now)))
-end
-
--- The seats the tickets before `place` (an order, exclusive) would take, each in turn when its
--- own tally lets it (a ticket whose machine holds a live seat needs none), counted as if
--- granted: memory/ledger.rs's claims_ahead, over tickets that all still wait. `count(counter)`
--- is the seats counting toward a counter now, `in_use` the seats taken of `limit`. The walk
--- stops once the claims take every free seat: no ticket further on can claim one. Returns how
--- many seats are claimed, and the claims per counter digest.
-local function claims_ahead(queue, tickets, seats, place, now, count, in_use, limit)
-  local claimed, claims = 0, {}
-  local function counted(counter)
-    return count(counter) + (claims[counter] or 0)
-  end
-  local offset = 0
-  while in_use + claimed < limit do
-    local sessions = redis.call('ZRANGEBYSCORE', queue, '-inf', '(' .. ms(place),
-      'LIMIT', offset, WALK_STEP)
-    if #sessions == 0 then
-      break
-    end
-    local records = redis.call('HMGET', tickets, unpack(sessions))
-    for i = 1, #sessions do
-      if in_use + claimed >= limit then
-        break
-      end
-      local ticket = unpack_ticket(records[i] or nil)
-      local rules = ticket and parse_rules(ticket.caps, ticket.reserves)
-      local seated = ticket and tonumber(redis.call('ZSCORE', seats, ticket.machine))
-      if rules and not (seated and seated > now)
-          and not refusal(rules, counted, in_use + claimed, limit) then
-        claimed = claimed + 1
-        for at = 1, #ticket.counters, COUNTER do
-          local counter = ticket.counters:sub(at, at + COUNTER - 1)
-          claims[counter] = (claims[counter] or 0) + 1
-        end
-      end
-    end
-    offset = offset + #sessions
-  end
-  return claimed, claims
-end
-
--- The next arrival number of the license. Should the counter reach ARRIVALS_PER_PRIORITY (the
--- queue never emptied for that many joins), the tickets are renumbered 1, 2, ... in their
--- order first, which keeps it.
-local function next_arrival(queue, tickets)
-  local arrival = redis.call('HINCRBY', tickets, ARRIVALS, 1)
-  if arrival < ARRIVALS_PER_PRIORITY then
-    return arrival
-  end
-  local ordered = redis.call('ZRANGE', queue, 0, -1, 'WITHSCORES')
-  local n = 0
-  for i = 1, #ordered, 2 do
-    n = n + 1
-    local band = math.floor(tonumber(ordered[i + 1]) / ARRIVALS_PER_PRIORITY)
-    redis.call('ZADD', queue, ms(band * ARRIVALS_PER_PRIORITY + n), ordered[i])
-  end
-  redis.call('HSET', tickets, ARRIVALS, n + 1)
-  return n + 1
-end
+return reply

@@ -108,6 +108,11 @@ impl LicenseKeys {
         [&self.queue, &self.tickets, &self.deadlines]
     }
 
+    /// The marker and the queue's keys, in the order the queue script expects them.
+    pub(crate) fn waiter_keys(&self) -> [&str; 4] {
+        [&self.init, &self.queue, &self.tickets, &self.deadlines]
+    }
+
     /// The keys of the seats, in the order the renew and linger scripts expect them: all but
     /// the hold-offs.
     pub(crate) fn seat_keys(&self) -> [&str; 7] {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use license_core::{
     AcquireOutcome, Dependency, Error, Hold, HoldOff, LedgerKey, LiveCount, LiveSeat, MAX_PRIORITY,
     QueueMode, QueueRequest, RebuildOutcome, RenewOutcome, Result, SeatLedger, SeatRef,
-    SeatRequest, SessionId, UserRef,
+    SeatRequest, SessionId, UserRef, Waiter,
 };
 use redis::{RedisResult, ScriptInvocation, Value};
 use tokio::time::error::Elapsed;
@@ -290,7 +290,8 @@ impl RedisLedger {
             .arg(mode)
             .arg(wait)
             .arg(poll_within)
-            .arg(max_length);
+            .arg(max_length)
+            .arg(request.hardware_id.as_str());
         scripts::acquire_outcome(&self.run(&invocation).await?)
     }
 }
@@ -315,9 +316,11 @@ impl SeatLedger for RedisLedger {
         scripts::left(&self.run(&invocation).await?)
     }
 
-    async fn queue(&self, _key: &LedgerKey, _limit: usize) -> Result<Vec<license_core::Waiter>> {
-        // TODO(queue): queue.lua.
-        Ok(Vec::new())
+    async fn queue(&self, key: &LedgerKey, limit: usize) -> Result<Vec<Waiter>> {
+        let keys = LicenseKeys::new(key);
+        let mut invocation = scripts::QUEUE.prepare_invoke();
+        invocation.key(&keys.waiter_keys()[..]).arg(limit);
+        scripts::waiters(&self.run(&invocation).await?)
     }
 
     async fn regrant(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome> {

@@ -2,14 +2,16 @@
 //! port's outcome types.
 //!
 //! Each script is `lua/common.lua` (the layout's shared helpers), the helper files it uses
-//! (`tally.lua`: a seat's policy tally and its check; `queue.lua`: the seat queue's tickets),
+//! (`tally.lua`: a seat's policy tally and its check; `tickets.lua`: the seat queue's tickets),
 //! then the operation's file, hashed once ([`LazyLock`]) and run with `EVALSHA`; `Script::invoke_async` loads it
 //! with `SCRIPT LOAD` when the server answers `NOSCRIPT` (after a restart, say).
 
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use license_core::{AcquireOutcome, Error, LiveCount, RebuildOutcome, RenewOutcome, Result};
+use license_core::{
+    AcquireOutcome, Error, HardwareId, LiveCount, RebuildOutcome, RenewOutcome, Result, Waiter,
+};
 use redis::{Script, Value};
 
 use crate::{compact, tally};
@@ -27,9 +29,11 @@ macro_rules! script {
 }
 
 /// `lua/acquire.lua` (with the tally's and the queue's helpers).
-pub(crate) static ACQUIRE: LazyLock<Script> = script!("tally", "queue", "acquire");
+pub(crate) static ACQUIRE: LazyLock<Script> = script!("tally", "tickets", "acquire");
 /// `lua/leave.lua` (with the queue's helpers).
-pub(crate) static LEAVE: LazyLock<Script> = script!("queue", "leave");
+pub(crate) static LEAVE: LazyLock<Script> = script!("tickets", "leave");
+/// `lua/queue.lua` (with the queue's helpers).
+pub(crate) static QUEUE: LazyLock<Script> = script!("tickets", "queue");
 /// `lua/renew.lua`.
 pub(crate) static RENEW: LazyLock<Script> = script!("renew");
 /// `lua/release.lua`.
@@ -138,6 +142,34 @@ pub(crate) fn released(reply: &Value) -> Result<bool> {
 /// Decodes `leave.lua`'s reply: whether a ticket waited.
 pub(crate) fn left(reply: &Value) -> Result<bool> {
     flag(reply, "leave")
+}
+
+/// Decodes `queue.lua`'s reply: the waiting tickets, first in line first.
+pub(crate) fn waiters(reply: &Value) -> Result<Vec<Waiter>> {
+    let (status, rest) = split(reply, "queue")?;
+    if status != "WAITERS" || rest.len() % 5 != 0 {
+        return Err(unexpected("queue", reply));
+    }
+    rest.chunks_exact(5)
+        .map(|w| match w {
+            [
+                Value::BulkString(ticket),
+                priority,
+                wait_until,
+                poll_by,
+                seat_key,
+            ] => Ok(Waiter {
+                ticket: compact::session_from(ticket).ok_or_else(|| unexpected("queue", reply))?,
+                priority: u32::try_from(int(priority, "queue")?)
+                    .map_err(|_| unexpected("queue", reply))?,
+                wait_until: time(wait_until, "queue")?,
+                poll_by: time(poll_by, "queue")?,
+                hardware_id: HardwareId::parse_seat_key(&text(seat_key, "queue")?)
+                    .map_err(|_| unexpected("queue", reply))?,
+            }),
+            _ => Err(unexpected("queue", reply)),
+        })
+        .collect()
 }
 
 /// Decodes `linger.lua`'s reply: whether the seat lingers now.
@@ -337,6 +369,67 @@ mod tests {
     }
 
     #[test]
+    fn decodes_the_waiters() {
+        let (a, b) = (SessionId::new(), SessionId::new());
+        let reply = Value::Array(vec![
+            bulk("WAITERS"),
+            Value::BulkString(compact::session(a).to_vec()),
+            Value::Int(5),
+            Value::Int(1_700_000_600_000),
+            Value::Int(1_700_000_015_000),
+            bulk("laptop-1"),
+            Value::BulkString(compact::session(b).to_vec()),
+            Value::Int(0),
+            Value::Int(1_700_000_700_000),
+            Value::Int(1_700_000_016_000),
+            bulk("#user email:ada@example.com"),
+        ]);
+        let listed = waiters(&reply).unwrap();
+        assert_eq!(
+            listed
+                .iter()
+                .map(|w| (w.ticket, w.priority, w.hardware_id.as_str()))
+                .collect::<Vec<_>>(),
+            [(a, 5, "laptop-1"), (b, 0, "#user email:ada@example.com")]
+        );
+        assert_eq!(
+            listed[0].wait_until,
+            DateTime::from_timestamp_millis(1_700_000_600_000).unwrap()
+        );
+        assert_eq!(
+            listed[1].poll_by,
+            DateTime::from_timestamp_millis(1_700_000_016_000).unwrap()
+        );
+        assert!(
+            waiters(&Value::Array(vec![bulk("WAITERS")]))
+                .unwrap()
+                .is_empty()
+        );
+        for bad in [
+            Value::Array(vec![bulk("WAITERS"), bulk("half")]),
+            Value::Array(vec![
+                bulk("WAITERS"),
+                bulk("not 16 bytes"),
+                Value::Int(0),
+                Value::Int(1),
+                Value::Int(1),
+                bulk("m"),
+            ]),
+            Value::Array(vec![
+                bulk("WAITERS"),
+                Value::BulkString(compact::session(a).to_vec()),
+                Value::Int(0),
+                Value::Int(1),
+                Value::Int(1),
+                bulk("two words"),
+            ]),
+            Value::Array(vec![bulk("QUEUED")]),
+        ] {
+            assert_eq!(waiters(&bad).unwrap_err().code(), "internal", "{bad:?}");
+        }
+    }
+
+    #[test]
     fn a_malformed_queue_reply_is_an_internal_error() {
         for reply in [
             Value::Array(vec![bulk("QUEUED")]),
@@ -437,7 +530,7 @@ mod tests {
         for helpers in [
             common,
             include_str!("../lua/tally.lua"),
-            include_str!("../lua/queue.lua"),
+            include_str!("../lua/tickets.lua"),
         ] {
             assert!(helpers.starts_with("-- "), "a helper file says what it is");
             // Keys come from KEYS only: a key built in Lua breaks Cluster routing.
@@ -456,6 +549,7 @@ mod tests {
             include_str!("../lua/evict.lua"),
             include_str!("../lua/linger.lua"),
             include_str!("../lua/leave.lua"),
+            include_str!("../lua/queue.lua"),
         ] {
             assert!(source.starts_with("-- "), "opens with a comment");
             assert!(source.contains("-- KEYS[1]"), "lists its KEYS");

@@ -109,6 +109,7 @@ async fn the_queue_keys_keep_their_rules_on_a_cluster() {
     queue_keys::queue_keys_expire_a_grace_after_the_latest_wait(&fx).await;
     queue::arrivals_are_renumbered_before_they_overflow(&fx).await;
     queue::a_full_queue_counts_each_waiting_ticket_once(&fx).await;
+    queue::the_queue_lists_the_waiting_tickets(&fx).await;
     queue_keys::malformed_queue_arguments_write_nothing(&fx).await;
     queue_keys::a_rebuilt_license_starts_with_an_empty_queue(&fx).await;
 }

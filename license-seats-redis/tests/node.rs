@@ -213,6 +213,12 @@ async fn arrivals_are_renumbered_before_they_overflow() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_queue_lists_the_waiting_tickets() {
+    let (_server, fx) = fixture().await;
+    queue::the_queue_lists_the_waiting_tickets(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_full_queue_counts_each_waiting_ticket_once() {
     let (_server, fx) = fixture().await;
     queue::a_full_queue_counts_each_waiting_ticket_once(&fx).await;

@@ -399,7 +399,7 @@ pub async fn malformed_tally_arguments_write_nothing(fx: &Fixture) {
     let script = concat!(
         include_str!("../../lua/common.lua"),
         include_str!("../../lua/tally.lua"),
-        include_str!("../../lua/queue.lua"),
+        include_str!("../../lua/tickets.lua"),
         include_str!("../../lua/acquire.lua")
     );
     let parts = [
@@ -444,7 +444,8 @@ pub async fn malformed_tally_arguments_write_nothing(fx: &Fixture) {
             .arg("pass")
             .arg(0)
             .arg(0)
-            .arg(0);
+            .arg(0)
+            .arg("laptop-1");
         let reply = fx.probe.try_query::<redis::Value>(&cmd).await;
         let err = reply.expect_err("malformed arguments are refused");
         assert!(err.to_string().contains("acquire"), "{err}");

@@ -306,3 +306,63 @@ pub async fn arrivals_are_renumbered_before_they_overflow(fx: &Fixture) {
         "small arrivals again: {scores:?}"
     );
 }
+
+/// The administrator's list names each waiting ticket's seat key as it was given (a person's
+/// seat key too), leaves out the tickets that stopped waiting, and is empty once the marker
+/// is lost; another machine joining under a waiter's session id takes a new place at the end.
+pub async fn the_queue_lists_the_waiting_tickets(fx: &Fixture) {
+    let (key, _holder) = one_seat_taken(fx).await;
+    let person = SeatRequest {
+        hardware_id: license_core::HardwareId::parse_seat_key("#user email:ada@example.com")
+            .unwrap(),
+        ..request("unused", 1, MINUTE)
+    };
+    let brief = request("brief", 1, MINUTE);
+    let last = request("last", 1, MINUTE);
+    assert_eq!(
+        position(&ask(fx, &key, &person, join(3, HOUR, MINUTE)).await),
+        1
+    );
+    let short = join(0, HOUR, Duration::from_millis(300));
+    assert_eq!(position(&ask(fx, &key, &brief, short).await), 2);
+    assert_eq!(
+        position(&ask(fx, &key, &last, join(0, HOUR, MINUTE)).await),
+        3
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let listed = fx.ledger.queue(&key, 10).await.unwrap();
+    let seen: Vec<_> = listed
+        .iter()
+        .map(|w| (w.ticket, w.hardware_id.as_str(), w.priority))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (person.session_id, "#user email:ada@example.com", 3),
+            (last.session_id, "last", 0)
+        ]
+    );
+    // The person's session id joined again from a machine: a new ticket, behind `last`.
+    let other_machine = SeatRequest {
+        session_id: person.session_id,
+        ..request("elsewhere", 1, MINUTE)
+    };
+    assert_eq!(
+        position(&ask(fx, &key, &other_machine, join(0, HOUR, MINUTE)).await),
+        2
+    );
+    let listed = fx.ledger.queue(&key, 10).await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|w| w.hardware_id.as_str())
+            .collect::<Vec<_>>(),
+        ["last", "elsewhere"]
+    );
+    assert!(fx.ledger.queue(&key, 0).await.unwrap().is_empty());
+    let _: u32 = fx
+        .probe
+        .query(redis::cmd("DEL").arg(redis_key(&key, "init")))
+        .await;
+    assert!(fx.ledger.queue(&key, 10).await.unwrap().is_empty());
+}

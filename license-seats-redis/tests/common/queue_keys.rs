@@ -154,7 +154,7 @@ pub async fn malformed_queue_arguments_write_nothing(fx: &Fixture) {
     let script = concat!(
         include_str!("../../lua/common.lua"),
         include_str!("../../lua/tally.lua"),
-        include_str!("../../lua/queue.lua"),
+        include_str!("../../lua/tickets.lua"),
         include_str!("../../lua/acquire.lua")
     );
     let parts = [
@@ -201,7 +201,8 @@ pub async fn malformed_queue_arguments_write_nothing(fx: &Fixture) {
             .arg(mode)
             .arg(wait)
             .arg(poll_within)
-            .arg(max_length);
+            .arg(max_length)
+            .arg("laptop-1");
         let reply = fx.probe.try_query::<redis::Value>(&cmd).await;
         let err = reply.expect_err("malformed arguments are refused");
         assert!(
