@@ -15,7 +15,7 @@ use crate::seat_ledger::{
     SeatLedger, SeatRef, SeatRequest,
 };
 use crate::seat_policy::{Counter, SeatLimit};
-use crate::seat_queue::{QueueMode, QueueRequest, Waiter};
+use crate::seat_queue::{MAX_PRIORITY, QueueMode, QueueRequest, Waiter};
 use crate::session::{HardwareId, LiveSeat};
 
 /// Hold-offs after evictions.
@@ -128,6 +128,9 @@ impl MemoryLedger {
         queue: &QueueRequest,
     ) -> Result<AcquireOutcome> {
         self.check_available()?;
+        if queue.priority > MAX_PRIORITY {
+            return Err(Error::invalid("priority", "at most 1000"));
+        }
         let now = self.clock.now();
         let expires_at = expiry(now, request.ttl)?;
         let mut licenses = self.lock();
