@@ -207,7 +207,7 @@ impl LicenseService {
             .and_then(|w| w.ticket)
             .filter(|_| queue.mode != QueueMode::Pass);
         for _ in 0..MAX_LEDGER_ATTEMPTS {
-            let id = ticket.unwrap_or_else(SessionId::new);
+            let id = ticket.unwrap_or_default();
             let session = start(id, self.clock.now() + delta(ttl))
                 .with_secret(secret.as_ref().map(SessionSecret::hash));
             self.sessions.insert_session(&session, 0).await?;

@@ -210,12 +210,17 @@ impl Metrics {
     /// Counts an acquire that failed without an event: everything but refusals (no seat,
     /// a policy's limit, `excluded`) and `evicted` (which are `denied` events) is `error`.
     pub fn acquire_failed(&self, error: &Error) {
-        if !matches!(
-            error,
-            Error::NoSeatsAvailable { .. } | Error::Excluded(_) | Error::HeldOff { .. }
-        ) {
-            self.outcome(&self.acquires, "error");
+        match error {
+            Error::NoSeatsAvailable { .. } | Error::Excluded(_) | Error::HeldOff { .. } => {}
+            // The poll of a wait that is over: not a failure of the server.
+            Error::TicketGone => self.outcome(&self.acquires, "queue_ticket_gone"),
+            _ => self.outcome(&self.acquires, "error"),
         }
+    }
+
+    /// Counts an acquire answered 202: the client waits in the license's queue.
+    pub fn acquire_waiting(&self) {
+        self.outcome(&self.acquires, "waiting");
     }
 
     /// Counts a heartbeat that failed: `expired` (the seat is gone: 410), `evicted` (410) or

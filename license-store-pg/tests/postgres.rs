@@ -213,8 +213,8 @@ async fn migrations_are_idempotent_and_serialised_across_replicas() {
     let raw = Database::connect(&url).await.unwrap();
     assert_eq!(
         count(&raw, "seaql_migrations").await,
-        8,
-        "each migration once"
+        9,
+        "each migration (m0001 to m0009) once"
     );
     common::tenant_with_license(&two).await;
 }
@@ -274,7 +274,7 @@ async fn debug_output_never_shows_credentials() {
 /// read back as sessions bound to no one on licenses that ask for no secret; and, written
 /// before m0006 (no seat-rule columns given), as plain sessions on licenses with every rule
 /// off; and, written before m0007, as the machine's seats, counted toward nothing, on licenses
-/// leased per machine with no policy.
+/// leased per machine with no policy; and, written before m0009, on licenses without a queue.
 #[tokio::test]
 async fn rows_from_before_session_holders_are_bound_to_no_one() {
     let (store, url) = fresh("holders").await;
@@ -325,6 +325,14 @@ async fn rows_from_before_session_holders_are_bound_to_no_one() {
         .unwrap();
     assert!(!license.require_session_secret);
     assert_eq!(license.rules, license_core::SeatRules::default());
+    // Written before m0009: no queue (no wait allowed), the default queue length.
+    assert_eq!(
+        (
+            license.rules.max_wait_seconds,
+            license.rules.max_queue_length
+        ),
+        (0, None)
+    );
     let session = store
         .get_session(a.id, license_core::SessionId::from_uuid(old_session))
         .await

@@ -198,7 +198,9 @@ impl MemoryLedger {
             return Ok(AcquireOutcome::NoBorrowSeats);
         }
         seats.queue.prune(now);
-        let own_place = seats.queue.place_of(request.session_id);
+        let own_place = seats
+            .queue
+            .place_of(request.session_id, &request.hardware_id);
         if matches!(queue.mode, QueueMode::Poll { .. }) && own_place.is_none() {
             return Ok(AcquireOutcome::TicketGone);
         }

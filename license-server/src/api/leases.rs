@@ -491,6 +491,7 @@ impl LeasesApi {
         let lease = match result.map_err(|e| ApiError::at(e, state.clock.now()))? {
             Acquired::Lease(lease) => *lease,
             Acquired::Waiting(place) => {
+                state.metrics.acquire_waiting();
                 span.record("session_id", field::display(place.ticket));
                 return Ok(AcquireOk::Queued(Json(place.into())));
             }

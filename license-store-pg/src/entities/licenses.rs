@@ -36,6 +36,10 @@ pub struct Model {
     pub max_processes_per_host: Option<i64>,
     /// The seat policy as JSON text; NULL: the empty policy (also written for it).
     pub seat_policy: Option<String>,
+    /// The queue (m0009): the longest wait in seconds, 0 (the default): no queue.
+    pub max_wait_seconds: i64,
+    /// Most clients waiting at once; NULL: the default length.
+    pub max_queue_length: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -86,9 +90,8 @@ impl Model {
                     .max_processes_per_host
                     .map(|n| count(WHAT, n))
                     .transpose()?,
-                // TODO(queue): columns (m0009).
-                max_wait_seconds: 0,
-                max_queue_length: None,
+                max_wait_seconds: count(WHAT, self.max_wait_seconds)?,
+                max_queue_length: self.max_queue_length.map(|n| count(WHAT, n)).transpose()?,
             },
             policy: self
                 .seat_policy
@@ -144,6 +147,8 @@ impl TryFrom<&License> for ActiveModel {
             leasing_strategy: Set(l.rules.leasing.as_str().to_owned()),
             max_processes_per_host: Set(l.rules.max_processes_per_host.map(i64::from)),
             seat_policy: Set(policy_text(&l.policy)?),
+            max_wait_seconds: Set(i64::from(l.rules.max_wait_seconds)),
+            max_queue_length: Set(l.rules.max_queue_length.map(i64::from)),
             created_at: Set(stored_time(l.created_at)),
             updated_at: Set(stored_time(l.updated_at)),
         })
@@ -212,6 +217,38 @@ mod tests {
             ("per_process", Some(3))
         );
         assert_eq!(stored.into_domain().unwrap(), l);
+    }
+
+    #[test]
+    fn queue_rules_round_trip_and_no_queue_is_zero_and_null() {
+        let plain = row(&license());
+        assert_eq!((plain.max_wait_seconds, plain.max_queue_length), (0, None));
+
+        let mut l = license();
+        l.rules.max_wait_seconds = 600;
+        l.rules.max_queue_length = Some(50);
+        let stored = row(&l);
+        assert_eq!(
+            (stored.max_wait_seconds, stored.max_queue_length),
+            (600, Some(50))
+        );
+        assert_eq!(stored.into_domain().unwrap(), l);
+    }
+
+    #[test]
+    fn queue_rules_out_of_range_are_internal_errors() {
+        for (wait, length) in [(-1, None), (i64::from(u32::MAX) + 1, None), (0, Some(-1))] {
+            let stored = Model {
+                max_wait_seconds: wait,
+                max_queue_length: length,
+                ..row(&license())
+            };
+            let err = stored.into_domain().unwrap_err();
+            assert!(
+                matches!(&err, Error::Internal(m) if m == "stored license is invalid"),
+                "{wait} {length:?}: {err:?}"
+            );
+        }
     }
 
     #[test]

@@ -22,6 +22,8 @@ mod m0006_seat_rules;
 mod m0007_seat_policies;
 /// Whether each session's grant is on record (the write-behind confirms it).
 mod m0008_confirmed_grants;
+/// The seat queue's license rules: the longest wait and the queue's length.
+mod m0009_seat_queue;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -38,6 +40,96 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_seat_rules::Migration),
             Box::new(m0007_seat_policies::Migration),
             Box::new(m0008_confirmed_grants::Migration),
+            Box::new(m0009_seat_queue::Migration),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use chrono::DateTime;
+    use license_core::{
+        Actor, AuditEvent, LeasePolicy, License, LicenseId, LicenseKey, LicenseStatus,
+        LicenseStore, SeatCount, SeatPolicy, SeatRules, Tenant,
+    };
+    use sea_orm::ActiveValue::NotSet;
+    use sea_orm::{ConnectionTrait, EntityTrait, Statement};
+    use sea_orm_migration::MigratorTrait;
+
+    use super::Migrator;
+    use crate::SqlStore;
+    use crate::entities::licenses;
+
+    /// A database left at m0008 with a license in it upgrades, and the license reads back
+    /// without a queue: m0009's columns take their defaults on existing rows.
+    #[tokio::test]
+    async fn a_license_from_before_the_queue_columns_has_no_queue() {
+        let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+        Migrator::up(&store.db, Some(8)).await.unwrap();
+
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let tenant = Tenant::new("Before the queue", at).unwrap();
+        let audit = AuditEvent::new(
+            tenant.id,
+            Actor::Operator,
+            "tenant.create",
+            "test".to_owned(),
+            at,
+            serde_json::json!({}),
+        );
+        store.create_tenant(&tenant, &audit).await.unwrap();
+        let license = License {
+            id: LicenseId::new(),
+            tenant_id: tenant.id,
+            key: LicenseKey::parse("OLD-KEY-0009").unwrap(),
+            product: "CAD".into(),
+            seats: SeatCount::new(2).unwrap(),
+            overdraft: 0,
+            status: LicenseStatus::Active,
+            expires_at: None,
+            lease: LeasePolicy::default(),
+            entitlements: vec![],
+            require_session_secret: false,
+            rules: SeatRules::default(),
+            policy: SeatPolicy::default(),
+            created_at: at,
+            updated_at: at,
+        };
+        // The row as m0008 knew it: without the queue's columns.
+        let old_row = licenses::ActiveModel {
+            max_wait_seconds: NotSet,
+            max_queue_length: NotSet,
+            ..licenses::ActiveModel::try_from(&license).unwrap()
+        };
+        licenses::Entity::insert(old_row)
+            .exec_without_returning(&store.db)
+            .await
+            .unwrap();
+
+        store.migrate().await.unwrap();
+
+        let applied = store
+            .db
+            .query_one_raw(Statement::from_string(
+                store.db.get_database_backend(),
+                "SELECT count(*) AS n FROM seaql_migrations",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap();
+        assert_eq!(
+            applied,
+            i64::try_from(Migrator::migrations().len()).unwrap()
+        );
+        let read = store.get_license(tenant.id, license.id).await.unwrap();
+        assert_eq!(
+            (read.rules.max_wait_seconds, read.rules.max_queue_length),
+            (0, None)
+        );
+        assert_eq!(read, license);
     }
 }

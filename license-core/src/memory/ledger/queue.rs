@@ -49,9 +49,12 @@ impl Queue {
         }
     }
 
-    /// The ticket's place, when it waits.
-    pub(super) fn place_of(&self, id: SessionId) -> Option<Place> {
-        self.places.get(&id).copied()
+    /// The ticket's place, when it waits for `hardware_id` (a ticket answers only the
+    /// machine that joined with it).
+    pub(super) fn place_of(&self, id: SessionId, hardware_id: &HardwareId) -> Option<Place> {
+        let place = self.places.get(&id)?;
+        let ticket = self.by_place.get(place)?;
+        (ticket.hardware_id == *hardware_id).then_some(*place)
     }
 
     /// The tickets before `place` (all of them ahead of an asker standing there).
@@ -66,6 +69,7 @@ impl Queue {
 
     /// A new ticket at the end of its priority.
     pub(super) fn join(&mut self, priority: u32, ticket: Ticket) -> Place {
+        self.remove(ticket.session_id);
         let place = (Reverse(priority), self.arrivals);
         self.arrivals += 1;
         self.places.insert(ticket.session_id, place);

@@ -21,6 +21,7 @@ pub(super) async fn queue_contract(ledger: &dyn SeatLedger) {
     leaving_ends_the_wait(ledger).await;
     a_full_queue_takes_no_more_tickets(ledger).await;
     a_held_off_or_seated_asker_leaves_the_queue(ledger).await;
+    a_ticket_answers_only_its_machine(ledger).await;
 }
 
 const POLL: Duration = Duration::from_secs(30);
@@ -317,4 +318,21 @@ async fn a_held_off_or_seated_asker_leaves_the_queue(ledger: &dyn SeatLedger) {
     release(ledger, &key, holder).await;
     // Neither ticket is left to stand in the way.
     assert!(granted(&acquire(ledger, &key, &request(3, 1, TTL)).await));
+}
+
+async fn a_ticket_answers_only_its_machine(ledger: &dyn SeatLedger) {
+    let (key, holders) = full(ledger, 1).await;
+    let waiter = request(1, 1, TTL);
+    assert_eq!(position(ask(ledger, &key, &waiter, join(0)).await, "w"), 1);
+    release(ledger, &key, &holders[0]).await;
+    // Another machine presenting the ticket gets nothing from it.
+    let thief = SeatRequest {
+        session_id: waiter.session_id,
+        ..request(2, 1, TTL)
+    };
+    assert_eq!(
+        ask(ledger, &key, &thief, poll()).await,
+        AcquireOutcome::TicketGone
+    );
+    assert!(granted(&ask(ledger, &key, &waiter, poll()).await));
 }
