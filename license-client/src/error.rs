@@ -305,7 +305,10 @@ mod tests {
             matches!(&e, Error::NoSeats { limit: Some(l), .. } if l == "queued"),
             "{e:?}"
         );
-        assert_eq!(e.to_string(), "no seats (limit reached: queued) (no_seats_available)");
+        assert_eq!(
+            e.to_string(),
+            "no seats (limit reached: queued) (no_seats_available)"
+        );
         let e = final_error(410, r#"{"code":"queue_ticket_gone","message":"gone"}"#);
         assert!(matches!(e, Error::TicketGone { .. }), "{e:?}");
         assert_eq!(e.code(), Some("queue_ticket_gone"));

@@ -46,8 +46,8 @@ pub use api::{
 pub use client::{Client, ClientBuilder, Result, parse_base_url};
 pub use error::{Error, transport_cause};
 pub use guard::{GuardOptions, SeatGuard, SeatState};
-pub use queue::MAX_WAIT;
 /// The claims of a verified lease token (from license-core).
 pub use license_core::LeaseClaims;
+pub use queue::MAX_WAIT;
 pub use retry::RetryPolicy;
 pub use verify::{DEFAULT_ISSUER, Verifier};

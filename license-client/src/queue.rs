@@ -62,14 +62,17 @@ impl Client {
     /// Takes a seat, waiting up to `max_wait` (at most [`MAX_WAIT`]; the license's
     /// `max_wait_seconds` may cut it) in the license's queue for one: joins, polls at the
     /// pace the server asks, calls `on_queued` with the place when first queued and each time
-    /// the position changes, and returns the lease when the turn comes.
+    /// the position (or the ticket) changes, and returns the lease when the turn comes.
     ///
-    /// Stopping early gives the place up: when the wait ends ([`Error::WaitEnded`]), on an
-    /// error, and when the future is dropped (the leave is then sent from a task on the
-    /// current runtime, best-effort; a place nobody polls lapses after
-    /// `poll_within_seconds` anyway). The server being unreachable is ridden out for as long
-    /// as the ticket lives. A `max_wait` under a second, or a license without a queue, makes
-    /// it a plain [`acquire`](Self::acquire) (a full license: [`Error::NoSeats`]).
+    /// A place lost before the wait ends (the server's seat ledger lost its state, or an
+    /// outage outlasted the poll window: 410 `queue_ticket_gone`) is taken again at the end of
+    /// the queue, for what is left of the wait; the server being unreachable is ridden out
+    /// for as long as the ticket lives. Stopping early gives the place up: when the wait ends
+    /// ([`Error::WaitEnded`]), on an error, and when the future is dropped (the leave is then
+    /// sent from a task on the current runtime, best-effort; a place nobody polls lapses
+    /// after `poll_within_seconds` anyway). A `max_wait` under a second, or a license without
+    /// a queue, makes it a plain [`acquire`](Self::acquire) (a full license:
+    /// [`Error::NoSeats`]).
     ///
     /// ```no_run
     /// # async fn demo(client: license_client::Client) -> Result<(), license_client::Error> {
@@ -91,19 +94,16 @@ impl Client {
         mut on_queued: impl FnMut(&QueuePlace),
     ) -> Result<Lease> {
         let started = Instant::now();
-        let max_wait = max_wait.min(MAX_WAIT);
-        let seconds = u32::try_from(max_wait.as_secs()).unwrap_or(u32::MAX);
-        let mut plain = request.clone();
-        plain.queue_ticket = None;
-        plain.wait_seconds = None;
-        if seconds == 0 {
+        let end = started + max_wait.min(MAX_WAIT);
+        let plain = AcquireRequest {
+            wait_seconds: None,
+            queue_ticket: None,
+            ..request.clone()
+        };
+        if max_wait < Duration::from_secs(1) {
             return self.acquire(&plain).await;
         }
-        let join = AcquireRequest {
-            wait_seconds: Some(seconds),
-            ..plain.clone()
-        };
-        let mut place = match self.acquire_or_wait(&join).await? {
+        let mut place = match self.join(&plain, end).await? {
             Acquired::Lease(lease) => return Ok(lease),
             Acquired::Queued(place) => place,
         };
@@ -113,16 +113,16 @@ impl Client {
             ticket: Some(place.queue_ticket.clone()),
         };
         on_queued(&place);
-        let poll = AcquireRequest {
-            queue_ticket: Some(place.queue_ticket.clone()),
-            ..plain
-        };
-        let deadline = (started + max_wait).min(until(&place));
         let mut answered = Instant::now();
         loop {
+            let deadline = end.min(until(&place));
             let pause = poll_pause(&place);
             sleep_until((Instant::now() + pause).min(deadline)).await;
             let last = Instant::now() >= deadline;
+            let poll = AcquireRequest {
+                queue_ticket: Some(place.queue_ticket.clone()),
+                ..plain.clone()
+            };
             match self.acquire_or_wait(&poll).await {
                 Ok(Acquired::Lease(lease)) => {
                     spot.ticket = None;
@@ -138,17 +138,25 @@ impl Client {
                 // The ticket lives on through a short outage: keep asking while it may.
                 Err(Error::ServerUnavailable { .. })
                     if !last && answered.elapsed() + pause < poll_within(&place) => {}
-                // Gone at (about) the end of its wait: the wait ended.
-                Err(Error::TicketGone { .. }) if last || Instant::now() + pause >= deadline => {
+                Err(Error::TicketGone { .. }) => {
                     spot.ticket = None;
-                    return Err(Error::WaitEnded {
-                        waited: started.elapsed(),
-                        position: place.position,
-                    });
-                }
-                Err(e @ Error::TicketGone { .. }) => {
-                    spot.ticket = None;
-                    return Err(e);
+                    let now = Instant::now();
+                    // Gone at (about) the end of its wait, or of ours: the wait ended. A
+                    // place lost sooner is taken again at the end, for the rest of our wait.
+                    if last || now + pause >= until(&place) || end < now + Duration::from_secs(1) {
+                        return Err(Error::WaitEnded {
+                            waited: started.elapsed(),
+                            position: place.position,
+                        });
+                    }
+                    place = match self.join(&plain, end).await? {
+                        Acquired::Lease(lease) => return Ok(lease),
+                        Acquired::Queued(place) => place,
+                    };
+                    spot.ticket = Some(place.queue_ticket.clone());
+                    on_queued(&place);
+                    answered = Instant::now();
+                    continue;
                 }
                 Err(e) => {
                     spot.leave().await;
@@ -163,6 +171,18 @@ impl Client {
                 });
             }
         }
+    }
+
+    /// Joins the queue (or gets a seat at once) for the time left until `end`, in whole
+    /// seconds rounded up (the server's end of the wait never comes before ours).
+    async fn join(&self, plain: &AcquireRequest, end: Instant) -> Result<Acquired> {
+        let left = end.saturating_duration_since(Instant::now());
+        let left = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+        let join = AcquireRequest {
+            wait_seconds: Some(u32::try_from(left).unwrap_or(u32::MAX).max(1)),
+            ..plain.clone()
+        };
+        self.acquire_or_wait(&join).await
     }
 }
 

@@ -49,7 +49,11 @@ async fn free_seat_goes_to_a_plain_acquire(tenant: &Tenant, machine: &str) -> bo
             true
         }
         Err(Error::NoSeats { limit, .. }) => {
-            assert_eq!(limit.as_deref(), Some("queued"), "only the queue may refuse");
+            assert_eq!(
+                limit.as_deref(),
+                Some("queued"),
+                "only the queue may refuse"
+            );
             false
         }
         Err(e) => panic!("{e:?}"),
@@ -94,8 +98,18 @@ async fn a_waiter_gets_a_ticket_polls_it_and_leaves_the_queue() {
     assert_eq!(limit.as_deref(), Some("queued"));
     assert!(refused.to_string().contains("queued"), "{refused}");
 
-    assert!(client.leave_queue(&tenant.license_key, &place.queue_ticket).await.unwrap());
-    assert!(!client.leave_queue(&tenant.license_key, &place.queue_ticket).await.unwrap());
+    assert!(
+        client
+            .leave_queue(&tenant.license_key, &place.queue_ticket)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !client
+            .leave_queue(&tenant.license_key, &place.queue_ticket)
+            .await
+            .unwrap()
+    );
     let gone = client.acquire_or_wait(&poll).await.unwrap_err();
     assert!(matches!(gone, Error::TicketGone { .. }), "{gone:?}");
     assert_eq!(gone.code(), Some("queue_ticket_gone"));
@@ -129,7 +143,10 @@ async fn wait_for_seat_reports_its_position_and_is_seated_when_the_seat_frees() 
         })
     };
     assert!(
-        eventually(Duration::from_secs(5), || !places.lock().unwrap().is_empty()),
+        eventually(Duration::from_secs(5), || !places
+            .lock()
+            .unwrap()
+            .is_empty()),
         "queued"
     );
     client(&tenant)
@@ -142,15 +159,73 @@ async fn wait_for_seat_reports_its_position_and_is_seated_when_the_seat_frees() 
         .expect("seated within a few polls")
         .unwrap()
         .unwrap();
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     let places = places.lock().unwrap().clone();
     assert_eq!(
         places.iter().map(|p| p.position).collect::<Vec<_>>(),
         [1],
         "told once: its position never changed"
     );
-    assert_eq!(lease.session_id, places[0].queue_ticket, "the ticket became the session");
+    assert_eq!(
+        lease.session_id, places[0].queue_ticket,
+        "the ticket became the session"
+    );
     assert_eq!(tenant.live_sessions().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_place_lost_before_the_wait_ends_is_taken_again_at_the_end() {
+    let server = Server::start();
+    let tenant = queueing(&server);
+    let holder = client(&tenant)
+        .acquire(&seat(&tenant, "holder"))
+        .await
+        .unwrap();
+    let places: Arc<Mutex<Vec<QueuePlace>>> = Arc::default();
+    let waiting = {
+        let (client, request, places) = (client(&tenant), seat(&tenant, "waiter"), places.clone());
+        tokio::spawn(async move {
+            client
+                .wait_for_seat(&request, Duration::from_secs(30), |place| {
+                    places.lock().unwrap().push(place.clone());
+                })
+                .await
+        })
+    };
+    assert!(eventually(Duration::from_secs(5), || places
+        .lock()
+        .unwrap()
+        .len()
+        == 1));
+    // The ticket ends behind the waiter's back (as after the ledger lost its state).
+    let first = places.lock().unwrap()[0].queue_ticket.clone();
+    assert!(
+        client(&tenant)
+            .leave_queue(&tenant.license_key, &first)
+            .await
+            .unwrap()
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || places.lock().unwrap().len() == 2),
+        "joined again"
+    );
+    let second = places.lock().unwrap()[1].clone();
+    assert_ne!(second.queue_ticket, first);
+    assert_eq!(second.position, 1);
+    client(&tenant)
+        .release(&holder.session_id, None)
+        .await
+        .unwrap();
+    let lease = tokio::time::timeout(Duration::from_secs(8), waiting)
+        .await
+        .expect("seated")
+        .unwrap()
+        .unwrap();
+    assert_eq!(lease.session_id, second.queue_ticket);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,8 +246,15 @@ async fn a_wait_that_ends_or_is_dropped_gives_the_place_up() {
     };
     assert_eq!(*position, 1);
     assert!(*waited >= Duration::from_secs(2), "{waited:?}");
-    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
-    assert!(ended.to_string().contains("no seat within the wait"), "{ended}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        ended.to_string().contains("no seat within the wait"),
+        "{ended}"
+    );
 
     // Dropped while waiting (here by a timeout): the place is left from a task.
     let dropped = tokio::time::timeout(
@@ -252,7 +334,9 @@ async fn the_guard_starts_with_a_wait_and_holds_the_seat_it_waited_for() {
     let mut states = guard.subscribe();
     tokio::time::timeout(
         Duration::from_secs(5),
-        states.wait_for(|s| matches!(s, SeatState::Held { expires_at, .. } if *expires_at > first_expiry)),
+        states.wait_for(
+            |s| matches!(s, SeatState::Held { expires_at, .. } if *expires_at > first_expiry),
+        ),
     )
     .await
     .expect("renewed")
