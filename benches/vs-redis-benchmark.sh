@@ -44,9 +44,10 @@ done
 [ -n "$port" ] || { echo "redis-server did not start: $(tail -5 "$dir/redis.log")" >&2; exit 1; }
 
 cli() { redis-cli -p "$port" "$@"; }
-# Each script is lua/common.lua followed by the operation's file, as scripts.rs loads it.
+# Each script is lua/common.lua, the helper files it uses, then the operation's file, as
+# scripts.rs loads it.
 lua=license-seats-redis/lua
-acquire=$(cli SCRIPT LOAD "$(cat "$lua/common.lua" "$lua/acquire.lua")")
+acquire=$(cli SCRIPT LOAD "$(cat "$lua/common.lua" "$lua/tally.lua" "$lua/tickets.lua" "$lua/acquire.lua")")
 renew=$(cli SCRIPT LOAD "$(cat "$lua/common.lua" "$lua/renew.lua")")
 release=$(cli SCRIPT LOAD "$(cat "$lua/common.lua" "$lua/release.lua")")
 
@@ -54,14 +55,17 @@ release=$(cli SCRIPT LOAD "$(cat "$lua/common.lua" "$lua/release.lua")")
 # Sessions are 16 bytes and machines 12 (raw bytes and digests in the ledger; any bytes here):
 # `held-session-016`, `held-machine`, and `ssss__rand_int__`, `__rand_int__` (12 digits).
 k='lic:{bench:ceiling}:v2'
-# KEYS as the ledger sends them to acquire (8), renew (7) and release (6); acquire's last ARGV
-# say: no person (''), not a borrow (-1), and an empty seat-policy tally ('' '' '').
-keys=(8 "$k:init" "$k:seats" "$k:holders" "$k:borrowed" "$k:lingering" "$k:holds" "$k:counts" "$k:tags")
+# KEYS as the ledger sends them to acquire (11), renew (7) and release (6); acquire's last ARGV
+# say: no person (''), not a borrow (-1), an empty seat-policy tally ('' '' ''), not a regrant
+# (0), a plain acquire at priority 0 (0 pass 0 0 0) on a license nobody waits on, and the
+# machine's hardware id (kept only in a queue ticket).
+keys=(11 "$k:init" "$k:seats" "$k:holders" "$k:borrowed" "$k:lingering" "$k:holds" "$k:counts" "$k:tags"
+  "$k:queue" "$k:tickets" "$k:deadlines")
 renew_keys=(7 "$k:init" "$k:seats" "$k:holders" "$k:borrowed" "$k:lingering" "$k:counts" "$k:tags")
 release_keys=(6 "$k:seats" "$k:holders" "$k:borrowed" "$k:lingering" "$k:counts" "$k:tags")
 cli SET "$k:init" 1 >/dev/null
 cli EVALSHA "$acquire" "${keys[@]}" held-session-016 held-machine 1000000000 99999999999 600000 \
-  "" -1 "" "" "" >/dev/null
+  "" -1 "" "" "" 0 0 pass 0 0 0 held-machine >/dev/null
 
 # Mean latency (µs) and requests/s of one redis-benchmark run, from its CSV line.
 ceiling() {
@@ -71,7 +75,8 @@ ceiling() {
 }
 # __rand_int__ is replaced per request: a fresh session and machine for every acquire.
 read -r acq_us acq_rps < <(ceiling 1 EVALSHA "$acquire" "${keys[@]}" \
-  "ssss__rand_int__" "__rand_int__" 1000000000 360000 600000 "" -1 "" "" "")
+  "ssss__rand_int__" "__rand_int__" 1000000000 360000 600000 "" -1 "" "" "" 0 0 pass 0 0 0 \
+  "__rand_int__")
 read -r ren_us ren_rps < <(ceiling 1 EVALSHA "$renew" "${renew_keys[@]}" held-session-016 \
   held-machine 360000 600000)
 read -r rel_us rel_rps < <(ceiling 1 EVALSHA "$release" "${release_keys[@]}" \

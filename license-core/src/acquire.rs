@@ -540,14 +540,9 @@ impl LicenseService {
             | AcquireOutcome::Queued { .. }
             | AcquireOutcome::QueueFull
             | AcquireOutcome::TicketGone => return Ok(None),
-            AcquireOutcome::NoSeats => {
-                self.refuse(license, hardware_id, request.limit, SeatLimit::Seats)
-                    .await
-            }
-            AcquireOutcome::Limited(reached) => {
-                self.refuse(license, hardware_id, request.limit, reached)
-                    .await
-            }
+            // Refused, the seat is freed: the acquire asks again as anyone would, and is
+            // refused there (or, waiting, joins the queue).
+            AcquireOutcome::NoSeats | AcquireOutcome::Limited(_) => return Ok(None),
             AcquireOutcome::NoBorrowSeats => {
                 self.emit_denial(license, hardware_id, DenialReason::BorrowLimit);
                 Error::BorrowLimitReached {

@@ -171,7 +171,7 @@ pub use seat_policy::{
     Admission, Cap, Counter, Member, PolicyRule, Requester, Reserve, SeatGroup, SeatLimit,
     SeatPolicy, SeatTally, Target, parse_options,
 };
-pub use seat_queue::{MAX_PRIORITY, QueueMode, QueueRequest};
+pub use seat_queue::{MAX_PRIORITY, QueueMode, QueueRequest, Waiter};
 pub use seat_rules::{SeatRules, SeatRulesChange};
 pub use seat_usage::SeatUsage;
 pub use service::{Lease, LicenseService, ServiceStats};

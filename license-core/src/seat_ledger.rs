@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::error::Result;
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::seat_policy::{SeatLimit, SeatTally};
-use crate::seat_queue::QueueRequest;
+use crate::seat_queue::{QueueRequest, Waiter};
 use crate::session::{HardwareId, LiveSeat};
 
 /// Which license's seats a call is about. Tenant-scoped like everything else.
@@ -255,6 +255,10 @@ pub trait SeatLedger: Send + Sync + std::fmt::Debug {
 
     /// Ends `ticket`'s wait. `false` when it had none.
     async fn leave(&self, key: &LedgerKey, ticket: SessionId) -> Result<bool>;
+
+    /// The live tickets of the license's queue, first in line first (at most `limit`). Empty
+    /// when the ledger lost its state (a rebuild starts with an empty queue).
+    async fn queue(&self, key: &LedgerKey, limit: usize) -> Result<Vec<Waiter>>;
 
     /// Grants again the seat the machine holds for `request.session_id`, a session whose
     /// grant is not on record ([`confirmed`](crate::Session::confirmed) false: perhaps an

@@ -7,6 +7,11 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
+use crate::ids::SessionId;
+use crate::session::HardwareId;
+
 /// Highest priority a policy may give (`priority N GROUP`). Bounded so adapters can order
 /// tickets by one number.
 pub const MAX_PRIORITY: u32 = 1_000;
@@ -72,4 +77,21 @@ impl QueueRequest {
             mode: QueueMode::Pass,
         }
     }
+}
+
+/// A client waiting in a license's queue, as an administrator sees it
+/// ([`SeatLedger::queue`](crate::SeatLedger::queue)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Waiter {
+    /// Its ticket (the session id its lease will have).
+    pub ticket: SessionId,
+    /// The seat it waits for: its machine (or, under per-user or per-process leasing, the
+    /// seat key the strategy made).
+    pub hardware_id: HardwareId,
+    /// Its priority.
+    pub priority: u32,
+    /// When its wait ends.
+    pub wait_until: DateTime<Utc>,
+    /// When it is dropped unless it polls again.
+    pub poll_by: DateTime<Utc>,
 }

@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 use crate::acquire::Applicant;
 use crate::audit::Actor;
 use crate::error::{Error, ErrorKind, Result};
-use crate::ids::{SessionId, TenantId};
+use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::license::LicenseKey;
+use crate::seat_queue::Waiter;
 use crate::service::{Lease, LicenseService, ledger_key};
 
 /// What acquire with a wait can return: acquire's errors, and a poll of a ticket that is gone.
@@ -34,6 +35,16 @@ pub const LEAVE_ERRORS: &[ErrorKind] = &[
     ErrorKind::Unavailable,
     ErrorKind::Internal,
 ];
+
+/// What listing a license's queue can return.
+pub const QUEUE_ERRORS: &[ErrorKind] = &[
+    ErrorKind::NotFound,
+    ErrorKind::Unavailable,
+    ErrorKind::Internal,
+];
+
+/// Most waiters one listing shows.
+pub const QUEUE_LISTING_LIMIT: usize = 1_000;
 
 /// A ticket not asked for again within this is dropped (a client that stopped waiting).
 pub const POLL_WITHIN: Duration = Duration::from_secs(15);
@@ -123,6 +134,19 @@ impl LicenseService {
             .await?;
         // A ledger that lost its state has no queue left to leave.
         self.ledger.leave(&ledger_key(&license), ticket).await
+    }
+}
+
+impl LicenseService {
+    /// Who waits in the license's queue now, first in line first (at most
+    /// [`QUEUE_LISTING_LIMIT`]).
+    ///
+    /// Errors: see [`QUEUE_ERRORS`].
+    pub async fn queue(&self, tenant: TenantId, license_id: LicenseId) -> Result<Vec<Waiter>> {
+        let license = self.licenses.get_license(tenant, license_id).await?;
+        self.ledger
+            .queue(&ledger_key(&license), QUEUE_LISTING_LIMIT)
+            .await
     }
 }
 

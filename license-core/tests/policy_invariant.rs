@@ -1,7 +1,8 @@
 //! Seat policies under random schedules (ADR 0026): whatever the order of acquires, releases,
 //! expiries, reaps and ledger losses, a reserve is never given away, a `max` is never exceeded,
 //! an excluded requester never gets a seat, and (while the ledger kept its state) every
-//! refusal names the limit the model says refuses it. Per-machine and per-user leasing.
+//! refusal names the limit the model says refuses it. Per-machine and per-user leasing; with or
+//! without a queue (ADR 0029), whose waiters join and poll among the rest.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -52,6 +53,8 @@ enum Op {
     /// session on record (with its seat key and counters) that no client holds, which a
     /// rebuild restores as a seat (ADR 0017).
     FailedAcquire(usize),
+    /// An acquire that waits in the queue (a join, or a poll of the client's ticket).
+    Wait(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -63,6 +66,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Reap),
         1 => Just(Op::LedgerRestart),
         1 => (0..CLIENTS.len()).prop_map(Op::FailedAcquire),
+        4 => (0..CLIENTS.len()).prop_map(Op::Wait),
     ]
 }
 
@@ -204,6 +208,7 @@ proptest! {
         k in knobs(),
         per_user in prop::bool::weighted(0.3),
         linger in prop_oneof![Just(0u32), Just(60u32)],
+        queueing in prop::bool::weighted(0.5),
         ops in prop::collection::vec(op(), 1..80),
     ) {
         let clock = ManualClock::new(DateTime::from_timestamp(1_800_000_000, 0).unwrap());
@@ -225,6 +230,9 @@ proptest! {
             new.rules.leasing = LeasingStrategy::PerUser;
         }
         new.rules.linger_seconds = linger;
+        if queueing {
+            new.rules.max_wait_seconds = 120;
+        }
         let license = block_on(admin.create_license(tenant.id, new, &Actor::Operator)).unwrap();
         // The seat's owner: the machine, or under per-user leasing the user.
         let owner = |c: usize| if per_user { CLIENTS[c].1 } else { CLIENTS[c].0 };
@@ -232,12 +240,78 @@ proptest! {
         // Released seats lingering for their owner: they count, for their groups too.
         let mut lingering: HashMap<&'static str, Seat> = HashMap::new();
         let mut restarted = false;
+        // Each waiting client's ticket, and until when it may live (its poll deadline or its
+        // wait's end, whichever comes first): the model of the queue, loose enough to say
+        // when a refusal may name it.
+        let mut tickets: HashMap<usize, (SessionId, DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
 
         for op in ops {
             let now = clock.now();
             held.retain(|_, s| s.exp > now);
             lingering.retain(|_, s| s.exp > now);
+            tickets.retain(|_, (_, poll_by, wait_until)| *poll_by > now && *wait_until > now);
+            let op = match op {
+                // Without a queue, a wait is a plain acquire.
+                Op::Wait(c) if !queueing => Op::Acquire(c),
+                op => op,
+            };
             match op {
+                Op::Wait(c) => {
+                    let ticket = tickets.get(&c).map(|(id, ..)| *id);
+                    let wait = SeatWait { seconds: 120, ticket };
+                    let live: Vec<Seat> = held
+                        .values()
+                        .chain(lingering.iter().filter(|(o, _)| **o != owner(c)).map(|(_, s)| s))
+                        .copied()
+                        .collect();
+                    let want = expected(&k, &live, c, seats);
+                    let result = block_on(service.acquire_waiting(tenant.id, &Actor::System, &license.key, &applicant(c), wait));
+                    match (held.get(owner(c)).copied(), result) {
+                        (_, Err(Error::Excluded(_))) => prop_assert!(k.excluded(c), "excluded wrongly"),
+                        (_, Ok(_)) if k.excluded(c) => prop_assert!(false, "an excluded requester waits or holds"),
+                        (Some(mine), Ok(Acquired::Lease(lease))) => {
+                            prop_assert_eq!(lease.session.id, mine.id, "a retry returns the owner's seat");
+                            held.insert(owner(c), Seat { exp: lease.session.expires_at, ..mine });
+                            tickets.remove(&c);
+                        }
+                        (Some(_), other) => prop_assert!(false, "a seated client asking again: {other:?}"),
+                        (None, Ok(Acquired::Lease(lease))) if restarted && !lease.new_seat => {
+                            let first = CLIENTS.iter().position(|(hw, ..)| *hw == lease.session.hardware_id.as_str()).unwrap();
+                            lingering.remove(owner(c));
+                            held.insert(owner(c), Seat { id: lease.session.id, exp: lease.session.expires_at, client: first });
+                            tickets.remove(&c);
+                        }
+                        (None, Ok(Acquired::Lease(lease))) => {
+                            prop_assert!(want.is_none(), "a waiter granted, but the model says {want:?}");
+                            if let Some(id) = ticket {
+                                prop_assert_eq!(lease.session.id, id, "the ticket becomes the session");
+                            }
+                            lingering.remove(owner(c));
+                            held.insert(owner(c), Seat { id: lease.session.id, exp: lease.session.expires_at, client: c });
+                            tickets.remove(&c);
+                        }
+                        (None, Ok(Acquired::Waiting(place))) => {
+                            prop_assert!(ticket.is_none_or(|id| id == place.ticket), "a poll keeps its ticket");
+                            let wait_until = tickets.get(&c).map_or(place.wait_until, |t| t.2);
+                            prop_assert_eq!(place.wait_until, wait_until, "a poll keeps its wait");
+                            let poll_by = now + TimeDelta::from_std(place.poll_within).unwrap();
+                            tickets.insert(c, (place.ticket, poll_by, place.wait_until));
+                        }
+                        (None, Err(Error::TicketGone)) => {
+                            prop_assert!(ticket.is_some(), "a join answered as a poll");
+                            // The model keeps a ticket the ledger may have lost with its state.
+                            prop_assert!(restarted || !tickets.contains_key(&c), "a live ticket is gone");
+                            tickets.remove(&c);
+                        }
+                        // A waiter joins the queue rather than be refused, but for the take-back
+                        // of its own lingering seat, refused only over the limit a rebuild may
+                        // leave (ADR 0017).
+                        (None, Err(Error::NoSeatsAvailable { .. })) => {
+                            prop_assert!(restarted, "a waiter refused instead of queued");
+                        }
+                        (None, Err(e)) => prop_assert!(false, "unexpected error: {e}"),
+                    }
+                }
                 Op::Acquire(c) => {
                     let applicant = applicant(c);
                     // Counted seats, but the owner's own lingering seat, which it takes back.
@@ -275,7 +349,10 @@ proptest! {
                         (None, Err(Error::NoSeatsAvailable { reached, .. })) => {
                             // After a ledger loss the rebuild may keep seats the store cannot
                             // prove dead (ADR 0017): the ledger then refuses more, never less.
-                            if !restarted {
+                            // Waiters may stand in the way of a seat the model says is free.
+                            if reached == SeatLimit::Queued {
+                                prop_assert!(want.is_none() && !tickets.is_empty(), "refused for a queue the model does not have");
+                            } else if !restarted {
                                 prop_assert_eq!(Some(reached), want, "refused for another limit");
                             }
                         }

@@ -63,7 +63,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn eng(machine: usize) -> bool {
-    machine % 2 == 0
+    machine.is_multiple_of(2)
 }
 
 /// What the machine's seat counts toward and must respect.
@@ -113,7 +113,7 @@ struct Model {
 
 impl Model {
     fn session(&mut self, machine: usize) -> SessionId {
-        *self.sessions.entry(machine).or_insert_with(SessionId::new)
+        *self.sessions.entry(machine).or_default()
     }
     fn prune(&mut self, now: DateTime<Utc>) {
         self.tickets.retain(|_, t| t.live(now));

@@ -951,6 +951,9 @@ impl SeatLedger for LossAfterGrant {
     async fn leave(&self, key: &LedgerKey, ticket: SessionId) -> Result<bool> {
         self.inner.leave(key, ticket).await
     }
+    async fn queue(&self, key: &LedgerKey, limit: usize) -> Result<Vec<Waiter>> {
+        self.inner.queue(key, limit).await
+    }
     async fn renew(
         &self,
         key: &LedgerKey,

@@ -1,7 +1,9 @@
 -- acquire: take a seat on one license for a session, unless the machine or the person is held
 -- off after an eviction, the machine already holds a live seat, a borrow would pass the borrow
--- cap, every seat is taken, or a limit of the license's seat policy refuses it (exactly
--- `SeatTally::check` in license-core). A seat lingering for the machine is taken over. One
+-- cap, every seat is taken, a limit of the license's seat policy refuses it (exactly
+-- `SeatTally::check` in license-core), or live tickets of the license's queue ahead of the
+-- asker would take the seat (ADR 0029; tickets.lua explains the tickets). A seat lingering for
+-- the machine is taken over. Refused, an asker may join the queue or poll its ticket. One
 -- atomic step.
 --
 -- KEYS[1]  lic:{t:l}:v2:init       the initialised marker (string)
@@ -12,7 +14,10 @@
 -- KEYS[6]  lic:{t:l}:v2:holds      hash: 'm' .. machine / 'u' .. user digest -> 'until:reason'
 -- KEYS[7]  lic:{t:l}:v2:counts     hash: counter digest -> seats counting toward it
 -- KEYS[8]  lic:{t:l}:v2:tags       hash: machine digest -> its seat's counter digests
--- ARGV[1]  session id asking (16 raw bytes)
+-- KEYS[9]  lic:{t:l}:v2:queue      sorted set: ticket (session id) -> its order
+-- KEYS[10] lic:{t:l}:v2:tickets    hash: ticket -> its record; 'arrivals' -> arrival counter
+-- KEYS[11] lic:{t:l}:v2:deadlines  sorted set: ticket -> when it is dropped unless polled (ms)
+-- ARGV[1]  session id asking (16 raw bytes); also its ticket's name
 -- ARGV[2]  its machine digest (12 bytes)
 -- ARGV[3]  limit: most live seats (seats plus overdraft), an integer >= 0
 -- ARGV[4]  ttl in ms, an integer > 0 (for a borrow: the borrow period)
@@ -32,19 +37,46 @@
 -- ARGV[11] '1' to grant again (SeatLedger::regrant) the machine's seat held by the session
 --          asking, whose grant is not on record: checked as a new grant of the same kind would
 --          be, as if that seat were free; granted, it is re-counted toward ARGV[8] and keeps
---          its expiry ({'HELD', ...}); refused, it is freed. '0' (acquire) otherwise.
+--          its expiry ({'HELD', ...}); refused, it is freed. '0' (acquire) otherwise. A
+--          regrant takes ARGV[12..16] as a plain acquire at priority 0.
+-- ARGV[12] the asker's priority, an integer 0 ..= 1000 (MAX_PRIORITY): where it stands in the
+--          queue when it has no ticket (behind every ticket of this priority or more)
+-- ARGV[13] what a refused asker does with the queue (QueueMode): 'pass' (a plain acquire:
+--          refused as usual, or {'LIMITED', 'queued'} when only tickets ahead stand in its
+--          way), 'join' (wait: a ticket made, or its place kept) or 'poll' (its ticket's place
+--          kept; {'TICKET_GONE'} when it has none)
+-- ARGV[14] wait in ms, an integer >= 0: a join's longest wait, from joining (a later join does
+--          not extend it); '0' unless 'join'
+-- ARGV[15] poll-within in ms, an integer >= 0: a waiting ticket is dropped unless asked for
+--          again within this; '0' for 'pass'
+-- ARGV[16] max length, an integer >= 0: a join that would make a ticket while this many wait
+--          is {'QUEUE_FULL'}; '0' unless 'join'
+-- ARGV[17] the machine's seat key as text (its hardware id, which ARGV[2] digests): kept in a
+--          ticket, for an administrator's list of the queue
 --
--- Replies (nothing but the pruning of expired seats and hold-offs is written unless GRANTED):
+-- A ticket answers only the machine that joined with it. The ticket of the asking session ends
+-- when it is held off, when its machine holds a seat (not for a regrant), and when it gets a
+-- seat. An acquire that may take a new seat first ends every
+-- ticket that stopped waiting (not polled in time, or its wait over).
+--
+-- Replies (nothing but the pruning of expired seats, hold-offs and tickets, and the end of the
+-- asker's ticket, is written unless GRANTED, TOOK_BACK or QUEUED):
 --   {'REBUILD'}                          the marker is missing: rebuild from the store, retry
 --   {'EVICTED', until_ms, reason}        the machine or the person is held off until until_ms
---                                        (the hold-off ending last); nothing written
+--                                        (the hold-off ending last); the asker's ticket
+--                                        ends, nothing else is written
 --   {'HELD', session_id, expires_ms}     the machine holds a live seat (session id: 16 bytes);
 --                                        for a regrant: the seat was granted again
 --   {'NO_BORROW_SEATS'}                  a borrow, while `cap` borrowed seats are live
 --   {'NO_SEATS'}                         every seat is taken
 --   {'LIMITED', limit}                   a limit of the policy refuses the seat: 'group_max',
 --                                        'user_max', 'host_max', 'processes_per_host' or
---                                        'reserved_for_others'
+--                                        'reserved_for_others'; or 'queued': a seat is free,
+--                                        but tickets ahead take it (a plain acquire)
+--   {'QUEUED', position, wait_until_ms}  refused, the asker waits (a join or a poll): position
+--                                        1 is the next in line; its ticket ends at wait_until
+--   {'QUEUE_FULL'}                       a join while max length tickets wait; no ticket made
+--   {'TICKET_GONE'}                      a poll of a ticket that is gone (dropped or left)
 --   {'GRANTED', expires_ms, in_use}      the seat is the session's until expires_ms (a regrant
 --                                        whose seat had gone grants a new one)
 --   {'TOOK_BACK', expires_ms, in_use, lingering}
@@ -57,21 +89,19 @@
 -- rest are still not counted, and the next calls free them. Their counters still count until
 -- they are pruned: a policy limit may refuse a little early then, never oversell.
 local PRUNE = 100
--- A cap or a reserve as ARGV[9] and ARGV[10] pack them.
-local RULE = COUNTER + 1 + 10
-local LIMITS = {
-  g = 'group_max', u = 'user_max', h = 'host_max', p = 'processes_per_host',
-  r = 'reserved_for_others', s = 'seats'
-}
 
 local init, seats, holders = KEYS[1], KEYS[2], KEYS[3]
 local borrowed, lingering, holds = KEYS[4], KEYS[5], KEYS[6]
+local counts, tags = KEYS[7], KEYS[8]
+local queue, tickets, deadlines = KEYS[9], KEYS[10], KEYS[11]
 local session, machine, user = ARGV[1], ARGV[2], ARGV[6]
 local limit, ttl, grace = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local cap = tonumber(ARGV[7])
-local counts, tags = KEYS[7], KEYS[8]
 local counters, packed_caps, packed_reserves = ARGV[8], ARGV[9], ARGV[10]
 local regrant = ARGV[11] == '1'
+local priority, mode = tonumber(ARGV[12]), ARGV[13]
+local wait, poll_within, max_length = tonumber(ARGV[14]), tonumber(ARGV[15]), tonumber(ARGV[16])
+local seat_key = ARGV[17]
 if #session ~= SESSION or #machine ~= MACHINE or (#user ~= 0 and #user ~= USER) then
   return redis.error_reply('ERR acquire: session must be 16 bytes, machine 12, user 0 or 12')
 end
@@ -81,34 +111,27 @@ end
 if not cap or cap < -1 then
   return redis.error_reply('ERR acquire: the borrow cap must be -1 or a number >= 0')
 end
-if not counters or #counters % COUNTER ~= 0 or not packed_caps or #packed_caps % RULE ~= 0
-    or not packed_reserves or #packed_reserves % RULE ~= 0 then
-  return redis.error_reply(
-    'ERR acquire: counters must be 12-byte digests, caps and reserves 23-byte records')
+if not counters or #counters % COUNTER ~= 0 then
+  return redis.error_reply('ERR acquire: counters must be 12-byte digests')
 end
--- The caps and reserves, unpacked: {counter = digest, limit = name, max = n} and
--- {counter = digest, member = 0 or 1, seats = n}.
-local caps, reserves = {}, {}
-for at = 1, #packed_caps, RULE do
-  local limit_name = LIMITS[packed_caps:sub(at + COUNTER, at + COUNTER)]
-  local most = packed_caps:sub(at + COUNTER + 1, at + RULE - 1)
-  if not limit_name or not most:match('^%d+$') then
-    return redis.error_reply('ERR acquire: a cap is a digest, a limit code, 10 digits')
-  end
-  table.insert(caps,
-    {counter = packed_caps:sub(at, at + COUNTER - 1), limit = limit_name, max = tonumber(most)})
+local rules, malformed = parse_rules(packed_caps, packed_reserves)
+if not rules then
+  return redis.error_reply('ERR acquire: ' .. malformed)
 end
-for at = 1, #packed_reserves, RULE do
-  local member = packed_reserves:sub(at + COUNTER, at + COUNTER)
-  local seats_kept = packed_reserves:sub(at + COUNTER + 1, at + RULE - 1)
-  if (member ~= '0' and member ~= '1') or not seats_kept:match('^%d+$') then
-    return redis.error_reply('ERR acquire: a reserve is a digest, 0 or 1, 10 digits')
-  end
-  table.insert(reserves, {
-    counter = packed_reserves:sub(at, at + COUNTER - 1),
-    member = tonumber(member),
-    seats = tonumber(seats_kept)
-  })
+if #counters >= 10 ^ LENGTH_DIGITS or #packed_caps >= 10 ^ LENGTH_DIGITS
+    or #packed_reserves >= 10 ^ LENGTH_DIGITS then
+  return redis.error_reply('ERR acquire: a tally of a million bytes does not fit a ticket')
+end
+if not priority or priority < 0 or priority > MAX_PRIORITY or priority % 1 ~= 0
+    or (mode ~= 'pass' and mode ~= 'join' and mode ~= 'poll') or not wait or wait < 0
+    or not poll_within or poll_within < 0 or not max_length or max_length < 0
+    -- A ticket's times are 15 digits: far more than the Rust side lets through (100 years).
+    or wait >= 10 ^ 14 or poll_within >= 10 ^ 14 then
+  return redis.error_reply('ERR acquire: priority must be 0 to 1000, mode pass, join or poll, '
+    .. 'wait, poll-within and max length numbers >= 0')
+end
+if not seat_key or #seat_key == 0 then
+  return redis.error_reply('ERR acquire: the seat key must be the machine\'s hardware id')
 end
 
 -- Checks (read-only).
@@ -116,6 +139,15 @@ if redis.call('EXISTS', init) == 0 then
   return {'REBUILD'}
 end
 local now = now_ms()
+-- Tickets in the queue, dropped ones included: 0 for a license without a queue, and then
+-- nothing below reads or writes a ticket.
+local queued = redis.call('ZCARD', queue)
+-- Ends the asker's ticket, if it has one.
+local function leave_queue()
+  if queued > 0 then
+    end_tickets(queue, tickets, deadlines, {session})
+  end
+end
 
 -- Hold-offs of the machine and of the person: the one ending last answers; ended ones go.
 local parties = {'m' .. machine}
@@ -135,6 +167,7 @@ for i, party in ipairs(parties) do
   end
 end
 if held_off then
+  leave_queue()
   return {'EVICTED', held_off, reason}
 end
 
@@ -177,6 +210,7 @@ if #ended > 0 then
 end
 
 if held_by and not lingers and not regranting then
+  leave_queue()
   return {'HELD', held_by, held_until}
 end
 -- A regrant refused frees the seat: it was never granted on record.
@@ -193,10 +227,9 @@ if cap_reached then
   return {'NO_BORROW_SEATS'}
 end
 
--- The policy's check, as SeatTally::check does it: every seat taken, then a cap, then the
--- reserves (the grant must leave as many free seats as they still lack). Taking over the
--- machine's lingering seat is checked without that seat: its counters taken off, one seat
--- fewer in use.
+-- The policy's check (refusal, tally.lua). Taking over the machine's lingering seat, or
+-- regranting its seat, is checked without that seat: its counters taken off, one seat fewer
+-- in use.
 local replaced = (lingers or regranting) and (redis.call('HGET', tags, machine) or '') or ''
 local function count(counter)
   local n = tonumber(redis.call('HGET', counts, counter)) or 0
@@ -207,32 +240,76 @@ local function count(counter)
   end
   return math.max(n, 0)
 end
-local function refused(in_use_before)
-  if in_use_before >= limit then
-    return 'seats'
+local function refused_reply(limited)
+  if limited == 'seats' then
+    return {'NO_SEATS'}
   end
-  for _, c in ipairs(caps) do
-    if count(c.counter) >= c.max then
-      return c.limit
+  return {'LIMITED', limited}
+end
+
+if held_by then
+  -- A take-back or a regrant: the queue has no say (the seat is the machine's already).
+  local limited = refusal(rules, count, in_use - 1, limit)
+  if limited then
+    free_regranted()
+    return refused_reply(limited)
+  end
+else
+  -- A new seat: the queue's turn (ADR 0029). Tickets that stopped waiting go first. The
+  -- asker's ticket is its own only if its machine joined with it (another machine presenting
+  -- it stands as if it had none; the ticket stays its joiner's).
+  local own_order, own
+  if queued > 0 then
+    drop_stale_tickets(queue, tickets, deadlines, now)
+    own_order = tonumber(redis.call('ZSCORE', queue, session))
+    own = own_order and unpack_ticket(redis.call('HGET', tickets, session))
+    if not (own and own.machine == machine) then
+      own_order, own = nil, nil
     end
   end
-  local lacking = 0
-  for _, r in ipairs(reserves) do
-    lacking = lacking + math.max(r.seats - (count(r.counter) + r.member), 0)
+  if mode == 'poll' and not own then
+    return {'TICKET_GONE'}
   end
-  if in_use_before + 1 + lacking > limit then
-    return 'reserved_for_others'
+  -- Its place: its ticket's, or behind every ticket of its priority.
+  local place = own_order or order(priority, ARRIVALS_PER_PRIORITY)
+  local limited = refusal(rules, count, in_use, limit)
+  if queued > 0 and not limited then
+    local claimed, claims = claims_ahead(queue, tickets, seats, place, now, count, in_use, limit)
+    local function counted(counter)
+      return count(counter) + (claims[counter] or 0)
+    end
+    if claimed > 0 and refusal(rules, counted, in_use + claimed, limit) then
+      limited = 'queued'
+    end
   end
-  return nil
-end
-local limited = refused(held_by and in_use - 1 or in_use)
-if limited then
-  free_regranted()
-end
-if limited == 'seats' then
-  return {'NO_SEATS'}
-elseif limited then
-  return {'LIMITED', limited}
+  if limited and mode == 'pass' then
+    return refused_reply(limited)
+  end
+  if limited then
+    -- Waits: its ticket made (in place of one another machine joined with under its session
+    -- id), or its place kept; polled now, with the request's tally.
+    local ticket = {
+      machine = machine, poll_by = now + poll_within, wait_until = now + wait,
+      counters = counters, caps = packed_caps, reserves = packed_reserves, seat_key = seat_key
+    }
+    if own then
+      ticket.wait_until, ticket.seat_key = own.wait_until, own.seat_key
+    else
+      local waiting = queued > 0 and redis.call('ZCARD', queue) or 0
+      if waiting >= max_length then
+        return {'QUEUE_FULL'}
+      end
+      place = order(priority, next_arrival(queue, tickets))
+      redis.call('ZADD', queue, ms(place), session)
+    end
+    put_ticket(tickets, deadlines, session, ticket)
+    if not own then
+      keep_keys(init, now, ticket.wait_until, grace, {{queue, tickets, deadlines}})
+    end
+    return {'QUEUED', redis.call('ZCOUNT', queue, '-inf', '(' .. ms(place)) + 1, ticket.wait_until}
+  end
+  -- Granted: the session's ticket ends (whichever machine joined with it).
+  leave_queue()
 end
 if regranting then
   -- Counted toward what the asking requester counts toward; kind and expiry unchanged.
@@ -268,6 +345,7 @@ if counters ~= '' then
   follow_expiry(tags, seats)
 end
 if held_by then
+  leave_queue()
   return {'TOOK_BACK', expires, in_use, held_by}
 end
 return {'GRANTED', expires, in_use + 1}

@@ -30,6 +30,9 @@
 -- again (untag), dropping a count that reaches 0. Both share the expiry of `seats` (they
 -- belong to its keep_keys group), so they neither outlive nor die before the seats they
 -- count.
+--
+-- The seat queue (ADR 0029) adds three more, `queue`, `tickets` and `deadlines`, absent while
+-- nobody waits; tickets.lua (put in front of the scripts that use them) describes them.
 
 local MACHINE, SESSION, USER, COUNTER = 12, 16, 12, 12
 local RECORD = MACHINE + SESSION

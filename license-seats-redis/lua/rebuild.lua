@@ -4,7 +4,8 @@
 -- already past their end (by the Redis clock) are not restored. A machine gets one seat:
 -- should the store name several live sessions for one machine, the one expiring last keeps it
 -- (with its kind); of several hold-offs of one machine or person, the one ending last stays.
--- One atomic step.
+-- The queue starts empty: whatever tickets an older state left are deleted (the store does not
+-- restore tickets yet, ADR 0029). One atomic step.
 --
 -- KEYS[1]  lic:{t:l}:v2:init       the initialised marker
 -- KEYS[2]  lic:{t:l}:v2:seats      sorted set: member = machine digest, score = expiry (ms, by TIME)
@@ -14,6 +15,9 @@
 -- KEYS[6]  lic:{t:l}:v2:holds      hash: 'm' .. machine / 'u' .. user digest -> 'until:reason'
 -- KEYS[7]  lic:{t:l}:v2:counts     hash: counter digest -> seats counting toward it
 -- KEYS[8]  lic:{t:l}:v2:tags       hash: machine digest -> its seat's counter digests
+-- KEYS[9]  lic:{t:l}:v2:queue      sorted set: ticket (session id) -> its order
+-- KEYS[10] lic:{t:l}:v2:tickets    hash: ticket -> its record; 'arrivals' -> arrival counter
+-- KEYS[11] lic:{t:l}:v2:deadlines  sorted set: ticket -> when it is dropped unless polled (ms)
 -- ARGV[1]  grace in ms: the keys expire this long after the last thing they hold
 -- ARGV[2]  n: how many seats follow
 -- ARGV[3 + 5i .. 7 + 5i]   (i = 0 .. n - 1) each live seat in the store: session id (16 raw
@@ -35,6 +39,7 @@ local KINDS = {H = true, B = true, L = true}
 local init, seats, holders = KEYS[1], KEYS[2], KEYS[3]
 local borrowed, lingering, holds = KEYS[4], KEYS[5], KEYS[6]
 local counts, tags = KEYS[7], KEYS[8]
+local queue, tickets, deadlines = KEYS[9], KEYS[10], KEYS[11]
 local grace, n = tonumber(ARGV[1]), tonumber(ARGV[2])
 if not grace or grace < 0 or not n or n < 0 or n % 1 ~= 0 or 2 + 5 * n > #ARGV
     or (#ARGV - 2 - 5 * n) % 3 ~= 0 then
@@ -82,7 +87,8 @@ for j = first_hold, #ARGV, 3 do
 end
 
 -- Writes: whatever is left of an older state goes; the store's live state comes back.
-redis.call('DEL', seats, holders, borrowed, lingering, holds, counts, tags)
+redis.call('DEL', seats, holders, borrowed, lingering, holds, counts, tags, queue, tickets,
+  deadlines)
 local restored, last, buckets = 0, now, {}
 for machine, i in pairs(live) do
   local expires, kind = tonumber(ARGV[i + 2]), ARGV[i + 3]

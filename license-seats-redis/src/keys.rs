@@ -11,7 +11,8 @@
 //! a new version: they start absent, which is exactly the state of a license that has none,
 //! and a seat without them is an ordinary held seat, as it was. So did the keys of seat
 //! policies (issue #20), `counts` and `tags`: absent while no seat counts toward anything,
-//! which is the state of a license without policy.
+//! which is the state of a license without policy. And so did the seat queue's `queue`,
+//! `tickets` and `deadlines` (issue #20, ADR 0029): absent while nobody waits.
 
 use license_core::LedgerKey;
 
@@ -39,6 +40,17 @@ pub(crate) struct LicenseKeys {
     /// counts toward, concatenated; what the seat's end takes off `counts`. Absent while no
     /// seat counts toward anything.
     pub(crate) tags: String,
+    /// `lic:{t:l}:v2:queue` — sorted set: a waiting ticket (its session id) → its order
+    /// (priority, then arrival). Absent while nobody waits.
+    pub(crate) queue: String,
+    /// `lic:{t:l}:v2:tickets` — hash: ticket → its packed record (machine, poll-by,
+    /// wait-until, tally), and `arrivals` → the license's arrival counter. Absent while nobody
+    /// waits.
+    pub(crate) tickets: String,
+    /// `lic:{t:l}:v2:deadlines` — sorted set: ticket → when it is dropped unless polled again
+    /// (the earlier of its poll-by and wait-until, ms), so stale tickets go in O(log n).
+    /// Absent while nobody waits.
+    pub(crate) deadlines: String,
 }
 
 impl LicenseKeys {
@@ -54,11 +66,31 @@ impl LicenseKeys {
             holds: format!("lic:{tag}:v2:holds"),
             counts: format!("lic:{tag}:v2:counts"),
             tags: format!("lic:{tag}:v2:tags"),
+            queue: format!("lic:{tag}:v2:queue"),
+            tickets: format!("lic:{tag}:v2:tickets"),
+            deadlines: format!("lic:{tag}:v2:deadlines"),
         }
     }
 
-    /// Every key, in the order the acquire, evict and rebuild scripts expect them.
-    pub(crate) fn all(&self) -> [&str; 8] {
+    /// Every key, in the order the acquire and rebuild scripts expect them.
+    pub(crate) fn all(&self) -> [&str; 11] {
+        [
+            &self.init,
+            &self.seats,
+            &self.holders,
+            &self.borrowed,
+            &self.lingering,
+            &self.holds,
+            &self.counts,
+            &self.tags,
+            &self.queue,
+            &self.tickets,
+            &self.deadlines,
+        ]
+    }
+
+    /// The keys in the order the evict script expects them: all but the queue's.
+    pub(crate) fn evict_keys(&self) -> [&str; 8] {
         [
             &self.init,
             &self.seats,
@@ -69,6 +101,16 @@ impl LicenseKeys {
             &self.counts,
             &self.tags,
         ]
+    }
+
+    /// The queue's keys, in the order the leave script expects them.
+    pub(crate) fn queue_keys(&self) -> [&str; 3] {
+        [&self.queue, &self.tickets, &self.deadlines]
+    }
+
+    /// The marker and the queue's keys, in the order the queue script expects them.
+    pub(crate) fn waiter_keys(&self) -> [&str; 4] {
+        [&self.init, &self.queue, &self.tickets, &self.deadlines]
     }
 
     /// The keys of the seats, in the order the renew and linger scripts expect them: all but
@@ -122,6 +164,9 @@ mod tests {
         assert_eq!(keys.holds, format!("lic:{tag}:v2:holds"));
         assert_eq!(keys.counts, format!("lic:{tag}:v2:counts"));
         assert_eq!(keys.tags, format!("lic:{tag}:v2:tags"));
+        assert_eq!(keys.queue, format!("lic:{tag}:v2:queue"));
+        assert_eq!(keys.tickets, format!("lic:{tag}:v2:tickets"));
+        assert_eq!(keys.deadlines, format!("lic:{tag}:v2:deadlines"));
         for k in keys.all() {
             // Redis Cluster hashes the text between the first `{` and the next `}`.
             let start = k.find('{').unwrap();

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use license_core::{
-    AcquireOutcome, Dependency, Error, Hold, HoldOff, LedgerKey, LiveCount, LiveSeat, QueueRequest,
-    RebuildOutcome, RenewOutcome, Result, SeatLedger, SeatRef, SeatRequest, UserRef,
+    AcquireOutcome, Dependency, Error, Hold, HoldOff, LedgerKey, LiveCount, LiveSeat, MAX_PRIORITY,
+    QueueMode, QueueRequest, RebuildOutcome, RenewOutcome, Result, SeatLedger, SeatRef,
+    SeatRequest, SessionId, UserRef, Waiter,
 };
 use redis::{RedisResult, ScriptInvocation, Value};
 use tokio::time::error::Elapsed;
@@ -227,14 +228,48 @@ fn redis_version(info: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
+/// ARGV[12..=16] of `acquire.lua`: priority, mode, wait ms, poll-within ms, max length.
+fn queue_args(queue: &QueueRequest) -> Result<(u32, &'static str, u64, u64, u32)> {
+    if queue.priority > MAX_PRIORITY {
+        return Err(Error::invalid(
+            "priority",
+            format!("must be at most {MAX_PRIORITY}"),
+        ));
+    }
+    Ok(match queue.mode {
+        QueueMode::Pass => (queue.priority, "pass", 0, 0, 0),
+        QueueMode::Join {
+            wait,
+            poll_within,
+            max_length,
+        } => (
+            queue.priority,
+            "join",
+            millis(wait, "wait_seconds")?,
+            millis(poll_within, "poll_within")?,
+            max_length,
+        ),
+        QueueMode::Poll { poll_within } => (
+            queue.priority,
+            "poll",
+            0,
+            millis(poll_within, "poll_within")?,
+            0,
+        ),
+    })
+}
+
 impl RedisLedger {
-    /// `acquire.lua`: an acquire, or with `regrant` a [`SeatLedger::regrant`].
+    /// `acquire.lua`: an acquire standing in the queue as `queue` says, or with `regrant` a
+    /// [`SeatLedger::regrant`] (a plain acquire at priority 0, should the seat be gone).
     async fn take(
         &self,
         key: &LedgerKey,
         request: &SeatRequest,
         regrant: bool,
+        queue: &QueueRequest,
     ) -> Result<AcquireOutcome> {
+        let (priority, mode, wait, poll_within, max_length) = queue_args(queue)?;
         let keys = LicenseKeys::new(key);
         let mut invocation = scripts::ACQUIRE.prepare_invoke();
         invocation
@@ -249,7 +284,14 @@ impl RedisLedger {
         for arg in tally::args(&request.tally) {
             invocation.arg(arg);
         }
-        invocation.arg(if regrant { "1" } else { "0" });
+        invocation
+            .arg(if regrant { "1" } else { "0" })
+            .arg(priority)
+            .arg(mode)
+            .arg(wait)
+            .arg(poll_within)
+            .arg(max_length)
+            .arg(request.hardware_id.as_str());
         scripts::acquire_outcome(&self.run(&invocation).await?)
     }
 }
@@ -262,19 +304,27 @@ impl SeatLedger for RedisLedger {
         request: &SeatRequest,
         queue: &QueueRequest,
     ) -> Result<AcquireOutcome> {
-        // TODO(queue): acquire.lua with the queue (ADR 0029).
-        if queue.mode != license_core::QueueMode::Pass {
-            return Err(license_core::Error::Internal("no queue yet".into()));
-        }
-        self.take(key, request, false).await
+        self.take(key, request, false, queue).await
     }
 
-    async fn leave(&self, _key: &LedgerKey, _ticket: license_core::SessionId) -> Result<bool> {
-        Ok(false)
+    async fn leave(&self, key: &LedgerKey, ticket: SessionId) -> Result<bool> {
+        let keys = LicenseKeys::new(key);
+        let mut invocation = scripts::LEAVE.prepare_invoke();
+        invocation
+            .key(&keys.queue_keys()[..])
+            .arg(&compact::session(ticket));
+        scripts::left(&self.run(&invocation).await?)
+    }
+
+    async fn queue(&self, key: &LedgerKey, limit: usize) -> Result<Vec<Waiter>> {
+        let keys = LicenseKeys::new(key);
+        let mut invocation = scripts::QUEUE.prepare_invoke();
+        invocation.key(&keys.waiter_keys()[..]).arg(limit);
+        scripts::waiters(&self.run(&invocation).await?)
     }
 
     async fn regrant(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome> {
-        self.take(key, request, true).await
+        self.take(key, request, true, &QueueRequest::pass(0)).await
     }
 
     async fn renew(
@@ -315,7 +365,7 @@ impl SeatLedger for RedisLedger {
         let keys = LicenseKeys::new(key);
         let mut invocation = scripts::EVICT.prepare_invoke();
         invocation
-            .key(&keys.all()[..])
+            .key(&keys.evict_keys()[..])
             .arg(&compact::session(seat.session_id))
             .arg(&compact::machine(seat.hardware_id))
             .arg(user_arg(hold.user.as_ref()))
@@ -424,6 +474,47 @@ mod tests {
         assert_eq!(millis(Duration::ZERO, "hold_off_seconds").unwrap(), 0);
         match millis(Duration::MAX, "hold_off_seconds") {
             Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "hold_off_seconds"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn queue_requests_become_the_scripts_arguments() {
+        let minute = Duration::from_secs(60);
+        assert_eq!(
+            queue_args(&QueueRequest::default()).unwrap(),
+            (0, "pass", 0, 0, 0)
+        );
+        let join = QueueRequest {
+            priority: MAX_PRIORITY,
+            mode: QueueMode::Join {
+                wait: 10 * minute,
+                poll_within: Duration::from_micros(1_500),
+                max_length: 7,
+            },
+        };
+        assert_eq!(queue_args(&join).unwrap(), (1_000, "join", 600_000, 2, 7));
+        let poll = QueueRequest {
+            priority: 3,
+            mode: QueueMode::Poll {
+                poll_within: minute,
+            },
+        };
+        assert_eq!(queue_args(&poll).unwrap(), (3, "poll", 0, 60_000, 0));
+        match queue_args(&QueueRequest::pass(MAX_PRIORITY + 1)) {
+            Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "priority"),
+            other => panic!("{other:?}"),
+        }
+        let endless = QueueRequest {
+            priority: 0,
+            mode: QueueMode::Join {
+                wait: Duration::MAX,
+                poll_within: minute,
+                max_length: 1,
+            },
+        };
+        match queue_args(&endless) {
+            Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "wait_seconds"),
             other => panic!("{other:?}"),
         }
     }

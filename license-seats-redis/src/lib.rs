@@ -5,11 +5,12 @@
 //! each machine's seat and an *initialised* marker, all under the license's `{tenant:license}`
 //! hash tag so they share one Cluster slot. A live seat costs under 150 bytes of Redis at a
 //! million seats on one license (`lua/common.lua` explains the layout); borrowed and lingering
-//! seats, eviction hold-offs and seat-policy counters add five keys that stay absent unless
-//! used. Every operation is
-//! one Lua script (`lua/*.lua`), so it is atomic on a single node and on a cluster alike:
-//! never more live seats than the limit, zombies freed at their TTL inside `acquire`, and a
-//! `Rebuild` answer after Redis lost its data until the store's live sessions are restored.
+//! seats, eviction hold-offs, seat-policy counters and the seat queue's tickets add eight keys
+//! that stay absent unless used. Every operation is one Lua script (`lua/*.lua`), so it is
+//! atomic on a single node and on a cluster alike: never more live seats than the limit,
+//! zombies freed at their TTL inside `acquire`, nobody granted a seat that a waiting ticket
+//! ahead would take, and a `Rebuild` answer after Redis lost its data until the store's live
+//! sessions are restored.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -40,6 +41,9 @@
 //!     AcquireOutcome::NoSeats | AcquireOutcome::NoBorrowSeats => println!("every seat is taken"),
 //!     AcquireOutcome::Limited(limit) => println!("refused by the policy: {}", limit.as_str()),
 //!     AcquireOutcome::Evicted { reason, .. } => println!("held off: {reason}"),
+//!     // Only a request that joins or polls the license's queue (`acquire_queued`) gets these.
+//!     AcquireOutcome::Queued { position, .. } => println!("waiting, {position} in line"),
+//!     AcquireOutcome::QueueFull | AcquireOutcome::TicketGone => println!("not waiting"),
 //!     // Redis lost this license's state: the service rebuilds it from the store, then retries.
 //!     AcquireOutcome::Rebuild => { ledger.rebuild(&key, &[], &[]).await?; }
 //! }

@@ -1,32 +1,39 @@
 //! The Lua scripts (one per operation, in `lua/`) and the decoding of their replies into the
 //! port's outcome types.
 //!
-//! Each script is `lua/common.lua` (the layout's shared helpers) followed by the operation's
-//! file, hashed once ([`LazyLock`]) and run with `EVALSHA`; `Script::invoke_async` loads it
+//! Each script is `lua/common.lua` (the layout's shared helpers), the helper files it uses
+//! (`tally.lua`: a seat's policy tally and its check; `tickets.lua`: the seat queue's tickets),
+//! then the operation's file, hashed once ([`LazyLock`]) and run with `EVALSHA`; `Script::invoke_async` loads it
 //! with `SCRIPT LOAD` when the server answers `NOSCRIPT` (after a restart, say).
 
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use license_core::{AcquireOutcome, Error, LiveCount, RebuildOutcome, RenewOutcome, Result};
+use license_core::{
+    AcquireOutcome, Error, HardwareId, LiveCount, RebuildOutcome, RenewOutcome, Result, Waiter,
+};
 use redis::{Script, Value};
 
 use crate::{compact, tally};
 
-/// `lua/common.lua` then `lua/<name>.lua`.
+/// `lua/common.lua` then `lua/<part>.lua` for each part named, the operation's own file last.
 macro_rules! script {
-    ($name:literal) => {
+    ($($part:literal),+) => {
         LazyLock::new(|| {
             Script::new(concat!(
                 include_str!("../lua/common.lua"),
-                include_str!(concat!("../lua/", $name, ".lua"))
+                $(include_str!(concat!("../lua/", $part, ".lua"))),+
             ))
         })
     };
 }
 
-/// `lua/acquire.lua`.
-pub(crate) static ACQUIRE: LazyLock<Script> = script!("acquire");
+/// `lua/acquire.lua` (with the tally's and the queue's helpers).
+pub(crate) static ACQUIRE: LazyLock<Script> = script!("tally", "tickets", "acquire");
+/// `lua/leave.lua` (with the queue's helpers).
+pub(crate) static LEAVE: LazyLock<Script> = script!("tickets", "leave");
+/// `lua/queue.lua` (with the queue's helpers).
+pub(crate) static QUEUE: LazyLock<Script> = script!("tickets", "queue");
 /// `lua/renew.lua`.
 pub(crate) static RENEW: LazyLock<Script> = script!("renew");
 /// `lua/release.lua`.
@@ -74,6 +81,15 @@ pub(crate) fn acquire_outcome(reply: &Value) -> Result<AcquireOutcome> {
                 .ok_or_else(|| unexpected("acquire", reply))?,
             expires_at: time(expires, "acquire")?,
         },
+        ("QUEUED", [position, wait_until]) => AcquireOutcome::Queued {
+            position: u32::try_from(int(position, "acquire")?)
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or_else(|| unexpected("acquire", reply))?,
+            wait_until: time(wait_until, "acquire")?,
+        },
+        ("QUEUE_FULL", []) => AcquireOutcome::QueueFull,
+        ("TICKET_GONE", []) => AcquireOutcome::TicketGone,
         _ => return Err(unexpected("acquire", reply)),
     })
 }
@@ -121,6 +137,39 @@ pub(crate) fn rebuild_outcome(reply: &Value) -> Result<(RebuildOutcome, i64, i64
 /// Decodes `release.lua`'s reply: whether a seat was freed.
 pub(crate) fn released(reply: &Value) -> Result<bool> {
     flag(reply, "release")
+}
+
+/// Decodes `leave.lua`'s reply: whether a ticket waited.
+pub(crate) fn left(reply: &Value) -> Result<bool> {
+    flag(reply, "leave")
+}
+
+/// Decodes `queue.lua`'s reply: the waiting tickets, first in line first.
+pub(crate) fn waiters(reply: &Value) -> Result<Vec<Waiter>> {
+    let (status, rest) = split(reply, "queue")?;
+    if status != "WAITERS" || rest.len() % 5 != 0 {
+        return Err(unexpected("queue", reply));
+    }
+    rest.chunks_exact(5)
+        .map(|w| match w {
+            [
+                Value::BulkString(ticket),
+                priority,
+                wait_until,
+                poll_by,
+                seat_key,
+            ] => Ok(Waiter {
+                ticket: compact::session_from(ticket).ok_or_else(|| unexpected("queue", reply))?,
+                priority: u32::try_from(int(priority, "queue")?)
+                    .map_err(|_| unexpected("queue", reply))?,
+                wait_until: time(wait_until, "queue")?,
+                poll_by: time(poll_by, "queue")?,
+                hardware_id: HardwareId::parse_seat_key(&text(seat_key, "queue")?)
+                    .map_err(|_| unexpected("queue", reply))?,
+            }),
+            _ => Err(unexpected("queue", reply)),
+        })
+        .collect()
 }
 
 /// Decodes `linger.lua`'s reply: whether the seat lingers now.
@@ -289,6 +338,117 @@ mod tests {
     }
 
     #[test]
+    fn decodes_the_queue_replies() {
+        let at = DateTime::from_timestamp_millis(1_700_000_600_000).unwrap();
+        let queued = Value::Array(vec![
+            bulk("QUEUED"),
+            Value::Int(3),
+            Value::Int(1_700_000_600_000),
+        ]);
+        assert_eq!(
+            acquire_outcome(&queued).unwrap(),
+            AcquireOutcome::Queued {
+                position: 3,
+                wait_until: at
+            }
+        );
+        assert_eq!(
+            acquire_outcome(&Value::Array(vec![bulk("QUEUE_FULL")])).unwrap(),
+            AcquireOutcome::QueueFull
+        );
+        assert_eq!(
+            acquire_outcome(&Value::Array(vec![bulk("TICKET_GONE")])).unwrap(),
+            AcquireOutcome::TicketGone
+        );
+        assert_eq!(
+            acquire_outcome(&Value::Array(vec![bulk("LIMITED"), bulk("queued")])).unwrap(),
+            AcquireOutcome::Limited(license_core::SeatLimit::Queued)
+        );
+        assert!(left(&Value::Int(1)).unwrap());
+        assert!(!left(&Value::Int(0)).unwrap());
+    }
+
+    #[test]
+    fn decodes_the_waiters() {
+        let (a, b) = (SessionId::new(), SessionId::new());
+        let reply = Value::Array(vec![
+            bulk("WAITERS"),
+            Value::BulkString(compact::session(a).to_vec()),
+            Value::Int(5),
+            Value::Int(1_700_000_600_000),
+            Value::Int(1_700_000_015_000),
+            bulk("laptop-1"),
+            Value::BulkString(compact::session(b).to_vec()),
+            Value::Int(0),
+            Value::Int(1_700_000_700_000),
+            Value::Int(1_700_000_016_000),
+            bulk("#user email:ada@example.com"),
+        ]);
+        let listed = waiters(&reply).unwrap();
+        assert_eq!(
+            listed
+                .iter()
+                .map(|w| (w.ticket, w.priority, w.hardware_id.as_str()))
+                .collect::<Vec<_>>(),
+            [(a, 5, "laptop-1"), (b, 0, "#user email:ada@example.com")]
+        );
+        assert_eq!(
+            listed[0].wait_until,
+            DateTime::from_timestamp_millis(1_700_000_600_000).unwrap()
+        );
+        assert_eq!(
+            listed[1].poll_by,
+            DateTime::from_timestamp_millis(1_700_000_016_000).unwrap()
+        );
+        assert!(
+            waiters(&Value::Array(vec![bulk("WAITERS")]))
+                .unwrap()
+                .is_empty()
+        );
+        for bad in [
+            Value::Array(vec![bulk("WAITERS"), bulk("half")]),
+            Value::Array(vec![
+                bulk("WAITERS"),
+                bulk("not 16 bytes"),
+                Value::Int(0),
+                Value::Int(1),
+                Value::Int(1),
+                bulk("m"),
+            ]),
+            Value::Array(vec![
+                bulk("WAITERS"),
+                Value::BulkString(compact::session(a).to_vec()),
+                Value::Int(0),
+                Value::Int(1),
+                Value::Int(1),
+                bulk("two words"),
+            ]),
+            Value::Array(vec![bulk("QUEUED")]),
+        ] {
+            assert_eq!(waiters(&bad).unwrap_err().code(), "internal", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_queue_reply_is_an_internal_error() {
+        for reply in [
+            Value::Array(vec![bulk("QUEUED")]),
+            Value::Array(vec![bulk("QUEUED"), Value::Int(1)]),
+            // Position 1 is the next in line: there is no position 0.
+            Value::Array(vec![bulk("QUEUED"), Value::Int(0), Value::Int(1)]),
+            Value::Array(vec![bulk("QUEUED"), Value::Int(-2), Value::Int(1)]),
+            Value::Array(vec![bulk("QUEUED"), bulk("first"), Value::Int(1)]),
+            Value::Array(vec![bulk("QUEUE_FULL"), Value::Int(1)]),
+            Value::Array(vec![bulk("TICKET_GONE"), bulk("why")]),
+        ] {
+            let err = acquire_outcome(&reply).unwrap_err();
+            assert_eq!(err.code(), "internal", "{reply:?}");
+        }
+        assert_eq!(left(&Value::Int(2)).unwrap_err().code(), "internal");
+        assert_eq!(left(&Value::Nil).unwrap_err().code(), "internal");
+    }
+
+    #[test]
     fn a_malformed_reply_is_an_internal_error() {
         for reply in [
             Value::Nil,
@@ -367,9 +527,19 @@ mod tests {
     #[test]
     fn every_script_documents_its_keys_argv_and_replies() {
         let common = include_str!("../lua/common.lua");
-        assert!(common.starts_with("-- "), "common.lua says what it is");
-        // Keys come from KEYS only: a key built in Lua breaks Cluster routing.
-        assert!(!common.contains("'lic:"), "common.lua builds no key");
+        for helpers in [
+            common,
+            include_str!("../lua/tally.lua"),
+            include_str!("../lua/tickets.lua"),
+        ] {
+            assert!(helpers.starts_with("-- "), "a helper file says what it is");
+            // Keys come from KEYS only: a key built in Lua breaks Cluster routing.
+            assert!(!helpers.contains("'lic:"), "a helper file builds no key");
+            assert!(
+                !helpers.contains("KEYS["),
+                "a helper file is given its keys"
+            );
+        }
         for source in [
             include_str!("../lua/acquire.lua"),
             include_str!("../lua/renew.lua"),
@@ -378,6 +548,8 @@ mod tests {
             include_str!("../lua/rebuild.lua"),
             include_str!("../lua/evict.lua"),
             include_str!("../lua/linger.lua"),
+            include_str!("../lua/leave.lua"),
+            include_str!("../lua/queue.lua"),
         ] {
             assert!(source.starts_with("-- "), "opens with a comment");
             assert!(source.contains("-- KEYS[1]"), "lists its KEYS");

@@ -1,6 +1,7 @@
-//! A seat's [`SeatTally`] in the fixed-width form `acquire.lua` takes (ARGV 8 to 10): the
-//! counter digests concatenated, then the caps and the reserves as 23-byte records. Fixed
-//! widths keep the script's parsing to `string.sub`, with no separator to escape.
+//! A seat's [`SeatTally`] in the fixed-width form `acquire.lua` takes (ARGV 8 to 10, which a
+//! queue ticket keeps as they are): the counter digests concatenated, then the caps and the
+//! reserves as 23-byte records (`lua/tally.lua` reads them). Fixed widths keep the script's
+//! parsing to `string.sub`, with no separator to escape.
 
 use license_core::{Cap, Reserve, SeatLimit, SeatTally};
 
@@ -53,6 +54,7 @@ pub(crate) fn limit_named(name: &str) -> Option<SeatLimit> {
         SeatLimit::HostMax,
         SeatLimit::ProcessesPerHost,
         SeatLimit::ReservedForOthers,
+        SeatLimit::Queued,
     ]
     .into_iter()
     .find(|limit| limit.as_str() == name)
@@ -110,6 +112,7 @@ mod tests {
             SeatLimit::HostMax,
             SeatLimit::ProcessesPerHost,
             SeatLimit::ReservedForOthers,
+            SeatLimit::Queued,
         ] {
             assert_eq!(limit_named(limit.as_str()), Some(limit));
         }

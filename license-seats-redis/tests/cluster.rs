@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Fixture, Wipe, kinds, layout, policy, request, scenarios};
+use common::{Fixture, Wipe, kinds, layout, policy, queue, queue_keys, request, scenarios};
 use futures::FutureExt as _;
 use license_core::testing::seat_ledger_contract;
 use license_core::{AcquireOutcome, Dependency, Error, SeatLedger};
@@ -94,6 +94,24 @@ async fn seat_policies_keep_their_rules_on_a_cluster() {
     policy::policy_keys_expire_with_the_seats(&fx).await;
     policy::malformed_tally_arguments_write_nothing(&fx).await;
     policy::rebuild_restores_the_counts(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_waiters_are_granted_in_ticket_order_on_a_cluster() {
+    let (_cluster, fx) = fixture().await;
+    queue::concurrent_waiters_are_granted_in_ticket_order(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_queue_keys_keep_their_rules_on_a_cluster() {
+    let (_cluster, fx) = fixture().await;
+    queue_keys::a_license_without_waiters_makes_no_queue_keys(&fx).await;
+    queue_keys::queue_keys_expire_a_grace_after_the_latest_wait(&fx).await;
+    queue::arrivals_are_renumbered_before_they_overflow(&fx).await;
+    queue::a_full_queue_counts_each_waiting_ticket_once(&fx).await;
+    queue::the_queue_lists_the_waiting_tickets(&fx).await;
+    queue_keys::malformed_queue_arguments_write_nothing(&fx).await;
+    queue_keys::a_rebuilt_license_starts_with_an_empty_queue(&fx).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

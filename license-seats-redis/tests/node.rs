@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Fixture, Wipe, kinds, layout, policy, request, scenarios};
+use common::{Fixture, Wipe, kinds, layout, policy, queue, queue_keys, request, scenarios};
 use futures::FutureExt as _;
 use license_core::testing::seat_ledger_contract;
 use license_core::{AcquireOutcome, Dependency, Error, LiveCount, SeatLedger};
@@ -186,6 +186,54 @@ async fn policy_keys_expire_with_the_seats() {
 async fn malformed_tally_arguments_write_nothing() {
     let (_server, fx) = fixture().await;
     policy::malformed_tally_arguments_write_nothing(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_waiters_are_granted_in_ticket_order() {
+    let (_server, fx) = fixture().await;
+    queue::concurrent_waiters_are_granted_in_ticket_order(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_license_without_waiters_makes_no_queue_keys() {
+    let (_server, fx) = fixture().await;
+    queue_keys::a_license_without_waiters_makes_no_queue_keys(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queue_keys_expire_a_grace_after_the_latest_wait() {
+    let (_server, fx) = fixture().await;
+    queue_keys::queue_keys_expire_a_grace_after_the_latest_wait(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn arrivals_are_renumbered_before_they_overflow() {
+    let (_server, fx) = fixture().await;
+    queue::arrivals_are_renumbered_before_they_overflow(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_queue_lists_the_waiting_tickets() {
+    let (_server, fx) = fixture().await;
+    queue::the_queue_lists_the_waiting_tickets(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_queue_counts_each_waiting_ticket_once() {
+    let (_server, fx) = fixture().await;
+    queue::a_full_queue_counts_each_waiting_ticket_once(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_queue_arguments_write_nothing() {
+    let (_server, fx) = fixture().await;
+    queue_keys::malformed_queue_arguments_write_nothing(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebuilt_license_starts_with_an_empty_queue() {
+    let (_server, fx) = fixture().await;
+    queue_keys::a_rebuilt_license_starts_with_an_empty_queue(&fx).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

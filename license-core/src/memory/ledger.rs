@@ -15,7 +15,7 @@ use crate::seat_ledger::{
     SeatLedger, SeatRef, SeatRequest,
 };
 use crate::seat_policy::{Counter, SeatLimit};
-use crate::seat_queue::{QueueMode, QueueRequest};
+use crate::seat_queue::{MAX_PRIORITY, QueueMode, QueueRequest, Waiter};
 use crate::session::{HardwareId, LiveSeat};
 
 /// Hold-offs after evictions.
@@ -128,6 +128,9 @@ impl MemoryLedger {
         queue: &QueueRequest,
     ) -> Result<AcquireOutcome> {
         self.check_available()?;
+        if queue.priority > MAX_PRIORITY {
+            return Err(Error::invalid("priority", "at most 1000"));
+        }
         let now = self.clock.now();
         let expires_at = expiry(now, request.ttl)?;
         let mut licenses = self.lock();
@@ -371,6 +374,28 @@ impl SeatLedger for MemoryLedger {
 
     async fn regrant(&self, key: &LedgerKey, request: &SeatRequest) -> Result<AcquireOutcome> {
         self.take(key, request, true, &QueueRequest::default())
+    }
+
+    async fn queue(&self, key: &LedgerKey, limit: usize) -> Result<Vec<Waiter>> {
+        self.check_available()?;
+        let now = self.clock.now();
+        let mut licenses = self.lock();
+        let Some(seats) = licenses.get_mut(key) else {
+            return Ok(Vec::new());
+        };
+        seats.queue.prune(now);
+        Ok(seats
+            .queue
+            .in_order()
+            .take(limit)
+            .map(|(priority, t)| Waiter {
+                ticket: t.session_id,
+                hardware_id: t.hardware_id.clone(),
+                priority,
+                wait_until: t.wait_until,
+                poll_by: t.poll_by,
+            })
+            .collect())
     }
 
     async fn leave(&self, key: &LedgerKey, ticket: SessionId) -> Result<bool> {

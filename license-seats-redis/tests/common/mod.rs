@@ -18,6 +18,10 @@ pub mod kinds;
 pub mod layout;
 /// What the seat-policy keys (caps, reserves, counts) must keep, which both topologies check.
 pub mod policy;
+/// The seat queue's turns, which both topologies check.
+pub mod queue;
+/// What the seat queue's keys must keep, which both topologies check.
+pub mod queue_keys;
 /// The scenarios both topologies run.
 pub mod scenarios;
 use redis::FromRedisValue;

@@ -398,6 +398,8 @@ pub async fn malformed_tally_arguments_write_nothing(fx: &Fixture) {
     let key = fx.license().await;
     let script = concat!(
         include_str!("../../lua/common.lua"),
+        include_str!("../../lua/tally.lua"),
+        include_str!("../../lua/tickets.lua"),
         include_str!("../../lua/acquire.lua")
     );
     let parts = [
@@ -409,6 +411,9 @@ pub async fn malformed_tally_arguments_write_nothing(fx: &Fixture) {
         "holds",
         "counts",
         "tags",
+        "queue",
+        "tickets",
+        "deadlines",
     ];
     let good_cap = [&counter_digest(&Counter::group("eng"))[..], b"g0000000002"].concat();
     let bad: [(&[u8], Vec<u8>, Vec<u8>); 4] = [
@@ -432,7 +437,15 @@ pub async fn malformed_tally_arguments_write_nothing(fx: &Fixture) {
             .arg(-1)
             .arg(counters)
             .arg(caps)
-            .arg(reserves);
+            .arg(reserves)
+            // Acquire, a plain one: only the tally is wrong.
+            .arg("0")
+            .arg(0)
+            .arg("pass")
+            .arg(0)
+            .arg(0)
+            .arg(0)
+            .arg("laptop-1");
         let reply = fx.probe.try_query::<redis::Value>(&cmd).await;
         let err = reply.expect_err("malformed arguments are refused");
         assert!(err.to_string().contains("acquire"), "{err}");

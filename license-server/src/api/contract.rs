@@ -20,6 +20,10 @@ const PARSING: &[ErrorKind] = &[ErrorKind::InvalidInput];
 const OPERATIONS: &[(&str, &[&[ErrorKind]])] = &[
     ("acquire", &[PARSING, acquire::ERRORS, wait::ERRORS]),
     ("leave_queue", &[PARSING, wait::LEAVE_ERRORS]),
+    (
+        "list_license_queue",
+        &[PARSING, wait::QUEUE_ERRORS, admin::ERRORS],
+    ),
     ("heartbeat", &[PARSING, heartbeat::ERRORS]),
     ("release", &[PARSING, release::ERRORS]),
     ("borrow", &[PARSING, borrow::ERRORS]),

@@ -25,6 +25,8 @@ pub mod leases;
 pub mod licenses;
 /// Admin: a license's seat policy (groups and rules); the leasing strategy's wire form.
 pub mod policies;
+/// Admin: who waits in a license's queue.
+pub mod queue;
 /// Admin: the tenant's quotas and usage of them.
 pub mod quotas;
 /// Admin: live and borrowed sessions, and force-release (eviction).
@@ -74,6 +76,7 @@ pub type Apis = (
     sessions::SessionsApi,
     api_keys::ApiKeysApi,
     usage::UsageApi,
+    queue::QueueApi,
     quotas::QuotasApi,
     audit::AuditApi,
     signing_keys::SigningKeysApi,
@@ -115,6 +118,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             sessions::SessionsApi,
             api_keys::ApiKeysApi,
             usage::UsageApi,
+            queue::QueueApi,
             quotas::QuotasApi,
             audit::AuditApi,
             signing_keys::SigningKeysApi,

@@ -67,6 +67,53 @@ async fn a_waiter_gets_a_ticket_polls_it_and_is_seated_in_turn() {
     );
     assert!(b.body["wait_until"].is_string());
     let (b_ticket, c_ticket) = (b.str("queue_ticket"), c.str("queue_ticket"));
+    let listing = app
+        .send(
+            Method::GET,
+            &format!("/api/v1/admin/licenses/{}/queue", fx.license_id),
+            Some(&fx.admin),
+            None,
+        )
+        .await
+        .expect(200);
+    let waiting: Vec<(u64, String, String)> = listing.body["waiting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["position"].as_u64().unwrap(),
+                w["hardware_id"].as_str().unwrap().to_owned(),
+                w["queue_ticket"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        waiting,
+        [
+            (1, "pc-2".to_owned(), b_ticket.clone()),
+            (2, "pc-3".to_owned(), c_ticket.clone())
+        ],
+        "the admin's view of the queue"
+    );
+    // Clients may not look; another tenant's admin sees no such license.
+    let other = app.fixture("Other", 1).await;
+    for caller in [&fx.client, &other.admin] {
+        let reply = app
+            .send(
+                Method::GET,
+                &format!("/api/v1/admin/licenses/{}/queue", fx.license_id),
+                Some(caller),
+                None,
+            )
+            .await;
+        assert!(
+            matches!(reply.status, 403 | 404),
+            "{} {}",
+            reply.status,
+            reply.body
+        );
+    }
 
     // Every seat taken: a plain acquire names the seats; once one is free, the queue.
     let refused = acquire(&app, &fx, "pc-4", json!({})).await;

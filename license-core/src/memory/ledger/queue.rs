@@ -85,6 +85,11 @@ impl Queue {
         }
     }
 
+    /// The tickets in order, with their priorities.
+    pub(super) fn in_order(&self) -> impl Iterator<Item = (u32, &Ticket)> {
+        self.by_place.iter().map(|((Reverse(p), _), t)| (*p, t))
+    }
+
     pub(super) fn len(&self) -> usize {
         self.by_place.len()
     }

@@ -129,6 +129,24 @@ async fn priority_comes_before_arrival(ledger: &dyn SeatLedger) {
     assert_eq!(position(ask(ledger, &key, &low, join(0)).await, "low"), 1);
     assert_eq!(position(ask(ledger, &key, &high, join(5)).await, "high"), 1);
     assert_eq!(position(ask(ledger, &key, &low, poll()).await, "low"), 2);
+    let listed = ledger
+        .queue(&key, 10)
+        .await
+        .unwrap_or_else(|e| panic!("queue: {e}"));
+    let order: Vec<_> = listed
+        .iter()
+        .map(|w| (w.ticket, w.hardware_id.clone(), w.priority))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            (high.session_id, high.hardware_id.clone(), 5),
+            (low.session_id, low.hardware_id.clone(), 0)
+        ],
+        "the queue as an administrator sees it"
+    );
+    assert!(listed.iter().all(|w| w.poll_by <= w.wait_until));
+    assert_eq!(ledger.queue(&key, 1).await.map(|l| l.len()).ok(), Some(1));
     release(ledger, &key, &holders[0]).await;
     assert_eq!(position(ask(ledger, &key, &low, poll()).await, "low"), 2);
     // A plain acquire of a higher priority than every ticket passes them all.
