@@ -56,10 +56,13 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8> {
             SeatGuard::acquire(client, request, GuardOptions::default()).await?,
             None,
         ),
-        Some(seconds) => match wait_for_seat(client, request, seconds).await? {
-            Waited::Seated(guard, signals) => (guard, Some(signals)),
-            Waited::Stopped(code) => return Ok(code),
-        },
+        Some(seconds) => {
+            let mut signals = Signals::new()?;
+            match wait_for_seat(client, request, seconds, &mut signals).await? {
+                Waited::Seated(guard) => (*guard, Some(signals)),
+                Waited::Stopped(code) => return Ok(code),
+            }
+        }
     };
     let lease = guard.lease();
     let mut session = lease.session_id.clone();
@@ -178,20 +181,20 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8> {
 
 /// How a wait in the queue ended.
 enum Waited {
-    /// The seat, held; the signals listened for since the wait began.
-    Seated(SeatGuard, Signals),
+    /// The seat, held (boxed: a guard is large next to an exit code).
+    Seated(Box<SeatGuard>),
     /// A stop signal came first: the place was given up; exit with this code.
     Stopped(u8),
 }
 
 /// `--wait`: waits up to `seconds` in the license's queue, printing each new position. A stop
-/// signal ends the wait and gives the place up.
+/// signal (listened for since before the wait) ends the wait and gives the place up.
 async fn wait_for_seat(
     client: license_client::Client,
     request: AcquireRequest,
     seconds: u32,
+    signals: &mut Signals,
 ) -> Result<Waited> {
-    let mut signals = Signals::new()?;
     let key = request.license_key.clone();
     let mut ticket = None;
     let waited = tokio::select! {
@@ -208,7 +211,7 @@ async fn wait_for_seat(
         signal = signals.recv() => Err(signal),
     };
     match waited {
-        Ok(guard) => Ok(Waited::Seated(guard?, signals)),
+        Ok(guard) => Ok(Waited::Seated(Box::new(guard?))),
         Err(signal) => {
             // The dropped wait leaves from a task too; this one is awaited before exiting.
             if let Some(ticket) = ticket {
