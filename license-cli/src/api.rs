@@ -90,6 +90,12 @@ pub struct License {
     /// Per-process leasing: most processes of one machine; none: no cap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_processes_per_host: Option<u32>,
+    /// Longest wait in the license's queue, in seconds; 0: no queue.
+    #[serde(default)]
+    pub max_wait_seconds: u32,
+    /// Most clients waiting in the queue at once.
+    #[serde(default)]
+    pub max_queue_length: u32,
     /// Groups and seat rules.
     #[serde(default)]
     pub policy: SeatPolicy,
@@ -151,6 +157,12 @@ pub struct CreateLicense {
     /// Per-process leasing: most processes of one machine.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_processes_per_host: Option<u32>,
+    /// Longest wait in the queue, in seconds (0: no queue).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_wait_seconds: Option<u32>,
+    /// Most clients waiting in the queue at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_queue_length: Option<u32>,
 }
 
 /// A page of licenses.

@@ -10,14 +10,16 @@ Exit codes:
   0    success
   1    error: the server refused the request, could not be reached, or a file could not be used
   2    usage error (bad flags or arguments)
-  3    no seat is free on the license (no_seats_available, borrow_limit_reached)
+  3    no seat is free on the license (no_seats_available, borrow_limit_reached), or
+       none came within --wait (the place in the queue is given up)
   4    the lease token is not valid (verify)
   5    evicted by an administrator (evicted): stop, and take no seat before the hold-off
        ends; `run` stops the command and exits 5 too
   run: the command's exit status (128 + N when signal N ended it; 127 when it was not
        found, 126 when it could not be started), or 5 when it was evicted, or 1 when the
        seat was lost otherwise (the lease ran out while the server was unreachable): the
-       command is stopped then too";
+       command is stopped then too; 128 + N when signal N came while it waited for a seat
+       (--wait: the place in the queue is given up, the command never starts)";
 
 /// A client for the floating-license server: admin, client, offline verification, keys, bench.
 ///
@@ -119,6 +121,11 @@ pub enum Command {
     /// Evicted by an administrator: the command gets SIGTERM (and --kill-after seconds), the
     /// reason and the end of any hold-off are printed, no seat is taken again, and `run`
     /// exits 5.
+    ///
+    /// With --wait, a full license is waited for in its queue (if it has one: `license
+    /// license update --max-wait-seconds`): each new position is printed on stderr, and the
+    /// command starts when its turn comes. The wait ending exits 3; Ctrl-C or SIGTERM while
+    /// waiting gives the place up and exits 130 or 143.
     #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
     /// Verify a lease token offline against a JWKS; prints its claims.
@@ -314,6 +321,13 @@ pub struct RulesArgs {
     /// [server default: no cap].
     #[arg(long, value_name = "N")]
     pub max_processes_per_host: Option<u32>,
+    /// Longest a refused acquire may wait in the license's queue for a seat (seconds or 90s,
+    /// 10m, 12h; at most 1d); 0: no queue [server default: 0].
+    #[arg(long, value_name = "SECONDS", value_parser = crate::duration::seconds)]
+    pub max_wait_seconds: Option<u32>,
+    /// Most clients waiting in the queue at once (1–10000) [server default: 1000].
+    #[arg(long, value_name = "N")]
+    pub max_queue_length: Option<u32>,
 }
 
 /// `license license list`.
@@ -379,6 +393,9 @@ pub struct LicenseUpdateArgs {
     /// Remove the cap on processes per machine.
     #[arg(long, conflicts_with = "max_processes_per_host")]
     pub clear_max_processes_per_host: bool,
+    /// Set the queue's length back to the server's default (1000).
+    #[arg(long, conflicts_with = "max_queue_length")]
+    pub clear_max_queue_length: bool,
 }
 
 /// `license session …`.
@@ -555,6 +572,10 @@ pub struct AcquireArgs {
     /// The seat.
     #[command(flatten)]
     pub seat: SeatArgs,
+    /// When no seat is free, wait up to this long in the license's queue (seconds or 90s,
+    /// 10m, 2h), printing the position on stderr.
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::seconds)]
+    pub wait: Option<u32>,
 }
 
 /// `license borrow`.
@@ -578,6 +599,10 @@ pub struct RunArgs {
     /// signal kills it at once).
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub kill_after: u64,
+    /// When no seat is free, wait up to this long in the license's queue (seconds or 90s,
+    /// 10m, 2h; cut to the license's longest wait), printing each new position on stderr.
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::seconds)]
+    pub wait: Option<u32>,
     /// Report every heartbeat on stderr.
     #[arg(long, short)]
     pub verbose: bool,

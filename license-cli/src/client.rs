@@ -454,6 +454,13 @@ impl Client {
         Ok(self.seat.acquire(request).await?)
     }
 
+    /// The client of the seat routes (license-client), for what needs its own types: waiting
+    /// in the queue, whose end is its own error.
+    pub fn seats(&self) -> Result<&license_client::Client> {
+        self.credential()?;
+        Ok(&self.seat)
+    }
+
     /// Borrows a seat for offline work.
     pub async fn borrow(&self, request: &BorrowRequest) -> Result<Lease> {
         self.credential()?;

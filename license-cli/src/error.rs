@@ -8,7 +8,7 @@ use crate::client::ClientError;
 pub const EXIT_ERROR: u8 = 1;
 /// Exit code: bad flags or arguments.
 pub const EXIT_USAGE: u8 = 2;
-/// Exit code: no seat is free on the license.
+/// Exit code: no seat is free on the license (or none came within the wait).
 pub const EXIT_NO_SEATS: u8 = 3;
 /// Exit code: the lease token did not verify.
 pub const EXIT_INVALID_TOKEN: u8 = 4;
@@ -59,7 +59,11 @@ impl Error {
             }
             Error::Client(ClientError::Evicted { .. })
             | Error::Seat(license_client::Error::Evicted { .. }) => EXIT_EVICTED,
-            Error::Seat(license_client::Error::NoSeats { .. }) => EXIT_NO_SEATS,
+            Error::Seat(
+                license_client::Error::NoSeats { .. }
+                | license_client::Error::WaitEnded { .. }
+                | license_client::Error::TicketGone { .. },
+            ) => EXIT_NO_SEATS,
             Error::Seat(license_client::Error::InvalidToken(_)) => EXIT_INVALID_TOKEN,
             Error::Usage(_) | Error::Client(ClientError::InvalidId { .. }) => EXIT_USAGE,
             Error::InvalidToken(_) => EXIT_INVALID_TOKEN,

@@ -45,6 +45,14 @@ pub struct AcquireRequest {
     /// Which process asks (per-process leasing).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub process_id: Option<String>,
+    /// Wait up to this many seconds in the license's queue when no seat is free (0–86,400,
+    /// cut to the license's `max_wait_seconds`): the answer may then be a
+    /// [`QueuePlace`] ([`Client::acquire_or_wait`](crate::Client::acquire_or_wait)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_seconds: Option<u32>,
+    /// The ticket of an earlier [`QueuePlace`]: this acquire polls it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_ticket: Option<String>,
 }
 
 impl AcquireRequest {
@@ -56,6 +64,8 @@ impl AcquireRequest {
             user_email: None,
             host_name: None,
             process_id: None,
+            wait_seconds: None,
+            queue_ticket: None,
         }
     }
 }
@@ -90,6 +100,48 @@ pub struct Lease {
     /// The session's secret, when its license requires one: heartbeats and releases send it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_secret: Option<String>,
+}
+
+/// A place in a license's queue: the answer (202) to an acquire that asked to wait.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuePlace {
+    /// Send it back as `queue_ticket` with the same request to poll, or to
+    /// [`leave_queue`](crate::Client::leave_queue). Granted, the lease's `session_id` is it.
+    pub queue_ticket: String,
+    /// 1 for the next in line (higher priorities first, then arrival).
+    pub position: u32,
+    /// When the wait ends: a poll after it answers 410 `queue_ticket_gone`.
+    pub wait_until: DateTime<Utc>,
+    /// Ask again after this many seconds …
+    pub poll_after_seconds: u32,
+    /// … and within this many, or the place is given up.
+    pub poll_within_seconds: u32,
+}
+
+/// The answer to an acquire that may wait.
+#[derive(Debug, Clone)]
+pub enum Acquired {
+    /// The seat (200).
+    Lease(Lease),
+    /// No seat yet: a place in the queue (202).
+    Queued(QueuePlace),
+}
+
+/// A ticket that stops waiting.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeaveQueueRequest<'a> {
+    /// The license's key.
+    pub license_key: &'a str,
+    /// The ticket of the acquire's 202.
+    pub queue_ticket: &'a str,
+}
+
+/// The answer to leaving the queue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeftQueue {
+    /// Whether the ticket was waiting (`false`: it had left, got its seat, or its wait
+    /// ended).
+    pub left: bool,
 }
 
 /// A session to renew, release or return.

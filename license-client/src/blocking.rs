@@ -9,7 +9,10 @@ use std::time::Duration;
 use tokio::runtime::Runtime;
 use tokio::sync::watch;
 
-use crate::api::{AcquireRequest, BorrowRequest, Lease, Released, Renewed, Returned, Validated};
+use crate::api::{
+    AcquireRequest, Acquired, BorrowRequest, Lease, QueuePlace, Released, Renewed, Returned,
+    Validated,
+};
 use crate::client::Result;
 use crate::error::Error;
 use crate::guard::{GuardOptions, SeatState};
@@ -49,6 +52,30 @@ impl Client {
     /// See [`Client::acquire`](crate::Client::acquire).
     pub fn acquire(&self, request: &AcquireRequest) -> Result<Lease> {
         self.runtime.block_on(self.inner.acquire(request))
+    }
+
+    /// See [`Client::acquire_or_wait`](crate::Client::acquire_or_wait).
+    pub fn acquire_or_wait(&self, request: &AcquireRequest) -> Result<Acquired> {
+        self.runtime.block_on(self.inner.acquire_or_wait(request))
+    }
+
+    /// See [`Client::leave_queue`](crate::Client::leave_queue).
+    pub fn leave_queue(&self, license_key: &str, ticket: &str) -> Result<bool> {
+        self.runtime
+            .block_on(self.inner.leave_queue(license_key, ticket))
+    }
+
+    /// See [`Client::wait_for_seat`](crate::Client::wait_for_seat); `on_queued` runs on the
+    /// calling thread.
+    pub fn wait_for_seat(
+        &self,
+        request: &AcquireRequest,
+        max_wait: Duration,
+        on_queued: impl FnMut(&QueuePlace),
+    ) -> Result<Lease> {
+        let _entered = self.runtime.enter();
+        self.runtime
+            .block_on(self.inner.wait_for_seat(request, max_wait, on_queued))
     }
 
     /// See [`Client::heartbeat`](crate::Client::heartbeat).
@@ -91,6 +118,29 @@ impl Client {
             self.inner.clone(),
             request,
             options,
+        ))?;
+        Ok(SeatGuard {
+            runtime: Arc::clone(&self.runtime),
+            inner: Some(guard),
+        })
+    }
+
+    /// [`hold`](Self::hold), waiting up to `max_wait` in the license's queue for the seat
+    /// (see [`SeatGuard::acquire_waiting`](crate::SeatGuard::acquire_waiting)).
+    pub fn hold_waiting(
+        &self,
+        request: AcquireRequest,
+        options: GuardOptions,
+        max_wait: Duration,
+        on_queued: impl FnMut(&QueuePlace),
+    ) -> Result<SeatGuard> {
+        let _entered = self.runtime.enter();
+        let guard = self.runtime.block_on(crate::SeatGuard::acquire_waiting(
+            self.inner.clone(),
+            request,
+            options,
+            max_wait,
+            on_queued,
         ))?;
         Ok(SeatGuard {
             runtime: Arc::clone(&self.runtime),

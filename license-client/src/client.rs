@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use reqwest::{Method, Url};
+use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    AcquireRequest, BorrowRequest, Lease, Released, Renewed, Returned, SessionRequest,
+    AcquireRequest, Acquired, BorrowRequest, Lease, Released, Renewed, Returned, SessionRequest,
     ValidateRequest, Validated,
 };
 use crate::error::{Attempt, Error, decode, transport_cause};
@@ -156,16 +156,25 @@ impl Client {
         body: Option<&B>,
         authenticated: bool,
     ) -> Result<T> {
+        let (_, bytes) = self.send(method, segments, body, authenticated).await?;
+        json(&bytes)
+    }
+
+    /// Sends one request, retried per the policy; the status and body of the first 2xx.
+    pub(crate) async fn send<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&B>,
+        authenticated: bool,
+    ) -> Result<(StatusCode, Vec<u8>)> {
         let url = self.url(segments)?;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let (reason, retry_after, status, code) =
                 match self.once(&method, &url, body, authenticated).await {
-                    Ok(bytes) => {
-                        return serde_json::from_slice(&bytes)
-                            .map_err(|e| Error::BadResponse(e.to_string()));
-                    }
+                    Ok(answer) => return Ok(answer),
                     Err(Attempt::Final(e)) => return Err(e),
                     Err(Attempt::Transient {
                         reason,
@@ -194,7 +203,7 @@ impl Client {
         url: &Url,
         body: Option<&B>,
         authenticated: bool,
-    ) -> Result<Vec<u8>, Attempt> {
+    ) -> Result<(StatusCode, Vec<u8>), Attempt> {
         let mut request = self.http.request(method.clone(), url.clone());
         if authenticated {
             request = request.bearer_auth(&self.credential);
@@ -213,13 +222,13 @@ impl Client {
         let headers = response.headers().clone();
         let bytes = response.bytes().await.map_err(transient)?;
         if status.is_success() {
-            Ok(bytes.to_vec())
+            Ok((status, bytes.to_vec()))
         } else {
             Err(decode(status, &headers, &bytes))
         }
     }
 
-    async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+    pub(crate) async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         segments: &[&str],
         body: &B,
@@ -228,10 +237,26 @@ impl Client {
     }
 
     /// Takes a seat (`POST /api/v1/licenses/acquire`). Idempotent per machine: a retry gets
-    /// the same session back.
+    /// the same session back. For a request that may wait in the license's queue
+    /// (`wait_seconds`), use [`acquire_or_wait`](Self::acquire_or_wait) or
+    /// [`wait_for_seat`](Self::wait_for_seat): here a place in the queue is given up again and
+    /// answered [`Error::BadResponse`].
     pub async fn acquire(&self, request: &AcquireRequest) -> Result<Lease> {
-        self.post(&["api", "v1", "licenses", "acquire"], request)
-            .await
+        match self.acquire_or_wait(request).await? {
+            Acquired::Lease(lease) => Ok(lease),
+            Acquired::Queued(place) => {
+                // Nobody would poll it: free the place for those behind it now, not after
+                // its poll deadline.
+                let _ = self
+                    .leave_queue(&request.license_key, &place.queue_ticket)
+                    .await;
+                Err(Error::BadResponse(
+                    "the server queued an acquire (202) that cannot wait: use acquire_or_wait \
+                     or wait_for_seat for requests with wait_seconds"
+                        .into(),
+                ))
+            }
+        }
     }
 
     /// Renews a seat; `secret` is the session's, for sessions that have one.
@@ -309,6 +334,11 @@ impl Client {
         self.call::<(), _>(Method::GET, &[".well-known", "jwks.json"], None, false)
             .await
     }
+}
+
+/// A 2xx body as `T` ([`Error::BadResponse`] when it is not one).
+pub(crate) fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| Error::BadResponse(e.to_string()))
 }
 
 #[cfg(test)]

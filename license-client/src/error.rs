@@ -27,6 +27,22 @@ pub enum Error {
         /// The server's `Retry-After`.
         retry_after: Option<Duration>,
     },
+    /// The polled queue ticket is gone (410 `queue_ticket_gone`): its wait ended, it was not
+    /// polled in time, or it left. Acquire again (with a wait) for a new place at the end.
+    #[error("{message} (queue_ticket_gone)")]
+    TicketGone {
+        /// The server's message.
+        message: String,
+    },
+    /// No seat came within the wait ([`Client::wait_for_seat`](crate::Client::wait_for_seat)):
+    /// the place in the queue was given up. Try again later, or tell the user.
+    #[error("no seat within the wait of {} s (still number {position} in the queue)", .waited.as_secs())]
+    WaitEnded {
+        /// How long the client waited.
+        waited: Duration,
+        /// Its last place in the queue (1: next in line).
+        position: u32,
+    },
     /// An administrator evicted the session or holds this machine or person off (403 or 410
     /// `evicted`): stop using the licensed feature, and do not ask again before `until`.
     #[error("{} (evicted)", evicted_message(.reason, .until.as_ref()))]
@@ -119,6 +135,7 @@ impl Error {
             | Error::Unauthorized { code, .. }
             | Error::Rejected { code, .. } => Some(code),
             Error::Evicted { .. } => Some("evicted"),
+            Error::TicketGone { .. } => Some("queue_ticket_gone"),
             _ => None,
         }
     }
@@ -197,6 +214,7 @@ pub(crate) fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> At
                 message: e.message,
             }
         }
+        "queue_ticket_gone" => Error::TicketGone { message: e.message },
         "session_expired" | "session_not_found" => Error::SessionLost {
             code: e.code,
             message: e.message,
@@ -279,6 +297,21 @@ mod tests {
         assert!(matches!(e, Error::SessionLost { .. }));
         let e = final_error(401, r#"{"code":"unauthenticated","message":"who?"}"#);
         assert!(matches!(e, Error::Unauthorized { .. }));
+        let e = final_error(
+            402,
+            r#"{"code":"no_seats_available","message":"no seats","limit_reached":"queued"}"#,
+        );
+        assert!(
+            matches!(&e, Error::NoSeats { limit: Some(l), .. } if l == "queued"),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "no seats (limit reached: queued) (no_seats_available)"
+        );
+        let e = final_error(410, r#"{"code":"queue_ticket_gone","message":"gone"}"#);
+        assert!(matches!(e, Error::TicketGone { .. }), "{e:?}");
+        assert_eq!(e.code(), Some("queue_ticket_gone"));
         let e = final_error(400, "<html>");
         assert_eq!(e.code(), Some("http_400"));
     }

@@ -12,7 +12,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 
-use crate::api::{AcquireRequest, Lease, Released};
+use crate::api::{AcquireRequest, Lease, QueuePlace, Released};
 use crate::client::{Client, Result};
 use crate::error::Error;
 use crate::verify::Verifier;
@@ -115,6 +115,52 @@ impl SeatGuard {
         options: GuardOptions,
     ) -> Result<Self> {
         let lease = client.acquire(&request).await?;
+        Self::hold(client, request, lease, options).await
+    }
+
+    /// [`acquire`](Self::acquire), waiting up to `max_wait` in the license's queue when no
+    /// seat is free ([`Client::wait_for_seat`]: `on_queued` hears of each new position; the
+    /// place is given up when the wait ends, [`Error::WaitEnded`], or the future is dropped).
+    /// Once seated it holds the seat like any guard; a re-acquire after a lost session does
+    /// not wait.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: license_client::Client) -> Result<(), license_client::Error> {
+    /// use std::time::Duration;
+    /// use license_client::{AcquireRequest, GuardOptions, SeatGuard};
+    ///
+    /// let request = AcquireRequest::new("CADPRO-7QX2M-9KD4P-VTH8W", "workstation-7");
+    /// let guard = SeatGuard::acquire_waiting(
+    ///     client,
+    ///     request,
+    ///     GuardOptions::default(),
+    ///     Duration::from_secs(600),
+    ///     |place| eprintln!("waiting for a seat: position {}", place.position),
+    /// )
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn acquire_waiting(
+        client: Client,
+        mut request: AcquireRequest,
+        options: GuardOptions,
+        max_wait: Duration,
+        on_queued: impl FnMut(&QueuePlace),
+    ) -> Result<Self> {
+        let lease = client.wait_for_seat(&request, max_wait, on_queued).await?;
+        // The re-acquire after a lost session asks plainly.
+        request.wait_seconds = None;
+        request.queue_ticket = None;
+        Self::hold(client, request, lease, options).await
+    }
+
+    /// Holds `lease` (acquired for `request`): checks it, starts heartbeating.
+    async fn hold(
+        client: Client,
+        request: AcquireRequest,
+        lease: Lease,
+        options: GuardOptions,
+    ) -> Result<Self> {
         if let Some(verifier) = &options.verifier
             && let Err(e) = verifier.verify(&lease.token, Utc::now())
         {

@@ -87,6 +87,7 @@ impl From<license_client::Error> for ClientError {
         };
         match e {
             Seat::NoSeats { code, message, .. } => api(402, code, message),
+            Seat::TicketGone { message } => api(410, "queue_ticket_gone".into(), message),
             Seat::Evicted { reason, until } => ClientError::Evicted {
                 // 403 on acquire or borrow, 410 on a heartbeat; the variant says which kind.
                 status: 403,

@@ -1,4 +1,9 @@
-//! Client commands: take, borrow, renew, release and return a seat, one call each.
+//! Client commands: take, borrow, renew, release and return a seat, one call each (a take
+//! with `--wait` polls the license's queue until its turn).
+
+use std::time::Duration;
+
+use license_client::QueuePlace;
 
 use crate::api::{AcquireRequest, BorrowRequest, Lease};
 use crate::cli::{AcquireArgs, BorrowArgs, ClientSessionArgs, OutputFormat, SeatArgs};
@@ -24,6 +29,8 @@ pub fn acquire_request(seat: &SeatArgs) -> Result<AcquireRequest> {
                 .clone()
                 .unwrap_or_else(|| std::process::id().to_string()),
         ),
+        wait_seconds: None,
+        queue_ticket: None,
     })
 }
 
@@ -34,9 +41,50 @@ pub async fn acquire(
     format: OutputFormat,
 ) -> Result<u8> {
     let client = Client::new(connection)?;
-    let lease = client.acquire(&acquire_request(&args.seat)?).await?;
+    let request = acquire_request(&args.seat)?;
+    let lease = match args.wait.filter(|seconds| *seconds > 0) {
+        None => client.acquire(&request).await?,
+        Some(seconds) => match wait_for_lease(client.seats()?, &request, seconds).await? {
+            Some(lease) => lease,
+            None => return Ok(EXIT_INTERRUPTED),
+        },
+    };
     emit(format, &lease, lease_fields)?;
     Ok(0)
+}
+
+/// Exit code after Ctrl-C (128 + SIGINT, as shells do).
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// `acquire --wait`: the lease, or `None` when Ctrl-C ended the wait (the place given up).
+async fn wait_for_lease(
+    seats: &license_client::Client,
+    request: &AcquireRequest,
+    seconds: u32,
+) -> Result<Option<Lease>> {
+    let mut ticket = None;
+    let waited = tokio::select! {
+        lease = seats.wait_for_seat(request, Duration::from_secs(seconds.into()), |place| {
+            report_place(place);
+            ticket = Some(place.queue_ticket.clone());
+        }) => Some(lease),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    match waited {
+        Some(lease) => Ok(Some(lease?)),
+        None => {
+            if let Some(ticket) = ticket {
+                let _ = seats.leave_queue(&request.license_key, &ticket).await;
+            }
+            eprintln!("license: interrupted: left the queue");
+            Ok(None)
+        }
+    }
+}
+
+/// Tells the user where it stands in the queue (stderr: stdout stays the lease).
+pub fn report_place(place: &QueuePlace) {
+    eprintln!("license: waiting for a seat: position {}", place.position);
 }
 
 /// `license borrow --for DURATION`.

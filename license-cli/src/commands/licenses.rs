@@ -57,6 +57,8 @@ fn new_license(args: LicenseCreateArgs) -> Result<CreateLicense> {
         overdraft_minutes_per_day: args.rules.overdraft_minutes_per_day,
         leasing_strategy: args.rules.leasing.map(|l| l.wire().to_owned()),
         max_processes_per_host: args.rules.max_processes_per_host,
+        max_wait_seconds: args.rules.max_wait_seconds,
+        max_queue_length: args.rules.max_queue_length,
     })
 }
 
@@ -94,6 +96,8 @@ fn license_change(args: &LicenseUpdateArgs) -> Result<Value> {
         ("min_hold_seconds", rules.min_hold),
         ("overdraft_minutes_per_day", rules.overdraft_minutes_per_day),
         ("max_processes_per_host", rules.max_processes_per_host),
+        ("max_wait_seconds", rules.max_wait_seconds),
+        ("max_queue_length", rules.max_queue_length),
     ];
     for (field, value) in set {
         if let Some(value) = value {
@@ -112,13 +116,16 @@ fn license_change(args: &LicenseUpdateArgs) -> Result<Value> {
     if args.clear_max_processes_per_host {
         change.insert("max_processes_per_host".into(), Value::Null);
     }
+    if args.clear_max_queue_length {
+        change.insert("max_queue_length".into(), Value::Null);
+    }
     if change.is_empty() {
         return Err(Error::Usage(
             "nothing to change: pass --seats, --overdraft, --expires-at, --perpetual, --ttl, \
              --heartbeat-interval, --entitlement, --clear-entitlements, \
              --require-session-secret, --max-borrow, --max-borrowed-seats, --linger, \
-             --min-hold, --overdraft-minutes-per-day, --leasing, --max-processes-per-host or a \
-             --clear-… flag"
+             --min-hold, --overdraft-minutes-per-day, --leasing, --max-processes-per-host, \
+             --max-wait-seconds, --max-queue-length or a --clear-… flag"
                 .into(),
         ));
     }
@@ -228,6 +235,17 @@ fn borrowing(l: &License) -> String {
     format!("up to {} s, {cap}", l.max_borrow_seconds)
 }
 
+/// "off", or the longest wait and the most waiters.
+fn queue(l: &License) -> String {
+    if l.max_wait_seconds == 0 {
+        return "off".into();
+    }
+    format!(
+        "waits up to {} s, at most {} waiting",
+        l.max_wait_seconds, l.max_queue_length
+    )
+}
+
 fn license_fields(l: &License) -> String {
     let mut fields = Fields::new();
     fields
@@ -268,6 +286,7 @@ fn license_fields(l: &License) -> String {
             },
         )
         .add("borrowing", borrowing(l))
+        .add("queue", queue(l))
         .add("linger", format!("{} s", l.linger_seconds))
         .add("minimum hold", format!("{} s", l.min_hold_seconds))
         .add(
@@ -315,6 +334,7 @@ mod tests {
             clear_max_borrowed_seats: false,
             clear_overdraft_minutes_per_day: false,
             clear_max_processes_per_host: false,
+            clear_max_queue_length: false,
         };
         assert_eq!(
             license_change(&args).unwrap(),
@@ -354,6 +374,20 @@ mod tests {
         assert_eq!(
             license_change(&rules).unwrap(),
             json!({ "max_borrow_seconds": 604_800, "linger_seconds": 0, "max_borrowed_seats": null })
+        );
+        let queue = LicenseUpdateArgs {
+            rules: RulesArgs {
+                max_wait_seconds: Some(0),
+                ..RulesArgs::default()
+            },
+            clear_max_borrowed_seats: false,
+            clear_max_queue_length: true,
+            ..rules
+        };
+        assert_eq!(
+            license_change(&queue).unwrap(),
+            json!({ "max_wait_seconds": 0, "max_queue_length": null }),
+            "0 turns the queue off; the length is cleared to the default"
         );
     }
 }

@@ -11,6 +11,14 @@
 //! lost session is acquired again, an outage is ridden out on the offline lease until the
 //! token expires.
 //!
+//! Waiting (`--wait 10m`): a full license that has a queue is waited for in it
+//! (license-client's `SeatGuard::acquire_waiting`): each new position is printed on stderr,
+//! and the command starts when the turn comes. The wait ending is the no-seats error (exit
+//! 3); a stop signal while waiting gives the place up and exits 128 + the signal (130 for
+//! Ctrl-C, 143 for SIGTERM), as a shell reports a command the signal ended. Signals are
+//! listened for from the start of the wait (a plain acquire keeps the default: Ctrl-C ends
+//! `run` before anything is held).
+//!
 //! Evictions: when an administrator evicts the session (a heartbeat answers 410 `evicted`,
 //! or a re-acquire 403 `evicted`), the command gets SIGTERM and `--kill-after` seconds, the
 //! reason and the end of the hold-off are printed, and `run` exits with
@@ -21,13 +29,13 @@
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use license_client::{GuardOptions, SeatGuard, SeatState};
+use license_client::{AcquireRequest, GuardOptions, SeatGuard, SeatState};
 use tokio::process::Child;
 use tokio::time::{Instant, sleep_until};
 
 use crate::cli::RunArgs;
 use crate::client::ClientError;
-use crate::commands::client::acquire_request;
+use crate::commands::client::{acquire_request, report_place};
 use crate::config::Connection;
 use crate::error::{Error, Result};
 use crate::output::time;
@@ -43,7 +51,19 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8> {
     let credential = connection.token.as_deref().ok_or(ClientError::NoToken)?;
     let client = license_client::Client::new(&connection.server, credential)?;
     let request = acquire_request(&args.seat)?;
-    let guard = SeatGuard::acquire(client, request, GuardOptions::default()).await?;
+    let (guard, listening) = match args.wait.filter(|seconds| *seconds > 0) {
+        None => (
+            SeatGuard::acquire(client, request, GuardOptions::default()).await?,
+            None,
+        ),
+        Some(seconds) => {
+            let mut signals = Signals::new()?;
+            match wait_for_seat(client, request, seconds, &mut signals).await? {
+                Waited::Seated(guard) => (*guard, Some(signals)),
+                Waited::Stopped(code) => return Ok(code),
+            }
+        }
+    };
     let lease = guard.lease();
     let mut session = lease.session_id.clone();
     let say = |message: String| {
@@ -62,7 +82,11 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8> {
         None => return Err(Error::Usage("no command given after --".into())),
     };
     // Listen before the command starts, so a Ctrl-C from now on still releases the seat.
-    let mut signals = match Signals::new() {
+    let listening = match listening {
+        Some(signals) => Ok(signals),
+        None => Signals::new(),
+    };
+    let mut signals = match listening {
         Ok(signals) => signals,
         Err(e) => {
             release(guard, args.verbose).await;
@@ -152,6 +176,55 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8> {
     match status {
         Ok(status) => Ok(exit_code(status)),
         Err(e) => Err(Error::Other(format!("cannot wait for {program}: {e}"))),
+    }
+}
+
+/// How a wait in the queue ended.
+enum Waited {
+    /// The seat, held (boxed: a guard is large next to an exit code).
+    Seated(Box<SeatGuard>),
+    /// A stop signal came first: the place was given up; exit with this code.
+    Stopped(u8),
+}
+
+/// `--wait`: waits up to `seconds` in the license's queue, printing each new position. A stop
+/// signal (listened for since before the wait) ends the wait and gives the place up.
+async fn wait_for_seat(
+    client: license_client::Client,
+    request: AcquireRequest,
+    seconds: u32,
+    signals: &mut Signals,
+) -> Result<Waited> {
+    let key = request.license_key.clone();
+    let mut ticket = None;
+    let waited = tokio::select! {
+        guard = SeatGuard::acquire_waiting(
+            client.clone(),
+            request,
+            GuardOptions::default(),
+            Duration::from_secs(seconds.into()),
+            |place| {
+                report_place(place);
+                ticket = Some(place.queue_ticket.clone());
+            },
+        ) => Ok(guard),
+        signal = signals.recv() => Err(signal),
+    };
+    match waited {
+        Ok(guard) => Ok(Waited::Seated(Box::new(guard?))),
+        Err(signal) => {
+            // The dropped wait leaves from a task too; this one is awaited before exiting.
+            if let Some(ticket) = ticket {
+                let _ = client.leave_queue(&key, &ticket).await;
+            }
+            eprintln!(
+                "license: {} while waiting for a seat: left the queue",
+                signal.name
+            );
+            Ok(Waited::Stopped(
+                u8::try_from(128 + signal.number).unwrap_or(255),
+            ))
+        }
     }
 }
 

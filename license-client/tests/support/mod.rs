@@ -74,6 +74,11 @@ impl Tenant {
     /// A tenant with one license of `seats` seats (heartbeat every second, TTL 30 s,
     /// entitlement `export`, borrowing up to an hour) and a client key.
     pub fn create(server: &Server, name: &str, seats: u32) -> Tenant {
+        Self::create_with(server, name, seats, json!({}))
+    }
+
+    /// [`create`](Self::create) with more license fields (`max_wait_seconds`, …).
+    pub fn create_with(server: &Server, name: &str, seats: u32, extra: Value) -> Tenant {
         let (status, created) = call(
             "POST",
             &format!("{}/api/v1/admin/tenants", server.url),
@@ -101,14 +106,15 @@ impl Tenant {
             assert!((200..300).contains(&status), "{path}: {answer}");
             answer
         };
-        let license = admin(
-            "/api/v1/admin/licenses",
-            json!({
-                "product": "CAD Pro", "seats_total": seats, "ttl_seconds": 30,
-                "heartbeat_interval_seconds": 1, "entitlements": ["export"],
-                "max_borrow_seconds": 3600,
-            }),
-        );
+        let mut terms = json!({
+            "product": "CAD Pro", "seats_total": seats, "ttl_seconds": 30,
+            "heartbeat_interval_seconds": 1, "entitlements": ["export"],
+            "max_borrow_seconds": 3600,
+        });
+        if let (Some(terms), Some(extra)) = (terms.as_object_mut(), extra.as_object()) {
+            terms.extend(extra.clone());
+        }
+        let license = admin("/api/v1/admin/licenses", terms);
         let client = admin(
             "/api/v1/admin/api-keys",
             json!({ "name": "app", "scopes": ["client"] }),

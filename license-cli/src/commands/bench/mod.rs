@@ -102,6 +102,8 @@ pub async fn run(connection: &Connection, args: BenchArgs, format: OutputFormat)
                     user_email: None,
                     host_name: None,
                     process_id: None,
+                    wait_seconds: None,
+                    queue_ticket: None,
                 };
                 let result = one_client(&client, &request, heartbeats, deadline).await;
                 if tx.send(result).is_err() {
