@@ -310,6 +310,32 @@ pub struct UsageDay {
     pub overdraft_seat_minutes: u64,
 }
 
+/// A client waiting in a license's queue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Waiter {
+    /// 1 for the next in line.
+    pub position: u32,
+    /// Its ticket (the session id its lease will have).
+    pub queue_ticket: String,
+    /// The machine (or seat key) it waits on.
+    pub hardware_id: String,
+    /// Its priority.
+    pub priority: u32,
+    /// When its wait ends.
+    pub wait_until: DateTime<Utc>,
+    /// When it is dropped unless it asks again.
+    pub poll_by: DateTime<Utc>,
+}
+
+/// A license's queue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueueListing {
+    /// The license.
+    pub license_id: String,
+    /// Who waits, first in line first.
+    pub waiting: Vec<Waiter>,
+}
+
 /// A license's usage.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Usage {

@@ -93,6 +93,9 @@ pub enum Command {
     /// The tenant's lease-signing key.
     #[command(subcommand, name = "signing-key")]
     SigningKey(SigningKeyCommand),
+    /// Clients waiting in a license's queue.
+    #[command(subcommand)]
+    Queue(QueueCommand),
     /// A license's live seats, daily peaks and denials.
     Usage(UsageArgs),
     /// The tenant's audit log, newest first.
@@ -413,6 +416,17 @@ pub enum SessionCommand {
     /// client learns of the eviction at its next check-in.
     #[command(visible_alias = "evict")]
     Release(SessionReleaseArgs),
+}
+
+/// `license queue …`.
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// List who waits for a seat of a license, first in line first (priority, then arrival).
+    List {
+        /// The license id.
+        #[arg(value_name = "LICENSE_ID")]
+        id: String,
+    },
 }
 
 /// `license session release` (`evict`).

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::api::{
     AcquireRequest, ApiKey, AuditEvent, BorrowRequest, CreateApiKey, CreateLicense, CreatedApiKey,
-    CreatedTenant, Items, Lease, License, LicensePage, Released, Renewed, Returned, SeatPolicy,
-    Session, SessionPage, SigningKey, Tenant, Usage,
+    CreatedTenant, Items, Lease, License, LicensePage, QueueListing, Released, Renewed, Returned,
+    SeatPolicy, Session, SessionPage, SigningKey, Tenant, Usage,
 };
 use crate::config::Connection;
 
@@ -406,6 +406,16 @@ impl Client {
             .request(Method::POST, url)?
             .json(&serde_json::json!({}));
         self.send(request).await.map(drop)
+    }
+
+    /// Who waits in a license's queue, first in line first.
+    pub async fn queue(&self, license_id: &str) -> Result<QueueListing> {
+        let license_id = checked_id("license", license_id)?;
+        self.get(
+            &["api", "v1", "admin", "licenses", license_id, "queue"],
+            &[],
+        )
+        .await
     }
 
     /// A license's usage between two UTC days.

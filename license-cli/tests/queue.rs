@@ -196,6 +196,21 @@ fn run_waits_in_the_queue_and_starts_the_command_when_the_seat_frees() {
         Duration::from_secs(5),
     );
     assert!(!marker.exists(), "not before its turn");
+    // The administrator sees who waits.
+    let listing = fixture
+        .admin()
+        .run(&["-o", "json", "queue", "list", &fixture.license_id])
+        .success()
+        .json();
+    let waiting = listing["waiting"].as_array().unwrap();
+    assert_eq!(waiting.len(), 1, "{listing}");
+    assert_eq!(waiting[0]["hardware_id"], "waiter");
+    assert_eq!(waiting[0]["position"], 1);
+    let table = fixture
+        .admin()
+        .run(&["queue", "list", &fixture.license_id])
+        .success();
+    assert!(table.stdout.contains("waiter"), "{}", table.stdout);
     let released = Instant::now();
     fixture.client().run(&["release", &holder]).success();
     let status = child.wait().unwrap();

@@ -6,8 +6,8 @@ use serde_json::json;
 
 use crate::api::{ApiKey, CreateApiKey, CreatedApiKey, Session};
 use crate::cli::{
-    ApiKeyCommand, AuditArgs, OutputFormat, ScopeArg, SessionCommand, SigningKeyCommand,
-    TenantCommand, UsageArgs,
+    ApiKeyCommand, AuditArgs, OutputFormat, QueueCommand, ScopeArg, SessionCommand,
+    SigningKeyCommand, TenantCommand, UsageArgs,
 };
 use crate::client::{Client, Eviction, Sessions};
 use crate::config::Connection;
@@ -257,6 +257,43 @@ fn keys_table(keys: &[ApiKey]) -> String {
 }
 
 /// `license usage LICENSE_ID`.
+/// `license queue …`.
+pub async fn queue(
+    connection: &Connection,
+    command: QueueCommand,
+    format: OutputFormat,
+) -> Result<u8> {
+    let client = Client::new(connection)?;
+    match command {
+        QueueCommand::List { id } => {
+            let listing = client.queue(&id).await?;
+            emit(format, &listing, |l| {
+                if l.waiting.is_empty() {
+                    return "nobody waits\n".to_owned();
+                }
+                let mut table = Table::new([
+                    "POSITION",
+                    "TICKET",
+                    "HARDWARE ID",
+                    "PRIORITY",
+                    "WAIT UNTIL",
+                ]);
+                for w in &l.waiting {
+                    table.row([
+                        w.position.to_string(),
+                        w.queue_ticket.clone(),
+                        w.hardware_id.clone(),
+                        w.priority.to_string(),
+                        time(&w.wait_until),
+                    ]);
+                }
+                table.render()
+            })?;
+        }
+    }
+    Ok(0)
+}
+
 pub async fn usage(connection: &Connection, args: UsageArgs, format: OutputFormat) -> Result<u8> {
     for day in [&args.from, &args.to].into_iter().flatten() {
         if NaiveDate::parse_from_str(day, "%Y-%m-%d").is_err() {

@@ -35,6 +35,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Session(command) => admin::session(&connection()?, command, format).await,
         Command::ApiKey(command) => admin::api_key(&connection()?, command, format).await,
         Command::SigningKey(command) => admin::signing_key(&connection()?, command, format).await,
+        Command::Queue(command) => admin::queue(&connection()?, command, format).await,
         Command::Usage(args) => admin::usage(&connection()?, args, format).await,
         Command::Audit(args) => admin::audit(&connection()?, args, format).await,
         Command::Acquire(args) => client::acquire(&connection()?, args, format).await,

@@ -40,6 +40,7 @@ export async function holdASeat(server: string, clientKey: string, licenseKey: s
   });
   if (error?.code === "evicted") throw new Evicted(error); // 403: held off after an eviction, no retry before error.until
   if (!lease) throw new Error(`${error.code}: ${error.message}`); // e.g. 402 no_seats_available
+  if (!("token" in lease)) throw new Error("queued"); // a 202 (a place in the queue) comes only with wait_seconds
   const keys = await tenantKeys(api, tenantId, issuer);
   const key = keys.find((k) => k.kid === decodeProtectedHeader(lease.token).kid)!; // the kid picks the key,
   const { payload } = await jwtVerify(lease.token, createLocalJWKSet({ keys }), { issuer, audience: tenantId, algorithms: [key.alg!] }); // the key the algorithm
@@ -67,6 +68,15 @@ function ok<T>(result: { data?: T; error?: unknown; response: Response }, status
   assert.equal(result.response.status, status, JSON.stringify(result.error));
   assert.ok(result.data !== undefined, "a body");
   return result.data;
+}
+
+/** The lease of an acquire answered 200 (a 202 would be a place in the license's queue). */
+function leased(
+  result: { data?: Schemas["AcquireResponse"] | Schemas["QueuedResponse"]; error?: unknown; response: Response },
+): Schemas["AcquireResponse"] {
+  const data = ok(result, 200);
+  assert.ok("token" in data, "a lease, not a place in the queue");
+  return data;
 }
 
 /** The shared error body of a response that must have this status and code. */
@@ -169,26 +179,26 @@ test("the original scenario through the generated client", async () => {
   };
 
   // Two seats: two machines get one each.
-  const first = ok(await take(two, "pc-1"), 200);
-  const second = ok(await take(two, "pc-2"), 200);
+  const first = leased(await take(two, "pc-1"));
+  const second = leased(await take(two, "pc-2"));
   assert.notEqual(first.session_id, second.session_id);
   await checkLease(first.token, first.session_id, "pc-1", first.expires_at);
   await checkLease(second.token, second.session_id, "pc-2", second.expires_at);
   assert.ok(first.heartbeat_interval_seconds > 0);
 
   // A retry from a machine that holds a seat gets its session back, not a second seat.
-  assert.equal(ok(await take(two, "pc-1"), 200).session_id, first.session_id);
+  assert.equal(leased(await take(two, "pc-1")).session_id, first.session_id);
 
   // The third machine is refused with the documented status and code.
   refused(await take(two, "pc-3"), 402, "no_seats_available");
 
   // Seats are per license: the 50-seat license still grants.
-  const other = ok(await take(tenant.fiftySeats.license_key, "pc-3"), 200);
+  const other = leased(await take(tenant.fiftySeats.license_key, "pc-3"));
   ok(await api.POST("/api/v1/licenses/release", session(other.session_id)), 200);
 
   // Release one; now the third machine gets the seat.
   ok(await api.POST("/api/v1/licenses/release", session(first.session_id)), 200);
-  const third = ok(await take(two, "pc-3"), 200);
+  const third = leased(await take(two, "pc-3"));
   await checkLease(third.token, third.session_id, "pc-3", third.expires_at);
 
   // A heartbeat renews the seat with a fresh token for the new expiry.
@@ -208,11 +218,10 @@ test("the original scenario through the generated client", async () => {
 
 test("lease tokens are checked offline", async () => {
   const api = bearer(server.baseUrl, tenant.clientKey);
-  const lease = ok(
+  const lease = leased(
     await api.POST("/api/v1/licenses/acquire", {
       body: { license_key: tenant.fiftySeats.license_key, hardware_id: "offline-1" },
     }),
-    200,
   );
   try {
     const verify = await verifier(api);
@@ -251,7 +260,7 @@ test("the README snippet stops when evicted", async () => {
   const license = ok(await admin.POST("/api/v1/admin/licenses", { body: { product: "Evict", seats_total: 2 } }), 201);
   const key = ok(await admin.POST("/api/v1/admin/api-keys", { body: { name: "c", scopes: ["client"] } }), 201);
   const api = bearer(server.baseUrl, key.secret);
-  const lease = ok(await api.POST("/api/v1/licenses/acquire", { body: { license_key: license.license_key, hardware_id: "pc-1" } }), 200);
+  const lease = leased(await api.POST("/api/v1/licenses/acquire", { body: { license_key: license.license_key, hardware_id: "pc-1" } }));
   const evicted = ok(
     await admin.POST("/api/v1/admin/sessions/{session_id}/release", {
       params: { path: { session_id: lease.session_id }, query: { hold_off_seconds: 600, reason: "licence audit" } },
@@ -281,7 +290,7 @@ test("another tenant's lease fails the README verification", async () => {
   const license = ok(await admin.POST("/api/v1/admin/licenses", { body: { product: "Other", seats_total: 1 } }), 201);
   const key = ok(await admin.POST("/api/v1/admin/api-keys", { body: { name: "c", scopes: ["client"] } }), 201);
   const b = bearer(server.baseUrl, key.secret);
-  const lease = ok(await b.POST("/api/v1/licenses/acquire", { body: { license_key: license.license_key, hardware_id: "pc-1" } }), 200);
+  const lease = leased(await b.POST("/api/v1/licenses/acquire", { body: { license_key: license.license_key, hardware_id: "pc-1" } }));
   const a = bearer(server.baseUrl, tenant.clientKey);
   // A's certified keys do not hold B's key…
   const aKeys = await tenantKeys(a, tenant.id, ISSUER);
