@@ -535,14 +535,15 @@ impl LicenseService {
                 }
                 return Ok(Some(session));
             }
+            // Refused (the seat is freed), or not this session's seat: the acquire asks again
+            // as anyone would, and is refused there (or, waiting, joins the queue).
             AcquireOutcome::AlreadyHeld { .. }
             | AcquireOutcome::Rebuild
+            | AcquireOutcome::NoSeats
+            | AcquireOutcome::Limited(_)
             | AcquireOutcome::Queued { .. }
             | AcquireOutcome::QueueFull
             | AcquireOutcome::TicketGone => return Ok(None),
-            // Refused, the seat is freed: the acquire asks again as anyone would, and is
-            // refused there (or, waiting, joins the queue).
-            AcquireOutcome::NoSeats | AcquireOutcome::Limited(_) => return Ok(None),
             AcquireOutcome::NoBorrowSeats => {
                 self.emit_denial(license, hardware_id, DenialReason::BorrowLimit);
                 Error::BorrowLimitReached {
