@@ -303,8 +303,8 @@ proptest! {
                             prop_assert!(restarted || !tickets.contains_key(&c), "a live ticket is gone");
                             tickets.remove(&c);
                         }
-                        // A waiter joins the queue rather than be refused, but for the take-back
-                        // of its own lingering seat, refused only over the limit a rebuild may
+                        // A waiter joins the queue rather than be refused (a take-back of its
+                        // own lingering seat too), refused only over the limit a rebuild may
                         // leave (ADR 0017).
                         (None, Err(Error::NoSeatsAvailable { .. })) => {
                             prop_assert!(restarted, "a waiter refused instead of queued");

@@ -3,8 +3,8 @@
 -- cap, every seat is taken, a limit of the license's seat policy refuses it (exactly
 -- `SeatTally::check` in license-core), or live tickets of the license's queue ahead of the
 -- asker would take the seat (ADR 0029; tickets.lua explains the tickets). A seat lingering for
--- the machine is taken over. Refused, an asker may join the queue or poll its ticket. One
--- atomic step.
+-- the machine is taken over. Refused (a take-back too), an asker may join the queue or poll its
+-- ticket. One atomic step.
 --
 -- KEYS[1]  lic:{t:l}:v2:init       the initialised marker (string)
 -- KEYS[2]  lic:{t:l}:v2:seats      sorted set: member = machine digest, score = expiry (ms, by TIME)
@@ -247,26 +247,65 @@ local function refused_reply(limited)
   return {'LIMITED', limited}
 end
 
+-- The asker's ticket, after the tickets that stopped waiting go: its order and record, its own
+-- only if its machine joined with it (another machine presenting it stands as if it had none;
+-- the ticket stays its joiner's).
+local function own_ticket()
+  if queued == 0 then
+    return nil, nil
+  end
+  drop_stale_tickets(queue, tickets, deadlines, now)
+  local own_order = tonumber(redis.call('ZSCORE', queue, session))
+  local own = own_order and unpack_ticket(redis.call('HGET', tickets, session))
+  if own and own.machine == machine then
+    return own_order, own
+  end
+  return nil, nil
+end
+-- Refused, the asker waits: its ticket made (in place of one another machine joined with under
+-- its session id), or its place kept; polled now, with the request's tally.
+local function wait_in_queue(own_order, own)
+  local place = own_order
+  local ticket = {
+    machine = machine, poll_by = now + poll_within, wait_until = now + wait,
+    counters = counters, caps = packed_caps, reserves = packed_reserves, seat_key = seat_key
+  }
+  if own then
+    ticket.wait_until, ticket.seat_key = own.wait_until, own.seat_key
+  else
+    local waiting = queued > 0 and redis.call('ZCARD', queue) or 0
+    if waiting >= max_length then
+      return {'QUEUE_FULL'}
+    end
+    place = order(priority, next_arrival(queue, tickets))
+    redis.call('ZADD', queue, ms(place), session)
+  end
+  put_ticket(tickets, deadlines, session, ticket)
+  if not own then
+    keep_keys(init, now, ticket.wait_until, grace, {{queue, tickets, deadlines}})
+  end
+  return {'QUEUED', redis.call('ZCOUNT', queue, '-inf', '(' .. ms(place)) + 1, ticket.wait_until}
+end
+
 if held_by then
-  -- A take-back or a regrant: the queue has no say (the seat is the machine's already).
+  -- A take-back or a regrant: the queue has no say (the seat is the machine's already). A
+  -- take-back the policy refuses waits, if the asker would, as for a new seat: its turn comes
+  -- when the limit lets its seat back, or when the seat has stopped lingering.
   local limited = refusal(rules, count, in_use - 1, limit)
   if limited then
     free_regranted()
-    return refused_reply(limited)
+    if regranting or mode == 'pass' then
+      return refused_reply(limited)
+    end
+    local own_order, own = own_ticket()
+    if mode == 'poll' and not own then
+      return {'TICKET_GONE'}
+    end
+    return wait_in_queue(own_order, own)
   end
 else
-  -- A new seat: the queue's turn (ADR 0029). Tickets that stopped waiting go first. The
-  -- asker's ticket is its own only if its machine joined with it (another machine presenting
-  -- it stands as if it had none; the ticket stays its joiner's).
-  local own_order, own
-  if queued > 0 then
-    drop_stale_tickets(queue, tickets, deadlines, now)
-    own_order = tonumber(redis.call('ZSCORE', queue, session))
-    own = own_order and unpack_ticket(redis.call('HGET', tickets, session))
-    if not (own and own.machine == machine) then
-      own_order, own = nil, nil
-    end
-  end
+  -- A new seat: the queue's turn (ADR 0029).
+  local own_order, own = own_ticket()
   if mode == 'poll' and not own then
     return {'TICKET_GONE'}
   end
@@ -286,27 +325,7 @@ else
     return refused_reply(limited)
   end
   if limited then
-    -- Waits: its ticket made (in place of one another machine joined with under its session
-    -- id), or its place kept; polled now, with the request's tally.
-    local ticket = {
-      machine = machine, poll_by = now + poll_within, wait_until = now + wait,
-      counters = counters, caps = packed_caps, reserves = packed_reserves, seat_key = seat_key
-    }
-    if own then
-      ticket.wait_until, ticket.seat_key = own.wait_until, own.seat_key
-    else
-      local waiting = queued > 0 and redis.call('ZCARD', queue) or 0
-      if waiting >= max_length then
-        return {'QUEUE_FULL'}
-      end
-      place = order(priority, next_arrival(queue, tickets))
-      redis.call('ZADD', queue, ms(place), session)
-    end
-    put_ticket(tickets, deadlines, session, ticket)
-    if not own then
-      keep_keys(init, now, ticket.wait_until, grace, {{queue, tickets, deadlines}})
-    end
-    return {'QUEUED', redis.call('ZCOUNT', queue, '-inf', '(' .. ms(place)) + 1, ticket.wait_until}
+    return wait_in_queue(own_order, own)
   end
   -- Granted: the session's ticket ends (whichever machine joined with it).
   leave_queue()

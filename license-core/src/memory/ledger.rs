@@ -169,7 +169,8 @@ impl MemoryLedger {
                 });
             }
             // The machine takes its lingering seat back: the count does not change, but the
-            // policy is checked as if that seat were free.
+            // policy is checked as if that seat were free. Refused, it waits as for a new seat
+            // (if it would): its turn comes when the limit lets it, or the seat stops lingering.
             if borrow_cap_reached {
                 return Ok(AcquireOutcome::NoBorrowSeats);
             }
@@ -179,7 +180,11 @@ impl MemoryLedger {
                     .tally
                     .check(|c| seats.count(c, Some(id)), in_use, request.limit)
             {
-                return Ok(refused(limit));
+                seats.queue.prune(now);
+                let own_place = seats
+                    .queue
+                    .place_of(request.session_id, &request.hardware_id);
+                return wait_in_queue(seats, request, queue, own_place, now, limit);
             }
             seats.remove(id);
             seats.queue.remove(request.session_id);

@@ -1,10 +1,12 @@
 //! The `SeatLedger` contract for the seat queue (ADR 0029): tickets in priority-then-arrival
 //! order, each judged by its own tally; nobody granted a seat that a live ticket ahead could
 //! take; tickets dropped when not polled in time, when their wait ends, when they leave, when
-//! their asker is held off or holds a seat.
+//! their asker is held off or holds a seat. A take-back of a lingering seat the policy refuses
+//! waits like any refused asker.
 
 use std::time::Duration;
 
+use super::kinds::linger;
 use super::{TTL, acquire, initialised, request, tokio_free_sleep};
 use crate::seat_ledger::{AcquireOutcome, Hold, LedgerKey, SeatLedger, SeatRequest};
 use crate::seat_policy::{Cap, Counter, SeatLimit, SeatTally};
@@ -22,6 +24,7 @@ pub(super) async fn queue_contract(ledger: &dyn SeatLedger) {
     a_full_queue_takes_no_more_tickets(ledger).await;
     a_held_off_or_seated_asker_leaves_the_queue(ledger).await;
     a_ticket_answers_only_its_machine(ledger).await;
+    a_refused_take_back_waits(ledger).await;
 }
 
 const POLL: Duration = Duration::from_secs(30);
@@ -353,4 +356,60 @@ async fn a_ticket_answers_only_its_machine(ledger: &dyn SeatLedger) {
         AcquireOutcome::TicketGone
     );
     assert!(granted(&ask(ledger, &key, &waiter, poll()).await));
+}
+
+async fn a_refused_take_back_waits(ledger: &dyn SeatLedger) {
+    let key = initialised(ledger).await;
+    let mine = request(1, 2, TTL);
+    assert!(granted(&acquire(ledger, &key, &mine).await));
+    assert!(linger(ledger, &key, mine.seat(), TTL).await);
+    // Back on a host the policy allows no seat: the take-back is refused, or waits.
+    let capped = SeatRequest {
+        session_id: crate::SessionId::new(),
+        tally: SeatTally {
+            counters: vec![],
+            caps: vec![Cap {
+                counter: Counter::host("hb"),
+                max: 0,
+                limit: SeatLimit::HostMax,
+            }],
+            reserves: vec![],
+        },
+        ..mine.clone()
+    };
+    assert_eq!(
+        acquire(ledger, &key, &capped).await,
+        AcquireOutcome::Limited(SeatLimit::HostMax),
+        "a plain take-back is refused"
+    );
+    assert_eq!(
+        ask(ledger, &key, &capped, poll()).await,
+        AcquireOutcome::TicketGone,
+        "no ticket to poll"
+    );
+    assert_eq!(
+        position(ask(ledger, &key, &capped, join(0)).await, "take-back"),
+        1
+    );
+    assert_eq!(
+        position(ask(ledger, &key, &capped, poll()).await, "again"),
+        1
+    );
+    // The limit lets it: its lingering seat is taken back, and its ticket ends.
+    let allowed = SeatRequest {
+        tally: SeatTally::default(),
+        ..capped.clone()
+    };
+    assert!(matches!(
+        ask(ledger, &key, &allowed, poll()).await,
+        AcquireOutcome::TookBack { .. }
+    ));
+    let listed = ledger
+        .queue(&key, 10)
+        .await
+        .unwrap_or_else(|e| panic!("queue: {e}"));
+    assert!(
+        listed.is_empty(),
+        "the ticket ended with the seat: {listed:?}"
+    );
 }
