@@ -61,6 +61,8 @@ pub mod borrow;
 pub mod clock;
 /// The error type, its stable codes, and the kinds each use case declares.
 pub mod error;
+/// The seat-event log: append-only, numbered, hash-chained per tenant (ADR 0030).
+pub mod event_log;
 /// The event port: `SeatEvent`, sinks, and a bounded queue for slow consumers.
 pub mod events;
 /// Evict: an administrator ends a session and may hold its machine and person off.

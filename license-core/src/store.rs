@@ -381,7 +381,13 @@ pub trait TenantKeyStore: Send + Sync {
 /// Everything durable, as one object: what the use cases hold.
 #[async_trait]
 pub trait Store:
-    LicenseStore + SessionStore + ApiKeyStore + AuditLog + TenantKeyStore + std::fmt::Debug
+    LicenseStore
+    + SessionStore
+    + ApiKeyStore
+    + AuditLog
+    + TenantKeyStore
+    + crate::event_log::EventLogStore
+    + std::fmt::Debug
 {
     /// Whether the backend answers (for readiness).
     async fn ping(&self) -> Result<()>;

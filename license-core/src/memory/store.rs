@@ -25,6 +25,7 @@ pub(super) struct Data {
     pub(super) audit: Vec<AuditEvent>,
     pub(super) usage: HashMap<(LicenseId, NaiveDate), UsageDay>,
     pub(super) tenant_keys: Vec<crate::tenant_keys::TenantKey>,
+    pub(super) event_log: HashMap<TenantId, Vec<crate::event_log::LogEntry>>,
 }
 
 /// A [`Store`] in process memory (ordered maps behind one mutex). For tests, examples and
@@ -313,6 +314,47 @@ impl AuditLog for MemoryStore {
             .take(limit as usize)
             .cloned()
             .collect())
+    }
+}
+
+#[async_trait]
+impl crate::event_log::EventLogStore for MemoryStore {
+    async fn append_events(
+        &self,
+        tenant: TenantId,
+        entries: Vec<crate::event_log::NewLogEntry>,
+    ) -> Result<u64> {
+        use crate::event_log::{ChainHash, LogEntry};
+        let mut data = self.lock()?;
+        if !data.tenants.contains_key(&tenant) {
+            return Err(Error::NotFound(Resource::Tenant));
+        }
+        let log = data.event_log.entry(tenant).or_default();
+        let (mut seq, mut prev) = log
+            .last()
+            .map_or((0, ChainHash::GENESIS), |last| (last.seq, last.hash));
+        for new in entries {
+            seq += 1;
+            let entry = LogEntry::link(seq, &prev, new);
+            prev = entry.hash;
+            log.push(entry);
+        }
+        Ok(seq)
+    }
+
+    async fn read_events(
+        &self,
+        tenant: TenantId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<crate::event_log::LogEntry>> {
+        let data = self.lock()?;
+        let Some(log) = data.event_log.get(&tenant) else {
+            return Ok(Vec::new());
+        };
+        // Numbered from 1 without gaps: entry `seq` is at index `seq - 1`.
+        let start = usize::try_from(after).unwrap_or(usize::MAX).min(log.len());
+        Ok(log[start..].iter().take(limit as usize).cloned().collect())
     }
 }
 

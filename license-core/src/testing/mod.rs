@@ -3,6 +3,8 @@
 //!
 //! Each contract panics with a message naming the broken rule.
 
+/// The event log in the `Store` contract: numbered, linked, concurrent appends.
+mod event_log;
 /// Session holders, secrets and release audits: part of the `Store` contract.
 mod holder;
 /// The `SeatLedger` contract.
