@@ -2,9 +2,9 @@
 //! the embedded default, through one code path.
 //!
 //! [`SqlStore`] implements every store port of `license-core` (`LicenseStore`,
-//! `SessionStore`, `ApiKeyStore`, `AuditLog`, `TenantKeyStore`, `Store`). Every query names the
-//! tenant; on PostgreSQL, Row-Level Security policies keyed on a per-transaction setting back
-//! that up. Database errors become core errors: a unique violation is `Conflict`, a lost
+//! `SessionStore`, `ApiKeyStore`, `AuditLog`, `TenantKeyStore`, `EventLogStore`, `Store`).
+//! Every query names the tenant; on PostgreSQL, Row-Level Security policies keyed on a
+//! per-transaction setting back that up. Database errors become core errors: a unique violation is `Conflict`, a lost
 //! connection or a timeout is `Unavailable` — never SQL text or credentials. See
 //! `docs/adr/0006-sql-store.md` for the design.
 //!
@@ -35,6 +35,8 @@ mod connect;
 mod entities;
 /// Database errors to core errors (`db_err`).
 mod errors;
+/// The seat-event log (`EventLogStore`): hash-chained appends under the tenant's head row.
+mod event_log;
 /// Tenants and licenses (`LicenseStore`).
 mod licenses;
 /// The schema migrations.

@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use chrono::TimeDelta;
 use futures::future::join;
+use license_core::event_log::{EventLogStore, NewLogEntry};
 use license_core::testing::store_contract;
 use license_core::{EndReason, LicenseStore, SessionStore, Store, TenantKeyStore};
 use license_store_pg::SqlStore;
@@ -201,6 +202,70 @@ async fn audit_log_is_append_only_for_the_application_role() {
     txn.commit().await.unwrap();
 }
 
+/// Event-log rows are tenant rows; the log itself takes no `UPDATE` or `DELETE` from the
+/// application role, and a head cannot be moved to another tenant.
+#[tokio::test]
+async fn event_log_is_isolated_and_append_only_for_the_application_role() {
+    let (store, url) = fresh("event_log_rls").await;
+    let a = common::tenant(&store).await;
+    let b = common::tenant(&store).await;
+    for (tenant, n) in [(a.id, 3), (b.id, 2)] {
+        let entries = (0..n)
+            .map(|i| NewLogEntry {
+                at: common::now(),
+                replica: "r1".into(),
+                body: format!(r#"{{"n":{i}}}"#),
+            })
+            .collect();
+        store.append_events(tenant, entries).await.unwrap();
+    }
+
+    let raw = Database::connect(&url).await.unwrap();
+    for table in ["event_log", "event_log_heads"] {
+        assert_eq!(count(&raw, table).await, 0, "{table} without the setting");
+    }
+    let txn = raw.begin().await.unwrap();
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT set_config('app.tenant_id', $1, true)",
+        [a.id.to_string().into()],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(count(&txn, "event_log").await, 3);
+    assert_eq!(count(&txn, "event_log_heads").await, 1);
+    for sql in ["UPDATE event_log SET body = '{}'", "DELETE FROM event_log"] {
+        let res = txn
+            .execute_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await
+            .unwrap();
+        assert_eq!(res.rows_affected(), 0, "{sql}");
+    }
+    assert_eq!(count(&txn, "event_log").await, 3);
+    let moved = txn
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE event_log_heads SET tenant_id = $1",
+            [b.id.as_uuid().into()],
+        ))
+        .await;
+    assert!(moved.is_err(), "{moved:?}");
+    txn.rollback().await.unwrap();
+    assert_eq!(store.read_events(b.id, 0, 10).await.unwrap().len(), 2);
+}
+
+/// Replicas on separate pools appending to one tenant at once queue on its head row.
+#[tokio::test]
+async fn event_log_writers_on_separate_pools_make_one_chain() {
+    let (one, url) = fresh("event_log_pools").await;
+    let two = SqlStore::connect(&url).await.unwrap();
+    let single = common::event_log::writers_on_separate_pools_make_one_chain(&[&one]).await;
+    let pooled = common::event_log::writers_on_separate_pools_make_one_chain(&[&one, &two]).await;
+    eprintln!(
+        "postgres: 8 writers x 5 batches x 3 entries: one pool {single:?}, two pools {pooled:?}"
+    );
+}
+
 #[tokio::test]
 async fn migrations_are_idempotent_and_serialised_across_replicas() {
     let url = server().create_database("migrate_race");
@@ -213,8 +278,8 @@ async fn migrations_are_idempotent_and_serialised_across_replicas() {
     let raw = Database::connect(&url).await.unwrap();
     assert_eq!(
         count(&raw, "seaql_migrations").await,
-        9,
-        "each migration (m0001 to m0009) once"
+        10,
+        "each migration (m0001 to m0010) once"
     );
     common::tenant_with_license(&two).await;
 }

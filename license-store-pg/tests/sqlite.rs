@@ -60,6 +60,23 @@ async fn migrations_are_idempotent_and_serialised_on_one_file() {
     common::tenant_with_license(&two).await;
 }
 
+/// Appends through separate pools on one file queue on its write lock (`BEGIN IMMEDIATE`):
+/// none fails with "database is locked", none forks the chain.
+#[tokio::test]
+async fn event_log_writers_on_separate_pools_make_one_chain() {
+    let (_dir, one, url) = on_file().await;
+    let two = SqlStore::connect(&url).await.unwrap();
+    let single = common::event_log::writers_on_separate_pools_make_one_chain(&[&one]).await;
+    let pooled = common::event_log::writers_on_separate_pools_make_one_chain(&[&one, &two]).await;
+    let memory = SqlStore::connect("sqlite::memory:").await.unwrap();
+    memory.migrate().await.unwrap();
+    let in_memory = common::event_log::writers_on_separate_pools_make_one_chain(&[&memory]).await;
+    eprintln!(
+        "sqlite: 8 writers x 5 batches x 3 entries: file, one pool {single:?}, two pools \
+         {pooled:?}; memory {in_memory:?}"
+    );
+}
+
 #[tokio::test]
 async fn data_survives_reopening_the_file() {
     let (_dir, store, url) = on_file().await;

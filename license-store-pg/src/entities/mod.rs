@@ -10,6 +10,10 @@
 pub(crate) mod api_keys;
 /// The append-only audit log.
 pub(crate) mod audit_events;
+/// The seat-event log: one row per entry, hash-chained per tenant.
+pub(crate) mod event_log;
+/// Each tenant's last event-log entry: the row an append locks.
+pub(crate) mod event_log_heads;
 /// Licenses.
 pub(crate) mod licenses;
 /// Sessions, live and ended.

@@ -24,6 +24,9 @@ mod m0007_seat_policies;
 mod m0008_confirmed_grants;
 /// The seat queue's license rules: the longest wait and the queue's length.
 mod m0009_seat_queue;
+/// The seat-event log: each tenant's hash-chained entries and its head, with (PostgreSQL) row
+/// security.
+mod m0010_event_log;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -41,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_seat_policies::Migration),
             Box::new(m0008_confirmed_grants::Migration),
             Box::new(m0009_seat_queue::Migration),
+            Box::new(m0010_event_log::Migration),
         ]
     }
 }
@@ -50,6 +54,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use chrono::DateTime;
+    use license_core::event_log::{ChainHash, EventLogStore, NewLogEntry, verify_chain};
     use license_core::{
         Actor, AuditEvent, LeasePolicy, License, LicenseId, LicenseKey, LicenseStatus,
         LicenseStore, SeatCount, SeatPolicy, SeatRules, Tenant,
@@ -131,5 +136,38 @@ mod tests {
             (0, None)
         );
         assert_eq!(read, license);
+    }
+
+    /// A tenant from before m0010 has no head row: after the upgrade its first append starts
+    /// the chain at 1 from the genesis, and an empty append reads 0.
+    #[tokio::test]
+    async fn a_tenant_from_before_the_event_log_starts_its_chain_at_one() {
+        let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+        Migrator::up(&store.db, Some(9)).await.unwrap();
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let tenant = Tenant::new("Before the log", at).unwrap();
+        let audit = AuditEvent::new(
+            tenant.id,
+            Actor::Operator,
+            "tenant.create",
+            "test".to_owned(),
+            at,
+            serde_json::json!({}),
+        );
+        store.create_tenant(&tenant, &audit).await.unwrap();
+
+        store.migrate().await.unwrap();
+
+        assert_eq!(store.append_events(tenant.id, vec![]).await.unwrap(), 0);
+        let new = NewLogEntry {
+            at,
+            replica: "r1".into(),
+            body: r#"{"type":"granted"}"#.into(),
+        };
+        assert_eq!(store.append_events(tenant.id, vec![new]).await.unwrap(), 1);
+        let log = store.read_events(tenant.id, 0, 10).await.unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].prev_hash, ChainHash::GENESIS);
+        assert_eq!(verify_chain(&log, None), Ok(()));
     }
 }

@@ -2,6 +2,8 @@
 //! alike (each test binary calls the ones it needs).
 #![allow(dead_code)]
 
+/// The event log: separate pools, large batches.
+pub mod event_log;
 /// Tenant signing keys.
 pub mod tenant_keys;
 
@@ -377,4 +379,5 @@ pub async fn all(store: &dyn Store) {
     update_keeps_identity(store).await;
     writes_for_a_missing_tenant_are_not_found(store).await;
     tenant_keys::all(store).await;
+    event_log::a_large_batch_spans_several_inserts(store).await;
 }
