@@ -347,6 +347,15 @@ pub struct Usage {
     pub days: Vec<UsageDay>,
 }
 
+/// A range of the seat-event log (`GET /api/v1/admin/events`).
+#[derive(Debug, Deserialize)]
+pub struct EventLogPage {
+    /// Oldest first, as the core's entries (the body kept as text, exactly as hashed).
+    pub entries: Vec<license_core::event_log::LogEntry>,
+    /// The `after` of the next range.
+    pub next_after: u64,
+}
+
 /// One audited change.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditEvent {

@@ -12,7 +12,8 @@ Exit codes:
   2    usage error (bad flags or arguments)
   3    no seat is free on the license (no_seats_available, borrow_limit_reached), or
        none came within --wait (the place in the queue is given up)
-  4    the lease token is not valid (verify)
+  4    the lease token is not valid (verify), or the event log's range is not intact
+       (audit verify)
   5    evicted by an administrator (evicted): stop, and take no seat before the hold-off
        ends; `run` stops the command and exits 5 too
   run: the command's exit status (128 + N when signal N ended it; 127 when it was not
@@ -98,7 +99,7 @@ pub enum Command {
     Queue(QueueCommand),
     /// A license's live seats, daily peaks and denials.
     Usage(UsageArgs),
-    /// The tenant's audit log, newest first.
+    /// The tenant's audit log, newest first; `export` and `verify` the seat-event log.
     Audit(AuditArgs),
     /// Take a seat (client).
     Acquire(AcquireArgs),
@@ -551,10 +552,49 @@ pub struct UsageArgs {
 
 /// `license audit`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct AuditArgs {
-    /// How many of the most recent events (1–500).
+    /// The seat-event log: export a range, verify one offline.
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
+    /// How many of the most recent admin changes (1–500).
     #[arg(long)]
     pub limit: Option<u32>,
+}
+
+/// `license audit export|verify`: the tenant's seat-event log (every seat event, numbered
+/// and hash-chained).
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Write the seat-event log's entries after `--after` as NDJSON (one entry a line).
+    Export(AuditExportArgs),
+    /// Check an exported range offline: every entry intact, numbered one after the other,
+    /// linked to the one before. Exit 4 names the first entry at fault.
+    #[command(after_help = EXIT_CODES)]
+    Verify(AuditVerifyArgs),
+}
+
+/// `license audit export`.
+#[derive(Debug, Args)]
+pub struct AuditExportArgs {
+    /// Entries numbered after this one (0: from the start).
+    #[arg(long, default_value_t = 0)]
+    pub after: u64,
+    /// The file to write [default: standard output].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// `license audit verify`.
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// The NDJSON file `license audit export` wrote (`-`: standard input).
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// The hash of the entry the range follows (from an earlier verified range), when it does
+    /// not start at entry 1.
+    #[arg(long, value_name = "HASH")]
+    pub after_hash: Option<String>,
 }
 
 /// The seat a client asks for.

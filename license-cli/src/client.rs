@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::api::{
     AcquireRequest, ApiKey, AuditEvent, BorrowRequest, CreateApiKey, CreateLicense, CreatedApiKey,
-    CreatedTenant, Items, Lease, License, LicensePage, QueueListing, Released, Renewed, Returned,
-    SeatPolicy, Session, SessionPage, SigningKey, Tenant, Usage,
+    CreatedTenant, EventLogPage, Items, Lease, License, LicensePage, QueueListing, Released,
+    Renewed, Returned, SeatPolicy, Session, SessionPage, SigningKey, Tenant, Usage,
 };
 use crate::config::Connection;
 
@@ -450,6 +450,13 @@ impl Client {
             .get(&["api", "v1", "admin", "audit-events"], &query)
             .await?;
         Ok(list.items)
+    }
+
+    /// Up to `limit` entries of the seat-event log numbered after `after`, and the `after`
+    /// of the next range.
+    pub async fn event_log(&self, after: u64, limit: u32) -> Result<EventLogPage> {
+        let query = [("after", after.to_string()), ("limit", limit.to_string())];
+        self.get(&["api", "v1", "admin", "events"], &query).await
     }
 
     // --- Client: leases (license-client) ----------------------------------------------

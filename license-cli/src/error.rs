@@ -30,6 +30,9 @@ pub enum Error {
     /// A lease token failed offline verification.
     #[error("invalid token: {0}")]
     InvalidToken(String),
+    /// An exported range of the event log is not intact.
+    #[error("the event log is not intact: {0}")]
+    BrokenLog(String),
     /// A file could not be read or written.
     #[error("{what} {}: {source}", path.display())]
     Io {
@@ -66,7 +69,7 @@ impl Error {
             ) => EXIT_NO_SEATS,
             Error::Seat(license_client::Error::InvalidToken(_)) => EXIT_INVALID_TOKEN,
             Error::Usage(_) | Error::Client(ClientError::InvalidId { .. }) => EXIT_USAGE,
-            Error::InvalidToken(_) => EXIT_INVALID_TOKEN,
+            Error::InvalidToken(_) | Error::BrokenLog(_) => EXIT_INVALID_TOKEN,
             _ => EXIT_ERROR,
         }
     }

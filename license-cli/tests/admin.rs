@@ -386,3 +386,91 @@ fn a_signing_key_rotation_with_revocation_makes_old_leases_fail_verification() {
         .run(&["signing-key", "rotate"])
         .fails(1, "(forbidden)");
 }
+
+#[test]
+fn the_event_log_is_exported_and_verified_offline() {
+    let fixture = Fixture::new(1);
+    let lease = fixture.acquire("hw-1");
+    let session = lease["session_id"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("log.ndjson");
+    let path = file.to_str().unwrap();
+    // The server writes its events every quarter second.
+    let exported = support::eventually(std::time::Duration::from_secs(10), || {
+        fixture
+            .admin()
+            .run(&["audit", "export", "--out", path])
+            .success();
+        std::fs::read_to_string(&file).unwrap().contains(&session)
+    });
+    assert!(exported, "the grant reached the exported log");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 4, "admin changes and the grant: {text}");
+    let verified = fixture
+        .server
+        .cli()
+        .run(&["-o", "json", "audit", "verify", path])
+        .success()
+        .json();
+    assert_eq!(verified["intact"], true);
+    assert_eq!(verified["entries"], lines.len());
+    assert_eq!(verified["first"], 1);
+
+    let write = |name: &str, lines: &[String]| {
+        let out = dir.path().join(name);
+        std::fs::write(&out, lines.join("\n")).unwrap();
+        out.to_str().unwrap().to_owned()
+    };
+    let owned: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    let granted = owned.iter().position(|l| l.contains(&session)).unwrap();
+    // An altered entry, a removed one, a range that follows the wrong entry: exit 4, named.
+    let mut altered = owned.clone();
+    altered[granted] = altered[granted].replace("hw-1", "hw-9");
+    let altered = write("altered.ndjson", &altered);
+    fixture
+        .server
+        .cli()
+        .run(&["audit", "verify", &altered])
+        .fails(4, &format!("entry {} was altered", granted + 1));
+    let mut removed = owned.clone();
+    removed.remove(1);
+    let removed = write("removed.ndjson", &removed);
+    fixture
+        .server
+        .cli()
+        .run(&["audit", "verify", &removed])
+        .fails(4, "entries 2 to 2 are missing");
+    let tail = write("tail.ndjson", &owned[2..]);
+    let hash_of = |line: &str| {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+        entry["hash"].as_str().unwrap().to_owned()
+    };
+    fixture
+        .server
+        .cli()
+        .run(&[
+            "audit",
+            "verify",
+            &tail,
+            "--after-hash",
+            &hash_of(&owned[1]),
+        ])
+        .success();
+    fixture
+        .server
+        .cli()
+        .run(&[
+            "audit",
+            "verify",
+            &tail,
+            "--after-hash",
+            &hash_of(&owned[0]),
+        ])
+        .fails(4, "entry 3 does not follow");
+    fixture
+        .server
+        .cli()
+        .run(&["audit", "verify", &tail, "--after-hash", "xyz"])
+        .fails(2, "--after-hash");
+}

@@ -235,7 +235,7 @@ pub fn verify_chain(
 
 /// Where the log is kept: shared by every replica, one chain per tenant.
 #[async_trait]
-pub trait EventLogStore: Send + Sync {
+pub trait EventLogStore: Send + Sync + fmt::Debug {
     /// Appends `entries` to `tenant`'s log in this order, numbered after its last entry and
     /// linked to it, in one transaction (replicas appending at once are serialised per
     /// tenant). Returns the last number given (the log's last when `entries` is empty).

@@ -814,6 +814,25 @@ impl license_core::TenantKeyStore for CountingStore {
 }
 
 #[async_trait]
+impl license_core::event_log::EventLogStore for CountingStore {
+    async fn append_events(
+        &self,
+        t: TenantId,
+        e: Vec<license_core::event_log::NewLogEntry>,
+    ) -> Result<u64> {
+        self.inner.append_events(t, e).await
+    }
+    async fn read_events(
+        &self,
+        t: TenantId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<license_core::event_log::LogEntry>> {
+        self.inner.read_events(t, after, limit).await
+    }
+}
+
+#[async_trait]
 impl Store for CountingStore {
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await

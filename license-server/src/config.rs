@@ -116,6 +116,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// What `/metrics` exports beyond the counters: the per-license seat gauges.
     pub metrics: MetricsConfig,
+    /// The seat-event log in the store (ADR 0030).
+    pub events: EventsConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -135,6 +137,7 @@ impl Default for Config {
             hot_path: HotPathSettings::default(),
             limits: LimitsConfig::default(),
             metrics: MetricsConfig::default(),
+            events: EventsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -540,6 +543,44 @@ impl Default for MetricsConfig {
     }
 }
 
+/// The seat-event log (ADR 0030): every seat event but renewals, appended to the store in
+/// batches, hash-chained per tenant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// This replica's name in the entries it writes; empty: the `HOSTNAME` environment
+    /// variable (a pod's name on Kubernetes), else `license-server`.
+    pub replica: String,
+    /// Milliseconds between two appends of the queued events.
+    pub write_interval_millis: u64,
+    /// Most events queued for the store; beyond it they are dropped, counted, and an
+    /// `events_lost` entry says how many.
+    pub queue_capacity: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            replica: String::new(),
+            write_interval_millis: 250,
+            queue_capacity: 100_000,
+        }
+    }
+}
+
+impl EventsConfig {
+    /// The replica name written in each entry.
+    pub fn replica_name(&self) -> String {
+        if !self.replica.trim().is_empty() {
+            return self.replica.trim().to_owned();
+        }
+        std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.trim().is_empty())
+            .unwrap_or_else(|| "license-server".into())
+    }
+}
+
 /// How logs are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -747,6 +788,21 @@ impl Config {
             (1..=100_000).contains(&self.metrics.seat_gauge_max_licenses),
             "metrics.seat_gauge_max_licenses",
             "must be between 1 and 100000",
+        );
+        check(
+            (10..=60_000).contains(&self.events.write_interval_millis),
+            "events.write_interval_millis",
+            "must be between 10 and 60000",
+        );
+        check(
+            (1_000..=10_000_000).contains(&self.events.queue_capacity),
+            "events.queue_capacity",
+            "must be between 1000 and 10000000",
+        );
+        check(
+            self.events.replica.len() <= 200,
+            "events.replica",
+            "must be at most 200 bytes",
         );
         check(
             tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_ok(),

@@ -58,6 +58,8 @@ pub mod compose;
 pub mod config;
 /// The data directory: created owner-only, files written once.
 pub mod data_dir;
+/// The seat-event log's writer task (ADR 0030).
+pub mod event_writer;
 /// Event sinks: seat events as metrics, and as an event log behind a bounded queue.
 pub mod events;
 /// The write-behind flusher.

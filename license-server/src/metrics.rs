@@ -22,6 +22,7 @@ use tracing::{Instrument as _, debug, error, field};
 use crate::auth::oidc::OidcStats;
 use crate::events::{LogQueue, MetricsSink, OutcomeLabels, TypeLabels};
 use crate::state::AppState;
+use license_core::events::EventRecorder;
 
 /// The transport's connection metrics.
 mod connections;
@@ -195,9 +196,17 @@ impl Metrics {
     }
 
     /// Reads the service's counters and the event log's drops at each scrape.
-    pub fn watch(&mut self, service: Arc<LicenseService>, log: LogQueue) {
-        self.registry
-            .register_collector(Box::new(ServiceCounters { service, log }));
+    pub fn watch(
+        &mut self,
+        service: Arc<LicenseService>,
+        log: LogQueue,
+        recorder: Arc<EventRecorder>,
+    ) {
+        self.registry.register_collector(Box::new(ServiceCounters {
+            service,
+            log,
+            recorder,
+        }));
     }
 
     /// Reads the credential caches' counters at each scrape: the API-key cache's, and the
@@ -277,6 +286,7 @@ impl Metrics {
 struct ServiceCounters {
     service: Arc<LicenseService>,
     log: LogQueue,
+    recorder: Arc<EventRecorder>,
 }
 
 impl Collector for ServiceCounters {
@@ -315,11 +325,34 @@ impl Collector for ServiceCounters {
                 "Seat events the event log's queue had no room for",
                 self.log.dropped(),
             ),
+            (
+                "license_event_log_written",
+                "Entries this replica appended to the store's seat-event log (events_lost entries included)",
+                self.recorder.stats().written.load(Ordering::Relaxed),
+            ),
+            (
+                "license_event_log_dropped",
+                "Seat events the store's event log queue had no room for (each tenant's log gets an events_lost entry with its count)",
+                self.recorder.stats().dropped.load(Ordering::Relaxed),
+            ),
+            (
+                "license_event_log_failed_appends",
+                "Appends to the store's event log that failed (their events stayed queued)",
+                self.recorder.stats().failed_appends.load(Ordering::Relaxed),
+            ),
         ] {
             let counter = ConstCounter::new(value);
             let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
             counter.encode(metric)?;
         }
+        let queued = ConstGauge::new(i64::try_from(self.recorder.queued()).unwrap_or(i64::MAX));
+        let metric = encoder.encode_descriptor(
+            "license_event_log_queued",
+            "Seat events waiting in this replica's queue for the store's event log",
+            None,
+            queued.metric_type(),
+        )?;
+        queued.encode(metric)?;
         let pending =
             ConstGauge::new(i64::try_from(self.service.pending_heartbeats()).unwrap_or(i64::MAX));
         let metric = encoder.encode_descriptor(

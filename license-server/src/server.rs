@@ -22,6 +22,7 @@ use crate::auth::operator::{self, OperatorCredential, OperatorSource};
 use crate::compose::{Adapters, ComposeError, build_adapters};
 use crate::config::Config;
 use crate::data_dir::ensure_data_dir;
+use crate::event_writer;
 use crate::flusher;
 use crate::key_maintainer;
 use crate::keys::load_retired_keys;
@@ -154,7 +155,7 @@ impl BoundApp {
 
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
     /// (at most `server.shutdown_grace_seconds`), stops the reaper, the key maintainer and the
-    /// seat gauges, and flushes the last renewals to the store. Connections are bounded by the `[server]` limits (ADR 0020).
+    /// seat gauges, flushes the last renewals to the store and writes the last seat events. Connections are bounded by the `[server]` limits (ADR 0020).
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -173,6 +174,12 @@ impl BoundApp {
             self.state.clone(),
             flush_every,
             flusher_stopped,
+        ));
+        let (stop_writer, writer_stopped) = watch::channel(false);
+        let writer = tokio::spawn(event_writer::run(
+            self.state.recorder.clone(),
+            Duration::from_millis(self.config.events.write_interval_millis),
+            writer_stopped,
         ));
         let refresh = Duration::from_secs(u64::from(self.config.signer.tenant_key_refresh_seconds));
         let maintainer = tokio::spawn(key_maintainer::run(
@@ -209,6 +216,9 @@ impl BoundApp {
         // After the last request: its renewals are flushed too.
         let _ = stop_flusher.send(true);
         let _ = flusher.await;
+        // After the last request and the last reap: their events are written too.
+        let _ = stop_writer.send(true);
+        let _ = writer.await;
         info!("license-server stopped");
         Ok(())
     }

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use license_core::events::EventSinks;
+use license_core::event_log::EventLogStore;
+use license_core::events::{EventRecorder, EventSinks};
 use license_core::{AdminService, Clock, EventSink, LicenseService, PublicJwk};
 
 use crate::auth::Authenticator;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub auth: Authenticator,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// The seat-event log's queue and writer (ADR 0030).
+    pub recorder: Arc<EventRecorder>,
     /// The per-license seat gauges and the licenses this replica served.
     pub seat_gauges: SeatGauges,
     /// The clock the use cases read (a manual one in tests).
@@ -52,6 +55,14 @@ impl AppState {
     ) -> Result<Self, OidcError> {
         let mut metrics = Metrics::new();
         let (mut sinks, log_queue) = events::sinks(metrics.sink());
+        let store: Arc<dyn EventLogStore> = adapters.store.clone();
+        let recorder = Arc::new(EventRecorder::new(
+            store,
+            clock.clone(),
+            config.events.replica_name(),
+            usize::try_from(config.events.queue_capacity).unwrap_or(usize::MAX),
+        ));
+        sinks = sinks.with(recorder.clone());
         let seat_gauges = SeatGauges::new(metrics.seats(), config.metrics.seat_gauge_max_licenses);
         if config.metrics.seat_gauge_seconds > 0 {
             sinks = sinks.with(seat_gauges.sink());
@@ -71,7 +82,7 @@ impl AppState {
             .with_session_retention(config.reaper.session_retention())
             .with_events(sinks.clone()),
         );
-        metrics.watch(service.clone(), log_queue);
+        metrics.watch(service.clone(), log_queue, recorder.clone());
         // Admin changes made through this replica reach its license cache at once.
         let admin_sinks: Arc<dyn EventSink> =
             Arc::new(EventSinks::none().with(sinks).with(service.policy_cache()));
@@ -102,6 +113,7 @@ impl AppState {
             admin,
             auth,
             metrics,
+            recorder,
             seat_gauges,
             clock,
             body_limit: usize::try_from(config.server.body_limit_bytes).unwrap_or(usize::MAX),

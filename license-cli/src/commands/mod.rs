@@ -13,6 +13,8 @@ pub mod bench;
 pub mod client;
 /// `license completions SHELL`.
 pub mod completions;
+/// `license audit export|verify`: the seat-event log.
+pub mod event_log;
 /// `license keys generate`.
 pub mod keys;
 /// Licenses: create, list, show, update, suspend, reinstate, revoke.
@@ -37,7 +39,10 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::SigningKey(command) => admin::signing_key(&connection()?, command, format).await,
         Command::Queue(command) => admin::queue(&connection()?, command, format).await,
         Command::Usage(args) => admin::usage(&connection()?, args, format).await,
-        Command::Audit(args) => admin::audit(&connection()?, args, format).await,
+        Command::Audit(args) => match args.command {
+            Some(command) => event_log::run(connection, command, format).await,
+            None => admin::audit(&connection()?, args, format).await,
+        },
         Command::Acquire(args) => client::acquire(&connection()?, args, format).await,
         Command::Borrow(args) => client::borrow(&connection()?, args, format).await,
         Command::Return(args) => client::return_borrowed(&connection()?, args, format).await,

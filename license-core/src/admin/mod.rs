@@ -436,6 +436,22 @@ impl AdminService {
         self.store.list_audit(tenant, limit.clamp(1, 500)).await
     }
 
+    /// Up to `limit` (1–1,000) entries of the tenant's event log numbered after `after`,
+    /// oldest first (ADR 0030): a range to export and check with
+    /// [`verify_chain`](crate::event_log::verify_chain).
+    pub async fn event_log(
+        &self,
+        tenant: TenantId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<crate::event_log::LogEntry>> {
+        if !(1..=1_000).contains(&limit) {
+            return Err(Error::invalid("limit", "between 1 and 1000"));
+        }
+        self.store.get_tenant(tenant).await?;
+        self.store.read_events(tenant, after, limit).await
+    }
+
     /// A page of the license's live borrowed sessions, oldest acquired first (after checking
     /// the license is the tenant's).
     pub async fn borrowed_sessions(

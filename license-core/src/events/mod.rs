@@ -4,7 +4,7 @@
 //!
 //! The JSON form of an event is a stable, documented schema (`docs/events.md`): a `type`
 //! (`granted`, `held`, `denied`, `renewed`, `released`, `expired`, `revoked`, `evicted`,
-//! `borrowed`, `returned`, `overdraft`, `rebuilt`, `admin_change`), the instant, the tenant, and the ids the event concerns. New fields may be
+//! `borrowed`, `returned`, `overdraft`, `rebuilt`, `reaped`, `events_lost`, `admin_change`), the instant, the tenant, and the ids the event concerns. New fields may be
 //! added; existing ones keep their name and meaning.
 //!
 //! ```
@@ -30,8 +30,12 @@ use crate::error::InactiveReason;
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::seat_policy::SeatLimit;
 
+/// The event log's writer: a bounded queue and batched appends per tenant.
+mod recorder;
 /// Sinks: the port, fan-out, a bounded queue, an in-memory recorder.
 mod sinks;
+
+pub use recorder::{BATCH, EventRecorder, RecorderStats};
 
 pub use sinks::{EventQueue, EventReceiver, EventSink, EventSinks, MemoryEvents};
 
@@ -154,6 +158,12 @@ pub enum SeatEventKind {
         /// Sessions marked.
         sessions: u64,
     },
+    /// Events of the tenant the event log's queue had no room for (ADR 0030): written in
+    /// their place, so a gap in what was recorded is itself on record.
+    EventsLost {
+        /// How many.
+        count: u64,
+    },
     /// An administrator changed tenant data (the durable audit record is written with the change).
     AdminChange {
         /// What was done, dotted (`license.create`).
@@ -182,6 +192,7 @@ impl SeatEventKind {
             SeatEventKind::Overdraft { .. } => "overdraft",
             SeatEventKind::Rebuilt { .. } => "rebuilt",
             SeatEventKind::Reaped { .. } => "reaped",
+            SeatEventKind::EventsLost { .. } => "events_lost",
             SeatEventKind::AdminChange { .. } => "admin_change",
         }
     }
@@ -297,6 +308,7 @@ mod tests {
             SeatEventKind::Revoked,
             SeatEventKind::Rebuilt { seats: 3 },
             SeatEventKind::Reaped { sessions: 2 },
+            SeatEventKind::EventsLost { count: 4 },
             SeatEventKind::AdminChange {
                 action: "license.create".into(),
                 target: "license:x".into(),

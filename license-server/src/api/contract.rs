@@ -56,6 +56,7 @@ const OPERATIONS: &[(&str, &[&[ErrorKind]])] = &[
         &[PARSING, rebuild::ERRORS, admin::ERRORS],
     ),
     ("list_audit_events", &[PARSING, admin::ERRORS]),
+    ("list_events", &[PARSING, admin::ERRORS]),
     ("get_quotas", &[admin::ERRORS]),
 ];
 

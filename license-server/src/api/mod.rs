@@ -15,6 +15,8 @@ mod contract;
 pub mod day;
 /// Errors to statuses and codes; the shared error body.
 pub mod error;
+/// Admin: the seat-event log.
+pub mod events;
 /// Liveness and readiness.
 pub mod health;
 /// The lease-token verification keys.
@@ -56,7 +58,7 @@ pub enum ApiTags {
     ApiKeys,
     /// Admin: usage figures and quotas.
     Usage,
-    /// Admin: the audit log.
+    /// Admin: the audit log and the seat-event log.
     Audit,
     /// Admin: the tenant's lease-signing key.
     SigningKeys,
@@ -79,6 +81,7 @@ pub type Apis = (
     queue::QueueApi,
     quotas::QuotasApi,
     audit::AuditApi,
+    events::EventsApi,
     signing_keys::SigningKeysApi,
     tenants::TenantsApi,
     health::HealthApi,
@@ -121,6 +124,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             queue::QueueApi,
             quotas::QuotasApi,
             audit::AuditApi,
+            events::EventsApi,
             signing_keys::SigningKeysApi,
             tenants::TenantsApi,
             health::HealthApi,

@@ -212,6 +212,18 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "Most licenses a replica keeps seat gauges for, three series each (the bound on their cardinality; the least used are forgotten first).",
     ),
     (
+        "events.replica",
+        "This replica's name in the seat-event log's entries (empty: the HOSTNAME environment variable, a pod's name on Kubernetes, else license-server).",
+    ),
+    (
+        "events.write_interval_millis",
+        "Milliseconds between two appends of queued seat events to the store's event log (one append per tenant per interval).",
+    ),
+    (
+        "events.queue_capacity",
+        "Most seat events queued for the store (about 400 bytes each); beyond it they are dropped, counted in license_event_log_dropped_total, and the tenant's log gets an events_lost entry with the count.",
+    ),
+    (
         "log.format",
         "Log format: auto (json when stderr, where logs go, is not a terminal: a file, a pipe, a container; pretty on a terminal), json (one object per line, Cloud Logging's severity) or pretty (colours only on a terminal).",
     ),

@@ -619,6 +619,12 @@ impl Api {
         self.get("/api/v1/admin/audit-events", caller).await
     }
 
+    /// A range of the seat-event log (`query`: `?after=…&limit=…` or empty).
+    pub async fn events(&self, caller: &Caller, query: &str) -> Reply {
+        self.get(&format!("/api/v1/admin/events{query}"), caller)
+            .await
+    }
+
     // --- set-up ---
 
     /// A new tenant (via the operator) with an admin key, a client key and a license with

@@ -8,6 +8,7 @@ mod auth;
 mod config;
 mod credential_cache;
 mod docs;
+mod event_log;
 mod failures;
 mod hardening;
 mod helpers;

@@ -1,0 +1,102 @@
+//! Admin: the tenant's seat-event log (ADR 0030), in ranges, for export and offline checks.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use license_core::event_log::LogEntry;
+use poem::web::Data;
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use super::ApiTags;
+use super::error::AdminError;
+use crate::auth::TenantAdminAuth;
+use crate::state::AppState;
+
+/// Admin routes for the seat-event log.
+#[derive(Debug)]
+pub struct EventsApi;
+
+/// One entry of the log: a seat event, numbered and linked to the entry before it.
+#[derive(Object, Debug)]
+pub struct EventLogEntry {
+    /// Its number in the tenant's log: 1, 2, 3, … without gaps.
+    pub seq: u64,
+    /// When the event happened.
+    pub at: DateTime<Utc>,
+    /// The replica that wrote it.
+    pub replica: String,
+    /// The event as JSON text (`docs/events.md`), exactly as hashed: keep it as text to verify.
+    pub body: String,
+    /// The previous entry's hash (64 hex digits; zeros for the first entry).
+    pub prev_hash: String,
+    /// SHA-256 of this entry (number, replica, body, previous hash; `docs/events.md`).
+    pub hash: String,
+}
+
+impl From<LogEntry> for EventLogEntry {
+    fn from(e: LogEntry) -> Self {
+        Self {
+            seq: e.seq,
+            at: e.at,
+            replica: e.replica,
+            body: e.body,
+            prev_hash: e.prev_hash.to_string(),
+            hash: e.hash.to_string(),
+        }
+    }
+}
+
+/// A range of the log.
+#[derive(Object, Debug)]
+pub struct EventLogPage {
+    /// Oldest first.
+    pub entries: Vec<EventLogEntry>,
+    /// Pass as `after` for the next range: the last entry's number (or `after` again when
+    /// the range is empty — nothing newer yet).
+    pub next_after: u64,
+}
+
+/// The seat-event log.
+#[derive(ApiResponse, Debug)]
+pub enum EventsOk {
+    /// Entries numbered after `after`.
+    #[oai(status = 200)]
+    Ok(Json<EventLogPage>),
+}
+
+#[OpenApi(prefix_path = "/api/v1/admin", tag = "ApiTags::Audit")]
+impl EventsApi {
+    /// List seat events
+    ///
+    /// The tenant's seat-event log: grants, refusals with their reason, releases, expiries,
+    /// evictions, borrows, admin changes (renewals are not logged one by one), numbered
+    /// without gaps and hash-chained. `license events export` writes ranges to a file and
+    /// `license events verify` checks one offline.
+    #[oai(path = "/events", method = "get", operation_id = "list_events")]
+    async fn list(
+        &self,
+        /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
+        #[oai(name = "X-Tenant-Id")]
+        auth: TenantAdminAuth,
+        state: Data<&Arc<AppState>>,
+        /// Entries numbered after this one (default 0: from the start).
+        after: Query<Option<u64>>,
+        /// How many entries at most (1–1000, default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
+        limit: Query<Option<u32>>,
+    ) -> Result<EventsOk, AdminError> {
+        let tenant = auth.0.tenant()?;
+        let after = after.0.unwrap_or(0);
+        let entries = state
+            .admin
+            .event_log(tenant, after, limit.0.unwrap_or(100))
+            .await?;
+        let next_after = entries.last().map_or(after, |e| e.seq);
+        Ok(EventsOk::Ok(Json(EventLogPage {
+            entries: entries.into_iter().map(EventLogEntry::from).collect(),
+            next_after,
+        })))
+    }
+}
