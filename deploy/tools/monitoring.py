@@ -105,6 +105,8 @@ PANELS = [
         ("reaper {{outcome}}", "sum by (outcome) (rate(license_reaper_passes_total{{{sel}}}[{w}]))"),
         ("sessions reaped", "sum(rate(license_reaped_sessions_total{{{sel}}}[{w}]))"),
         ("events dropped", "sum(rate(license_events_dropped_total{{{sel}}}[{w}]))"),
+        ("seat-event log: dropped", "sum(rate(license_event_log_dropped_total{{{sel}}}[{w}]))"),
+        ("seat-event log: failed appends", "sum(rate(license_event_log_failed_appends_total{{{sel}}}[{w}]))"),
     ]),
     ("Connections and rate limits", "short", [
         ("open", "sum(license_http_connections_open{{{sel}}})"),
