@@ -64,6 +64,9 @@ pub struct EventRecorder {
     replica: String,
     capacity: usize,
     pending: Mutex<Pending>,
+    /// One step at a time: a tenant's batches are appended in the order they were taken, and
+    /// a step that returns has seen every earlier step's append finish.
+    writing: futures::lock::Mutex<()>,
     stats: RecorderStats,
 }
 
@@ -81,6 +84,7 @@ impl EventRecorder {
             replica: replica.into(),
             capacity: capacity.max(1),
             pending: Mutex::new(Pending::default()),
+            writing: futures::lock::Mutex::new(()),
             stats: RecorderStats::default(),
         }
     }
@@ -102,8 +106,10 @@ impl EventRecorder {
     /// Appends up to [`BATCH`] queued events (and each tenant's count of lost ones) to the
     /// store, one append per tenant, oldest first. Returns the entries written. On a store
     /// failure the events not written go back to the front of the queue and the error is
-    /// returned; events of a tenant that no longer exists are discarded.
+    /// returned; events of a tenant that no longer exists are discarded. Steps run one at a
+    /// time (a second waits for the first).
     pub async fn write_pending(&self) -> Result<usize> {
+        let _writing = self.writing.lock().await;
         let (events, lost) = {
             let mut pending = self.lock();
             let n = pending.events.len().min(BATCH);

@@ -64,6 +64,15 @@ async fn a_scripted_history_is_on_record_in_order_and_verifies() {
     app.evict(&f.admin, &evicted, "?reason=audit&hold_seconds=60")
         .await
         .expect(200);
+    // A seat whose client stops heartbeating expires; its next heartbeat finds it gone.
+    let third = app
+        .acquire(&f.client, &f.license_key, "hw-3")
+        .await
+        .expect(200);
+    app.clock.advance(chrono::TimeDelta::seconds(3_600));
+    app.heartbeat(&f.client, third.body["session_id"].as_str().unwrap())
+        .await
+        .expect_error(410, "session_expired");
     app.acquire(&other.client, &other.license_key, "hw-9")
         .await
         .expect(200);
@@ -90,7 +99,9 @@ async fn a_scripted_history_is_on_record_in_order_and_verifies() {
             "denied:no_seats",
             "released",
             "granted",
-            "evicted"
+            "evicted",
+            "granted",
+            "expired"
         ],
         "renewals are not logged one by one"
     );

@@ -283,6 +283,51 @@ async fn three_replicas_on_one_postgres_and_one_redis_never_exceed_the_seats() {
     );
     let most = zcard.iter().chain(&usage).max().copied().unwrap();
     assert!(most <= SEATS as u64, "{most} seats live at once on {SEATS}");
+
+    // 4. The seat-event log (ADR 0030): the three replicas appended to one chain in
+    //    PostgreSQL; every grant, refusal and release of the run is on it once.
+    for app in &apps {
+        while app.state.recorder.queued() > 0 {
+            app.state.recorder.write_pending().await.unwrap();
+        }
+    }
+    let log = read_event_log(&apis[1], &acme).await;
+    assert_eq!(
+        license_core::event_log::verify_chain(&log, None),
+        Ok(()),
+        "one unbroken chain from three replicas"
+    );
+    let count = |kind: &str| {
+        log.iter()
+            .filter(|e| e.body.contains(&format!("\"type\":\"{kind}\"")))
+            .count()
+    };
+    assert_eq!(count("granted"), SEATS + 10, "grants on record");
+    assert_eq!(count("released"), 10, "releases on record");
+    assert_eq!(
+        count("denied"),
+        (MACHINES - SEATS) + (100 - regranted) + 1,
+        "refusals on record"
+    );
+    assert_eq!(count("renewed"), 0, "renewals are not logged one by one");
+}
+
+/// The whole seat-event log of `fixture`'s tenant, in ranges of 1 000.
+async fn read_event_log(api: &Api, fixture: &Fixture) -> Vec<license_core::event_log::LogEntry> {
+    let mut log = Vec::new();
+    loop {
+        let after = log.len();
+        let reply = api
+            .events(&fixture.admin, &format!("?after={after}&limit=1000"))
+            .await
+            .expect(200);
+        let range: Vec<license_core::event_log::LogEntry> =
+            serde_json::from_value(reply.body["entries"].clone()).unwrap();
+        if range.is_empty() {
+            return log;
+        }
+        log.extend(range);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
