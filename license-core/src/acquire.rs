@@ -14,7 +14,7 @@ use tracing::warn;
 
 use crate::audit::Actor;
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::{DenialReason, SeatEventKind};
+use crate::events::{DenialReason, QueueEndReason, SeatEventKind};
 use crate::evict::user_ref;
 use crate::holder::{SessionSecret, holder_admits};
 use crate::ids::{SessionId, TenantId};
@@ -354,6 +354,14 @@ impl LicenseService {
                     wait_until,
                 } => {
                     self.discard(&ledger_key, &session).await;
+                    // A join (a poll keeps its place: no event per poll).
+                    if ticket.is_none() {
+                        let kind = SeatEventKind::Queued {
+                            position,
+                            wait_until,
+                        };
+                        self.emit(self.session_event(&session, kind));
+                    }
                     return Ok(Acquired::Waiting(QueuePlace {
                         ticket: session.id,
                         position,
@@ -370,6 +378,10 @@ impl LicenseService {
                 }
                 AcquireOutcome::TicketGone => {
                     self.discard(&ledger_key, &session).await;
+                    let kind = SeatEventKind::QueueEnded {
+                        reason: QueueEndReason::Gone,
+                    };
+                    self.emit(self.session_event(&session, kind));
                     return Err(Error::TicketGone);
                 }
             }

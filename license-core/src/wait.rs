@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::acquire::Applicant;
 use crate::audit::Actor;
 use crate::error::{Error, ErrorKind, Result};
+use crate::events::{QueueEndReason, SeatEvent, SeatEventKind};
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::license::LicenseKey;
 use crate::seat_queue::Waiter;
@@ -133,7 +134,17 @@ impl LicenseService {
             .by_key(self.licenses.as_ref(), tenant, key)
             .await?;
         // A ledger that lost its state has no queue left to leave.
-        self.ledger.leave(&ledger_key(&license), ticket).await
+        let left = self.ledger.leave(&ledger_key(&license), ticket).await?;
+        if left {
+            let kind = SeatEventKind::QueueEnded {
+                reason: QueueEndReason::Left,
+            };
+            let event = SeatEvent::new(self.clock.now(), tenant, kind)
+                .license(license.id)
+                .session(ticket);
+            self.emit(event);
+        }
+        Ok(left)
     }
 }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use license_core::events::{DenialReason, MemoryEvents};
+use license_core::events::{DenialReason, MemoryEvents, QueueEndReason};
 use license_core::memory::{MemoryLedger, MemoryStore};
 use license_core::*;
 
@@ -208,4 +208,114 @@ async fn expiry_revocation_reaping_and_inactive_licenses_are_events() {
 /// The caller in these tests: the embedding application itself (its sessions bind no one).
 fn app() -> Caller {
     Caller::new(Actor::System)
+}
+
+#[tokio::test]
+async fn a_wait_in_the_queue_is_a_queued_event_then_a_grant_or_its_end() {
+    let w = world();
+    let t = w.tenant.id;
+    let mut new = NewLicense::new("CAD", SeatCount::new(1).unwrap());
+    new.rules.max_wait_seconds = 600;
+    let l = w
+        .admin
+        .create_license(t, new, &Actor::Operator)
+        .await
+        .unwrap();
+    let applicant = |hw: &str| Applicant::machine(HardwareId::parse(hw).unwrap(), None);
+    let ask = |hw: &'static str, ticket: Option<SessionId>| {
+        let service = &w.service;
+        let key = l.key.clone();
+        async move {
+            service
+                .acquire_waiting(
+                    t,
+                    &Actor::System,
+                    &key,
+                    &applicant(hw),
+                    SeatWait {
+                        seconds: 600,
+                        ticket,
+                    },
+                )
+                .await
+        }
+    };
+    let Ok(Acquired::Lease(holder)) = ask("pc-1", None).await else {
+        panic!("pc-1 takes the seat")
+    };
+    let start = w.events.events().len();
+    let Ok(Acquired::Waiting(b)) = ask("pc-2", None).await else {
+        panic!("pc-2 should wait")
+    };
+    let Ok(Acquired::Waiting(c)) = ask("pc-3", None).await else {
+        panic!("pc-3 should wait")
+    };
+    // Polls keep their place without an event each.
+    assert!(matches!(
+        ask("pc-2", Some(b.ticket)).await,
+        Ok(Acquired::Waiting(_))
+    ));
+    assert!(w.service.leave_queue(t, &l.key, c.ticket).await.unwrap());
+    assert!(matches!(
+        ask("pc-3", Some(c.ticket)).await,
+        Err(Error::TicketGone)
+    ));
+    w.service
+        .release(t, holder.session.id, &app())
+        .await
+        .unwrap();
+    let Ok(Acquired::Lease(seated)) = ask("pc-2", Some(b.ticket)).await else {
+        panic!("pc-2's turn")
+    };
+    assert_eq!(
+        names_since(&w.events, start),
+        [
+            "queued",
+            "queued",
+            "queue_ended",
+            "queue_ended",
+            "released",
+            "granted"
+        ]
+    );
+    let events = w.events.events();
+    let queued = &events[start];
+    assert_eq!(
+        queued.session_id,
+        Some(b.ticket),
+        "the ticket is the session"
+    );
+    assert_eq!(
+        queued.kind,
+        SeatEventKind::Queued {
+            position: 1,
+            wait_until: b.wait_until
+        }
+    );
+    let ended: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind.name() == "queue_ended")
+        .map(|e| (e.session_id, e.kind.clone()))
+        .collect();
+    assert_eq!(
+        ended,
+        [
+            (
+                Some(c.ticket),
+                SeatEventKind::QueueEnded {
+                    reason: QueueEndReason::Left
+                }
+            ),
+            (
+                Some(c.ticket),
+                SeatEventKind::QueueEnded {
+                    reason: QueueEndReason::Gone
+                }
+            ),
+        ]
+    );
+    assert_eq!(
+        seated.session.id, b.ticket,
+        "its grant names the same session"
+    );
 }

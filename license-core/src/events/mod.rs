@@ -4,7 +4,8 @@
 //!
 //! The JSON form of an event is a stable, documented schema (`docs/events.md`): a `type`
 //! (`granted`, `held`, `denied`, `renewed`, `released`, `expired`, `revoked`, `evicted`,
-//! `borrowed`, `returned`, `overdraft`, `rebuilt`, `reaped`, `events_lost`, `admin_change`), the instant, the tenant, and the ids the event concerns. New fields may be
+//! `borrowed`, `returned`, `overdraft`, `rebuilt`, `reaped`, `queued`, `queue_ended`,
+//! `events_lost`, `admin_change`), the instant, the tenant, and the ids the event concerns. New fields may be
 //! added; existing ones keep their name and meaning.
 //!
 //! ```
@@ -101,6 +102,17 @@ impl DenialReason {
     }
 }
 
+/// Why a wait in the queue ended without a seat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueEndReason {
+    /// The client left the queue.
+    Left,
+    /// A poll found the ticket no longer waiting: its wait was over, it was not polled in
+    /// time, or the ledger lost it.
+    Gone,
+}
+
 /// What happened. The serialized `type` of each variant is part of the stable schema.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -158,6 +170,19 @@ pub enum SeatEventKind {
         /// Sessions marked.
         sessions: u64,
     },
+    /// A client joined the license's queue (ADR 0029): the session id is its ticket, which
+    /// becomes the session of its grant (a `granted` with the same `session_id`).
+    Queued {
+        /// Its place: 1 is next in line.
+        position: u32,
+        /// When its wait ends unless it gets a seat first.
+        wait_until: DateTime<Utc>,
+    },
+    /// A client's wait in the queue ended without a seat.
+    QueueEnded {
+        /// Why.
+        reason: QueueEndReason,
+    },
     /// Events of the tenant the event log's queue had no room for (ADR 0030): written in
     /// their place, so a gap in what was recorded is itself on record.
     EventsLost {
@@ -192,6 +217,8 @@ impl SeatEventKind {
             SeatEventKind::Overdraft { .. } => "overdraft",
             SeatEventKind::Rebuilt { .. } => "rebuilt",
             SeatEventKind::Reaped { .. } => "reaped",
+            SeatEventKind::Queued { .. } => "queued",
+            SeatEventKind::QueueEnded { .. } => "queue_ended",
             SeatEventKind::EventsLost { .. } => "events_lost",
             SeatEventKind::AdminChange { .. } => "admin_change",
         }
@@ -309,6 +336,13 @@ mod tests {
             SeatEventKind::Rebuilt { seats: 3 },
             SeatEventKind::Reaped { sessions: 2 },
             SeatEventKind::EventsLost { count: 4 },
+            SeatEventKind::Queued {
+                position: 2,
+                wait_until: Utc::now(),
+            },
+            SeatEventKind::QueueEnded {
+                reason: QueueEndReason::Left,
+            },
             SeatEventKind::AdminChange {
                 action: "license.create".into(),
                 target: "license:x".into(),
