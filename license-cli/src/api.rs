@@ -356,6 +356,19 @@ pub struct EventLogPage {
     pub next_after: u64,
 }
 
+/// A signed checkpoint of the seat-event log (`GET /api/v1/admin/events/checkpoint`).
+#[derive(Debug, Deserialize, Serialize)]
+pub struct EventCheckpoint {
+    /// The entry's number.
+    pub seq: u64,
+    /// The entry's hash.
+    pub hash: String,
+    /// When it was signed.
+    pub signed_at: DateTime<Utc>,
+    /// The compact JWS, signed with the tenant's key.
+    pub checkpoint: String,
+}
+
 /// One audited change.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditEvent {

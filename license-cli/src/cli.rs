@@ -568,10 +568,25 @@ pub struct AuditArgs {
 pub enum AuditCommand {
     /// Write the seat-event log's entries after `--after` as NDJSON (one entry a line).
     Export(AuditExportArgs),
+    /// Have the server sign, with the tenant's key, that entry `--seq` of the log has the
+    /// hash it has now: keep it, and verify ranges against it.
+    Checkpoint(AuditCheckpointArgs),
     /// Check an exported range offline: every entry intact, numbered one after the other,
-    /// linked to the one before. Exit 4 names the first entry at fault.
+    /// linked to the one before; with `--checkpoint`, vouched for by the tenant's key. Exit 4
+    /// names the first entry at fault.
     #[command(after_help = EXIT_CODES)]
     Verify(AuditVerifyArgs),
+}
+
+/// `license audit checkpoint`.
+#[derive(Debug, Args)]
+pub struct AuditCheckpointArgs {
+    /// The entry to vouch for (the last one of a range you exported).
+    #[arg(long)]
+    pub seq: u64,
+    /// Also write the checkpoint (JSON) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// `license audit export`.
@@ -583,6 +598,9 @@ pub struct AuditExportArgs {
     /// The file to write [default: standard output].
     #[arg(long, value_name = "FILE")]
     pub out: Option<std::path::PathBuf>,
+    /// Also have the server sign a checkpoint of the last entry exported, into this file.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<std::path::PathBuf>,
 }
 
 /// `license audit verify`.
@@ -595,6 +613,24 @@ pub struct AuditVerifyArgs {
     /// not start at entry 1.
     #[arg(long, value_name = "HASH")]
     pub after_hash: Option<String>,
+    /// A checkpoint (`license audit checkpoint`'s JSON, or the bare JWS) the range must agree
+    /// with: its entry in the range with its hash, signed by the tenant's key.
+    #[arg(long, value_name = "FILE", requires = "tenant")]
+    pub checkpoint: Option<String>,
+    /// The tenant whose log it is (with `--checkpoint`).
+    #[arg(long, value_name = "ID")]
+    pub tenant: Option<String>,
+    /// The tenant's key set: a file, or an http(s) URL
+    /// [default: SERVER/api/v1/tenants/TENANT/jwks.json].
+    #[arg(long, value_name = "FILE|URL")]
+    pub jwks: Option<String>,
+    /// Root keys to pin (a file, or SERVER/.well-known/jwks.json): only tenant keys whose
+    /// certificate they sign are trusted. Without it, the key set is trusted as read.
+    #[arg(long, value_name = "FILE|URL")]
+    pub root: Option<String>,
+    /// The issuer the checkpoint must name (the server's `issuer` setting).
+    #[arg(long, default_value = "license-server")]
+    pub issuer: String,
 }
 
 /// The seat a client asks for.

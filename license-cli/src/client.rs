@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::api::{
     AcquireRequest, ApiKey, AuditEvent, BorrowRequest, CreateApiKey, CreateLicense, CreatedApiKey,
-    CreatedTenant, EventLogPage, Items, Lease, License, LicensePage, QueueListing, Released,
-    Renewed, Returned, SeatPolicy, Session, SessionPage, SigningKey, Tenant, Usage,
+    CreatedTenant, EventCheckpoint, EventLogPage, Items, Lease, License, LicensePage, QueueListing,
+    Released, Renewed, Returned, SeatPolicy, Session, SessionPage, SigningKey, Tenant, Usage,
 };
 use crate::config::Connection;
 
@@ -457,6 +457,13 @@ impl Client {
     pub async fn event_log(&self, after: u64, limit: u32) -> Result<EventLogPage> {
         let query = [("after", after.to_string()), ("limit", limit.to_string())];
         self.get(&["api", "v1", "admin", "events"], &query).await
+    }
+
+    /// A checkpoint of entry `seq` of the seat-event log, signed now with the tenant's key.
+    pub async fn event_checkpoint(&self, seq: u64) -> Result<EventCheckpoint> {
+        let query = [("seq", seq.to_string())];
+        self.get(&["api", "v1", "admin", "events", "checkpoint"], &query)
+            .await
     }
 
     // --- Client: leases (license-client) ----------------------------------------------

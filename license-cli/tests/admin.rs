@@ -4,6 +4,7 @@
 
 mod support;
 
+use license_core::event_log::{LogEntry, NewLogEntry};
 use support::{Fixture, Server};
 
 const UNKNOWN_ID: &str = "01a2103b-0000-7000-8000-000000000000";
@@ -473,4 +474,82 @@ fn the_event_log_is_exported_and_verified_offline() {
         .cli()
         .run(&["audit", "verify", &tail, "--after-hash", "xyz"])
         .fails(2, "--after-hash");
+
+    // A checkpoint signed by the tenant's key, checked against the pinned root.
+    let checkpoint = dir.path().join("checkpoint.json");
+    let checkpoint = checkpoint.to_str().unwrap();
+    fixture
+        .admin()
+        .run(&["audit", "export", "--out", path, "--checkpoint", checkpoint])
+        .success();
+    let root = format!("{}/.well-known/jwks.json", fixture.server.url);
+    let with_checkpoint = |file: &str| {
+        fixture.server.cli().run(&[
+            "-o",
+            "json",
+            "audit",
+            "verify",
+            file,
+            "--checkpoint",
+            checkpoint,
+            "--tenant",
+            &fixture.tenant,
+            "--root",
+            &root,
+        ])
+    };
+    let vouched = with_checkpoint(path).success().json();
+    let exported = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(vouched["checkpoint"]["seq"], exported.lines().count());
+    assert_eq!(vouched["checkpoint"]["tid"], fixture.tenant.as_str());
+    // A forged history re-hashed from the altered entry on: the chain holds, the checkpoint
+    // does not.
+    let mut entries: Vec<LogEntry> = exported
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut prev = entries[granted].prev_hash;
+    for entry in &mut entries[granted..] {
+        let new = NewLogEntry {
+            at: entry.at,
+            replica: entry.replica.clone(),
+            body: entry.body.replace("hw-1", "hw-9"),
+        };
+        *entry = LogEntry::link(entry.seq, &prev, new);
+        prev = entry.hash;
+    }
+    let forged: Vec<String> = entries
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect();
+    let forged = write("forged.ndjson", &forged);
+    fixture
+        .server
+        .cli()
+        .run(&["audit", "verify", &forged])
+        .success();
+    with_checkpoint(&forged).fails(4, "but the checkpoint vouches for");
+    // A checkpoint of an entry the range does not hold.
+    let head = write("head.ndjson", &owned[..1]);
+    with_checkpoint(&head).fails(4, "which is not in the range");
+    // Another tenant's keys do not vouch for it.
+    let other = Fixture::new(1);
+    fixture
+        .server
+        .cli()
+        .run(&[
+            "audit",
+            "verify",
+            path,
+            "--checkpoint",
+            checkpoint,
+            "--tenant",
+            &fixture.tenant,
+            "--jwks",
+            &format!(
+                "{}/api/v1/tenants/{}/jwks.json",
+                other.server.url, other.tenant
+            ),
+        ])
+        .fails(4, "tenant");
 }

@@ -61,6 +61,8 @@ pub mod borrow;
 pub mod clock;
 /// The error type, its stable codes, and the kinds each use case declares.
 pub mod error;
+/// Signed checkpoints of the seat-event log: the tenant key vouches for an entry's hash.
+pub mod event_checkpoint;
 /// The seat-event log: append-only, numbered, hash-chained per tenant (ADR 0030).
 pub mod event_log;
 /// The event port: `SeatEvent`, sinks, and a bounded queue for slow consumers.

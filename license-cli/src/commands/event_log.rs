@@ -1,32 +1,71 @@
-//! `license audit export [--after N] [--out FILE]` and `license audit verify FILE
-//! [--after-hash HASH]`: the tenant's seat-event log as NDJSON, one entry a line (the event's
-//! JSON kept as text, exactly as hashed), and its offline check with license-core's
-//! `verify_chain` — no server, no credential.
+//! `license audit export [--after N] [--out FILE] [--checkpoint FILE]`, `license audit
+//! checkpoint --seq N` and `license audit verify FILE [--after-hash HASH] [--checkpoint FILE
+//! --tenant ID]`: the tenant's seat-event log as NDJSON, one entry a line (the event's JSON
+//! kept as text, exactly as hashed), checkpoints the tenant's key signs, and the offline check
+//! with license-core's `verify_chain` and `verify_checkpoint` — no credential (the tenant's
+//! published keys are public).
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 
+use license_core::TenantId;
+use license_core::event_checkpoint::{CheckpointClaims, verify_checkpoint};
 use license_core::event_log::{ChainHash, LogEntry, verify_chain};
 use serde::Serialize;
 
-use crate::cli::{AuditCommand, AuditExportArgs, AuditVerifyArgs, OutputFormat};
+use crate::api::EventCheckpoint;
+use crate::cli::{
+    AuditCheckpointArgs, AuditCommand, AuditExportArgs, AuditVerifyArgs, ConnectionArgs,
+    OutputFormat,
+};
 use crate::client::Client;
-use crate::config::Connection;
+use crate::config::{self, Connection};
 use crate::error::{Error, Result};
-use crate::output::{Fields, emit};
+use crate::output::{Fields, emit, time};
 
 /// Entries asked for per request.
 const PAGE: u32 = 1_000;
 
-/// Runs `license audit export|verify`; only `export` needs the connection.
+/// Runs `license audit export|checkpoint|verify`; `verify` needs no credential (with
+/// `--checkpoint` and no `--jwks`, it reads the tenant's published keys from the server).
 pub async fn run(
-    connection: impl FnOnce() -> Result<Connection>,
+    connection: &ConnectionArgs,
     command: AuditCommand,
     format: OutputFormat,
 ) -> Result<u8> {
     match command {
-        AuditCommand::Export(args) => export(&connection()?, args).await,
-        AuditCommand::Verify(args) => verify(&args, format),
+        AuditCommand::Export(args) => export(&config::resolve(connection)?, args).await,
+        AuditCommand::Checkpoint(args) => {
+            checkpoint(&config::resolve(connection)?, &args, format).await
+        }
+        AuditCommand::Verify(args) => verify(&args, connection, format).await,
     }
+}
+
+async fn checkpoint(
+    connection: &Connection,
+    args: &AuditCheckpointArgs,
+    format: OutputFormat,
+) -> Result<u8> {
+    let signed = Client::new(connection)?.event_checkpoint(args.seq).await?;
+    if let Some(path) = &args.out {
+        write_checkpoint(path, &signed)?;
+    }
+    emit(format, &signed, |c| {
+        let mut fields = Fields::new();
+        fields
+            .add("entry", c.seq.to_string())
+            .add("hash", &c.hash)
+            .add("signed at", time(&c.signed_at))
+            .add("checkpoint", &c.checkpoint);
+        fields.render()
+    })?;
+    Ok(0)
+}
+
+fn write_checkpoint(path: &std::path::Path, signed: &EventCheckpoint) -> Result<()> {
+    let json = serde_json::to_string_pretty(signed)
+        .map_err(|e| Error::Other(format!("cannot encode the checkpoint: {e}")))?;
+    std::fs::write(path, json + "\n").map_err(|e| Error::io("cannot write", path, e))
 }
 
 async fn export(connection: &Connection, args: AuditExportArgs) -> Result<u8> {
@@ -63,6 +102,15 @@ async fn export(connection: &Connection, args: AuditExportArgs) -> Result<u8> {
         Some(first) => eprintln!("exported {count} entries ({first}–{after})"),
         None => eprintln!("no entries after {}", args.after),
     }
+    if let Some(path) = &args.checkpoint {
+        if first.is_none() {
+            return Err(Error::Other(
+                "no entry exported: nothing to checkpoint".into(),
+            ));
+        }
+        write_checkpoint(path, &client.event_checkpoint(after).await?)?;
+        eprintln!("checkpoint of entry {after} written to {}", path.display());
+    }
     Ok(0)
 }
 
@@ -73,9 +121,16 @@ struct Verified {
     first: Option<u64>,
     last: Option<u64>,
     head: Option<ChainHash>,
+    /// The checkpoint the range agrees with, if one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkpoint: Option<CheckpointClaims>,
 }
 
-fn verify(args: &AuditVerifyArgs, format: OutputFormat) -> Result<u8> {
+async fn verify(
+    args: &AuditVerifyArgs,
+    connection: &ConnectionArgs,
+    format: OutputFormat,
+) -> Result<u8> {
     let entries = read_entries(&args.file)?;
     let anchor = match &args.after_hash {
         Some(hash) => {
@@ -87,12 +142,17 @@ fn verify(args: &AuditVerifyArgs, format: OutputFormat) -> Result<u8> {
         None => None,
     };
     verify_chain(&entries, anchor).map_err(|broken| Error::BrokenLog(broken.to_string()))?;
+    let checkpoint = match &args.checkpoint {
+        Some(file) => Some(vouched(args, file, &entries, connection).await?),
+        None => None,
+    };
     let verified = Verified {
         intact: true,
         entries: entries.len() as u64,
         first: entries.first().map(|e| e.seq),
         last: entries.last().map(|e| e.seq),
         head: entries.last().map(|e| e.hash),
+        checkpoint,
     };
     emit(format, &verified, |v| {
         let mut fields = Fields::new();
@@ -103,6 +163,14 @@ fn verify(args: &AuditVerifyArgs, format: OutputFormat) -> Result<u8> {
         }
         if let Some(head) = v.head {
             fields.add("head", head.to_string());
+        }
+        if let Some(c) = &v.checkpoint {
+            let signed = chrono::DateTime::from_timestamp(c.iat, 0)
+                .map_or_else(|| c.iat.to_string(), |at| time(&at));
+            fields.add(
+                "checkpoint",
+                format!("entry {} signed by tenant {} at {signed}", c.seq, c.tid),
+            );
         }
         fields.render()
     })?;
@@ -133,4 +201,52 @@ fn read_entries(file: &str) -> Result<Vec<LogEntry>> {
         entries.push(entry);
     }
     Ok(entries)
+}
+
+/// The checkpoint in `file`, checked against the tenant's keys, and the range's agreement with
+/// it: its entry is in the range with the hash it vouches for (the chain, already checked,
+/// ties every earlier entry to it).
+async fn vouched(
+    args: &AuditVerifyArgs,
+    file: &str,
+    entries: &[LogEntry],
+    connection: &ConnectionArgs,
+) -> Result<CheckpointClaims> {
+    let tenant_text = args.tenant.as_deref().unwrap_or_default();
+    let tenant: TenantId = tenant_text
+        .parse()
+        .map_err(|_| Error::Usage(format!("--tenant {tenant_text:?} is not a tenant id")))?;
+    let text = std::fs::read_to_string(file).map_err(|e| Error::io("cannot read", file, e))?;
+    // `license audit checkpoint`'s JSON, or the bare JWS.
+    let jws = match serde_json::from_str::<EventCheckpoint>(&text) {
+        Ok(signed) => signed.checkpoint,
+        Err(_) => text.trim().to_owned(),
+    };
+    let now = chrono::Utc::now();
+    let keys = super::verify::trusted_keys(
+        tenant,
+        args.jwks.as_deref(),
+        args.root.as_deref(),
+        &args.issuer,
+        connection,
+        now,
+    )
+    .await
+    .map_err(|e| match e {
+        Error::InvalidToken(why) => Error::BrokenLog(format!("the tenant's keys: {why}")),
+        other => other,
+    })?;
+    let claims = verify_checkpoint(&keys, &jws, &args.issuer, tenant)
+        .map_err(|e| Error::BrokenLog(format!("the checkpoint does not verify: {e}")))?;
+    match entries.iter().find(|e| e.seq == claims.seq) {
+        Some(entry) if entry.hash == claims.hash => Ok(claims),
+        Some(entry) => Err(Error::BrokenLog(format!(
+            "entry {} has hash {}, but the checkpoint vouches for {}",
+            entry.seq, entry.hash, claims.hash
+        ))),
+        None => Err(Error::BrokenLog(format!(
+            "the checkpoint vouches for entry {}, which is not in the range",
+            claims.seq
+        ))),
+    }
 }

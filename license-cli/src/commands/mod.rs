@@ -40,7 +40,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Queue(command) => admin::queue(&connection()?, command, format).await,
         Command::Usage(args) => admin::usage(&connection()?, args, format).await,
         Command::Audit(args) => match args.command {
-            Some(command) => event_log::run(connection, command, format).await,
+            Some(command) => event_log::run(&cli.connection, command, format).await,
             None => admin::audit(&connection()?, args, format).await,
         },
         Command::Acquire(args) => client::acquire(&connection()?, args, format).await,

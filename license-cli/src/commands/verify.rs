@@ -40,38 +40,17 @@ pub async fn run(
         .tenant
         .parse()
         .map_err(|_| Error::Usage(format!("--tenant {:?} is not a tenant id", args.tenant)))?;
-    let jwks_source = match args.jwks {
-        Some(source) => source,
-        None => format!(
-            "{}/api/v1/tenants/{tenant}/jwks.json",
-            config::resolve(connection)?.server
-        ),
-    };
-    let published = load_json(&jwks_source).await?;
     let now = Utc::now();
-    let mut verifier = match &args.root {
-        Some(root_source) => {
-            let root: Jwks = key_set(load_json(root_source).await?, root_source)?;
-            let published: TenantJwks = serde_json::from_value(published).map_err(|e| {
-                Error::Other(format!(
-                    "{jwks_source} is not a tenant's key set with certificates: {e}"
-                ))
-            })?;
-            TokenVerifier::pinned(&root, &published, args.issuer, tenant, now)
-                .map_err(|e| Error::InvalidToken(e.to_string()))?
-        }
-        None => {
-            // A tenant's set names its tenant: one of another tenant is refused outright.
-            if let Some(named) = published.get("tenant_id").and_then(|v| v.as_str())
-                && named != tenant.to_string()
-            {
-                return Err(Error::InvalidToken(format!(
-                    "{jwks_source} is the key set of tenant {named}, not of {tenant}"
-                )));
-            }
-            TokenVerifier::new(key_set(published, &jwks_source)?, args.issuer, tenant)
-        }
-    };
+    let keys = trusted_keys(
+        tenant,
+        args.jwks.as_deref(),
+        args.root.as_deref(),
+        &args.issuer,
+        connection,
+        now,
+    )
+    .await?;
+    let mut verifier = TokenVerifier::new(keys, args.issuer, tenant);
     if let Some(license) = &args.license {
         let license: LicenseId = license
             .parse()
@@ -102,6 +81,51 @@ pub async fn run(
         fields.render()
     })?;
     Ok(0)
+}
+
+/// The keys `tenant`'s signatures are checked with: its published set (from `jwks`, else the
+/// server's `/api/v1/tenants/{tenant}/jwks.json`), only the keys `root` certifies when given,
+/// else as read (a set naming another tenant is refused).
+pub(crate) async fn trusted_keys(
+    tenant: TenantId,
+    jwks: Option<&str>,
+    root: Option<&str>,
+    issuer: &str,
+    connection: &ConnectionArgs,
+    now: DateTime<Utc>,
+) -> Result<Jwks> {
+    let jwks_source = match jwks {
+        Some(source) => source.to_owned(),
+        None => format!(
+            "{}/api/v1/tenants/{tenant}/jwks.json",
+            config::resolve(connection)?.server
+        ),
+    };
+    let published = load_json(&jwks_source).await?;
+    match root {
+        Some(root_source) => {
+            let root: Jwks = key_set(load_json(root_source).await?, root_source)?;
+            let published: TenantJwks = serde_json::from_value(published).map_err(|e| {
+                Error::Other(format!(
+                    "{jwks_source} is not a tenant's key set with certificates: {e}"
+                ))
+            })?;
+            published
+                .certified_keys(&root, issuer, tenant, now)
+                .map_err(|e| Error::InvalidToken(e.to_string()))
+        }
+        None => {
+            // A tenant's set names its tenant: one of another tenant is refused outright.
+            if let Some(named) = published.get("tenant_id").and_then(|v| v.as_str())
+                && named != tenant.to_string()
+            {
+                return Err(Error::InvalidToken(format!(
+                    "{jwks_source} is the key set of tenant {named}, not of {tenant}"
+                )));
+            }
+            key_set(published, &jwks_source)
+        }
+    }
 }
 
 fn key_set(value: serde_json::Value, source: &str) -> Result<Jwks> {

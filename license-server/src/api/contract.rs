@@ -7,7 +7,7 @@
 
 use license_core::{
     Dependency, Error, ErrorKind, InactiveReason, Quota, Resource, TokenError, acquire, admin,
-    borrow, evict, heartbeat, keys, readiness, rebuild, release, validate, wait,
+    borrow, event_checkpoint, evict, heartbeat, keys, readiness, rebuild, release, validate, wait,
 };
 
 use super::error::{ApiError, BASE_STATUSES, is_base_status};
@@ -57,6 +57,7 @@ const OPERATIONS: &[(&str, &[&[ErrorKind]])] = &[
     ),
     ("list_audit_events", &[PARSING, admin::ERRORS]),
     ("list_events", &[PARSING, admin::ERRORS]),
+    ("get_event_checkpoint", &[PARSING, event_checkpoint::ERRORS]),
     ("get_quotas", &[admin::ERRORS]),
 ];
 

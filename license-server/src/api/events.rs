@@ -58,6 +58,29 @@ pub struct EventLogPage {
     pub next_after: u64,
 }
 
+/// A signed checkpoint: the tenant's key vouches for one entry's hash.
+#[derive(Object, Debug)]
+pub struct EventCheckpointDto {
+    /// The entry's number.
+    pub seq: u64,
+    /// The entry's hash (64 hex digits).
+    pub hash: String,
+    /// When it was signed.
+    pub signed_at: DateTime<Utc>,
+    /// The compact JWS (`typ` `event-checkpoint+jwt`, claims `iss`, `tid`, `seq`, `hash`,
+    /// `iat`), signed with the tenant's key: check it against
+    /// `/api/v1/tenants/{tenant_id}/jwks.json` (`license audit verify --checkpoint`).
+    pub checkpoint: String,
+}
+
+/// A checkpoint.
+#[derive(ApiResponse, Debug)]
+pub enum CheckpointOk {
+    /// Signed now.
+    #[oai(status = 200)]
+    Ok(Json<EventCheckpointDto>),
+}
+
 /// The seat-event log.
 #[derive(ApiResponse, Debug)]
 pub enum EventsOk {
@@ -97,6 +120,38 @@ impl EventsApi {
         Ok(EventsOk::Ok(Json(EventLogPage {
             entries: entries.into_iter().map(EventLogEntry::from).collect(),
             next_after,
+        })))
+    }
+
+    /// Sign a checkpoint of the seat-event log
+    ///
+    /// Signs, with the tenant's own key, that entry `seq` of its seat-event log has the hash
+    /// it has now. Keep checkpoints: with one, an exported range verifies offline against the
+    /// tenant's published keys (the chain ties every earlier entry to it), and a log altered
+    /// after it was signed no longer matches.
+    #[oai(
+        path = "/events/checkpoint",
+        method = "get",
+        operation_id = "get_event_checkpoint"
+    )]
+    async fn checkpoint(
+        &self,
+        /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
+        #[oai(name = "X-Tenant-Id")]
+        auth: TenantAdminAuth,
+        state: Data<&Arc<AppState>>,
+        /// The entry to vouch for (the last one of a range you exported).
+        #[oai(validator(minimum(value = "1")))]
+        seq: Query<u64>,
+    ) -> Result<CheckpointOk, AdminError> {
+        let tenant = auth.0.tenant()?;
+        let signed = state.service.event_checkpoint(tenant, seq.0).await?;
+        let signed_at = DateTime::from_timestamp(signed.claims.iat, 0).unwrap_or_default();
+        Ok(CheckpointOk::Ok(Json(EventCheckpointDto {
+            seq: signed.claims.seq,
+            hash: signed.claims.hash.to_string(),
+            signed_at,
+            checkpoint: signed.jws,
         })))
     }
 }

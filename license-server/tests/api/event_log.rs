@@ -2,6 +2,7 @@
 //! numbered and hash-chained per tenant, readable in ranges and verifiable offline; bad ranges
 //! are 400 naming the field; a store outage is 503 and loses no event.
 
+use license_core::event_checkpoint::verify_checkpoint;
 use license_core::event_log::{LogEntry, verify_chain};
 use serde_json::{Value, json};
 
@@ -184,4 +185,52 @@ async fn a_store_outage_is_503_and_loses_no_event() {
         kinds(&log)
     );
     assert!(app.metric("license_event_log_failed_appends_total").await >= 1);
+}
+
+#[tokio::test]
+async fn a_signed_checkpoint_vouches_for_a_range_against_the_tenant_keys() {
+    let app = spawn_app().await;
+    let f = app.fixture("Acme", 1).await;
+    app.acquire(&f.client, &f.license_key, "hw-1")
+        .await
+        .expect(200);
+    app.state.recorder.write_pending().await.unwrap();
+    let log = whole_log(&app, &f.admin, 100).await;
+    let last = log.last().unwrap();
+    let signed = app
+        .events_checkpoint(&f.admin, &format!("?seq={}", last.seq))
+        .await
+        .expect(200);
+    assert_eq!(signed.body["seq"], last.seq);
+    assert_eq!(signed.str("hash"), last.hash.to_string());
+
+    // Offline: the tenant's published keys, checked against the pinned root.
+    let roots: license_core::Jwks =
+        serde_json::from_value(app.jwks().await.expect(200).body).unwrap();
+    let published: license_core::TenantJwks =
+        serde_json::from_value(app.tenant_jwks(&f.tenant_id).await.expect(200).body).unwrap();
+    let tenant: license_core::TenantId = f.tenant_id.parse().unwrap();
+    let keys = published
+        .certified_keys(&roots, "license-server", tenant, chrono::Utc::now())
+        .unwrap();
+    let claims =
+        verify_checkpoint(&keys, &signed.str("checkpoint"), "license-server", tenant).unwrap();
+    assert_eq!((claims.seq, claims.hash), (last.seq, last.hash));
+    // Another tenant's checkpoint does not vouch for this one's log.
+    let other = app.fixture("Other", 1).await;
+    app.state.recorder.write_pending().await.unwrap();
+    let theirs = app
+        .events_checkpoint(&other.admin, "?seq=1")
+        .await
+        .expect(200);
+    assert!(verify_checkpoint(&keys, &theirs.str("checkpoint"), "license-server", tenant).is_err());
+
+    // Bad input names the field; an entry not written yet is refused the same way.
+    for query in ["?seq=0", "?seq=x", "", &format!("?seq={}", last.seq + 1000)] {
+        let reply = app
+            .events_checkpoint(&f.admin, query)
+            .await
+            .expect_error(400, "invalid_input");
+        assert_eq!(reply.body["field"], "seq", "{query}: {}", reply.body);
+    }
 }

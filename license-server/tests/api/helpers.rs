@@ -619,6 +619,12 @@ impl Api {
         self.get("/api/v1/admin/audit-events", caller).await
     }
 
+    /// A signed checkpoint of the seat-event log (`query`: `?seq=…`).
+    pub async fn events_checkpoint(&self, caller: &Caller, query: &str) -> Reply {
+        self.get(&format!("/api/v1/admin/events/checkpoint{query}"), caller)
+            .await
+    }
+
     /// A range of the seat-event log (`query`: `?after=…&limit=…` or empty).
     pub async fn events(&self, caller: &Caller, query: &str) -> Reply {
         self.get(&format!("/api/v1/admin/events{query}"), caller)
