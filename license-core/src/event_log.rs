@@ -1,11 +1,13 @@
 //! The seat-event log (ADR 0030): every seat event of a tenant stored append-only, numbered
 //! without gaps and linked in a hash chain, so a record altered, removed or inserted after the
-//! fact is caught by [`verify_chain`] — offline, from an exported range.
+//! fact is caught by [`verify_chain`](crate::event_log::verify_chain) — offline, from an
+//! exported range.
 //!
 //! Each entry's hash is SHA-256 over a length-prefixed encoding of its sequence number, the
 //! replica that wrote it, the event's JSON text exactly as stored, and the previous entry's
-//! hash (the first entry of a tenant links to [`ChainHash::GENESIS`]). The JSON text is the
-//! record: it is kept and served byte for byte, never re-serialized.
+//! hash (the first entry of a tenant links to
+//! [`ChainHash::GENESIS`](crate::event_log::ChainHash::GENESIS)). The JSON text is the record:
+//! it is kept and served byte for byte, never re-serialized.
 //!
 //! ```
 //! use license_core::event_log::{ChainHash, LogEntry, NewLogEntry, verify_chain};
