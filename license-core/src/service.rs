@@ -220,10 +220,14 @@ impl LicenseService {
 
     /// An event about `session`, at the service's clock.
     pub(crate) fn session_event(&self, session: &Session, kind: SeatEventKind) -> SeatEvent {
-        SeatEvent::new(self.clock.now(), session.tenant_id, kind)
+        let event = SeatEvent::new(self.clock.now(), session.tenant_id, kind)
             .license(session.license_id)
             .session(session.id)
-            .hardware(session.hardware_id.as_str())
+            .hardware(session.hardware_id.as_str());
+        match &session.user_email {
+            Some(user) => event.user(user.as_str()),
+            None => event,
+        }
     }
 
     /// Ends `session` in the store (first) and frees its seat in the ledger (second): if the

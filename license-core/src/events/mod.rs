@@ -241,6 +241,10 @@ pub struct SeatEvent {
     /// The machine concerned, if one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hardware_id: Option<String>,
+    /// The person the session is for, when the client named one (`user_email`, or an ID
+    /// token's e-mail).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     /// What happened (flattened: `type` plus its fields).
     #[serde(flatten)]
     pub kind: SeatEventKind,
@@ -255,6 +259,7 @@ impl SeatEvent {
             license_id: None,
             session_id: None,
             hardware_id: None,
+            user: None,
             kind,
         }
     }
@@ -274,6 +279,12 @@ impl SeatEvent {
     /// Names the machine.
     pub fn hardware(mut self, id: &str) -> Self {
         self.hardware_id = Some(id.to_owned());
+        self
+    }
+
+    /// Names the person.
+    pub fn user(mut self, email: &str) -> Self {
+        self.user = Some(email.to_owned());
         self
     }
 

@@ -117,6 +117,10 @@ async fn a_scripted_history_is_on_record_in_order_and_verifies() {
         serde_json::from_str(&log[seen.iter().position(|k| k == "granted").unwrap()].body).unwrap();
     assert_eq!(granted["session_id"], json!(session));
     assert_eq!(granted["hardware_id"], "hw-1");
+    assert_eq!(
+        granted["user"], "ada@example.com",
+        "the person the seat is for"
+    );
     assert_eq!(granted["license_id"], json!(f.license_id));
 
     // The other tenant's log is its own, and chained from its own start.
