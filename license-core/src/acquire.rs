@@ -144,7 +144,12 @@ impl LicenseService {
         let user_email = applicant.user_email.clone();
         if let Err(e) = license.ensure_usable(self.clock.now()) {
             if let Error::LicenseInactive(reason) = &e {
-                self.emit_denial(license, hardware_id, DenialReason::inactive(*reason));
+                self.emit_denial(
+                    license,
+                    hardware_id,
+                    user_email.as_ref(),
+                    DenialReason::inactive(*reason),
+                );
             }
             return Err(e);
         }
@@ -173,7 +178,12 @@ impl LicenseService {
         let tally = match Admission::of(&license.policy, &requester, processes) {
             Ok(tally) => tally,
             Err(e) => {
-                self.emit_denial(license, hardware_id, DenialReason::Excluded);
+                self.emit_denial(
+                    license,
+                    hardware_id,
+                    user_email.as_ref(),
+                    DenialReason::Excluded,
+                );
                 return Err(e);
             }
         };
@@ -278,7 +288,7 @@ impl LicenseService {
                         Some(session) => {
                             if !holder_admits(session.holder.as_ref(), holder) {
                                 let reason = DenialReason::HeldByAnotherUser;
-                                self.emit_denial(license, hardware_id, reason);
+                                self.emit_denial(license, hardware_id, user_email.as_ref(), reason);
                                 return Err(Error::Conflict(
                                     "this machine's seat on the license is held by another user; \
                                      give each user of a shared machine their own hardware_id"
@@ -325,23 +335,41 @@ impl LicenseService {
                 AcquireOutcome::NoSeats => {
                     self.discard(&ledger_key, &session).await;
                     return Err(self
-                        .refuse(license, hardware_id, limit, SeatLimit::Seats)
+                        .refuse(
+                            license,
+                            hardware_id,
+                            user_email.as_ref(),
+                            limit,
+                            SeatLimit::Seats,
+                        )
                         .await);
                 }
                 AcquireOutcome::Limited(reached) => {
                     self.discard(&ledger_key, &session).await;
-                    return Err(self.refuse(license, hardware_id, limit, reached).await);
+                    return Err(self
+                        .refuse(license, hardware_id, user_email.as_ref(), limit, reached)
+                        .await);
                 }
                 AcquireOutcome::NoBorrowSeats => {
                     self.discard(&ledger_key, &session).await;
-                    self.emit_denial(license, hardware_id, DenialReason::BorrowLimit);
+                    self.emit_denial(
+                        license,
+                        hardware_id,
+                        user_email.as_ref(),
+                        DenialReason::BorrowLimit,
+                    );
                     return Err(Error::BorrowLimitReached {
                         limit: license.rules.max_borrowed_seats.unwrap_or(limit),
                     });
                 }
                 AcquireOutcome::Evicted { until, reason } => {
                     self.discard(&ledger_key, &session).await;
-                    self.emit_denial(license, hardware_id, DenialReason::Evicted);
+                    self.emit_denial(
+                        license,
+                        hardware_id,
+                        user_email.as_ref(),
+                        DenialReason::Evicted,
+                    );
                     return Err(Error::HeldOff { reason, until });
                 }
                 AcquireOutcome::Rebuild => {
@@ -373,7 +401,13 @@ impl LicenseService {
                 AcquireOutcome::QueueFull => {
                     self.discard(&ledger_key, &session).await;
                     return Err(self
-                        .refuse(license, hardware_id, limit, SeatLimit::QueueFull)
+                        .refuse(
+                            license,
+                            hardware_id,
+                            user_email.as_ref(),
+                            limit,
+                            SeatLimit::QueueFull,
+                        )
                         .await);
                 }
                 AcquireOutcome::TicketGone => {
@@ -557,13 +591,23 @@ impl LicenseService {
             | AcquireOutcome::QueueFull
             | AcquireOutcome::TicketGone => return Ok(None),
             AcquireOutcome::NoBorrowSeats => {
-                self.emit_denial(license, hardware_id, DenialReason::BorrowLimit);
+                self.emit_denial(
+                    license,
+                    hardware_id,
+                    session.user_email.as_ref(),
+                    DenialReason::BorrowLimit,
+                );
                 Error::BorrowLimitReached {
                     limit: license.rules.max_borrowed_seats.unwrap_or(request.limit),
                 }
             }
             AcquireOutcome::Evicted { until, reason } => {
-                self.emit_denial(license, hardware_id, DenialReason::Evicted);
+                self.emit_denial(
+                    license,
+                    hardware_id,
+                    session.user_email.as_ref(),
+                    DenialReason::Evicted,
+                );
                 Error::HeldOff { reason, until }
             }
         })
@@ -588,6 +632,7 @@ impl LicenseService {
         &self,
         license: &License,
         hardware_id: &HardwareId,
+        user: Option<&UserEmail>,
         limit: u32,
         reached: SeatLimit,
     ) -> Error {
@@ -600,20 +645,29 @@ impl LicenseService {
             // The answer stands; only the usage figure is lost.
             warn!(error = %e, license_id = %license.id, "could not record a denial");
         }
-        self.emit_denial(license, hardware_id, reached.into());
+        self.emit_denial(license, hardware_id, user, reached.into());
         Error::NoSeatsAvailable { limit, reached }
     }
 
-    fn emit_denial(&self, license: &License, hardware_id: &HardwareId, reason: DenialReason) {
-        self.emit(
-            crate::events::SeatEvent::new(
-                self.clock.now(),
-                license.tenant_id,
-                SeatEventKind::Denied { reason },
-            )
-            .license(license.id)
-            .hardware(hardware_id.as_str()),
-        );
+    /// A refusal, naming the machine and the person who asked (reports count denials by user).
+    fn emit_denial(
+        &self,
+        license: &License,
+        hardware_id: &HardwareId,
+        user: Option<&UserEmail>,
+        reason: DenialReason,
+    ) {
+        let event = crate::events::SeatEvent::new(
+            self.clock.now(),
+            license.tenant_id,
+            SeatEventKind::Denied { reason },
+        )
+        .license(license.id)
+        .hardware(hardware_id.as_str());
+        self.emit(match user {
+            Some(user) => event.user(user.as_str()),
+            None => event,
+        });
     }
 
     /// The session the ledger says this machine holds (`new` names it), recorded in the store

@@ -150,7 +150,12 @@ impl LicenseService {
                 let end = SessionEnd::new(now, EndReason::Expired);
                 let ended = self.end_in_store(tenant, session_id, &end, None).await?;
                 if ended.by_this_call {
-                    self.emit(self.session_event(&ended.session, SeatEventKind::Expired));
+                    self.emit(
+                        self.session_event(
+                            &ended.session,
+                            SeatEventKind::Expired { ended_at: None },
+                        ),
+                    );
                 }
                 Err(ended_error(&ended.session))
             }

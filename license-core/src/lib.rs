@@ -144,6 +144,11 @@ pub mod text;
 pub mod token;
 /// Usage figures.
 pub mod usage;
+/// Usage reports from the seat-event log: peaks, seat time, denials, waits; by user, machine,
+/// group.
+pub mod usage_report;
+/// Signed daily usage statements: a day's figures, signed with the tenant's key.
+pub mod usage_statement;
 /// Validate: check a lease token and that its session still holds its seat.
 pub mod validate;
 /// Waiting for a seat in a license's queue (ADR 0029).

@@ -44,7 +44,8 @@ impl LicenseService {
     /// Then, with a retention set, deletes the tenant's sessions that ended before it, `batch`
     /// at a time.
     ///
-    /// Errors: see [`ERRORS`]. Emits `reaped` per tenant with a count.
+    /// Errors: see [`ERRORS`]. Emits `expired` per session marked (with its end, so that
+    /// reports count its seat time exactly) and `reaped` per tenant with a count.
     pub async fn reap_once(&self, batch: u32) -> Result<ReapOutcome> {
         let batch = batch.max(1);
         let now = self.clock.now();
@@ -99,8 +100,14 @@ impl LicenseService {
                         .sessions
                         .expire_due(tenant, license.id, before, batch)
                         .await?;
-                    reaped += marked;
-                    if marked < u64::from(batch) {
+                    for session in &marked {
+                        let kind = SeatEventKind::Expired {
+                            ended_at: session.ended_at,
+                        };
+                        self.emit(self.session_event(session, kind));
+                    }
+                    reaped += marked.len() as u64;
+                    if marked.len() < batch as usize {
                         break;
                     }
                 }

@@ -274,8 +274,9 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<()>;
 
     /// Marks at most `limit` of the license's sessions with `expires_at <= before` as expired
-    /// (`ended_at = expires_at`) and returns how many this call marked. Safe to run
-    /// concurrently: each session is counted once. An adapter may cap a batch below `limit`
+    /// (`ended_at = expires_at`) and returns the sessions this call marked, as they are now
+    /// (their `expired` events name them). Safe to run concurrently: each session is marked
+    /// once. An adapter may cap a batch below `limit`
     /// (bind-parameter limits); callers loop.
     async fn expire_due(
         &self,
@@ -283,7 +284,7 @@ pub trait SessionStore: Send + Sync {
         license: LicenseId,
         before: DateTime<Utc>,
         limit: u32,
-    ) -> Result<u64>;
+    ) -> Result<Vec<Session>>;
 
     /// Counts one refused acquisition on the license for the day of `at`.
     async fn record_denial(

@@ -756,7 +756,7 @@ impl SessionStore for CountingStore {
         l: LicenseId,
         before: DateTime<Utc>,
         limit: u32,
-    ) -> Result<u64> {
+    ) -> Result<Vec<Session>> {
         self.inner.expire_due(t, l, before, limit).await
     }
     async fn record_denial(&self, t: TenantId, l: LicenseId, at: DateTime<Utc>) -> Result<()> {

@@ -68,7 +68,10 @@ fn a_full_queue_drops_and_puts_the_count_on_record() {
     for _ in 0..2 {
         recorder.emit(&event(a, SeatEventKind::Granted { in_use: 1 }));
     }
-    for kind in [SeatEventKind::Released, SeatEventKind::Expired] {
+    for kind in [
+        SeatEventKind::Released,
+        SeatEventKind::Expired { ended_at: None },
+    ] {
         recorder.emit(&event(a, kind));
     }
     recorder.emit(&event(b, SeatEventKind::Released));

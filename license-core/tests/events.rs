@@ -168,10 +168,21 @@ async fn expiry_revocation_reaping_and_inactive_licenses_are_events() {
     );
     assert_eq!(
         names_since(&w.events, start),
-        ["evicted", "admin_change", "expired", "reaped"]
+        ["evicted", "admin_change", "expired", "expired", "reaped"]
     );
-    let last = w.events.events().pop().unwrap();
+    let mut events = w.events.events();
+    let last = events.pop().unwrap();
     assert_eq!(last.kind, SeatEventKind::Reaped { sessions: 1 });
+    // The reaper names the session and when it ended (its expiry), for seat-time reports.
+    let reaped_c = events.pop().unwrap();
+    assert_eq!(reaped_c.session_id, Some(c.session.id));
+    assert_eq!(
+        reaped_c.kind,
+        SeatEventKind::Expired {
+            ended_at: Some(c.session.expires_at)
+        }
+    );
+    assert!(reaped_c.at > c.session.expires_at);
     assert!(
         w.service.heartbeat(t, c.session.id, &app()).await.is_err(),
         "{c:?}"

@@ -282,7 +282,7 @@ impl SessionStore for SqlStore {
         license: LicenseId,
         before: DateTime<Utc>,
         limit: u32,
-    ) -> Result<u64> {
+    ) -> Result<Vec<Session>> {
         let limit = limit.min(MAX_REAP_BATCH);
         let txn = self.scoped(tenant, Access::Write).await?;
         let due = session_upkeep::lock_due(
@@ -298,19 +298,28 @@ impl SessionStore for SqlStore {
         .await?;
         if due.is_empty() {
             txn.commit().await.map_err(db_err)?;
-            return Ok(0);
+            return Ok(Vec::new());
         }
-        let marked = sessions::Entity::update_many()
+        sessions::Entity::update_many()
             .col_expr(Column::EndedAt, Expr::col(Column::ExpiresAt))
             .col_expr(Column::EndReason, Expr::value(EndReason::Expired.as_str()))
-            .filter(Column::Id.is_in(due))
+            .filter(Column::Id.is_in(due.clone()))
             .filter(Column::TenantId.eq(tenant.as_uuid()))
             .filter(Column::EndedAt.is_null())
             .exec(&txn)
             .await
             .map_err(db_err)?;
+        // The rows are this transaction's (locked, or SQLite's one writer): all were marked
+        // here, and read back as marked for their `expired` events.
+        let marked = sessions::Entity::find()
+            .filter(Column::Id.is_in(due))
+            .filter(Column::TenantId.eq(tenant.as_uuid()))
+            .order_by_asc(Column::ExpiresAt)
+            .all(&txn)
+            .await
+            .map_err(db_err)?;
         txn.commit().await.map_err(db_err)?;
-        Ok(marked.rows_affected)
+        marked.into_iter().map(|row| row.into_domain()).collect()
     }
 
     async fn record_denial(

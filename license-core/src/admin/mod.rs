@@ -117,8 +117,8 @@ pub const ERRORS: &[ErrorKind] = &[
 /// The admin use cases.
 #[derive(Debug)]
 pub struct AdminService {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
     events: Arc<dyn EventSink>,
     keys: key_cache::KeyCache,
     quotas: TenantQuotas,

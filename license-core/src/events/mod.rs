@@ -133,8 +133,14 @@ pub enum SeatEventKind {
     Renewed,
     /// The client released its seat.
     Released,
-    /// A seat was reclaimed because its session stopped heartbeating (seen by a heartbeat).
-    Expired,
+    /// A seat was reclaimed because its session stopped heartbeating: seen by a heartbeat
+    /// (the event's `at`), or by the reaper, which names when the session ended.
+    Expired {
+        /// When the session ended, when that was before the event (the reaper finds a
+        /// session dead after its expiry; a heartbeat sees it at `at`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ended_at: Option<DateTime<Utc>>,
+    },
     /// A seat was taken back because its license became inactive.
     Revoked,
     /// An administrator evicted a session (force release), maybe holding its machine and
@@ -209,7 +215,7 @@ impl SeatEventKind {
             SeatEventKind::Denied { .. } => "denied",
             SeatEventKind::Renewed => "renewed",
             SeatEventKind::Released => "released",
-            SeatEventKind::Expired => "expired",
+            SeatEventKind::Expired { .. } => "expired",
             SeatEventKind::Revoked => "revoked",
             SeatEventKind::Evicted { .. } => "evicted",
             SeatEventKind::Borrowed { .. } => "borrowed",
@@ -342,7 +348,7 @@ mod tests {
             },
             SeatEventKind::Renewed,
             SeatEventKind::Released,
-            SeatEventKind::Expired,
+            SeatEventKind::Expired { ended_at: None },
             SeatEventKind::Revoked,
             SeatEventKind::Rebuilt { seats: 3 },
             SeatEventKind::Reaped { sessions: 2 },

@@ -261,21 +261,21 @@ impl SessionStore for MemoryStore {
         license: LicenseId,
         before: DateTime<Utc>,
         limit: u32,
-    ) -> Result<u64> {
+    ) -> Result<Vec<Session>> {
         let mut data = self.lock()?;
-        let mut marked = 0;
+        let mut marked = Vec::new();
         for session in data.sessions.values_mut().filter(|s| {
             s.tenant_id == tenant
                 && s.license_id == license
                 && s.ended_at.is_none()
                 && s.expires_at <= before
         }) {
-            if marked == u64::from(limit) {
+            if marked.len() == limit as usize {
                 break;
             }
             session.ended_at = Some(session.expires_at);
             session.end_reason = Some(EndReason::Expired);
-            marked += 1;
+            marked.push(session.clone());
         }
         Ok(marked)
     }

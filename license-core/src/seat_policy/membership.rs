@@ -49,6 +49,18 @@ impl Requester<'_> {
     }
 }
 
+impl SeatPolicy {
+    /// The names of the policy's groups `requester` belongs to, in the policy's order (usage
+    /// reports break seat time down by them).
+    pub fn groups_of(&self, requester: &Requester<'_>) -> Vec<&str> {
+        self.groups
+            .iter()
+            .filter(|g| g.members.iter().any(|m| requester.is(m)))
+            .map(|g| g.name.as_str())
+            .collect()
+    }
+}
+
 /// A policy applied to one requester.
 ///
 /// ```
@@ -77,12 +89,7 @@ impl Admission {
         requester: &Requester<'_>,
         processes_per_host: Option<u32>,
     ) -> Result<SeatTally> {
-        let groups: BTreeSet<&str> = policy
-            .groups
-            .iter()
-            .filter(|g| g.members.iter().any(|m| requester.is(m)))
-            .map(|g| g.name.as_str())
-            .collect();
+        let groups: BTreeSet<&str> = policy.groups_of(requester).into_iter().collect();
         let mut included = None;
         for rule in &policy.rules {
             match rule {

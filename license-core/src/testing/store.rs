@@ -507,15 +507,20 @@ async fn sessions_and_usage(store: &dyn Store) {
         ok(
             store.expire_due(a.id, lb.id, t1, 100).await,
             "expire other license"
-        ),
+        )
+        .len(),
         0
     );
     assert_eq!(
-        ok(store.expire_due(a.id, la.id, t1, 100).await, "expire"),
-        1
+        ok(store.expire_due(a.id, la.id, t1, 100).await, "expire")
+            .iter()
+            .map(|s| (s.id, s.end_reason, s.ended_at))
+            .collect::<Vec<_>>(),
+        [(due.id, Some(EndReason::Expired), Some(due.expires_at))],
+        "the marked session, as it is now"
     );
     assert_eq!(
-        ok(store.expire_due(a.id, la.id, t1, 100).await, "expire again"),
+        ok(store.expire_due(a.id, la.id, t1, 100).await, "expire again").len(),
         0
     );
     let reaped = ok(store.get_session(a.id, due.id).await, "reaped");
@@ -586,7 +591,7 @@ async fn concurrent_reapers_count_each_session_once(store: &dyn Store) {
             store.expire_due(a.id, l.id, at, 7),
         )
         .await;
-        let (x, y) = (ok(x, "reaper 1"), ok(y, "reaper 2"));
+        let (x, y) = (ok(x, "reaper 1").len(), ok(y, "reaper 2").len());
         assert!(x <= 7 && y <= 7, "a batch never exceeds its limit");
         total += x + y;
         if x + y == 0 {
