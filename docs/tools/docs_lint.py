@@ -339,6 +339,8 @@ def words(command: str) -> list[str]:
 
 def check_cli(binary: str) -> int:
     children: dict[tuple[str, ...], list[str] | None] = {}
+    # Commands that take arguments of their own besides subcommands (`license usage ID`).
+    takes_args: set[tuple[str, ...]] = set()
 
     def subcommands(path: tuple[str, ...]) -> list[str] | None:
         """The subcommands of `license <path>` from its --help; None if --help fails."""
@@ -347,6 +349,9 @@ def check_cli(binary: str) -> int:
             if r.returncode != 0:
                 children[path] = None
             else:
+                usage = next((l for l in r.stdout.splitlines() if l.startswith("Usage:")), "")
+                if re.search(r"[<\[](?!OPTIONS\]|COMMAND[>\]])[A-Z_]+[>\]]", usage):
+                    takes_args.add(path)
                 names, in_commands = [], False
                 for line in r.stdout.splitlines():
                     if line.strip() == "Commands:":
@@ -390,6 +395,8 @@ def check_cli(binary: str) -> int:
             word = ws.pop(0)
             if word in ("--help", "-h", "--version", "-V"):
                 break
+            if path in takes_args and word not in subs:
+                break  # the command's own argument (`license usage LICENSE_ID --by user`)
             if re.match(r"^[<$\"'{\[]", word) or word not in subs:
                 problems.append(
                     f"{rel(doc)}:{n}: `license {' '.join(path + (word,))}` is no subcommand "

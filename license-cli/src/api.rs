@@ -347,6 +347,82 @@ pub struct Usage {
     pub days: Vec<UsageDay>,
 }
 
+/// One row of a usage report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportRow {
+    /// The bucket's start.
+    pub start: DateTime<Utc>,
+    /// The user, host or group (absent: the whole license, no user named, in no group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Most seats in use at once.
+    pub peak_seats: u32,
+    /// Seat time, in seconds.
+    pub seat_seconds: u64,
+    /// Overdraft seat time, in seconds.
+    pub overdraft_seat_seconds: u64,
+    /// Acquisitions refused.
+    pub denials: u32,
+    /// Waits in the queue begun.
+    pub queue_waits: u32,
+    /// Of them, waits that ended with a seat.
+    pub queue_waits_seated: u32,
+    /// Time those waits lasted, in seconds.
+    pub queue_wait_seconds: u64,
+}
+
+/// A license's usage report (`GET …/licenses/{id}/report`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UsageReport {
+    /// The license.
+    pub license_id: String,
+    /// The period's start.
+    pub from: DateTime<Utc>,
+    /// The period's end (exclusive).
+    pub to: DateTime<Utc>,
+    /// `day` or `hour`.
+    pub bucket: String,
+    /// `license`, `user`, `host` or `group`.
+    pub by: String,
+    /// Buckets with activity.
+    pub rows: Vec<ReportRow>,
+    /// Events the log's writer dropped before the period's end.
+    pub events_lost: u64,
+    /// The last log entry read.
+    pub through_seq: u64,
+}
+
+/// A signed daily usage statement (`GET …/licenses/{id}/statements/{day}`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UsageStatement {
+    /// The license.
+    pub license_id: String,
+    /// The UTC day.
+    pub day: NaiveDate,
+    /// The license's seats.
+    pub seats_total: u32,
+    /// Most seats in use at once.
+    pub peak_seats: u32,
+    /// Seats beyond `seats_total` at the peak.
+    pub overdraft_peak: u32,
+    /// Seat time, in seconds.
+    pub seat_seconds: u64,
+    /// Overdraft seat time, in seconds.
+    pub overdraft_seat_seconds: u64,
+    /// Acquisitions refused.
+    pub denials: u32,
+    /// Events the log's writer dropped up to the day's end.
+    pub events_lost: u64,
+    /// The last log entry the figures come from.
+    pub through_seq: u64,
+    /// Its hash.
+    pub through_hash: String,
+    /// When it was signed.
+    pub signed_at: DateTime<Utc>,
+    /// The compact JWS, signed with the tenant's key.
+    pub statement: String,
+}
+
 /// A range of the seat-event log (`GET /api/v1/admin/events`).
 #[derive(Debug, Deserialize)]
 pub struct EventLogPage {

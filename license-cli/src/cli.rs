@@ -97,7 +97,8 @@ pub enum Command {
     /// Clients waiting in a license's queue.
     #[command(subcommand)]
     Queue(QueueCommand),
-    /// A license's live seats, daily peaks and denials.
+    /// A license's live seats and daily peaks; reports by user, host or group (`--by`, CSV
+    /// with `--format csv`); signed daily statements.
     Usage(UsageArgs),
     /// The tenant's audit log, newest first; `export` and `verify` the seat-event log.
     Audit(AuditArgs),
@@ -538,16 +539,103 @@ pub enum SigningKeyCommand {
 
 /// `license usage`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct UsageArgs {
+    /// Signed daily statements: get one, verify one offline.
+    #[command(subcommand)]
+    pub command: Option<UsageCommand>,
     /// The license id.
     #[arg(value_name = "LICENSE_ID")]
-    pub id: String,
+    pub id: Option<String>,
     /// First UTC day (YYYY-MM-DD) [default: 29 days before --to].
     #[arg(long, value_name = "DAY")]
     pub from: Option<String>,
     /// Last UTC day (YYYY-MM-DD) [default: today].
     #[arg(long, value_name = "DAY")]
     pub to: Option<String>,
+    /// A report from the seat-event log, with rows per `license`, `user`, `host` or `group`
+    /// [default: license, when --bucket or --format asks for a report].
+    #[arg(long, value_enum)]
+    pub by: Option<ReportBy>,
+    /// The report's rows per `day` or `hour` (at most 31 days) [default: day].
+    #[arg(long, value_enum)]
+    pub bucket: Option<ReportBucket>,
+    /// Write the report as `csv` or `ndjson` (to --out, or standard output).
+    #[arg(long, value_enum)]
+    pub format: Option<ReportFormat>,
+    /// The file the report is written to (with --format).
+    #[arg(long, value_name = "FILE", requires = "format")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// Rows of a usage report per …
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportBy {
+    /// The whole license.
+    License,
+    /// The person a seat is for.
+    User,
+    /// The machine (hardware id).
+    Host,
+    /// Each group of the license's policy.
+    Group,
+}
+
+/// Rows of a usage report per UTC day or hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportBucket {
+    /// UTC days.
+    Day,
+    /// UTC hours.
+    Hour,
+}
+
+/// A usage report written as a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// CSV with a header line.
+    Csv,
+    /// One JSON row a line.
+    Ndjson,
+}
+
+/// `license usage statement|verify-statement`.
+#[derive(Debug, Subcommand)]
+pub enum UsageCommand {
+    /// Have the server sign a license's figures for an ended UTC day (peak, seat time,
+    /// overdraft, denials) with the tenant's key.
+    Statement(StatementArgs),
+    /// Check a statement offline against the tenant's keys and print what it says.
+    #[command(name = "verify-statement", after_help = EXIT_CODES)]
+    VerifyStatement(StatementVerifyArgs),
+}
+
+/// `license usage statement`.
+#[derive(Debug, Args)]
+pub struct StatementArgs {
+    /// The license id.
+    #[arg(value_name = "LICENSE_ID")]
+    pub id: String,
+    /// The UTC day (YYYY-MM-DD) [default: yesterday].
+    #[arg(long, value_name = "DAY")]
+    pub day: Option<String>,
+    /// Also write the statement (JSON) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// `license usage verify-statement`.
+#[derive(Debug, Args)]
+pub struct StatementVerifyArgs {
+    /// The statement: `license usage statement`'s JSON file, or the bare JWS (`-`: stdin).
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// The tenant whose statement it must be.
+    #[arg(long, value_name = "ID")]
+    pub tenant: String,
+    /// Where the tenant's keys come from.
+    #[command(flatten)]
+    pub keys: KeySourceArgs,
 }
 
 /// `license audit`.
@@ -620,17 +708,9 @@ pub struct AuditVerifyArgs {
     /// The tenant whose log it is (with `--checkpoint`).
     #[arg(long, value_name = "ID")]
     pub tenant: Option<String>,
-    /// The tenant's key set: a file, or an http(s) URL
-    /// [default: SERVER/api/v1/tenants/TENANT/jwks.json].
-    #[arg(long, value_name = "FILE|URL")]
-    pub jwks: Option<String>,
-    /// Root keys to pin (a file, or SERVER/.well-known/jwks.json): only tenant keys whose
-    /// certificate they sign are trusted. Without it, the key set is trusted as read.
-    #[arg(long, value_name = "FILE|URL")]
-    pub root: Option<String>,
-    /// The issuer the checkpoint must name (the server's `issuer` setting).
-    #[arg(long, default_value = "license-server")]
-    pub issuer: String,
+    /// Where the tenant's keys come from (with `--checkpoint`).
+    #[command(flatten)]
+    pub keys: KeySourceArgs,
 }
 
 /// The seat a client asks for.
@@ -712,6 +792,14 @@ pub struct VerifyArgs {
     /// The license it must be for (its `lic`), if any.
     #[arg(long, value_name = "ID")]
     pub license: Option<String>,
+    /// Where the tenant's keys come from.
+    #[command(flatten)]
+    pub keys: KeySourceArgs,
+}
+
+/// Where an offline check finds the tenant's keys (leases, checkpoints, statements).
+#[derive(Debug, Clone, Args)]
+pub struct KeySourceArgs {
     /// The tenant's key set: a file, or an http(s) URL
     /// [default: SERVER/api/v1/tenants/TENANT/jwks.json].
     #[arg(long, value_name = "FILE|URL")]
@@ -720,7 +808,7 @@ pub struct VerifyArgs {
     /// certificate they sign are trusted. Without it, the key set is trusted as read.
     #[arg(long, value_name = "FILE|URL")]
     pub root: Option<String>,
-    /// The issuer the token must name (the server's `issuer` setting).
+    /// The issuer it must name (the server's `issuer` setting).
     #[arg(long, default_value = "license-server")]
     pub issuer: String,
 }

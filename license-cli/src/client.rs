@@ -12,6 +12,7 @@ use crate::api::{
     AcquireRequest, ApiKey, AuditEvent, BorrowRequest, CreateApiKey, CreateLicense, CreatedApiKey,
     CreatedTenant, EventCheckpoint, EventLogPage, Items, Lease, License, LicensePage, QueueListing,
     Released, Renewed, Returned, SeatPolicy, Session, SessionPage, SigningKey, Tenant, Usage,
+    UsageReport, UsageStatement,
 };
 use crate::config::Connection;
 
@@ -436,6 +437,45 @@ impl Client {
         self.get(
             &["api", "v1", "admin", "licenses", license_id, "usage"],
             &query,
+        )
+        .await
+    }
+
+    /// A license's usage report (`query`: `from`, `to`, `by`, `bucket`) as JSON.
+    pub async fn report(&self, license_id: &str, query: &[(&str, String)]) -> Result<UsageReport> {
+        let license_id = checked_id("license", license_id)?;
+        self.get(
+            &["api", "v1", "admin", "licenses", license_id, "report"],
+            query,
+        )
+        .await
+    }
+
+    /// A license's usage report as text (`query` names the `format`: `csv`, `ndjson`).
+    pub async fn report_text(&self, license_id: &str, query: &[(&str, String)]) -> Result<String> {
+        let license_id = checked_id("license", license_id)?;
+        let mut url = self.url(&["api", "v1", "admin", "licenses", license_id, "report"])?;
+        url.query_pairs_mut()
+            .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        let response = self.send(self.request(Method::GET, url)?).await?;
+        response.text().await.map_err(|e| self.unreachable(&e))
+    }
+
+    /// A license's signed statement for a UTC day.
+    pub async fn usage_statement(&self, license_id: &str, day: &str) -> Result<UsageStatement> {
+        let license_id = checked_id("license", license_id)?;
+        // `day` was checked as a date by the command; a segment is percent-encoded anyway.
+        self.get(
+            &[
+                "api",
+                "v1",
+                "admin",
+                "licenses",
+                license_id,
+                "statements",
+                day,
+            ],
+            &[],
         )
         .await
     }

@@ -553,3 +553,139 @@ fn the_event_log_is_exported_and_verified_offline() {
         ])
         .fails(4, "tenant");
 }
+
+#[test]
+fn usage_reports_come_per_user_in_csv_and_statements_verify_offline() {
+    let fixture = Fixture::new(2);
+    fixture
+        .client()
+        .run(&[
+            "acquire",
+            "--license-key",
+            &fixture.license_key,
+            "--hardware-id",
+            "hw-1",
+            "--user-email",
+            "ada@example.com",
+        ])
+        .success();
+    let id = fixture.license_id.as_str();
+    // The server writes its events every quarter second.
+    let mut csv = String::new();
+    let reported = support::eventually(std::time::Duration::from_secs(10), || {
+        csv = fixture
+            .admin()
+            .run(&["usage", id, "--by", "user", "--format", "csv"])
+            .success()
+            .stdout;
+        csv.contains("ada@example.com")
+    });
+    assert!(reported, "the grant reached the report: {csv}");
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("start,user,peak_seats,seat_hours,"),
+        "{csv}"
+    );
+    assert!(
+        lines.next().unwrap().contains(",ada@example.com,1,"),
+        "{csv}"
+    );
+    let table = fixture
+        .admin()
+        .run(&["usage", id, "--by", "host", "--bucket", "hour"])
+        .success()
+        .stdout;
+    assert!(table.contains("HOST") && table.contains("hw-1"), "{table}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.ndjson");
+    fixture
+        .admin()
+        .run(&[
+            "usage",
+            id,
+            "--format",
+            "ndjson",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .success();
+    let row: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(row["peak_seats"], 1);
+    fixture
+        .admin()
+        .run(&["usage", id, "--from", "2026-13-01", "--by", "user"])
+        .fails(2, "invalid day");
+
+    // Yesterday's statement (no seats then), signed, checked against the pinned root.
+    let statement = dir.path().join("statement.json");
+    let statement = statement.to_str().unwrap();
+    let signed = fixture
+        .admin()
+        .run(&["-o", "json", "usage", "statement", id, "--out", statement])
+        .success()
+        .json();
+    assert_eq!(signed["peak_seats"], 0);
+    let root = format!("{}/.well-known/jwks.json", fixture.server.url);
+    let verify = |file: &str, tenant: &str| {
+        fixture.server.cli().run(&[
+            "-o",
+            "json",
+            "usage",
+            "verify-statement",
+            file,
+            "--tenant",
+            tenant,
+            "--root",
+            &root,
+        ])
+    };
+    let claims = verify(statement, &fixture.tenant).success().json();
+    assert_eq!(claims["lic"], id);
+    assert_eq!(claims["day"], signed["day"]);
+    assert_eq!(claims["through_seq"], signed["through_seq"]);
+    // Altered figures break the signature; another tenant's statement is refused.
+    let jws = signed["statement"].as_str().unwrap();
+    let mut parts: Vec<String> = jws.split('.').map(str::to_owned).collect();
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&engine.decode(&parts[1]).unwrap()).unwrap();
+    payload["overdraft_seat_seconds"] = 0.into();
+    payload["peak_seats"] = 99.into();
+    parts[1] = engine.encode(serde_json::to_vec(&payload).unwrap());
+    let forged = dir.path().join("forged.jws");
+    std::fs::write(&forged, parts.join(".")).unwrap();
+    verify(forged.to_str().unwrap(), &fixture.tenant).fails(4, "does not verify");
+    let other = Fixture::new(1);
+    let theirs = format!(
+        "{}/api/v1/tenants/{}/jwks.json",
+        other.server.url, other.tenant
+    );
+    fixture
+        .server
+        .cli()
+        .run(&[
+            "usage",
+            "verify-statement",
+            statement,
+            "--tenant",
+            &other.tenant,
+            "--jwks",
+            &theirs,
+        ])
+        .fails(4, "does not verify");
+    fixture
+        .admin()
+        .run(&["usage", "statement", id, "--day", "2999-01-01"])
+        .fails(1, "a statement is for a UTC day that has ended");
+}

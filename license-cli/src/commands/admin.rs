@@ -256,7 +256,16 @@ fn keys_table(keys: &[ApiKey]) -> String {
     table.render()
 }
 
-/// `license usage LICENSE_ID`.
+/// `Err(Usage)` unless each day given is `YYYY-MM-DD`.
+pub fn check_days(days: &[&Option<String>]) -> Result<()> {
+    for day in days.iter().copied().flatten() {
+        if NaiveDate::parse_from_str(day, "%Y-%m-%d").is_err() {
+            return Err(Error::Usage(format!("invalid day {day:?}: use YYYY-MM-DD")));
+        }
+    }
+    Ok(())
+}
+
 /// `license queue …`.
 pub async fn queue(
     connection: &Connection,
@@ -294,15 +303,17 @@ pub async fn queue(
     Ok(0)
 }
 
-pub async fn usage(connection: &Connection, args: UsageArgs, format: OutputFormat) -> Result<u8> {
-    for day in [&args.from, &args.to].into_iter().flatten() {
-        if NaiveDate::parse_from_str(day, "%Y-%m-%d").is_err() {
-            return Err(Error::Usage(format!("invalid day {day:?}: use YYYY-MM-DD")));
-        }
-    }
+/// `license usage LICENSE_ID [--from DAY] [--to DAY]`: live seats and daily figures.
+pub async fn usage(
+    connection: &Connection,
+    id: &str,
+    args: &UsageArgs,
+    format: OutputFormat,
+) -> Result<u8> {
+    check_days(&[&args.from, &args.to])?;
     let client = Client::new(connection)?;
     let usage = client
-        .usage(&args.id, args.from.as_deref(), args.to.as_deref())
+        .usage(id, args.from.as_deref(), args.to.as_deref())
         .await?;
     emit(format, &usage, |u| {
         let mut fields = Fields::new();

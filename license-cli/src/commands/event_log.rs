@@ -223,20 +223,13 @@ async fn vouched(
         Err(_) => text.trim().to_owned(),
     };
     let now = chrono::Utc::now();
-    let keys = super::verify::trusted_keys(
-        tenant,
-        args.jwks.as_deref(),
-        args.root.as_deref(),
-        &args.issuer,
-        connection,
-        now,
-    )
-    .await
-    .map_err(|e| match e {
-        Error::InvalidToken(why) => Error::BrokenLog(format!("the tenant's keys: {why}")),
-        other => other,
-    })?;
-    let claims = verify_checkpoint(&keys, &jws, &args.issuer, tenant)
+    let keys = super::verify::trusted_keys(tenant, &args.keys, connection, now)
+        .await
+        .map_err(|e| match e {
+            Error::InvalidToken(why) => Error::BrokenLog(format!("the tenant's keys: {why}")),
+            other => other,
+        })?;
+    let claims = verify_checkpoint(&keys, &jws, &args.keys.issuer, tenant)
         .map_err(|e| Error::BrokenLog(format!("the checkpoint does not verify: {e}")))?;
     match entries.iter().find(|e| e.seq == claims.seq) {
         Some(entry) if entry.hash == claims.hash => Ok(claims),

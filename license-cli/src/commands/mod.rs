@@ -23,6 +23,8 @@ pub mod licenses;
 pub mod login;
 /// `license run -- CMD`: hold a seat while a command runs.
 pub mod run;
+/// `license usage`: daily figures, reports from the seat-event log, signed statements.
+pub mod usage;
 /// `license verify`: offline lease-token verification.
 pub mod verify;
 
@@ -38,7 +40,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::ApiKey(command) => admin::api_key(&connection()?, command, format).await,
         Command::SigningKey(command) => admin::signing_key(&connection()?, command, format).await,
         Command::Queue(command) => admin::queue(&connection()?, command, format).await,
-        Command::Usage(args) => admin::usage(&connection()?, args, format).await,
+        Command::Usage(args) => usage::run(&cli.connection, args, format).await,
         Command::Audit(args) => match args.command {
             Some(command) => event_log::run(&cli.connection, command, format).await,
             None => admin::audit(&connection()?, args, format).await,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use license_core::{Jwks, LeaseClaims, LicenseId, TenantId, TenantJwks, TokenVerifier};
 use serde::Serialize;
 
-use crate::cli::{ConnectionArgs, OutputFormat, VerifyArgs};
+use crate::cli::{ConnectionArgs, KeySourceArgs, OutputFormat, VerifyArgs};
 use crate::client::{Client, parse_base_url};
 use crate::config::{self, Connection};
 use crate::error::{Error, Result};
@@ -41,16 +41,8 @@ pub async fn run(
         .parse()
         .map_err(|_| Error::Usage(format!("--tenant {:?} is not a tenant id", args.tenant)))?;
     let now = Utc::now();
-    let keys = trusted_keys(
-        tenant,
-        args.jwks.as_deref(),
-        args.root.as_deref(),
-        &args.issuer,
-        connection,
-        now,
-    )
-    .await?;
-    let mut verifier = TokenVerifier::new(keys, args.issuer, tenant);
+    let keys = trusted_keys(tenant, &args.keys, connection, now).await?;
+    let mut verifier = TokenVerifier::new(keys, args.keys.issuer, tenant);
     if let Some(license) = &args.license {
         let license: LicenseId = license
             .parse()
@@ -88,13 +80,12 @@ pub async fn run(
 /// else as read (a set naming another tenant is refused).
 pub(crate) async fn trusted_keys(
     tenant: TenantId,
-    jwks: Option<&str>,
-    root: Option<&str>,
-    issuer: &str,
+    source: &KeySourceArgs,
     connection: &ConnectionArgs,
     now: DateTime<Utc>,
 ) -> Result<Jwks> {
-    let jwks_source = match jwks {
+    let (root, issuer) = (source.root.as_deref(), source.issuer.as_str());
+    let jwks_source = match &source.jwks {
         Some(source) => source.to_owned(),
         None => format!(
             "{}/api/v1/tenants/{tenant}/jwks.json",

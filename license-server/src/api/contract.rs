@@ -7,7 +7,8 @@
 
 use license_core::{
     Dependency, Error, ErrorKind, InactiveReason, Quota, Resource, TokenError, acquire, admin,
-    borrow, event_checkpoint, evict, heartbeat, keys, readiness, rebuild, release, validate, wait,
+    borrow, event_checkpoint, evict, heartbeat, keys, readiness, rebuild, release, usage_report,
+    usage_statement, validate, wait,
 };
 
 use super::error::{ApiError, BASE_STATUSES, is_base_status};
@@ -55,6 +56,8 @@ const OPERATIONS: &[(&str, &[&[ErrorKind]])] = &[
         "get_license_usage",
         &[PARSING, rebuild::ERRORS, admin::ERRORS],
     ),
+    ("get_license_report", &[PARSING, usage_report::ERRORS]),
+    ("get_usage_statement", &[PARSING, usage_statement::ERRORS]),
     ("list_audit_events", &[PARSING, admin::ERRORS]),
     ("list_events", &[PARSING, admin::ERRORS]),
     ("get_event_checkpoint", &[PARSING, event_checkpoint::ERRORS]),

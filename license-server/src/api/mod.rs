@@ -31,6 +31,8 @@ pub mod policies;
 pub mod queue;
 /// Admin: the tenant's quotas and usage of them.
 pub mod quotas;
+/// Admin: usage reports and signed daily statements.
+pub mod reports;
 /// Admin: live and borrowed sessions, and force-release (eviction).
 pub mod sessions;
 /// Admin: the tenant's signing key (rotation, revocation after a leak).
@@ -78,6 +80,7 @@ pub type Apis = (
     sessions::SessionsApi,
     api_keys::ApiKeysApi,
     usage::UsageApi,
+    reports::ReportsApi,
     queue::QueueApi,
     quotas::QuotasApi,
     audit::AuditApi,
@@ -121,6 +124,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             sessions::SessionsApi,
             api_keys::ApiKeysApi,
             usage::UsageApi,
+            reports::ReportsApi,
             queue::QueueApi,
             quotas::QuotasApi,
             audit::AuditApi,

@@ -37,11 +37,13 @@ fn tenant_scoped_admin_operations_declare_x_tenant_id_and_days_are_dates() {
             }
         }
     }
-    assert_eq!(declared, 22);
-    let usage = &spec["paths"]["/api/v1/admin/licenses/{license_id}/usage"]["get"];
-    for p in usage["parameters"].as_array().unwrap() {
-        if p["name"] == "from" || p["name"] == "to" {
-            assert_eq!(p["schema"]["format"], "date", "{p}");
+    assert_eq!(declared, 24);
+    for route in ["usage", "report"] {
+        let op = &spec["paths"][format!("/api/v1/admin/licenses/{{license_id}}/{route}")]["get"];
+        for p in op["parameters"].as_array().unwrap() {
+            if p["name"] == "from" || p["name"] == "to" {
+                assert_eq!(p["schema"]["format"], "date", "{route}: {p}");
+            }
         }
     }
     let day = &spec["components"]["schemas"]["UsageDayDto"]["properties"]["day"];

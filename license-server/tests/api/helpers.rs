@@ -625,6 +625,48 @@ impl Api {
             .await
     }
 
+    /// A license's usage report (`query`: `?from=…&by=…&format=json`).
+    pub async fn report(&self, caller: &Caller, id: &str, query: &str) -> Reply {
+        self.get(
+            &format!("/api/v1/admin/licenses/{id}/report{query}"),
+            caller,
+        )
+        .await
+    }
+
+    /// A license's usage report as text (CSV, NDJSON): status, content type, body.
+    pub async fn report_text(
+        &self,
+        caller: &Caller,
+        id: &str,
+        query: &str,
+    ) -> (u16, String, String) {
+        let response = self
+            .http
+            .get(self.url(&format!("/api/v1/admin/licenses/{id}/report{query}")))
+            .bearer_auth(&caller.token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (status, content_type, response.text().await.unwrap())
+    }
+
+    /// A license's signed usage statement for `day`.
+    pub async fn statement(&self, caller: &Caller, id: &str, day: &str) -> Reply {
+        self.get(
+            &format!("/api/v1/admin/licenses/{id}/statements/{day}"),
+            caller,
+        )
+        .await
+    }
+
     /// A range of the seat-event log (`query`: `?after=…&limit=…` or empty).
     pub async fn events(&self, caller: &Caller, query: &str) -> Reply {
         self.get(&format!("/api/v1/admin/events{query}"), caller)

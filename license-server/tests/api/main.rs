@@ -22,6 +22,7 @@ mod oidc_hardening;
 mod quotas;
 mod rate_limits;
 mod real_services;
+mod reports;
 mod seat_gauges;
 mod seat_policies;
 mod seat_queue;
