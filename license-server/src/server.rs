@@ -197,6 +197,11 @@ impl BoundApp {
         });
         let limits = self.config.server.connection_limits();
         let connections = self.state.metrics.connections();
+        let stopping = self.state.stopping.clone();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+        };
         transport::serve(
             self.listener,
             routes(self.state),

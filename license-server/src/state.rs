@@ -42,6 +42,9 @@ pub struct AppState {
     pub ready: ReadyCache,
     /// How long a request body may take to arrive once its head has.
     pub body_read_timeout: std::time::Duration,
+    /// Set when the server begins to stop: live event streams end, so they do not hold the
+    /// shutdown for its whole grace period.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -120,6 +123,7 @@ impl AppState {
             limits,
             ready,
             body_read_timeout: config.server.body_read_timeout(),
+            stopping: tokio::sync::watch::Sender::new(false),
         })
     }
 }

@@ -60,6 +60,7 @@ const OPERATIONS: &[(&str, &[&[ErrorKind]])] = &[
     ("get_usage_statement", &[PARSING, usage_statement::ERRORS]),
     ("list_audit_events", &[PARSING, admin::ERRORS]),
     ("list_events", &[PARSING, admin::ERRORS]),
+    ("stream_events", &[PARSING, admin::ERRORS]),
     ("get_event_checkpoint", &[PARSING, event_checkpoint::ERRORS]),
     ("get_quotas", &[admin::ERRORS]),
 ];

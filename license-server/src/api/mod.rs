@@ -15,6 +15,8 @@ mod contract;
 pub mod day;
 /// Errors to statuses and codes; the shared error body.
 pub mod error;
+/// Admin: the seat-event log as a live stream (server-sent events).
+pub mod event_stream;
 /// Admin: the seat-event log.
 pub mod events;
 /// Liveness and readiness.
@@ -85,6 +87,7 @@ pub type Apis = (
     quotas::QuotasApi,
     audit::AuditApi,
     events::EventsApi,
+    event_stream::EventStreamApi,
     signing_keys::SigningKeysApi,
     tenants::TenantsApi,
     health::HealthApi,
@@ -129,6 +132,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             quotas::QuotasApi,
             audit::AuditApi,
             events::EventsApi,
+            event_stream::EventStreamApi,
             signing_keys::SigningKeysApi,
             tenants::TenantsApi,
             health::HealthApi,

@@ -238,3 +238,128 @@ async fn a_signed_checkpoint_vouches_for_a_range_against_the_tenant_keys() {
         assert_eq!(reply.body["field"], "seq", "{query}: {}", reply.body);
     }
 }
+
+/// An open SSE stream: reads `(id, entry)` pairs as they come.
+struct Stream(reqwest::Response, String);
+
+impl Stream {
+    async fn open(app: &TestApp, caller: &Caller, query: &str, last_id: Option<u64>) -> Self {
+        let mut request = app
+            .http
+            .get(app.url(&format!("/api/v1/admin/events/stream{query}")))
+            .bearer_auth(&caller.token);
+        if let Some(id) = last_id {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "text/event-stream"
+        );
+        Self(response, String::new())
+    }
+
+    /// The next entry, within 5 s.
+    async fn next(&mut self) -> (u64, LogEntry) {
+        loop {
+            if let Some(end) = self.1.find("\n\n") {
+                let event: String = self.1.drain(..end + 2).collect();
+                let field = |name: &str| {
+                    event
+                        .lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .map(str::trim)
+                        .map(str::to_owned)
+                };
+                // Keep-alive comments carry no data.
+                let Some(data) = field("data:") else { continue };
+                assert_eq!(field("event:").as_deref(), Some("entry"));
+                let id = field("id:").unwrap().parse().unwrap();
+                return (id, serde_json::from_str(&data).unwrap());
+            }
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), self.0.chunk())
+                .await
+                .expect("an entry within 5 s")
+                .unwrap()
+                .expect("the stream is open");
+            self.1.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_live_stream_sends_new_entries_and_resumes_after_the_last_id() {
+    let app = spawn_app().await;
+    let f = app.fixture("Acme", 2).await;
+    app.acquire(&f.client, &f.license_key, "hw-1")
+        .await
+        .expect(200);
+    app.state.recorder.write_pending().await.unwrap();
+    let log = whole_log(&app, &f.admin, 100).await;
+    let mut stream = Stream::open(&app, &f.admin, "", None).await;
+    let mut seen = Vec::new();
+    for _ in 0..log.len() {
+        let (id, entry) = stream.next().await;
+        assert_eq!(id, entry.seq, "the SSE id is the entry's number");
+        seen.push(entry);
+    }
+    assert_eq!(seen, log, "the log so far, in order");
+
+    // A grant after the stream opened arrives on it.
+    app.acquire(&f.client, &f.license_key, "hw-2")
+        .await
+        .expect(200);
+    app.state.recorder.write_pending().await.unwrap();
+    let (id, granted) = stream.next().await;
+    assert_eq!(id, log.last().unwrap().seq + 1);
+    assert!(granted.body.contains("\"hw-2\""), "{}", granted.body);
+    seen.push(granted);
+    assert_eq!(verify_chain(&seen, None), Ok(()));
+
+    // A client that reconnects with its last id gets what follows it, nothing twice.
+    let mut resumed = Stream::open(&app, &f.admin, "?after=0", Some(2)).await;
+    let (id, entry) = resumed.next().await;
+    assert_eq!((id, entry.seq), (3, 3));
+
+    // Another tenant's stream holds its own entries only.
+    let other = app.fixture("Other", 1).await;
+    app.state.recorder.write_pending().await.unwrap();
+    let mut theirs = Stream::open(&app, &other.admin, "", None).await;
+    let (_, first) = theirs.next().await;
+    assert!(!first.body.contains(&f.tenant_id), "{}", first.body);
+
+    // Refusals are answers, not empty streams.
+    app.get("/api/v1/admin/events/stream", &f.client)
+        .await
+        .expect_error(403, "forbidden");
+    let bad = app
+        .http
+        .get(app.url("/api/v1/admin/events/stream"))
+        .bearer_auth(&f.admin.token)
+        .header("Last-Event-ID", "x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    app.store.set_unavailable(true);
+    app.get("/api/v1/admin/events/stream", &f.admin)
+        .await
+        .expect_error(503, "unavailable");
+    app.store.set_unavailable(false);
+}
+
+#[tokio::test]
+async fn the_live_stream_ends_when_the_server_stops() {
+    let app = spawn_app().await;
+    let f = app.fixture("Acme", 1).await;
+    app.state.recorder.write_pending().await.unwrap();
+    let mut stream = Stream::open(&app, &f.admin, "", None).await;
+    stream.next().await;
+    let _ = app.state.stopping.send(true);
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Ok(Some(_)) = stream.0.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ended at once");
+}

@@ -377,7 +377,7 @@ impl Api {
         }
     }
 
-    async fn get(&self, path: &str, caller: &Caller) -> Reply {
+    pub async fn get(&self, path: &str, caller: &Caller) -> Reply {
         self.send(Method::GET, path, Some(caller), None).await
     }
 
