@@ -660,8 +660,9 @@ pub enum AuditCommand {
     /// hash it has now: keep it, and verify ranges against it.
     Checkpoint(AuditCheckpointArgs),
     /// Check an exported range offline: every entry intact, numbered one after the other,
-    /// linked to the one before; with `--checkpoint`, vouched for by the tenant's key. Exit 4
-    /// names the first entry at fault.
+    /// linked to the one before; with `--tenant`, its checkpoint entries verified against the
+    /// tenant's key; with `--checkpoint`, vouched for by that checkpoint too. Exit 4 names the
+    /// first entry at fault.
     #[command(after_help = EXIT_CODES)]
     Verify(AuditVerifyArgs),
 }
@@ -705,10 +706,11 @@ pub struct AuditVerifyArgs {
     /// with: its entry in the range with its hash, signed by the tenant's key.
     #[arg(long, value_name = "FILE", requires = "tenant")]
     pub checkpoint: Option<String>,
-    /// The tenant whose log it is (with `--checkpoint`).
+    /// The tenant whose log it is: with it, the range's own `checkpoint` entries (signed at
+    /// a fixed interval by the server) are checked too; needed with `--checkpoint`.
     #[arg(long, value_name = "ID")]
     pub tenant: Option<String>,
-    /// Where the tenant's keys come from (with `--checkpoint`).
+    /// Where the tenant's keys come from (with `--tenant`).
     #[command(flatten)]
     pub keys: KeySourceArgs,
 }

@@ -689,3 +689,125 @@ fn usage_reports_come_per_user_in_csv_and_statements_verify_offline() {
         .run(&["usage", "statement", id, "--day", "2999-01-01"])
         .fails(1, "a statement is for a UTC day that has ended");
 }
+
+#[test]
+fn checkpoint_entries_in_an_exported_range_are_verified_with_the_tenant() {
+    let fixture = Fixture::new(1);
+    fixture.acquire("hw-1");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("log.ndjson");
+    let path = file.to_str().unwrap();
+    let exported = support::eventually(std::time::Duration::from_secs(10), || {
+        fixture
+            .admin()
+            .run(&["audit", "export", "--out", path])
+            .success();
+        std::fs::read_to_string(&file).unwrap().contains("granted")
+    });
+    assert!(exported);
+    let mut entries: Vec<LogEntry> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The entry the server's checkpointer would append: the head, signed by the tenant's key.
+    let head = entries.last().unwrap().clone();
+    let signed = fixture
+        .admin()
+        .run(&[
+            "-o",
+            "json",
+            "audit",
+            "checkpoint",
+            "--seq",
+            &head.seq.to_string(),
+        ])
+        .success()
+        .json();
+    let body = serde_json::json!({
+        "at": "2026-11-27T10:00:00Z",
+        "tenant_id": fixture.tenant,
+        "type": "checkpoint",
+        "seq": head.seq,
+        "hash": head.hash.to_string(),
+        "checkpoint": signed["checkpoint"],
+    });
+    let entry = |body: &serde_json::Value, prev: &LogEntry| {
+        LogEntry::link(
+            prev.seq + 1,
+            &prev.hash,
+            NewLogEntry {
+                at: prev.at,
+                replica: "r1".into(),
+                body: body.to_string(),
+            },
+        )
+    };
+    entries.push(entry(&body, &head));
+    let write = |name: &str, entries: &[LogEntry]| {
+        let out = dir.path().join(name);
+        let lines: Vec<String> = entries
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap())
+            .collect();
+        std::fs::write(&out, lines.join("\n")).unwrap();
+        out.to_str().unwrap().to_owned()
+    };
+    let with_checkpoint = write("with-checkpoint.ndjson", &entries);
+    let root = format!("{}/.well-known/jwks.json", fixture.server.url);
+    let verify = |file: &str| {
+        fixture.server.cli().run(&[
+            "-o",
+            "json",
+            "audit",
+            "verify",
+            file,
+            "--tenant",
+            &fixture.tenant,
+            "--root",
+            &root,
+        ])
+    };
+    let verified = verify(&with_checkpoint).success().json();
+    assert_eq!(verified["embedded_checkpoints"][0]["seq"], head.seq);
+    let unchecked = fixture
+        .server
+        .cli()
+        .run(&["-o", "json", "audit", "verify", &with_checkpoint])
+        .success()
+        .json();
+    assert_eq!(unchecked["unchecked_checkpoints"], 1);
+
+    // The history before it rewritten and re-hashed: the chain holds, the checkpoint does not.
+    let mut forged = entries.clone();
+    let mut prev = forged[0].prev_hash;
+    for e in &mut forged {
+        let new = NewLogEntry {
+            at: e.at,
+            replica: e.replica.clone(),
+            body: e.body.replace("hw-1", "hw-9"),
+        };
+        *e = LogEntry::link(e.seq, &prev, new);
+        prev = e.hash;
+    }
+    let forged = write("forged.ndjson", &forged);
+    fixture
+        .server
+        .cli()
+        .run(&["audit", "verify", &forged])
+        .success();
+    verify(&forged).fails(
+        4,
+        &format!("the checkpoint in entry {} vouches for", head.seq + 1),
+    );
+    // A checkpoint entry whose JWS is not the tenant's: exit 4, named.
+    let mut bad = entries[..entries.len() - 1].to_vec();
+    let mut tampered = body.clone();
+    tampered["checkpoint"] = "e30.e30.AAAA".into();
+    bad.push(entry(&tampered, &head));
+    let bad = write("bad.ndjson", &bad);
+    verify(&bad).fails(
+        4,
+        &format!("the checkpoint in entry {} does not verify", head.seq + 1),
+    );
+}

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::event_log::ChainHash;
+use crate::events::{SeatEvent, SeatEventKind};
 use crate::ids::TenantId;
 use crate::jws;
 use crate::service::LicenseService;
@@ -145,6 +146,126 @@ impl LicenseService {
         let claims = CheckpointClaims::new(self.issuer.clone(), tenant, seq, entry.hash, now);
         let jws = claims.sign(signer.as_ref()).await?;
         Ok(EventCheckpoint { claims, jws })
+    }
+}
+
+/// Why the checkpoints a range holds do not vouch for it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EmbeddedBreak {
+    /// A `checkpoint` entry's signature, type, issuer or tenant does not verify.
+    #[error("the checkpoint in entry {seq} does not verify: {reason}")]
+    Unverified {
+        /// The entry holding the checkpoint.
+        seq: u64,
+        /// Why.
+        reason: String,
+    },
+    /// A checkpoint vouches for a hash that the entry it names does not have.
+    #[error(
+        "entry {vouched} has hash {found}, but the checkpoint in entry {seq} vouches for {hash}"
+    )]
+    Mismatch {
+        /// The entry holding the checkpoint.
+        seq: u64,
+        /// The entry it vouches for.
+        vouched: u64,
+        /// The hash it vouches for.
+        hash: ChainHash,
+        /// The hash that entry has.
+        found: ChainHash,
+    },
+}
+
+/// What the `checkpoint` entries of a range say, checked: each one's JWS verifies against
+/// `keys` for `tenant` and says what its entry says, and when the entry it vouches for is
+/// in the range, that entry has the hash vouched for. Check the chain first
+/// ([`verify_chain`](crate::event_log::verify_chain)): a checkpoint then vouches for every
+/// entry up to the one it names. Returns the checkpoints' claims, in log order.
+pub fn verify_embedded(
+    entries: &[crate::event_log::LogEntry],
+    keys: &Jwks,
+    issuer: &str,
+    tenant: TenantId,
+) -> std::result::Result<Vec<CheckpointClaims>, EmbeddedBreak> {
+    #[derive(Deserialize)]
+    struct Logged {
+        #[serde(rename = "type")]
+        kind: String,
+        seq: Option<u64>,
+        hash: Option<ChainHash>,
+        checkpoint: Option<String>,
+    }
+    let mut found = Vec::new();
+    for entry in entries {
+        let Ok(logged) = serde_json::from_str::<Logged>(&entry.body) else {
+            continue;
+        };
+        if logged.kind != "checkpoint" {
+            continue;
+        }
+        let unverified = |reason: String| EmbeddedBreak::Unverified {
+            seq: entry.seq,
+            reason,
+        };
+        let jws = logged
+            .checkpoint
+            .ok_or_else(|| unverified("it holds no JWS".into()))?;
+        let claims =
+            verify_checkpoint(keys, &jws, issuer, tenant).map_err(|e| unverified(e.to_string()))?;
+        if Some(claims.seq) != logged.seq || Some(claims.hash) != logged.hash {
+            return Err(unverified(
+                "its JWS says another entry or hash than it does".into(),
+            ));
+        }
+        if let Some(vouched) = entries.iter().find(|e| e.seq == claims.seq)
+            && vouched.hash != claims.hash
+        {
+            return Err(EmbeddedBreak::Mismatch {
+                seq: entry.seq,
+                vouched: claims.seq,
+                hash: claims.hash,
+                found: vouched.hash,
+            });
+        }
+        found.push(claims);
+    }
+    Ok(found)
+}
+
+impl LicenseService {
+    /// Signs a checkpoint of each tenant's last log entry and puts it on record in the log
+    /// itself, as a `checkpoint` event — unless that entry is a checkpoint already, so an idle
+    /// log gets one and no more. The server runs it every `events.checkpoint_interval_seconds`.
+    /// Returns how many it signed.
+    ///
+    /// Errors: see [`ERRORS`] (the first tenant that fails stops the pass; the next pass
+    /// starts over).
+    pub async fn checkpoint_event_logs(&self) -> Result<u64> {
+        let mut signed = 0;
+        for tenant in self.store.list_tenants().await? {
+            // An empty append reads the log's last number without writing.
+            let head = self.store.append_events(tenant.id, Vec::new()).await?;
+            if head == 0 {
+                continue;
+            }
+            let last = self.store.read_events(tenant.id, head - 1, 1).await?;
+            let Some(entry) = last.first() else { continue };
+            let kind = serde_json::from_str::<serde_json::Value>(&entry.body)
+                .ok()
+                .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned));
+            if kind.as_deref() == Some("checkpoint") {
+                continue;
+            }
+            let checkpoint = self.event_checkpoint(tenant.id, head).await?;
+            let kind = SeatEventKind::Checkpoint {
+                seq: checkpoint.claims.seq,
+                hash: checkpoint.claims.hash,
+                checkpoint: checkpoint.jws,
+            };
+            self.emit(SeatEvent::new(self.clock.now(), tenant.id, kind));
+            signed += 1;
+        }
+        Ok(signed)
     }
 }
 

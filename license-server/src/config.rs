@@ -556,6 +556,9 @@ pub struct EventsConfig {
     /// Most events queued for the store; beyond it they are dropped, counted, and an
     /// `events_lost` entry says how many.
     pub queue_capacity: u64,
+    /// Seconds between two signed checkpoints of each tenant's log, put on record in the log
+    /// itself (0: none; checkpoints are still signed on request).
+    pub checkpoint_interval_seconds: u64,
 }
 
 impl Default for EventsConfig {
@@ -564,6 +567,7 @@ impl Default for EventsConfig {
             replica: String::new(),
             write_interval_millis: 250,
             queue_capacity: 100_000,
+            checkpoint_interval_seconds: 3_600,
         }
     }
 }
@@ -798,6 +802,12 @@ impl Config {
             (1_000..=10_000_000).contains(&self.events.queue_capacity),
             "events.queue_capacity",
             "must be between 1000 and 10000000",
+        );
+        check(
+            self.events.checkpoint_interval_seconds == 0
+                || (60..=86_400).contains(&self.events.checkpoint_interval_seconds),
+            "events.checkpoint_interval_seconds",
+            "must be between 60 and 86400 (0 turns periodic checkpoints off)",
         );
         check(
             self.events.replica.len() <= 200,

@@ -65,3 +65,29 @@ pub async fn run(recorder: Arc<EventRecorder>, every: Duration, mut stop: watch:
         }
     }
 }
+
+/// Signs a checkpoint of every tenant's log every `every`, on record in the log itself
+/// (`LicenseService::checkpoint_event_logs`), until `stop` changes. A failed pass is logged
+/// and the next one starts over.
+pub async fn run_checkpoints(
+    service: Arc<license_core::LicenseService>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // The first tick is immediate: a restarted replica does not sign at once.
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match service.checkpoint_event_logs().await {
+            Ok(signed) => debug!(signed, "seat-event log checkpoints signed"),
+            Err(e) => {
+                warn!(error = %e, "signing the seat-event log's checkpoints failed; the next pass tries again")
+            }
+        }
+    }
+}

@@ -181,6 +181,14 @@ impl BoundApp {
             Duration::from_millis(self.config.events.write_interval_millis),
             writer_stopped,
         ));
+        let checkpoint_every = self.config.events.checkpoint_interval_seconds;
+        let checkpoints = (checkpoint_every > 0).then(|| {
+            tokio::spawn(event_writer::run_checkpoints(
+                self.state.service.clone(),
+                Duration::from_secs(checkpoint_every),
+                stop.subscribe(),
+            ))
+        });
         let refresh = Duration::from_secs(u64::from(self.config.signer.tenant_key_refresh_seconds));
         let maintainer = tokio::spawn(key_maintainer::run(
             self.state.clone(),
@@ -215,6 +223,9 @@ impl BoundApp {
             let _ = reaper.await;
         }
         let _ = maintainer.await;
+        if let Some(checkpoints) = checkpoints {
+            let _ = checkpoints.await;
+        }
         if let Some(gauges) = gauges {
             let _ = gauges.await;
         }

@@ -8,7 +8,7 @@
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 
 use license_core::TenantId;
-use license_core::event_checkpoint::{CheckpointClaims, verify_checkpoint};
+use license_core::event_checkpoint::{CheckpointClaims, verify_checkpoint, verify_embedded};
 use license_core::event_log::{ChainHash, LogEntry, verify_chain};
 use serde::Serialize;
 
@@ -124,6 +124,11 @@ struct Verified {
     /// The checkpoint the range agrees with, if one was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     checkpoint: Option<CheckpointClaims>,
+    /// The range's own `checkpoint` entries, checked (with `--tenant`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    embedded_checkpoints: Option<Vec<CheckpointClaims>>,
+    /// The range's `checkpoint` entries left unchecked (no `--tenant`).
+    unchecked_checkpoints: usize,
 }
 
 async fn verify(
@@ -146,6 +151,20 @@ async fn verify(
         Some(file) => Some(vouched(args, file, &entries, connection).await?),
         None => None,
     };
+    let in_range = entries
+        .iter()
+        .filter(|e| e.body.contains("\"type\":\"checkpoint\""))
+        .count();
+    let embedded = match &args.tenant {
+        Some(_) if in_range > 0 => {
+            let (tenant, keys) = tenant_keys(args, connection).await?;
+            Some(
+                verify_embedded(&entries, &keys, &args.keys.issuer, tenant)
+                    .map_err(|e| Error::BrokenLog(e.to_string()))?,
+            )
+        }
+        _ => None,
+    };
     let verified = Verified {
         intact: true,
         entries: entries.len() as u64,
@@ -153,6 +172,8 @@ async fn verify(
         last: entries.last().map(|e| e.seq),
         head: entries.last().map(|e| e.hash),
         checkpoint,
+        unchecked_checkpoints: if embedded.is_some() { 0 } else { in_range },
+        embedded_checkpoints: embedded,
     };
     emit(format, &verified, |v| {
         let mut fields = Fields::new();
@@ -170,6 +191,24 @@ async fn verify(
             fields.add(
                 "checkpoint",
                 format!("entry {} signed by tenant {} at {signed}", c.seq, c.tid),
+            );
+        }
+        if let Some(embedded) = &v.embedded_checkpoints {
+            let last = embedded.iter().map(|c| c.seq).max().unwrap_or_default();
+            fields.add(
+                "checkpoints",
+                format!(
+                    "{} in the range verified (signed by the tenant's key, the last for entry {last})",
+                    embedded.len()
+                ),
+            );
+        } else if v.unchecked_checkpoints > 0 {
+            fields.add(
+                "checkpoints",
+                format!(
+                    "{} in the range, not checked: give --tenant to check them",
+                    v.unchecked_checkpoints
+                ),
             );
         }
         fields.render()
@@ -203,6 +242,24 @@ fn read_entries(file: &str) -> Result<Vec<LogEntry>> {
     Ok(entries)
 }
 
+/// `--tenant` and its keys (`--jwks`, `--root`); keys that cannot be trusted break the log.
+async fn tenant_keys(
+    args: &AuditVerifyArgs,
+    connection: &ConnectionArgs,
+) -> Result<(TenantId, license_core::Jwks)> {
+    let tenant_text = args.tenant.as_deref().unwrap_or_default();
+    let tenant: TenantId = tenant_text
+        .parse()
+        .map_err(|_| Error::Usage(format!("--tenant {tenant_text:?} is not a tenant id")))?;
+    let keys = super::verify::trusted_keys(tenant, &args.keys, connection, chrono::Utc::now())
+        .await
+        .map_err(|e| match e {
+            Error::InvalidToken(why) => Error::BrokenLog(format!("the tenant's keys: {why}")),
+            other => other,
+        })?;
+    Ok((tenant, keys))
+}
+
 /// The checkpoint in `file`, checked against the tenant's keys, and the range's agreement with
 /// it: its entry is in the range with the hash it vouches for (the chain, already checked,
 /// ties every earlier entry to it).
@@ -212,23 +269,13 @@ async fn vouched(
     entries: &[LogEntry],
     connection: &ConnectionArgs,
 ) -> Result<CheckpointClaims> {
-    let tenant_text = args.tenant.as_deref().unwrap_or_default();
-    let tenant: TenantId = tenant_text
-        .parse()
-        .map_err(|_| Error::Usage(format!("--tenant {tenant_text:?} is not a tenant id")))?;
     let text = std::fs::read_to_string(file).map_err(|e| Error::io("cannot read", file, e))?;
     // `license audit checkpoint`'s JSON, or the bare JWS.
     let jws = match serde_json::from_str::<EventCheckpoint>(&text) {
         Ok(signed) => signed.checkpoint,
         Err(_) => text.trim().to_owned(),
     };
-    let now = chrono::Utc::now();
-    let keys = super::verify::trusted_keys(tenant, &args.keys, connection, now)
-        .await
-        .map_err(|e| match e {
-            Error::InvalidToken(why) => Error::BrokenLog(format!("the tenant's keys: {why}")),
-            other => other,
-        })?;
+    let (tenant, keys) = tenant_keys(args, connection).await?;
     let claims = verify_checkpoint(&keys, &jws, &args.keys.issuer, tenant)
         .map_err(|e| Error::BrokenLog(format!("the checkpoint does not verify: {e}")))?;
     match entries.iter().find(|e| e.seq == claims.seq) {

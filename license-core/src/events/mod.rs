@@ -5,7 +5,7 @@
 //! The JSON form of an event is a stable, documented schema (`docs/events.md`): a `type`
 //! (`granted`, `held`, `denied`, `renewed`, `released`, `expired`, `revoked`, `evicted`,
 //! `borrowed`, `returned`, `overdraft`, `rebuilt`, `reaped`, `queued`, `queue_ended`,
-//! `events_lost`, `admin_change`), the instant, the tenant, and the ids the event concerns. New fields may be
+//! `events_lost`, `checkpoint`, `admin_change`), the instant, the tenant, and the ids the event concerns. New fields may be
 //! added; existing ones keep their name and meaning.
 //!
 //! ```
@@ -195,6 +195,16 @@ pub enum SeatEventKind {
         /// How many.
         count: u64,
     },
+    /// The server signed, with the tenant's key, that entry `seq` of the tenant's log has
+    /// `hash` (ADR 0030: a checkpoint at a fixed interval, on record in the log itself).
+    Checkpoint {
+        /// The entry vouched for.
+        seq: u64,
+        /// Its hash.
+        hash: crate::event_log::ChainHash,
+        /// The compact JWS (`event-checkpoint+jwt`) saying so.
+        checkpoint: String,
+    },
     /// An administrator changed tenant data (the durable audit record is written with the change).
     AdminChange {
         /// What was done, dotted (`license.create`).
@@ -226,6 +236,7 @@ impl SeatEventKind {
             SeatEventKind::Queued { .. } => "queued",
             SeatEventKind::QueueEnded { .. } => "queue_ended",
             SeatEventKind::EventsLost { .. } => "events_lost",
+            SeatEventKind::Checkpoint { .. } => "checkpoint",
             SeatEventKind::AdminChange { .. } => "admin_change",
         }
     }
@@ -353,6 +364,11 @@ mod tests {
             SeatEventKind::Rebuilt { seats: 3 },
             SeatEventKind::Reaped { sessions: 2 },
             SeatEventKind::EventsLost { count: 4 },
+            SeatEventKind::Checkpoint {
+                seq: 9,
+                hash: crate::event_log::ChainHash::GENESIS,
+                checkpoint: "a.b.c".into(),
+            },
             SeatEventKind::Queued {
                 position: 2,
                 wait_until: Utc::now(),

@@ -224,6 +224,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "Most seat events queued for the store (about 400 bytes each); beyond it they are dropped, counted in license_event_log_dropped_total, and the tenant's log gets an events_lost entry with the count.",
     ),
     (
+        "events.checkpoint_interval_seconds",
+        "Seconds between two checkpoints of each tenant's seat-event log signed with the tenant's key and put on record in the log as a checkpoint entry (not again while the log is idle; 0: none, they are still signed on request).",
+    ),
+    (
         "log.format",
         "Log format: auto (json when stderr, where logs go, is not a terminal: a file, a pipe, a container; pretty on a terminal), json (one object per line, Cloud Logging's severity) or pretty (colours only on a terminal).",
     ),

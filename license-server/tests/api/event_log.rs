@@ -363,3 +363,79 @@ async fn the_live_stream_ends_when_the_server_stops() {
     .await;
     assert!(ended.is_ok(), "the stream ended at once");
 }
+
+#[tokio::test]
+async fn periodic_checkpoints_are_on_record_in_the_log_and_catch_a_rewritten_history() {
+    use license_core::event_checkpoint::{EmbeddedBreak, verify_embedded};
+    use license_core::event_log::NewLogEntry;
+
+    let app = spawn_app().await;
+    let f = app.fixture("Acme", 1).await;
+    app.acquire(&f.client, &f.license_key, "hw-1")
+        .await
+        .expect(200);
+    app.state.recorder.write_pending().await.unwrap();
+    let head = whole_log(&app, &f.admin, 100).await.last().unwrap().clone();
+    assert_eq!(app.state.service.checkpoint_event_logs().await.unwrap(), 1);
+    app.state.recorder.write_pending().await.unwrap();
+    // An idle log gets one checkpoint, not one per pass.
+    assert_eq!(app.state.service.checkpoint_event_logs().await.unwrap(), 0);
+    app.acquire(&f.client, &f.license_key, "hw-2")
+        .await
+        .expect_error(402, "no_seats_available");
+    app.state.recorder.write_pending().await.unwrap();
+    assert_eq!(app.state.service.checkpoint_event_logs().await.unwrap(), 1);
+    app.state.recorder.write_pending().await.unwrap();
+
+    let log = whole_log(&app, &f.admin, 100).await;
+    let kinds = kinds(&log);
+    assert_eq!(kinds[head.seq as usize], "checkpoint", "{kinds:?}");
+    assert_eq!(kinds.last().unwrap(), "checkpoint");
+    let roots: license_core::Jwks =
+        serde_json::from_value(app.jwks().await.expect(200).body).unwrap();
+    let published: license_core::TenantJwks =
+        serde_json::from_value(app.tenant_jwks(&f.tenant_id).await.expect(200).body).unwrap();
+    let tenant: license_core::TenantId = f.tenant_id.parse().unwrap();
+    let keys = published
+        .certified_keys(&roots, "license-server", tenant, chrono::Utc::now())
+        .unwrap();
+    let vouched = verify_embedded(&log, &keys, "license-server", tenant).unwrap();
+    assert_eq!(vouched.len(), 2);
+    assert_eq!((vouched[0].seq, vouched[0].hash), (head.seq, head.hash));
+
+    // A history rewritten and re-hashed from the grant on: the chain holds, the checkpoints
+    // do not.
+    let granted = kinds.iter().position(|k| k == "granted").unwrap();
+    let mut forged = log.clone();
+    let mut prev = forged[granted].prev_hash;
+    for entry in &mut forged[granted..] {
+        let new = NewLogEntry {
+            at: entry.at,
+            replica: entry.replica.clone(),
+            body: entry.body.replace("hw-1", "hw-9"),
+        };
+        *entry = LogEntry::link(entry.seq, &prev, new);
+        prev = entry.hash;
+    }
+    assert_eq!(verify_chain(&forged, None), Ok(()));
+    assert!(matches!(
+        verify_embedded(&forged, &keys, "license-server", tenant),
+        Err(EmbeddedBreak::Mismatch { vouched, .. }) if vouched == head.seq
+    ));
+    // Another tenant's keys do not verify them.
+    let other = app.fixture("Other", 1).await;
+    // Its key is made when it first signs.
+    app.acquire(&other.client, &other.license_key, "hw-1")
+        .await
+        .expect(200);
+    let theirs: license_core::TenantJwks =
+        serde_json::from_value(app.tenant_jwks(&other.tenant_id).await.expect(200).body).unwrap();
+    let other_id: license_core::TenantId = other.tenant_id.parse().unwrap();
+    let their_keys = theirs
+        .certified_keys(&roots, "license-server", other_id, chrono::Utc::now())
+        .unwrap();
+    assert!(matches!(
+        verify_embedded(&log, &their_keys, "license-server", tenant),
+        Err(EmbeddedBreak::Unverified { .. })
+    ));
+}
