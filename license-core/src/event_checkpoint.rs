@@ -20,8 +20,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
 //! ```
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -140,8 +138,7 @@ impl LicenseService {
             .ok_or_else(|| Error::invalid("seq", "the tenant's event log has no such entry yet"))?;
         let now = self.clock.now();
         // The key that signs now (a lease expiring a minute from now would get the same).
-        let expires =
-            now + chrono::TimeDelta::from_std(Duration::from_secs(60)).unwrap_or_default();
+        let expires = now + chrono::TimeDelta::seconds(60);
         let signer = self.tenant_keys().signer_for(tenant, expires).await?;
         let claims = CheckpointClaims::new(self.issuer.clone(), tenant, seq, entry.hash, now);
         let jws = claims.sign(signer.as_ref()).await?;

@@ -150,12 +150,11 @@ impl LicenseService {
                 let end = SessionEnd::new(now, EndReason::Expired);
                 let ended = self.end_in_store(tenant, session_id, &end, None).await?;
                 if ended.by_this_call {
-                    self.emit(
-                        self.session_event(
-                            &ended.session,
-                            SeatEventKind::Expired { ended_at: None },
-                        ),
-                    );
+                    // The ledger freed the seat at its expiry, before this heartbeat saw it.
+                    let kind = SeatEventKind::Expired {
+                        ended_at: Some(session.expires_at.min(now)),
+                    };
+                    self.emit(self.session_event(&ended.session, kind));
                 }
                 Err(ended_error(&ended.session))
             }

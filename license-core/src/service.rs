@@ -220,7 +220,20 @@ impl LicenseService {
 
     /// An event about `session`, at the service's clock.
     pub(crate) fn session_event(&self, session: &Session, kind: SeatEventKind) -> SeatEvent {
-        let event = SeatEvent::new(self.clock.now(), session.tenant_id, kind)
+        // A seat's end is the instant the store ended its session, before the ledger freed
+        // the seat: a grant of that seat elsewhere is always later (reports' exact peaks).
+        // (`expired` says when the session ended in `ended_at`; its `at` is when it was seen.)
+        let at = match (&kind, session.ended_at) {
+            (
+                SeatEventKind::Released
+                | SeatEventKind::Returned
+                | SeatEventKind::Revoked
+                | SeatEventKind::Evicted { .. },
+                Some(ended),
+            ) => ended,
+            _ => self.clock.now(),
+        };
+        let event = SeatEvent::new(at, session.tenant_id, kind)
             .license(session.license_id)
             .session(session.id)
             .hardware(session.hardware_id.as_str());

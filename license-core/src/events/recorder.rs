@@ -116,15 +116,23 @@ impl EventRecorder {
             let events: Vec<SeatEvent> = pending.events.drain(..n).collect();
             (events, std::mem::take(&mut pending.lost))
         };
+        // Per tenant, in the order each first appears (a batch may span thousands of tenants).
         let mut tenants: Vec<(TenantId, Vec<SeatEvent>)> = Vec::new();
+        let mut index: std::collections::HashMap<TenantId, usize> = Default::default();
         for event in events {
-            match tenants.iter_mut().find(|(t, _)| *t == event.tenant_id) {
+            match index
+                .get(&event.tenant_id)
+                .and_then(|&i| tenants.get_mut(i))
+            {
                 Some((_, list)) => list.push(event),
-                None => tenants.push((event.tenant_id, vec![event])),
+                None => {
+                    index.insert(event.tenant_id, tenants.len());
+                    tenants.push((event.tenant_id, vec![event]));
+                }
             }
         }
         for tenant in lost.keys() {
-            if !tenants.iter().any(|(t, _)| t == tenant) {
+            if !index.contains_key(tenant) {
                 tenants.push((*tenant, Vec::new()));
             }
         }

@@ -1,9 +1,10 @@
-//! Reading a tenant's log, oldest first, into one license's seat spans, denials and queue
-//! waits, then into the report's rows.
+//! Reading a tenant's log into one license's seat spans, denials and queue waits, then into
+//! the report's rows. The log is in commit order; events are taken in time order.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::figures::{self, Buckets, Span, Wait};
 use super::logged::{LoggedEvent, Meaning};
@@ -12,6 +13,17 @@ use crate::error::{Error, Result};
 use crate::event_log::{ChainHash, LogEntry};
 use crate::ids::SessionId;
 use crate::seat_policy::{Requester, SeatPolicy};
+
+/// How far behind the latest event an event may be on record and still be taken in time
+/// order. Replicas append their own batches (every quarter second; later while the store is
+/// out of their reach), so one replica's release may be on record before another replica's
+/// grant of that seat. Events are reordered by time within this window; beyond it (and for
+/// replicas' clocks a little apart) [`Early`] keeps what came before its grant.
+const REORDER: TimeDelta = TimeDelta::minutes(2);
+
+/// How long [`Early`] keeps what it noted: a release whose grant is not on record (before the
+/// log began, or among lost events) is forgotten then.
+const FORGET_EARLY: TimeDelta = TimeDelta::hours(1);
 
 /// Who a seat, a denial or a wait is for.
 #[derive(Clone, Debug, Default)]
@@ -47,13 +59,56 @@ struct Waiting {
     ended: Option<(DateTime<Utc>, bool)>,
 }
 
+/// What was taken of a session before its grant.
+#[derive(Debug)]
+struct Early {
+    /// When its seat was freed.
+    freed: Option<DateTime<Utc>>,
+    /// Whether it went into the overdraft.
+    overdraft: bool,
+    /// When it was noted (the event's time).
+    noted: DateTime<Utc>,
+}
+
+/// An event waiting for its turn: by time, then by its place in the log.
+#[derive(Debug)]
+struct Pending {
+    event: LoggedEvent,
+    seq: u64,
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        (self.event.at, self.seq) == (other.event.at, other.seq)
+    }
+}
+
+impl Eq for Pending {}
+
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.event.at, self.seq).cmp(&(other.event.at, other.seq))
+    }
+}
+
 /// The fold: what the log said so far about the license.
 #[derive(Debug)]
 pub(super) struct ReportBuilder<'a> {
     query: &'a ReportQuery,
     policy: &'a SeatPolicy,
     buckets: Buckets,
+    /// Events read, not yet taken: those within [`REORDER`] of the latest.
+    pending: BinaryHeap<Reverse<Pending>>,
+    /// The latest event time read.
+    latest: Option<DateTime<Utc>>,
     seats: HashMap<SessionId, Seat>,
+    early: HashMap<SessionId, Early>,
     /// Seats whose span is over and touched the period.
     done: Vec<Seat>,
     waits: HashMap<SessionId, Waiting>,
@@ -68,7 +123,10 @@ impl<'a> ReportBuilder<'a> {
             query,
             policy,
             buckets: query.buckets(),
+            pending: BinaryHeap::new(),
+            latest: None,
             seats: HashMap::new(),
+            early: HashMap::new(),
             done: Vec::new(),
             waits: HashMap::new(),
             denials: Vec::new(),
@@ -86,6 +144,29 @@ impl<'a> ReportBuilder<'a> {
                 entry.seq
             ))
         })?;
+        let latest = self.latest.map_or(event.at, |l| l.max(event.at));
+        self.latest = Some(latest);
+        self.pending.push(Reverse(Pending {
+            event,
+            seq: entry.seq,
+        }));
+        while let Some(Reverse(next)) = self.pending.peek() {
+            if next.event.at >= latest - REORDER {
+                break;
+            }
+            if let Some(Reverse(next)) = self.pending.pop() {
+                self.apply(next.event);
+            }
+        }
+        if self.early.len() > 1_000 {
+            let horizon = latest - FORGET_EARLY;
+            self.early.retain(|_, e| e.noted >= horizon);
+        }
+        Ok(())
+    }
+
+    /// Takes one event, in time order.
+    fn apply(&mut self, event: LoggedEvent) {
         let (from, to) = (self.buckets.from, self.buckets.to());
         let meaning = event.meaning();
         if meaning == Meaning::Lost {
@@ -93,43 +174,45 @@ impl<'a> ReportBuilder<'a> {
             if event.at < to {
                 self.events_lost += event.count.unwrap_or(0);
             }
-            return Ok(());
+            return;
         }
         if event.license_id != Some(self.query.license_id) {
-            return Ok(());
+            return;
         }
-        let session = event.session_id;
-        match (meaning, session) {
+        match (meaning, event.session_id) {
             (Meaning::SeatTaken, Some(id)) => {
                 if let Some(wait) = self.waits.get_mut(&id) {
                     wait.ended.get_or_insert((event.at, true));
                 }
-                if event.at < to {
+                if event.at < to && !self.seats.contains_key(&id) {
                     let until = (event.kind == "borrowed").then_some(event.until).flatten();
-                    self.seats.entry(id).or_insert(Seat {
+                    let early = self.early.remove(&id);
+                    let seat = Seat {
                         who: Who::of(&event),
                         start: event.at,
                         end: None,
                         until,
-                        overdraft: false,
-                    });
-                }
-            }
-            (Meaning::Overdraft, Some(id)) => {
-                if let Some(seat) = self.seats.get_mut(&id) {
-                    seat.overdraft = true;
-                }
-            }
-            (Meaning::SeatFreed, Some(id)) => {
-                if let Some(mut seat) = self.seats.remove(&id) {
-                    let end = event.freed_at().max(seat.start);
-                    seat.end = Some(end);
-                    // A seat freed before the period never shows in it.
-                    if end > from {
-                        self.done.push(seat);
+                        overdraft: early.as_ref().is_some_and(|e| e.overdraft),
+                    };
+                    match early.and_then(|e| e.freed) {
+                        Some(freed) => self.close(seat, freed),
+                        None => {
+                            self.seats.insert(id, seat);
+                        }
                     }
                 }
             }
+            (Meaning::Overdraft, Some(id)) => match self.seats.get_mut(&id) {
+                Some(seat) => seat.overdraft = true,
+                None => self.note_early(id, event.at).overdraft = true,
+            },
+            (Meaning::SeatFreed, Some(id)) => match self.seats.remove(&id) {
+                Some(seat) => self.close(seat, event.freed_at()),
+                None => {
+                    let freed = event.freed_at();
+                    self.note_early(id, event.at).freed.get_or_insert(freed);
+                }
+            },
             (Meaning::Denied, _) if (from..to).contains(&event.at) => {
                 self.denials.push((event.at, Who::of(&event)));
             }
@@ -147,11 +230,30 @@ impl<'a> ReportBuilder<'a> {
             }
             _ => {}
         }
-        Ok(())
+    }
+
+    fn note_early(&mut self, id: SessionId, at: DateTime<Utc>) -> &mut Early {
+        self.early.entry(id).or_insert(Early {
+            freed: None,
+            overdraft: false,
+            noted: at,
+        })
+    }
+
+    /// Ends `seat` at `end`; a seat freed before the period never shows in it.
+    fn close(&mut self, mut seat: Seat, end: DateTime<Utc>) {
+        let end = end.max(seat.start);
+        seat.end = Some(end);
+        if end > self.buckets.from {
+            self.done.push(seat);
+        }
     }
 
     /// The report, with what is still open counted up to `now` (or the period's end).
     pub fn finish(mut self, now: DateTime<Utc>) -> UsageReport {
+        while let Some(Reverse(next)) = self.pending.pop() {
+            self.apply(next.event);
+        }
         let (from, to) = (self.buckets.from, self.buckets.to());
         let open_until = to.min(now).max(from);
         let mut spans: BTreeMap<Option<String>, Vec<Span>> = BTreeMap::new();

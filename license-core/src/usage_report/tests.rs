@@ -271,3 +271,91 @@ fn periods_are_checked() {
         .is_ok()
     );
 }
+
+#[test]
+fn replicas_appending_out_of_time_order_change_nothing() {
+    let h = history();
+    let in_order = h.report(Bucket::Hour, Breakdown::User, &SeatPolicy::default());
+    // Each event's entry swapped with the next: a release before its grant, an overdraft
+    // before its grant, a grant before its queue join (replicas append their own batches).
+    let mut shuffled = History {
+        tenant: h.tenant,
+        license: h.license,
+        entries: Vec::new(),
+    };
+    let mut bodies: Vec<SeatEvent> = Vec::new();
+    for entry in &h.entries {
+        bodies.push(reparse(&entry.body));
+    }
+    for pair in bodies.chunks(2) {
+        for event in pair.iter().rev() {
+            shuffled.push(event.clone());
+        }
+    }
+    let swapped = shuffled.report(Bucket::Hour, Breakdown::User, &SeatPolicy::default());
+    assert_eq!(swapped.rows, in_order.rows);
+
+    // A release on record long after its grant's replica fell behind: still one span.
+    let mut late = History {
+        tenant: h.tenant,
+        license: h.license,
+        entries: Vec::new(),
+    };
+    let id = SessionId::new();
+    late.seat(at(DAY, 12, 0), id, "gus", SeatEventKind::Released);
+    late.seat(
+        at(DAY, 13, 0),
+        SessionId::new(),
+        "hal",
+        SeatEventKind::Granted { in_use: 1 },
+    );
+    late.seat(
+        at(DAY, 9, 0),
+        id,
+        "gus",
+        SeatEventKind::Granted { in_use: 1 },
+    );
+    let report = late.report(Bucket::Day, Breakdown::User, &SeatPolicy::default());
+    let gus = report
+        .rows
+        .iter()
+        .find(|r| r.key.as_deref() == Some("gus@example.com"))
+        .unwrap();
+    assert_eq!(gus.seat_seconds, 3 * 3600, "09:00–12:00, not until now");
+}
+
+/// A logged event back as a `SeatEvent` (what a replica would have emitted).
+fn reparse(body: &str) -> SeatEvent {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    let at: DateTime<Utc> = v["at"].as_str().unwrap().parse().unwrap();
+    let tenant: TenantId = v["tenant_id"].as_str().unwrap().parse().unwrap();
+    let kind = match v["type"].as_str().unwrap() {
+        "granted" => SeatEventKind::Granted { in_use: 1 },
+        "released" => SeatEventKind::Released,
+        "overdraft" => SeatEventKind::Overdraft { over_by: 1 },
+        "events_lost" => SeatEventKind::EventsLost {
+            count: v["count"].as_u64().unwrap(),
+        },
+        "denied" => SeatEventKind::Denied {
+            reason: DenialReason::NoSeats,
+        },
+        "queued" => SeatEventKind::Queued {
+            position: 1,
+            wait_until: at,
+        },
+        "expired" => SeatEventKind::Expired {
+            ended_at: v["ended_at"].as_str().map(|t| t.parse().unwrap()),
+        },
+        "evicted" => SeatEventKind::Evicted {
+            reason: "audit".into(),
+            hold_until: None,
+        },
+        other => panic!("{other}"),
+    };
+    let mut event = SeatEvent::new(at, tenant, kind);
+    event.license_id = v["license_id"].as_str().map(|l| l.parse().unwrap());
+    event.session_id = v["session_id"].as_str().map(|s| s.parse().unwrap());
+    event.hardware_id = v["hardware_id"].as_str().map(str::to_owned);
+    event.user = v["user"].as_str().map(str::to_owned);
+    event
+}

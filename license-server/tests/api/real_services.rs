@@ -310,6 +310,29 @@ async fn three_replicas_on_one_postgres_and_one_redis_never_exceed_the_seats() {
         "refusals on record"
     );
     assert_eq!(count("renewed"), 0, "renewals are not logged one by one");
+
+    // 5. The usage report (ADR 0031), computed from that log in PostgreSQL: every seat was
+    //    taken at once, never more; every refusal is counted.
+    let today = chrono::Utc::now().date_naive();
+    let period = format!(
+        "?from={}&to={today}&bucket=hour",
+        today - chrono::TimeDelta::days(1)
+    );
+    let report = apis[2]
+        .report(&acme.admin, &acme.license_id, &period)
+        .await
+        .expect(200);
+    let rows = report.body["rows"].as_array().unwrap();
+    let peak = rows.iter().map(|r| r["peak_seats"].as_u64().unwrap()).max();
+    assert_eq!(
+        peak,
+        Some(SEATS as u64),
+        "the report's peak: {}",
+        report.body
+    );
+    let denials: u64 = rows.iter().map(|r| r["denials"].as_u64().unwrap()).sum();
+    assert_eq!(denials as usize, count("denied"), "the report's refusals");
+    assert_eq!(report.body["through_seq"], log.len() as u64);
 }
 
 /// The whole seat-event log of `fixture`'s tenant, in ranges of 1 000.
