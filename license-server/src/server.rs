@@ -151,6 +151,7 @@ impl BoundApp {
             }
         }
         info!(docs = %format!("{base}/docs"), spec = %format!("{base}/openapi.json"), "API docs");
+        info!(console = %format!("{base}/console"), "web console");
     }
 
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
@@ -240,7 +241,7 @@ pub async fn serve(
 }
 
 /// Every route: the API (`/api/v1/…`, `/.well-known/jwks.json`), the OpenAPI document
-/// (`/openapi.json`), the docs page (`/docs`) and `/metrics`, behind the body's limit and read
+/// (`/openapi.json`), the docs page (`/docs`), the web console (`/console`) and `/metrics`, behind the body's limit and read
 /// deadline, the error shape, trailing-slash normalisation, the rate limits (which see every
 /// response, and refuse before the body is read) and the request metrics.
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
@@ -256,6 +257,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     Route::new()
         .at("/openapi.json", get(openapi_document))
         .nest("/docs", docs)
+        .nest("/console", crate::console::routes())
         .at("/metrics", get(metrics))
         .nest("/", api)
         .around(move |ep, req| body::read_body(ep, req, body_limits.clone()))

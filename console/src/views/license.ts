@@ -1,0 +1,222 @@
+// One license: its seat gauge and live sessions (polled every 2 s), a force-release with an
+// optional hold-off per session, the daily usage chart (uPlot), seat time per user or host and
+// the CSV downloads.
+
+import uPlot from "uplot";
+
+import { ApiFailure, api, download, must, type Schemas } from "../api";
+import { ago, gauge, h, notice, table, when } from "../dom";
+
+type Session = Schemas["SessionDto"];
+
+const POLL_MS = 2_000;
+
+const HOLD_OFFS: [string, number][] = [
+  ["No hold-off", 0],
+  ["15 minutes", 900],
+  ["1 hour", 3_600],
+  ["1 day", 86_400],
+];
+
+function dayRange(days: number): { from: string; to: string } {
+  const to = new Date();
+  const from = new Date(to.getTime() - (days - 1) * 86_400_000);
+  return { from: from.toISOString().slice(0, 10), to: to.toISOString().slice(0, 10) };
+}
+
+function releaseForm(session: Session, onDone: (message: string) => void, onError: (message: string) => void): HTMLElement {
+  const id = session.id;
+  const select = h("select", { id: `hold-${id}`, name: "hold_off_seconds" }, ...HOLD_OFFS.map(([label, s]) => h("option", { value: s }, label)));
+  const button = h("button", { type: "submit", class: "danger" }, "Force release");
+  const form = h(
+    "form",
+    { class: "release", "aria-label": `Force release ${session.hardware_id}` },
+    h("label", { for: `hold-${id}`, class: "visually-hidden" }, `Hold-off for ${session.hardware_id}`),
+    select,
+    button,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    try {
+      const ended = must(
+        await api.POST("/api/v1/admin/sessions/{session_id}/release", {
+          params: { path: { session_id: id }, query: { hold_off_seconds: Number(select.value), reason: "released from the web console" } },
+        }),
+      );
+      const until = ended.eviction?.hold_until;
+      onDone(`Released ${session.hardware_id}` + (until ? `; held off until ${when(until)}` : ""));
+    } catch (e) {
+      button.disabled = false;
+      onError(e instanceof ApiFailure ? e.message : String(e));
+    }
+  });
+  return form;
+}
+
+function usageChart(days: Schemas["UsageDayDto"][], seatsTotal: number): HTMLElement {
+  const box = h("figure", { class: "chart" });
+  const caption = h("figcaption", {}, "Daily peak seats and refused acquisitions, last 30 days (UTC).");
+  if (days.length === 0) {
+    box.append(caption, h("p", { class: "empty" }, "No usage recorded yet."));
+    return box;
+  }
+  const x = days.map((d) => Date.parse(`${d.day}T00:00:00Z`) / 1000);
+  const style = getComputedStyle(document.documentElement);
+  const color = (name: string) => style.getPropertyValue(name).trim() || "#888";
+  const width = Math.min(900, Math.max(320, (document.querySelector("main")?.clientWidth ?? 900) - 40));
+  const plot = new uPlot(
+    {
+      width,
+      height: 240,
+      scales: { x: { time: true } },
+      axes: [
+        { stroke: color("--fg"), grid: { stroke: color("--grid") }, ticks: { stroke: color("--grid") } },
+        { stroke: color("--fg"), grid: { stroke: color("--grid") }, ticks: { stroke: color("--grid") } },
+      ],
+      series: [
+        {},
+        { label: "Peak seats", stroke: color("--accent"), width: 2, points: { show: true } },
+        { label: "Denials", stroke: color("--danger"), width: 2, dash: [6, 4], points: { show: true } },
+        { label: "Seats", stroke: color("--muted"), width: 1 },
+      ],
+    },
+    [x, days.map((d) => d.peak_seats), days.map((d) => d.denials), days.map(() => seatsTotal)],
+    box,
+  );
+  void plot;
+  // The same figures as a table for screen readers (a canvas says nothing).
+  const text = table(
+    "Daily usage",
+    ["Day", "Peak seats", "Denials", "Overdraft peak", "Overdraft seat-minutes"],
+    days.map((d) => [d.day, d.peak_seats, d.denials, d.overdraft_peak, d.overdraft_seat_minutes]),
+    "",
+  );
+  text.classList.add("visually-hidden");
+  box.append(caption, text);
+  return box;
+}
+
+async function reportSection(licenseId: string): Promise<HTMLElement> {
+  const section = h("section", { "aria-labelledby": "report-title" });
+  const by = h("select", { id: "report-by" }, h("option", { value: "user" }, "user"), h("option", { value: "host" }, "host"));
+  const status = h("div", { "aria-live": "polite" });
+  const body = h("div");
+  const range = dayRange(30);
+  const load = async () => {
+    const report = must(
+      await api.GET("/api/v1/admin/licenses/{license_id}/report", {
+        params: { path: { license_id: licenseId }, query: { ...range, by: by.value as "user" | "host", format: "json" } },
+      }),
+    );
+    // The operation also answers CSV and NDJSON (strings); format=json is the object.
+    if (typeof report === "string") throw new Error("the report is not JSON");
+    // Totals per key over the range: the report has one row per key and day.
+    const totals = new Map<string, { peak: number; seconds: number; denials: number }>();
+    for (const row of report.rows) {
+      const key = row.key ?? "(unnamed)";
+      const t = totals.get(key) ?? { peak: 0, seconds: 0, denials: 0 };
+      t.peak = Math.max(t.peak, row.peak_seats);
+      t.seconds += row.seat_seconds;
+      t.denials += row.denials;
+      totals.set(key, t);
+    }
+    body.replaceChildren(
+      table(
+        `Seat time per ${by.value}`,
+        [by.value === "user" ? "User" : "Host", "Peak seats", "Seat-hours", "Denials"],
+        [...totals].map(([key, t]) => [key, t.peak, (t.seconds / 3600).toFixed(2), t.denials]),
+        "No seat time in the last 30 days.",
+      ),
+    );
+  };
+  by.addEventListener("change", () => void load().catch((e) => status.replaceChildren(notice("error", String(e)))));
+  const csv = h("button", { type: "button", id: "download-csv" }, "Download CSV");
+  csv.addEventListener("click", async () => {
+    status.replaceChildren();
+    try {
+      await download(`/api/v1/admin/licenses/${licenseId}/report`, { ...range, by: by.value, format: "csv" }, `usage-${licenseId}-by-${by.value}.csv`);
+      status.append(notice("ok", "CSV downloaded."));
+    } catch (e) {
+      status.append(notice("error", String(e)));
+    }
+  });
+  section.append(
+    h("h2", { id: "report-title" }, "Seat time, last 30 days"),
+    h("div", { class: "toolbar" }, h("label", { for: "report-by" }, "Per"), by, csv),
+    body,
+    status,
+  );
+  await load();
+  return section;
+}
+
+export async function licenseView(main: HTMLElement, id: string): Promise<() => void> {
+  const license = must(await api.GET("/api/v1/admin/licenses/{license_id}", { params: { path: { license_id: id } } }));
+  const live = h("section", { "aria-labelledby": "sessions-title" });
+  const messages = h("div", { "aria-live": "polite" });
+  const say = (kind: "ok" | "error") => (text: string) => {
+    messages.replaceChildren(notice(kind, text));
+    void refresh();
+  };
+  let stopped = false;
+  // Replaced only when the set of sessions changes, so a form in use is not swapped under
+  // the keyboard focus every 2 s.
+  let shown = "";
+  const refresh = async () => {
+    const [sessions, usage] = await Promise.all([
+      api.GET("/api/v1/admin/licenses/{license_id}/sessions", { params: { path: { license_id: id }, query: { limit: 100 } } }),
+      api.GET("/api/v1/admin/licenses/{license_id}/usage", { params: { path: { license_id: id }, query: dayRange(1) } }),
+    ]);
+    if (stopped) return;
+    const items = must(sessions).items;
+    const seats = must(usage).live_seats;
+    const key = `${seats}|${items.map((s) => s.id).join(",")}`;
+    if (key === shown) return;
+    shown = key;
+    live.replaceChildren(
+      h("h2", { id: "sessions-title" }, "Live sessions"),
+      gauge(seats, license.seats_total, license.overdraft),
+      table(
+        "Live sessions",
+        ["User", "Host", "Since", "Last heartbeat", ""],
+        items.map((s) => [
+          s.user_email ?? s.holder ?? "—",
+          h("code", {}, s.hardware_id),
+          h("time", { datetime: s.acquired_at, title: when(s.acquired_at) }, ago(s.acquired_at)),
+          when(s.last_heartbeat_at),
+          releaseForm(s, say("ok"), say("error")),
+        ]),
+        "No sessions: no seat is in use.",
+      ),
+    );
+  };
+  await refresh();
+  const usage = must(await api.GET("/api/v1/admin/licenses/{license_id}/usage", { params: { path: { license_id: id }, query: dayRange(30) } }));
+  main.append(
+    h("p", { class: "crumbs" }, h("a", { href: "#/licenses" }, "Licenses"), " / ", license.product),
+    h("h1", {}, license.product),
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", {}, "Status"),
+      h("dd", {}, h("span", { class: `status ${license.status}` }, license.status)),
+      h("dt", {}, "Seats"),
+      h("dd", {}, `${license.seats_total}` + (license.overdraft ? ` + ${license.overdraft} overdraft` : "")),
+      h("dt", {}, "Expires"),
+      h("dd", {}, when(license.expires_at)),
+      h("dt", {}, "License key"),
+      h("dd", {}, h("code", { id: "license-key" }, license.license_key)),
+    ),
+    messages,
+    live,
+    h("section", { "aria-labelledby": "usage-title" }, h("h2", { id: "usage-title" }, "Usage"), usageChart(usage.days, license.seats_total)),
+    await reportSection(id),
+  );
+  // Polling, not the event stream: ADR 0033.
+  const timer = setInterval(() => void refresh().catch(() => undefined), POLL_MS);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}
