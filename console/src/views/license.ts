@@ -61,7 +61,12 @@ function usageChart(days: Schemas["UsageDayDto"][], seatsTotal: number): HTMLEle
     box.append(caption, h("p", { class: "empty" }, "No usage recorded yet."));
     return box;
   }
-  const x = days.map((d) => Date.parse(`${d.day}T00:00:00Z`) / 1000);
+  // Every day of the range on the axis: the API lists only days with activity.
+  const byDay = new Map(days.map((d) => [d.day, d]));
+  const range = dayRange(30);
+  const x: number[] = [];
+  for (let t = Date.parse(`${range.from}T00:00:00Z`); t <= Date.parse(`${range.to}T00:00:00Z`); t += 86_400_000) x.push(t / 1000);
+  const at = (t: number) => byDay.get(new Date(t * 1000).toISOString().slice(0, 10));
   const style = getComputedStyle(document.documentElement);
   const color = (name: string) => style.getPropertyValue(name).trim() || "#888";
   const width = Math.min(900, Math.max(320, (document.querySelector("main")?.clientWidth ?? 900) - 40));
@@ -69,7 +74,7 @@ function usageChart(days: Schemas["UsageDayDto"][], seatsTotal: number): HTMLEle
     {
       width,
       height: 240,
-      scales: { x: { time: true } },
+      scales: { x: { time: true, range: [x[0]!, x[x.length - 1]!] }, y: { range: (_u, _min, max) => [0, Math.max(seatsTotal, max) + 1] } },
       axes: [
         { stroke: color("--fg"), grid: { stroke: color("--grid") }, ticks: { stroke: color("--grid") } },
         { stroke: color("--fg"), grid: { stroke: color("--grid") }, ticks: { stroke: color("--grid") } },
@@ -78,10 +83,10 @@ function usageChart(days: Schemas["UsageDayDto"][], seatsTotal: number): HTMLEle
         {},
         { label: "Peak seats", stroke: color("--accent"), width: 2, points: { show: true } },
         { label: "Denials", stroke: color("--danger"), width: 2, dash: [6, 4], points: { show: true } },
-        { label: "Seats", stroke: color("--muted"), width: 1 },
+        { label: "Seats", stroke: color("--muted"), width: 1, points: { show: false } },
       ],
     },
-    [x, days.map((d) => d.peak_seats), days.map((d) => d.denials), days.map(() => seatsTotal)],
+    [x, x.map((t) => at(t)?.peak_seats ?? 0), x.map((t) => at(t)?.denials ?? 0), x.map(() => seatsTotal)],
     box,
   );
   void plot;
@@ -125,7 +130,7 @@ async function reportSection(licenseId: string): Promise<HTMLElement> {
       table(
         `Seat time per ${by.value}`,
         [by.value === "user" ? "User" : "Host", "Peak seats", "Seat-hours", "Denials"],
-        [...totals].map(([key, t]) => [key, t.peak, (t.seconds / 3600).toFixed(2), t.denials]),
+        [...totals].map(([key, t]) => [key, t.peak, (t.seconds / 3600).toFixed(3), t.denials]),
         "No seat time in the last 30 days.",
       ),
     );
