@@ -134,7 +134,8 @@ impl BoundApp {
         &self.operator
     }
 
-    /// Logs where the server is, where the operator credential is and where the docs are.
+    /// Logs where the server is, where the operator credential is and where the docs and the
+    /// web console are.
     pub fn announce(&self) {
         let base = if self.config.server.public_url.is_empty() {
             format!("http://{}", self.local_addr)
@@ -150,8 +151,12 @@ impl BoundApp {
                 info!(path = %path.display(), "operator credential: send the token in this file as `Authorization: Bearer <token>`");
             }
         }
-        info!(docs = %format!("{base}/docs"), spec = %format!("{base}/openapi.json"), "API docs");
-        info!(console = %format!("{base}/console"), "web console");
+        info!(
+            docs = %format!("{base}/docs"),
+            spec = %format!("{base}/openapi.json"),
+            console = %format!("{base}/console"),
+            "API docs"
+        );
     }
 
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
