@@ -52,7 +52,15 @@ function signInForm(): HTMLElement {
       location.hash = who === "operator" ? "#/tenants" : "#/licenses";
       await route();
     } catch (e) {
-      status.append(notice("error", e instanceof ApiFailure && e.status === 401 ? "That credential was not accepted." : String(e)));
+      const message =
+        e instanceof ApiFailure && e.status === 401
+          ? "That credential was not accepted."
+          : e instanceof ApiFailure && e.status === 403
+            ? `This key may not administer (${e.body?.code ?? "forbidden"}): use an admin-scope key or the operator token.`
+            : e instanceof Error
+              ? e.message
+              : String(e);
+      status.append(notice("error", message));
     }
   });
   return form;

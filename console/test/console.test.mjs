@@ -97,6 +97,7 @@ before(async () => {
   page = await context.newPage();
   // A CSP refusal shows up as a console error; an exception as a page error.
   page.on("console", (m) => {
+    // A refused credential (401, 403 at sign-in) is logged by the browser; nothing else may be.
     if (m.type() === "error" && !/Failed to load resource: the server responded with a status of 40[13]/.test(m.text())) problems.push(`console: ${m.text()}`);
   });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
@@ -138,7 +139,7 @@ test("the console: sign in, a license, a seat seen live, force-released, a CSV, 
   await page.getByRole("heading", { name: "Tenants" }).waitFor();
   await page.getByLabel("Name").fill("Acme Engineering");
   await page.getByRole("button", { name: "Create tenant" }).click();
-  await page.locator("#new-tenant-secret").waitFor();
+  const tenantAdminKey = (await page.locator("#new-tenant-secret").textContent()).trim();
   await shot("tenants");
   await page.getByRole("button", { name: "Act on Acme Engineering" }).click();
 
@@ -223,6 +224,17 @@ test("the console: sign in, a license, a seat seen live, force-released, a CSV, 
   assert.deepEqual(await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]), [0, 0, ""]);
   await page.reload();
   await page.getByLabel("Tenant API key (admin scope) or operator token").waitFor();
+
+  // A tenant's admin key signs in to its own tenant: no tenants view, no X-Tenant-Id to pick.
+  await page.getByLabel("Tenant API key (admin scope) or operator token").fill(tenantAdminKey);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("link", { name: "CAD Studio" }).waitFor();
+  assert.equal(await page.getByRole("link", { name: "Tenants" }).count(), 0);
+  // A client-scope key is not an administrator's.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("Tenant API key (admin scope) or operator token").fill(clientKey);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").filter({ hasText: "forbidden" }).waitFor();
 
   assert.deepEqual(problems, []);
 });

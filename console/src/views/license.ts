@@ -169,14 +169,16 @@ export async function licenseView(main: HTMLElement, id: string): Promise<() => 
   // the keyboard focus every 2 s.
   let shown = "";
   const refresh = async () => {
-    const [sessions, usage] = await Promise.all([
+    const [sessions, usage, queue] = await Promise.all([
       api.GET("/api/v1/admin/licenses/{license_id}/sessions", { params: { path: { license_id: id }, query: { limit: 100 } } }),
       api.GET("/api/v1/admin/licenses/{license_id}/usage", { params: { path: { license_id: id }, query: dayRange(1) } }),
+      api.GET("/api/v1/admin/licenses/{license_id}/queue", { params: { path: { license_id: id } } }),
     ]);
     if (stopped) return;
     const items = must(sessions).items;
     const seats = must(usage).live_seats;
-    const key = `${seats}|${items.map((s) => s.id).join(",")}`;
+    const waiting = must(queue).waiting;
+    const key = `${seats}|${items.map((s) => s.id).join(",")}|${waiting.map((w) => `${w.queue_ticket}@${w.position}`).join(",")}`;
     if (key === shown) return;
     shown = key;
     live.replaceChildren(
@@ -193,6 +195,13 @@ export async function licenseView(main: HTMLElement, id: string): Promise<() => 
           releaseForm(s, say("ok"), say("error")),
         ]),
         "No sessions: no seat is in use.",
+      ),
+      h("h3", {}, "Queue"),
+      table(
+        "Queue",
+        ["Position", "Host", "Priority", "Waits until"],
+        waiting.map((w) => [w.position, h("code", {}, w.hardware_id), w.priority, when(w.wait_until)]),
+        license.max_wait_seconds > 0 ? "No one waits for a seat." : "No one waits: this license has no queue (max_wait_seconds is 0).",
       ),
     );
   };
