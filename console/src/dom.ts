@@ -17,11 +17,11 @@ export function h<K extends keyof HTMLElementTagNameMap>(
     else if (value === true) el.setAttribute(name, "");
     else el.setAttribute(name, String(value));
   }
-  el.append(...children.filter((c): c is Node | string | number => c !== null && c !== undefined && c !== false).map(String2));
+  el.append(...children.filter((c): c is Node | string | number => c !== null && c !== undefined && c !== false).map(toNode));
   return el;
 }
 
-function String2(c: Node | string | number): Node | string {
+function toNode(c: Node | string | number): Node | string {
   return typeof c === "number" ? String(c) : c;
 }
 

@@ -54,10 +54,21 @@ function releaseForm(session: Session, onDone: (message: string) => void, onErro
   return form;
 }
 
-function usageChart(days: Schemas["UsageDayDto"][], seatsTotal: number): HTMLElement {
+/** Seat-hours per UTC day (`YYYY-MM-DD`), from the license's daily report. */
+async function seatHoursByDay(licenseId: string): Promise<Map<string, number>> {
+  const report = must(
+    await api.GET("/api/v1/admin/licenses/{license_id}/report", {
+      params: { path: { license_id: licenseId }, query: { ...dayRange(30), format: "json" } },
+    }),
+  );
+  if (typeof report === "string") throw new Error("the report is not JSON");
+  return new Map(report.rows.map((r) => [r.start.slice(0, 10), r.seat_seconds / 3600]));
+}
+
+function usageChart(days: Schemas["UsageDayDto"][], seatHours: Map<string, number>, seatsTotal: number): HTMLElement {
   const box = h("figure", { class: "chart" });
-  const caption = h("figcaption", {}, "Daily peak seats and refused acquisitions, last 30 days (UTC).");
-  if (days.length === 0) {
+  const caption = h("figcaption", {}, "Per UTC day, last 30 days: peak seats, refused acquisitions (left axis) and seat-hours (right axis).");
+  if (days.length === 0 && seatHours.size === 0) {
     box.append(caption, h("p", { class: "empty" }, "No usage recorded yet."));
     return box;
   }
@@ -66,7 +77,8 @@ function usageChart(days: Schemas["UsageDayDto"][], seatsTotal: number): HTMLEle
   const range = dayRange(30);
   const x: number[] = [];
   for (let t = Date.parse(`${range.from}T00:00:00Z`); t <= Date.parse(`${range.to}T00:00:00Z`); t += 86_400_000) x.push(t / 1000);
-  const at = (t: number) => byDay.get(new Date(t * 1000).toISOString().slice(0, 10));
+  const dayOf = (t: number) => new Date(t * 1000).toISOString().slice(0, 10);
+  const at = (t: number) => byDay.get(dayOf(t));
   const style = getComputedStyle(document.documentElement);
   const color = (name: string) => style.getPropertyValue(name).trim() || "#888";
   const width = Math.min(900, Math.max(320, (document.querySelector("main")?.clientWidth ?? 900) - 40));
@@ -74,27 +86,44 @@ function usageChart(days: Schemas["UsageDayDto"][], seatsTotal: number): HTMLEle
     {
       width,
       height: 240,
-      scales: { x: { time: true, range: [x[0]!, x[x.length - 1]!] }, y: { range: (_u, _min, max) => [0, Math.max(seatsTotal, max) + 1] } },
+      scales: {
+        x: { time: true, range: [x[0]!, x[x.length - 1]!] },
+        y: { range: (_u, _min, max) => [0, Math.max(seatsTotal, max) + 1] },
+        h: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
+      },
       axes: [
         { stroke: color("--fg"), grid: { stroke: color("--grid") }, ticks: { stroke: color("--grid") } },
         { stroke: color("--fg"), grid: { stroke: color("--grid") }, ticks: { stroke: color("--grid") } },
+        { scale: "h", side: 1, stroke: color("--ok"), grid: { show: false }, ticks: { stroke: color("--grid") } },
       ],
       series: [
         {},
         { label: "Peak seats", stroke: color("--accent"), width: 2, points: { show: true } },
         { label: "Denials", stroke: color("--danger"), width: 2, dash: [6, 4], points: { show: true } },
         { label: "Seats", stroke: color("--muted"), width: 1, points: { show: false } },
+        { label: "Seat-hours", scale: "h", stroke: color("--ok"), width: 2, points: { show: true }, value: (_u, v) => (v == null ? "--" : v.toFixed(2)) },
       ],
     },
-    [x, x.map((t) => at(t)?.peak_seats ?? 0), x.map((t) => at(t)?.denials ?? 0), x.map(() => seatsTotal)],
+    [
+      x,
+      x.map((t) => at(t)?.peak_seats ?? 0),
+      x.map((t) => at(t)?.denials ?? 0),
+      x.map(() => seatsTotal),
+      x.map((t) => seatHours.get(dayOf(t)) ?? 0),
+    ],
     box,
   );
   void plot;
   // The same figures as a table for screen readers (a canvas says nothing).
   const text = table(
     "Daily usage",
-    ["Day", "Peak seats", "Denials", "Overdraft peak", "Overdraft seat-minutes"],
-    days.map((d) => [d.day, d.peak_seats, d.denials, d.overdraft_peak, d.overdraft_seat_minutes]),
+    ["Day", "Peak seats", "Denials", "Seat-hours", "Overdraft peak", "Overdraft seat-minutes"],
+    x
+      .filter((t) => at(t) || seatHours.has(dayOf(t)))
+      .map((t) => {
+        const d = at(t);
+        return [dayOf(t), d?.peak_seats ?? 0, d?.denials ?? 0, (seatHours.get(dayOf(t)) ?? 0).toFixed(2), d?.overdraft_peak ?? 0, d?.overdraft_seat_minutes ?? 0];
+      }),
     "",
   );
   text.classList.add("visually-hidden");
@@ -160,6 +189,7 @@ export async function licenseView(main: HTMLElement, id: string): Promise<() => 
   const license = must(await api.GET("/api/v1/admin/licenses/{license_id}", { params: { path: { license_id: id } } }));
   const live = h("section", { "aria-labelledby": "sessions-title" });
   const messages = h("div", { "aria-live": "polite" });
+  const stale = h("div");
   const say = (kind: "ok" | "error") => (text: string) => {
     messages.replaceChildren(notice(kind, text));
     void refresh();
@@ -206,7 +236,10 @@ export async function licenseView(main: HTMLElement, id: string): Promise<() => 
     );
   };
   await refresh();
-  const usage = must(await api.GET("/api/v1/admin/licenses/{license_id}/usage", { params: { path: { license_id: id }, query: dayRange(30) } }));
+  const [usage, seatHours] = await Promise.all([
+    api.GET("/api/v1/admin/licenses/{license_id}/usage", { params: { path: { license_id: id }, query: dayRange(30) } }).then(must),
+    seatHoursByDay(id),
+  ]);
   main.append(
     h("p", { class: "crumbs" }, h("a", { href: "#/licenses" }, "Licenses"), " / ", license.product),
     h("h1", {}, license.product),
@@ -223,12 +256,21 @@ export async function licenseView(main: HTMLElement, id: string): Promise<() => 
       h("dd", {}, h("code", { id: "license-key" }, license.license_key)),
     ),
     messages,
+    stale,
     live,
-    h("section", { "aria-labelledby": "usage-title" }, h("h2", { id: "usage-title" }, "Usage"), usageChart(usage.days, license.seats_total)),
+    h("section", { "aria-labelledby": "usage-title" }, h("h2", { id: "usage-title" }, "Usage"), usageChart(usage.days, seatHours, license.seats_total)),
     await reportSection(id),
   );
   // Polling, not the event stream: ADR 0033.
-  const timer = setInterval(() => void refresh().catch(() => undefined), POLL_MS);
+  // A hidden tab does not poll; a failure is shown (the figures may be stale) and retried at
+  // the next tick.
+  const timer = setInterval(() => {
+    if (document.hidden) return;
+    refresh().then(
+      () => stale.replaceChildren(),
+      (e: unknown) => stale.replaceChildren(notice("error", `Live updates failed (${e instanceof Error ? e.message : String(e)}); retrying.`)),
+    );
+  }, POLL_MS);
   return () => {
     stopped = true;
     clearInterval(timer);

@@ -36,6 +36,11 @@ async fn the_console_page_is_served_with_a_strict_content_security_policy() {
         assert!(html.contains("/console/app.js"), "{html}");
         // No inline script: the CSP would refuse it anyway.
         assert!(!html.contains("<script>"), "{html}");
+        // Every file the page names is served.
+        for linked in html.split('"').filter(|s| s.starts_with("/console/")) {
+            let asset = app.http.get(app.url(linked)).send().await.unwrap();
+            assert_eq!(asset.status().as_u16(), 200, "{linked}");
+        }
     }
 }
 
