@@ -21,7 +21,8 @@ export async function eventsView(main: HTMLElement): Promise<void> {
   const entries: Schemas["EventLogEntry"][] = [];
   const status = h("div", { id: "chain-status", "aria-live": "polite" });
   const list = h("div");
-  const more = h("button", { type: "button" }, "Load more");
+  // The chain is checked from entry 1, so pages load oldest first; later ones on demand.
+  const more = h("button", { type: "button" }, "Load later entries");
   let next = 0;
   const load = async () => {
     const page = must(await api.GET("/api/v1/admin/events", { params: { query: { after: next, limit: PAGE } } }));
@@ -56,7 +57,7 @@ export async function eventsView(main: HTMLElement): Promise<void> {
   const audit = must(await api.GET("/api/v1/admin/audit-events", { params: { query: { limit: 100 } } })).items;
   main.append(
     h("h1", {}, "Event log"),
-    h("p", { class: "hint" }, "Newest first. Every entry is hash-chained to the one before (docs/events.md)."),
+    h("p", { class: "hint" }, `Loaded from entry 1, ${PAGE} at a time; shown newest first. Every entry is hash-chained to the one before (docs/events.md).`),
     status,
     list,
     more,
