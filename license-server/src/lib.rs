@@ -56,6 +56,8 @@ pub mod auth;
 pub mod compose;
 /// Typed configuration and its layering.
 pub mod config;
+/// The web console: the committed single-page app under `/console`, embedded (ADR 0033).
+pub mod console;
 /// The data directory: created owner-only, files written once.
 pub mod data_dir;
 /// The seat-event log's writer task (ADR 0030).

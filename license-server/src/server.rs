@@ -134,7 +134,8 @@ impl BoundApp {
         &self.operator
     }
 
-    /// Logs where the server is, where the operator credential is and where the docs are.
+    /// Logs where the server is, where the operator credential is and where the docs and the
+    /// web console are.
     pub fn announce(&self) {
         let base = if self.config.server.public_url.is_empty() {
             format!("http://{}", self.local_addr)
@@ -150,7 +151,12 @@ impl BoundApp {
                 info!(path = %path.display(), "operator credential: send the token in this file as `Authorization: Bearer <token>`");
             }
         }
-        info!(docs = %format!("{base}/docs"), spec = %format!("{base}/openapi.json"), "API docs");
+        info!(
+            docs = %format!("{base}/docs"),
+            spec = %format!("{base}/openapi.json"),
+            console = %format!("{base}/console"),
+            "API docs"
+        );
     }
 
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
@@ -256,7 +262,7 @@ pub async fn serve(
 }
 
 /// Every route: the API (`/api/v1/…`, `/.well-known/jwks.json`), the OpenAPI document
-/// (`/openapi.json`), the docs page (`/docs`) and `/metrics`, behind the body's limit and read
+/// (`/openapi.json`), the docs page (`/docs`), the web console (`/console`) and `/metrics`, behind the body's limit and read
 /// deadline, the error shape, trailing-slash normalisation, the rate limits (which see every
 /// response, and refuse before the body is read) and the request metrics.
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
@@ -272,6 +278,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     Route::new()
         .at("/openapi.json", get(openapi_document))
         .nest("/docs", docs)
+        .nest("/console", crate::console::routes())
         .at("/metrics", get(metrics))
         .nest("/", api)
         .around(move |ep, req| body::read_body(ep, req, body_limits.clone()))

@@ -138,7 +138,9 @@ impl RoutePolicy {
             "/api/v1/health" | "/.well-known/jwks.json" | "/metrics" | "/openapi.json" => {
                 policy(false, false, false)
             }
+            // Static pages from the binary; the console's API calls are limited as any other.
             _ if path == "/docs" || path.starts_with("/docs/") => policy(false, false, false),
+            _ if path == "/console" || path.starts_with("/console/") => policy(false, false, false),
             // A seat already granted, and the readiness probe: never blocked.
             "/api/v1/licenses/heartbeat"
             | "/api/v1/licenses/release"
@@ -333,10 +335,13 @@ mod tests {
             "/openapi.json",
             "/docs",
             "/docs/index.js",
+            "/console",
+            "/console/app.js",
         ] {
             assert!(!RoutePolicy::of(free).limited, "{free}");
         }
         assert!(RoutePolicy::of("/docsx").limited);
+        assert!(RoutePolicy::of("/consolex").limited);
     }
 
     #[test]

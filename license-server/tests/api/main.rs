@@ -6,6 +6,7 @@
 mod admin;
 mod auth;
 mod config;
+mod console;
 mod credential_cache;
 mod docs;
 mod event_log;

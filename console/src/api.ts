@@ -1,0 +1,114 @@
+// The API client, generated from docs/openapi.json (openapi-typescript types + openapi-fetch),
+// and the credential. The credential lives in this module's variables only (ADR 0033): never in
+// a cookie, localStorage, sessionStorage or a URL, so a reload or a closed tab signs out.
+
+import createClient, { type Middleware } from "openapi-fetch";
+import type { components, paths } from "./generated/openapi";
+
+export type Schemas = components["schemas"];
+export type ErrorBody = Schemas["ErrorBody"];
+
+/** Who is signed in: a tenant's API key, or the operator acting on a tenant it picked. */
+interface Session {
+  token: string;
+  operator: boolean;
+  /** The tenant the operator acts on (`X-Tenant-Id`); a tenant key acts on its own. */
+  tenantId?: string;
+  tenantName?: string;
+}
+
+let session: Session | undefined;
+
+const auth: Middleware = {
+  onRequest({ request }) {
+    if (session) {
+      request.headers.set("Authorization", `Bearer ${session.token}`);
+      if (session.operator && session.tenantId) request.headers.set("X-Tenant-Id", session.tenantId);
+    }
+    return request;
+  },
+};
+
+/** The typed client: same origin, so the CSP's `connect-src 'self'` allows it. */
+export const api = createClient<paths>({ baseUrl: location.origin });
+api.use(auth);
+
+/** An API error as an exception, with the shared error body's code and message. */
+export class ApiFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly body?: ErrorBody,
+  ) {
+    super(body ? `${body.message} (${body.code})` : `HTTP ${status}`);
+  }
+}
+
+/** The body of a successful answer, or an ApiFailure. */
+export function must<T>(result: { data?: T; error?: unknown; response: Response }): T {
+  if (result.response.ok && result.data !== undefined) return result.data;
+  throw new ApiFailure(result.response.status, result.error as ErrorBody | undefined);
+}
+
+/** Tries a credential: the operator may list tenants, a tenant admin key may list licenses. */
+export async function signIn(token: string): Promise<"operator" | "tenant"> {
+  const headers = { Authorization: `Bearer ${token}` };
+  const tenants = await api.GET("/api/v1/admin/tenants", { headers });
+  if (tenants.response.ok) {
+    session = { token, operator: true };
+    return "operator";
+  }
+  if (tenants.response.status !== 403) throw new ApiFailure(tenants.response.status, tenants.error);
+  const licenses = await api.GET("/api/v1/admin/licenses", { params: { query: { limit: 1 } }, headers });
+  if (!licenses.response.ok) throw new ApiFailure(licenses.response.status, licenses.error);
+  session = { token, operator: false };
+  return "tenant";
+}
+
+export function signOut(): void {
+  session = undefined;
+}
+
+export function signedIn(): boolean {
+  return session !== undefined;
+}
+
+export function isOperator(): boolean {
+  return session?.operator ?? false;
+}
+
+/** The tenant views act on: a tenant key's own (undefined id), or the operator's pick. */
+export function tenant(): { id?: string; name?: string; picked: boolean } {
+  if (!session) return { picked: false };
+  if (!session.operator) return { picked: true };
+  return { id: session.tenantId, name: session.tenantName, picked: session.tenantId !== undefined };
+}
+
+export function actAs(id: string, name: string): void {
+  if (session?.operator) {
+    session.tenantId = id;
+    session.tenantName = name;
+  }
+}
+
+/** A download through fetch with the bearer header (the credential never goes in a URL),
+ * handed to the browser as a Blob link. */
+export async function download(path: string, query: Record<string, string>, filename: string): Promise<void> {
+  if (!session) throw new ApiFailure(401);
+  const url = new URL(path, location.origin);
+  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+  const headers: Record<string, string> = { Authorization: `Bearer ${session.token}` };
+  if (session.operator && session.tenantId) headers["X-Tenant-Id"] = session.tenantId;
+  const response = await fetch(url, { headers });
+  if (!response.ok) {
+    const body = (await response.json().catch(() => undefined)) as ErrorBody | undefined;
+    throw new ApiFailure(response.status, body);
+  }
+  const blob = await response.blob();
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+}

@@ -1,0 +1,240 @@
+// The console in a real headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core;
+// nothing downloads a browser), against a live embedded license-server: sign in with the operator
+// token, create a tenant and act on it, create a license and a client key, watch a seat appear
+// when a client acquires (through the HTTP API), force-release it with a hold-off and see the
+// client evicted, download a usage CSV, and check the event log's chain in the browser. No CSP
+// violation or page error may occur. Screenshots of each view (1280x800) go to
+// target/console-screenshots, or to docs/console/ with UPDATE_SCREENSHOTS=1.
+//
+// LICENSE_SERVER_BIN names the binary (console/check sets it; else target/debug/license-server
+// under CARGO_TARGET_DIR); CHROMIUM_BIN the browser (default /usr/bin/chromium).
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { createWriteStream } from "node:fs";
+import { access, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+
+import { chromium } from "playwright-core";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, "target");
+const binary = process.env.LICENSE_SERVER_BIN ?? join(targetDir, "debug", "license-server");
+const shots = process.env.UPDATE_SCREENSHOTS === "1" ? join(root, "docs", "console") : join(targetDir, "console-screenshots");
+
+async function freePort() {
+  const probe = createServer();
+  probe.listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const { port } = probe.address();
+  probe.close();
+  await once(probe, "close");
+  return port;
+}
+
+/** The embedded default in a temporary data directory, healthy (polled, no fixed sleep). */
+async function startServer() {
+  // A missing binary is a loud failure naming the package, never a skip.
+  await access(binary).catch(() => {
+    throw new Error(`no ${binary}: run \`cargo build -p license-server\` first (console/check does)`);
+  });
+  const dir = await mkdtemp(join(tmpdir(), "license-console-"));
+  const dataDir = join(dir, "data");
+  const port = await freePort();
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("LICENSE_")));
+  Object.assign(env, { LICENSE_SERVER__LISTEN: `127.0.0.1:${port}`, LICENSE_DATA_DIR: dataDir });
+  const log = createWriteStream(join(dir, "server.log"));
+  await once(log, "open");
+  const child = spawn(binary, [], { env, stdio: ["ignore", log, log] });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && child.exitCode === null) {
+    try {
+      const health = await fetch(`${baseUrl}/api/v1/health`, { signal: AbortSignal.timeout(2_000) });
+      if (health.status === 200) {
+        const operatorToken = (await readFile(join(dataDir, "operator-token"), "utf8")).trim();
+        return {
+          baseUrl,
+          operatorToken,
+          async stop() {
+            if (child.exitCode === null) {
+              const exited = once(child, "exit");
+              child.kill("SIGTERM");
+              await exited;
+            }
+            log.close();
+            await rm(dir, { recursive: true, force: true });
+          },
+        };
+      }
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(50);
+  }
+  child.kill("SIGKILL");
+  throw new Error(`license-server (${binary}) did not become healthy:\n${await readFile(join(dir, "server.log"), "utf8")}`);
+}
+
+let server;
+let browser;
+let page;
+const problems = [];
+
+before(async () => {
+  server = await startServer();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_BIN ?? "/usr/bin/chromium",
+    args: ["--no-sandbox"],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true, colorScheme: "light" });
+  page = await context.newPage();
+  // A CSP refusal shows up as a console error; an exception as a page error.
+  page.on("console", (m) => {
+    // A refused credential (401, 403 at sign-in) is logged by the browser; nothing else may be.
+    if (m.type() === "error" && !/Failed to load resource: the server responded with a status of 40[13]/.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  await mkdir(shots, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function shot(name) {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(shots, `${name}.png`) });
+}
+
+/** The client side, through the HTTP API: acquire, heartbeat. */
+async function client(path, key, body) {
+  const response = await fetch(`${server.baseUrl}/api/v1/licenses/${path}`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+test("the console: sign in, a license, a seat seen live, force-released, a CSV, the event log", async () => {
+  // Sign in with the operator token; nothing is stored outside the page's memory.
+  await page.goto(`${server.baseUrl}/console`);
+  await page.getByLabel("Tenant API key (admin scope) or operator token").waitFor();
+  await shot("sign-in");
+  await page.getByLabel("Tenant API key (admin scope) or operator token").fill("not-a-token");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("That credential was not accepted.").waitFor();
+  await page.getByLabel("Tenant API key (admin scope) or operator token").fill(server.operatorToken);
+  await page.getByRole("button", { name: "Sign in" }).click();
+
+  // Operator: create a tenant, act on it.
+  await page.getByRole("heading", { name: "Tenants" }).waitFor();
+  await page.getByLabel("Name").fill("Acme Engineering");
+  await page.getByRole("button", { name: "Create tenant" }).click();
+  const tenantAdminKey = (await page.locator("#new-tenant-secret").textContent()).trim();
+  await shot("tenants");
+  await page.getByRole("button", { name: "Act on Acme Engineering" }).click();
+
+  // Licenses: create one with an overdraft; its page opens.
+  await page.getByRole("heading", { name: "Licenses" }).waitFor();
+  await page.getByLabel("Product").fill("CAD Studio");
+  await page.getByLabel("Seats", { exact: true }).fill("3");
+  await page.getByLabel("Overdraft seats").fill("1");
+  await page.getByRole("button", { name: "Create license" }).click();
+  await page.getByRole("heading", { name: "CAD Studio" }).waitFor();
+  const licenseKey = (await page.locator("#license-key").textContent()).trim();
+  await page.getByText("No sessions: no seat is in use.").waitFor();
+
+  // A client key, shown once.
+  await page.getByRole("link", { name: "API keys" }).click();
+  await page.getByLabel("Name").fill("workstations");
+  await page.getByRole("button", { name: "Create key" }).click();
+  const clientKey = (await page.locator("#new-key-secret").textContent()).trim();
+  assert.match(clientKey, /\S{20,}/);
+  await page.getByRole("cell", { name: "workstations", exact: true }).waitFor();
+  await shot("api-keys");
+
+  // A client acquires: the license page shows its seat within a poll (2 s).
+  const lease = await client("acquire", clientKey, { license_key: licenseKey, hardware_id: "ws-0042", user_email: "ada@example.com" });
+  assert.equal(lease.status, 200, JSON.stringify(lease.body));
+  await client("acquire", clientKey, { license_key: licenseKey, hardware_id: "ws-0077", user_email: "grace@example.com" });
+  await page.getByRole("link", { name: "Licenses" }).click();
+  await page.getByRole("meter").first().waitFor();
+  assert.equal(await page.getByRole("meter").first().getAttribute("aria-valuenow"), "2");
+  await shot("licenses");
+  await page.getByRole("link", { name: "CAD Studio" }).click();
+  const sessions = page.getByRole("region", { name: "Live sessions" });
+  const seatTime = page.getByRole("region", { name: "Seat time, last 30 days" });
+  await sessions.getByRole("cell", { name: "ada@example.com", exact: true }).waitFor();
+  const third = await client("acquire", clientKey, { license_key: licenseKey, hardware_id: "ws-0100", user_email: "linus@example.com" });
+  assert.equal(third.status, 200);
+  await sessions.getByRole("cell", { name: "linus@example.com", exact: true }).waitFor({ timeout: 5_000 });
+
+  // Force-release Ada's seat with a one-hour hold-off: her client is evicted.
+  await page.getByLabel("Hold-off for ws-0042").selectOption({ label: "1 hour" });
+  await page.getByRole("form", { name: "Force release ws-0042" }).getByRole("button", { name: "Force release" }).click();
+  await page.getByText(/Released ws-0042; held off until/).waitFor();
+  await sessions.getByRole("cell", { name: "ada@example.com", exact: true }).waitFor({ state: "detached" });
+  const beat = await client("heartbeat", clientKey, { session_id: lease.body.session_id });
+  assert.equal(beat.status, 410, JSON.stringify(beat.body));
+  assert.equal(beat.body.code, "evicted");
+  const again = await client("acquire", clientKey, { license_key: licenseKey, hardware_id: "ws-0042", user_email: "ada@example.com" });
+  assert.equal(again.status, 403, "held off");
+
+  // Usage CSV by user: fetched with the bearer header, handed over as a Blob. The event log is
+  // written in batches (250 ms), so the rows may need a second try.
+  let csv = "";
+  for (let attempt = 0; attempt < 20 && !csv.includes("grace@example.com"); attempt++) {
+    if (attempt > 0) await sleep(250);
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download CSV" }).click()]);
+    assert.match(download.suggestedFilename(), /^usage-.*-by-user\.csv$/);
+    csv = await readFile(await download.path(), "utf8");
+  }
+  assert.match(csv.split("\n")[0], /peak_seats/);
+  assert.match(csv, /grace@example\.com/);
+  await page.getByLabel("Per").selectOption("host");
+  await seatTime.getByRole("cell", { name: "ws-0077", exact: true }).waitFor();
+  await shot("license");
+
+  // The event log: entries, and the chain verified in the browser.
+  await page.getByRole("link", { name: "Event log" }).click();
+  await page.getByText(/^Chain verified: entries 1–\d+/).waitFor();
+  await page.getByRole("cell", { name: "evicted", exact: true }).first().waitFor();
+  await shot("events");
+
+  // Dark mode follows prefers-color-scheme.
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.getByRole("link", { name: "Licenses" }).click();
+  await page.getByRole("link", { name: "CAD Studio" }).click();
+  await sessions.getByRole("cell", { name: "grace@example.com", exact: true }).waitFor();
+  await shot("license-dark");
+  await page.emulateMedia({ colorScheme: "light" });
+
+  // Keyboard: the navigation is reachable with Tab, and a reload signs out (memory only).
+  await page.keyboard.press("Tab");
+  assert.ok(await page.evaluate(() => document.activeElement?.tagName === "A" || document.activeElement?.tagName === "BUTTON"));
+  assert.deepEqual(await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]), [0, 0, ""]);
+  await page.reload();
+  await page.getByLabel("Tenant API key (admin scope) or operator token").waitFor();
+
+  // A tenant's admin key signs in to its own tenant: no tenants view, no X-Tenant-Id to pick.
+  await page.getByLabel("Tenant API key (admin scope) or operator token").fill(tenantAdminKey);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("link", { name: "CAD Studio" }).waitFor();
+  assert.equal(await page.getByRole("link", { name: "Tenants" }).count(), 0);
+  // A client-scope key is not an administrator's.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("Tenant API key (admin scope) or operator token").fill(clientKey);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").filter({ hasText: "forbidden" }).waitFor();
+
+  assert.deepEqual(problems, []);
+});
