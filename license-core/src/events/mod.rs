@@ -198,6 +198,14 @@ pub enum SeatEventKind {
         /// Who did it (`operator`, `api_key:<id>`, `user:<sub>`, `system`).
         actor: String,
     },
+    /// A webhook endpoint failed for longer than the server allows and was disabled
+    /// (ADR 0032); its cursor stays where it was, for a redelivery.
+    WebhookDisabled {
+        /// The endpoint.
+        endpoint_id: crate::ids::WebhookId,
+        /// Why, in words.
+        reason: String,
+    },
 }
 
 impl SeatEventKind {
@@ -221,6 +229,7 @@ impl SeatEventKind {
             SeatEventKind::QueueEnded { .. } => "queue_ended",
             SeatEventKind::EventsLost { .. } => "events_lost",
             SeatEventKind::AdminChange { .. } => "admin_change",
+            SeatEventKind::WebhookDisabled { .. } => "webhook_disabled",
         }
     }
 }
