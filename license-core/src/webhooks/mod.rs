@@ -30,6 +30,8 @@ mod address;
 mod delivery;
 /// Endpoints: URL, event types, secret, the stored record.
 mod endpoint;
+/// The use cases: managing endpoints, the delivery log, redelivery.
+mod manage;
 
 pub use address::is_forbidden;
 pub use delivery::{Delivery, RetryPolicy, WebhookMessage, message_id, sign};
@@ -37,6 +39,7 @@ pub use endpoint::{
     EVENT_TYPES, EventTypes, UrlPolicy, WebhookEndpoint, WebhookSecret, WebhookUrl,
     parse_description,
 };
+pub use manage::{ERRORS, NewWebhook, WebhookChange, WebhookService};
 
 /// Most entries a dispatcher reads per endpoint per claim.
 pub const BATCH: u32 = 100;

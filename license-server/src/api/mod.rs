@@ -41,6 +41,8 @@ pub mod tenants;
 pub mod text;
 /// Admin: usage figures.
 pub mod usage;
+/// Admin: webhook endpoints, their deliveries, redelivery.
+pub mod webhooks;
 /// A whole number in a request body whose range errors name the field.
 pub mod whole;
 
@@ -62,6 +64,8 @@ pub enum ApiTags {
     Audit,
     /// Admin: the tenant's lease-signing key.
     SigningKeys,
+    /// Admin: webhook endpoints and their deliveries.
+    Webhooks,
     /// Operator: tenants.
     Tenants,
     /// Liveness and readiness probes.
@@ -82,6 +86,7 @@ pub type Apis = (
     quotas::QuotasApi,
     audit::AuditApi,
     events::EventsApi,
+    webhooks::WebhooksApi,
     signing_keys::SigningKeysApi,
     tenants::TenantsApi,
     health::HealthApi,
@@ -125,6 +130,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             quotas::QuotasApi,
             audit::AuditApi,
             events::EventsApi,
+            webhooks::WebhooksApi,
             signing_keys::SigningKeysApi,
             tenants::TenantsApi,
             health::HealthApi,

@@ -37,7 +37,7 @@ fn tenant_scoped_admin_operations_declare_x_tenant_id_and_days_are_dates() {
             }
         }
     }
-    assert_eq!(declared, 22);
+    assert_eq!(declared, 29);
     let usage = &spec["paths"]["/api/v1/admin/licenses/{license_id}/usage"]["get"];
     for p in usage["parameters"].as_array().unwrap() {
         if p["name"] == "from" || p["name"] == "to" {

@@ -29,3 +29,4 @@ mod seat_rules;
 mod shutdown;
 mod slow_clients;
 mod tenant_keys;
+mod webhooks;
