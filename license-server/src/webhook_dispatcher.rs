@@ -3,7 +3,9 @@
 //! each one's log entries after its cursor in order, signed the Standard Webhooks way, and
 //! records what happened. A failure stops that endpoint's batch (the cursor stays: order is
 //! kept) and backs it off; one failing for `webhooks.disable_after_hours` is disabled with a
-//! `webhook_disabled` event. The step is [`Dispatcher::dispatch_once`]; [`run`] loops it until
+//! `webhook_disabled` event. The step is
+//! [`Dispatcher::dispatch_once`](crate::webhook_dispatcher::Dispatcher::dispatch_once);
+//! [`run`](crate::webhook_dispatcher::run) loops it until
 //! shutdown, letting the delivery in flight finish.
 
 use std::net::{IpAddr, SocketAddr};

@@ -518,7 +518,7 @@ async fn a_replica_killed_mid_delivery_is_taken_over_after_its_claim_expires() {
     let key = signing_key();
     let configure = |c: &mut Config| {
         local(c);
-        c.webhooks.lease_seconds = 3;
+        c.webhooks.lease_seconds = 5;
         c.webhooks.timeout_seconds = 2;
     };
     let one = spawn_composed_with(&url, "memory://", &key, configure).await;
@@ -592,4 +592,70 @@ async fn a_replica_killed_mid_delivery_is_taken_over_after_its_claim_expires() {
         "only the id in flight arrives again"
     );
     assert_eq!(receiver.with(|i| i.forged), 0);
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_for_72_hours_is_disabled_with_an_event() {
+    let receiver = receiver().await;
+    let app = spawn_app_with(local).await;
+    let f = app.fixture("Gone", 1).await;
+    let id = subscribe(&app, &f.admin, &receiver, &["granted"]).await;
+    receiver.with(|i| i.script.fail = usize::MAX);
+    app.acquire(&f.client, &f.license_key, "hw-1")
+        .await
+        .expect(200);
+    dispatch(&app).await;
+    app.clock.advance(chrono::TimeDelta::hours(72));
+    dispatch(&app).await;
+
+    let path = format!("/api/v1/admin/webhooks/{id}");
+    let shown = app
+        .send(Method::GET, &path, Some(&f.admin), None)
+        .await
+        .expect(200);
+    assert_eq!(shown.body["enabled"], false);
+    assert!(
+        shown.body["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("72 hours"),
+        "{}",
+        shown.body
+    );
+    assert_eq!(shown.body["attempts"], 2);
+    app.state.recorder.write_pending().await.unwrap();
+    let log = app
+        .events(&f.admin, "?after=0&limit=1000")
+        .await
+        .expect(200);
+    let disabled: Vec<Value> = log.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::from_str::<Value>(e["body"].as_str().unwrap()).unwrap())
+        .filter(|e| e["type"] == "webhook_disabled")
+        .collect();
+    assert_eq!(disabled.len(), 1, "one webhook_disabled event");
+    assert_eq!(disabled[0]["endpoint_id"], id.as_str());
+    let attempts = receiver.ids().len();
+    app.clock.advance(chrono::TimeDelta::hours(2));
+    dispatch(&app).await;
+    assert_eq!(
+        receiver.ids().len(),
+        attempts,
+        "a disabled endpoint gets nothing"
+    );
+
+    let enabled = app
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&f.admin),
+            Some(json!({"enabled": true})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(enabled.body["attempts"], 0);
+    assert!(enabled.body.get("disabled_reason").is_none());
+    assert!(enabled.body.get("next_attempt_at").is_none());
 }
