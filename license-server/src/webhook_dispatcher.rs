@@ -8,17 +8,14 @@
 //! [`run`](crate::webhook_dispatcher::run) loops it until
 //! shutdown, letting the delivery in flight finish.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use license_core::webhooks::{
     BATCH, Delivery, DeliveryFailure, RetryPolicy, WebhookClaim, WebhookEndpoint, WebhookMessage,
-    is_forbidden, sign,
 };
 use license_core::{Clock, EventSink, SeatEvent, SeatEventKind, Store, WebhookDeliveryId};
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
@@ -27,47 +24,13 @@ use tracing::{debug, warn};
 use crate::config::WebhooksConfig;
 use crate::metrics::WebhookCounter;
 
+/// One POST, signed, behind the SSRF guard.
+mod send;
+
+use send::{Sender, Sent};
+
 /// Most endpoints one replica claims per step.
 const CLAIM_LIMIT: u32 = 50;
-/// Most bytes of a receiver's answer or an error kept in the delivery log.
-const MAX_ERROR_LEN: usize = 300;
-
-/// A name that resolved only to addresses webhooks may not reach.
-#[derive(Debug, thiserror::Error)]
-#[error("refused address: {0} resolves only to private, loopback or link-local addresses")]
-struct RefusedAddress(String);
-
-/// Resolves through the system, then drops every forbidden address, so a host name cannot
-/// point a delivery inside the network, however it resolves at the time (DNS rebinding).
-#[derive(Debug)]
-struct PublicOnly;
-
-impl Resolve for PublicOnly {
-    fn resolve(&self, name: Name) -> Resolving {
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|a| !is_forbidden(a.ip()))
-                .collect();
-            if addrs.is_empty() {
-                return Err(Box::new(RefusedAddress(host)) as _);
-            }
-            Ok(Box::new(addrs.into_iter()) as Addrs)
-        })
-    }
-}
-
-/// How one attempt went.
-#[derive(Debug)]
-enum Sent {
-    /// A 2xx.
-    Ok(u16),
-    /// Another status.
-    Status(u16, String),
-    /// No answer: refused address, connection error, timeout.
-    Failed { refused: bool, error: String },
-}
 
 /// What one step did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -86,7 +49,7 @@ pub struct Dispatcher {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     events: Arc<dyn EventSink>,
-    client: reqwest::Client,
+    sender: Sender,
     config: WebhooksConfig,
     retry: RetryPolicy,
     replica: String,
@@ -103,24 +66,11 @@ impl Dispatcher {
         replica: String,
         metrics: WebhookCounter,
     ) -> Result<Self, reqwest::Error> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(Duration::from_secs(config.timeout_seconds))
-            // A redirect could lead anywhere, the checked address being the first hop only.
-            .redirect(reqwest::redirect::Policy::none())
-            // Through a proxy the target's address is never resolved here, so never checked.
-            .no_proxy()
-            .user_agent(concat!(
-                "license-server-webhooks/",
-                env!("CARGO_PKG_VERSION")
-            ));
-        if !config.allow_private_addresses {
-            builder = builder.dns_resolver(PublicOnly);
-        }
         Ok(Self {
             store,
             clock,
             events,
-            client: builder.build()?,
+            sender: Sender::new(config)?,
             config: config.clone(),
             retry: config.retry_policy(),
             replica,
@@ -220,7 +170,7 @@ impl Dispatcher {
             }
             let started = Instant::now();
             let attempted_at = self.clock.now();
-            let sent = self.send(endpoint, &message, attempted_at).await;
+            let sent = self.sender.send(endpoint, &message, attempted_at).await;
             let mut delivery = Delivery {
                 id: WebhookDeliveryId::new(),
                 endpoint_id: id,
@@ -321,103 +271,6 @@ impl Dispatcher {
         }
         Ok(())
     }
-
-    /// One POST.
-    async fn send(
-        &self,
-        endpoint: &WebhookEndpoint,
-        message: &WebhookMessage,
-        at: DateTime<Utc>,
-    ) -> Sent {
-        let refused = |error: String| Sent::Failed {
-            refused: true,
-            error,
-        };
-        let url = match reqwest::Url::parse(endpoint.url.as_str()) {
-            Ok(url) => url,
-            Err(e) => return refused(format!("invalid url: {e}")),
-        };
-        if url.scheme() != "https" && !(url.scheme() == "http" && self.config.allow_http) {
-            return refused("refused: the url is not https (webhooks.allow_http is off)".into());
-        }
-        // A literal IP is never resolved, so the resolver cannot check it.
-        let literal: Option<IpAddr> = url
-            .host_str()
-            .and_then(|h| h.trim_start_matches('[').trim_end_matches(']').parse().ok());
-        if !self.config.allow_private_addresses && literal.is_some_and(is_forbidden) {
-            return refused(
-                "refused address: private, loopback or link-local (webhooks.allow_private_addresses is off)"
-                    .into(),
-            );
-        }
-        let timestamp = at.timestamp();
-        let signature = sign(&endpoint.secret, &message.id, timestamp, &message.body);
-        let response = self
-            .client
-            .post(url)
-            .header("content-type", "application/json")
-            .header("webhook-id", &message.id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature)
-            .body(message.body.clone())
-            .send()
-            .await;
-        match response {
-            Ok(r) if r.status().is_success() => Sent::Ok(r.status().as_u16()),
-            Ok(r) => {
-                let status = r.status().as_u16();
-                let text = r.text().await.unwrap_or_default();
-                Sent::Status(status, clip(&format!("HTTP {status}: {text}")))
-            }
-            Err(e) => {
-                let chain = error_chain(&e);
-                let refused = has_refused_address(&e);
-                let kind = if e.is_timeout() {
-                    "timed out"
-                } else if e.is_connect() {
-                    "could not connect"
-                } else {
-                    "failed"
-                };
-                Sent::Failed {
-                    refused,
-                    error: clip(&format!("{kind}: {chain}")),
-                }
-            }
-        }
-    }
-}
-
-fn has_refused_address(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(e);
-    while let Some(err) = source {
-        if err.is::<RefusedAddress>() {
-            return true;
-        }
-        source = err.source();
-    }
-    false
-}
-
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(err) = source {
-        parts.push(err.to_string());
-        source = err.source();
-    }
-    parts.join(": ")
-}
-
-fn clip(text: &str) -> String {
-    if text.len() <= MAX_ERROR_LEN {
-        return text.to_owned();
-    }
-    let mut end = MAX_ERROR_LEN;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
 }
 
 /// Runs the dispatcher until `stop` changes; the step in flight finishes its current
@@ -438,38 +291,5 @@ pub async fn run(dispatcher: Arc<Dispatcher>, every: Duration, mut stop: watch::
         if *stop.borrow() {
             break;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-
-    #[tokio::test]
-    async fn the_default_resolver_refuses_internal_names() {
-        for host in [
-            "localhost",
-            "127.0.0.1",
-            "10.0.0.1",
-            "169.254.169.254",
-            "::1",
-        ] {
-            let name: Name = host.parse().unwrap();
-            let err = match PublicOnly.resolve(name).await {
-                Err(e) => e,
-                Ok(addrs) => panic!("{host}: {:?}", addrs.collect::<Vec<_>>()),
-            };
-            assert!(err.is::<RefusedAddress>(), "{host}: {err}");
-        }
-    }
-
-    #[test]
-    fn errors_are_clipped_on_a_character_boundary() {
-        let long = "é".repeat(400);
-        let clipped = clip(&long);
-        assert!(clipped.len() <= MAX_ERROR_LEN + 3);
-        assert!(clipped.ends_with('…'));
     }
 }
