@@ -214,4 +214,50 @@ mod tests {
         assert!(clipped.len() <= MAX_ERROR_LEN + 3);
         assert!(clipped.ends_with('…'));
     }
+
+    /// Literal addresses, however spelt (decimal, octal, IPv4-mapped), are refused before
+    /// anything is sent: the URL parser normalises them to the address they mean.
+    #[tokio::test]
+    async fn the_default_refuses_literal_internal_addresses_in_any_spelling() {
+        use license_core::TenantId;
+        use license_core::event_log::{ChainHash, LogEntry, NewLogEntry};
+        use license_core::webhooks::{EventTypes, WebhookSecret, WebhookUrl};
+
+        let sender = Sender::new(&WebhooksConfig::default()).unwrap();
+        let tenant = TenantId::new();
+        let entry = LogEntry::link(
+            1,
+            &ChainHash::GENESIS,
+            NewLogEntry {
+                at: Utc::now(),
+                replica: "r".into(),
+                body: r#"{"type":"granted"}"#.into(),
+            },
+        );
+        let message = WebhookMessage::of_entry(tenant, &entry);
+        for url in [
+            "https://127.0.0.1/",
+            "https://2130706433/",
+            "https://0177.0.0.1/",
+            "https://10.0.0.1/",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/",
+            "https://[::ffff:127.0.0.1]/",
+            "http://example.com/",
+        ] {
+            let endpoint = WebhookEndpoint::new(
+                tenant,
+                WebhookUrl::from_stored(url.into()),
+                EventTypes::all(),
+                WebhookSecret::generate().unwrap(),
+                "",
+                Utc::now(),
+            )
+            .unwrap();
+            match sender.send(&endpoint, &message, Utc::now()).await {
+                Sent::Failed { refused: true, .. } => {}
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+    }
 }
