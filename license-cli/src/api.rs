@@ -466,3 +466,69 @@ pub struct AuditEvent {
 fn per_machine() -> String {
     "per_machine".into()
 }
+
+/// A webhook endpoint (never its secret).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Webhook {
+    /// Its id.
+    pub id: String,
+    /// Where events are POSTed.
+    pub url: String,
+    /// Event types sent (empty: all).
+    #[serde(default)]
+    pub event_types: Vec<String>,
+    /// Whether events are sent.
+    pub enabled: bool,
+    /// What it is for.
+    #[serde(default)]
+    pub description: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// The last seat-event log number handled.
+    pub cursor: u64,
+    /// Consecutive failed deliveries.
+    #[serde(default)]
+    pub attempts: u32,
+    /// Since when deliveries have failed.
+    #[serde(default)]
+    pub failing_since: Option<DateTime<Utc>>,
+    /// The next attempt after a failure.
+    #[serde(default)]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Why the server disabled it.
+    #[serde(default)]
+    pub disabled_reason: Option<String>,
+}
+
+/// A created webhook endpoint and its signing secret, shown once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatedWebhook {
+    /// The record.
+    #[serde(flatten)]
+    pub webhook: Webhook,
+    /// `whsec_…`.
+    pub secret: String,
+}
+
+/// One delivery attempt.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookDelivery {
+    /// Its id.
+    pub id: String,
+    /// The seat-event log number sent.
+    pub seq: u64,
+    /// The `webhook-id` header sent.
+    pub webhook_id: String,
+    /// When.
+    pub attempted_at: DateTime<Utc>,
+    /// The receiver's status.
+    #[serde(default)]
+    pub status_code: Option<u16>,
+    /// What went wrong.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Whether the receiver took it.
+    pub ok: bool,
+    /// How long it took.
+    pub duration_ms: u64,
+}

@@ -97,6 +97,9 @@ pub enum Command {
     /// Clients waiting in a license's queue.
     #[command(subcommand)]
     Queue(QueueCommand),
+    /// Webhook endpoints of the tenant: seat events POSTed, signed (Standard Webhooks).
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
     /// A license's live seats and daily peaks; reports by user, host or group (`--by`, CSV
     /// with `--format csv`); signed daily statements.
     Usage(UsageArgs),
@@ -520,6 +523,73 @@ pub enum ApiKeyCommand {
         /// The API key id.
         #[arg(value_name = "API_KEY_ID")]
         id: String,
+    },
+}
+
+/// `license webhooks …`.
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Create an endpoint (its signing secret is shown once). Only events from now on are sent.
+    Create {
+        /// `https://…` where events are POSTed.
+        #[arg(long)]
+        url: String,
+        /// Event types to send, comma-separated (docs/events.md); default: all.
+        #[arg(long, value_delimiter = ',')]
+        events: Vec<String>,
+        /// What it is for.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List endpoints (never their secrets).
+    List,
+    /// Show one endpoint: its cursor and failure state.
+    Show {
+        /// The webhook id.
+        #[arg(value_name = "WEBHOOK_ID")]
+        id: String,
+    },
+    /// Change an endpoint; flags left out stay as they are.
+    Update {
+        /// The webhook id.
+        #[arg(value_name = "WEBHOOK_ID")]
+        id: String,
+        /// A new URL.
+        #[arg(long)]
+        url: Option<String>,
+        /// New event types, comma-separated; `all` for every type.
+        #[arg(long, value_delimiter = ',')]
+        events: Option<Vec<String>>,
+        /// Enable it (clears a backoff and a disabled reason) or disable it.
+        #[arg(long)]
+        enabled: Option<bool>,
+        /// A new description.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Delete an endpoint and its delivery log.
+    Delete {
+        /// The webhook id.
+        #[arg(value_name = "WEBHOOK_ID")]
+        id: String,
+    },
+    /// An endpoint's latest deliveries, newest first.
+    Deliveries {
+        /// The webhook id.
+        #[arg(value_name = "WEBHOOK_ID")]
+        id: String,
+        /// How many at most (1–1000).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Send the seat-event log again from entry N (same webhook-ids: receivers deduplicate).
+    Redeliver {
+        /// The webhook id.
+        #[arg(value_name = "WEBHOOK_ID")]
+        id: String,
+        /// The first log number to send again.
+        #[arg(long)]
+        from_seq: u64,
     },
 }
 

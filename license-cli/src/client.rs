@@ -14,6 +14,7 @@ use crate::api::{
     Released, Renewed, Returned, SeatPolicy, Session, SessionPage, SigningKey, Tenant, Usage,
     UsageReport, UsageStatement,
 };
+use crate::api::{CreatedWebhook, Webhook, WebhookDelivery};
 use crate::config::Connection;
 
 /// The typed error and the decoding of error bodies.
@@ -391,6 +392,64 @@ impl Client {
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
         let list: Items<ApiKey> = self.get(&["api", "v1", "admin", "api-keys"], &[]).await?;
         Ok(list.items)
+    }
+
+    // --- Admin: webhooks ---------------------------------------------------------------
+
+    fn webhook_url(&self, id: &str, tail: &[&str]) -> Result<Url> {
+        let mut segments = vec!["api", "v1", "admin", "webhooks", checked_id("webhook", id)?];
+        segments.extend_from_slice(tail);
+        self.url(&segments)
+    }
+
+    /// Creates a webhook endpoint (`{url, event_types, description}`).
+    pub async fn create_webhook(&self, new: &Value) -> Result<CreatedWebhook> {
+        self.post(&["api", "v1", "admin", "webhooks"], new).await
+    }
+
+    /// Lists webhook endpoints.
+    pub async fn list_webhooks(&self) -> Result<Vec<Webhook>> {
+        let list: Items<Webhook> = self.get(&["api", "v1", "admin", "webhooks"], &[]).await?;
+        Ok(list.items)
+    }
+
+    /// One webhook endpoint.
+    pub async fn get_webhook(&self, id: &str) -> Result<Webhook> {
+        let url = self.webhook_url(id, &[])?;
+        self.json(self.request(Method::GET, url)?).await
+    }
+
+    /// Changes a webhook endpoint (the fields given).
+    pub async fn update_webhook(&self, id: &str, change: &Value) -> Result<Webhook> {
+        let url = self.webhook_url(id, &[])?;
+        self.json(self.request(Method::PATCH, url)?.json(change))
+            .await
+    }
+
+    /// Deletes a webhook endpoint (204).
+    pub async fn delete_webhook(&self, id: &str) -> Result<()> {
+        let url = self.webhook_url(id, &[])?;
+        self.send(self.request(Method::DELETE, url)?)
+            .await
+            .map(drop)
+    }
+
+    /// A webhook endpoint's latest deliveries, newest first.
+    pub async fn webhook_deliveries(&self, id: &str, limit: u32) -> Result<Vec<WebhookDelivery>> {
+        let mut url = self.webhook_url(id, &["deliveries"])?;
+        url.query_pairs_mut()
+            .append_pair("limit", &limit.to_string());
+        let list: Items<WebhookDelivery> = self.json(self.request(Method::GET, url)?).await?;
+        Ok(list.items)
+    }
+
+    /// Sends the log again from `from_seq` (204).
+    pub async fn redeliver_webhook(&self, id: &str, from_seq: u64) -> Result<()> {
+        let url = self.webhook_url(id, &["redeliver"])?;
+        let request = self
+            .request(Method::POST, url)?
+            .json(&serde_json::json!({ "from_seq": from_seq }));
+        self.send(request).await.map(drop)
     }
 
     /// Revokes an API key (204).

@@ -23,6 +23,8 @@ pub enum Resource {
     Session,
     /// An API key.
     ApiKey,
+    /// A webhook endpoint.
+    Webhook,
 }
 
 impl fmt::Display for Resource {
@@ -32,6 +34,7 @@ impl fmt::Display for Resource {
             Resource::License => "license",
             Resource::Session => "session",
             Resource::ApiKey => "api key",
+            Resource::Webhook => "webhook",
         })
     }
 }
@@ -187,6 +190,7 @@ impl Error {
             Error::NotFound(Resource::License) => "license_not_found",
             Error::NotFound(Resource::Session) => "session_not_found",
             Error::NotFound(Resource::ApiKey) => "api_key_not_found",
+            Error::NotFound(Resource::Webhook) => "webhook_not_found",
             Error::NoSeatsAvailable { .. } => "no_seats_available",
             Error::Excluded(_) => "excluded",
             Error::LicenseInactive(InactiveReason::Suspended) => "license_suspended",
@@ -327,6 +331,7 @@ mod tests {
             Error::NotFound(Resource::License),
             Error::NotFound(Resource::Session),
             Error::NotFound(Resource::ApiKey),
+            Error::NotFound(Resource::Webhook),
             Error::NoSeatsAvailable {
                 limit: 1,
                 reached: crate::SeatLimit::Seats,

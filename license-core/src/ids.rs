@@ -114,7 +114,25 @@ uuid_id!(
     "audit_event_id"
 );
 
-time_ordered!(TenantId, LicenseId, ApiKeyId, AuditEventId);
+uuid_id!(
+    /// A webhook endpoint: where a tenant's seat events are delivered (ADR 0032).
+    WebhookId,
+    "webhook_id"
+);
+uuid_id!(
+    /// One attempt to deliver an event to a webhook endpoint.
+    WebhookDeliveryId,
+    "delivery_id"
+);
+
+time_ordered!(
+    TenantId,
+    LicenseId,
+    ApiKeyId,
+    AuditEventId,
+    WebhookId,
+    WebhookDeliveryId
+);
 
 impl SessionId {
     /// A new random session id (UUIDv4 from the operating system's generator, through the

@@ -153,6 +153,9 @@ pub mod usage_statement;
 pub mod validate;
 /// Waiting for a seat in a license's queue (ADR 0029).
 pub mod wait;
+/// Webhooks: endpoints, signing, backoff and the store port, delivered from the event log
+/// (ADR 0032).
+pub mod webhooks;
 
 pub use acquire::Applicant;
 pub use admin::{
@@ -164,7 +167,9 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Dependency, Error, ErrorKind, InactiveReason, Resource, Result};
 pub use events::{EventSink, SeatEvent, SeatEventKind};
 pub use holder::{Caller, SessionSecret, SessionSecretHash};
-pub use ids::{ApiKeyId, AuditEventId, LicenseId, SessionId, TenantId};
+pub use ids::{
+    ApiKeyId, AuditEventId, LicenseId, SessionId, TenantId, WebhookDeliveryId, WebhookId,
+};
 pub use leasing::{HostName, LeasingStrategy, ProcessId};
 pub use license::{Entitlement, LeasePolicy, License, LicenseKey, LicenseStatus, SeatCount};
 pub use local_signer::LocalSigner;

@@ -388,6 +388,7 @@ pub trait Store:
     + AuditLog
     + TenantKeyStore
     + crate::event_log::EventLogStore
+    + crate::webhooks::WebhookStore
     + std::fmt::Debug
 {
     /// Whether the backend answers (for readiness).

@@ -833,6 +833,98 @@ impl license_core::event_log::EventLogStore for CountingStore {
 }
 
 #[async_trait]
+impl license_core::webhooks::WebhookStore for CountingStore {
+    async fn create_webhook(
+        &self,
+        e: &license_core::webhooks::WebhookEndpoint,
+        a: &AuditEvent,
+    ) -> Result<license_core::webhooks::WebhookEndpoint> {
+        self.inner.create_webhook(e, a).await
+    }
+    async fn get_webhook(
+        &self,
+        t: TenantId,
+        id: license_core::WebhookId,
+    ) -> Result<license_core::webhooks::WebhookEndpoint> {
+        self.inner.get_webhook(t, id).await
+    }
+    async fn list_webhooks(
+        &self,
+        t: TenantId,
+    ) -> Result<Vec<license_core::webhooks::WebhookEndpoint>> {
+        self.inner.list_webhooks(t).await
+    }
+    async fn update_webhook(
+        &self,
+        e: &license_core::webhooks::WebhookEndpoint,
+        a: &AuditEvent,
+    ) -> Result<()> {
+        self.inner.update_webhook(e, a).await
+    }
+    async fn delete_webhook(
+        &self,
+        t: TenantId,
+        id: license_core::WebhookId,
+        a: &AuditEvent,
+    ) -> Result<()> {
+        self.inner.delete_webhook(t, id, a).await
+    }
+    async fn claim_due_webhooks(
+        &self,
+        c: &license_core::webhooks::WebhookClaim,
+        limit: u32,
+    ) -> Result<Vec<license_core::webhooks::WebhookEndpoint>> {
+        self.inner.claim_due_webhooks(c, limit).await
+    }
+    async fn record_webhook_progress(
+        &self,
+        t: TenantId,
+        id: license_core::WebhookId,
+        by: &str,
+        cursor: u64,
+        d: Option<&license_core::webhooks::Delivery>,
+    ) -> Result<()> {
+        self.inner
+            .record_webhook_progress(t, id, by, cursor, d)
+            .await
+    }
+    async fn record_webhook_failure(
+        &self,
+        t: TenantId,
+        id: license_core::WebhookId,
+        by: &str,
+        f: &license_core::webhooks::DeliveryFailure,
+    ) -> Result<()> {
+        self.inner.record_webhook_failure(t, id, by, f).await
+    }
+    async fn release_webhook_claim(
+        &self,
+        t: TenantId,
+        id: license_core::WebhookId,
+        by: &str,
+    ) -> Result<()> {
+        self.inner.release_webhook_claim(t, id, by).await
+    }
+    async fn list_webhook_deliveries(
+        &self,
+        t: TenantId,
+        id: license_core::WebhookId,
+        limit: u32,
+    ) -> Result<Vec<license_core::webhooks::Delivery>> {
+        self.inner.list_webhook_deliveries(t, id, limit).await
+    }
+    async fn redeliver_webhook(
+        &self,
+        t: TenantId,
+        id: license_core::WebhookId,
+        from: u64,
+        a: &AuditEvent,
+    ) -> Result<()> {
+        self.inner.redeliver_webhook(t, id, from, a).await
+    }
+}
+
+#[async_trait]
 impl Store for CountingStore {
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await

@@ -22,9 +22,12 @@ pub mod layers;
 pub mod limits;
 /// A bad setting, named by TOML key and environment variable, and the error listing them.
 pub mod problem;
+/// `[webhooks]`: delivering seat events to tenants' endpoints (ADR 0032).
+pub mod webhooks;
 
 pub use layers::{ConfigError, Loaded, Origin, Sources};
 pub use limits::LimitsConfig;
+pub use webhooks::WebhooksConfig;
 
 /// The store used when nothing is configured: empty means the embedded SQLite file
 /// `license.db` in `data_dir`.
@@ -118,6 +121,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// The seat-event log in the store (ADR 0030).
     pub events: EventsConfig,
+    /// Webhook delivery (ADR 0032).
+    pub webhooks: WebhooksConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -138,6 +143,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             metrics: MetricsConfig::default(),
             events: EventsConfig::default(),
+            webhooks: WebhooksConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -866,6 +872,7 @@ impl Config {
             "must not be empty",
         );
         problems.extend(self.limits.problems());
+        problems.extend(self.webhooks.problems());
         problems
     }
 }

@@ -91,3 +91,5 @@ pub use compose::{Adapters, build_adapters};
 pub use config::Config;
 pub use server::{App, BoundApp, ServeError, routes, serve};
 pub use state::AppState;
+/// The webhook dispatcher task: claims due endpoints, delivers, backs off (ADR 0032).
+pub mod webhook_dispatcher;

@@ -60,6 +60,18 @@ impl RateLimitCounter {
     }
 }
 
+/// Webhook delivery attempts by outcome (`ok`, `failed`: a status other than 2xx, `error`:
+/// no answer, `refused`: a forbidden address or scheme).
+#[derive(Clone, Debug, Default)]
+pub struct WebhookCounter(Family<OutcomeLabels, Counter>);
+
+impl WebhookCounter {
+    /// Counts one attempt.
+    pub fn inc(&self, outcome: &'static str) {
+        self.0.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+}
+
 type LatencyFamily = Family<OperationLabels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -78,6 +90,7 @@ pub struct Metrics {
     reaper_passes: Family<OutcomeLabels, Counter>,
     reaped: Counter,
     rate_limited: RateLimitCounter,
+    webhooks: WebhookCounter,
     connections: ConnectionMetrics,
     seats: SeatMetrics,
     deleted: Counter,
@@ -108,6 +121,7 @@ impl Metrics {
         let reaped = Counter::default();
         let rate_limited = RateLimitCounter::default();
         let deleted = Counter::default();
+        let webhooks = WebhookCounter::default();
         registry.register(
             "license_http_requests",
             "HTTP requests by operation id and status",
@@ -153,6 +167,11 @@ impl Metrics {
             "Ended sessions the reaper deleted after reaper.session_retention_days",
             deleted.clone(),
         );
+        registry.register(
+            "license_webhook_deliveries",
+            "Webhook delivery attempts by outcome (ok, failed: a status other than 2xx, error: no answer, refused: a forbidden address)",
+            webhooks.0.clone(),
+        );
         let connections = ConnectionMetrics::register(&mut registry);
         let seats = SeatMetrics::register(&mut registry);
         Self {
@@ -165,6 +184,7 @@ impl Metrics {
             reaper_passes,
             reaped,
             rate_limited,
+            webhooks,
             connections,
             seats,
             deleted,
@@ -174,6 +194,11 @@ impl Metrics {
     /// The counter of rate-limited requests, for the limits.
     pub fn rate_limits(&self) -> RateLimitCounter {
         self.rate_limited.clone()
+    }
+
+    /// The webhook delivery counter, for the dispatcher.
+    pub fn webhooks(&self) -> WebhookCounter {
+        self.webhooks.clone()
     }
 
     /// The connection metrics, for the transport.

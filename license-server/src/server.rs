@@ -17,7 +17,6 @@ use tracing::info;
 
 use crate::api;
 use crate::api::error::{panic_response, shape_errors};
-use crate::auth::oidc::OidcError;
 use crate::auth::operator::{self, OperatorCredential, OperatorSource};
 use crate::compose::{Adapters, ComposeError, build_adapters};
 use crate::config::Config;
@@ -32,6 +31,7 @@ use crate::reaper;
 use crate::seat_gauges;
 use crate::state::AppState;
 use crate::transport::{self, body};
+use crate::webhook_dispatcher;
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -39,9 +39,9 @@ pub enum ServeError {
     /// An adapter, the data directory or the operator credential.
     #[error(transparent)]
     Compose(#[from] ComposeError),
-    /// The OIDC verifier.
+    /// The OIDC verifier or the webhook HTTP client.
     #[error(transparent)]
-    Oidc(#[from] OidcError),
+    State(#[from] crate::state::StateError),
     /// The listener.
     #[error("cannot listen on {addr} (`server.listen`, LICENSE_SERVER__LISTEN): {source}")]
     Bind {
@@ -160,8 +160,8 @@ impl BoundApp {
     }
 
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
-    /// (at most `server.shutdown_grace_seconds`), stops the reaper, the key maintainer and the
-    /// seat gauges, flushes the last renewals to the store and writes the last seat events. Connections are bounded by the `[server]` limits (ADR 0020).
+    /// (at most `server.shutdown_grace_seconds`), stops the reaper, the key maintainer, the
+    /// webhook dispatcher and the seat gauges, flushes the last renewals to the store and writes the last seat events. Connections are bounded by the `[server]` limits (ADR 0020).
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -192,6 +192,13 @@ impl BoundApp {
             tokio::spawn(event_writer::run_checkpoints(
                 self.state.service.clone(),
                 Duration::from_secs(checkpoint_every),
+                stop.subscribe(),
+            ))
+        });
+        let webhooks = self.config.webhooks.enabled.then(|| {
+            tokio::spawn(webhook_dispatcher::run(
+                self.state.dispatcher.clone(),
+                Duration::from_millis(self.config.webhooks.poll_interval_millis),
                 stop.subscribe(),
             ))
         });
@@ -231,6 +238,9 @@ impl BoundApp {
         let _ = maintainer.await;
         if let Some(checkpoints) = checkpoints {
             let _ = checkpoints.await;
+        }
+        if let Some(webhooks) = webhooks {
+            let _ = webhooks.await;
         }
         if let Some(gauges) = gauges {
             let _ = gauges.await;

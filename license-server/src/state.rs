@@ -16,6 +16,19 @@ use crate::limits::Limits;
 use crate::limits::ready::ReadyCache;
 use crate::metrics::Metrics;
 use crate::seat_gauges::SeatGauges;
+use crate::webhook_dispatcher::Dispatcher;
+use license_core::webhooks::WebhookService;
+
+/// Why the state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The OIDC verifier.
+    #[error(transparent)]
+    Oidc(#[from] OidcError),
+    /// The webhook dispatcher's HTTP client (its TLS set-up).
+    #[error("cannot set up the webhook HTTP client: {0}")]
+    WebhookClient(reqwest::Error),
+}
 
 /// The shared state of the app.
 #[derive(Debug)]
@@ -30,6 +43,10 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The seat-event log's queue and writer (ADR 0030).
     pub recorder: Arc<EventRecorder>,
+    /// Webhook endpoints: create, list, change, deliveries, redelivery (ADR 0032).
+    pub webhooks: Arc<WebhookService>,
+    /// The webhook dispatcher (run by the server when `webhooks.enabled`).
+    pub dispatcher: Arc<Dispatcher>,
     /// The per-license seat gauges and the licenses this replica served.
     pub seat_gauges: SeatGauges,
     /// The clock the use cases read (a manual one in tests).
@@ -55,7 +72,7 @@ impl AppState {
         retired_keys: Vec<PublicJwk>,
         clock: Arc<dyn Clock>,
         operator_token: Secret,
-    ) -> Result<Self, OidcError> {
+    ) -> Result<Self, StateError> {
         let mut metrics = Metrics::new();
         let (mut sinks, log_queue) = events::sinks(metrics.sink());
         let store: Arc<dyn EventLogStore> = adapters.store.clone();
@@ -87,11 +104,14 @@ impl AppState {
         );
         metrics.watch(service.clone(), log_queue, recorder.clone());
         // Admin changes made through this replica reach its license cache at once.
-        let admin_sinks: Arc<dyn EventSink> =
-            Arc::new(EventSinks::none().with(sinks).with(service.policy_cache()));
+        let admin_sinks: Arc<dyn EventSink> = Arc::new(
+            EventSinks::none()
+                .with(sinks.clone())
+                .with(service.policy_cache()),
+        );
         let admin = Arc::new(
             AdminService::new(adapters.store.clone(), clock.clone())
-                .with_events(admin_sinks)
+                .with_events(admin_sinks.clone())
                 .with_credential_cache(config.auth.credential_cache())
                 .with_quotas(config.quotas.core()),
         );
@@ -104,6 +124,25 @@ impl AppState {
         } else {
             None
         };
+        let webhooks = Arc::new(
+            WebhookService::new(
+                adapters.store.clone(),
+                clock.clone(),
+                config.webhooks.url_policy(),
+            )
+            .with_events(admin_sinks.clone()),
+        );
+        let dispatcher = Arc::new(
+            Dispatcher::new(
+                adapters.store.clone(),
+                clock.clone(),
+                sinks.clone(),
+                &config.webhooks,
+                config.events.replica_name(),
+                metrics.webhooks(),
+            )
+            .map_err(StateError::WebhookClient)?,
+        );
         let auth = Authenticator::new(admin.clone(), adapters.store, operator_token, oidc);
         metrics.watch_auth(admin.clone(), auth.oidc_stats());
         let limits = Limits::new(&config.limits, clock.clone(), metrics.rate_limits());
@@ -117,6 +156,8 @@ impl AppState {
             auth,
             metrics,
             recorder,
+            webhooks,
+            dispatcher,
             seat_gauges,
             clock,
             body_limit: usize::try_from(config.server.body_limit_bytes).unwrap_or(usize::MAX),

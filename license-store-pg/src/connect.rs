@@ -194,6 +194,15 @@ impl SqlStore {
         Ok(txn)
     }
 
+    /// A write transaction scoped to no tenant (SQLite's cross-tenant webhook claim: SQLite
+    /// has no row security).
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction> {
+        self.db
+            .begin_with_options(write_options())
+            .await
+            .map_err(db_err)
+    }
+
     /// Points an open transaction's row-level security at `tenant` (PostgreSQL; SQLite has
     /// none, every query filters by tenant anyway).
     pub(crate) async fn rescope(&self, txn: &DatabaseTransaction, tenant: TenantId) -> Result<()> {

@@ -2,7 +2,7 @@
 //! the embedded default, through one code path.
 //!
 //! [`SqlStore`] implements every store port of `license-core` (`LicenseStore`,
-//! `SessionStore`, `ApiKeyStore`, `AuditLog`, `TenantKeyStore`, `EventLogStore`, `Store`).
+//! `SessionStore`, `ApiKeyStore`, `AuditLog`, `TenantKeyStore`, `EventLogStore`, `WebhookStore`, `Store`).
 //! Every query names the tenant; on PostgreSQL, Row-Level Security policies keyed on a
 //! per-transaction setting back that up. Database errors become core errors: a unique violation is `Conflict`, a lost
 //! connection or a timeout is `Unavailable` — never SQL text or credentials. See
@@ -55,5 +55,7 @@ mod store;
 mod tenant_keys;
 /// Daily usage upserts and queries.
 mod usage;
+/// Webhook endpoints, claims and the delivery log (`WebhookStore`).
+mod webhooks;
 
 pub use connect::SqlStore;

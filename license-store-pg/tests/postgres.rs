@@ -278,8 +278,8 @@ async fn migrations_are_idempotent_and_serialised_across_replicas() {
     let raw = Database::connect(&url).await.unwrap();
     assert_eq!(
         count(&raw, "seaql_migrations").await,
-        10,
-        "each migration (m0001 to m0010) once"
+        11,
+        "each migration (m0001 to m0011) once"
     );
     common::tenant_with_license(&two).await;
 }
@@ -416,4 +416,65 @@ async fn rows_from_before_session_holders_are_bound_to_no_one() {
             .unwrap()
             .require_session_secret
     );
+}
+
+/// Webhook endpoints and deliveries are tenant rows; the one cross-tenant step (claiming due
+/// endpoints) goes through the migration's function and leaves no opening behind it.
+#[tokio::test]
+async fn webhooks_are_isolated_and_only_the_claim_crosses_tenants() {
+    use license_core::webhooks::{
+        EventTypes, UrlPolicy, WebhookClaim, WebhookEndpoint, WebhookSecret, WebhookStore,
+        WebhookUrl,
+    };
+    let (store, url) = fresh("webhooks_rls").await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let t = common::tenant(&store).await;
+        let e = WebhookEndpoint::new(
+            t.id,
+            WebhookUrl::parse("https://hooks.example.com/", UrlPolicy::default()).unwrap(),
+            EventTypes::all(),
+            WebhookSecret::generate().unwrap(),
+            "",
+            common::now(),
+        )
+        .unwrap();
+        store
+            .create_webhook(&e, &common::audit(t.id, "webhook.create"))
+            .await
+            .unwrap();
+        let entry = NewLogEntry {
+            at: common::now(),
+            replica: "r1".into(),
+            body: r#"{"type":"granted"}"#.into(),
+        };
+        store.append_events(t.id, vec![entry]).await.unwrap();
+        ids.push(e.id);
+    }
+    let raw = Database::connect(&url).await.unwrap();
+    for table in ["webhook_endpoints", "webhook_deliveries", "event_log_heads"] {
+        assert_eq!(count(&raw, table).await, 0, "{table} without the setting");
+    }
+    let at = common::now();
+    let claim = WebhookClaim {
+        by: "r1".into(),
+        now: at,
+        until: at + TimeDelta::seconds(30),
+    };
+    let claimed = store.claim_due_webhooks(&claim, 10).await.unwrap();
+    let mut got: Vec<_> = claimed.iter().map(|e| e.id).collect();
+    got.sort();
+    ids.sort();
+    assert_eq!(got, ids, "the claim sees every tenant's due endpoints");
+    // The function put its setting back: a transaction calling it sees nothing afterwards.
+    let txn = raw.begin().await.unwrap();
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT count(*) FROM webhook_claim_due('r2', $1, $2, 10)",
+        [at.into(), at.into()],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(count(&txn, "webhook_endpoints").await, 0);
+    txn.commit().await.unwrap();
 }

@@ -27,6 +27,8 @@ pub mod run;
 pub mod usage;
 /// `license verify`: offline lease-token verification.
 pub mod verify;
+/// `license webhooks …`: endpoints, deliveries, redelivery.
+pub mod webhooks;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<u8> {
@@ -40,6 +42,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::ApiKey(command) => admin::api_key(&connection()?, command, format).await,
         Command::SigningKey(command) => admin::signing_key(&connection()?, command, format).await,
         Command::Queue(command) => admin::queue(&connection()?, command, format).await,
+        Command::Webhooks(command) => webhooks::run(&connection()?, command, format).await,
         Command::Usage(args) => usage::run(&cli.connection, args, format).await,
         Command::Audit(args) => match args.command {
             Some(command) => event_log::run(&cli.connection, command, format).await,

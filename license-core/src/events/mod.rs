@@ -214,6 +214,14 @@ pub enum SeatEventKind {
         /// Who did it (`operator`, `api_key:<id>`, `user:<sub>`, `system`).
         actor: String,
     },
+    /// A webhook endpoint failed for longer than the server allows and was disabled
+    /// (ADR 0032); its cursor stays where it was, for a redelivery.
+    WebhookDisabled {
+        /// The endpoint.
+        endpoint_id: crate::ids::WebhookId,
+        /// Why, in words.
+        reason: String,
+    },
 }
 
 impl SeatEventKind {
@@ -238,6 +246,7 @@ impl SeatEventKind {
             SeatEventKind::EventsLost { .. } => "events_lost",
             SeatEventKind::Checkpoint { .. } => "checkpoint",
             SeatEventKind::AdminChange { .. } => "admin_change",
+            SeatEventKind::WebhookDisabled { .. } => "webhook_disabled",
         }
     }
 }

@@ -9,6 +9,8 @@ mod sessions;
 mod store;
 /// The in-memory store's tenant signing keys.
 mod tenant_keys;
+/// The in-memory store's webhook endpoints, claims and delivery log.
+mod webhooks;
 
 pub use ledger::MemoryLedger;
 pub use store::MemoryStore;

@@ -26,6 +26,8 @@ pub(super) struct Data {
     pub(super) usage: HashMap<(LicenseId, NaiveDate), UsageDay>,
     pub(super) tenant_keys: Vec<crate::tenant_keys::TenantKey>,
     pub(super) event_log: HashMap<TenantId, Vec<crate::event_log::LogEntry>>,
+    pub(super) webhooks: BTreeMap<crate::ids::WebhookId, crate::webhooks::WebhookEndpoint>,
+    pub(super) deliveries: Vec<crate::webhooks::Delivery>,
 }
 
 /// A [`Store`] in process memory (ordered maps behind one mutex). For tests, examples and

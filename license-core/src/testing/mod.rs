@@ -25,6 +25,8 @@ mod session_pages;
 mod store;
 /// The `TenantKeyStore` part of the `Store` contract.
 mod tenant_keys;
+/// Webhook endpoints, claims, cursors and deliveries in the `Store` contract.
+mod webhooks;
 
 pub use ledger::{LedgerHarness, seat_ledger_contract};
 pub use store::store_contract;

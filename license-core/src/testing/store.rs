@@ -123,6 +123,7 @@ pub async fn store_contract(store: Arc<dyn Store>) {
     api_keys(store).await;
     audit_log(store).await;
     super::event_log::event_log(store).await;
+    super::webhooks::webhooks(store).await;
     super::tenant_keys::tenant_keys(store).await;
     super::quotas::quotas(store).await;
     super::quotas::concurrent_creates_cannot_overshoot_a_quota(store).await;

@@ -8,7 +8,7 @@
 use license_core::{
     Dependency, Error, ErrorKind, InactiveReason, Quota, Resource, TokenError, acquire, admin,
     borrow, event_checkpoint, evict, heartbeat, keys, readiness, rebuild, release, usage_report,
-    usage_statement, validate, wait,
+    usage_statement, validate, wait, webhooks,
 };
 
 use super::error::{ApiError, BASE_STATUSES, is_base_status};
@@ -63,6 +63,13 @@ const OPERATIONS: &[(&str, &[&[ErrorKind]])] = &[
     ("stream_events", &[PARSING, admin::ERRORS]),
     ("get_event_checkpoint", &[PARSING, event_checkpoint::ERRORS]),
     ("get_quotas", &[admin::ERRORS]),
+    ("create_webhook", &[PARSING, webhooks::ERRORS]),
+    ("list_webhooks", &[webhooks::ERRORS]),
+    ("get_webhook", &[webhooks::ERRORS]),
+    ("update_webhook", &[PARSING, webhooks::ERRORS]),
+    ("delete_webhook", &[webhooks::ERRORS]),
+    ("list_webhook_deliveries", &[PARSING, webhooks::ERRORS]),
+    ("redeliver_webhook", &[PARSING, webhooks::ERRORS]),
 ];
 
 /// One error of each kind (the match is exhaustive: a new kind needs a line here).

@@ -45,6 +45,8 @@ pub mod tenants;
 pub mod text;
 /// Admin: usage figures.
 pub mod usage;
+/// Admin: webhook endpoints, their deliveries, redelivery.
+pub mod webhooks;
 /// A whole number in a request body whose range errors name the field.
 pub mod whole;
 
@@ -66,6 +68,8 @@ pub enum ApiTags {
     Audit,
     /// Admin: the tenant's lease-signing key.
     SigningKeys,
+    /// Admin: webhook endpoints and their deliveries.
+    Webhooks,
     /// Operator: tenants.
     Tenants,
     /// Liveness and readiness probes.
@@ -85,9 +89,13 @@ pub type Apis = (
     reports::ReportsApi,
     queue::QueueApi,
     quotas::QuotasApi,
-    audit::AuditApi,
-    events::EventsApi,
-    event_stream::EventStreamApi,
+    // poem-openapi implements `OpenApi` for tuples of up to 16: the logs are one element.
+    (
+        audit::AuditApi,
+        events::EventsApi,
+        event_stream::EventStreamApi,
+    ),
+    webhooks::WebhooksApi,
     signing_keys::SigningKeysApi,
     tenants::TenantsApi,
     health::HealthApi,
@@ -130,9 +138,12 @@ pub fn service() -> OpenApiService<Apis, ()> {
             reports::ReportsApi,
             queue::QueueApi,
             quotas::QuotasApi,
-            audit::AuditApi,
-            events::EventsApi,
-            event_stream::EventStreamApi,
+            (
+                audit::AuditApi,
+                events::EventsApi,
+                event_stream::EventStreamApi,
+            ),
+            webhooks::WebhooksApi,
             signing_keys::SigningKeysApi,
             tenants::TenantsApi,
             health::HealthApi,

@@ -228,6 +228,42 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "Seconds between two checkpoints of each tenant's seat-event log signed with the tenant's key and put on record in the log as a checkpoint entry (not again while the log is idle; 0: none, they are still signed on request).",
     ),
     (
+        "webhooks.enabled",
+        "Whether this replica delivers webhooks (endpoints are managed through the API either way).",
+    ),
+    (
+        "webhooks.poll_interval_millis",
+        "Milliseconds between two looks for endpoints with events to deliver.",
+    ),
+    (
+        "webhooks.lease_seconds",
+        "Seconds a replica's claim on an endpoint lasts; an endpoint whose replica died is taken over after it (longer than webhooks.timeout_seconds).",
+    ),
+    (
+        "webhooks.timeout_seconds",
+        "Seconds one delivery may take, connecting included, before it counts as failed.",
+    ),
+    (
+        "webhooks.backoff_base_millis",
+        "Milliseconds to wait after an endpoint's first failed delivery; doubled after each further failure (plus or minus 20 %).",
+    ),
+    (
+        "webhooks.backoff_max_seconds",
+        "The longest wait between two attempts, in seconds.",
+    ),
+    (
+        "webhooks.disable_after_hours",
+        "Hours an endpoint may fail without a success before it is disabled (a webhook_disabled event says so).",
+    ),
+    (
+        "webhooks.allow_http",
+        "Accept http:// endpoint URLs (development only).",
+    ),
+    (
+        "webhooks.allow_private_addresses",
+        "Deliver to loopback, private (RFC 1918, fc00::/7), link-local (169.254/16, fe80::/10) and CGNAT addresses (development only).",
+    ),
+    (
         "log.format",
         "Log format: auto (json when stderr, where logs go, is not a terminal: a file, a pipe, a container; pretty on a terminal), json (one object per line, Cloud Logging's severity) or pretty (colours only on a terminal).",
     ),

@@ -280,8 +280,19 @@ pub fn signing_key() -> Vec<u8> {
 /// directory holding `signing_key` (the local signer loads it instead of generating one).
 /// Migrations run inside `build_adapters`, under PostgreSQL's advisory lock.
 pub async fn spawn_composed(store_url: &str, ledger_url: &str, signing_key: &[u8]) -> ComposedApp {
+    spawn_composed_with(store_url, ledger_url, signing_key, |_| {}).await
+}
+
+/// [`spawn_composed`] with a config `configure` may change first.
+pub async fn spawn_composed_with(
+    store_url: &str,
+    ledger_url: &str,
+    signing_key: &[u8],
+    configure: impl FnOnce(&mut Config),
+) -> ComposedApp {
     let data_dir = tempfile::tempdir().unwrap();
     let mut config = test_config(data_dir.path());
+    configure(&mut config);
     config.store.url = Secret::new(store_url);
     config.ledger.url = Secret::new(ledger_url);
     let key_file = signing_key_path(&config.data_dir, config.signer.algorithm);

@@ -31,3 +31,4 @@ mod seat_rules;
 mod shutdown;
 mod slow_clients;
 mod tenant_keys;
+mod webhooks;

@@ -24,6 +24,10 @@ pub(crate) mod tenant_signing_keys;
 pub(crate) mod tenants;
 /// Daily usage per license: peak seats, overdraft peak and denials.
 pub(crate) mod usage_days;
+/// The webhook delivery log: one row per attempt.
+pub(crate) mod webhook_deliveries;
+/// Webhook endpoints, with their cursor, backoff and claim.
+pub(crate) mod webhook_endpoints;
 
 use chrono::{DateTime, SubsecRound, Utc};
 

@@ -27,6 +27,9 @@ mod m0009_seat_queue;
 /// The seat-event log: each tenant's hash-chained entries and its head, with (PostgreSQL) row
 /// security.
 mod m0010_event_log;
+/// Webhook endpoints and their delivery log, with (PostgreSQL) row security and the claim
+/// function.
+mod m0011_webhooks;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -45,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_confirmed_grants::Migration),
             Box::new(m0009_seat_queue::Migration),
             Box::new(m0010_event_log::Migration),
+            Box::new(m0011_webhooks::Migration),
         ]
     }
 }
@@ -169,5 +173,73 @@ mod tests {
         assert_eq!(log.len(), 1);
         assert_eq!(log[0].prev_hash, ChainHash::GENESIS);
         assert_eq!(verify_chain(&log, None), Ok(()));
+    }
+
+    /// A tenant whose log has entries from before m0011: after the upgrade, a new endpoint
+    /// starts at that log's head (no history is sent) and is claimed once more is appended.
+    #[tokio::test]
+    async fn a_webhook_made_after_the_upgrade_starts_at_the_log_head() {
+        use license_core::webhooks::{
+            EventTypes, UrlPolicy, WebhookClaim, WebhookEndpoint, WebhookSecret, WebhookStore,
+            WebhookUrl,
+        };
+        let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+        Migrator::up(&store.db, Some(10)).await.unwrap();
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let tenant = Tenant::new("Before webhooks", at).unwrap();
+        let audit = AuditEvent::new(
+            tenant.id,
+            Actor::Operator,
+            "tenant.create",
+            "test".to_owned(),
+            at,
+            serde_json::json!({}),
+        );
+        store.create_tenant(&tenant, &audit).await.unwrap();
+        let new = || NewLogEntry {
+            at,
+            replica: "r1".into(),
+            body: r#"{"type":"granted"}"#.into(),
+        };
+        store
+            .append_events(tenant.id, vec![new(), new()])
+            .await
+            .unwrap();
+
+        store.migrate().await.unwrap();
+
+        let endpoint = WebhookEndpoint::new(
+            tenant.id,
+            WebhookUrl::parse("https://hooks.example.com/", UrlPolicy::default()).unwrap(),
+            EventTypes::all(),
+            WebhookSecret::generate().unwrap(),
+            "",
+            at,
+        )
+        .unwrap();
+        let audit = AuditEvent::new(
+            tenant.id,
+            Actor::Operator,
+            "webhook.create",
+            "test".to_owned(),
+            at,
+            serde_json::json!({}),
+        );
+        let created = store.create_webhook(&endpoint, &audit).await.unwrap();
+        assert_eq!(created.cursor, 2);
+        let claim = WebhookClaim {
+            by: "r1".into(),
+            now: at,
+            until: at + chrono::TimeDelta::seconds(30),
+        };
+        assert!(
+            store
+                .claim_due_webhooks(&claim, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        store.append_events(tenant.id, vec![new()]).await.unwrap();
+        assert_eq!(store.claim_due_webhooks(&claim, 10).await.unwrap().len(), 1);
     }
 }
