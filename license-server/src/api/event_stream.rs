@@ -2,7 +2,7 @@
 //! and the console. Each SSE event is one log entry, its `id` the entry's number: a client
 //! that reconnects with `Last-Event-ID` resumes after the last entry it saw, so nothing is
 //! missed or repeated. The stream polls the store (every replica sees every replica's
-//! entries), ends after [`MAX_STREAM`] or when the server stops, and on a store error; the
+//! entries), ends after `MAX_STREAM` or when the server stops, and on a store error; the
 //! client reconnects.
 
 use std::collections::VecDeque;
