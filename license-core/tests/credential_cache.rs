@@ -857,9 +857,10 @@ impl license_core::webhooks::WebhookStore for CountingStore {
     async fn update_webhook(
         &self,
         e: &license_core::webhooks::WebhookEndpoint,
+        with_state: bool,
         a: &AuditEvent,
     ) -> Result<()> {
-        self.inner.update_webhook(e, a).await
+        self.inner.update_webhook(e, with_state, a).await
     }
     async fn delete_webhook(
         &self,

@@ -206,21 +206,28 @@ impl WebhookStore for SqlStore {
             .collect()
     }
 
-    async fn update_webhook(&self, endpoint: &WebhookEndpoint, audit: &AuditEvent) -> Result<()> {
+    async fn update_webhook(
+        &self,
+        endpoint: &WebhookEndpoint,
+        with_state: bool,
+        audit: &AuditEvent,
+    ) -> Result<()> {
         let tenant = endpoint.tenant_id;
         let txn = self.scoped(tenant, Access::Write).await?;
         let full = webhook_endpoints::ActiveModel::from_domain(endpoint)?;
-        let change = webhook_endpoints::ActiveModel {
+        let mut change = webhook_endpoints::ActiveModel {
             url: full.url,
             event_types: full.event_types,
-            enabled: full.enabled,
             description: full.description,
-            disabled_reason: full.disabled_reason,
-            attempts: full.attempts,
-            failing_since: full.failing_since,
-            next_attempt_at: full.next_attempt_at,
             ..Default::default()
         };
+        if with_state {
+            change.enabled = full.enabled;
+            change.disabled_reason = full.disabled_reason;
+            change.attempts = full.attempts;
+            change.failing_since = full.failing_since;
+            change.next_attempt_at = full.next_attempt_at;
+        }
         update(&txn, tenant, endpoint.id, change).await?;
         insert_audit(&txn, tenant, audit).await?;
         txn.commit().await.map_err(db_err)

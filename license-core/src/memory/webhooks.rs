@@ -77,17 +77,24 @@ impl WebhookStore for MemoryStore {
             .collect())
     }
 
-    async fn update_webhook(&self, endpoint: &WebhookEndpoint, audit: &AuditEvent) -> Result<()> {
+    async fn update_webhook(
+        &self,
+        endpoint: &WebhookEndpoint,
+        with_state: bool,
+        audit: &AuditEvent,
+    ) -> Result<()> {
         let mut data = self.lock()?;
         let stored = endpoint_mut(&mut data, endpoint.tenant_id, endpoint.id)?;
         stored.url = endpoint.url.clone();
         stored.event_types = endpoint.event_types.clone();
-        stored.enabled = endpoint.enabled;
         stored.description = endpoint.description.clone();
-        stored.disabled_reason = endpoint.disabled_reason.clone();
-        stored.attempts = endpoint.attempts;
-        stored.failing_since = endpoint.failing_since;
-        stored.next_attempt_at = endpoint.next_attempt_at;
+        if with_state {
+            stored.enabled = endpoint.enabled;
+            stored.disabled_reason = endpoint.disabled_reason.clone();
+            stored.attempts = endpoint.attempts;
+            stored.failing_since = endpoint.failing_since;
+            stored.next_attempt_at = endpoint.next_attempt_at;
+        }
         data.audit.push(audit.clone());
         Ok(())
     }

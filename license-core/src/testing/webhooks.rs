@@ -148,13 +148,34 @@ async fn endpoints(store: &dyn Store) {
     };
     ok(
         store
-            .update_webhook(&changed, &audit(a.id, "webhook.update", now()))
+            .update_webhook(&changed, true, &audit(a.id, "webhook.update", now()))
             .await,
         "update",
     );
     assert_eq!(
         ok(store.get_webhook(a.id, created.id).await, "read"),
         changed
+    );
+    // Settings only: a stale read's state (enabled, backoff) does not overwrite the stored one.
+    let stale = WebhookEndpoint {
+        description: "settings only".into(),
+        enabled: true,
+        disabled_reason: None,
+        attempts: 7,
+        ..changed.clone()
+    };
+    ok(
+        store
+            .update_webhook(&stale, false, &audit(a.id, "webhook.update", now()))
+            .await,
+        "update settings",
+    );
+    let read = ok(store.get_webhook(a.id, created.id).await, "read");
+    assert_eq!(read.description, "settings only");
+    assert_eq!(
+        (read.enabled, read.disabled_reason.clone(), read.attempts),
+        (false, Some("by hand".into()), changed.attempts),
+        "the state is left as it was"
     );
     assert_not_found(
         store
@@ -163,6 +184,7 @@ async fn endpoints(store: &dyn Store) {
                     tenant_id: b.id,
                     ..changed.clone()
                 },
+                true,
                 &audit(b.id, "webhook.update", now()),
             )
             .await,

@@ -170,7 +170,15 @@ impl WebhookService {
                 "description": change.description.as_ref().map(|_| &endpoint.description),
             }),
         );
-        self.store.update_webhook(&endpoint, &audit).await?;
+        // The state (enabled, backoff) is written only when the change names it: the
+        // dispatcher may have recorded a failure or a disabling since `endpoint` was read.
+        let with_state = change.enabled.is_some();
+        self.store
+            .update_webhook(&endpoint, with_state, &audit)
+            .await?;
+        if !with_state {
+            endpoint = self.store.get_webhook(tenant, id).await?;
+        }
         self.events.emit(&SeatEvent::admin_change(&audit));
         Ok(endpoint)
     }

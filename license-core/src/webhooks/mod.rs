@@ -86,10 +86,17 @@ pub trait WebhookStore: Send + Sync {
     /// The tenant's endpoints, oldest first.
     async fn list_webhooks(&self, tenant: TenantId) -> Result<Vec<WebhookEndpoint>>;
 
-    /// Replaces an endpoint's settings and state (url, event types, enabled, description,
-    /// disabled reason, attempts, failing since, next attempt), with `audit`. The cursor,
-    /// secret and claim are left alone.
-    async fn update_webhook(&self, endpoint: &WebhookEndpoint, audit: &AuditEvent) -> Result<()>;
+    /// Replaces an endpoint's settings (url, event types, description) and, with
+    /// `with_state`, its state too (enabled, disabled reason, attempts, failing since, next
+    /// attempt), with `audit`. The cursor, secret and claim are left alone. Without
+    /// `with_state` a change made from a stale read cannot undo what the dispatcher recorded
+    /// meanwhile (a failure's backoff, a disabling).
+    async fn update_webhook(
+        &self,
+        endpoint: &WebhookEndpoint,
+        with_state: bool,
+        audit: &AuditEvent,
+    ) -> Result<()>;
 
     /// Deletes an endpoint and its delivery log, with `audit`.
     async fn delete_webhook(
