@@ -137,13 +137,18 @@ impl<'a> ReportBuilder<'a> {
 
     /// The next entry of the log (in `seq` order).
     pub fn add(&mut self, entry: &LogEntry) -> Result<()> {
-        self.through = (entry.seq, entry.hash);
         let event: LoggedEvent = serde_json::from_str(&entry.body).map_err(|e| {
             Error::Internal(format!(
                 "event log entry {} is not an event: {e}",
                 entry.seq
             ))
         })?;
+        // The last entry that bears on the period: later ones only tell of after its end, so
+        // a report (a statement) of a settled period names the same entry however the log
+        // grows, and the log up to it gives the same figures.
+        if event.freed_at() < self.buckets.to() {
+            self.through = (entry.seq, entry.hash);
+        }
         let latest = self.latest.map_or(event.at, |l| l.max(event.at));
         self.latest = Some(latest);
         self.pending.push(Reverse(Pending {

@@ -183,7 +183,8 @@ pub struct UsageReport {
     pub rows: Vec<ReportRow>,
     /// Events the log's writer dropped before the period's end (figures may be short).
     pub events_lost: u64,
-    /// The last log entry read: the report is of the log up to it.
+    /// The last log entry that bears on the period (an event before its end): the log up to
+    /// it gives these figures, and later entries do not change them.
     pub through_seq: u64,
     /// That entry's hash (checkpoint it to pin the report's input).
     pub through_hash: ChainHash,

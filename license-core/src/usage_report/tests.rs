@@ -141,7 +141,8 @@ fn a_day_of_the_license_matches_the_hand_count() {
     );
     assert_eq!(report.rows[0].key, None);
     assert_eq!(report.events_lost, 3);
-    assert_eq!(report.through_seq, 16);
+    // The last entry before the period's end (cy's release), not ada's grant the day after.
+    assert_eq!(report.through_seq, 15);
 }
 
 #[test]

@@ -208,6 +208,25 @@ async fn a_signed_statement_verifies_offline_and_matches_the_report() {
     }
     assert_eq!(signed.body["seats_total"], 2);
     assert_eq!(signed.body["overdraft_peak"], 0);
+    // A settled day's statement does not change as the log grows: the same figures, the same
+    // last entry bearing on the day.
+    acquire(&app, &f, "hw-9", "dee@example.com")
+        .await
+        .expect(200);
+    app.state.recorder.write_pending().await.unwrap();
+    let again = app
+        .statement(&f.admin, &f.license_id, &day(t0))
+        .await
+        .expect(200);
+    for field in [
+        "peak_seats",
+        "seat_seconds",
+        "denials",
+        "through_seq",
+        "through_hash",
+    ] {
+        assert_eq!(again.body[field], signed.body[field], "{field}");
+    }
 
     // Offline: the tenant's published keys, checked against the pinned root.
     let roots: license_core::Jwks =
