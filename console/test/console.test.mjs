@@ -2,7 +2,8 @@
 // nothing downloads a browser), against a live embedded license-server: sign in with the operator
 // token, create a tenant and act on it, create a license and a client key, watch a seat appear
 // when a client acquires (through the HTTP API), force-release it with a hold-off and see the
-// client evicted, download a usage CSV, and check the event log's chain in the browser. No CSP
+// client evicted, download a usage CSV, check the event log's chain in the browser, and create a
+// webhook endpoint that a loopback receiver gets deliveries on. No CSP
 // violation or page error may occur. Screenshots of each view (1280x800) go to
 // target/console-screenshots, or to docs/console/ with UPDATE_SCREENSHOTS=1.
 //
@@ -14,6 +15,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { access, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -48,7 +50,13 @@ async function startServer() {
   const dataDir = join(dir, "data");
   const port = await freePort();
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("LICENSE_")));
-  Object.assign(env, { LICENSE_SERVER__LISTEN: `127.0.0.1:${port}`, LICENSE_DATA_DIR: dataDir });
+  Object.assign(env, {
+    LICENSE_SERVER__LISTEN: `127.0.0.1:${port}`,
+    LICENSE_DATA_DIR: dataDir,
+    // The test's webhook receiver is plain http on loopback.
+    LICENSE_WEBHOOKS__ALLOW_HTTP: "true",
+    LICENSE_WEBHOOKS__ALLOW_PRIVATE_ADDRESSES: "true",
+  });
   const log = createWriteStream(join(dir, "server.log"));
   await once(log, "open");
   const child = spawn(binary, [], { env, stdio: ["ignore", log, log] });
@@ -114,6 +122,23 @@ async function shot(name) {
   await page.screenshot({ path: join(shots, `${name}.png`) });
 }
 
+/** A webhook receiver on loopback: records each POST (headers and body), answers 204. */
+async function startReceiver() {
+  const received = [];
+  const http = createHttpServer((req, res) => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", () => {
+      received.push({ method: req.method, url: req.url, headers: req.headers, body });
+      res.writeHead(204).end();
+    });
+  });
+  http.listen(0, "127.0.0.1");
+  await once(http, "listening");
+  return { url: `http://127.0.0.1:${http.address().port}/hooks/license`, received, close: () => http.close() };
+}
+
 /** The client side, through the HTTP API: acquire, heartbeat. */
 async function client(path, key, body) {
   const response = await fetch(`${server.baseUrl}/api/v1/licenses/${path}`, {
@@ -162,7 +187,7 @@ test("the console: sign in, a license, a seat seen live, force-released, a CSV, 
   await page.getByRole("cell", { name: "workstations", exact: true }).waitFor();
   await shot("api-keys");
 
-  // A client acquires: the license page shows its seat within a poll (2 s).
+  // A client acquires: the licenses list shows the seats in use.
   const lease = await client("acquire", clientKey, { license_key: licenseKey, hardware_id: "ws-0042", user_email: "ada@example.com" });
   assert.equal(lease.status, 200, JSON.stringify(lease.body));
   await client("acquire", clientKey, { license_key: licenseKey, hardware_id: "ws-0077", user_email: "grace@example.com" });
@@ -174,6 +199,8 @@ test("the console: sign in, a license, a seat seen live, force-released, a CSV, 
   const sessions = page.getByRole("region", { name: "Live sessions" });
   const seatTime = page.getByRole("region", { name: "Seat time, last 30 days" });
   await sessions.getByRole("cell", { name: "ada@example.com", exact: true }).waitFor();
+  // The page follows the seat-event stream (no polling): the next seat arrives through it.
+  await page.getByText("Live: following the event stream.").waitFor();
   const third = await client("acquire", clientKey, { license_key: licenseKey, hardware_id: "ws-0100", user_email: "linus@example.com" });
   assert.equal(third.status, 200);
   await sessions.getByRole("cell", { name: "linus@example.com", exact: true }).waitFor({ timeout: 5_000 });
@@ -209,6 +236,37 @@ test("the console: sign in, a license, a seat seen live, force-released, a CSV, 
   await page.getByText(/^Chain verified: entries 1–\d+/).waitFor();
   await page.getByRole("cell", { name: "evicted", exact: true }).first().waitFor();
   await shot("events");
+
+  // Webhooks: an endpoint (its secret shown once) receives the log; its deliveries are listed,
+  // a redelivery from entry 1 is accepted, and it can be disabled.
+  const receiver = await startReceiver();
+  try {
+    await page.getByRole("link", { name: "Webhooks" }).click();
+    await page.getByRole("heading", { name: "Webhooks" }).waitFor();
+    await page.getByLabel("URL").fill(receiver.url);
+    await page.getByLabel("Description").fill("audit mirror");
+    await page.getByRole("button", { name: "Create endpoint" }).click();
+    assert.match((await page.locator("#new-webhook-secret").textContent()).trim(), /^whsec_/);
+    await page.getByRole("cell", { name: receiver.url, exact: true }).waitFor();
+    await page.getByRole("button", { name: `Deliveries to ${receiver.url}` }).click();
+    await page.getByLabel("Send again from log entry").fill("1");
+    await page.getByRole("button", { name: "Redeliver" }).click();
+    await page.getByText(/will be sent again/).waitFor();
+    const deliveries = page.getByRole("region", { name: `Deliveries to ${receiver.url}` });
+    for (let attempt = 0; attempt < 40 && (await deliveries.getByRole("cell", { name: "delivered", exact: true }).count()) === 0; attempt++) {
+      await sleep(250);
+      await page.getByRole("button", { name: "Refresh deliveries" }).click();
+    }
+    await deliveries.getByRole("cell", { name: "delivered", exact: true }).first().waitFor();
+    assert.ok(receiver.received.length > 0, "the receiver got a POST");
+    assert.equal(receiver.received[0].method, "POST");
+    assert.ok(receiver.received[0].headers["webhook-id"], JSON.stringify(receiver.received[0].headers));
+    await shot("webhooks");
+    await page.getByRole("button", { name: `Disable ${receiver.url}` }).click();
+    await page.getByRole("cell", { name: "disabled", exact: true }).waitFor();
+  } finally {
+    receiver.close();
+  }
 
   // Dark mode follows prefers-color-scheme.
   await page.emulateMedia({ colorScheme: "dark" });

@@ -1,4 +1,5 @@
-// One license: its seat gauge and live sessions (polled every 2 s), a force-release with an
+// One license: its seat gauge and live sessions (refreshed when the event stream names this
+// license; polled every 2 s when the stream fails), a force-release with an
 // optional hold-off per session, the daily usage chart (uPlot), seat time per user or host and
 // the CSV downloads.
 
@@ -6,6 +7,7 @@ import uPlot from "uplot";
 
 import { ApiFailure, api, download, must, type Schemas } from "../api";
 import { ago, gauge, h, notice, table, when } from "../dom";
+import { follow, lastSeq } from "../live";
 
 type Session = Schemas["SessionDto"];
 
@@ -261,18 +263,75 @@ export async function licenseView(main: HTMLElement, id: string): Promise<() => 
     h("section", { "aria-labelledby": "usage-title" }, h("h2", { id: "usage-title" }, "Usage"), usageChart(usage.days, seatHours, license.seats_total)),
     await reportSection(id),
   );
-  // Polling, not the event stream: ADR 0033.
-  // A hidden tab does not poll; a failure is shown (the figures may be stale) and retried at
-  // the next tick.
-  const timer = setInterval(() => {
-    if (document.hidden) return;
+  // Live updates from the seat-event stream: an entry about this license refreshes the
+  // sessions and queue. Polling (every 2 s) only while the stream fails; nothing while the tab
+  // is hidden (the stream is closed then, and catches up when the tab shows again).
+  let polling = false;
+  let busy = false;
+  let again = false;
+  const update = () => {
+    // One refresh at a time; entries arriving meanwhile ask for one more after it.
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = true;
     refresh().then(
       () => stale.replaceChildren(),
       (e: unknown) => stale.replaceChildren(notice("error", `Live updates failed (${e instanceof Error ? e.message : String(e)}); retrying.`)),
-    );
+    ).finally(() => {
+      busy = false;
+      if (again && !stopped) {
+        again = false;
+        update();
+      }
+    });
+  };
+  const mode = h("p", { id: "live-mode", class: "hint", "aria-live": "polite" });
+  live.after(mode);
+  const setMode = (text: string) => {
+    if (mode.textContent !== text) mode.textContent = text;
+  };
+  const timer = setInterval(() => {
+    if (polling && !document.hidden) update();
   }, POLL_MS);
+  let unfollow: (() => void) | undefined;
+  try {
+    const after = await lastSeq();
+    // Entries between the first refresh and `after` are covered by this one.
+    update();
+    unfollow = follow(after, {
+      entry(entry) {
+        let about: unknown;
+        try {
+          about = (JSON.parse(entry.body) as { license_id?: unknown }).license_id;
+        } catch {
+          return;
+        }
+        if (about === id) update();
+      },
+      live() {
+        polling = false;
+        setMode("Live: following the event stream.");
+      },
+      paused() {
+        setMode("Updates paused while this tab is hidden.");
+      },
+      resumed() {
+        update();
+      },
+      trouble(why) {
+        polling = true;
+        setMode(`Event stream unavailable (${why}): polling every 2 s, reconnecting.`);
+      },
+    });
+  } catch (e) {
+    polling = true;
+    setMode(`Event stream unavailable (${e instanceof Error ? e.message : String(e)}): polling every 2 s.`);
+  }
   return () => {
     stopped = true;
     clearInterval(timer);
+    unfollow?.();
   };
 }
