@@ -3,6 +3,7 @@
 // a cookie, localStorage, sessionStorage or a URL, so a reload or a closed tab signs out.
 
 import createClient, { type Middleware } from "openapi-fetch";
+import { saveBlob } from "./dom";
 import type { components, paths } from "./generated/openapi";
 
 export type Schemas = components["schemas"];
@@ -109,12 +110,5 @@ export async function download(path: string, query: Record<string, string>, file
     const body = (await response.json().catch(() => undefined)) as ErrorBody | undefined;
     throw new ApiFailure(response.status, body);
   }
-  const blob = await response.blob();
-  const link = document.createElement("a");
-  link.href = URL.createObjectURL(blob);
-  link.download = filename;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  saveBlob(await response.blob(), filename);
 }

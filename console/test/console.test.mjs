@@ -105,8 +105,9 @@ before(async () => {
   page = await context.newPage();
   // A CSP refusal shows up as a console error; an exception as a page error.
   page.on("console", (m) => {
-    // A refused credential (401, 403 at sign-in) is logged by the browser; nothing else may be.
-    if (m.type() === "error" && !/Failed to load resource: the server responded with a status of 40[13]/.test(m.text())) problems.push(`console: ${m.text()}`);
+    // A refused credential (401, 403 at sign-in) and the refused policy (400) are logged by the
+    // browser; nothing else may be.
+    if (m.type() === "error" && !/Failed to load resource: the server responded with a status of 40[013]/.test(m.text())) problems.push(`console: ${m.text()}`);
   });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   await mkdir(shots, { recursive: true });
@@ -229,7 +230,37 @@ test("the console: sign in, a license, a seat seen live, force-released, a CSV, 
   assert.match(csv, /grace@example\.com/);
   await page.getByLabel("Per").selectOption("host");
   await seatTime.getByRole("cell", { name: "ws-0077", exact: true }).waitFor();
+
+  // The policy: a refused one shows the server's message naming the field; a good one is shown
+  // as groups and rules, and the usage per group follows it (the policy as it is now).
+  const policy = page.getByRole("region", { name: "Policy" });
+  const policyText = page.getByLabel(/^Policy \(JSON/);
+  await policyText.fill(JSON.stringify({ groups: [], rules: [{ rule: "include", group: "ops" }] }));
+  await page.getByRole("button", { name: "Save policy" }).click();
+  await policy.getByRole("alert").filter({ hasText: /rules/ }).waitFor();
+  await policyText.fill(
+    JSON.stringify({
+      groups: [{ name: "engineering", members: [{ kind: "domain", value: "example.com" }] }],
+      rules: [{ rule: "priority", level: 10, group: "engineering" }],
+    }),
+  );
+  await page.getByRole("button", { name: "Save policy" }).click();
+  await policy.getByText(/^Policy saved/).waitFor();
+  await policy.getByRole("cell", { name: "priority 10 engineering", exact: true }).waitFor();
+  await page.getByLabel("Per").selectOption("group");
+  await seatTime.getByRole("cell", { name: "engineering", exact: true }).waitFor();
+
+  // Yesterday's signed statement (the license is new: no seat time), downloaded as JSON.
+  const statement = page.getByRole("region", { name: /^Signed statement, / });
+  await statement.getByRole("button", { name: "Download statement" }).waitFor();
+  const [saved] = await Promise.all([page.waitForEvent("download"), statement.getByRole("button", { name: "Download statement" }).click()]);
+  assert.match(saved.suggestedFilename(), /^statement-.*\.json$/);
+  const signed = JSON.parse(await readFile(await saved.path(), "utf8"));
+  assert.equal(signed.seat_seconds, 0);
+  assert.match(signed.statement, /^[\w-]+\.[\w-]+\.[\w-]+$/);
   await shot("license");
+  await policy.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(shots, "license-policy.png") });
 
   // The event log: entries, and the chain verified in the browser.
   await page.getByRole("link", { name: "Event log" }).click();
