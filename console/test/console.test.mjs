@@ -107,7 +107,9 @@ before(async () => {
   page.on("console", (m) => {
     // A refused credential (401, 403 at sign-in) and the refused policy (400) are logged by the
     // browser; nothing else may be.
-    if (m.type() === "error" && !/Failed to load resource: the server responded with a status of 40[013]/.test(m.text())) problems.push(`console: ${m.text()}`);
+    // So is the event stream the test refuses on purpose (503).
+    const refusedStream = /status of 503/.test(m.text()) && /\/api\/v1\/admin\/events\/stream/.test(m.location().url);
+    if (m.type() === "error" && !refusedStream && !/Failed to load resource: the server responded with a status of 40[013]/.test(m.text())) problems.push(`console: ${m.text()}`);
   });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   await mkdir(shots, { recursive: true });
@@ -306,6 +308,30 @@ test("the console: sign in, a license, a seat seen live, force-released, a CSV, 
   await sessions.getByRole("cell", { name: "grace@example.com", exact: true }).waitFor();
   await shot("license-dark");
   await page.emulateMedia({ colorScheme: "light" });
+
+  // A hidden tab neither streams nor polls; shown again, it catches up. While the stream is
+  // refused, the page polls and says so; the stream comes back by itself.
+  await page.getByText("Live: following the event stream.").waitFor();
+  const setHidden = (hidden) =>
+    page.evaluate((hidden) => {
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+      document.dispatchEvent(new Event("visibilitychange"));
+    }, hidden);
+  await setHidden(true);
+  await page.getByText("Updates paused while this tab is hidden.").waitFor();
+  await client("acquire", clientKey, { license_key: licenseKey, hardware_id: "ws-0300", user_email: "pat@example.com" });
+  await sleep(2_500);
+  assert.equal(await sessions.getByRole("cell", { name: "pat@example.com", exact: true }).count(), 0, "no update while hidden");
+  const refuse = (route) =>
+    route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ code: "unavailable", message: "stream refused by the test" }) });
+  await page.route("**/api/v1/admin/events/stream*", refuse);
+  await setHidden(false);
+  await sessions.getByRole("cell", { name: "pat@example.com", exact: true }).waitFor({ timeout: 5_000 });
+  await page.getByText(/^Event stream unavailable \(stream refused by the test.*polling every 2 s/).waitFor();
+  await client("acquire", clientKey, { license_key: licenseKey, hardware_id: "ws-0400", user_email: "kim@example.com" });
+  await sessions.getByRole("cell", { name: "kim@example.com", exact: true }).waitFor({ timeout: 5_000 });
+  await page.unroute("**/api/v1/admin/events/stream*", refuse);
+  await page.getByText("Live: following the event stream.").waitFor({ timeout: 20_000 });
 
   // Keyboard: the navigation is reachable with Tab, and a reload signs out (memory only).
   await page.keyboard.press("Tab");
