@@ -3,6 +3,7 @@
 // a cookie, localStorage, sessionStorage or a URL, so a reload or a closed tab signs out.
 
 import createClient, { type Middleware } from "openapi-fetch";
+import { saveBlob } from "./dom";
 import type { components, paths } from "./generated/openapi";
 
 export type Schemas = components["schemas"];
@@ -90,25 +91,24 @@ export function actAs(id: string, name: string): void {
   }
 }
 
+/** The credential's headers for a request made with plain fetch (a download, the event
+ * stream): the bearer token, and the operator's `X-Tenant-Id`. */
+export function authHeaders(): Record<string, string> {
+  if (!session) throw new ApiFailure(401);
+  const headers: Record<string, string> = { Authorization: `Bearer ${session.token}` };
+  if (session.operator && session.tenantId) headers["X-Tenant-Id"] = session.tenantId;
+  return headers;
+}
+
 /** A download through fetch with the bearer header (the credential never goes in a URL),
  * handed to the browser as a Blob link. */
 export async function download(path: string, query: Record<string, string>, filename: string): Promise<void> {
-  if (!session) throw new ApiFailure(401);
   const url = new URL(path, location.origin);
   for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-  const headers: Record<string, string> = { Authorization: `Bearer ${session.token}` };
-  if (session.operator && session.tenantId) headers["X-Tenant-Id"] = session.tenantId;
-  const response = await fetch(url, { headers });
+  const response = await fetch(url, { headers: authHeaders() });
   if (!response.ok) {
     const body = (await response.json().catch(() => undefined)) as ErrorBody | undefined;
     throw new ApiFailure(response.status, body);
   }
-  const blob = await response.blob();
-  const link = document.createElement("a");
-  link.href = URL.createObjectURL(blob);
-  link.download = filename;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  saveBlob(await response.blob(), filename);
 }

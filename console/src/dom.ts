@@ -87,3 +87,14 @@ export function gauge(inUse: number, total: number, overdraft: number): HTMLElem
 export function notice(kind: "error" | "ok", text: string): HTMLElement {
   return h("p", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
 }
+
+/** Hands a Blob to the browser as a file download (a temporary object URL). */
+export function saveBlob(blob: Blob, filename: string): void {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+}

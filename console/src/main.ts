@@ -1,6 +1,6 @@
 // The console's shell: sign-in, the navigation, and a hash router (#/licenses,
-// #/licenses/<id>, #/keys, #/events, #/tenants). Each view renders into <main> and may return a
-// stop function (the license page's 2 s poll), called when the view changes.
+// #/licenses/<id>, #/keys, #/events, #/webhooks, #/tenants). Each view renders into <main> and may return a
+// stop function (the license page's event stream and fallback poll), called when the view changes.
 
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
@@ -12,6 +12,7 @@ import { keysView } from "./views/keys";
 import { licenseView } from "./views/license";
 import { licensesView } from "./views/licenses";
 import { tenantsView } from "./views/tenants";
+import { webhooksView } from "./views/webhooks";
 
 export type Stop = () => void;
 export type View = (main: HTMLElement, arg: string | undefined) => Promise<Stop | void>;
@@ -72,7 +73,7 @@ function nav(current: string): HTMLElement {
     h("a", { href, "aria-current": current === href.slice(2).split("/")[0] ? "page" : undefined }, text);
   const links: HTMLElement[] = [];
   if (isOperator()) links.push(link("#/tenants", "Tenants"));
-  if (t.picked) links.push(link("#/licenses", "Licenses"), link("#/keys", "API keys"), link("#/events", "Event log"));
+  if (t.picked) links.push(link("#/licenses", "Licenses"), link("#/keys", "API keys"), link("#/events", "Event log"), link("#/webhooks", "Webhooks"));
   const signOutButton = h("button", { type: "button", class: "link" }, "Sign out");
   signOutButton.addEventListener("click", () => {
     signOut();
@@ -94,6 +95,7 @@ const views: Record<string, View> = {
   keys: keysView,
   events: eventsView,
   tenants: tenantsView,
+  webhooks: webhooksView,
 };
 
 async function route(): Promise<void> {

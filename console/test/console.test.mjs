@@ -2,7 +2,8 @@
 // nothing downloads a browser), against a live embedded license-server: sign in with the operator
 // token, create a tenant and act on it, create a license and a client key, watch a seat appear
 // when a client acquires (through the HTTP API), force-release it with a hold-off and see the
-// client evicted, download a usage CSV, and check the event log's chain in the browser. No CSP
+// client evicted, download a usage CSV, check the event log's chain in the browser, and create a
+// webhook endpoint that a loopback receiver gets deliveries on. No CSP
 // violation or page error may occur. Screenshots of each view (1280x800) go to
 // target/console-screenshots, or to docs/console/ with UPDATE_SCREENSHOTS=1.
 //
@@ -14,6 +15,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { access, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -48,7 +50,13 @@ async function startServer() {
   const dataDir = join(dir, "data");
   const port = await freePort();
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("LICENSE_")));
-  Object.assign(env, { LICENSE_SERVER__LISTEN: `127.0.0.1:${port}`, LICENSE_DATA_DIR: dataDir });
+  Object.assign(env, {
+    LICENSE_SERVER__LISTEN: `127.0.0.1:${port}`,
+    LICENSE_DATA_DIR: dataDir,
+    // The test's webhook receiver is plain http on loopback.
+    LICENSE_WEBHOOKS__ALLOW_HTTP: "true",
+    LICENSE_WEBHOOKS__ALLOW_PRIVATE_ADDRESSES: "true",
+  });
   const log = createWriteStream(join(dir, "server.log"));
   await once(log, "open");
   const child = spawn(binary, [], { env, stdio: ["ignore", log, log] });
@@ -97,8 +105,11 @@ before(async () => {
   page = await context.newPage();
   // A CSP refusal shows up as a console error; an exception as a page error.
   page.on("console", (m) => {
-    // A refused credential (401, 403 at sign-in) is logged by the browser; nothing else may be.
-    if (m.type() === "error" && !/Failed to load resource: the server responded with a status of 40[13]/.test(m.text())) problems.push(`console: ${m.text()}`);
+    // A refused credential (401, 403 at sign-in) and the refused policy (400) are logged by the
+    // browser; nothing else may be.
+    // So is the event stream the test refuses on purpose (503).
+    const refusedStream = /status of 503/.test(m.text()) && /\/api\/v1\/admin\/events\/stream/.test(m.location().url);
+    if (m.type() === "error" && !refusedStream && !/Failed to load resource: the server responded with a status of 40[013]/.test(m.text())) problems.push(`console: ${m.text()}`);
   });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   await mkdir(shots, { recursive: true });
@@ -112,6 +123,23 @@ after(async () => {
 async function shot(name) {
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(shots, `${name}.png`) });
+}
+
+/** A webhook receiver on loopback: records each POST (headers and body), answers 204. */
+async function startReceiver() {
+  const received = [];
+  const http = createHttpServer((req, res) => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", () => {
+      received.push({ method: req.method, url: req.url, headers: req.headers, body });
+      res.writeHead(204).end();
+    });
+  });
+  http.listen(0, "127.0.0.1");
+  await once(http, "listening");
+  return { url: `http://127.0.0.1:${http.address().port}/hooks/license`, received, close: () => http.close() };
 }
 
 /** The client side, through the HTTP API: acquire, heartbeat. */
@@ -162,7 +190,7 @@ test("the console: sign in, a license, a seat seen live, force-released, a CSV, 
   await page.getByRole("cell", { name: "workstations", exact: true }).waitFor();
   await shot("api-keys");
 
-  // A client acquires: the license page shows its seat within a poll (2 s).
+  // A client acquires: the licenses list shows the seats in use.
   const lease = await client("acquire", clientKey, { license_key: licenseKey, hardware_id: "ws-0042", user_email: "ada@example.com" });
   assert.equal(lease.status, 200, JSON.stringify(lease.body));
   await client("acquire", clientKey, { license_key: licenseKey, hardware_id: "ws-0077", user_email: "grace@example.com" });
@@ -174,6 +202,8 @@ test("the console: sign in, a license, a seat seen live, force-released, a CSV, 
   const sessions = page.getByRole("region", { name: "Live sessions" });
   const seatTime = page.getByRole("region", { name: "Seat time, last 30 days" });
   await sessions.getByRole("cell", { name: "ada@example.com", exact: true }).waitFor();
+  // The page follows the seat-event stream (no polling): the next seat arrives through it.
+  await page.getByText("Live: following the event stream.").waitFor();
   const third = await client("acquire", clientKey, { license_key: licenseKey, hardware_id: "ws-0100", user_email: "linus@example.com" });
   assert.equal(third.status, 200);
   await sessions.getByRole("cell", { name: "linus@example.com", exact: true }).waitFor({ timeout: 5_000 });
@@ -202,13 +232,74 @@ test("the console: sign in, a license, a seat seen live, force-released, a CSV, 
   assert.match(csv, /grace@example\.com/);
   await page.getByLabel("Per").selectOption("host");
   await seatTime.getByRole("cell", { name: "ws-0077", exact: true }).waitFor();
+
+  // The policy: a refused one shows the server's message naming the field; a good one is shown
+  // as groups and rules, and the usage per group follows it (the policy as it is now).
+  const policy = page.getByRole("region", { name: "Policy" });
+  const policyText = page.getByLabel(/^Policy \(JSON/);
+  await policyText.fill(JSON.stringify({ groups: [], rules: [{ rule: "include", group: "ops" }] }));
+  await page.getByRole("button", { name: "Save policy" }).click();
+  await policy.getByRole("alert").filter({ hasText: /rules/ }).waitFor();
+  await policyText.fill(
+    JSON.stringify({
+      groups: [{ name: "engineering", members: [{ kind: "domain", value: "example.com" }] }],
+      rules: [{ rule: "priority", level: 10, group: "engineering" }],
+    }),
+  );
+  await page.getByRole("button", { name: "Save policy" }).click();
+  await policy.getByText(/^Policy saved/).waitFor();
+  await policy.getByRole("cell", { name: "priority 10 engineering", exact: true }).waitFor();
+  await page.getByLabel("Per").selectOption("group");
+  await seatTime.getByRole("cell", { name: "engineering", exact: true }).waitFor();
+
+  // Yesterday's signed statement (the license is new: no seat time), downloaded as JSON.
+  const statement = page.getByRole("region", { name: /^Signed statement, / });
+  await statement.getByRole("button", { name: "Download statement" }).waitFor();
+  const [saved] = await Promise.all([page.waitForEvent("download"), statement.getByRole("button", { name: "Download statement" }).click()]);
+  assert.match(saved.suggestedFilename(), /^statement-.*\.json$/);
+  const signed = JSON.parse(await readFile(await saved.path(), "utf8"));
+  assert.equal(signed.seat_seconds, 0);
+  assert.match(signed.statement, /^[\w-]+\.[\w-]+\.[\w-]+$/);
   await shot("license");
+  await policy.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(shots, "license-policy.png") });
 
   // The event log: entries, and the chain verified in the browser.
   await page.getByRole("link", { name: "Event log" }).click();
   await page.getByText(/^Chain verified: entries 1–\d+/).waitFor();
   await page.getByRole("cell", { name: "evicted", exact: true }).first().waitFor();
   await shot("events");
+
+  // Webhooks: an endpoint (its secret shown once) receives the log; its deliveries are listed,
+  // a redelivery from entry 1 is accepted, and it can be disabled.
+  const receiver = await startReceiver();
+  try {
+    await page.getByRole("link", { name: "Webhooks" }).click();
+    await page.getByRole("heading", { name: "Webhooks" }).waitFor();
+    await page.getByLabel("URL").fill(receiver.url);
+    await page.getByLabel("Description").fill("audit mirror");
+    await page.getByRole("button", { name: "Create endpoint" }).click();
+    assert.match((await page.locator("#new-webhook-secret").textContent()).trim(), /^whsec_/);
+    await page.getByRole("cell", { name: receiver.url, exact: true }).waitFor();
+    await page.getByRole("button", { name: `Deliveries to ${receiver.url}` }).click();
+    await page.getByLabel("Send again from log entry").fill("1");
+    await page.getByRole("button", { name: "Redeliver" }).click();
+    await page.getByText(/will be sent again/).waitFor();
+    const deliveries = page.getByRole("region", { name: `Deliveries to ${receiver.url}` });
+    for (let attempt = 0; attempt < 40 && (await deliveries.getByRole("cell", { name: "delivered", exact: true }).count()) === 0; attempt++) {
+      await sleep(250);
+      await page.getByRole("button", { name: "Refresh deliveries" }).click();
+    }
+    await deliveries.getByRole("cell", { name: "delivered", exact: true }).first().waitFor();
+    assert.ok(receiver.received.length > 0, "the receiver got a POST");
+    assert.equal(receiver.received[0].method, "POST");
+    assert.ok(receiver.received[0].headers["webhook-id"], JSON.stringify(receiver.received[0].headers));
+    await shot("webhooks");
+    await page.getByRole("button", { name: `Disable ${receiver.url}` }).click();
+    await page.getByRole("cell", { name: "disabled", exact: true }).waitFor();
+  } finally {
+    receiver.close();
+  }
 
   // Dark mode follows prefers-color-scheme.
   await page.emulateMedia({ colorScheme: "dark" });
@@ -217,6 +308,30 @@ test("the console: sign in, a license, a seat seen live, force-released, a CSV, 
   await sessions.getByRole("cell", { name: "grace@example.com", exact: true }).waitFor();
   await shot("license-dark");
   await page.emulateMedia({ colorScheme: "light" });
+
+  // A hidden tab neither streams nor polls; shown again, it catches up. While the stream is
+  // refused, the page polls and says so; the stream comes back by itself.
+  await page.getByText("Live: following the event stream.").waitFor();
+  const setHidden = (hidden) =>
+    page.evaluate((hidden) => {
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+      document.dispatchEvent(new Event("visibilitychange"));
+    }, hidden);
+  await setHidden(true);
+  await page.getByText("Updates paused while this tab is hidden.").waitFor();
+  await client("acquire", clientKey, { license_key: licenseKey, hardware_id: "ws-0300", user_email: "pat@example.com" });
+  await sleep(2_500);
+  assert.equal(await sessions.getByRole("cell", { name: "pat@example.com", exact: true }).count(), 0, "no update while hidden");
+  const refuse = (route) =>
+    route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ code: "unavailable", message: "stream refused by the test" }) });
+  await page.route("**/api/v1/admin/events/stream*", refuse);
+  await setHidden(false);
+  await sessions.getByRole("cell", { name: "pat@example.com", exact: true }).waitFor({ timeout: 5_000 });
+  await page.getByText(/^Event stream unavailable \(stream refused by the test.*polling every 2 s/).waitFor();
+  await client("acquire", clientKey, { license_key: licenseKey, hardware_id: "ws-0400", user_email: "kim@example.com" });
+  await sessions.getByRole("cell", { name: "kim@example.com", exact: true }).waitFor({ timeout: 5_000 });
+  await page.unroute("**/api/v1/admin/events/stream*", refuse);
+  await page.getByText("Live: following the event stream.").waitFor({ timeout: 20_000 });
 
   // Keyboard: the navigation is reachable with Tab, and a reload signs out (memory only).
   await page.keyboard.press("Tab");

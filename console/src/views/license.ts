@@ -1,11 +1,14 @@
-// One license: its seat gauge and live sessions (polled every 2 s), a force-release with an
-// optional hold-off per session, the daily usage chart (uPlot), seat time per user or host and
-// the CSV downloads.
+// One license: its seat gauge and live sessions (refreshed when the event stream names this
+// license; polled every 2 s when the stream fails), a force-release with an
+// optional hold-off per session, the daily usage chart (uPlot), seat time per user, host or group and
+// the CSV downloads, yesterday's signed statement and the policy.
 
 import uPlot from "uplot";
 
 import { ApiFailure, api, download, must, type Schemas } from "../api";
-import { ago, gauge, h, notice, table, when } from "../dom";
+import { ago, gauge, h, notice, saveBlob, table, when } from "../dom";
+import { follow, lastSeq } from "../live";
+import { policySection } from "./policy";
 
 type Session = Schemas["SessionDto"];
 
@@ -131,16 +134,59 @@ function usageChart(days: Schemas["UsageDayDto"][], seatHours: Map<string, numbe
   return box;
 }
 
+/** Yesterday's signed usage statement (UTC): its figures and the JWS as a download. */
+async function statementSection(licenseId: string): Promise<HTMLElement> {
+  const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  const section = h("section", { "aria-labelledby": "statement-title" }, h("h2", { id: "statement-title" }, `Signed statement, ${day}`));
+  const result = await api.GET("/api/v1/admin/licenses/{license_id}/statements/{day}", { params: { path: { license_id: licenseId, day } } });
+  if (!result.response.ok || !result.data) {
+    const failure = new ApiFailure(result.response.status, result.error);
+    section.append(h("p", { class: "empty" }, `No statement for ${day}: ${failure.message}`));
+    return section;
+  }
+  const s = result.data;
+  const button = h("button", { type: "button", id: "download-statement" }, "Download statement");
+  // The whole answer as JSON: the file `license usage verify-statement` reads.
+  button.addEventListener("click", () => saveBlob(new Blob([`${JSON.stringify(s, null, 2)}\n`], { type: "application/json" }), `statement-${licenseId}-${s.day}.json`));
+  section.append(
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", {}, "Peak seats"),
+      h("dd", {}, `${s.peak_seats} of ${s.seats_total}` + (s.overdraft_peak ? ` (${s.overdraft_peak} over)` : "")),
+      h("dt", {}, "Seat-hours"),
+      h("dd", {}, (s.seat_seconds / 3600).toFixed(2)),
+      h("dt", {}, "Overdraft seat-hours"),
+      h("dd", {}, (s.overdraft_seat_seconds / 3600).toFixed(2)),
+      h("dt", {}, "Denials"),
+      h("dd", {}, s.denials),
+      h("dt", {}, "Through log entry"),
+      h("dd", {}, s.through_seq),
+      h("dt", {}, "Signed"),
+      h("dd", {}, when(s.signed_at)),
+    ),
+    h(
+      "p",
+      { class: "hint" },
+      "Signed with the tenant's key (a JWS): check the downloaded file offline with ",
+      h("code", {}, "license usage verify-statement FILE --tenant … --root …"),
+      ".",
+    ),
+    h("div", { class: "toolbar" }, button),
+  );
+  return section;
+}
+
 async function reportSection(licenseId: string): Promise<HTMLElement> {
   const section = h("section", { "aria-labelledby": "report-title" });
-  const by = h("select", { id: "report-by" }, h("option", { value: "user" }, "user"), h("option", { value: "host" }, "host"));
+  const by = h("select", { id: "report-by" }, h("option", { value: "user" }, "user"), h("option", { value: "host" }, "host"), h("option", { value: "group" }, "group"));
   const status = h("div", { "aria-live": "polite" });
   const body = h("div");
   const range = dayRange(30);
   const load = async () => {
     const report = must(
       await api.GET("/api/v1/admin/licenses/{license_id}/report", {
-        params: { path: { license_id: licenseId }, query: { ...range, by: by.value as "user" | "host", format: "json" } },
+        params: { path: { license_id: licenseId }, query: { ...range, by: by.value as "user" | "host" | "group", format: "json" } },
       }),
     );
     // The operation also answers CSV and NDJSON (strings); format=json is the object.
@@ -158,7 +204,7 @@ async function reportSection(licenseId: string): Promise<HTMLElement> {
     body.replaceChildren(
       table(
         `Seat time per ${by.value}`,
-        [by.value === "user" ? "User" : "Host", "Peak seats", "Seat-hours", "Denials"],
+        [by.value === "user" ? "User" : by.value === "host" ? "Host" : "Group", "Peak seats", "Seat-hours", "Denials"],
         [...totals].map(([key, t]) => [key, t.peak, (t.seconds / 3600).toFixed(3), t.denials]),
         "No seat time in the last 30 days.",
       ),
@@ -260,19 +306,78 @@ export async function licenseView(main: HTMLElement, id: string): Promise<() => 
     live,
     h("section", { "aria-labelledby": "usage-title" }, h("h2", { id: "usage-title" }, "Usage"), usageChart(usage.days, seatHours, license.seats_total)),
     await reportSection(id),
+    await statementSection(id),
+    await policySection(id),
   );
-  // Polling, not the event stream: ADR 0033.
-  // A hidden tab does not poll; a failure is shown (the figures may be stale) and retried at
-  // the next tick.
-  const timer = setInterval(() => {
-    if (document.hidden) return;
+  // Live updates from the seat-event stream: an entry about this license refreshes the
+  // sessions and queue. Polling (every 2 s) only while the stream fails; nothing while the tab
+  // is hidden (the stream is closed then, and catches up when the tab shows again).
+  let polling = false;
+  let busy = false;
+  let again = false;
+  const update = () => {
+    // One refresh at a time; entries arriving meanwhile ask for one more after it.
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = true;
     refresh().then(
       () => stale.replaceChildren(),
       (e: unknown) => stale.replaceChildren(notice("error", `Live updates failed (${e instanceof Error ? e.message : String(e)}); retrying.`)),
-    );
+    ).finally(() => {
+      busy = false;
+      if (again && !stopped) {
+        again = false;
+        update();
+      }
+    });
+  };
+  const mode = h("p", { id: "live-mode", class: "hint", "aria-live": "polite" });
+  live.after(mode);
+  const setMode = (text: string) => {
+    if (mode.textContent !== text) mode.textContent = text;
+  };
+  const timer = setInterval(() => {
+    if (polling && !document.hidden) update();
   }, POLL_MS);
+  let unfollow: (() => void) | undefined;
+  try {
+    const after = await lastSeq();
+    // Entries between the first refresh and `after` are covered by this one.
+    update();
+    unfollow = follow(after, {
+      entry(entry) {
+        let about: unknown;
+        try {
+          about = (JSON.parse(entry.body) as { license_id?: unknown }).license_id;
+        } catch {
+          return;
+        }
+        if (about === id) update();
+      },
+      live() {
+        polling = false;
+        setMode("Live: following the event stream.");
+      },
+      paused() {
+        setMode("Updates paused while this tab is hidden.");
+      },
+      resumed() {
+        update();
+      },
+      trouble(why) {
+        polling = true;
+        setMode(`Event stream unavailable (${why}): polling every 2 s, reconnecting.`);
+      },
+    });
+  } catch (e) {
+    polling = true;
+    setMode(`Event stream unavailable (${e instanceof Error ? e.message : String(e)}): polling every 2 s.`);
+  }
   return () => {
     stopped = true;
     clearInterval(timer);
+    unfollow?.();
   };
 }
