@@ -91,23 +91,14 @@ pub fn verify_checkpoint(
     issuer: &str,
     tenant: TenantId,
 ) -> std::result::Result<CheckpointClaims, TokenError> {
-    let Some(checked) = jws::check(keys, jws)? else {
-        return Err(TokenError::UnknownKey(
-            jws::unverified_kid(jws).unwrap_or_default(),
-        ));
-    };
-    let typ = checked.header.typ.clone().unwrap_or_default();
-    if typ != CHECKPOINT_TYPE {
-        return Err(TokenError::WrongType(typ));
-    }
-    let claims: CheckpointClaims = checked.claims()?;
-    if claims.iss != issuer {
-        return Err(TokenError::WrongIssuer(claims.iss));
-    }
-    if claims.tid != tenant {
-        return Err(TokenError::WrongAudience(claims.tid.to_string()));
-    }
-    Ok(claims)
+    jws::verify_tenant_document(
+        keys,
+        jws,
+        CHECKPOINT_TYPE,
+        issuer,
+        tenant,
+        |c: &CheckpointClaims| (c.iss.as_str(), c.tid),
+    )
 }
 
 /// A signed checkpoint, as served.

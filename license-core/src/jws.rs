@@ -101,6 +101,37 @@ pub(crate) fn check<'t>(keys: &Jwks, token: &'t str) -> Result<Option<Checked<'t
     }))
 }
 
+/// A document a tenant's key signs (an event-log checkpoint, a usage statement): the
+/// signature against `keys`, the `typ`, then the claims, whose issuer and tenant `whose`
+/// reads, against `issuer` and `tenant`.
+pub(crate) fn verify_tenant_document<C: serde::de::DeserializeOwned>(
+    keys: &Jwks,
+    jws: &str,
+    typ: &str,
+    issuer: &str,
+    tenant: crate::ids::TenantId,
+    whose: impl Fn(&C) -> (&str, crate::ids::TenantId),
+) -> std::result::Result<C, TokenError> {
+    let Some(checked) = check(keys, jws)? else {
+        return Err(TokenError::UnknownKey(
+            unverified_kid(jws).unwrap_or_default(),
+        ));
+    };
+    let found = checked.header.typ.clone().unwrap_or_default();
+    if found != typ {
+        return Err(TokenError::WrongType(found));
+    }
+    let claims: C = checked.claims()?;
+    let (iss, tid) = whose(&claims);
+    if iss != issuer {
+        return Err(TokenError::WrongIssuer(iss.to_owned()));
+    }
+    if tid != tenant {
+        return Err(TokenError::WrongAudience(tid.to_string()));
+    }
+    Ok(claims)
+}
+
 /// The `kid` of a token's header, unverified: for error messages and key look-ups only.
 pub(crate) fn unverified_kid(token: &str) -> Option<String> {
     let header: Header = decode_json(token.split('.').next()?)?;

@@ -85,7 +85,7 @@ pub struct StatementClaims {
     pub denials: u32,
     /// Events the log's writer dropped up to the day's end (not zero: figures may be short).
     pub events_lost: u64,
-    /// The last log entry the figures were computed from.
+    /// The last log entry bearing on the day: the log up to it gives these figures.
     pub through_seq: u64,
     /// Its hash.
     pub through_hash: ChainHash,
@@ -109,23 +109,14 @@ pub fn verify_statement(
     issuer: &str,
     tenant: TenantId,
 ) -> std::result::Result<StatementClaims, TokenError> {
-    let Some(checked) = jws::check(keys, jws)? else {
-        return Err(TokenError::UnknownKey(
-            jws::unverified_kid(jws).unwrap_or_default(),
-        ));
-    };
-    let typ = checked.header.typ.clone().unwrap_or_default();
-    if typ != STATEMENT_TYPE {
-        return Err(TokenError::WrongType(typ));
-    }
-    let claims: StatementClaims = checked.claims()?;
-    if claims.iss != issuer {
-        return Err(TokenError::WrongIssuer(claims.iss));
-    }
-    if claims.tid != tenant {
-        return Err(TokenError::WrongAudience(claims.tid.to_string()));
-    }
-    Ok(claims)
+    jws::verify_tenant_document(
+        keys,
+        jws,
+        STATEMENT_TYPE,
+        issuer,
+        tenant,
+        |c: &StatementClaims| (c.iss.as_str(), c.tid),
+    )
 }
 
 /// A signed statement, as served.
