@@ -27,11 +27,12 @@ use std::fmt;
 
 use async_trait::async_trait;
 use aws_lc_rs::digest;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::ids::TenantId;
+use crate::ids::{LicenseId, TenantId};
+use crate::log_retention::{KeptDay, LogCut};
 
 /// Domain separation: a hash of this log is never a hash of anything else.
 const DOMAIN: &[u8] = b"license-event-log/v1";
@@ -246,6 +247,33 @@ pub trait EventLogStore: Send + Sync + fmt::Debug {
 
     /// Up to `limit` entries of `tenant`'s log numbered after `after`, oldest first.
     async fn read_events(&self, tenant: TenantId, after: u64, limit: u32) -> Result<Vec<LogEntry>>;
+
+    /// Where `tenant`'s log was last cut by its retention (ADR 0034), if ever.
+    async fn log_cut(&self, tenant: TenantId) -> Result<Option<LogCut>>;
+
+    /// In one transaction: keeps `days` (replacing a license's earlier figures for the same
+    /// day), records `cut` as the tenant's cut, and deletes the entries numbered up to
+    /// `cut.seq`. Returns how many entries it deleted. The log's numbering goes on after its
+    /// last entry as before. `previous` is the cut's number the trim was computed from
+    /// (`None`: no cut yet): when the tenant's cut is another by then (another replica
+    /// trimmed meanwhile), `Conflict` and nothing changes. `NotFound(Tenant)` when the tenant
+    /// does not exist.
+    async fn trim_events(
+        &self,
+        tenant: TenantId,
+        previous: Option<u64>,
+        cut: &LogCut,
+        days: &[KeptDay],
+    ) -> Result<u64>;
+
+    /// The license's kept figures for the days `from` to `to` (inclusive), oldest first.
+    async fn kept_days(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<KeptDay>>;
 }
 
 #[cfg(test)]

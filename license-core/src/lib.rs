@@ -92,6 +92,8 @@ pub mod leasing;
 pub mod license;
 /// A signer holding its key in memory (Ed25519, RSA, P-256 on aws-lc-rs).
 pub mod local_signer;
+/// Retention of the seat-event log: old ranges cut at a checkpoint, daily figures kept.
+pub mod log_retention;
 /// In-memory adapters: the embedded default's ledger and the test store.
 pub mod memory;
 /// Overdraft as billable overage: marked grants, seat-minutes per day, the daily cap.

@@ -852,6 +852,27 @@ impl license_core::event_log::EventLogStore for InsertFails {
     ) -> Result<Vec<license_core::event_log::LogEntry>> {
         self.inner.read_events(t, after, limit).await
     }
+    async fn log_cut(&self, t: TenantId) -> Result<Option<license_core::log_retention::LogCut>> {
+        self.inner.log_cut(t).await
+    }
+    async fn trim_events(
+        &self,
+        t: TenantId,
+        previous: Option<u64>,
+        cut: &license_core::log_retention::LogCut,
+        days: &[license_core::log_retention::KeptDay],
+    ) -> Result<u64> {
+        self.inner.trim_events(t, previous, cut, days).await
+    }
+    async fn kept_days(
+        &self,
+        t: TenantId,
+        l: LicenseId,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<license_core::log_retention::KeptDay>> {
+        self.inner.kept_days(t, l, from, to).await
+    }
 }
 
 #[async_trait]

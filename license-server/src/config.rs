@@ -565,6 +565,10 @@ pub struct EventsConfig {
     /// Seconds between two signed checkpoints of each tenant's log, put on record in the log
     /// itself (0: none; checkpoints are still signed on request).
     pub checkpoint_interval_seconds: u64,
+    /// UTC days of each tenant's log kept in full (today counts as one; 0: for ever). Older
+    /// days are kept as daily figures and their entries deleted up to a checkpoint entry,
+    /// after each checkpoint pass (ADR 0034).
+    pub retention_days: u32,
 }
 
 impl Default for EventsConfig {
@@ -574,6 +578,7 @@ impl Default for EventsConfig {
             write_interval_millis: 250,
             queue_capacity: 100_000,
             checkpoint_interval_seconds: 3_600,
+            retention_days: 0,
         }
     }
 }
@@ -814,6 +819,16 @@ impl Config {
                 || (60..=86_400).contains(&self.events.checkpoint_interval_seconds),
             "events.checkpoint_interval_seconds",
             "must be between 60 and 86400 (0 turns periodic checkpoints off)",
+        );
+        check(
+            self.events.retention_days == 0 || (2..=36_500).contains(&self.events.retention_days),
+            "events.retention_days",
+            "must be between 2 and 36500 (0 keeps the log for ever)",
+        );
+        check(
+            self.events.retention_days == 0 || self.events.checkpoint_interval_seconds > 0,
+            "events.retention_days",
+            "needs events.checkpoint_interval_seconds: the log is only cut at a checkpoint",
         );
         check(
             self.events.replica.len() <= 200,

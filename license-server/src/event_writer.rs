@@ -9,7 +9,7 @@ use std::time::Duration;
 use license_core::events::{BATCH, EventRecorder};
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 /// The longest pause after failed appends.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -67,11 +67,13 @@ pub async fn run(recorder: Arc<EventRecorder>, every: Duration, mut stop: watch:
 }
 
 /// Signs a checkpoint of every tenant's log every `every`, on record in the log itself
-/// (`LicenseService::checkpoint_event_logs`), until `stop` changes. A failed pass is logged
-/// and the next one starts over.
+/// (`LicenseService::checkpoint_event_logs`), then trims each log to its last
+/// `retention_days` (0: never; `LicenseService::trim_event_logs`), until `stop` changes. A
+/// failed pass is logged and the next one starts over.
 pub async fn run_checkpoints(
     service: Arc<license_core::LicenseService>,
     every: Duration,
+    retention_days: u32,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(every);
@@ -87,6 +89,22 @@ pub async fn run_checkpoints(
             Ok(signed) => debug!(signed, "seat-event log checkpoints signed"),
             Err(e) => {
                 warn!(error = %e, "signing the seat-event log's checkpoints failed; the next pass tries again")
+            }
+        }
+        if retention_days == 0 {
+            continue;
+        }
+        match service.trim_event_logs(retention_days).await {
+            Ok(done) if done.entries > 0 || done.days > 0 => {
+                info!(
+                    entries = done.entries,
+                    days = done.days,
+                    "seat-event log trimmed to its retention"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => {
+                warn!(error = %e, "trimming the seat-event log failed; the next pass tries again")
             }
         }
     }

@@ -192,6 +192,7 @@ impl BoundApp {
             tokio::spawn(event_writer::run_checkpoints(
                 self.state.service.clone(),
                 Duration::from_secs(checkpoint_every),
+                self.config.events.retention_days,
                 stop.subscribe(),
             ))
         });

@@ -10,11 +10,16 @@
 //! transaction holds the file's write lock from `BEGIN IMMEDIATE` (sea-query leaves `FOR
 //! UPDATE` out there), which serialises every append the same way, waiting up to the busy
 //! timeout rather than failing with "database is locked".
+//!
+//! The retention (ADR 0034) trims in one write transaction too: the kept days upserted, the
+//! cut recorded, the entries up to it deleted.
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use license_core::event_log::{ChainHash, EventLogStore, LogEntry, NewLogEntry};
-use license_core::{Error, Result, TenantId};
-use sea_orm::sea_query::LockType;
+use license_core::log_retention::{KeptDay, LogCut};
+use license_core::{Error, LicenseId, Result, TenantId};
+use sea_orm::sea_query::{LockType, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -22,7 +27,8 @@ use sea_orm::{
 
 use crate::connect::{Access, SqlStore};
 use crate::entities::event_log::chain_hash;
-use crate::entities::{event_log, event_log_heads};
+use crate::entities::stored_time;
+use crate::entities::{event_log, event_log_cuts, event_log_heads, kept_days};
 use crate::errors::{corrupt, db_err};
 use crate::licenses::ensure_tenant;
 
@@ -126,4 +132,147 @@ impl EventLogStore for SqlStore {
             .map(event_log::Model::into_domain)
             .collect()
     }
+
+    async fn log_cut(&self, tenant: TenantId) -> Result<Option<LogCut>> {
+        let txn = self.scoped(tenant, Access::Read).await?;
+        let row = event_log_cuts::Entity::find_by_id(tenant.as_uuid())
+            .one(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        row.map(cut_from_row).transpose()
+    }
+
+    async fn trim_events(
+        &self,
+        tenant: TenantId,
+        previous: Option<u64>,
+        cut: &LogCut,
+        days: &[KeptDay],
+    ) -> Result<u64> {
+        let txn = self.scoped(tenant, Access::Write).await?;
+        ensure_tenant(&txn, tenant).await?;
+        // Trims (and appends) of one tenant queue on its head row: a second replica's trim
+        // then finds the cut moved and is refused.
+        head(&txn, tenant, true).await?;
+        let current = event_log_cuts::Entity::find_by_id(tenant.as_uuid())
+            .one(&txn)
+            .await
+            .map_err(db_err)?
+            .map(cut_from_row)
+            .transpose()?;
+        if current.map(|c| c.seq) != previous {
+            return Err(Error::Conflict("the log was trimmed meanwhile".into()));
+        }
+        let rows = days
+            .iter()
+            .map(|day| {
+                Ok(kept_days::ActiveModel {
+                    tenant_id: Set(tenant.as_uuid()),
+                    license_id: Set(day.license_id.as_uuid()),
+                    day: Set(day.day),
+                    figures: Set(serde_json::to_string(&day.figures).map_err(json_error)?),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<_> = rows.by_ref().take(INSERT_CHUNK).collect();
+            kept_days::Entity::insert_many(chunk)
+                .on_conflict(
+                    OnConflict::columns([
+                        kept_days::Column::TenantId,
+                        kept_days::Column::LicenseId,
+                        kept_days::Column::Day,
+                    ])
+                    .update_column(kept_days::Column::Figures)
+                    .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await
+                .map_err(db_err)?;
+        }
+        let seq = i64::try_from(cut.seq)
+            .map_err(|_| Error::Internal("the event log's numbers ran out".into()))?;
+        let row = event_log_cuts::ActiveModel {
+            tenant_id: Set(tenant.as_uuid()),
+            seq: Set(seq),
+            hash: Set(cut.hash.as_bytes().to_vec()),
+            at: Set(stored_time(cut.at)),
+            kept_from: Set(cut.kept_from),
+            carry: Set(serde_json::to_string(&cut.carry).map_err(json_error)?),
+        };
+        event_log_cuts::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(event_log_cuts::Column::TenantId)
+                    .update_columns([
+                        event_log_cuts::Column::Seq,
+                        event_log_cuts::Column::Hash,
+                        event_log_cuts::Column::At,
+                        event_log_cuts::Column::KeptFrom,
+                        event_log_cuts::Column::Carry,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_err)?;
+        // On PostgreSQL the application role may delete only up to the cut just recorded
+        // (m0013's policy).
+        let deleted = event_log::Entity::delete_many()
+            .filter(event_log::Column::TenantId.eq(tenant.as_uuid()))
+            .filter(event_log::Column::Seq.lte(seq))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(deleted.rows_affected)
+    }
+
+    async fn kept_days(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<KeptDay>> {
+        let txn = self.scoped(tenant, Access::Read).await?;
+        let rows = kept_days::Entity::find()
+            .filter(kept_days::Column::TenantId.eq(tenant.as_uuid()))
+            .filter(kept_days::Column::LicenseId.eq(license.as_uuid()))
+            .filter(kept_days::Column::Day.between(from, to))
+            .order_by_asc(kept_days::Column::Day)
+            .all(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(KeptDay {
+                    license_id: LicenseId::from_uuid(row.license_id),
+                    day: row.day,
+                    figures: serde_json::from_str(&row.figures)
+                        .map_err(|e| corrupt(KEPT_DAY, e))?,
+                })
+            })
+            .collect()
+    }
+}
+
+const CUT: &str = "event log cut";
+const KEPT_DAY: &str = "kept day";
+
+/// JSON text of what the store keeps as text.
+fn json_error(e: serde_json::Error) -> Error {
+    Error::Internal(format!("serializing: {e}"))
+}
+
+fn cut_from_row(row: event_log_cuts::Model) -> Result<LogCut> {
+    Ok(LogCut {
+        seq: u64::try_from(row.seq).map_err(|e| corrupt(CUT, e))?,
+        hash: chain_hash(CUT, &row.hash)?,
+        at: row.at,
+        kept_from: row.kept_from,
+        carry: serde_json::from_str(&row.carry).map_err(|e| corrupt(CUT, e))?,
+    })
 }

@@ -8,9 +8,10 @@ mod common;
 
 use std::sync::{Arc, OnceLock};
 
-use chrono::TimeDelta;
+use chrono::{NaiveDate, TimeDelta};
 use futures::future::join;
 use license_core::event_log::{EventLogStore, NewLogEntry};
+use license_core::log_retention::LogCut;
 use license_core::testing::store_contract;
 use license_core::{EndReason, LicenseStore, SessionStore, Store, TenantKeyStore};
 use license_store_pg::SqlStore;
@@ -202,8 +203,9 @@ async fn audit_log_is_append_only_for_the_application_role() {
     txn.commit().await.unwrap();
 }
 
-/// Event-log rows are tenant rows; the log itself takes no `UPDATE` or `DELETE` from the
-/// application role, and a head cannot be moved to another tenant.
+/// Event-log rows are tenant rows; the log itself takes no `UPDATE` from the application role
+/// and no `DELETE` above the tenant's retention cut, and a head cannot be moved to another
+/// tenant.
 #[tokio::test]
 async fn event_log_is_isolated_and_append_only_for_the_application_role() {
     let (store, url) = fresh("event_log_rls").await;
@@ -219,9 +221,24 @@ async fn event_log_is_isolated_and_append_only_for_the_application_role() {
             .collect();
         store.append_events(tenant, entries).await.unwrap();
     }
+    // The retention cuts a's log after entry 1: entries 2 and 3 stay out of reach.
+    let first = store.read_events(a.id, 0, 1).await.unwrap();
+    let cut = LogCut {
+        seq: 1,
+        hash: first[0].hash,
+        at: first[0].at,
+        kept_from: NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
+        carry: Vec::new(),
+    };
+    assert_eq!(store.trim_events(a.id, None, &cut, &[]).await.unwrap(), 1);
 
     let raw = Database::connect(&url).await.unwrap();
-    for table in ["event_log", "event_log_heads"] {
+    for table in [
+        "event_log",
+        "event_log_heads",
+        "event_log_cuts",
+        "kept_days",
+    ] {
         assert_eq!(count(&raw, table).await, 0, "{table} without the setting");
     }
     let txn = raw.begin().await.unwrap();
@@ -232,16 +249,17 @@ async fn event_log_is_isolated_and_append_only_for_the_application_role() {
     ))
     .await
     .unwrap();
-    assert_eq!(count(&txn, "event_log").await, 3);
+    assert_eq!(count(&txn, "event_log").await, 2);
     assert_eq!(count(&txn, "event_log_heads").await, 1);
+    assert_eq!(count(&txn, "event_log_cuts").await, 1);
     for sql in ["UPDATE event_log SET body = '{}'", "DELETE FROM event_log"] {
         let res = txn
             .execute_raw(Statement::from_string(DbBackend::Postgres, sql))
             .await
             .unwrap();
-        assert_eq!(res.rows_affected(), 0, "{sql}");
+        assert_eq!(res.rows_affected(), 0, "{sql}: nothing above the cut");
     }
-    assert_eq!(count(&txn, "event_log").await, 3);
+    assert_eq!(count(&txn, "event_log").await, 2);
     let moved = txn
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -278,8 +296,8 @@ async fn migrations_are_idempotent_and_serialised_across_replicas() {
     let raw = Database::connect(&url).await.unwrap();
     assert_eq!(
         count(&raw, "seaql_migrations").await,
-        11,
-        "each migration (m0001 to m0011) once"
+        12,
+        "each migration (m0001 to m0011, m0013) once"
     );
     common::tenant_with_license(&two).await;
 }

@@ -26,6 +26,11 @@ pub(super) struct Data {
     pub(super) usage: HashMap<(LicenseId, NaiveDate), UsageDay>,
     pub(super) tenant_keys: Vec<crate::tenant_keys::TenantKey>,
     pub(super) event_log: HashMap<TenantId, Vec<crate::event_log::LogEntry>>,
+    /// Where each tenant's log was cut by its retention.
+    pub(super) event_log_cuts: HashMap<TenantId, crate::log_retention::LogCut>,
+    /// Figures kept beyond the retention, by tenant, license and day.
+    pub(super) kept_days:
+        BTreeMap<(TenantId, LicenseId, chrono::NaiveDate), crate::log_retention::KeptDay>,
     pub(super) webhooks: BTreeMap<crate::ids::WebhookId, crate::webhooks::WebhookEndpoint>,
     pub(super) deliveries: Vec<crate::webhooks::Delivery>,
 }
@@ -319,6 +324,21 @@ impl AuditLog for MemoryStore {
     }
 }
 
+impl Data {
+    /// The tenant's last entry (number and hash): the log's last, else its cut's.
+    pub(super) fn event_log_head(&self, tenant: TenantId) -> (u64, crate::event_log::ChainHash) {
+        match self.event_log.get(&tenant).and_then(|log| log.last()) {
+            Some(last) => (last.seq, last.hash),
+            None => self
+                .event_log_cuts
+                .get(&tenant)
+                .map_or((0, crate::event_log::ChainHash::GENESIS), |c| {
+                    (c.seq, c.hash)
+                }),
+        }
+    }
+}
+
 #[async_trait]
 impl crate::event_log::EventLogStore for MemoryStore {
     async fn append_events(
@@ -326,15 +346,13 @@ impl crate::event_log::EventLogStore for MemoryStore {
         tenant: TenantId,
         entries: Vec<crate::event_log::NewLogEntry>,
     ) -> Result<u64> {
-        use crate::event_log::{ChainHash, LogEntry};
+        use crate::event_log::LogEntry;
         let mut data = self.lock()?;
         if !data.tenants.contains_key(&tenant) {
             return Err(Error::NotFound(Resource::Tenant));
         }
+        let (mut seq, mut prev) = data.event_log_head(tenant);
         let log = data.event_log.entry(tenant).or_default();
-        let (mut seq, mut prev) = log
-            .last()
-            .map_or((0, ChainHash::GENESIS), |last| (last.seq, last.hash));
         for new in entries {
             seq += 1;
             let entry = LogEntry::link(seq, &prev, new);
@@ -354,9 +372,55 @@ impl crate::event_log::EventLogStore for MemoryStore {
         let Some(log) = data.event_log.get(&tenant) else {
             return Ok(Vec::new());
         };
-        // Numbered from 1 without gaps: entry `seq` is at index `seq - 1`.
-        let start = usize::try_from(after).unwrap_or(usize::MAX).min(log.len());
+        let start = log.partition_point(|e| e.seq <= after);
         Ok(log[start..].iter().take(limit as usize).cloned().collect())
+    }
+
+    async fn log_cut(&self, tenant: TenantId) -> Result<Option<crate::log_retention::LogCut>> {
+        Ok(self.lock()?.event_log_cuts.get(&tenant).cloned())
+    }
+
+    async fn trim_events(
+        &self,
+        tenant: TenantId,
+        previous: Option<u64>,
+        cut: &crate::log_retention::LogCut,
+        days: &[crate::log_retention::KeptDay],
+    ) -> Result<u64> {
+        let mut data = self.lock()?;
+        if !data.tenants.contains_key(&tenant) {
+            return Err(Error::NotFound(Resource::Tenant));
+        }
+        if data.event_log_cuts.get(&tenant).map(|c| c.seq) != previous {
+            return Err(Error::Conflict("the log was trimmed meanwhile".into()));
+        }
+        for day in days {
+            data.kept_days
+                .insert((tenant, day.license_id, day.day), day.clone());
+        }
+        data.event_log_cuts.insert(tenant, cut.clone());
+        let log = data.event_log.entry(tenant).or_default();
+        let before = log.len();
+        log.retain(|e| e.seq > cut.seq);
+        Ok((before - log.len()) as u64)
+    }
+
+    async fn kept_days(
+        &self,
+        tenant: TenantId,
+        license: LicenseId,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<crate::log_retention::KeptDay>> {
+        if to < from {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .lock()?
+            .kept_days
+            .range((tenant, license, from)..=(tenant, license, to))
+            .map(|(_, day)| day.clone())
+            .collect())
     }
 }
 

@@ -30,10 +30,7 @@ fn claimed_mut<'a>(
 }
 
 fn head(data: &Data, tenant: TenantId) -> u64 {
-    data.event_log
-        .get(&tenant)
-        .and_then(|log| log.last())
-        .map_or(0, |e| e.seq)
+    data.event_log_head(tenant).0
 }
 
 #[async_trait]

@@ -9,9 +9,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::figures::{self, Buckets, Span, Wait};
 use super::logged::{LoggedEvent, Meaning};
 use super::{Breakdown, ReportQuery, ReportRow, UsageReport};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::event_log::{ChainHash, LogEntry};
 use crate::ids::SessionId;
+use crate::log_retention::LogCut;
 use crate::seat_policy::{Requester, SeatPolicy};
 
 /// How far behind the latest event an event may be on record and still be taken in time
@@ -19,11 +20,11 @@ use crate::seat_policy::{Requester, SeatPolicy};
 /// out of their reach), so one replica's release may be on record before another replica's
 /// grant of that seat. Events are reordered by time within this window; beyond it (and for
 /// replicas' clocks a little apart) [`Early`] keeps what came before its grant.
-const REORDER: TimeDelta = TimeDelta::minutes(2);
+pub(super) const REORDER: TimeDelta = TimeDelta::minutes(2);
 
 /// How long [`Early`] keeps what it noted: a release whose grant is not on record (before the
 /// log began, or among lost events) is forgotten then.
-const FORGET_EARLY: TimeDelta = TimeDelta::hours(1);
+pub(super) const FORGET_EARLY: TimeDelta = TimeDelta::hours(1);
 
 /// Who a seat, a denial or a wait is for.
 #[derive(Clone, Debug, Default)]
@@ -135,26 +136,35 @@ impl<'a> ReportBuilder<'a> {
         }
     }
 
+    /// Starts after `cut`: the log before it is gone, and what it still says about later
+    /// days is in its `carry`.
+    pub fn seed(&mut self, cut: &LogCut) -> Result<()> {
+        self.through = (cut.seq, cut.hash);
+        for body in &cut.carry {
+            let event = LoggedEvent::parse(cut.seq, body)?;
+            self.add_event(cut.seq, cut.hash, event);
+        }
+        Ok(())
+    }
+
     /// The next entry of the log (in `seq` order).
     pub fn add(&mut self, entry: &LogEntry) -> Result<()> {
-        let event: LoggedEvent = serde_json::from_str(&entry.body).map_err(|e| {
-            Error::Internal(format!(
-                "event log entry {} is not an event: {e}",
-                entry.seq
-            ))
-        })?;
+        let event = LoggedEvent::parse(entry.seq, &entry.body)?;
+        self.add_event(entry.seq, entry.hash, event);
+        Ok(())
+    }
+
+    /// The next entry of the log, read.
+    pub fn add_event(&mut self, seq: u64, hash: ChainHash, event: LoggedEvent) {
         // The last entry that bears on the period: later ones only tell of after its end, so
         // a report (a statement) of a settled period names the same entry however the log
         // grows, and the log up to it gives the same figures.
         if event.freed_at() < self.buckets.to() {
-            self.through = (entry.seq, entry.hash);
+            self.through = (seq, hash);
         }
         let latest = self.latest.map_or(event.at, |l| l.max(event.at));
         self.latest = Some(latest);
-        self.pending.push(Reverse(Pending {
-            event,
-            seq: entry.seq,
-        }));
+        self.pending.push(Reverse(Pending { event, seq }));
         while let Some(Reverse(next)) = self.pending.peek() {
             if next.event.at >= latest - REORDER {
                 break;
@@ -167,7 +177,6 @@ impl<'a> ReportBuilder<'a> {
             let horizon = latest - FORGET_EARLY;
             self.early.retain(|_, e| e.noted >= horizon);
         }
-        Ok(())
     }
 
     /// Takes one event, in time order.

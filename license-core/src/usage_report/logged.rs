@@ -49,6 +49,13 @@ pub(super) enum Meaning {
 }
 
 impl LoggedEvent {
+    /// Entry `seq`'s body, read.
+    pub fn parse(seq: u64, body: &str) -> crate::error::Result<Self> {
+        serde_json::from_str(body).map_err(|e| {
+            crate::error::Error::Internal(format!("event log entry {seq} is not an event: {e}"))
+        })
+    }
+
     pub fn meaning(&self) -> Meaning {
         match self.kind.as_str() {
             "granted" | "borrowed" => Meaning::SeatTaken,

@@ -27,7 +27,7 @@
 //! ```
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::admin::AdminService;
 use crate::error::{Error, ErrorKind, Result};
@@ -42,6 +42,10 @@ mod figures;
 mod fold;
 /// Logged events read back.
 mod logged;
+/// What the log's retention keeps of a range it deletes.
+mod retained;
+
+pub(crate) use retained::{aggregate_days, carry};
 
 /// Errors [`AdminService::usage_report`] may return.
 pub const ERRORS: &[ErrorKind] = &[
@@ -51,13 +55,16 @@ pub const ERRORS: &[ErrorKind] = &[
     ErrorKind::Internal,
 ];
 
+/// Entries per read of the log.
+const PAGE: u32 = 1_000;
+
 /// Most days of a report by day.
 pub const MAX_DAYS: u64 = 366;
 /// Most days of a report by hour.
 pub const MAX_HOURLY_DAYS: u64 = 31;
 
 /// How long a row's period is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Bucket {
     /// UTC days.
@@ -67,7 +74,7 @@ pub enum Bucket {
 }
 
 /// What rows are per.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Breakdown {
     /// The whole license: one row per bucket.
@@ -150,7 +157,7 @@ impl ReportQuery {
 }
 
 /// One bucket's figures for the license, or one user, machine or group of it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportRow {
     /// The bucket's start (UTC).
     pub start: DateTime<Utc>,
@@ -190,7 +197,9 @@ pub struct UsageReport {
     pub through_hash: ChainHash,
 }
 
-/// Reads the tenant's log, oldest first, into `query`'s report on `license`.
+/// Reads the tenant's log, oldest first, into `query`'s report on `license`: days before the
+/// log's retention cut from the figures kept for them, later ones from the kept log read after
+/// the cut's carry.
 pub(crate) async fn build(
     store: &dyn Store,
     tenant: TenantId,
@@ -198,10 +207,57 @@ pub(crate) async fn build(
     query: &ReportQuery,
     now: DateTime<Utc>,
 ) -> Result<UsageReport> {
-    /// Entries per read.
-    const PAGE: u32 = 1_000;
-    let mut builder = fold::ReportBuilder::new(query, &license.policy);
+    let cut = store.log_cut(tenant).await?;
+    let mut kept_rows = Vec::new();
+    let mut kept_trail = (0, 0, ChainHash::GENESIS);
+    let mut rest = query.clone();
+    if let Some(cut) = &cut
+        && query.from < cut.kept_from
+    {
+        if query.bucket == Bucket::Hour {
+            return Err(Error::invalid(
+                "from",
+                format!(
+                    "hourly figures are kept from {} on (the log's retention); ask by day",
+                    cut.kept_from
+                ),
+            ));
+        }
+        let last = cut
+            .kept_from
+            .pred_opt()
+            .unwrap_or(cut.kept_from)
+            .min(query.to);
+        for day in store
+            .kept_days(tenant, license.id, query.from, last)
+            .await?
+        {
+            kept_rows.extend(day.figures.rows(query.by).iter().cloned());
+            kept_trail = (
+                day.figures.events_lost,
+                day.figures.through_seq,
+                day.figures.through_hash,
+            );
+        }
+        if query.to < cut.kept_from {
+            let (events_lost, through_seq, through_hash) = kept_trail;
+            return Ok(UsageReport {
+                query: query.clone(),
+                to: query.buckets().to(),
+                rows: kept_rows,
+                events_lost,
+                through_seq,
+                through_hash,
+            });
+        }
+        rest.from = cut.kept_from;
+    }
+    let mut builder = fold::ReportBuilder::new(&rest, &license.policy);
     let mut after = 0;
+    if let Some(cut) = &cut {
+        builder.seed(cut)?;
+        after = cut.seq;
+    }
     loop {
         let page = store.read_events(tenant, after, PAGE).await?;
         for entry in &page {
@@ -212,7 +268,13 @@ pub(crate) async fn build(
             _ => break,
         }
     }
-    Ok(builder.finish(now))
+    let mut report = builder.finish(now);
+    report.query = query.clone();
+    if !kept_rows.is_empty() {
+        kept_rows.append(&mut report.rows);
+        report.rows = kept_rows;
+    }
+    Ok(report)
 }
 
 impl AdminService {

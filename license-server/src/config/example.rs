@@ -228,6 +228,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "Seconds between two checkpoints of each tenant's seat-event log signed with the tenant's key and put on record in the log as a checkpoint entry (not again while the log is idle; 0: none, they are still signed on request).",
     ),
     (
+        "events.retention_days",
+        "UTC days of each tenant's seat-event log kept in full, today included (0: for ever; else 2 to 36500). Older days are kept as each license's daily figures (reports by day and statements read the same) and their entries are deleted up to a checkpoint entry, after each checkpoint pass; needs events.checkpoint_interval_seconds.",
+    ),
+    (
         "webhooks.enabled",
         "Whether this replica delivers webhooks (endpoints are managed through the API either way).",
     ),

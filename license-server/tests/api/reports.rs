@@ -265,6 +265,95 @@ async fn a_signed_statement_verifies_offline_and_matches_the_report() {
     assert_eq!(reply.body["field"], "day");
 }
 
+/// The log's retention (ADR 0034): once the history's days are trimmed from the log, the
+/// reports by day, the CSV and the day's statement read as before; the log's numbering goes
+/// on after the cut; hourly figures of a trimmed day are refused naming `from`.
+#[tokio::test]
+async fn a_trimmed_log_reports_and_states_its_old_days_as_before() {
+    let app = spawn_app().await;
+    let f = two_hour_seats(&app).await;
+    let t0 = app.clock_now();
+    history(&app, &f).await;
+    assert_eq!(app.state.service.checkpoint_event_logs().await.unwrap(), 1);
+    app.state.recorder.write_pending().await.unwrap();
+    let period = format!("?from={}&to={}", day(t0), day(t0 + TimeDelta::days(3)));
+    let read = || async {
+        let mut all = Vec::new();
+        for by in ["license", "user", "host", "group"] {
+            let query = format!("{period}&by={by}");
+            all.push(
+                app.report(&f.admin, &f.license_id, &query)
+                    .await
+                    .expect(200)
+                    .body,
+            );
+        }
+        let csv = app
+            .report_text(
+                &f.admin,
+                &f.license_id,
+                &format!("{period}&by=user&format=csv"),
+            )
+            .await;
+        (all, csv.2)
+    };
+    let (before, csv_before) = read().await;
+    let statement = app
+        .statement(&f.admin, &f.license_id, &day(t0))
+        .await
+        .expect(200);
+    let head = app.events(&f.admin, "?after=0&limit=500").await.expect(200);
+    let logged = head.body["entries"].as_array().unwrap().len() as u64;
+
+    // Three days on, keep two: the history's days leave the log.
+    app.clock.advance(TimeDelta::days(3));
+    let trimmed = app.state.service.trim_event_logs(2).await.unwrap();
+    assert!(trimmed.entries > 0 && trimmed.days > 0, "{trimmed:?}");
+    let (after, csv_after) = read().await;
+    assert_eq!(after, before);
+    assert_eq!(csv_after, csv_before);
+    assert!(csv_after.contains("cy@example.com"), "{csv_after}");
+    let again = app
+        .statement(&f.admin, &f.license_id, &day(t0))
+        .await
+        .expect(200);
+    for field in [
+        "peak_seats",
+        "seat_seconds",
+        "denials",
+        "events_lost",
+        "through_seq",
+        "through_hash",
+    ] {
+        assert_eq!(again.body[field], statement.body[field], "{field}");
+    }
+
+    // The whole history went (it ended with the checkpoint entry); numbering goes on.
+    let kept = app.events(&f.admin, "?after=0&limit=500").await.expect(200);
+    assert_eq!(kept.body["entries"], json!([]), "{}", kept.body);
+    acquire(&app, &f, "hw-9", "dee@example.com")
+        .await
+        .expect(200);
+    app.state.recorder.write_pending().await.unwrap();
+    let kept = app.events(&f.admin, "?after=0&limit=500").await.expect(200);
+    assert_eq!(
+        kept.body["entries"][0]["seq"],
+        json!(logged + 1),
+        "{}",
+        kept.body
+    );
+
+    let hourly = app
+        .report(
+            &f.admin,
+            &f.license_id,
+            &format!("?from={0}&to={0}&bucket=hour", day(t0)),
+        )
+        .await
+        .expect_error(400, "invalid_input");
+    assert_eq!(hourly.body["field"], "from", "{}", hourly.body);
+}
+
 #[tokio::test]
 async fn bad_report_input_is_refused_naming_the_field() {
     let app = spawn_app().await;

@@ -12,8 +12,12 @@ pub(crate) mod api_keys;
 pub(crate) mod audit_events;
 /// The seat-event log: one row per entry, hash-chained per tenant.
 pub(crate) mod event_log;
+/// Where each tenant's event log was last cut by its retention.
+pub(crate) mod event_log_cuts;
 /// Each tenant's last event-log entry: the row an append locks.
 pub(crate) mod event_log_heads;
+/// Each license's figures per day, kept beyond the log's retention.
+pub(crate) mod kept_days;
 /// Licenses.
 pub(crate) mod licenses;
 /// Sessions, live and ended.

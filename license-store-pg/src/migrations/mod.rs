@@ -30,6 +30,9 @@ mod m0010_event_log;
 /// Webhook endpoints and their delivery log, with (PostgreSQL) row security and the claim
 /// function.
 mod m0011_webhooks;
+/// The seat-event log's retention: each tenant's cut and the figures kept per license and
+/// day, with (PostgreSQL) row security and the log's trim policy.
+mod m0013_event_log_retention;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -49,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_seat_queue::Migration),
             Box::new(m0010_event_log::Migration),
             Box::new(m0011_webhooks::Migration),
+            Box::new(m0013_event_log_retention::Migration),
         ]
     }
 }
