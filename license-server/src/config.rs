@@ -317,7 +317,8 @@ pub struct AuthConfig {
     /// Store lookups a second that API keys not in the cache may cause, per tenant this
     /// replica knows and once more for all the others; beyond it the check answers 503.
     pub miss_lookups_per_second: u32,
-    /// End-user ID tokens (OpenID Connect) for the client routes.
+    /// ID tokens (OpenID Connect): end users on the client routes; where configured, tenant
+    /// administrators on the admin routes and the console's single sign-on.
     pub oidc: OidcConfig,
 }
 

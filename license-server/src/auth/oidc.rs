@@ -9,6 +9,10 @@
 //! passed every check are cached, so made-up tokens take no room. Checking a token needs no
 //! store lookup at all: the tenant is the claim's, and the use case then finds the license
 //! within that tenant.
+//!
+//! Where `auth.oidc.admin_claim` is set, the identity also says whether the token's admin claim
+//! holds one of `auth.oidc.admin_values`: such a user administers its tenant (`super`'s
+//! `AdminPrincipal::User`), never more.
 
 use std::collections::HashMap;
 use std::fmt;
