@@ -1,6 +1,8 @@
 // The API client, generated from docs/openapi.json (openapi-typescript types + openapi-fetch),
 // and the credential. The credential lives in this module's variables only (ADR 0033): never in
-// a cookie, localStorage, sessionStorage or a URL, so a reload or a closed tab signs out.
+// a cookie, localStorage, sessionStorage or a URL, so a reload or a closed tab signs out. That
+// holds for an ID token from single sign-on too (views/signin.ts): only its PKCE verifier and
+// state pass through sessionStorage, for the redirect round trip.
 
 import createClient, { type Middleware } from "openapi-fetch";
 import { saveBlob } from "./dom";
@@ -9,10 +11,13 @@ import type { components, paths } from "./generated/openapi";
 export type Schemas = components["schemas"];
 export type ErrorBody = Schemas["ErrorBody"];
 
-/** Who is signed in: a tenant's API key, or the operator acting on a tenant it picked. */
+/** Who is signed in: a tenant's API key, a tenant's administrator by single sign-on, or the
+ * operator acting on a tenant it picked. */
 interface Session {
   token: string;
   operator: boolean;
+  /** Single sign-on: who (the ID token's email, else its subject) and when the token expires. */
+  user?: { name: string; expiresAt: number };
   /** The tenant the operator acts on (`X-Tenant-Id`); a tenant key acts on its own. */
   tenantId?: string;
   tenantName?: string;
@@ -50,18 +55,19 @@ export function must<T>(result: { data?: T; error?: unknown; response: Response 
   throw new ApiFailure(result.response.status, result.error as ErrorBody | undefined);
 }
 
-/** Tries a credential: the operator may list tenants, a tenant admin key may list licenses. */
-export async function signIn(token: string): Promise<"operator" | "tenant"> {
+/** Tries a credential: the operator may list tenants, a tenant admin key (or an administrator's
+ * ID token) may list licenses. `user` names a single sign-on's user and its token's expiry. */
+export async function signIn(token: string, user?: Session["user"]): Promise<"operator" | "tenant"> {
   const headers = { Authorization: `Bearer ${token}` };
   const tenants = await api.GET("/api/v1/admin/tenants", { headers });
   if (tenants.response.ok) {
-    session = { token, operator: true };
+    session = { token, operator: true, user };
     return "operator";
   }
   if (tenants.response.status !== 403) throw new ApiFailure(tenants.response.status, tenants.error);
   const licenses = await api.GET("/api/v1/admin/licenses", { params: { query: { limit: 1 } }, headers });
   if (!licenses.response.ok) throw new ApiFailure(licenses.response.status, licenses.error);
-  session = { token, operator: false };
+  session = { token, operator: false, user };
   return "tenant";
 }
 
@@ -71,6 +77,11 @@ export function signOut(): void {
 
 export function signedIn(): boolean {
   return session !== undefined;
+}
+
+/** The single sign-on's user, if signed in that way. */
+export function ssoUser(): Session["user"] {
+  return session?.user;
 }
 
 export function isOperator(): boolean {

@@ -5,12 +5,13 @@
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
 
-import { ApiFailure, isOperator, signIn, signOut, signedIn, tenant } from "./api";
+import { isOperator, signOut, signedIn, ssoUser, tenant } from "./api";
 import { h, notice } from "./dom";
 import { eventsView } from "./views/events";
 import { keysView } from "./views/keys";
 import { licenseView } from "./views/license";
 import { licensesView } from "./views/licenses";
+import { finishSingleSignOn, loadSettings, signInView } from "./views/signin";
 import { tenantsView } from "./views/tenants";
 import { webhooksView } from "./views/webhooks";
 
@@ -20,51 +21,26 @@ export type View = (main: HTMLElement, arg: string | undefined) => Promise<Stop 
 const app = document.getElementById("app") as HTMLElement;
 let stopView: Stop | void;
 
-function signInForm(): HTMLElement {
-  const input = h("input", {
-    id: "credential",
-    name: "credential",
-    type: "password",
-    autocomplete: "off",
-    required: true,
-    spellcheck: "false",
-  });
-  const status = h("div", { "aria-live": "polite" });
-  const form = h(
-    "form",
-    { class: "card signin", "aria-labelledby": "signin-title" },
-    h("h1", { id: "signin-title" }, "license-server console"),
-    h("label", { for: "credential" }, "Tenant API key (admin scope) or operator token"),
-    input,
-    h(
-      "p",
-      { class: "hint" },
-      "Kept in this tab's memory only: reloading or closing the page signs you out.",
-    ),
-    h("button", { type: "submit" }, "Sign in"),
-    status,
-  );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    status.replaceChildren();
-    try {
-      const who = await signIn(input.value.trim());
-      input.value = "";
-      location.hash = who === "operator" ? "#/tenants" : "#/licenses";
-      await route();
-    } catch (e) {
-      const message =
-        e instanceof ApiFailure && e.status === 401
-          ? "That credential was not accepted."
-          : e instanceof ApiFailure && e.status === 403
-            ? `This key may not administer (${e.body?.code ?? "forbidden"}): use an admin-scope key or the operator token.`
-            : e instanceof Error
-              ? e.message
-              : String(e);
-      status.append(notice("error", message));
-    }
-  });
-  return form;
+let signInMessage: string | undefined;
+let expiry: ReturnType<typeof setTimeout> | undefined;
+
+/** After a sign-in: the first view, and for single sign-on a sign-out when the ID token
+ * expires (the server would refuse it from then on). */
+async function signedInAs(who: "operator" | "tenant"): Promise<void> {
+  signInMessage = undefined;
+  const user = ssoUser();
+  if (user) {
+    // setTimeout holds at most 2^31-1 ms; an ID token lives far shorter.
+    const delay = Math.min(Math.max(0, user.expiresAt - Date.now()), 2 ** 31 - 1);
+    expiry = setTimeout(() => {
+      signOut();
+      signInMessage = "Your single sign-on session expired: sign in again.";
+      location.hash = "";
+      void route();
+    }, delay);
+  }
+  location.hash = who === "operator" ? "#/tenants" : "#/licenses";
+  await route();
 }
 
 function nav(current: string): HTMLElement {
@@ -76,6 +52,7 @@ function nav(current: string): HTMLElement {
   if (t.picked) links.push(link("#/licenses", "Licenses"), link("#/keys", "API keys"), link("#/events", "Event log"), link("#/webhooks", "Webhooks"));
   const signOutButton = h("button", { type: "button", class: "link" }, "Sign out");
   signOutButton.addEventListener("click", () => {
+    clearTimeout(expiry);
     signOut();
     location.hash = "";
     void route();
@@ -85,7 +62,7 @@ function nav(current: string): HTMLElement {
     { class: "top" },
     h("span", { class: "brand" }, "license-server"),
     h("nav", { "aria-label": "Main" }, ...links),
-    h("span", { class: "who" }, isOperator() ? `operator${t.name ? ` · ${t.name}` : ""}` : "tenant key"),
+    h("span", { class: "who" }, isOperator() ? `operator${t.name ? ` · ${t.name}` : ""}` : (ssoUser()?.name ?? "tenant key")),
     signOutButton,
   );
 }
@@ -102,7 +79,7 @@ async function route(): Promise<void> {
   if (stopView) stopView();
   stopView = undefined;
   if (!signedIn()) {
-    app.replaceChildren(h("main", { id: "main" }, signInForm()));
+    app.replaceChildren(h("main", { id: "main" }, signInView(signedInAs, signInMessage)));
     document.getElementById("credential")?.focus();
     return;
   }
@@ -119,4 +96,12 @@ async function route(): Promise<void> {
 }
 
 window.addEventListener("hashchange", () => void route());
-void route();
+// The settings first (whether to offer single sign-on), then a return from the provider if
+// this page load is one, then the view.
+void (async () => {
+  await loadSettings();
+  const returned = await finishSingleSignOn();
+  if (returned && "who" in returned) return signedInAs(returned.who);
+  if (returned) signInMessage = returned.error;
+  await route();
+})();

@@ -317,7 +317,8 @@ pub struct AuthConfig {
     /// Store lookups a second that API keys not in the cache may cause, per tenant this
     /// replica knows and once more for all the others; beyond it the check answers 503.
     pub miss_lookups_per_second: u32,
-    /// End-user ID tokens (OpenID Connect) for the client routes.
+    /// ID tokens (OpenID Connect): end users on the client routes; where configured, tenant
+    /// administrators on the admin routes and the console's single sign-on.
     pub oidc: OidcConfig,
 }
 
@@ -373,6 +374,21 @@ pub struct OidcConfig {
     pub tenant_claim: String,
     /// Least seconds between two key downloads triggered by an unknown `kid`.
     pub refresh_min_seconds: u64,
+    /// The claim that makes a user an administrator of the tenant in `tenant_claim` when it
+    /// holds (as a string, or in an array of strings) one of `admin_values`. Empty: ID tokens
+    /// never grant admin rights. They never grant the operator's.
+    pub admin_claim: String,
+    /// The values of `admin_claim` that grant admin rights, comma-separated.
+    pub admin_values: String,
+    /// The web console's client id at the provider (a public client: authorization code with
+    /// PKCE, no secret). Empty: the console offers no single sign-on.
+    pub console_client_id: String,
+    /// The provider's authorization endpoint, where the console sends the browser to sign in.
+    pub authorization_endpoint: String,
+    /// The provider's token endpoint, where the console exchanges the code for an ID token.
+    pub token_endpoint: String,
+    /// The scopes the console asks for, space-separated (must include `openid`).
+    pub scopes: String,
 }
 
 impl Default for OidcConfig {
@@ -383,6 +399,12 @@ impl Default for OidcConfig {
             audience: String::new(),
             tenant_claim: "tenant_id".into(),
             refresh_min_seconds: 60,
+            admin_claim: String::new(),
+            admin_values: String::new(),
+            console_client_id: String::new(),
+            authorization_endpoint: String::new(),
+            token_endpoint: String::new(),
+            scopes: "openid email".into(),
         }
     }
 }
@@ -391,6 +413,81 @@ impl OidcConfig {
     /// Whether end-user ID tokens are accepted.
     pub fn enabled(&self) -> bool {
         !self.jwks_url.is_empty()
+    }
+
+    /// The entries of `admin_values`, trimmed, empty ones skipped.
+    pub fn admin_value_list(&self) -> impl Iterator<Item = &str> {
+        self.admin_values
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Whether the console offers single sign-on.
+    pub fn console_sign_in(&self) -> bool {
+        !self.console_client_id.is_empty()
+    }
+
+    fn problems(&self, check: &mut impl FnMut(bool, &'static str, &str)) {
+        if self.enabled() {
+            check(
+                jwks_url_is_safe(&self.jwks_url),
+                "auth.oidc.jwks_url",
+                "must be an https:// URL (http:// only on loopback: 127.0.0.1, [::1], localhost)",
+            );
+            check(
+                !self.issuer.is_empty(),
+                "auth.oidc.issuer",
+                "must be set when auth.oidc.jwks_url is",
+            );
+            check(
+                !self.audience.is_empty(),
+                "auth.oidc.audience",
+                "must be set when auth.oidc.jwks_url is",
+            );
+        }
+        check(
+            !self.tenant_claim.is_empty(),
+            "auth.oidc.tenant_claim",
+            "must not be empty",
+        );
+        if !self.admin_claim.is_empty() {
+            check(
+                self.enabled(),
+                "auth.oidc.admin_claim",
+                "needs auth.oidc.jwks_url (the tokens must be verified)",
+            );
+            check(
+                self.admin_value_list().next().is_some(),
+                "auth.oidc.admin_values",
+                "must name at least one value when auth.oidc.admin_claim is set",
+            );
+        }
+        if self.console_sign_in() {
+            check(
+                self.enabled(),
+                "auth.oidc.console_client_id",
+                "needs auth.oidc.jwks_url (the console's ID tokens are verified like any other)",
+            );
+            // The browser talks to both: the same rule as the key set's URL.
+            check(
+                jwks_url_is_safe(&self.authorization_endpoint),
+                "auth.oidc.authorization_endpoint",
+                "must be an https:// URL (http:// only on loopback) when \
+                 auth.oidc.console_client_id is set",
+            );
+            check(
+                jwks_url_is_safe(&self.token_endpoint),
+                "auth.oidc.token_endpoint",
+                "must be an https:// URL (http:// only on loopback) when \
+                 auth.oidc.console_client_id is set",
+            );
+            check(
+                self.scopes.split_ascii_whitespace().any(|s| s == "openid"),
+                "auth.oidc.scopes",
+                "must include openid (the console needs an ID token)",
+            );
+        }
     }
 }
 
@@ -863,29 +960,7 @@ impl Config {
             "must be at least 32 characters (e.g. `openssl rand -base64 32`), or empty to have \
              one generated into <data_dir>/operator-token",
         );
-        let oidc = &self.auth.oidc;
-        if oidc.enabled() {
-            check(
-                jwks_url_is_safe(&oidc.jwks_url),
-                "auth.oidc.jwks_url",
-                "must be an https:// URL (http:// only on loopback: 127.0.0.1, [::1], localhost)",
-            );
-            check(
-                !oidc.issuer.is_empty(),
-                "auth.oidc.issuer",
-                "must be set when auth.oidc.jwks_url is",
-            );
-            check(
-                !oidc.audience.is_empty(),
-                "auth.oidc.audience",
-                "must be set when auth.oidc.jwks_url is",
-            );
-        }
-        check(
-            !oidc.tenant_claim.is_empty(),
-            "auth.oidc.tenant_claim",
-            "must not be empty",
-        );
+        self.auth.oidc.problems(&mut check);
         problems.extend(self.limits.problems());
         problems.extend(self.webhooks.problems());
         problems
@@ -1054,5 +1129,38 @@ mod tests {
         config.auth.oidc.jwks_url = "https://idp.example/jwks".into();
         let keys: Vec<_> = config.validate().into_iter().map(|p| p.key).collect();
         assert_eq!(keys, ["auth.oidc.issuer", "auth.oidc.audience"]);
+    }
+
+    #[test]
+    fn oidc_admin_and_console_settings_are_checked() {
+        let mut config = Config::default();
+        config.auth.oidc.admin_claim = "roles".into();
+        config.auth.oidc.console_client_id = "console".into();
+        config.auth.oidc.authorization_endpoint = "http://idp.example/authorize".into();
+        config.auth.oidc.scopes = "email".into();
+        let keys: Vec<_> = config.validate().into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "auth.oidc.admin_claim",
+                "auth.oidc.admin_values",
+                "auth.oidc.console_client_id",
+                "auth.oidc.authorization_endpoint",
+                "auth.oidc.token_endpoint",
+                "auth.oidc.scopes",
+            ]
+        );
+
+        config.auth.oidc.jwks_url = "https://idp.example/jwks".into();
+        config.auth.oidc.issuer = "https://idp.example".into();
+        config.auth.oidc.audience = "console".into();
+        config.auth.oidc.admin_values = " , ".into();
+        config.auth.oidc.authorization_endpoint = "https://idp.example/authorize".into();
+        config.auth.oidc.token_endpoint = "http://127.0.0.1:9000/token".into();
+        config.auth.oidc.scopes = "openid email".into();
+        let keys: Vec<_> = config.validate().into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["auth.oidc.admin_values"]);
+        config.auth.oidc.admin_values = "owner".into();
+        assert!(config.validate().is_empty());
     }
 }

@@ -3,8 +3,10 @@
 //!
 //! - Client routes: a tenant API key with the `client` scope (`lk_<tenant>_<secret>`), or an
 //!   OIDC ID token whose tenant claim names the tenant.
-//! - Admin routes: a tenant API key with the `admin` scope, or the operator credential. The
-//!   operator is no tenant: it names the tenant it acts on in the `X-Tenant-Id` header, read
+//! - Admin routes: a tenant API key with the `admin` scope, the operator credential, or (when
+//!   `auth.oidc.admin_claim` is set) an ID token whose admin claim holds an admin value: its
+//!   user administers the tenant in the tenant claim, and never gets the operator's rights.
+//!   The operator is no tenant: it names the tenant it acts on in the `X-Tenant-Id` header, read
 //!   once by the admin check; `TenantAdminAuth` also declares it in the OpenAPI document on
 //!   the routes that act on a tenant.
 //!
@@ -69,6 +71,14 @@ pub enum AdminPrincipal {
         /// The key.
         key: ApiKeyId,
     },
+    /// A user signed in at the identity provider whose ID token makes them an administrator
+    /// of its tenant (`auth.oidc.admin_claim`). Like a tenant key, never the operator.
+    User {
+        /// The tenant in the token's tenant claim.
+        tenant: TenantId,
+        /// The user (`sub`), named in the audit log as `user:<sub>`.
+        subject: String,
+    },
 }
 
 impl AdminPrincipal {
@@ -77,13 +87,16 @@ impl AdminPrincipal {
         match self {
             AdminPrincipal::Operator { .. } => Actor::Operator,
             AdminPrincipal::Tenant { key, .. } => Actor::ApiKey(*key),
+            AdminPrincipal::User { subject, .. } => Actor::User(subject.clone()),
         }
     }
 
     /// The tenant the call acts on.
     pub fn tenant(&self) -> Result<TenantId, ApiError> {
         match self {
-            AdminPrincipal::Tenant { tenant, .. } => Ok(*tenant),
+            AdminPrincipal::Tenant { tenant, .. } | AdminPrincipal::User { tenant, .. } => {
+                Ok(*tenant)
+            }
             AdminPrincipal::Operator { tenant: Some(t) } => Ok(*t),
             AdminPrincipal::Operator { tenant: None } => Err(ApiError::invalid(
                 TENANT_HEADER,
@@ -96,7 +109,7 @@ impl AdminPrincipal {
     pub fn require_operator(&self) -> Result<(), ApiError> {
         match self {
             AdminPrincipal::Operator { .. } => Ok(()),
-            AdminPrincipal::Tenant { .. } => {
+            AdminPrincipal::Tenant { .. } | AdminPrincipal::User { .. } => {
                 Err(ApiError::forbidden("only the operator may call this route"))
             }
         }
@@ -192,19 +205,19 @@ impl Authenticator {
         let Some(oidc) = &self.oidc else {
             return Err(ApiError::unauthenticated());
         };
-        match oidc.verify(credential).await {
-            Ok(identity) => Ok(ClientPrincipal {
-                tenant: identity.tenant,
-                actor: Actor::User(identity.subject),
-            }),
-            Err(oidc::OidcError::Rejected(reason)) => {
-                debug!(reason, "ID token rejected");
-                Err(ApiError::unauthenticated())
-            }
-            Err(e @ oidc::OidcError::Unavailable(_)) => {
-                Err(ApiError::unavailable("identity_provider", &e))
-            }
-        }
+        let identity = id_token(oidc, credential).await?;
+        Ok(ClientPrincipal {
+            tenant: identity.tenant,
+            actor: Actor::User(identity.subject),
+        })
+    }
+
+    /// The console's single sign-on settings, when `auth.oidc.console_client_id` is set.
+    pub fn console_sign_in(&self) -> Option<&crate::config::OidcConfig> {
+        self.oidc
+            .as_ref()
+            .map(oidc::OidcVerifier::config)
+            .filter(|c| c.console_sign_in())
     }
 
     /// A caller of the admin routes; `named` is the tenant from `X-Tenant-Id`, if sent.
@@ -232,7 +245,25 @@ impl Authenticator {
             }
             return Ok(AdminPrincipal::Operator { tenant: named });
         }
-        Err(ApiError::unauthenticated())
+        // ID tokens reach the admin routes only where some may grant admin rights; elsewhere
+        // they stay the client routes' credential (401 here, as any unknown credential).
+        let Some(oidc) = self.oidc.as_ref().filter(|o| o.grants_admin()) else {
+            return Err(ApiError::unauthenticated());
+        };
+        let identity = id_token(oidc, credential).await?;
+        if !identity.admin {
+            return Err(ApiError::forbidden(
+                "this ID token grants no admin rights (its admin claim holds no admin value)",
+            ));
+        }
+        // Like a tenant key: its own tenant only, and naming another answers like a missing one.
+        if named.is_some_and(|t| t != identity.tenant) {
+            return Err(Error::NotFound(license_core::Resource::Tenant).into());
+        }
+        Ok(AdminPrincipal::User {
+            tenant: identity.tenant,
+            subject: identity.subject,
+        })
     }
 
     /// The API key `credential` is, if it has `scope`. A key with only `other` is a 403.
@@ -281,6 +312,21 @@ impl Authenticator {
             .is_ok()
         })
     }
+}
+
+/// The identity in a verified ID token: 401 when refused (the reason logged at debug), 503
+/// when the provider's keys cannot be had.
+async fn id_token(
+    oidc: &oidc::OidcVerifier,
+    credential: &str,
+) -> Result<oidc::OidcIdentity, ApiError> {
+    oidc.verify(credential).await.map_err(|e| match e {
+        oidc::OidcError::Rejected(reason) => {
+            debug!(reason, "ID token rejected");
+            ApiError::unauthenticated()
+        }
+        e @ oidc::OidcError::Unavailable(_) => ApiError::unavailable("identity_provider", &e),
+    })
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {

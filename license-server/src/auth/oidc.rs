@@ -9,6 +9,10 @@
 //! passed every check are cached, so made-up tokens take no room. Checking a token needs no
 //! store lookup at all: the tenant is the claim's, and the use case then finds the license
 //! within that tenant.
+//!
+//! Where `auth.oidc.admin_claim` is set, the identity also says whether the token's admin claim
+//! holds one of `auth.oidc.admin_values`: such a user administers its tenant (`super`'s
+//! `AdminPrincipal::User`), never more.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -34,6 +38,9 @@ pub struct OidcIdentity {
     pub tenant: TenantId,
     /// The user (`sub`).
     pub subject: String,
+    /// Whether the token's admin claim makes the user an administrator of `tenant`
+    /// (`auth.oidc.admin_claim`; always false when that is not set).
+    pub admin: bool,
 }
 
 /// Why a token was not accepted.
@@ -175,6 +182,16 @@ impl OidcVerifier {
         self.stats.clone()
     }
 
+    /// The settings it verifies with.
+    pub fn config(&self) -> &OidcConfig {
+        &self.config
+    }
+
+    /// Whether some ID tokens may carry admin rights (`auth.oidc.admin_claim` is set).
+    pub fn grants_admin(&self) -> bool {
+        !self.config.admin_claim.is_empty()
+    }
+
     /// Checks signature, issuer, audience and validity window, and reads the tenant claim; a
     /// token accepted before and still within its cache bound is taken from the cache.
     pub async fn verify(&self, token: &str) -> Result<OidcIdentity, OidcError> {
@@ -235,7 +252,15 @@ impl OidcVerifier {
             .and_then(Value::as_f64)
             .ok_or_else(|| rejected("exp is not a number"))?;
         let exp = exp.floor() as i64;
-        Ok((OidcIdentity { tenant, subject }, exp))
+        let admin = holds_admin_value(&data.claims, &self.config);
+        Ok((
+            OidcIdentity {
+                tenant,
+                subject,
+                admin,
+            },
+            exp,
+        ))
     }
 
     fn cached(&self, kid: &str) -> Option<(Algorithm, DecodingKey)> {
@@ -319,6 +344,25 @@ impl OidcVerifier {
     }
 }
 
+/// Whether the admin claim holds one of the admin values: the claim is a string equal to one,
+/// or an array of which some string element is one. Anything else (no claim set, a number, an
+/// object) grants nothing.
+fn holds_admin_value(claims: &Map<String, Value>, config: &OidcConfig) -> bool {
+    if config.admin_claim.is_empty() {
+        return false;
+    }
+    let granted = |value: &Value| {
+        value
+            .as_str()
+            .is_some_and(|v| config.admin_value_list().any(|wanted| wanted == v))
+    };
+    match claims.get(&config.admin_claim) {
+        Some(Value::Array(values)) => values.iter().any(granted),
+        Some(value) => granted(value),
+        None => false,
+    }
+}
+
 /// OpenID Connect Core §3.1.3.7: a token for several audiences names the party it was issued
 /// to in `azp`, and that party must be us; otherwise a token minted for another client that
 /// merely lists us among its audiences would be accepted. A token with one audience needs no
@@ -394,7 +438,46 @@ mod tests {
         OidcIdentity {
             tenant: TenantId::new(),
             subject: "user-42".into(),
+            admin: false,
         }
+    }
+
+    #[test]
+    fn the_admin_claim_grants_admin_when_it_holds_an_admin_value() {
+        let config = OidcConfig {
+            admin_claim: "roles".into(),
+            admin_values: "license-admin, owner".into(),
+            ..OidcConfig::default()
+        };
+        let claims = |v: Value| v.as_object().unwrap().clone();
+        for granted in [
+            json!({ "roles": "owner" }),
+            json!({ "roles": ["viewer", "license-admin"] }),
+        ] {
+            assert!(
+                holds_admin_value(&claims(granted.clone()), &config),
+                "{granted}"
+            );
+        }
+        for refused in [
+            json!({}),
+            json!({ "roles": "viewer" }),
+            json!({ "roles": ["viewer"] }),
+            json!({ "roles": "license-admin,owner" }),
+            json!({ "roles": ["LICENSE-ADMIN"] }),
+            json!({ "roles": [["owner"]] }),
+            json!({ "roles": { "owner": true } }),
+            json!({ "roles": null }),
+            json!({ "other": "owner" }),
+        ] {
+            assert!(
+                !holds_admin_value(&claims(refused.clone()), &config),
+                "{refused}"
+            );
+        }
+        // No admin claim configured: nothing grants admin, whatever the token says.
+        let off = OidcConfig::default();
+        assert!(!holds_admin_value(&claims(json!({ "": "owner" })), &off));
     }
 
     const NOW: i64 = 1_800_000_000_000;

@@ -124,6 +124,30 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "Least seconds between two key downloads triggered by an unknown key id.",
     ),
     (
+        "auth.oidc.admin_claim",
+        "ID-token claim that makes its user an administrator of the tenant in the tenant claim when it holds (a string, or an array of strings) one of auth.oidc.admin_values (empty: ID tokens never grant admin rights; never the operator's).",
+    ),
+    (
+        "auth.oidc.admin_values",
+        "Values of auth.oidc.admin_claim that grant admin rights, comma-separated.",
+    ),
+    (
+        "auth.oidc.console_client_id",
+        "The web console's client id at the provider: a public client signing in by authorization code with PKCE, no secret (empty: no single sign-on in the console).",
+    ),
+    (
+        "auth.oidc.authorization_endpoint",
+        "The provider's authorization endpoint the console sends the browser to: https://, or http:// on loopback only.",
+    ),
+    (
+        "auth.oidc.token_endpoint",
+        "The provider's token endpoint where the console exchanges the code for an ID token (its origin is added to the console's connect-src): https://, or http:// on loopback only.",
+    ),
+    (
+        "auth.oidc.scopes",
+        "Scopes the console asks for, space-separated; must include openid.",
+    ),
+    (
         "reaper.enabled",
         "Whether this replica marks expired sessions in the store (safe on every replica).",
     ),

@@ -76,6 +76,7 @@ impl From<&AdminPrincipal> for Credential {
         match principal {
             AdminPrincipal::Operator { .. } => Self::Operator,
             AdminPrincipal::Tenant { key, .. } => Self::ApiKey(*key),
+            AdminPrincipal::User { tenant, subject } => Self::User(*tenant, subject.clone()),
         }
     }
 }

@@ -77,3 +77,64 @@ async fn the_console_assets_have_their_content_types_and_unknown_ones_are_404() 
         assert_eq!(body["code"], "not_found", "{path}");
     }
 }
+
+#[tokio::test]
+async fn the_console_settings_name_single_sign_on_only_when_configured() {
+    let app = spawn_app().await;
+    let settings = app
+        .http
+        .get(app.url("/console/config.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(settings.status().as_u16(), 200);
+    assert_eq!(
+        settings.headers()["content-security-policy"],
+        license_server::console::CONTENT_SECURITY_POLICY
+    );
+    let body: serde_json::Value = settings.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({ "oidc": null }));
+
+    let sso = crate::helpers::spawn_app_with(|config| {
+        let oidc = &mut config.auth.oidc;
+        oidc.jwks_url = "https://idp.example/jwks".into();
+        oidc.issuer = "https://idp.example".into();
+        oidc.audience = "console".into();
+        oidc.console_client_id = "console".into();
+        oidc.authorization_endpoint = "https://idp.example/authorize".into();
+        oidc.token_endpoint = "https://login.idp.example:8443/token".into();
+    })
+    .await;
+    let settings = sso
+        .http
+        .get(sso.url("/console/config.json"))
+        .send()
+        .await
+        .unwrap();
+    let csp = settings.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("connect-src 'self' https://login.idp.example:8443;"),
+        "{csp}"
+    );
+    assert!(csp.contains("form-action 'none'"), "{csp}");
+    assert!(
+        !csp.contains("idp.example/"),
+        "an origin, never a path: {csp}"
+    );
+    let body: serde_json::Value = settings.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({ "oidc": {
+            "authorization_endpoint": "https://idp.example/authorize",
+            "token_endpoint": "https://login.idp.example:8443/token",
+            "client_id": "console",
+            "scopes": "openid email",
+        }})
+    );
+    // The page carries the same policy as its settings.
+    let page = sso.http.get(sso.url("/console")).send().await.unwrap();
+    assert_eq!(page.headers()["content-security-policy"], csp.as_str());
+}

@@ -19,6 +19,7 @@ mod isolation;
 mod kms;
 mod leases;
 mod oidc;
+mod oidc_admin;
 mod oidc_hardening;
 mod quotas;
 mod rate_limits;
