@@ -1132,6 +1132,26 @@ mod tests {
     }
 
     #[test]
+    fn the_event_log_retention_is_checked_and_needs_checkpoints() {
+        let mut config = Config::default();
+        for (days, valid) in [
+            (0, true),
+            (1, false),
+            (2, true),
+            (36_500, true),
+            (36_501, false),
+        ] {
+            config.events.retention_days = days;
+            let keys: Vec<_> = config.validate().into_iter().map(|p| p.key).collect();
+            assert_eq!(keys.is_empty(), valid, "{days}: {keys:?}");
+        }
+        config.events.retention_days = 30;
+        config.events.checkpoint_interval_seconds = 0;
+        let keys: Vec<_> = config.validate().into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["events.retention_days"]);
+    }
+
+    #[test]
     fn oidc_admin_and_console_settings_are_checked() {
         let mut config = Config::default();
         config.auth.oidc.admin_claim = "roles".into();

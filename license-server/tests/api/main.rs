@@ -10,6 +10,7 @@ mod console;
 mod credential_cache;
 mod docs;
 mod event_log;
+mod event_record;
 mod failures;
 mod hardening;
 mod helpers;

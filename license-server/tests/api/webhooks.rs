@@ -33,33 +33,33 @@ struct Script {
 }
 
 #[derive(Default)]
-struct Inbox {
+pub(crate) struct Inbox {
     secret: Option<String>,
     script: Script,
     /// Every request, in arrival order: its `webhook-id` and body.
-    seen: Vec<(String, Value)>,
+    pub(crate) seen: Vec<(String, Value)>,
     /// Requests whose signature did not verify.
-    forged: usize,
+    pub(crate) forged: usize,
     /// `webhook-id`s of requests held without an answer.
     stalled: Vec<String>,
 }
 
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     inbox: Arc<Mutex<Inbox>>,
     url: String,
 }
 
 impl Receiver {
-    fn with<T>(&self, f: impl FnOnce(&mut Inbox) -> T) -> T {
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Inbox) -> T) -> T {
         f(&mut self.inbox.lock().unwrap())
     }
 
-    fn ids(&self) -> Vec<String> {
+    pub(crate) fn ids(&self) -> Vec<String> {
         self.with(|i| i.seen.iter().map(|(id, _)| id.clone()).collect())
     }
 
-    fn types(&self) -> Vec<String> {
+    pub(crate) fn types(&self) -> Vec<String> {
         self.with(|i| {
             i.seen
                 .iter()
@@ -102,7 +102,7 @@ async fn receive(receiver: Data<&Receiver>, headers: &HeaderMap, body: Vec<u8>) 
 }
 
 /// A receiver listening on 127.0.0.1 (a free port) at `/hook`.
-async fn receiver() -> Receiver {
+pub(crate) async fn receiver() -> Receiver {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let receiver = Receiver {
@@ -118,7 +118,7 @@ async fn receiver() -> Receiver {
 }
 
 /// Loopback receivers allowed, the dispatcher's loop off (tests run its step).
-fn local(config: &mut Config) {
+pub(crate) fn local(config: &mut Config) {
     config.webhooks.enabled = false;
     config.webhooks.allow_http = true;
     config.webhooks.allow_private_addresses = true;
@@ -126,7 +126,12 @@ fn local(config: &mut Config) {
 
 /// Creates a webhook to `receiver` (all types when `types` is empty) and hands the receiver
 /// its secret; returns the webhook's id.
-async fn subscribe(api: &Api, admin: &Caller, receiver: &Receiver, types: &[&str]) -> String {
+pub(crate) async fn subscribe(
+    api: &Api,
+    admin: &Caller,
+    receiver: &Receiver,
+    types: &[&str],
+) -> String {
     let created = api
         .send(
             Method::POST,
@@ -157,7 +162,7 @@ async fn subscribe(api: &Api, admin: &Caller, receiver: &Receiver, types: &[&str
 }
 
 /// Writes the queued events to the log, then runs one dispatcher step.
-async fn dispatch(app: &TestApp) {
+pub(crate) async fn dispatch(app: &TestApp) {
     app.state.recorder.write_pending().await.unwrap();
     let (_stop, stopped) = watch::channel(false);
     app.state.dispatcher.dispatch_once(&stopped).await.unwrap();
@@ -176,7 +181,7 @@ async fn deliveries(api: &Api, admin: &Caller, id: &str) -> Vec<Value> {
     reply.body["items"].as_array().unwrap().clone()
 }
 
-fn webhook_id(tenant: &str, seq: u64) -> String {
+pub(crate) fn webhook_id(tenant: &str, seq: u64) -> String {
     format!("msg_{}_{seq}", tenant.replace('-', ""))
 }
 
