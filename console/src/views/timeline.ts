@@ -12,7 +12,7 @@ import { api, must, type Schemas } from "../api";
 import { h } from "../dom";
 
 /** Hours of context before now (clamped to today's UTC midnight). */
-const HOURS = 3;
+const HOURS = 2;
 const MINUTE = 60;
 const HOUR = 3_600;
 
@@ -67,16 +67,18 @@ export async function seatTimeline(licenseId: string, seatsNow: number, seatsTot
   const stepped = uPlot.paths.stepped?.({ align: 1 });
 
   const data = (): uPlot.AlignedData => {
-    const end = floorTo(nowSeconds(), MINUTE);
+    // The last point is now itself, so the live line reaches the present.
+    const now = nowSeconds();
     const xs = new Set<number>();
-    for (let t = start; t <= end; t += HOUR) xs.add(t);
+    for (let t = start; t <= now; t += HOUR) xs.add(t);
     for (const t of minutes.keys()) if (t >= start) xs.add(t);
-    xs.add(end);
+    xs.add(now);
     const x = [...xs].sort((a, b) => a - b);
     const live = [...minutes].sort((a, b) => a[0] - b[0]);
     // A minute with no entry of its own holds the count the minute before left.
     const liveAt = (t: number): number | null => {
       if (t < loaded) return null;
+      if (t === now) return current;
       let v: number | null = null;
       for (const [m, n] of live) {
         if (m > t) break;
@@ -98,6 +100,8 @@ export async function seatTimeline(licenseId: string, seatsNow: number, seatsTot
     {
       width,
       height: 200,
+      // The axis in UTC, as the report's hours and the summary.
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
       scales: {
         x: { time: true, range: () => [start, floorTo(nowSeconds(), MINUTE) + 5 * MINUTE] },
         y: { range: (_u, _min, max) => [0, Math.max(seatsTotal, max ?? 0) + 1] },
@@ -109,7 +113,8 @@ export async function seatTimeline(licenseId: string, seatsNow: number, seatsTot
       series: [
         {},
         { label: "Hourly peak", stroke: color("--muted"), width: 1, dash: [4, 4], paths: stepped, points: { show: false } },
-        { label: "Seats in use (live)", stroke: color("--accent"), width: 2, paths: stepped, points: { show: false } },
+        // Points too, so a line only seconds long (a page just opened) is seen.
+        { label: "Seats in use (live)", stroke: color("--accent"), width: 3, paths: stepped, points: { show: true, size: 6, fill: color("--accent") } },
       ],
     },
     data(),
