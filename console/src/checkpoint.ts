@@ -2,7 +2,7 @@
 // with WebCrypto, as `license audit verify --tenant … --root …` and
 // license_core::event_checkpoint::verify_embedded do: each tenant key must carry a certificate
 // signed by a root key of /.well-known/jwks.json (type `tenant-key+jwt`, `sub` the tenant,
-// `cnf.jwk` the key); a checkpoint (a compact JWS of type `event-checkpoint+jwt`) must verify
+// `cnf.jwk` the key, valid now, the `kid` its thumbprint); a checkpoint (a compact JWS of type `event-checkpoint+jwt`) must verify
 // against a certified key — the algorithm pinned by the key, never taken from the token — name
 // the tenant and the certificate's issuer, say what its log entry says, and vouch for the hash
 // the chain has at that entry.
@@ -89,7 +89,27 @@ async function verifyJws<T>(keys: Jwk[], token: string, typ: string): Promise<T>
 
 const sameKey = (a: Jwk, b: Partial<Jwk>) => a.kid === b.kid && a.kty === b.kty && a.alg === b.alg && a.x === b.x && a.y === b.y && a.n === b.n && a.e === b.e;
 
-/** The tenant's published keys that carry a good root certificate, and their issuer. */
+function toB64url(bytes: ArrayBuffer): string {
+  return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** The key's RFC 7638 thumbprint (SHA-256 of its required members in lexicographic order,
+ * no whitespace), as license_core's `PublicJwk::thumbprint`. */
+async function thumbprint(key: Jwk): Promise<string> {
+  const canonical =
+    key.kty === "RSA"
+      ? { e: key.e ?? "", kty: "RSA", n: key.n ?? "" }
+      : key.kty === "EC"
+        ? { crv: key.crv ?? "", kty: "EC", x: key.x ?? "", y: key.y ?? "" }
+        : { crv: key.crv ?? "", kty: key.kty, x: key.x ?? "" };
+  return toB64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(JSON.stringify(canonical))));
+}
+
+/** Clock skew allowed on a certificate's validity (license_core's default leeway). */
+const LEEWAY_SECONDS = 30;
+
+/** The tenant's published keys that carry a good root certificate (valid now, as
+ * `TenantJwks::certified_keys` checks), and the issuer those certificates name. */
 export async function trustedKeys(tenantId: string): Promise<TrustedKeys> {
   const [root, tenantJwks] = await Promise.all([
     api.GET("/.well-known/jwks.json").then(must),
@@ -103,9 +123,9 @@ export async function trustedKeys(tenantId: string): Promise<TrustedKeys> {
     if (!certificate) continue;
     try {
       const claims = await verifyJws<{ iss: string; sub: string; nbf: number; exp: number; cnf?: { jwk?: Partial<Jwk> } }>(root.keys, certificate, "tenant-key+jwt");
-      // A retired key still vouches for what it signed while it was valid: only a key whose
-      // certificate is not yet valid is left out.
-      if (claims.sub !== tenantId || !claims.cnf?.jwk || !sameKey(key, claims.cnf.jwk) || claims.nbf > now + 300) continue;
+      if (claims.sub !== tenantId || !claims.cnf?.jwk || !sameKey(key, claims.cnf.jwk)) continue;
+      if (claims.exp + LEEWAY_SECONDS <= now || claims.nbf - LEEWAY_SECONDS > now) continue;
+      if (key.kid !== (await thumbprint(key))) continue;
       if (issuer && claims.iss !== issuer) continue;
       issuer = claims.iss;
       keys.push(key);

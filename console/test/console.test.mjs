@@ -390,6 +390,19 @@ test("the console: sign in, a license, a seat seen live, force-released, a CSV, 
     await page.getByRole("heading", { name: "Licenses" }).waitFor();
   }
   await page.getByText(/^Chain verified/).waitFor();
+  // A key the root did not certify verifies nothing: a tenant key set served with another key
+  // in place of the tenant's fails the checkpoints, naming the first.
+  const forge = async (route) => {
+    const jwks = await (await route.fetch()).json();
+    for (const key of jwks.keys) key.x = key.x.split("").reverse().join("");
+    await route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(jwks) });
+  };
+  await page.route("**/api/v1/tenants/*/jwks.json", forge);
+  await page.getByRole("link", { name: "Licenses" }).click();
+  await page.getByRole("heading", { name: "Licenses" }).waitFor();
+  await page.getByRole("link", { name: "Event log" }).click();
+  await page.getByText(/^Checkpoint in entry \d+ does not verify: signed by key ".+", which is not a trusted key\.$/).waitFor();
+  await page.unroute("**/api/v1/tenants/*/jwks.json", forge);
 
   // Keyboard: the navigation is reachable with Tab, and a reload signs out (memory only).
   await page.keyboard.press("Tab");
