@@ -48,7 +48,8 @@ export function table(caption: string, headers: string[], rows: Child[][], empty
     "table",
     {},
     h("caption", { class: "visually-hidden" }, caption),
-    h("thead", {}, h("tr", {}, ...headers.map((t) => h("th", { scope: "col" }, t)))),
+    // A column of buttons has no visible title; its header still names it for screen readers.
+    h("thead", {}, h("tr", {}, ...headers.map((t) => h("th", { scope: "col" }, t === "" ? h("span", { class: "visually-hidden" }, "Actions") : t)))),
     h("tbody", {}, ...rows.map((r) => h("tr", {}, ...r.map((c) => h("td", {}, c))))),
   );
 }

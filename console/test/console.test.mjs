@@ -429,9 +429,10 @@ test("the console: sign in, a license, a seat seen live, force-released, a CSV, 
 async function audit(auditPage, view) {
   await auditPage.addScriptTag({ path: join(root, "console", "node_modules", "axe-core", "axe.min.js") });
   const violations = await auditPage.evaluate(async () => (await window.axe.run(document, { resultTypes: ["violations"] })).violations);
-  return violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${view}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  const named = (v) => `${view}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`;
+  // Moderate and minor findings are printed, not failed on.
+  for (const v of violations.filter((v) => v.impact !== "serious" && v.impact !== "critical")) console.log(`axe-core (not failing): ${named(v)}`);
+  return violations.filter((v) => v.impact === "serious" || v.impact === "critical").map(named);
 }
 
 test("accessibility: axe-core finds no serious or critical violation on any view, light or dark", async () => {
