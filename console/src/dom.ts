@@ -48,14 +48,15 @@ export function table(caption: string, headers: string[], rows: Child[][], empty
     "table",
     {},
     h("caption", { class: "visually-hidden" }, caption),
-    h("thead", {}, h("tr", {}, ...headers.map((t) => h("th", { scope: "col" }, t)))),
+    // A column of buttons has no visible title; its header still names it for screen readers.
+    h("thead", {}, h("tr", {}, ...headers.map((t) => h("th", { scope: "col" }, t === "" ? h("span", { class: "visually-hidden" }, "Actions") : t)))),
     h("tbody", {}, ...rows.map((r) => h("tr", {}, ...r.map((c) => h("td", {}, c))))),
   );
 }
 
-/** A seat gauge: in use against total, the overdraft part marked. An ARIA meter with a text
- * equivalent, so it is read out and does not rely on colour. */
-export function gauge(inUse: number, total: number, overdraft: number): HTMLElement {
+/** A seat gauge: in use against total, the overdraft part marked. An ARIA meter with a name
+ * and a text equivalent, so it is read out and does not rely on colour. */
+export function gauge(inUse: number, total: number, overdraft: number, name = "Seats in use"): HTMLElement {
   const max = total + overdraft;
   const bar = h("div", { class: "gauge-bar" });
   const used = h("div", { class: "gauge-used" + (inUse > total ? " over" : "") });
@@ -73,6 +74,7 @@ export function gauge(inUse: number, total: number, overdraft: number): HTMLElem
     {
       class: "gauge",
       role: "meter",
+      "aria-label": name,
       "aria-valuemin": 0,
       "aria-valuemax": max,
       "aria-valuenow": inUse,

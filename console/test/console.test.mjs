@@ -56,11 +56,14 @@ async function startServer() {
     // The test's webhook receiver is plain http on loopback.
     LICENSE_WEBHOOKS__ALLOW_HTTP: "true",
     LICENSE_WEBHOOKS__ALLOW_PRIVATE_ADDRESSES: "true",
+    // The shortest interval allowed, so a `checkpoint` entry is in the log during the test.
+    LICENSE_EVENTS__CHECKPOINT_INTERVAL_SECONDS: "60",
   });
   const log = createWriteStream(join(dir, "server.log"));
   await once(log, "open");
   const child = spawn(binary, [], { env, stdio: ["ignore", log, log] });
   const baseUrl = `http://127.0.0.1:${port}`;
+  const startedAt = Date.now();
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline && child.exitCode === null) {
     try {
@@ -70,6 +73,7 @@ async function startServer() {
         return {
           baseUrl,
           operatorToken,
+          startedAt,
           async stop() {
             if (child.exitCode === null) {
               const exited = once(child, "exit");
@@ -152,6 +156,16 @@ async function client(path, key, body) {
   return { status: response.status, body: await response.json() };
 }
 
+/** An admin call through the HTTP API (the test's own setup, not the console's). */
+async function admin(method, path, key, body) {
+  const response = await fetch(`${server.baseUrl}/api/v1/admin/${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
 test("the console: sign in, a license, a seat seen live, force-released, a CSV, the event log", async () => {
   // Sign in with the operator token; nothing is stored outside the page's memory.
   await page.goto(`${server.baseUrl}/console`);
@@ -169,7 +183,7 @@ test("the console: sign in, a license, a seat seen live, force-released, a CSV, 
   await page.getByRole("button", { name: "Create tenant" }).click();
   const tenantAdminKey = (await page.locator("#new-tenant-secret").textContent()).trim();
   await shot("tenants");
-  await page.getByRole("button", { name: "Act on Acme Engineering" }).click();
+  await page.getByRole("button", { name: "Act on it: Acme Engineering" }).click();
 
   // Licenses: create one with an overdraft; its page opens.
   await page.getByRole("heading", { name: "Licenses" }).waitFor();
@@ -178,6 +192,7 @@ test("the console: sign in, a license, a seat seen live, force-released, a CSV, 
   await page.getByLabel("Overdraft seats").fill("1");
   await page.getByRole("button", { name: "Create license" }).click();
   await page.getByRole("heading", { name: "CAD Studio" }).waitFor();
+  const licenseId = new URL(page.url()).hash.split("/")[2];
   const licenseKey = (await page.locator("#license-key").textContent()).trim();
   await page.getByText("No sessions: no seat is in use.").waitFor();
 
@@ -189,6 +204,10 @@ test("the console: sign in, a license, a seat seen live, force-released, a CSV, 
   assert.match(clientKey, /\S{20,}/);
   await page.getByRole("cell", { name: "workstations", exact: true }).waitFor();
   await shot("api-keys");
+
+  // The license lends seats for offline work (set through the API: the console's form does not).
+  const lend = await admin("PATCH", `licenses/${licenseId}`, tenantAdminKey, { max_borrow_seconds: 86_400 });
+  assert.equal(lend.status, 200, JSON.stringify(lend.body));
 
   // A client acquires: the licenses list shows the seats in use.
   const lease = await client("acquire", clientKey, { license_key: licenseKey, hardware_id: "ws-0042", user_email: "ada@example.com" });
@@ -218,6 +237,29 @@ test("the console: sign in, a license, a seat seen live, force-released, a CSV, 
   assert.equal(beat.body.code, "evicted");
   const again = await client("acquire", clientKey, { license_key: licenseKey, hardware_id: "ws-0042", user_email: "ada@example.com" });
   assert.equal(again.status, 403, "held off");
+
+  // The live timeline follows the stream: two seats now (Grace, Linus), three at the peak.
+  const timeline = page.locator("#timeline-summary");
+  await timeline.filter({ hasText: /^Seats in use now: 2 of 3\. Peak in view \(since \d\d:\d\d UTC\): 3, / }).waitFor({ timeout: 5_000 });
+
+  // A laptop borrows a seat: the borrowed list shows who, which host, until when; revoking it
+  // frees the seat and the client's next check-in answers 410 evicted.
+  const borrow = await client("borrow", clientKey, { license_key: licenseKey, hardware_id: "laptop-7", user_email: "margaret@example.com", borrow_seconds: 7_200 });
+  assert.equal(borrow.status, 200, JSON.stringify(borrow.body));
+  assert.equal(borrow.body.borrowed, true);
+  const borrowed = page.getByRole("region", { name: "Borrowed seats" });
+  await borrowed.getByRole("cell", { name: "margaret@example.com", exact: true }).waitFor({ timeout: 5_000 });
+  await borrowed.getByRole("cell", { name: "laptop-7", exact: true }).waitFor();
+  await timeline.filter({ hasText: /^Seats in use now: 3 of 3\./ }).waitFor({ timeout: 5_000 });
+  await page.evaluate(() => document.getElementById("borrowed-title")?.scrollIntoView());
+  await page.screenshot({ path: join(shots, "license-borrowed.png") });
+  await borrowed.getByRole("button", { name: "Revoke borrow of laptop-7" }).click();
+  await page.getByText(/^Revoked the borrow of laptop-7/).waitFor();
+  await borrowed.getByText("No seat is borrowed.").waitFor();
+  await timeline.filter({ hasText: /^Seats in use now: 2 of 3\./ }).waitFor({ timeout: 5_000 });
+  const checkIn = await client("heartbeat", clientKey, { session_id: borrow.body.session_id });
+  assert.equal(checkIn.status, 410, JSON.stringify(checkIn.body));
+  assert.equal(checkIn.body.code, "evicted");
 
   // Usage CSV by user: fetched with the bearer header, handed over as a Blob. The event log is
   // written in batches (250 ms), so the rows may need a second try.
@@ -268,6 +310,9 @@ test("the console: sign in, a license, a seat seen live, force-released, a CSV, 
   await page.getByRole("link", { name: "Event log" }).click();
   await page.getByText(/^Chain verified: entries 1–\d+/).waitFor();
   await page.getByRole("cell", { name: "evicted", exact: true }).first().waitFor();
+  // A checkpoint signed now, verified here against the tenant's root-certified keys.
+  await page.getByRole("button", { name: "Sign a checkpoint now" }).click();
+  await page.getByText(/^Checkpoint of entry \d+ signed .*: verified \(signature, and the hash matches the chain\)\.$/).waitFor();
   await shot("events");
 
   // Webhooks: an endpoint (its secret shown once) receives the log; its deliveries are listed,
@@ -333,6 +378,32 @@ test("the console: sign in, a license, a seat seen live, force-released, a CSV, 
   await page.unroute("**/api/v1/admin/events/stream*", refuse);
   await page.getByText("Live: following the event stream.").waitFor({ timeout: 20_000 });
 
+  // The log's own `checkpoint` entries (every 60 s here): each one verified in the browser.
+  for (;;) {
+    await page.getByRole("link", { name: "Event log" }).click();
+    const said = (await page.locator("#checkpoint-status").textContent({ timeout: 10_000 })) ?? "";
+    if (/^\d+ checkpoints? verified/.test(said)) break;
+    assert.match(said, /^No checkpoint entries/);
+    assert.ok(Date.now() - server.startedAt < 120_000, "a checkpoint entry within two minutes");
+    await sleep(2_000);
+    await page.getByRole("link", { name: "Licenses" }).click();
+    await page.getByRole("heading", { name: "Licenses" }).waitFor();
+  }
+  await page.getByText(/^Chain verified/).waitFor();
+  // A key the root did not certify verifies nothing: a tenant key set served with another key
+  // in place of the tenant's fails the checkpoints, naming the first.
+  const forge = async (route) => {
+    const jwks = await (await route.fetch()).json();
+    for (const key of jwks.keys) key.x = key.x.split("").reverse().join("");
+    await route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(jwks) });
+  };
+  await page.route("**/api/v1/tenants/*/jwks.json", forge);
+  await page.getByRole("link", { name: "Licenses" }).click();
+  await page.getByRole("heading", { name: "Licenses" }).waitFor();
+  await page.getByRole("link", { name: "Event log" }).click();
+  await page.getByText(/^Checkpoint in entry \d+ does not verify: signed by key ".+", which is not a trusted key\.$/).waitFor();
+  await page.unroute("**/api/v1/tenants/*/jwks.json", forge);
+
   // Keyboard: the navigation is reachable with Tab, and a reload signs out (memory only).
   await page.keyboard.press("Tab");
   assert.ok(await page.evaluate(() => document.activeElement?.tagName === "A" || document.activeElement?.tagName === "BUTTON"));
@@ -352,4 +423,57 @@ test("the console: sign in, a license, a seat seen live, force-released, a CSV, 
   await page.getByRole("alert").filter({ hasText: "forbidden" }).waitFor();
 
   assert.deepEqual(problems, []);
+});
+
+/** Runs axe-core on the page as it is; returns its serious and critical violations, named. */
+async function audit(auditPage, view) {
+  await auditPage.addScriptTag({ path: join(root, "console", "node_modules", "axe-core", "axe.min.js") });
+  const violations = await auditPage.evaluate(async () => (await window.axe.run(document, { resultTypes: ["violations"] })).violations);
+  const named = (v) => `${view}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`;
+  // Moderate and minor findings are printed, not failed on.
+  for (const v of violations.filter((v) => v.impact !== "serious" && v.impact !== "critical")) console.log(`axe-core (not failing): ${named(v)}`);
+  return violations.filter((v) => v.impact === "serious" || v.impact === "critical").map(named);
+}
+
+test("accessibility: axe-core finds no serious or critical violation on any view, light or dark", async () => {
+  // A context of its own that bypasses the CSP, only so axe can be injected: the console's
+  // own test above runs under the real CSP.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, bypassCSP: true, colorScheme: "light" });
+  const auditPage = await context.newPage();
+  const found = [];
+  try {
+    for (const scheme of ["light", "dark"]) {
+      await auditPage.emulateMedia({ colorScheme: scheme });
+      await auditPage.goto(`${server.baseUrl}/console`);
+      const credential = auditPage.getByLabel("Tenant API key (admin scope) or operator token");
+      await credential.waitFor();
+      found.push(...(await audit(auditPage, `sign-in (${scheme})`)));
+      await credential.fill(server.operatorToken);
+      await auditPage.getByRole("button", { name: "Sign in" }).click();
+      await auditPage.getByRole("heading", { name: "Tenants" }).waitFor();
+      found.push(...(await audit(auditPage, `tenants (${scheme})`)));
+      await auditPage.getByRole("button", { name: "Act on it: Acme Engineering" }).click();
+      await auditPage.getByRole("link", { name: "CAD Studio" }).waitFor();
+      found.push(...(await audit(auditPage, `licenses (${scheme})`)));
+      await auditPage.getByRole("link", { name: "CAD Studio" }).click();
+      await auditPage.getByRole("region", { name: "Policy" }).waitFor();
+      await auditPage.locator("#timeline-summary").waitFor();
+      found.push(...(await audit(auditPage, `license (${scheme})`)));
+      const views = [
+        ["API keys", () => auditPage.getByRole("heading", { name: "API keys" }).waitFor()],
+        ["Event log", () => auditPage.locator("#checkpoint-status .notice").waitFor()],
+        ["Webhooks", () => auditPage.getByRole("heading", { name: "Webhooks" }).waitFor()],
+      ];
+      for (const [link, ready] of views) {
+        await auditPage.getByRole("link", { name: link }).click();
+        await ready();
+        found.push(...(await audit(auditPage, `${link} (${scheme})`)));
+      }
+      await auditPage.getByRole("button", { name: "Sign out" }).click();
+    }
+  } finally {
+    await context.close();
+  }
+  if (found.length > 0) console.log(`axe-core violations:\n${found.join("\n")}`);
+  assert.deepEqual(found, []);
 });

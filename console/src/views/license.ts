@@ -1,4 +1,4 @@
-// One license: its seat gauge and live sessions (refreshed when the event stream names this
+// One license: its seat gauge and live sessions, borrowed seats, a live seat timeline (refreshed when the event stream names this
 // license; polled every 2 s when the stream fails), a force-release with an
 // optional hold-off per session, the daily usage chart (uPlot), seat time per user, host or group and
 // the CSV downloads, yesterday's signed statement and the policy.
@@ -8,7 +8,9 @@ import uPlot from "uplot";
 import { ApiFailure, api, download, must, type Schemas } from "../api";
 import { ago, gauge, h, notice, saveBlob, table, when } from "../dom";
 import { follow, lastSeq } from "../live";
+import { borrowedContents, loadBorrowed } from "./borrowed";
 import { policySection } from "./policy";
+import { seatTimeline } from "./timeline";
 
 type Session = Schemas["SessionDto"];
 
@@ -244,15 +246,25 @@ export async function licenseView(main: HTMLElement, id: string): Promise<() => 
   // Replaced only when the set of sessions changes, so a form in use is not swapped under
   // the keyboard focus every 2 s.
   let shown = "";
+  let shownBorrowed = "";
+  let seatsNow = 0;
+  const borrowedBox = h("section", { "aria-labelledby": "borrowed-title" });
   const refresh = async () => {
-    const [sessions, usage, queue] = await Promise.all([
+    const [sessions, usage, queue, borrowed] = await Promise.all([
       api.GET("/api/v1/admin/licenses/{license_id}/sessions", { params: { path: { license_id: id }, query: { limit: 100 } } }),
       api.GET("/api/v1/admin/licenses/{license_id}/usage", { params: { path: { license_id: id }, query: dayRange(1) } }),
       api.GET("/api/v1/admin/licenses/{license_id}/queue", { params: { path: { license_id: id } } }),
+      loadBorrowed(id),
     ]);
     if (stopped) return;
+    const borrowedKey = borrowed.map((s) => s.id).join(",");
+    if (borrowedKey !== shownBorrowed || borrowedBox.childElementCount === 0) {
+      shownBorrowed = borrowedKey;
+      borrowedBox.replaceChildren(...borrowedContents(license, borrowed, say("ok"), say("error")));
+    }
     const items = must(sessions).items;
     const seats = must(usage).live_seats;
+    seatsNow = seats;
     const waiting = must(queue).waiting;
     const key = `${seats}|${items.map((s) => s.id).join(",")}|${waiting.map((w) => `${w.queue_ticket}@${w.position}`).join(",")}`;
     if (key === shown) return;
@@ -282,6 +294,7 @@ export async function licenseView(main: HTMLElement, id: string): Promise<() => 
     );
   };
   await refresh();
+  const timeline = await seatTimeline(id, seatsNow, license.seats_total);
   const [usage, seatHours] = await Promise.all([
     api.GET("/api/v1/admin/licenses/{license_id}/usage", { params: { path: { license_id: id }, query: dayRange(30) } }).then(must),
     seatHoursByDay(id),
@@ -304,6 +317,8 @@ export async function licenseView(main: HTMLElement, id: string): Promise<() => 
     messages,
     stale,
     live,
+    borrowedBox,
+    h("section", { "aria-labelledby": "timeline-title" }, h("h2", { id: "timeline-title" }, "Seats in use today"), timeline.element),
     h("section", { "aria-labelledby": "usage-title" }, h("h2", { id: "usage-title" }, "Usage"), usageChart(usage.days, seatHours, license.seats_total)),
     await reportSection(id),
     await statementSection(id),
@@ -348,13 +363,15 @@ export async function licenseView(main: HTMLElement, id: string): Promise<() => 
     update();
     unfollow = follow(after, {
       entry(entry) {
-        let about: unknown;
+        let body: Record<string, unknown>;
         try {
-          about = (JSON.parse(entry.body) as { license_id?: unknown }).license_id;
+          body = JSON.parse(entry.body) as Record<string, unknown>;
         } catch {
           return;
         }
-        if (about === id) update();
+        if (body.license_id !== id) return;
+        update();
+        timeline.entry(entry, body);
       },
       live() {
         polling = false;
@@ -379,5 +396,6 @@ export async function licenseView(main: HTMLElement, id: string): Promise<() => 
     stopped = true;
     clearInterval(timer);
     unfollow?.();
+    timeline.stop();
   };
 }

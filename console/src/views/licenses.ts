@@ -58,7 +58,7 @@ export async function licensesView(main: HTMLElement): Promise<void> {
     const live = await Promise.all(page.items.map((l) => liveSeats(l.id)));
     const rows = page.items.map((l, i) => [
       h("a", { href: `#/licenses/${l.id}` }, l.product),
-      gauge(live[i] ?? 0, l.seats_total, l.overdraft),
+      gauge(live[i] ?? 0, l.seats_total, l.overdraft, `Seats in use, ${l.product}`),
       h("span", { class: `status ${l.status}` }, l.status),
       when(l.expires_at),
       h("code", {}, l.license_key),
