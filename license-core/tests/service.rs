@@ -957,6 +957,17 @@ impl license_core::webhooks::WebhookStore for InsertFails {
     ) -> Result<Vec<license_core::webhooks::Delivery>> {
         self.inner.list_webhook_deliveries(t, id, limit).await
     }
+    async fn prune_webhook_deliveries(
+        &self,
+        t: TenantId,
+        id: license_core::WebhookId,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64> {
+        self.inner
+            .prune_webhook_deliveries(t, id, before, limit)
+            .await
+    }
     async fn redeliver_webhook(
         &self,
         t: TenantId,

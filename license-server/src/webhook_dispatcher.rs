@@ -273,15 +273,55 @@ impl Dispatcher {
     }
 }
 
+impl Dispatcher {
+    /// Deletes every endpoint's delivery records older than `webhooks.delivery_log_days`
+    /// (none when 0), a thousand at a time. Returns how many.
+    pub async fn prune_deliveries(&self) -> Result<u64, license_core::Error> {
+        const BATCH: u32 = 1_000;
+        if self.config.delivery_log_days == 0 {
+            return Ok(0);
+        }
+        let before = self.clock.now() - TimeDelta::days(i64::from(self.config.delivery_log_days));
+        let mut deleted = 0;
+        for tenant in self.store.list_tenants().await? {
+            for endpoint in self.store.list_webhooks(tenant.id).await? {
+                loop {
+                    let gone = self
+                        .store
+                        .prune_webhook_deliveries(tenant.id, endpoint.id, before, BATCH)
+                        .await?;
+                    deleted += gone;
+                    if gone < u64::from(BATCH) {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(deleted)
+    }
+}
+
+/// How often a delivering replica prunes the delivery log.
+const PRUNE_EVERY: Duration = Duration::from_secs(3_600);
+
 /// Runs the dispatcher until `stop` changes; the step in flight finishes its current
-/// delivery first.
+/// delivery first. Every hour (and at start) it also prunes the delivery log.
 pub async fn run(dispatcher: Arc<Dispatcher>, every: Duration, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut pruned: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.changed() => break,
+        }
+        if pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            pruned = Some(Instant::now());
+            match dispatcher.prune_deliveries().await {
+                Ok(0) => {}
+                Ok(deleted) => debug!(deleted, "webhook delivery log pruned"),
+                Err(e) => warn!(error = %e, "pruning the webhook delivery log failed"),
+            }
         }
         match dispatcher.dispatch_once(&stop).await {
             Ok(outcome) if outcome.endpoints > 0 => debug!(?outcome, "webhooks dispatched"),

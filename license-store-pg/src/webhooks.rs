@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use license_core::webhooks::{
     Delivery, DeliveryFailure, WebhookClaim, WebhookEndpoint, WebhookStore,
 };
@@ -362,6 +363,42 @@ impl WebhookStore for SqlStore {
             update(&txn, tenant, id, change).await?;
         }
         txn.commit().await.map_err(db_err)
+    }
+
+    async fn prune_webhook_deliveries(
+        &self,
+        tenant: TenantId,
+        id: WebhookId,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64> {
+        use webhook_deliveries::Column as D;
+        let txn = self.scoped(tenant, Access::Write).await?;
+        // The oldest `limit` by the endpoint's (endpoint, attempted_at) index, then by id.
+        let oldest = webhook_deliveries::Entity::find()
+            .select_only()
+            .column(D::Id)
+            .filter(D::EndpointId.eq(id.as_uuid()))
+            .filter(D::TenantId.eq(tenant.as_uuid()))
+            .filter(D::AttemptedAt.lt(stored_time(before)))
+            .order_by_asc(D::AttemptedAt)
+            .limit(u64::from(limit))
+            .into_tuple::<uuid::Uuid>()
+            .all(&txn)
+            .await
+            .map_err(db_err)?;
+        if oldest.is_empty() {
+            txn.commit().await.map_err(db_err)?;
+            return Ok(0);
+        }
+        let deleted = webhook_deliveries::Entity::delete_many()
+            .filter(D::TenantId.eq(tenant.as_uuid()))
+            .filter(D::Id.is_in(oldest))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(deleted.rows_affected)
     }
 
     async fn list_webhook_deliveries(

@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use super::store::{Data, MemoryStore};
 use crate::audit::AuditEvent;
@@ -194,6 +195,27 @@ impl WebhookStore for MemoryStore {
             endpoint.claim_until = None;
         }
         Ok(())
+    }
+
+    async fn prune_webhook_deliveries(
+        &self,
+        tenant: TenantId,
+        id: WebhookId,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64> {
+        let mut data = self.lock()?;
+        let mut due: Vec<(DateTime<Utc>, crate::ids::WebhookDeliveryId)> = data
+            .deliveries
+            .iter()
+            .filter(|d| d.tenant_id == tenant && d.endpoint_id == id && d.attempted_at < before)
+            .map(|d| (d.attempted_at, d.id))
+            .collect();
+        due.sort();
+        due.truncate(limit as usize);
+        let gone: std::collections::HashSet<_> = due.into_iter().map(|(_, id)| id).collect();
+        data.deliveries.retain(|d| !gone.contains(&d.id));
+        Ok(gone.len() as u64)
     }
 
     async fn list_webhook_deliveries(

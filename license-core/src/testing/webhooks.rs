@@ -462,6 +462,49 @@ async fn claims_and_deliveries(store: &dyn Store) {
         store.release_webhook_claim(t.id, e.id, "r1").await,
         "release",
     );
+    prune_deliveries(store, t.id, &e, at).await;
+}
+
+/// The delivery log's retention: what was attempted before the cutoff goes, `limit` at a
+/// time; another tenant's name prunes nothing.
+async fn prune_deliveries(store: &dyn Store, t: TenantId, e: &WebhookEndpoint, at: DateTime<Utc>) {
+    let seqs = |log: Vec<Delivery>| log.iter().map(|d| d.seq).collect::<Vec<_>>();
+    let before = ok(store.list_webhook_deliveries(t, e.id, 100).await, "all");
+    assert_eq!(seqs(before), [3, 3, 3, 2, 1], "the log so far");
+    let other = tenant(store, "Hooks D").await;
+    let cutoff = at + TimeDelta::seconds(60);
+    assert_eq!(
+        ok(
+            store
+                .prune_webhook_deliveries(other.id, e.id, cutoff, 10)
+                .await,
+            "other"
+        ),
+        0,
+        "another tenant prunes nothing of this one's"
+    );
+    assert_eq!(
+        ok(
+            store
+                .prune_webhook_deliveries(t, e.id, at + TimeDelta::seconds(2), 10)
+                .await,
+            "prune"
+        ),
+        1,
+        "only what was attempted before the cutoff"
+    );
+    let left = ok(store.list_webhook_deliveries(t, e.id, 100).await, "left");
+    assert_eq!(seqs(left), [3, 3, 3, 2]);
+    assert_eq!(
+        ok(
+            store.prune_webhook_deliveries(t, e.id, cutoff, 2).await,
+            "limit"
+        ),
+        2,
+        "at most `limit`, oldest first"
+    );
+    let left = ok(store.list_webhook_deliveries(t, e.id, 100).await, "left");
+    assert_eq!(seqs(left), [3, 3], "seq 2 and the oldest attempt at 3 went");
 }
 
 /// What `expected` would read back as: the same row, by value.

@@ -155,6 +155,16 @@ pub trait WebhookStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Delivery>>;
 
+    /// Deletes at most `limit` of the endpoint's delivery records attempted before `before`,
+    /// oldest first (the delivery log's retention); returns how many.
+    async fn prune_webhook_deliveries(
+        &self,
+        tenant: TenantId,
+        id: WebhookId,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64>;
+
     /// Sends again from log number `from_seq`: the cursor becomes `from_seq − 1` (back or
     /// forward), the failure state is cleared and the endpoint enabled, with `audit`.
     async fn redeliver_webhook(

@@ -284,6 +284,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "Hours an endpoint may fail without a success before it is disabled (a webhook_disabled event says so).",
     ),
     (
+        "webhooks.delivery_log_days",
+        "Days each endpoint's delivery log is kept (0: for ever; at most 3650); older attempts are deleted hourly by the replicas that deliver.",
+    ),
+    (
         "webhooks.allow_http",
         "Accept http:// endpoint URLs (development only).",
     ),

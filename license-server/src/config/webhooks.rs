@@ -27,6 +27,8 @@ pub struct WebhooksConfig {
     pub backoff_max_seconds: u64,
     /// Hours an endpoint may fail without a success before it is disabled.
     pub disable_after_hours: u64,
+    /// Days each endpoint's delivery log is kept (0: for ever).
+    pub delivery_log_days: u32,
     /// Accept `http://` endpoint URLs (development only).
     pub allow_http: bool,
     /// Deliver to loopback, private, link-local and CGNAT addresses (development only).
@@ -43,6 +45,7 @@ impl Default for WebhooksConfig {
             backoff_base_millis: 5_000,
             backoff_max_seconds: 3_600,
             disable_after_hours: 72,
+            delivery_log_days: 30,
             allow_http: false,
             allow_private_addresses: false,
         }
@@ -104,6 +107,11 @@ impl WebhooksConfig {
             (1..=8_760).contains(&self.disable_after_hours),
             "webhooks.disable_after_hours",
             "must be between 1 and 8760",
+        );
+        check(
+            self.delivery_log_days <= 3_650,
+            "webhooks.delivery_log_days",
+            "must be between 0 (for ever) and 3650",
         );
         problems
     }

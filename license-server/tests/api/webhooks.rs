@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chrono::TimeDelta;
 use poem::http::{HeaderMap, StatusCode};
 use poem::listener::TcpAcceptor;
 use poem::web::Data;
@@ -249,6 +250,44 @@ async fn seat_events_arrive_signed_typed_and_once_per_id() {
         "license_webhook_deliveries_total{{outcome=\"ok\"}} {}",
         ids.len()
     )));
+}
+
+/// The delivery log is kept `webhooks.delivery_log_days` (30): older attempts go at the
+/// next prune, newer ones stay.
+#[tokio::test]
+async fn the_delivery_log_is_pruned_after_its_retention() {
+    let receiver = receiver().await;
+    let app = spawn_app_with(local).await;
+    let f = app.fixture("Hooked", 2).await;
+    let id = subscribe(&app, &f.admin, &receiver, &["granted"]).await;
+    app.acquire(&f.client, &f.license_key, "hw-1")
+        .await
+        .expect(200);
+    dispatch(&app).await;
+    let old = deliveries(&app, &f.admin, &id).await.len();
+    assert!(old > 0);
+    assert_eq!(
+        app.state.dispatcher.prune_deliveries().await.unwrap(),
+        0,
+        "all recent"
+    );
+
+    app.clock.advance(TimeDelta::days(29));
+    app.acquire(&f.client, &f.license_key, "hw-2")
+        .await
+        .expect(200);
+    dispatch(&app).await;
+    // (The receiver refuses this one: its timestamp is 29 days ahead of the receiver's own
+    // clock. The attempt is on record all the same.)
+    let total = deliveries(&app, &f.admin, &id).await.len();
+    assert!(total > old);
+    app.clock.advance(TimeDelta::days(2));
+    assert_eq!(
+        app.state.dispatcher.prune_deliveries().await.unwrap(),
+        old as u64
+    );
+    let kept = deliveries(&app, &f.admin, &id).await;
+    assert_eq!(kept.len(), total - old, "the recent ones stay");
 }
 
 #[tokio::test]
