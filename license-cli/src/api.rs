@@ -510,6 +510,18 @@ pub struct CreatedWebhook {
     pub secret: String,
 }
 
+/// An endpoint with its new signing secret (shown once) after a rotation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RotatedWebhook {
+    /// The record.
+    #[serde(flatten)]
+    pub webhook: Webhook,
+    /// The new `whsec_…`.
+    pub secret: String,
+    /// Until when the previous secret signs too.
+    pub previous_secret_until: Option<String>,
+}
+
 /// One delivery attempt.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WebhookDelivery {

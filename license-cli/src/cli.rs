@@ -582,6 +582,13 @@ pub enum WebhooksCommand {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
+    /// Give an endpoint a new signing secret (shown once); the old one keeps signing next to
+    /// it for 24 hours, so the receiver can switch at its own pace.
+    RotateSecret {
+        /// The webhook id.
+        #[arg(value_name = "WEBHOOK_ID")]
+        id: String,
+    },
     /// Send the seat-event log again from entry N (same webhook-ids: receivers deduplicate).
     Redeliver {
         /// The webhook id.

@@ -14,7 +14,7 @@ use crate::api::{
     Released, Renewed, Returned, SeatPolicy, Session, SessionPage, SigningKey, Tenant, Usage,
     UsageReport, UsageStatement,
 };
-use crate::api::{CreatedWebhook, Webhook, WebhookDelivery};
+use crate::api::{CreatedWebhook, RotatedWebhook, Webhook, WebhookDelivery};
 use crate::config::Connection;
 
 /// The typed error and the decoding of error bodies.
@@ -441,6 +441,12 @@ impl Client {
             .append_pair("limit", &limit.to_string());
         let list: Items<WebhookDelivery> = self.json(self.request(Method::GET, url)?).await?;
         Ok(list.items)
+    }
+
+    /// Gives an endpoint a new signing secret; the old one signs alongside for a day.
+    pub async fn rotate_webhook_secret(&self, id: &str) -> Result<RotatedWebhook> {
+        let url = self.webhook_url(id, &["rotate-secret"])?;
+        self.json(self.request(Method::POST, url)?).await
     }
 
     /// Sends the log again from `from_seq` (204).

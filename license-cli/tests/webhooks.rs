@@ -1,6 +1,6 @@
 //! `license webhooks …` against a real server: create (the secret shown once), list, show,
-//! update, the delivery log of a receiver that refuses connections, redeliver, delete, and a
-//! URL the server's defaults refuse.
+//! update, secret rotation, the delivery log of a receiver that refuses connections,
+//! redeliver, delete, and a URL the server's defaults refuse.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -103,6 +103,18 @@ fn webhooks_are_managed_and_their_deliveries_listed() {
         (&again["enabled"], &again["cursor"]),
         (&serde_json::json!(true), &serde_json::json!(0))
     );
+    let rotated = admin()
+        .run(&["-o", "json", "webhooks", "rotate-secret", &id])
+        .success()
+        .json();
+    assert!(
+        rotated["secret"].as_str().unwrap().starts_with("whsec_"),
+        "{rotated}"
+    );
+    assert!(rotated["previous_secret_until"].is_string(), "{rotated}");
+    let table = admin().run(&["webhooks", "rotate-secret", &id]).success();
+    assert!(table.stdout.contains("shown this once"), "{}", table.stdout);
+    assert!(table.stdout.contains("whsec_"), "{}", table.stdout);
     admin()
         .run(&["webhooks", "update", &id, "--events", "renewed"])
         .fails(1, "(invalid_input)");

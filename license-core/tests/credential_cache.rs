@@ -935,6 +935,18 @@ impl license_core::webhooks::WebhookStore for CountingStore {
     ) -> Result<Vec<license_core::webhooks::Delivery>> {
         self.inner.list_webhook_deliveries(t, id, limit).await
     }
+    async fn rotate_webhook_secret(
+        &self,
+        t: TenantId,
+        id: license_core::WebhookId,
+        secret: &license_core::webhooks::WebhookSecret,
+        until: DateTime<Utc>,
+        a: &AuditEvent,
+    ) -> Result<license_core::webhooks::WebhookEndpoint> {
+        self.inner
+            .rotate_webhook_secret(t, id, secret, until, a)
+            .await
+    }
     async fn prune_webhook_deliveries(
         &self,
         t: TenantId,

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use license_core::webhooks::{
-    Delivery, DeliveryFailure, WebhookClaim, WebhookEndpoint, WebhookStore,
+    Delivery, DeliveryFailure, WebhookClaim, WebhookEndpoint, WebhookSecret, WebhookStore,
 };
 use license_core::{AuditEvent, Error, Resource, Result, TenantId, WebhookId};
 use sea_orm::ActiveValue::Set;
@@ -363,6 +363,30 @@ impl WebhookStore for SqlStore {
             update(&txn, tenant, id, change).await?;
         }
         txn.commit().await.map_err(db_err)
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        tenant: TenantId,
+        id: WebhookId,
+        secret: &WebhookSecret,
+        previous_until: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<WebhookEndpoint> {
+        let txn = self.scoped(tenant, Access::Write).await?;
+        // Locked: two rotations at once each replace the secret the other left.
+        let current = locked(&txn, tenant, id).await?;
+        let change = webhook_endpoints::ActiveModel {
+            secret: Set(secret.expose()),
+            previous_secret: Set(Some(current.secret)),
+            previous_secret_until: Set(Some(stored_time(previous_until))),
+            ..Default::default()
+        };
+        update(&txn, tenant, id, change).await?;
+        insert_audit(&txn, tenant, audit).await?;
+        let rotated = locked(&txn, tenant, id).await?.into_domain()?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(rotated)
     }
 
     async fn prune_webhook_deliveries(

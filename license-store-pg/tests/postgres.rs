@@ -296,8 +296,8 @@ async fn migrations_are_idempotent_and_serialised_across_replicas() {
     let raw = Database::connect(&url).await.unwrap();
     assert_eq!(
         count(&raw, "seaql_migrations").await,
-        12,
-        "each migration (m0001 to m0011, m0013) once"
+        13,
+        "each migration (m0001 to m0011, m0013, m0014) once"
     );
     common::tenant_with_license(&two).await;
 }

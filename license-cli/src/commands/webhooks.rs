@@ -1,5 +1,5 @@
 //! `license webhooks …`: a tenant's webhook endpoints (ADR 0032) — create (the signing secret
-//! is shown once), list, show, update, delete, the delivery log, redelivery.
+//! is shown once), list, show, update, delete, secret rotation, the delivery log, redelivery.
 
 use serde_json::{Map, Value, json};
 
@@ -76,6 +76,22 @@ pub async fn run(
         WebhooksCommand::Deliveries { id, limit } => {
             let rows = client.webhook_deliveries(&id, limit).await?;
             emit(format, &rows, |r| deliveries(r))?;
+        }
+        WebhooksCommand::RotateSecret { id } => {
+            let rotated = client.rotate_webhook_secret(&id).await?;
+            emit(format, &rotated, |r| {
+                let mut fields = fields(&r.webhook);
+                fields.add("secret", &r.secret);
+                fields.add(
+                    "old secret signs until",
+                    opt(r.previous_secret_until.as_deref()),
+                );
+                format!(
+                    "Secret rotated (the new secret is shown this once; store it now; the old \
+                     one signs too until the time below):\n{}",
+                    fields.render()
+                )
+            })?;
         }
         WebhooksCommand::Redeliver { id, from_seq } => {
             client.redeliver_webhook(&id, from_seq).await?;

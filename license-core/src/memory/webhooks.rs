@@ -197,6 +197,24 @@ impl WebhookStore for MemoryStore {
         Ok(())
     }
 
+    async fn rotate_webhook_secret(
+        &self,
+        tenant: TenantId,
+        id: WebhookId,
+        secret: &crate::webhooks::WebhookSecret,
+        previous_until: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<WebhookEndpoint> {
+        let mut data = self.lock()?;
+        let endpoint = endpoint_mut(&mut data, tenant, id)?;
+        let previous = std::mem::replace(&mut endpoint.secret, secret.clone());
+        endpoint.previous_secret = Some(previous);
+        endpoint.previous_secret_until = Some(previous_until);
+        let rotated = endpoint.clone();
+        data.audit.push(audit.clone());
+        Ok(rotated)
+    }
+
     async fn prune_webhook_deliveries(
         &self,
         tenant: TenantId,

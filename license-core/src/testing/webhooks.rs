@@ -133,6 +133,7 @@ async fn endpoints(store: &dyn Store) {
     );
     let list = ok(store.list_webhooks(a.id).await, "list");
     assert_eq!(list, [created.clone(), second.clone()], "oldest first");
+    rotation(store, &second).await;
     assert_eq!(ok(store.list_webhooks(b.id).await, "b's"), []);
 
     let changed = WebhookEndpoint {
@@ -505,6 +506,51 @@ async fn prune_deliveries(store: &dyn Store, t: TenantId, e: &WebhookEndpoint, a
     );
     let left = ok(store.list_webhook_deliveries(t, e.id, 100).await, "left");
     assert_eq!(seqs(left), [3, 3], "seq 2 and the oldest attempt at 3 went");
+}
+
+/// A rotation keeps the replaced secret and until when it signs; another tenant's name finds
+/// nothing.
+async fn rotation(store: &dyn Store, e: &WebhookEndpoint) {
+    let t = e.tenant_id;
+    let until = now() + TimeDelta::hours(24);
+    let secret = ok(WebhookSecret::generate(), "secret");
+    let rotated = ok(
+        store
+            .rotate_webhook_secret(
+                t,
+                e.id,
+                &secret,
+                until,
+                &audit(t, "webhook.rotate_secret", now()),
+            )
+            .await,
+        "rotate",
+    );
+    assert_eq!(rotated.secret, secret);
+    assert_eq!(rotated.previous_secret.as_ref(), Some(&e.secret));
+    assert_eq!(rotated.previous_secret_until, Some(until));
+    assert_eq!(ok(store.get_webhook(t, e.id).await, "read"), rotated);
+    assert_eq!(
+        rotated.signing_secrets(until - TimeDelta::seconds(1)).len(),
+        2
+    );
+    assert_eq!(
+        rotated.signing_secrets(until),
+        [&secret],
+        "the old one stops at `until`"
+    );
+    let other = ok(WebhookSecret::generate(), "secret");
+    assert_not_found(
+        store
+            .rotate_webhook_secret(TenantId::new(), e.id, &other, until, &audit(t, "x", now()))
+            .await,
+        Resource::Webhook,
+        "another tenant's webhook",
+    );
+    assert_eq!(
+        ok(store.get_webhook(t, e.id).await, "unchanged").secret,
+        secret
+    );
 }
 
 /// What `expected` would read back as: the same row, by value.

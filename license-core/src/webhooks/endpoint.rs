@@ -242,6 +242,11 @@ pub struct WebhookEndpoint {
     pub event_types: EventTypes,
     /// The signing secret.
     pub secret: WebhookSecret,
+    /// The secret before the last rotation: deliveries are signed with it too (a second
+    /// signature) until `previous_secret_until`, so a receiver can switch at its own pace.
+    pub previous_secret: Option<WebhookSecret>,
+    /// Until when `previous_secret` signs.
+    pub previous_secret_until: Option<DateTime<Utc>>,
     /// Whether the dispatcher delivers to it.
     pub enabled: bool,
     /// What it is for, as the administrator said it.
@@ -281,6 +286,8 @@ impl WebhookEndpoint {
             url,
             event_types,
             secret,
+            previous_secret: None,
+            previous_secret_until: None,
             enabled: true,
             description: parse_description(description)?,
             created_at,
@@ -292,6 +299,20 @@ impl WebhookEndpoint {
             claimed_by: None,
             claim_until: None,
         })
+    }
+}
+
+impl WebhookEndpoint {
+    /// The secrets a delivery at `now` is signed with: the current one, and the one before
+    /// the last rotation while it overlaps.
+    pub fn signing_secrets(&self, now: DateTime<Utc>) -> Vec<&WebhookSecret> {
+        let mut secrets = vec![&self.secret];
+        if let (Some(previous), Some(until)) = (&self.previous_secret, self.previous_secret_until)
+            && now < until
+        {
+            secrets.push(previous);
+        }
+        secrets
     }
 }
 

@@ -15,6 +15,9 @@ use crate::webhooks::{
     Delivery, EventTypes, UrlPolicy, WebhookEndpoint, WebhookSecret, WebhookUrl, parse_description,
 };
 
+/// How long a rotated-out secret keeps signing next to the new one.
+pub const SECRET_OVERLAP: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
 /// What the webhook use cases can return.
 pub const ERRORS: &[ErrorKind] = &[
     ErrorKind::InvalidInput,
@@ -202,6 +205,33 @@ impl WebhookService {
             return Err(Error::invalid("limit", "must be between 1 and 1000"));
         }
         self.store.list_webhook_deliveries(tenant, id, limit).await
+    }
+
+    /// Gives the endpoint a new signing secret (in the returned record, shown to the caller
+    /// once). The old one keeps signing alongside for [`SECRET_OVERLAP`]: deliveries carry
+    /// both signatures meanwhile, so the receiver can switch whenever it likes.
+    pub async fn rotate_secret(
+        &self,
+        tenant: TenantId,
+        id: WebhookId,
+        actor: &Actor,
+    ) -> Result<WebhookEndpoint> {
+        let now = self.clock.now();
+        let until = now + SECRET_OVERLAP;
+        let audit = self.audit(
+            tenant,
+            actor,
+            "webhook.rotate_secret",
+            id,
+            json!({"previous_secret_until": until}),
+        );
+        let secret = WebhookSecret::generate()?;
+        let rotated = self
+            .store
+            .rotate_webhook_secret(tenant, id, &secret, until, &audit)
+            .await?;
+        self.events.emit(&SeatEvent::admin_change(&audit));
+        Ok(rotated)
     }
 
     /// Sends the tenant's log again from entry `from_seq` (at least 1) to this endpoint,

@@ -39,7 +39,7 @@ pub use endpoint::{
     EVENT_TYPES, EventTypes, UrlPolicy, WebhookEndpoint, WebhookSecret, WebhookUrl,
     parse_description,
 };
-pub use manage::{ERRORS, NewWebhook, WebhookChange, WebhookService};
+pub use manage::{ERRORS, NewWebhook, SECRET_OVERLAP, WebhookChange, WebhookService};
 
 /// Most entries a dispatcher reads per endpoint per claim.
 pub const BATCH: u32 = 100;
@@ -154,6 +154,18 @@ pub trait WebhookStore: Send + Sync {
         id: WebhookId,
         limit: u32,
     ) -> Result<Vec<Delivery>>;
+
+    /// Makes `secret` the endpoint's signing secret and the one it replaces its previous
+    /// secret, signing alongside until `previous_until`, with `audit`; returns the endpoint.
+    /// `NotFound(Webhook)` when it is not the tenant's.
+    async fn rotate_webhook_secret(
+        &self,
+        tenant: TenantId,
+        id: WebhookId,
+        secret: &WebhookSecret,
+        previous_until: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<WebhookEndpoint>;
 
     /// Deletes at most `limit` of the endpoint's delivery records attempted before `before`,
     /// oldest first (the delivery log's retention); returns how many.

@@ -70,6 +70,7 @@ const OPERATIONS: &[(&str, &[&[ErrorKind]])] = &[
     ("delete_webhook", &[webhooks::ERRORS]),
     ("list_webhook_deliveries", &[PARSING, webhooks::ERRORS]),
     ("redeliver_webhook", &[PARSING, webhooks::ERRORS]),
+    ("rotate_webhook_secret", &[PARSING, webhooks::ERRORS]),
 ];
 
 /// One error of each kind (the match is exhaustive: a new kind needs a line here).

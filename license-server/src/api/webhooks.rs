@@ -79,6 +79,18 @@ pub struct CreatedWebhook {
     pub secret: String,
 }
 
+/// An endpoint with its new signing secret, shown this once.
+#[derive(Object, Debug)]
+pub struct RotatedWebhook {
+    /// The endpoint.
+    #[oai(flatten)]
+    pub webhook: WebhookDto,
+    /// The new signing secret (`whsec_` + base64).
+    pub secret: String,
+    /// Until when the previous secret signs too (a second signature in `webhook-signature`).
+    pub previous_secret_until: Option<DateTime<Utc>>,
+}
+
 /// A new endpoint.
 #[derive(Object, Debug)]
 #[oai(deny_unknown_fields)]
@@ -180,6 +192,14 @@ pub enum WebhookCreated {
     Created(Json<CreatedWebhook>),
 }
 
+/// A rotated secret.
+#[derive(ApiResponse, Debug)]
+pub enum WebhookRotated {
+    /// The endpoint and its new signing secret, shown once.
+    #[oai(status = 200)]
+    Ok(Json<RotatedWebhook>),
+}
+
 /// The endpoints.
 #[derive(ApiResponse, Debug)]
 pub enum WebhookListOk {
@@ -243,6 +263,39 @@ impl WebhooksApi {
         Ok(WebhookCreated::Created(Json(CreatedWebhook {
             webhook: endpoint.into(),
             secret,
+        })))
+    }
+
+    /// Rotate a webhook endpoint's signing secret
+    ///
+    /// A new secret, in this response (shown once). For the next 24 hours deliveries carry
+    /// two signatures in `webhook-signature`, one by the new secret and one by the old, so the
+    /// receiver verifies with either and can switch whenever it likes; then only the new one
+    /// signs. Audited.
+    #[oai(
+        path = "/webhooks/:webhook_id/rotate-secret",
+        method = "post",
+        operation_id = "rotate_webhook_secret"
+    )]
+    async fn rotate_secret(
+        &self,
+        /// The tenant (id) the operator acts on; a tenant API key acts on its own and may omit it.
+        #[oai(name = "X-Tenant-Id")]
+        auth: TenantAdminAuth,
+        state: Data<&Arc<AppState>>,
+        webhook_id: Path<Uuid>,
+    ) -> Result<WebhookRotated, AdminError> {
+        let tenant = auth.0.tenant()?;
+        let endpoint = state
+            .webhooks
+            .rotate_secret(tenant, WebhookId::from_uuid(webhook_id.0), &auth.0.actor())
+            .await?;
+        let secret = endpoint.secret.expose();
+        let previous_secret_until = endpoint.previous_secret_until;
+        Ok(WebhookRotated::Ok(Json(RotatedWebhook {
+            webhook: endpoint.into(),
+            secret,
+            previous_secret_until,
         })))
     }
 

@@ -116,7 +116,14 @@ impl Sender {
             );
         }
         let timestamp = at.timestamp();
-        let signature = sign(&endpoint.secret, &message.id, timestamp, &message.body);
+        // After a rotation, one signature per secret still signing, space-separated: a
+        // receiver holding either one verifies (Standard Webhooks).
+        let signature = endpoint
+            .signing_secrets(at)
+            .into_iter()
+            .map(|secret| sign(secret, &message.id, timestamp, &message.body))
+            .collect::<Vec<_>>()
+            .join(" ");
         let response = self
             .client
             .post(url)

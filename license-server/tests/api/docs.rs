@@ -37,7 +37,7 @@ fn tenant_scoped_admin_operations_declare_x_tenant_id_and_days_are_dates() {
             }
         }
     }
-    assert_eq!(declared, 32);
+    assert_eq!(declared, 33);
     for route in ["usage", "report"] {
         let op = &spec["paths"][format!("/api/v1/admin/licenses/{{license_id}}/{route}")]["get"];
         for p in op["parameters"].as_array().unwrap() {

@@ -254,6 +254,76 @@ async fn seat_events_arrive_signed_typed_and_once_per_id() {
 
 /// The delivery log is kept `webhooks.delivery_log_days` (30): older attempts go at the
 /// next prune, newer ones stay.
+/// A rotated secret: shown once; for the overlap every delivery carries a signature by the
+/// old secret and one by the new, so a receiver verifies with either; audited.
+#[tokio::test]
+async fn a_rotated_secret_signs_next_to_the_old_one_during_the_overlap() {
+    let receiver = receiver().await;
+    let app = spawn_app_with(local).await;
+    let f = app.fixture("Hooked", 3).await;
+    let id = subscribe(&app, &f.admin, &receiver, &["granted"]).await;
+    let old = receiver.with(|i| i.secret.clone()).unwrap();
+    let rotate = |webhook: String| {
+        let app = &app;
+        let admin = f.admin.clone();
+        async move {
+            app.send(
+                Method::POST,
+                &format!("/api/v1/admin/webhooks/{webhook}/rotate-secret"),
+                Some(&admin),
+                None,
+            )
+            .await
+        }
+    };
+    let rotated = rotate(id.clone()).await.expect(200);
+    let new = rotated.str("secret");
+    assert!(new.starts_with("whsec_") && new != old, "{new}");
+    assert_eq!(rotated.body["id"], id.as_str());
+    assert!(rotated.body["previous_secret_until"].is_string());
+
+    // A receiver still on the old secret verifies, and one on the new secret too.
+    app.acquire(&f.client, &f.license_key, "hw-1")
+        .await
+        .expect(200);
+    dispatch(&app).await;
+    receiver.with(|i| i.secret = Some(new.clone()));
+    app.acquire(&f.client, &f.license_key, "hw-2")
+        .await
+        .expect(200);
+    dispatch(&app).await;
+    assert_eq!(receiver.with(|i| i.forged), 0);
+    assert_eq!(receiver.types(), ["granted", "granted"]);
+
+    let shown = app
+        .send(
+            Method::GET,
+            &format!("/api/v1/admin/webhooks/{id}"),
+            Some(&f.admin),
+            None,
+        )
+        .await
+        .expect(200);
+    assert!(shown.body.get("secret").is_none(), "shown once");
+    let audit = app.audit(&f.admin).await.expect(200);
+    assert!(
+        audit.body.to_string().contains("webhook.rotate_secret"),
+        "{}",
+        audit.body
+    );
+    let missing = uuid::Uuid::now_v7().to_string();
+    rotate(missing).await.expect_error(404, "webhook_not_found");
+    let other = app.fixture("Other", 1).await;
+    app.send(
+        Method::POST,
+        &format!("/api/v1/admin/webhooks/{id}/rotate-secret"),
+        Some(&other.admin),
+        None,
+    )
+    .await
+    .expect_error(404, "webhook_not_found");
+}
+
 #[tokio::test]
 async fn the_delivery_log_is_pruned_after_its_retention() {
     let receiver = receiver().await;

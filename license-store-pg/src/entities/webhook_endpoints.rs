@@ -19,6 +19,10 @@ pub struct Model {
     pub event_types: Json,
     /// `whsec_…`: the server signs with it, so it is kept (ADR 0032).
     pub secret: String,
+    /// The secret before the last rotation, signing alongside until `previous_secret_until`
+    /// (m0014).
+    pub previous_secret: Option<String>,
+    pub previous_secret_until: Option<DateTimeUtc>,
     pub enabled: bool,
     pub description: String,
     pub created_at: DateTimeUtc,
@@ -46,6 +50,13 @@ impl Model {
             url: WebhookUrl::from_stored(self.url),
             event_types: EventTypes::parse(&types).map_err(|e| corrupt(WHAT, e))?,
             secret: WebhookSecret::parse(&self.secret).map_err(|e| corrupt(WHAT, e))?,
+            previous_secret: self
+                .previous_secret
+                .as_deref()
+                .map(WebhookSecret::parse)
+                .transpose()
+                .map_err(|e| corrupt(WHAT, e))?,
+            previous_secret_until: self.previous_secret_until,
             enabled: self.enabled,
             description: self.description,
             created_at: self.created_at,
@@ -79,6 +90,8 @@ impl ActiveModel {
             url: Set(e.url.as_str().to_owned()),
             event_types: Set(serde_json::json!(e.event_types.as_slice())),
             secret: Set(e.secret.expose()),
+            previous_secret: Set(e.previous_secret.as_ref().map(WebhookSecret::expose)),
+            previous_secret_until: Set(e.previous_secret_until.map(stored_time)),
             enabled: Set(e.enabled),
             description: Set(e.description.clone()),
             created_at: Set(stored_time(e.created_at)),

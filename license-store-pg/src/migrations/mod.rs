@@ -33,6 +33,8 @@ mod m0011_webhooks;
 /// The seat-event log's retention: each tenant's cut and the figures kept per license and
 /// day, with (PostgreSQL) row security and the log's trim policy.
 mod m0013_event_log_retention;
+/// Webhook secret rotation: the previous secret and until when it signs.
+mod m0014_webhook_secret_rotation;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -53,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_event_log::Migration),
             Box::new(m0011_webhooks::Migration),
             Box::new(m0013_event_log_retention::Migration),
+            Box::new(m0014_webhook_secret_rotation::Migration),
         ]
     }
 }
