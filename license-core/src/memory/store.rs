@@ -28,6 +28,7 @@ pub(super) struct Data {
     pub(super) event_log: HashMap<TenantId, Vec<crate::event_log::LogEntry>>,
     pub(super) webhooks: BTreeMap<crate::ids::WebhookId, crate::webhooks::WebhookEndpoint>,
     pub(super) deliveries: Vec<crate::webhooks::Delivery>,
+    pub(super) queue_tickets: BTreeMap<SessionId, crate::queue_tickets::QueueTicket>,
 }
 
 /// A [`Store`] in process memory (ordered maps behind one mutex). For tests, examples and

@@ -16,6 +16,8 @@ pub(crate) mod event_log;
 pub(crate) mod event_log_heads;
 /// Licenses.
 pub(crate) mod licenses;
+/// The seat queue's tickets: one row per waiting client.
+pub(crate) mod queue_tickets;
 /// Sessions, live and ended.
 pub(crate) mod sessions;
 /// Tenant signing keys (the private half wrapped).
