@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tracing::warn;
 
 use crate::acquire::Applicant;
 use crate::audit::Actor;
@@ -13,6 +14,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::events::{QueueEndReason, SeatEvent, SeatEventKind};
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::license::LicenseKey;
+use crate::queue_tickets::QueueTicket;
+use crate::seat_ledger::LedgerKey;
 use crate::seat_queue::Waiter;
 use crate::service::{Lease, LicenseService, ledger_key};
 
@@ -133,8 +136,10 @@ impl LicenseService {
             .policy
             .by_key(self.licenses.as_ref(), tenant, key)
             .await?;
-        // A ledger that lost its state has no queue left to leave.
+        // A ledger that lost its state has no queue left to leave; the store's record goes
+        // either way, or a rebuild would bring the ticket back.
         let left = self.ledger.leave(&ledger_key(&license), ticket).await?;
+        self.end_ticket(tenant, ticket).await;
         if left {
             let kind = SeatEventKind::QueueEnded {
                 reason: QueueEndReason::Left,
@@ -158,6 +163,31 @@ impl LicenseService {
         self.ledger
             .queue(&ledger_key(&license), QUEUE_LISTING_LIMIT)
             .await
+    }
+}
+
+impl LicenseService {
+    /// Records a ticket the ledger just made. If the store cannot take it, the ticket leaves
+    /// the ledger's queue again and the acquire fails as on any store failure; should the
+    /// leave fail too, the ticket lapses at its poll deadline (its client got no ticket to
+    /// poll with).
+    pub(crate) async fn record_ticket(&self, key: &LedgerKey, ticket: &QueueTicket) -> Result<()> {
+        if let Err(e) = self.tickets.record_ticket(ticket).await {
+            if let Err(left) = self.ledger.leave(key, ticket.ticket).await {
+                warn!(error = %left, ticket = %ticket.ticket, "could not withdraw an unrecorded ticket; it lapses unpolled");
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Deletes the record of a ticket whose wait ended. A record left behind (the store
+    /// failed) only comes back after a rebuild, unpolled, until its poll deadline or its wait's
+    /// end (the reaper deletes it then).
+    pub(crate) async fn end_ticket(&self, tenant: TenantId, ticket: SessionId) {
+        if let Err(e) = self.tickets.delete_ticket(tenant, ticket).await {
+            warn!(error = %e, %ticket, "could not delete an ended ticket's record");
+        }
     }
 }
 

@@ -424,7 +424,8 @@ async fn reaper_marks_expired_sessions_once() {
         ReapOutcome {
             tenants: 1,
             expired: 3,
-            deleted: 0
+            deleted: 0,
+            tickets: 0
         }
     );
     assert_eq!(w.service.reap_once(2).await.unwrap().expired, 0);
@@ -1117,13 +1118,17 @@ impl SeatLedger for LossAfterGrant {
     ) -> Result<bool> {
         self.inner.linger(key, seat, linger).await
     }
-    async fn rebuild(
+    async fn rebuild_queued(
         &self,
         key: &LedgerKey,
         seats: &[LiveSeat],
         holds: &[HoldOff],
+        tickets: &[QueueTicket],
+        poll_within: std::time::Duration,
     ) -> Result<RebuildOutcome> {
-        self.inner.rebuild(key, seats, holds).await
+        self.inner
+            .rebuild_queued(key, seats, holds, tickets, poll_within)
+            .await
     }
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
