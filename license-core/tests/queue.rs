@@ -340,3 +340,30 @@ async fn leaving_and_a_lost_ticket_delete_the_record_and_the_reaper_deletes_ende
     assert_eq!(reaped.tickets, 1, "{reaped:?}");
     assert_eq!(recorded(&w).await, 0);
 }
+
+#[tokio::test]
+async fn a_join_the_store_cannot_record_is_unavailable_and_leaves_no_ticket() {
+    let w = world().await;
+    let license = w
+        .license(1, queueing(600, None), SeatPolicy::default())
+        .await;
+    let first = seated(w.ask(&license, "pc-1", 600, None).await);
+    w.store.set_ticket_records_fail(true);
+    let refused = w.ask(&license, "pc-2", 600, None).await;
+    assert!(
+        matches!(refused, Err(Error::Unavailable { .. })),
+        "{refused:?}"
+    );
+    assert!(
+        w.service
+            .queue(w.tenant.id, license.id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the unrecorded ticket left the ledger's queue"
+    );
+    // Nobody waits: the freed seat goes to a plain acquire.
+    w.store.set_ticket_records_fail(false);
+    w.release(first.session.id).await;
+    seated(w.ask(&license, "pc-3", 0, None).await);
+}

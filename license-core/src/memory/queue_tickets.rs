@@ -4,13 +4,19 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::MemoryStore;
-use crate::error::{Error, Resource, Result};
+use crate::error::{Dependency, Error, Resource, Result};
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::queue_tickets::{QueueTicket, QueueTicketStore};
 
 #[async_trait]
 impl QueueTicketStore for MemoryStore {
     async fn record_ticket(&self, ticket: &QueueTicket) -> Result<()> {
+        if self.ticket_records_fail() {
+            return Err(Error::unavailable(
+                Dependency::Store,
+                "in-memory ticket records switched off",
+            ));
+        }
         let mut data = self.lock()?;
         if data
             .licenses

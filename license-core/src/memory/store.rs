@@ -38,6 +38,7 @@ pub struct MemoryStore {
     data: Mutex<Data>,
     unavailable: AtomicBool,
     discards_fail: AtomicBool,
+    ticket_records_fail: AtomicBool,
 }
 
 impl MemoryStore {
@@ -51,6 +52,17 @@ impl MemoryStore {
     /// and the deletion of that record when the ledger did not grant the seat (ADR 0017).
     pub fn set_discards_fail(&self, fail: bool) {
         self.discards_fail.store(fail, Ordering::SeqCst);
+    }
+
+    /// Makes [`record_ticket`](crate::QueueTicketStore::record_ticket) alone fail with
+    /// `unavailable` (or work again): a database that goes away between a join's session
+    /// record and its ticket's (ADR 0029).
+    pub fn set_ticket_records_fail(&self, fail: bool) {
+        self.ticket_records_fail.store(fail, Ordering::SeqCst);
+    }
+
+    pub(super) fn ticket_records_fail(&self) -> bool {
+        self.ticket_records_fail.load(Ordering::SeqCst)
     }
 
     pub(super) fn discards_fail(&self) -> bool {
