@@ -228,43 +228,17 @@ impl LicenseService {
         };
         // A poll first asks whether its turn has come, taking no seat: one that stays queued
         // writes nothing to the store (the session is recorded only for the grant, ADR 0017).
-        if let (Some(id), QueueMode::Poll { poll_within }) = (ticket, queue.mode) {
-            let peek = QueueRequest {
-                mode: QueueMode::Peek { poll_within },
-                ..queue
-            };
-            let request = seat_request(id);
-            match self
-                .with_rebuild(&ledger_key, || {
-                    self.ledger.acquire_queued(&ledger_key, &request, &peek)
-                })
+        if let Some(id) = ticket
+            && let Some(answer) = self
+                .peek(
+                    &ledger_key,
+                    &seat_request(id),
+                    &queue,
+                    start(id, self.clock.now()),
+                )
                 .await?
-            {
-                AcquireOutcome::Queued {
-                    position,
-                    wait_until,
-                    ..
-                } => {
-                    return Ok(Acquired::Waiting(QueuePlace {
-                        ticket: id,
-                        position,
-                        wait_until,
-                        poll_after: POLL_EVERY,
-                        poll_within: POLL_WITHIN,
-                    }));
-                }
-                AcquireOutcome::TicketGone => {
-                    self.end_ticket(tenant, id).await;
-                    let session = start(id, self.clock.now());
-                    let kind = SeatEventKind::QueueEnded {
-                        reason: QueueEndReason::Gone,
-                    };
-                    self.emit(self.session_event(&session, kind));
-                    return Err(Error::TicketGone);
-                }
-                // Its turn (or an answer a poll gives alike: held, held off): as a poll.
-                _ => {}
-            }
+        {
+            return answer;
         }
         for _ in 0..MAX_LEDGER_ATTEMPTS {
             let id = ticket.unwrap_or_default();

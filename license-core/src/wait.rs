@@ -15,9 +15,11 @@ use crate::events::{QueueEndReason, SeatEvent, SeatEventKind};
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::license::LicenseKey;
 use crate::queue_tickets::QueueTicket;
-use crate::seat_ledger::LedgerKey;
+use crate::seat_ledger::{AcquireOutcome, LedgerKey, SeatRequest};
 use crate::seat_queue::Waiter;
+use crate::seat_queue::{QueueMode, QueueRequest};
 use crate::service::{Lease, LicenseService, ledger_key};
+use crate::session::Session;
 
 /// What acquire with a wait can return: acquire's errors, and a poll of a ticket that is gone.
 pub const ERRORS: &[ErrorKind] = &[
@@ -188,6 +190,54 @@ impl LicenseService {
         if let Err(e) = self.tickets.delete_ticket(tenant, ticket).await {
             warn!(error = %e, %ticket, "could not delete an ended ticket's record");
         }
+    }
+}
+
+impl LicenseService {
+    /// A poll's first step: whether the ticket's turn has come, taking no seat
+    /// ([`QueueMode::Peek`]). `Some` answer when it still waits (its place) or its ticket is
+    /// gone (the record deleted, the wait's end told); `None` when the poll goes on to take
+    /// the seat (its turn, or an answer the poll gives alike: held, held off). `session` is the
+    /// one the grant would make, for the event.
+    pub(crate) async fn peek(
+        &self,
+        key: &LedgerKey,
+        request: &SeatRequest,
+        queue: &QueueRequest,
+        session: Session,
+    ) -> Result<Option<Result<Acquired>>> {
+        let QueueMode::Poll { poll_within } = queue.mode else {
+            return Ok(None);
+        };
+        let peek = QueueRequest {
+            mode: QueueMode::Peek { poll_within },
+            ..*queue
+        };
+        let outcome = self
+            .with_rebuild(key, || self.ledger.acquire_queued(key, request, &peek))
+            .await?;
+        Ok(match outcome {
+            AcquireOutcome::Queued {
+                position,
+                wait_until,
+                ..
+            } => Some(Ok(Acquired::Waiting(QueuePlace {
+                ticket: request.session_id,
+                position,
+                wait_until,
+                poll_after: POLL_EVERY,
+                poll_within: POLL_WITHIN,
+            }))),
+            AcquireOutcome::TicketGone => {
+                self.end_ticket(session.tenant_id, session.id).await;
+                let kind = SeatEventKind::QueueEnded {
+                    reason: QueueEndReason::Gone,
+                };
+                self.emit(self.session_event(&session, kind));
+                Some(Err(Error::TicketGone))
+            }
+            _ => None,
+        })
     }
 }
 
