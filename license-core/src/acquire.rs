@@ -20,6 +20,7 @@ use crate::holder::{SessionSecret, holder_admits};
 use crate::ids::{SessionId, TenantId};
 use crate::leasing::{HostName, LeasingStrategy, ProcessId};
 use crate::license::{License, LicenseKey};
+use crate::queue_tickets::QueueTicket;
 use crate::rebuild::{MAX_LEDGER_ATTEMPTS, kept_losing_state};
 use crate::seat_ledger::{AcquireOutcome, LedgerKey, SeatRef, SeatRequest};
 use crate::seat_policy::{Admission, Requester, SeatLimit};
@@ -216,20 +217,35 @@ impl LicenseService {
         let ticket = wait
             .and_then(|w| w.ticket)
             .filter(|_| queue.mode != QueueMode::Pass);
+        let seat_request = |session_id: SessionId| SeatRequest {
+            session_id,
+            hardware_id: seat.clone(),
+            user: user.clone(),
+            limit,
+            ttl,
+            borrow: borrow.map(|_| license.rules.max_borrowed_seats.unwrap_or(u32::MAX)),
+            tally: tally.clone(),
+        };
+        // A poll first asks whether its turn has come, taking no seat: one that stays queued
+        // writes nothing to the store (the session is recorded only for the grant, ADR 0017).
+        if let Some(id) = ticket
+            && let Some(answer) = self
+                .peek(
+                    &ledger_key,
+                    &seat_request(id),
+                    &queue,
+                    start(id, self.clock.now()),
+                )
+                .await?
+        {
+            return answer;
+        }
         for _ in 0..MAX_LEDGER_ATTEMPTS {
             let id = ticket.unwrap_or_default();
             let session = start(id, self.clock.now() + delta(ttl))
                 .with_secret(secret.as_ref().map(SessionSecret::hash));
             self.sessions.insert_session(&session, 0).await?;
-            let request = SeatRequest {
-                session_id: session.id,
-                hardware_id: seat.clone(),
-                user: user.clone(),
-                limit,
-                ttl,
-                borrow: borrow.map(|_| license.rules.max_borrowed_seats.unwrap_or(u32::MAX)),
-                tally: tally.clone(),
-            };
+            let request = seat_request(session.id);
             let outcome = match self
                 .with_rebuild(&ledger_key, || {
                     self.ledger.acquire_queued(&ledger_key, &request, &queue)
@@ -243,6 +259,20 @@ impl LicenseService {
                     return Err(e);
                 }
             };
+            // A ticket ends with a grant, a seat its machine holds, a hold-off or its loss:
+            // its record goes too.
+            if ticket.is_some()
+                && matches!(
+                    outcome,
+                    AcquireOutcome::Granted { .. }
+                        | AcquireOutcome::TookBack { .. }
+                        | AcquireOutcome::AlreadyHeld { .. }
+                        | AcquireOutcome::Evicted { .. }
+                        | AcquireOutcome::TicketGone
+                )
+            {
+                self.end_ticket(tenant, session.id).await;
+            }
             match outcome {
                 AcquireOutcome::Granted { expires_at, in_use } => {
                     let mut lease = self
@@ -376,14 +406,35 @@ impl LicenseService {
                     self.discard(&ledger_key, &session).await;
                     return Err(kept_losing_state());
                 }
+                // Only a peek answers so; this was none.
+                AcquireOutcome::Turn => {
+                    self.discard(&ledger_key, &session).await;
+                    return Err(Error::Internal(
+                        "the ledger answered a poll as a peek".into(),
+                    ));
+                }
                 // No seat: the record goes; the ticket is the place (ADR 0029).
                 AcquireOutcome::Queued {
                     position,
                     wait_until,
+                    arrival,
                 } => {
                     self.discard(&ledger_key, &session).await;
-                    // A join (a poll keeps its place: no event per poll).
+                    // A join (a poll keeps its place: no event per poll) is recorded, so a
+                    // rebuild after a Redis loss restores it in its place.
                     if ticket.is_none() {
+                        let record = QueueTicket {
+                            tenant_id: tenant,
+                            license_id: license.id,
+                            ticket: session.id,
+                            seat: seat.clone(),
+                            priority: queue.priority,
+                            arrival,
+                            joined_at: session.acquired_at,
+                            wait_until,
+                            tally: tally.clone(),
+                        };
+                        self.record_ticket(&ledger_key, &record).await?;
                         let kind = SeatEventKind::Queued {
                             position,
                             wait_until,
@@ -588,6 +639,7 @@ impl LicenseService {
             | AcquireOutcome::NoSeats
             | AcquireOutcome::Limited(_)
             | AcquireOutcome::Queued { .. }
+            | AcquireOutcome::Turn
             | AcquireOutcome::QueueFull
             | AcquireOutcome::TicketGone => return Ok(None),
             AcquireOutcome::NoBorrowSeats => {

@@ -100,6 +100,8 @@ pub mod memory;
 pub mod overdraft;
 /// Keyset pagination: pages of licenses by id, of sessions by `(acquired_at, id)`.
 pub mod page;
+/// The store's record of the seat queue's tickets, for a rebuild of the queue.
+pub mod queue_tickets;
 /// Per-tenant quotas on licenses, API keys and seats, and the rule that applies them.
 pub mod quota;
 /// Randomness from the OS.
@@ -176,6 +178,7 @@ pub use leasing::{HostName, LeasingStrategy, ProcessId};
 pub use license::{Entitlement, LeasePolicy, License, LicenseKey, LicenseStatus, SeatCount};
 pub use local_signer::LocalSigner;
 pub use page::SessionCursor;
+pub use queue_tickets::{QueueTicket, QueueTicketStore};
 pub use quota::{Quota, TenantQuotas, TenantUsage};
 pub use readiness::Readiness;
 pub use reap::ReapOutcome;

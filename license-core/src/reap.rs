@@ -27,6 +27,8 @@ pub struct ReapOutcome {
     pub expired: u64,
     /// Ended sessions deleted by this pass (older than the retention).
     pub deleted: u64,
+    /// Records of queue tickets whose wait ended, deleted by this pass.
+    pub tickets: u64,
 }
 
 impl LicenseService {
@@ -41,8 +43,8 @@ impl LicenseService {
     /// tenant and license by license. A session is provably dead once its stored expiry plus
     /// the write-behind slack has passed: before that a renewal may still be on its way to the
     /// store (see [`HotPathConfig::proof_slack`](crate::hot_path::HotPathConfig::proof_slack)).
-    /// Then, with a retention set, deletes the tenant's sessions that ended before it, `batch`
-    /// at a time.
+    /// Deletes the records of queue tickets whose wait ended. Then, with a retention set,
+    /// deletes the tenant's sessions that ended before it, `batch` at a time.
     ///
     /// Errors: see [`ERRORS`]. Emits `expired` per session marked (with its end, so that
     /// reports count its seat time exactly) and `reaped` per tenant with a count.
@@ -58,6 +60,17 @@ impl LicenseService {
                 self.emit(SeatEvent::new(now, tenant.id, kind));
             }
             outcome.expired += reaped;
+            // Tickets whose wait ended: a rebuild would not restore them, so they only take room.
+            loop {
+                let deleted = self
+                    .tickets
+                    .delete_expired_tickets(tenant.id, now, batch)
+                    .await?;
+                outcome.tickets += deleted;
+                if deleted < u64::from(batch) {
+                    break;
+                }
+            }
             if let Some(retention) = self.session_retention {
                 // A retention too long for the calendar deletes nothing.
                 let Some(cutoff) = TimeDelta::from_std(retention)

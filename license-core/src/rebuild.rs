@@ -9,7 +9,7 @@ use std::future::Future;
 use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::error::{Dependency, Error, ErrorKind, Result};
 use crate::events::SeatEvent;
@@ -20,6 +20,10 @@ use crate::license::LeasePolicy;
 use crate::seat_ledger::{AcquireOutcome, HoldOff, LedgerKey, LiveCount, RenewOutcome, SeatKind};
 use crate::service::{LicenseService, ledger_key, ttl_of};
 use crate::session::{HardwareId, LiveSeat};
+use crate::wait::POLL_WITHIN;
+
+/// Most records of ended waits one rebuild deletes (the reaper deletes the rest).
+const EXPIRED_TICKETS_PER_REBUILD: u32 = 1_000;
 
 /// How often one call may meet a ledger that lost its state before giving up. Each rebuild
 /// initialises the ledger, so a second `Rebuild` in a row means it is losing state repeatedly.
@@ -95,7 +99,8 @@ impl LicenseService {
     /// (the record of an acquire that never got its seat must not push out a lease). See
     /// ADR 0017.
     /// Borrowed seats come back borrowed; released seats still lingering, and eviction
-    /// hold-offs still in force, come back too (ADR 0025).
+    /// hold-offs still in force, come back too (ADR 0025). Then the queue: every ticket on
+    /// record whose wait has not ended, in its order, with a fresh poll deadline (ADR 0029).
     async fn rebuild(&self, key: &LedgerKey) -> Result<()> {
         let now = self.clock.now();
         let license = self
@@ -204,7 +209,23 @@ impl LicenseService {
                 })
             })
             .collect();
-        let outcome = self.ledger.rebuild(key, &seats, &holds).await?;
+        // The queue after the seats, in its order; ended waits are not restored (and go).
+        let tickets = self
+            .tickets
+            .live_tickets(key.tenant_id, key.license_id, now)
+            .await?;
+        if let Err(e) = self
+            .tickets
+            .delete_expired_tickets(key.tenant_id, now, EXPIRED_TICKETS_PER_REBUILD)
+            .await
+        {
+            // The reaper deletes them later; a rebuild never restores them.
+            warn!(error = %e, license_id = %key.license_id, "could not delete ended tickets");
+        }
+        let outcome = self
+            .ledger
+            .rebuild_queued(key, &seats, &holds, &tickets, POLL_WITHIN)
+            .await?;
         self.stats.ledger_rebuilds.fetch_add(1, Ordering::Relaxed);
         let count = u32::try_from(seats.len()).unwrap_or(u32::MAX);
         self.emit(
@@ -215,7 +236,7 @@ impl LicenseService {
             )
             .license(key.license_id),
         );
-        info!(tenant_id = %key.tenant_id, license_id = %key.license_id, seats = seats.len(), ?outcome, "seat ledger rebuilt from the store");
+        info!(tenant_id = %key.tenant_id, license_id = %key.license_id, seats = seats.len(), tickets = tickets.len(), ?outcome, "seat ledger rebuilt from the store");
         Ok(())
     }
 

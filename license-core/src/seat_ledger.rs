@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::Result;
 use crate::ids::{LicenseId, SessionId, TenantId};
+use crate::queue_tickets::QueueTicket;
 use crate::seat_policy::{SeatLimit, SeatTally};
 use crate::seat_queue::{QueueRequest, Waiter};
 use crate::session::{HardwareId, LiveSeat};
@@ -169,7 +170,13 @@ pub enum AcquireOutcome {
         position: u32,
         /// When the wait ends (the ticket is dropped then).
         wait_until: DateTime<Utc>,
+        /// The ticket's arrival number in the license's queue (within a priority, the lower
+        /// is ahead): what the store records, so a rebuild restores the same order.
+        arrival: u64,
     },
+    /// A [`Peek`](crate::QueueMode::Peek) whose ticket would get a seat now: nothing was
+    /// granted; poll again with a recorded session to take it.
+    Turn,
     /// A join while the queue holds its most tickets; nothing changed.
     QueueFull,
     /// A poll of a ticket that is gone: its wait ended, it was not polled in time, or it left.
@@ -296,12 +303,29 @@ pub trait SeatLedger: Send + Sync + std::fmt::Debug {
     async fn live_count(&self, key: &LedgerKey) -> Result<LiveCount>;
 
     /// Restores a key's seats (with their kinds and counters) and hold-offs from the store, if
-    /// (and only if) the key's state is missing.
+    /// (and only if) the key's state is missing; its queue starts empty.
     async fn rebuild(
         &self,
         key: &LedgerKey,
         seats: &[LiveSeat],
         holds: &[HoldOff],
+    ) -> Result<RebuildOutcome> {
+        self.rebuild_queued(key, seats, holds, &[], Duration::ZERO)
+            .await
+    }
+
+    /// [`rebuild`](Self::rebuild) that also restores the license's queue (ADR 0029): `tickets`
+    /// in the order given (the store's: priority, then arrival), each keeping its priority,
+    /// arrival number and wait, with a fresh poll deadline `poll_within` from now (clients
+    /// that polled in vain during the outage keep their ticket); the arrival counter goes on
+    /// after the highest restored. Tickets whose wait has ended are not restored.
+    async fn rebuild_queued(
+        &self,
+        key: &LedgerKey,
+        seats: &[LiveSeat],
+        holds: &[HoldOff],
+        tickets: &[QueueTicket],
+        poll_within: Duration,
     ) -> Result<RebuildOutcome>;
 
     /// Whether the backend answers (for readiness).

@@ -67,6 +67,15 @@ pub enum QueueMode {
         /// The ticket is dropped unless asked for again within this.
         poll_within: Duration,
     },
+    /// A poll that takes no seat: as [`Poll`](Self::Poll), but where a poll would be granted
+    /// (a new seat, or the machine's lingering one) the answer is
+    /// [`Turn`](crate::AcquireOutcome::Turn) and nothing but the ticket's poll deadline is
+    /// written. The use case polls so first, and records a session (ADR 0017) only when the
+    /// ticket's turn has come: a poll that stays queued writes nothing to the store.
+    Peek {
+        /// The ticket is dropped unless asked for again within this.
+        poll_within: Duration,
+    },
 }
 
 impl QueueRequest {

@@ -16,6 +16,7 @@ use crate::holder::SessionSecret;
 use crate::hot_path::{HotPathConfig, PolicyCache, SessionDirectory, WriteBehind};
 use crate::ids::SessionId;
 use crate::license::License;
+use crate::queue_tickets::QueueTicketStore;
 use crate::seat_ledger::{LedgerKey, SeatLedger, SeatRef};
 use crate::session::{EndReason, Session, SessionEnd};
 use crate::signer::{PublicJwk, Signer};
@@ -56,6 +57,8 @@ pub struct ServiceStats {
 pub struct LicenseService {
     pub(crate) licenses: Arc<dyn LicenseStore>,
     pub(crate) sessions: Arc<dyn SessionStore>,
+    /// The queue's tickets on record (ADR 0029).
+    pub(crate) tickets: Arc<dyn QueueTicketStore>,
     /// Only for readiness: the narrow ports above carry every use case.
     pub(crate) store: Arc<dyn Store>,
     pub(crate) ledger: Arc<dyn SeatLedger>,
@@ -111,6 +114,7 @@ impl LicenseService {
         Self {
             licenses: store.clone(),
             sessions: store.clone(),
+            tickets: store.clone(),
             store,
             ledger,
             root,

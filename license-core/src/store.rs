@@ -389,6 +389,7 @@ pub trait Store:
     + TenantKeyStore
     + crate::event_log::EventLogStore
     + crate::webhooks::WebhookStore
+    + crate::queue_tickets::QueueTicketStore
     + std::fmt::Debug
 {
     /// Whether the backend answers (for readiness).

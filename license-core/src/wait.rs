@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tracing::warn;
 
 use crate::acquire::Applicant;
 use crate::audit::Actor;
@@ -13,8 +14,12 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::events::{QueueEndReason, SeatEvent, SeatEventKind};
 use crate::ids::{LicenseId, SessionId, TenantId};
 use crate::license::LicenseKey;
+use crate::queue_tickets::QueueTicket;
+use crate::seat_ledger::{AcquireOutcome, LedgerKey, SeatRequest};
 use crate::seat_queue::Waiter;
+use crate::seat_queue::{QueueMode, QueueRequest};
 use crate::service::{Lease, LicenseService, ledger_key};
+use crate::session::Session;
 
 /// What acquire with a wait can return: acquire's errors, and a poll of a ticket that is gone.
 pub const ERRORS: &[ErrorKind] = &[
@@ -133,8 +138,10 @@ impl LicenseService {
             .policy
             .by_key(self.licenses.as_ref(), tenant, key)
             .await?;
-        // A ledger that lost its state has no queue left to leave.
+        // A ledger that lost its state has no queue left to leave; the store's record goes
+        // either way, or a rebuild would bring the ticket back.
         let left = self.ledger.leave(&ledger_key(&license), ticket).await?;
+        self.end_ticket(tenant, ticket).await;
         if left {
             let kind = SeatEventKind::QueueEnded {
                 reason: QueueEndReason::Left,
@@ -158,6 +165,79 @@ impl LicenseService {
         self.ledger
             .queue(&ledger_key(&license), QUEUE_LISTING_LIMIT)
             .await
+    }
+}
+
+impl LicenseService {
+    /// Records a ticket the ledger just made. If the store cannot take it, the ticket leaves
+    /// the ledger's queue again and the acquire fails as on any store failure; should the
+    /// leave fail too, the ticket lapses at its poll deadline (its client got no ticket to
+    /// poll with).
+    pub(crate) async fn record_ticket(&self, key: &LedgerKey, ticket: &QueueTicket) -> Result<()> {
+        if let Err(e) = self.tickets.record_ticket(ticket).await {
+            if let Err(left) = self.ledger.leave(key, ticket.ticket).await {
+                warn!(error = %left, ticket = %ticket.ticket, "could not withdraw an unrecorded ticket; it lapses unpolled");
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Deletes the record of a ticket whose wait ended. A record left behind (the store
+    /// failed) only comes back after a rebuild, unpolled, until its poll deadline or its wait's
+    /// end (the reaper deletes it then).
+    pub(crate) async fn end_ticket(&self, tenant: TenantId, ticket: SessionId) {
+        if let Err(e) = self.tickets.delete_ticket(tenant, ticket).await {
+            warn!(error = %e, %ticket, "could not delete an ended ticket's record");
+        }
+    }
+}
+
+impl LicenseService {
+    /// A poll's first step: whether the ticket's turn has come, taking no seat
+    /// ([`QueueMode::Peek`]). `Some` answer when it still waits (its place) or its ticket is
+    /// gone (the record deleted, the wait's end told); `None` when the poll goes on to take
+    /// the seat (its turn, or an answer the poll gives alike: held, held off). `session` is the
+    /// one the grant would make, for the event.
+    pub(crate) async fn peek(
+        &self,
+        key: &LedgerKey,
+        request: &SeatRequest,
+        queue: &QueueRequest,
+        session: Session,
+    ) -> Result<Option<Result<Acquired>>> {
+        let QueueMode::Poll { poll_within } = queue.mode else {
+            return Ok(None);
+        };
+        let peek = QueueRequest {
+            mode: QueueMode::Peek { poll_within },
+            ..*queue
+        };
+        let outcome = self
+            .with_rebuild(key, || self.ledger.acquire_queued(key, request, &peek))
+            .await?;
+        Ok(match outcome {
+            AcquireOutcome::Queued {
+                position,
+                wait_until,
+                ..
+            } => Some(Ok(Acquired::Waiting(QueuePlace {
+                ticket: request.session_id,
+                position,
+                wait_until,
+                poll_after: POLL_EVERY,
+                poll_within: POLL_WITHIN,
+            }))),
+            AcquireOutcome::TicketGone => {
+                self.end_ticket(session.tenant_id, session.id).await;
+                let kind = SeatEventKind::QueueEnded {
+                    reason: QueueEndReason::Gone,
+                };
+                self.emit(self.session_event(&session, kind));
+                Some(Err(Error::TicketGone))
+            }
+            _ => None,
+        })
     }
 }
 

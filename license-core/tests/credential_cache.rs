@@ -970,6 +970,32 @@ impl license_core::webhooks::WebhookStore for CountingStore {
 }
 
 #[async_trait]
+impl QueueTicketStore for CountingStore {
+    async fn record_ticket(&self, t: &QueueTicket) -> Result<()> {
+        self.inner.record_ticket(t).await
+    }
+    async fn delete_ticket(&self, t: TenantId, ticket: SessionId) -> Result<bool> {
+        self.inner.delete_ticket(t, ticket).await
+    }
+    async fn live_tickets(
+        &self,
+        t: TenantId,
+        l: LicenseId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<QueueTicket>> {
+        self.inner.live_tickets(t, l, now).await
+    }
+    async fn delete_expired_tickets(
+        &self,
+        t: TenantId,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64> {
+        self.inner.delete_expired_tickets(t, before, limit).await
+    }
+}
+
+#[async_trait]
 impl Store for CountingStore {
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await

@@ -13,6 +13,8 @@ use license_core::*;
 
 struct World {
     clock: ManualClock,
+    store: Arc<MemoryStore>,
+    ledger: Arc<MemoryLedger>,
     service: LicenseService,
     admin: AdminService,
     tenant: Tenant,
@@ -29,15 +31,17 @@ async fn world() -> World {
     let signer = Arc::new(LocalSigner::generate(SigningAlgorithm::EdDSA).unwrap());
     let service = LicenseService::new(
         store.clone(),
-        ledger,
+        ledger.clone(),
         signer,
         Arc::new(clock.clone()),
         "test",
     );
-    let admin = AdminService::new(store, Arc::new(clock.clone()));
+    let admin = AdminService::new(store.clone(), Arc::new(clock.clone()));
     let tenant = admin.create_tenant("Acme", &Actor::Operator).await.unwrap();
     World {
         clock,
+        store,
+        ledger,
         service,
         admin,
         tenant,
@@ -238,4 +242,128 @@ async fn a_license_without_a_queue_refuses_at_once() {
         Err(Error::NoSeatsAvailable { reached, .. }) => assert_eq!(reached, SeatLimit::Seats),
         other => panic!("no queue: {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_ledger_that_lost_its_state_gives_every_waiter_its_place_back() {
+    let w = world().await;
+    let license = w
+        .license(1, queueing(600, None), SeatPolicy::default())
+        .await;
+    let first = seated(w.ask(&license, "pc-1", 600, None).await);
+    let b = w.join(&license, "pc-2").await;
+    let c = w.join(&license, "pc-3").await;
+    let d = w.join(&license, "pc-4").await;
+    // Past the poll window of the outage's start: a restored ticket is polled anew.
+    w.clock.advance(TimeDelta::seconds(10));
+    w.ledger.lose_state();
+    w.clock.advance(TimeDelta::seconds(10));
+    assert_eq!(position(w.poll(&license, "pc-4", d.ticket).await), 3);
+    assert_eq!(position(w.poll(&license, "pc-3", c.ticket).await), 2);
+    assert_eq!(position(w.poll(&license, "pc-2", b.ticket).await), 1);
+    // A join after the rebuild stands behind them.
+    assert_eq!(w.join(&license, "pc-5").await.position, 4);
+    w.release(first.session.id).await;
+    assert_eq!(position(w.poll(&license, "pc-3", c.ticket).await), 2);
+    let lease = seated(w.poll(&license, "pc-2", b.ticket).await);
+    assert_eq!(lease.session.id, b.ticket);
+    // Granted, the ticket's record is gone: another loss does not bring it back.
+    w.ledger.lose_state();
+    assert_eq!(position(w.poll(&license, "pc-3", c.ticket).await), 1);
+    let live = w
+        .store
+        .live_tickets(w.tenant.id, license.id, w.clock.now())
+        .await
+        .unwrap();
+    let order: Vec<SessionId> = live.iter().map(|t| t.ticket).collect();
+    assert_eq!(order, vec![c.ticket, d.ticket, order[2]]);
+}
+
+#[tokio::test]
+async fn a_poll_that_stays_queued_writes_no_session() {
+    let w = world().await;
+    let license = w
+        .license(1, queueing(600, None), SeatPolicy::default())
+        .await;
+    seated(w.ask(&license, "pc-1", 600, None).await);
+    let b = w.join(&license, "pc-2").await;
+    // Were a poll to record a session and delete it again, this would leave it behind (and
+    // the next poll would clash with it).
+    w.store.set_discards_fail(true);
+    for _ in 0..3 {
+        assert_eq!(position(w.poll(&license, "pc-2", b.ticket).await), 1);
+    }
+    let live = w
+        .store
+        .live_sessions(w.tenant.id, license.id, w.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(live.len(), 1, "only the seat's session: {live:?}");
+}
+
+#[tokio::test]
+async fn leaving_and_a_lost_ticket_delete_the_record_and_the_reaper_deletes_ended_waits() {
+    let w = world().await;
+    let license = w
+        .license(1, queueing(60, None), SeatPolicy::default())
+        .await;
+    seated(w.ask(&license, "pc-1", 600, None).await);
+    let b = w.join(&license, "pc-2").await;
+    let c = w.join(&license, "pc-3").await;
+    // Dropped unpolled below: its record stays until its wait ends.
+    w.join(&license, "pc-4").await;
+    let recorded = |w: &World| {
+        let now = w.clock.now();
+        let store = w.store.clone();
+        let id = license.id;
+        let tenant = w.tenant.id;
+        async move { store.live_tickets(tenant, id, now).await.unwrap().len() }
+    };
+    assert_eq!(recorded(&w).await, 3);
+    assert!(
+        w.service
+            .leave_queue(w.tenant.id, &license.key, b.ticket)
+            .await
+            .unwrap()
+    );
+    assert_eq!(recorded(&w).await, 2);
+    // Not polled in time: the poll finds it gone, and its record goes.
+    w.clock.advance(TimeDelta::seconds(16));
+    assert!(matches!(
+        w.poll(&license, "pc-3", c.ticket).await,
+        Err(Error::TicketGone)
+    ));
+    assert_eq!(recorded(&w).await, 1);
+    // Past its wait, the last one's record is the reaper's.
+    w.clock.advance(TimeDelta::seconds(60));
+    let reaped = w.service.reap_once(100).await.unwrap();
+    assert_eq!(reaped.tickets, 1, "{reaped:?}");
+    assert_eq!(recorded(&w).await, 0);
+}
+
+#[tokio::test]
+async fn a_join_the_store_cannot_record_is_unavailable_and_leaves_no_ticket() {
+    let w = world().await;
+    let license = w
+        .license(1, queueing(600, None), SeatPolicy::default())
+        .await;
+    let first = seated(w.ask(&license, "pc-1", 600, None).await);
+    w.store.set_ticket_records_fail(true);
+    let refused = w.ask(&license, "pc-2", 600, None).await;
+    assert!(
+        matches!(refused, Err(Error::Unavailable { .. })),
+        "{refused:?}"
+    );
+    assert!(
+        w.service
+            .queue(w.tenant.id, license.id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the unrecorded ticket left the ledger's queue"
+    );
+    // Nobody waits: the freed seat goes to a plain acquire.
+    w.store.set_ticket_records_fail(false);
+    w.release(first.session.id).await;
+    seated(w.ask(&license, "pc-3", 0, None).await);
 }

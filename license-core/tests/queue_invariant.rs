@@ -1,6 +1,7 @@
 //! The seat queue's rules under random schedules (ADR 0029), checked against a model: tickets
 //! in priority-then-arrival order, nobody seated ahead of a live ticket that could take the
-//! seat, zombie and timed-out tickets dropped, group caps and the seat count never passed.
+//! seat, zombie and timed-out tickets dropped, group caps and the seat count never passed; and
+//! a rebuild from the tickets on record (what the store keeps) gives back the same order.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -46,6 +47,8 @@ enum Op {
     Advance {
         ms: i64,
     },
+    /// The ledger loses its state and is rebuilt from the seats and the tickets on record.
+    Rebuild,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -59,6 +62,7 @@ fn op() -> impl Strategy<Value = Op> {
         // Around the poll deadline and the wait's end, so expiries land on, before and after.
         2 => prop_oneof![0..=400i64, (POLL_MS - 2)..=(POLL_MS + 2), (WAIT_MS - 2)..=(WAIT_MS + 2)]
             .prop_map(|ms| Op::Advance { ms }),
+        1 => Just(Op::Rebuild),
     ]
 }
 
@@ -109,6 +113,17 @@ struct Model {
     seats: HashMap<usize, SessionId>,
     tickets: HashMap<usize, Ticket>,
     arrivals: u64,
+    /// The tickets on record, as the use case keeps them in the store: written at a join with
+    /// the ledger's arrival number, deleted when the wait ends with a seat, a leave or a poll
+    /// that finds it gone (a ticket dropped unpolled stays until its wait ends).
+    records: HashMap<usize, Record>,
+}
+
+#[derive(Clone, Debug)]
+struct Record {
+    ticket: QueueTicket,
+    /// The model's arrival number of the ticket.
+    arrival: u64,
 }
 
 impl Model {
@@ -133,6 +148,15 @@ impl Model {
     fn eng_seats(&self) -> u32 {
         self.seats.keys().filter(|m| eng(**m)).count() as u32
     }
+}
+
+/// The tickets of the ledger's queue, first in line first.
+fn waiting(ledger: &MemoryLedger, key: &LedgerKey) -> Vec<SessionId> {
+    block_on(ledger.queue(key, 100))
+        .unwrap()
+        .into_iter()
+        .map(|w| w.ticket)
+        .collect()
 }
 
 fn hardware(machine: usize) -> HardwareId {
@@ -216,10 +240,12 @@ fn run(limit: u32, limited: bool, ops: Vec<Op>) -> Result<(), TestCaseError> {
                         let session = model.session(machine);
                         model.seats.insert(machine, session);
                         model.tickets.remove(&machine);
+                        model.records.remove(&machine);
                     }
                     AcquireOutcome::Queued {
                         position,
                         wait_until,
+                        arrival,
                     } => {
                         prop_assert!(!matches!(mode, QueueMode::Pass));
                         if let Some(ticket) = model.tickets.get_mut(&machine) {
@@ -232,6 +258,25 @@ fn run(limit: u32, limited: bool, ops: Vec<Op>) -> Result<(), TestCaseError> {
                             );
                             prop_assert!((model.tickets.len() as u32) < MAX_LENGTH);
                             model.arrivals += 1;
+                            let record = QueueTicket {
+                                tenant_id: key.tenant_id,
+                                license_id: key.license_id,
+                                ticket: model.session(machine),
+                                seat: hardware(machine),
+                                priority,
+                                arrival,
+                                joined_at: now,
+                                wait_until,
+                                tally: tally(machine, limited),
+                            };
+                            let model_arrival = model.arrivals;
+                            model.records.insert(
+                                machine,
+                                Record {
+                                    ticket: record,
+                                    arrival: model_arrival,
+                                },
+                            );
                             model.tickets.insert(
                                 machine,
                                 Ticket {
@@ -249,12 +294,14 @@ fn run(limit: u32, limited: bool, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     AcquireOutcome::QueueFull => {
                         prop_assert!(matches!(mode, QueueMode::Join { .. }), "only a join");
                         prop_assert!(!model.tickets.contains_key(&machine));
-                        prop_assert_eq!(model.tickets.len() as u32, MAX_LENGTH);
+                        // More only after a rebuild restored tickets dropped unpolled.
+                        prop_assert!(model.tickets.len() as u32 >= MAX_LENGTH);
                     }
                     AcquireOutcome::TicketGone => {
                         prop_assert!(matches!(mode, QueueMode::Poll { .. }), "only a poll");
                         prop_assert!(!model.tickets.contains_key(&machine), "its ticket lives");
                         model.sessions.remove(&machine);
+                        model.records.remove(&machine);
                     }
                     AcquireOutcome::Limited(SeatLimit::Queued) => {
                         prop_assert!(matches!(mode, QueueMode::Pass));
@@ -282,6 +329,7 @@ fn run(limit: u32, limited: bool, ops: Vec<Op>) -> Result<(), TestCaseError> {
             (None, Op::Leave { machine }) => {
                 let session = model.session(machine);
                 let left = block_on(ledger.leave(&key, session)).unwrap();
+                model.records.remove(&machine);
                 // A ticket the ledger still has but the model dropped as expired is pruned
                 // by the ledger's next acquire: leave may find it; it must find a live one.
                 if model.tickets.remove(&machine).is_some() {
@@ -289,6 +337,64 @@ fn run(limit: u32, limited: bool, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
             }
             (None, Op::Advance { ms }) => clock.advance(TimeDelta::milliseconds(ms)),
+            (None, Op::Rebuild) => {
+                let before = waiting(&ledger, &key);
+                // The store's answer: live waits, by priority, then arrival.
+                let mut live: Vec<Record> = model
+                    .records
+                    .values()
+                    .filter(|r| r.ticket.wait_until > now)
+                    .cloned()
+                    .collect();
+                live.sort_by_key(|r| (std::cmp::Reverse(r.ticket.priority), r.ticket.arrival));
+                let tickets: Vec<QueueTicket> = live.iter().map(|r| r.ticket.clone()).collect();
+                let seats: Vec<LiveSeat> = model
+                    .seats
+                    .iter()
+                    .map(|(machine, session)| LiveSeat {
+                        session_id: *session,
+                        hardware_id: hardware(*machine),
+                        expires_at: now + TimeDelta::hours(1),
+                        kind: SeatKind::Held,
+                        counters: tally(*machine, limited).counters,
+                    })
+                    .collect();
+                ledger.lose_state();
+                let rebuilt =
+                    block_on(ledger.rebuild_queued(&key, &seats, &[], &tickets, poll_within));
+                prop_assert_eq!(rebuilt.unwrap(), RebuildOutcome::Rebuilt);
+                let after = waiting(&ledger, &key);
+                prop_assert_eq!(
+                    &after,
+                    &tickets.iter().map(|t| t.ticket).collect::<Vec<_>>(),
+                    "the rebuilt queue is the record's, in its order"
+                );
+                let kept: Vec<SessionId> = after
+                    .iter()
+                    .filter(|t| before.contains(t))
+                    .copied()
+                    .collect();
+                prop_assert_eq!(kept, before, "a rebuild keeps the order of live tickets");
+                // Every ticket on record waits again, polled now (one dropped unpolled too).
+                for record in live {
+                    let machine = model
+                        .records
+                        .iter()
+                        .find(|(_, r)| r.ticket.ticket == record.ticket.ticket)
+                        .map(|(m, _)| *m)
+                        .unwrap();
+                    model.sessions.insert(machine, record.ticket.ticket);
+                    model.tickets.insert(
+                        machine,
+                        Ticket {
+                            priority: record.ticket.priority,
+                            arrival: record.arrival,
+                            poll_by: now + TimeDelta::milliseconds(POLL_MS),
+                            wait_until: record.ticket.wait_until,
+                        },
+                    );
+                }
+            }
             (None, _) => unreachable!("every ask is handled above"),
         }
         // The seat count and the group cap hold whatever the queue does.

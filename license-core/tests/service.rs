@@ -424,7 +424,8 @@ async fn reaper_marks_expired_sessions_once() {
         ReapOutcome {
             tenants: 1,
             expired: 3,
-            deleted: 0
+            deleted: 0,
+            tickets: 0
         }
     );
     assert_eq!(w.service.reap_once(2).await.unwrap().expired, 0);
@@ -992,6 +993,32 @@ impl license_core::webhooks::WebhookStore for InsertFails {
 }
 
 #[async_trait]
+impl QueueTicketStore for InsertFails {
+    async fn record_ticket(&self, t: &QueueTicket) -> Result<()> {
+        self.inner.record_ticket(t).await
+    }
+    async fn delete_ticket(&self, t: TenantId, ticket: SessionId) -> Result<bool> {
+        self.inner.delete_ticket(t, ticket).await
+    }
+    async fn live_tickets(
+        &self,
+        t: TenantId,
+        l: LicenseId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<QueueTicket>> {
+        self.inner.live_tickets(t, l, now).await
+    }
+    async fn delete_expired_tickets(
+        &self,
+        t: TenantId,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64> {
+        self.inner.delete_expired_tickets(t, before, limit).await
+    }
+}
+
+#[async_trait]
 impl Store for InsertFails {
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
@@ -1135,13 +1162,17 @@ impl SeatLedger for LossAfterGrant {
     ) -> Result<bool> {
         self.inner.linger(key, seat, linger).await
     }
-    async fn rebuild(
+    async fn rebuild_queued(
         &self,
         key: &LedgerKey,
         seats: &[LiveSeat],
         holds: &[HoldOff],
+        tickets: &[QueueTicket],
+        poll_within: std::time::Duration,
     ) -> Result<RebuildOutcome> {
-        self.inner.rebuild(key, seats, holds).await
+        self.inner
+            .rebuild_queued(key, seats, holds, tickets, poll_within)
+            .await
     }
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await

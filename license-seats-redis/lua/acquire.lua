@@ -43,8 +43,9 @@
 --          queue when it has no ticket (behind every ticket of this priority or more)
 -- ARGV[13] what a refused asker does with the queue (QueueMode): 'pass' (a plain acquire:
 --          refused as usual, or {'LIMITED', 'queued'} when only tickets ahead stand in its
---          way), 'join' (wait: a ticket made, or its place kept) or 'poll' (its ticket's place
---          kept; {'TICKET_GONE'} when it has none)
+--          way), 'join' (wait: a ticket made, or its place kept), 'poll' (its ticket's place
+--          kept; {'TICKET_GONE'} when it has none) or 'peek' (a poll that takes no seat: where
+--          a poll would be granted, {'TURN'}, its ticket kept and polled, nothing else written)
 -- ARGV[14] wait in ms, an integer >= 0: a join's longest wait, from joining (a later join does
 --          not extend it); '0' unless 'join'
 -- ARGV[15] poll-within in ms, an integer >= 0: a waiting ticket is dropped unless asked for
@@ -73,8 +74,12 @@
 --                                        'user_max', 'host_max', 'processes_per_host' or
 --                                        'reserved_for_others'; or 'queued': a seat is free,
 --                                        but tickets ahead take it (a plain acquire)
---   {'QUEUED', position, wait_until_ms}  refused, the asker waits (a join or a poll): position
---                                        1 is the next in line; its ticket ends at wait_until
+--   {'QUEUED', position, wait_until_ms, arrival}
+--                                        refused, the asker waits (a join or a poll): position
+--                                        1 is the next in line; its ticket ends at wait_until;
+--                                        `arrival` is its arrival number (what the store
+--                                        records, for a rebuild to restore the order)
+--   {'TURN'}                             a peek whose ticket would be granted a seat now
 --   {'QUEUE_FULL'}                       a join while max length tickets wait; no ticket made
 --   {'TICKET_GONE'}                      a poll of a ticket that is gone (dropped or left)
 --   {'GRANTED', expires_ms, in_use}      the seat is the session's until expires_ms (a regrant
@@ -123,11 +128,12 @@ if #counters >= 10 ^ LENGTH_DIGITS or #packed_caps >= 10 ^ LENGTH_DIGITS
   return redis.error_reply('ERR acquire: a tally of a million bytes does not fit a ticket')
 end
 if not priority or priority < 0 or priority > MAX_PRIORITY or priority % 1 ~= 0
-    or (mode ~= 'pass' and mode ~= 'join' and mode ~= 'poll') or not wait or wait < 0
+    or (mode ~= 'pass' and mode ~= 'join' and mode ~= 'poll' and mode ~= 'peek')
+    or not wait or wait < 0
     or not poll_within or poll_within < 0 or not max_length or max_length < 0
     -- A ticket's times are 15 digits: far more than the Rust side lets through (100 years).
     or wait >= 10 ^ 14 or poll_within >= 10 ^ 14 then
-  return redis.error_reply('ERR acquire: priority must be 0 to 1000, mode pass, join or poll, '
+  return redis.error_reply('ERR acquire: priority must be 0 to 1000, mode pass, join, poll or peek, '
     .. 'wait, poll-within and max length numbers >= 0')
 end
 if not seat_key or #seat_key == 0 then
@@ -284,8 +290,21 @@ local function wait_in_queue(own_order, own)
   if not own then
     keep_keys(init, now, ticket.wait_until, grace, {{queue, tickets, deadlines}})
   end
-  return {'QUEUED', redis.call('ZCOUNT', queue, '-inf', '(' .. ms(place)) + 1, ticket.wait_until}
+  return {'QUEUED', redis.call('ZCOUNT', queue, '-inf', '(' .. ms(place)) + 1, ticket.wait_until,
+    place % ARRIVALS_PER_PRIORITY}
 end
+-- A peek whose turn has come: its ticket (if it has one) polled now, with the request's tally;
+-- no seat taken.
+local function turn(own)
+  if own then
+    put_ticket(tickets, deadlines, session, {
+      machine = machine, poll_by = now + poll_within, wait_until = own.wait_until,
+      counters = counters, caps = packed_caps, reserves = packed_reserves, seat_key = own.seat_key
+    })
+  end
+  return {'TURN'}
+end
+local polls = mode == 'poll' or mode == 'peek'
 
 if held_by then
   -- A take-back or a regrant: the queue has no say (the seat is the machine's already). A
@@ -298,15 +317,19 @@ if held_by then
       return refused_reply(limited)
     end
     local own_order, own = own_ticket()
-    if mode == 'poll' and not own then
+    if polls and not own then
       return {'TICKET_GONE'}
     end
     return wait_in_queue(own_order, own)
   end
+  if mode == 'peek' then
+    local _, own = own_ticket()
+    return turn(own)
+  end
 else
   -- A new seat: the queue's turn (ADR 0029).
   local own_order, own = own_ticket()
-  if mode == 'poll' and not own then
+  if polls and not own then
     return {'TICKET_GONE'}
   end
   -- Its place: its ticket's, or behind every ticket of its priority.
@@ -326,6 +349,9 @@ else
   end
   if limited then
     return wait_in_queue(own_order, own)
+  end
+  if mode == 'peek' then
+    return turn(own)
   end
   -- Granted: the session's ticket ends (whichever machine joined with it).
   leave_queue()

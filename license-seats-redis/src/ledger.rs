@@ -6,8 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use license_core::{
     AcquireOutcome, Dependency, Error, Hold, HoldOff, LedgerKey, LiveCount, LiveSeat, MAX_PRIORITY,
-    QueueMode, QueueRequest, RebuildOutcome, RenewOutcome, Result, SeatLedger, SeatRef,
-    SeatRequest, SessionId, UserRef, Waiter,
+    QueueMode, QueueRequest, QueueTicket, RebuildOutcome, RenewOutcome, Result, SeatLedger,
+    SeatRef, SeatRequest, SessionId, UserRef, Waiter,
 };
 use redis::{RedisResult, ScriptInvocation, Value};
 use tokio::time::error::Elapsed;
@@ -256,6 +256,13 @@ fn queue_args(queue: &QueueRequest) -> Result<(u32, &'static str, u64, u64, u32)
             millis(poll_within, "poll_within")?,
             0,
         ),
+        QueueMode::Peek { poll_within } => (
+            queue.priority,
+            "peek",
+            0,
+            millis(poll_within, "poll_within")?,
+            0,
+        ),
     })
 }
 
@@ -395,18 +402,27 @@ impl SeatLedger for RedisLedger {
         scripts::lingered(&self.run(&invocation).await?)
     }
 
-    async fn rebuild(
+    async fn rebuild_queued(
         &self,
         key: &LedgerKey,
         seats: &[LiveSeat],
         holds: &[HoldOff],
+        tickets: &[QueueTicket],
+        poll_within: Duration,
     ) -> Result<RebuildOutcome> {
         let keys = LicenseKeys::new(key);
         let mut invocation = scripts::REBUILD.prepare_invoke();
+        // Each hold-off is passed once for its machine and once for its person, if any.
+        let parties: usize = holds
+            .iter()
+            .map(|h| 1 + usize::from(h.user.is_some()))
+            .sum();
         invocation
             .key(&keys.all()[..])
             .arg(grace_millis())
-            .arg(seats.len());
+            .arg(seats.len())
+            .arg(parties)
+            .arg(millis(poll_within, "poll_within")?);
         for seat in seats {
             invocation
                 .arg(&compact::session(seat.session_id))
@@ -427,7 +443,25 @@ impl SeatLedger for RedisLedger {
                 invocation.arg(&party).arg(until).arg(&hold.reason);
             }
         }
-        let (outcome, restored, held_off) =
+        for ticket in tickets {
+            // The ledger numbers arrivals below 2^32 and priorities up to MAX_PRIORITY; a record
+            // outside either was not made by it and is left out, not refused with the rest.
+            if ticket.priority > MAX_PRIORITY || ticket.arrival >= 1 << 32 {
+                tracing::warn!(ticket = %ticket.ticket, "a queue ticket on record is out of range; not restored");
+                continue;
+            }
+            invocation
+                .arg(&compact::session(ticket.ticket))
+                .arg(&compact::machine(&ticket.seat))
+                .arg(ticket.seat.as_str())
+                .arg(ticket.priority)
+                .arg(ticket.arrival)
+                .arg(ticket.wait_until.timestamp_millis());
+            for arg in tally::args(&ticket.tally) {
+                invocation.arg(arg);
+            }
+        }
+        let (outcome, restored, held_off, queued) =
             scripts::rebuild_outcome(&self.run(&invocation).await?)?;
         tracing::debug!(
             tenant_id = %key.tenant_id,
@@ -435,6 +469,7 @@ impl SeatLedger for RedisLedger {
             offered = seats.len(),
             restored,
             held_off,
+            queued,
             ?outcome,
             "seat ledger rebuild"
         );

@@ -10,7 +10,7 @@
 //! atomic on a single node and on a cluster alike: never more live seats than the limit,
 //! zombies freed at their TTL inside `acquire`, nobody granted a seat that a waiting ticket
 //! ahead would take, and a `Rebuild` answer after Redis lost its data until the store's live
-//! sessions are restored.
+//! sessions (and the queue's tickets on record) are restored.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -44,6 +44,8 @@
 //!     // Only a request that joins or polls the license's queue (`acquire_queued`) gets these.
 //!     AcquireOutcome::Queued { position, .. } => println!("waiting, {position} in line"),
 //!     AcquireOutcome::QueueFull | AcquireOutcome::TicketGone => println!("not waiting"),
+//!     // Only a peek (`QueueMode::Peek`): the ticket's turn has come, nothing was granted.
+//!     AcquireOutcome::Turn => println!("poll again to take the seat"),
 //!     // Redis lost this license's state: the service rebuilds it from the store, then retries.
 //!     AcquireOutcome::Rebuild => { ledger.rebuild(&key, &[], &[]).await?; }
 //! }

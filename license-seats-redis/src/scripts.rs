@@ -40,8 +40,8 @@ pub(crate) static RENEW: LazyLock<Script> = script!("renew");
 pub(crate) static RELEASE: LazyLock<Script> = script!("release");
 /// `lua/live_count.lua`.
 pub(crate) static LIVE_COUNT: LazyLock<Script> = script!("live_count");
-/// `lua/rebuild.lua`.
-pub(crate) static REBUILD: LazyLock<Script> = script!("rebuild");
+/// `lua/rebuild.lua` (with the tally's and the queue's helpers: it restores tickets).
+pub(crate) static REBUILD: LazyLock<Script> = script!("tally", "tickets", "rebuild");
 /// `lua/evict.lua`.
 pub(crate) static EVICT: LazyLock<Script> = script!("evict");
 /// `lua/linger.lua`.
@@ -81,13 +81,16 @@ pub(crate) fn acquire_outcome(reply: &Value) -> Result<AcquireOutcome> {
                 .ok_or_else(|| unexpected("acquire", reply))?,
             expires_at: time(expires, "acquire")?,
         },
-        ("QUEUED", [position, wait_until]) => AcquireOutcome::Queued {
+        ("QUEUED", [position, wait_until, arrival]) => AcquireOutcome::Queued {
             position: u32::try_from(int(position, "acquire")?)
                 .ok()
                 .filter(|p| *p >= 1)
                 .ok_or_else(|| unexpected("acquire", reply))?,
             wait_until: time(wait_until, "acquire")?,
+            arrival: u64::try_from(int(arrival, "acquire")?)
+                .map_err(|_| unexpected("acquire", reply))?,
         },
+        ("TURN", []) => AcquireOutcome::Turn,
         ("QUEUE_FULL", []) => AcquireOutcome::QueueFull,
         ("TICKET_GONE", []) => AcquireOutcome::TicketGone,
         _ => return Err(unexpected("acquire", reply)),
@@ -119,16 +122,17 @@ pub(crate) fn live_count(reply: &Value) -> Result<LiveCount> {
     })
 }
 
-/// Decodes `rebuild.lua`'s reply: the outcome, and how many seats and parties held off were
-/// restored.
-pub(crate) fn rebuild_outcome(reply: &Value) -> Result<(RebuildOutcome, i64, i64)> {
+/// Decodes `rebuild.lua`'s reply: the outcome, and how many seats, parties held off and
+/// tickets were restored.
+pub(crate) fn rebuild_outcome(reply: &Value) -> Result<(RebuildOutcome, i64, i64, i64)> {
     let (status, rest) = split(reply, "rebuild")?;
     Ok(match (status.as_str(), rest) {
-        ("ALREADY_INITIALISED", []) => (RebuildOutcome::AlreadyInitialised, 0, 0),
-        ("REBUILT", [seats, holds]) => (
+        ("ALREADY_INITIALISED", []) => (RebuildOutcome::AlreadyInitialised, 0, 0, 0),
+        ("REBUILT", [seats, holds, tickets]) => (
             RebuildOutcome::Rebuilt,
             int(seats, "rebuild")?,
             int(holds, "rebuild")?,
+            int(tickets, "rebuild")?,
         ),
         _ => return Err(unexpected("rebuild", reply)),
     })
@@ -344,13 +348,19 @@ mod tests {
             bulk("QUEUED"),
             Value::Int(3),
             Value::Int(1_700_000_600_000),
+            Value::Int(42),
         ]);
         assert_eq!(
             acquire_outcome(&queued).unwrap(),
             AcquireOutcome::Queued {
                 position: 3,
-                wait_until: at
+                wait_until: at,
+                arrival: 42
             }
+        );
+        assert_eq!(
+            acquire_outcome(&Value::Array(vec![bulk("TURN")])).unwrap(),
+            AcquireOutcome::Turn
         );
         assert_eq!(
             acquire_outcome(&Value::Array(vec![bulk("QUEUE_FULL")])).unwrap(),
@@ -494,10 +504,15 @@ mod tests {
             live_count(&Value::Array(vec![bulk("COUNT"), Value::Int(7)])).unwrap(),
             LiveCount::Count(7)
         );
-        let rebuilt = Value::Array(vec![bulk("REBUILT"), Value::Int(2), Value::Int(1)]);
+        let rebuilt = Value::Array(vec![
+            bulk("REBUILT"),
+            Value::Int(2),
+            Value::Int(1),
+            Value::Int(3),
+        ]);
         assert_eq!(
             rebuild_outcome(&rebuilt).unwrap(),
-            (RebuildOutcome::Rebuilt, 2, 1)
+            (RebuildOutcome::Rebuilt, 2, 1, 3)
         );
         assert!(released(&Value::Int(1)).unwrap());
         assert!(!lingered(&Value::Int(0)).unwrap());

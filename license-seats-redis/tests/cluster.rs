@@ -234,3 +234,9 @@ async fn tls_cluster_child_trusting_ssl_cert_file() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebuild_restores_the_queue_in_its_order_on_a_cluster() {
+    let (_cluster, fx) = fixture().await;
+    queue::a_rebuild_restores_the_queue_in_its_order(&fx).await;
+}

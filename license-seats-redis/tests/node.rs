@@ -491,3 +491,9 @@ async fn an_unknown_scheme_names_the_setting_and_the_schemes() {
 fn req_hw() -> license_core::HardwareId {
     license_core::HardwareId::parse("outage-probe").unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebuild_restores_the_queue_in_its_order() {
+    let (_server, fx) = fixture().await;
+    queue::a_rebuild_restores_the_queue_in_its_order(&fx).await;
+}

@@ -2,7 +2,7 @@
 //! the embedded default, through one code path.
 //!
 //! [`SqlStore`] implements every store port of `license-core` (`LicenseStore`,
-//! `SessionStore`, `ApiKeyStore`, `AuditLog`, `TenantKeyStore`, `EventLogStore`, `WebhookStore`, `Store`).
+//! `SessionStore`, `ApiKeyStore`, `AuditLog`, `TenantKeyStore`, `EventLogStore`, `WebhookStore`, `QueueTicketStore`, `Store`).
 //! Every query names the tenant; on PostgreSQL, Row-Level Security policies keyed on a
 //! per-transaction setting back that up. Database errors become core errors: a unique violation is `Conflict`, a lost
 //! connection or a timeout is `Unavailable` — never SQL text or credentials. See
@@ -41,6 +41,8 @@ mod event_log;
 mod licenses;
 /// The schema migrations.
 mod migrations;
+/// The seat queue's tickets (`QueueTicketStore`).
+mod queue_tickets;
 /// The per-tenant lock and usage counts that quota checks run under.
 mod quotas;
 /// Overdraft marks, lingering and held-off sessions, overdraft sessions of a period.

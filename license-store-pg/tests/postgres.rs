@@ -13,7 +13,9 @@ use futures::future::join;
 use license_core::event_log::{EventLogStore, NewLogEntry};
 use license_core::log_retention::LogCut;
 use license_core::testing::store_contract;
-use license_core::{EndReason, LicenseStore, SessionStore, Store, TenantKeyStore};
+use license_core::{
+    EndReason, LicenseStore, QueueTicketStore, SessionStore, Store, TenantKeyStore,
+};
 use license_store_pg::SqlStore;
 use license_testkit::postgres::PostgresServer;
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, TransactionTrait};
@@ -63,6 +65,18 @@ async fn row_level_security_hides_rows_from_queries_without_the_tenant_setting()
     let (b, _) = common::tenant_with_license(&store).await;
     let s = common::session(&la, "hw-1", common::now() + TimeDelta::minutes(5));
     store.insert_session(&s, 1).await.unwrap();
+    let waiting = license_core::QueueTicket {
+        tenant_id: a.id,
+        license_id: la.id,
+        ticket: license_core::SessionId::new(),
+        seat: license_core::HardwareId::parse("hw-2").unwrap(),
+        priority: 0,
+        arrival: 1,
+        joined_at: common::now(),
+        wait_until: common::now() + TimeDelta::minutes(5),
+        tally: license_core::SeatTally::default(),
+    };
+    store.record_ticket(&waiting).await.unwrap();
 
     // The same role the store uses, on a plain connection that never calls set_config.
     let raw = Database::connect(&url).await.unwrap();
@@ -79,7 +93,13 @@ async fn row_level_security_hides_rows_from_queries_without_the_tenant_setting()
     assert!(!role.try_get::<bool>("", "rolsuper").unwrap());
     assert!(!role.try_get::<bool>("", "rolbypassrls").unwrap());
 
-    for table in ["licenses", "sessions", "usage_days", "audit_events"] {
+    for table in [
+        "licenses",
+        "sessions",
+        "usage_days",
+        "audit_events",
+        "queue_tickets",
+    ] {
         assert_eq!(count(&raw, table).await, 0, "{table} without the setting");
     }
     assert_eq!(
@@ -99,6 +119,7 @@ async fn row_level_security_hides_rows_from_queries_without_the_tenant_setting()
     .unwrap();
     assert_eq!(count(&txn, "licenses").await, 1);
     assert_eq!(count(&txn, "sessions").await, 1);
+    assert_eq!(count(&txn, "queue_tickets").await, 1);
     // Writing a row for another tenant under this setting is refused.
     let foreign_insert = txn
         .execute_raw(Statement::from_sql_and_values(
@@ -296,8 +317,8 @@ async fn migrations_are_idempotent_and_serialised_across_replicas() {
     let raw = Database::connect(&url).await.unwrap();
     assert_eq!(
         count(&raw, "seaql_migrations").await,
-        13,
-        "each migration (m0001 to m0011, m0013, m0014) once"
+        14,
+        "each migration (m0001 to m0014) once"
     );
     common::tenant_with_license(&two).await;
 }

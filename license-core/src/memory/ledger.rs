@@ -10,6 +10,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::clock::Clock;
 use crate::error::{Dependency, Error, Result};
 use crate::ids::SessionId;
+use crate::queue_tickets::QueueTicket;
 use crate::seat_ledger::{
     AcquireOutcome, Hold, HoldOff, LedgerKey, LiveCount, RebuildOutcome, RenewOutcome, SeatKind,
     SeatLedger, SeatRef, SeatRequest,
@@ -186,6 +187,9 @@ impl MemoryLedger {
                     .place_of(request.session_id, &request.hardware_id);
                 return wait_in_queue(seats, request, queue, own_place, now, limit);
             }
+            if let QueueMode::Peek { poll_within } = queue.mode {
+                return turn(seats, request, poll_within, now);
+            }
             seats.remove(id);
             seats.queue.remove(request.session_id);
             let kind = kind_of(request);
@@ -209,7 +213,9 @@ impl MemoryLedger {
         let own_place = seats
             .queue
             .place_of(request.session_id, &request.hardware_id);
-        if matches!(queue.mode, QueueMode::Poll { .. }) && own_place.is_none() {
+        if matches!(queue.mode, QueueMode::Poll { .. } | QueueMode::Peek { .. })
+            && own_place.is_none()
+        {
             return Ok(AcquireOutcome::TicketGone);
         }
         // A plain asker stands behind every ticket of its priority or more.
@@ -234,6 +240,9 @@ impl MemoryLedger {
         };
         if let Some(limit) = refusal {
             return wait_in_queue(seats, request, queue, own_place, now, limit);
+        }
+        if let QueueMode::Peek { poll_within } = queue.mode {
+            return turn(seats, request, poll_within, now);
         }
         seats.queue.remove(request.session_id);
         let kind = kind_of(request);
@@ -291,7 +300,7 @@ fn wait_in_queue(
             poll_within,
             max_length,
         } => (poll_within, Some((wait, max_length))),
-        QueueMode::Poll { poll_within } => (poll_within, None),
+        QueueMode::Poll { poll_within } | QueueMode::Peek { poll_within } => (poll_within, None),
     };
     let poll_by = after(now, poll_within, "poll_within")?;
     let place = match (own_place, join) {
@@ -322,7 +331,24 @@ fn wait_in_queue(
     Ok(AcquireOutcome::Queued {
         position,
         wait_until: ticket.wait_until,
+        arrival: place.1,
     })
+}
+
+/// A peek whose ticket would get a seat: its place kept for `poll_within` more, nothing else
+/// written.
+fn turn(
+    seats: &mut Seats,
+    request: &SeatRequest,
+    poll_within: Duration,
+    now: DateTime<Utc>,
+) -> Result<AcquireOutcome> {
+    let poll_by = after(now, poll_within, "poll_within")?;
+    if let Some(ticket) = seats.queue.get_mut(request.session_id) {
+        ticket.poll_by = poll_by;
+        ticket.tally = request.tally.clone();
+    }
+    Ok(AcquireOutcome::Turn)
 }
 
 /// The regrant of `id`'s seat (its grant not on record): checked as a new grant of the
@@ -504,11 +530,13 @@ impl SeatLedger for MemoryLedger {
         Ok(lingers && seats.update(seat.session_id, until, SeatKind::Lingering))
     }
 
-    async fn rebuild(
+    async fn rebuild_queued(
         &self,
         key: &LedgerKey,
         seats: &[LiveSeat],
         holds: &[HoldOff],
+        tickets: &[QueueTicket],
+        poll_within: Duration,
     ) -> Result<RebuildOutcome> {
         self.check_available()?;
         let now = self.clock.now();
@@ -542,6 +570,20 @@ impl SeatLedger for MemoryLedger {
                     .holds
                     .hold(Party::user(user), hold.until, &hold.reason);
             }
+        }
+        // The queue, in the store's order, each ticket at its own arrival.
+        let poll_by = after(now, poll_within, "poll_within")?;
+        for t in tickets.iter().filter(|t| t.wait_until > now) {
+            let ticket = Ticket {
+                session_id: t.ticket,
+                hardware_id: t.seat.clone(),
+                poll_by,
+                wait_until: t.wait_until,
+                tally: t.tally.clone(),
+            };
+            restored
+                .queue
+                .restore(t.priority.min(MAX_PRIORITY), t.arrival, ticket);
         }
         licenses.insert(*key, restored);
         Ok(RebuildOutcome::Rebuilt)

@@ -3,6 +3,8 @@
 
 /// The in-process seat ledger.
 mod ledger;
+/// The in-memory store's record of queue tickets.
+mod queue_tickets;
 /// The in-memory store's sessions and usage.
 mod sessions;
 /// The in-memory store: tenants, licenses, API keys, audit.

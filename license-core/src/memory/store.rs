@@ -33,6 +33,7 @@ pub(super) struct Data {
         BTreeMap<(TenantId, LicenseId, chrono::NaiveDate), crate::log_retention::KeptDay>,
     pub(super) webhooks: BTreeMap<crate::ids::WebhookId, crate::webhooks::WebhookEndpoint>,
     pub(super) deliveries: Vec<crate::webhooks::Delivery>,
+    pub(super) queue_tickets: BTreeMap<SessionId, crate::queue_tickets::QueueTicket>,
 }
 
 /// A [`Store`] in process memory (ordered maps behind one mutex). For tests, examples and
@@ -42,6 +43,7 @@ pub struct MemoryStore {
     data: Mutex<Data>,
     unavailable: AtomicBool,
     discards_fail: AtomicBool,
+    ticket_records_fail: AtomicBool,
 }
 
 impl MemoryStore {
@@ -55,6 +57,17 @@ impl MemoryStore {
     /// and the deletion of that record when the ledger did not grant the seat (ADR 0017).
     pub fn set_discards_fail(&self, fail: bool) {
         self.discards_fail.store(fail, Ordering::SeqCst);
+    }
+
+    /// Makes [`record_ticket`](crate::QueueTicketStore::record_ticket) alone fail with
+    /// `unavailable` (or work again): a database that goes away between a join's session
+    /// record and its ticket's (ADR 0029).
+    pub fn set_ticket_records_fail(&self, fail: bool) {
+        self.ticket_records_fail.store(fail, Ordering::SeqCst);
+    }
+
+    pub(super) fn ticket_records_fail(&self) -> bool {
+        self.ticket_records_fail.load(Ordering::SeqCst)
     }
 
     pub(super) fn discards_fail(&self) -> bool {

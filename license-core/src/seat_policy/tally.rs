@@ -67,7 +67,7 @@ impl SeatLimit {
 }
 
 /// A `max` rule that applies to the requester: the grant must leave `counter` at most `max`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Cap {
     /// What it counts.
     pub counter: Counter,
@@ -79,7 +79,7 @@ pub struct Cap {
 
 /// A `reserve` rule of the license: `seats` seats are kept for the members of `counter`'s
 /// group; `member` says whether the requester is one.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Reserve {
     /// The group's counter.
     pub counter: Counter,
@@ -104,7 +104,7 @@ pub struct Reserve {
 /// assert_eq!(tally.check(|_| 0, 2, 5), None);
 /// assert_eq!(tally.check(|_| 0, 3, 5), Some(SeatLimit::ReservedForOthers));
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SeatTally {
     /// The counters a grant adds one to (and its end takes one from).
     pub counters: Vec<Counter>,

@@ -20,6 +20,8 @@ mod kinds;
 mod policy;
 /// The seat queue (ADR 0029).
 mod queue;
+/// A peek, and the queue's rebuild from the tickets on record (ADR 0029).
+mod queue_rebuild;
 /// Regrants of seats whose grant is not on record (ADR 0017).
 mod regrant;
 
@@ -109,6 +111,7 @@ pub async fn seat_ledger_contract(harness: &LedgerHarness) {
     policy::policy_contract(ledger).await;
     regrant::regrant_contract(ledger).await;
     queue::queue_contract(ledger).await;
+    queue_rebuild::queue_rebuild_contract(ledger).await;
     lost_state_is_rebuilt_from_live_seats(harness).await;
 }
 

@@ -9,6 +9,8 @@ mod event_log;
 mod holder;
 /// The `SeatLedger` contract.
 mod ledger;
+/// Queue tickets in the `Store` contract: recorded, listed in order, deleted, reaped.
+mod queue_tickets;
 /// The quota part of the `Store` contract: usage totals, refusals, no overshoot.
 mod quotas;
 /// Seat policies and seat keys in the `Store` contract: groups and rules, seat keys and

@@ -132,6 +132,7 @@ pub async fn store_contract(store: Arc<dyn Store>) {
     super::holder::holders_and_secrets(store).await;
     super::seat_rules::seat_rules(store).await;
     super::seat_policies::seat_policies(store).await;
+    super::queue_tickets::queue_tickets(store).await;
 }
 
 async fn tenants_and_licenses(store: &dyn Store) {

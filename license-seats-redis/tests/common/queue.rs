@@ -1,6 +1,7 @@
 //! The turns of the seat queue (ADR 0029) on Redis: served strictly in ticket order under
 //! concurrency, a full queue counting only the tickets that still wait, and the arrival
-//! counter kept in order when it would overflow. `queue_keys` checks the keys themselves.
+//! counter kept in order when it would overflow, and the queue rebuilt in its order from the
+//! tickets on record after Redis lost it. `queue_keys` checks the keys themselves.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use license_core::{
-    AcquireOutcome, LedgerKey, QueueMode, QueueRequest, SeatLedger, SeatLimit, SeatRequest,
-    SessionId,
+    AcquireOutcome, LedgerKey, LiveSeat, QueueMode, QueueRequest, QueueTicket, RebuildOutcome,
+    SeatKind, SeatLedger, SeatLimit, SeatRequest, SessionId,
 };
 
 use super::{Fixture, redis_key, request};
@@ -365,4 +366,127 @@ pub async fn the_queue_lists_the_waiting_tickets(fx: &Fixture) {
         .query(redis::cmd("DEL").arg(redis_key(&key, "init")))
         .await;
     assert!(fx.ledger.queue(&key, 10).await.unwrap().is_empty());
+}
+
+/// Three waiters (two priorities) queue on a taken 1-seat license, their tickets recorded as
+/// the use case records them (with the arrival the join answered); Redis loses everything; the
+/// rebuild from the seat and the records restores the queue: each poll finds its place, a new
+/// join stands behind them, a record whose wait ended is not restored, and the freed seat goes
+/// to the waiters in the original order.
+pub async fn a_rebuild_restores_the_queue_in_its_order(fx: &Fixture) {
+    let (key, holder) = one_seat_taken(fx).await;
+    let patient = Duration::from_secs(20);
+    let waiters: Vec<(SeatRequest, u32)> = [("early", 0), ("urgent", 5), ("late", 0)]
+        .into_iter()
+        .map(|(name, priority)| (request(name, 1, MINUTE), priority))
+        .collect();
+    let now = chrono::Utc::now();
+    let mut records = Vec::new();
+    for (req, priority) in &waiters {
+        let queue = join(*priority, 5 * MINUTE, patient);
+        let AcquireOutcome::Queued {
+            wait_until,
+            arrival,
+            ..
+        } = ask(fx, &key, req, queue).await
+        else {
+            panic!("should wait");
+        };
+        records.push(QueueTicket {
+            tenant_id: key.tenant_id,
+            license_id: key.license_id,
+            ticket: req.session_id,
+            seat: req.hardware_id.clone(),
+            priority: *priority,
+            arrival,
+            joined_at: now,
+            wait_until,
+            tally: req.tally.clone(),
+        });
+    }
+    // A record whose wait has ended: not restored.
+    let ended = request("ended", 1, MINUTE);
+    records.push(QueueTicket {
+        ticket: ended.session_id,
+        seat: ended.hardware_id.clone(),
+        arrival: 0,
+        wait_until: now - chrono::TimeDelta::seconds(1),
+        ..records[0].clone()
+    });
+    // The store's order: priority, then arrival.
+    records.sort_by_key(|t| (std::cmp::Reverse(t.priority), t.arrival));
+    let (early, urgent, late) = (&waiters[0].0, &waiters[1].0, &waiters[2].0);
+
+    (fx.wipe)().await;
+    assert_eq!(
+        ask(fx, &key, early, poll(patient)).await,
+        AcquireOutcome::Rebuild
+    );
+    let seat = LiveSeat {
+        session_id: holder.session_id,
+        hardware_id: holder.hardware_id.clone(),
+        expires_at: now + chrono::TimeDelta::minutes(1),
+        kind: SeatKind::Held,
+        counters: vec![],
+    };
+    let rebuilt = fx
+        .ledger
+        .rebuild_queued(&key, &[seat], &[], &records, patient)
+        .await
+        .unwrap();
+    assert_eq!(rebuilt, RebuildOutcome::Rebuilt);
+
+    assert_eq!(position(&ask(fx, &key, late, poll(patient)).await), 3);
+    assert_eq!(position(&ask(fx, &key, early, poll(patient)).await), 2);
+    assert_eq!(position(&ask(fx, &key, urgent, poll(patient)).await), 1);
+    assert_eq!(
+        ask(fx, &key, &ended, poll(patient)).await,
+        AcquireOutcome::TicketGone,
+        "a ticket whose wait ended is not restored"
+    );
+    let newcomer = request("newcomer", 1, MINUTE);
+    assert_eq!(
+        position(&ask(fx, &key, &newcomer, join(0, 5 * MINUTE, patient)).await),
+        4,
+        "the arrival counter goes on after the restored tickets"
+    );
+    let listed: Vec<SessionId> = fx
+        .ledger
+        .queue(&key, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|w| w.ticket)
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            urgent.session_id,
+            early.session_id,
+            late.session_id,
+            newcomer.session_id
+        ]
+    );
+
+    // The seat freed, the waiters get it in their order, each poll after the one before.
+    fx.ledger.release(&key, holder.seat()).await.unwrap();
+    for (i, next) in [urgent, early, late].into_iter().enumerate() {
+        for behind in [urgent, early, late].into_iter().skip(i + 1) {
+            assert!(
+                matches!(
+                    ask(fx, &key, behind, poll(patient)).await,
+                    AcquireOutcome::Queued { .. }
+                ),
+                "only the first in line gets the seat"
+            );
+        }
+        assert!(
+            matches!(
+                ask(fx, &key, next, poll(patient)).await,
+                AcquireOutcome::Granted { .. }
+            ),
+            "waiter {i} in line"
+        );
+        fx.ledger.release(&key, next.seat()).await.unwrap();
+    }
 }

@@ -303,6 +303,7 @@ pub async fn wiping_redis_mid_run_rebuilds_and_never_exceeds_the_limit(fx: &Fixt
                         | AcquireOutcome::TookBack { .. }
                         | AcquireOutcome::Limited(_)
                         | AcquireOutcome::Queued { .. }
+                        | AcquireOutcome::Turn
                         | AcquireOutcome::QueueFull
                         | AcquireOutcome::TicketGone) => {
                             panic!("no borrow, eviction nor queue here: {other:?}")

@@ -340,3 +340,68 @@ async fn ten_waiters_on_two_seats_are_seated_in_priority_then_arrival_order_acro
         usage.body
     );
 }
+
+/// Redis loses everything mid-queue (ADR 0029, "Record and rebuild"): on PostgreSQL + Redis,
+/// three clients wait behind a taken seat; Redis is flushed; their next polls (through either
+/// replica) rebuild the ledger from the store, seats and tickets, and each keeps its place; a
+/// newcomer stands behind them, and the seat goes to them in their original order.
+#[tokio::test]
+async fn waiters_keep_their_places_when_redis_is_flushed_mid_queue() {
+    let store_url = fresh_database("seat_queue_flush").await;
+    let redis = RedisServer::start();
+    let apps = replicas(2, &store_url, &redis.url()).await;
+    let fx = apps[0]
+        .fixture_with(
+            "Acme",
+            json!({ "product": "CAD", "seats_total": 1, "max_wait_seconds": 600 }),
+        )
+        .await;
+    let holder = acquire(&apps[0], &fx, "holder", json!({}))
+        .await
+        .expect(200)
+        .str("session_id");
+    let mut tickets = Vec::new();
+    for i in 0..3 {
+        let reply = wait(&apps[i % 2], &fx, &format!("waiter-{i}")).await;
+        assert_eq!(position(&reply), i as u64 + 1);
+        tickets.push(reply.str("queue_ticket"));
+    }
+
+    redis.flushall();
+
+    // Last in line first: the first poll finds the ledger empty and rebuilds it.
+    for i in (0..3).rev() {
+        let reply = poll(&apps[(i + 1) % 2], &fx, &format!("waiter-{i}"), &tickets[i]).await;
+        assert_eq!(position(&reply), i as u64 + 1, "waiter {i} kept its place");
+    }
+    let newcomer = wait(&apps[1], &fx, "newcomer").await;
+    assert_eq!(
+        position(&newcomer),
+        4,
+        "a join after the rebuild stands behind"
+    );
+    // The holder's seat came back from the store too: nobody was seated past it.
+    release(&apps[1], &fx, &holder).await;
+    let mut seated_order = Vec::new();
+    let mut waiting: Vec<usize> = (0..3).collect();
+    while !waiting.is_empty() {
+        let mut seated = Vec::new();
+        for (place, &i) in waiting.iter().enumerate().rev() {
+            let reply = poll(&apps[i % 2], &fx, &format!("waiter-{i}"), &tickets[i]).await;
+            match reply.status {
+                200 => {
+                    assert_eq!(reply.str("session_id"), tickets[i]);
+                    seated.push((i, reply.str("session_id")));
+                }
+                202 => assert_eq!(reply.body["position"].as_u64(), Some(place as u64 + 1)),
+                _ => panic!("waiter {i}: {} {}", reply.status, reply.body),
+            }
+        }
+        assert_eq!(seated.len(), 1, "one seat, seated {seated:?}");
+        let (i, session) = seated.remove(0);
+        seated_order.push(i);
+        waiting.retain(|w| *w != i);
+        release(&apps[0], &fx, &session).await;
+    }
+    assert_eq!(seated_order, vec![0, 1, 2], "the original order");
+}

@@ -20,6 +20,8 @@ pub(crate) mod event_log_heads;
 pub(crate) mod kept_days;
 /// Licenses.
 pub(crate) mod licenses;
+/// The seat queue's tickets: one row per waiting client.
+pub(crate) mod queue_tickets;
 /// Sessions, live and ended.
 pub(crate) mod sessions;
 /// Tenant signing keys (the private half wrapped).

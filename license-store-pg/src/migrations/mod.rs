@@ -30,6 +30,8 @@ mod m0010_event_log;
 /// Webhook endpoints and their delivery log, with (PostgreSQL) row security and the claim
 /// function.
 mod m0011_webhooks;
+/// The seat queue's tickets, with (PostgreSQL) row security.
+mod m0012_queue_tickets;
 /// The seat-event log's retention: each tenant's cut and the figures kept per license and
 /// day, with (PostgreSQL) row security and the log's trim policy.
 mod m0013_event_log_retention;
@@ -54,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_seat_queue::Migration),
             Box::new(m0010_event_log::Migration),
             Box::new(m0011_webhooks::Migration),
+            Box::new(m0012_queue_tickets::Migration),
             Box::new(m0013_event_log_retention::Migration),
             Box::new(m0014_webhook_secret_rotation::Migration),
         ]
@@ -248,5 +251,74 @@ mod tests {
         );
         store.append_events(tenant.id, vec![new()]).await.unwrap();
         assert_eq!(store.claim_due_webhooks(&claim, 10).await.unwrap().len(), 1);
+    }
+    /// A license from before m0012 gets a queue record after the upgrade: its tickets are
+    /// recorded, read back in order and deleted.
+    #[tokio::test]
+    async fn a_license_from_before_queue_tickets_records_them_after_the_upgrade() {
+        use license_core::{HardwareId, QueueTicket, QueueTicketStore, SeatTally, SessionId};
+        let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+        Migrator::up(&store.db, Some(11)).await.unwrap();
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let tenant = Tenant::new("Before queue tickets", at).unwrap();
+        let audit = |action: &str| {
+            AuditEvent::new(
+                tenant.id,
+                Actor::Operator,
+                action,
+                "test".to_owned(),
+                at,
+                serde_json::json!({}),
+            )
+        };
+        store
+            .create_tenant(&tenant, &audit("tenant.create"))
+            .await
+            .unwrap();
+        let license = License {
+            id: LicenseId::new(),
+            tenant_id: tenant.id,
+            key: LicenseKey::parse("OLD-KEY-0011").unwrap(),
+            product: "CAD".into(),
+            seats: SeatCount::new(2).unwrap(),
+            overdraft: 0,
+            status: LicenseStatus::Active,
+            expires_at: None,
+            lease: LeasePolicy::default(),
+            entitlements: vec![],
+            require_session_secret: false,
+            rules: SeatRules::default(),
+            policy: SeatPolicy::default(),
+            created_at: at,
+            updated_at: at,
+        };
+        store
+            .create_license(
+                &license,
+                &license_core::TenantQuotas::UNLIMITED,
+                &audit("license.create"),
+            )
+            .await
+            .unwrap();
+
+        store.migrate().await.unwrap();
+
+        let ticket = |arrival| QueueTicket {
+            tenant_id: tenant.id,
+            license_id: license.id,
+            ticket: SessionId::new(),
+            seat: HardwareId::parse("pc-1").unwrap(),
+            priority: 0,
+            arrival,
+            joined_at: at,
+            wait_until: at + chrono::TimeDelta::minutes(10),
+            tally: SeatTally::default(),
+        };
+        let (second, first) = (ticket(2), ticket(1));
+        store.record_ticket(&second).await.unwrap();
+        store.record_ticket(&first).await.unwrap();
+        let live = store.live_tickets(tenant.id, license.id, at).await.unwrap();
+        assert_eq!(live, vec![first.clone(), second]);
+        assert!(store.delete_ticket(tenant.id, first.ticket).await.unwrap());
     }
 }

@@ -77,6 +77,20 @@ impl Queue {
         place
     }
 
+    /// A ticket restored by a rebuild at its own `arrival`; the arrivals go on after it.
+    pub(super) fn restore(&mut self, priority: u32, arrival: u64, ticket: Ticket) {
+        self.remove(ticket.session_id);
+        let mut place = (Reverse(priority), arrival);
+        // Two records of one arrival (never made by one ledger): the later one stands behind.
+        while self.by_place.contains_key(&place) {
+            place.1 = place.1.saturating_add(1);
+        }
+        let arrival = place.1;
+        self.arrivals = self.arrivals.max(arrival.saturating_add(1));
+        self.places.insert(ticket.session_id, place);
+        self.by_place.insert(place, ticket);
+    }
+
     /// Ends a ticket's wait; `false` when it had none.
     pub(super) fn remove(&mut self, id: SessionId) -> bool {
         match self.places.remove(&id) {
