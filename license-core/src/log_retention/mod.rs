@@ -2,14 +2,16 @@
 //! end at a signed checkpoint entry, after their figures are kept as daily aggregates, so a
 //! report or a daily statement of a day before the retention gives what it gave before.
 //!
-//! A trim ([`LicenseService::trim_event_log`]) takes the days that left the retention window
-//! (at most [`DAYS_PER_TRIM`] per pass), computes each license's figures per day by every
-//! breakdown ([`DayFigures`]), and cuts the log at the last `checkpoint` entry before the
-//! first day kept ([`LogCut`]). What the deleted range still says about later days — seats
-//! still held at the cut, waits still going, writer drops — is kept in the cut as the bodies
-//! of those events (`carry`), which a report reads before the kept entries. The first kept
-//! entry links to the cut's hash, which the checkpoint vouches for, so the kept log still
-//! verifies offline.
+//! A trim ([`LicenseService::trim_event_log`](crate::LicenseService::trim_event_log)) takes
+//! the days that left the retention window (at most
+//! [`DAYS_PER_TRIM`](crate::log_retention::DAYS_PER_TRIM) per pass), computes each license's
+//! figures per day by every breakdown ([`DayFigures`](crate::log_retention::DayFigures)), and
+//! cuts the log at the last `checkpoint` entry before the first day kept
+//! ([`LogCut`](crate::log_retention::LogCut)). What the deleted range still says about later
+//! days — seats still held at the cut, waits still going, writer drops — is kept in the cut as
+//! the bodies of those events (`carry`), which a report reads before the kept entries. The
+//! first kept entry links to the cut's hash, which the checkpoint vouches for, so the kept log
+//! still verifies offline.
 //!
 //! ```
 //! use chrono::{NaiveDate, Utc};
