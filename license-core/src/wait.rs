@@ -191,9 +191,7 @@ impl LicenseService {
             warn!(error = %e, %ticket, "could not delete an ended ticket's record");
         }
     }
-}
 
-impl LicenseService {
     /// A poll's first step: whether the ticket's turn has come, taking no seat
     /// ([`QueueMode::Peek`]). `Some` answer when it still waits (its place) or its ticket is
     /// gone (the record deleted, the wait's end told); `None` when the poll goes on to take

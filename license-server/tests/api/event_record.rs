@@ -6,30 +6,17 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{TimeDelta, Utc};
 use license_core::event_checkpoint::verify_embedded;
 use license_core::event_log::{LogEntry, verify_chain};
 use license_core::usage_statement::verify_statement;
 use serde_json::{Value, json};
 
 use crate::helpers::{Fixture, TestApp, spawn_app_with};
+use crate::reports::{acquire, day};
 use crate::webhooks::{dispatch, local, receiver, subscribe, webhook_id};
 
 const ISSUER: &str = "license-server";
-
-async fn acquire(app: &TestApp, f: &Fixture, hw: &str, user: &str) -> crate::helpers::Reply {
-    app.send(
-        reqwest::Method::POST,
-        "/api/v1/licenses/acquire",
-        Some(&f.client),
-        Some(json!({ "license_key": f.license_key, "hardware_id": hw, "user_email": user })),
-    )
-    .await
-}
-
-fn day(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d").to_string()
-}
 
 /// The tenant's whole log, as exported.
 async fn log(app: &TestApp, f: &Fixture) -> Vec<LogEntry> {

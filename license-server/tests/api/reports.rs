@@ -11,7 +11,13 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Fixture, TestApp, spawn_app};
 
-async fn acquire(app: &TestApp, f: &Fixture, hw: &str, user: &str) -> crate::helpers::Reply {
+/// An acquire by `user` on machine `hw` (shared with `event_record`).
+pub(crate) async fn acquire(
+    app: &TestApp,
+    f: &Fixture,
+    hw: &str,
+    user: &str,
+) -> crate::helpers::Reply {
     app.send(
         reqwest::Method::POST,
         "/api/v1/licenses/acquire",
@@ -30,7 +36,8 @@ async fn two_hour_seats(app: &TestApp) -> Fixture {
     .await
 }
 
-fn day(at: DateTime<Utc>) -> String {
+/// `at`'s UTC day as the API writes it.
+pub(crate) fn day(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d").to_string()
 }
 
